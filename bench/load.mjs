@@ -1,0 +1,639 @@
+#!/usr/bin/env node
+// Closed-loop load generator for MCP `tools/call`.
+//
+// It shares the machine's cores with the server under test, so it is kept
+// cheap: no SDK Client objects, pre-built request strings, one raw `ws`
+// socket or one undici pooled connection per client, callbacks in the ws hot
+// loop. Every client keeps exactly one request outstanding.
+//
+//   node bench/load.mjs --transport ws|http --url http://127.0.0.1:P/mcp/demo \
+//        [--clients 16] [--duration 10] [--warmup 2] [--pid PID[,PID...]] \
+//        [--tool add] [--args '{"a":1,"b":2}'] [--timeout 10000] [--ws-deflate]
+//
+// ws:   N WebSocket connections, subprotocol "mcp"; initialize, wait for the
+//       reply, notifications/initialized, then loop tools/call.
+// http: Streamable HTTP via an undici Pool; initialize (keeps mcp-session-id
+//       if the server returns one), notifications/initialized, then each client
+//       loops POST tools/call. JSON bodies are parsed directly; an
+//       text/event-stream body is read until the message with our id arrives.
+//
+// Output: one JSON line on stdout (progress/diagnostics on stderr):
+//   {transport, clients, duration, requests, errors, rps, p50_ms, p90_ms,
+//    p99_ms, max_ms, ..., cpu_us_per_call?, cpu_by_pid?}
+// Only responses completed inside the measured window count; the warmup is
+// discarded. `errors` = non-2xx, transport failures, JSON-RPC errors and tool
+// results with isError:true (the `add` call never legitimately fails).
+// With --pid, utime+stime of each pid is read from /proc/PID/stat at the start
+// and end of the measured window; cpu_us_per_call = summed CPU / requests.
+
+import { parseArgs } from 'node:util';
+import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { pathToFileURL } from 'node:url';
+import { performance } from 'node:perf_hooks';
+import WebSocket from 'ws';
+import { Pool } from 'undici';
+
+export const PROTOCOL_VERSION = '2025-06-18';
+
+// ---------------------------------------------------------------- /proc CPU
+
+let clkTck = 0;
+function clockTicks() {
+  if (clkTck) return clkTck;
+  try {
+    clkTck = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+  } catch {
+    clkTck = 100;
+  }
+  return clkTck;
+}
+
+/** utime+stime of a process in microseconds, plus its command name. */
+export function readProcCpu(pid) {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // comm may contain spaces/parens: fields after the last ')' start at field 3.
+  const close = stat.lastIndexOf(')');
+  const comm = stat.slice(stat.indexOf('(') + 1, close);
+  const f = stat.slice(close + 2).split(' ');
+  const ticks = Number(f[11]) + Number(f[12]); // fields 14 (utime), 15 (stime)
+  return { comm, us: (ticks * 1e6) / clockTicks() };
+}
+
+// ---------------------------------------------------------------- latencies
+
+class Recorder {
+  constructor() {
+    this.buf = new Float64Array(1 << 16);
+    this.n = 0;
+  }
+  add(ms) {
+    if (this.n === this.buf.length) {
+      const next = new Float64Array(this.buf.length * 2);
+      next.set(this.buf);
+      this.buf = next;
+    }
+    this.buf[this.n++] = ms;
+  }
+  summary() {
+    const a = this.buf.subarray(0, this.n).sort();
+    // nearest-rank percentile
+    const p = (q) => (a.length ? a[Math.min(a.length - 1, Math.max(0, Math.ceil(q * a.length) - 1))] : null);
+    let sum = 0;
+    for (let i = 0; i < a.length; i++) sum += a[i];
+    return {
+      mean_ms: a.length ? sum / a.length : null,
+      p50_ms: p(0.5),
+      p90_ms: p(0.9),
+      p99_ms: p(0.99),
+      max_ms: a.length ? a[a.length - 1] : null,
+    };
+  }
+}
+
+// ---------------------------------------------------------------- helpers
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const round = (x, d = 3) => (x == null || !Number.isFinite(x) ? x : Math.round(x * 10 ** d) / 10 ** d);
+
+function initializeMessage(id) {
+  return JSON.stringify({
+    jsonrpc: '2.0',
+    id,
+    method: 'initialize',
+    params: {
+      protocolVersion: PROTOCOL_VERSION,
+      capabilities: {},
+      clientInfo: { name: 'httmcp-bench-load', version: '1.0.0' },
+    },
+  });
+}
+const INITIALIZED = JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' });
+
+/** Returns a function id -> request string; the constant parts are built once. */
+function callBuilder(tool, args) {
+  const tail = `,"method":"tools/call","params":${JSON.stringify({ name: tool, arguments: args })}}`;
+  return (id) => `{"jsonrpc":"2.0","id":${id}${tail}`;
+}
+
+/** Classify a JSON-RPC reply: null = success, otherwise an error kind. */
+function replyError(msg) {
+  if (msg.error) return `jsonrpc_error_${msg.error.code ?? 'unknown'}`;
+  if (msg.result && msg.result.isError) return 'tool_error';
+  return null;
+}
+
+/** Find the message with `id` in a parsed JSON-RPC payload (object or batch). */
+function findById(parsed, id) {
+  if (Array.isArray(parsed)) {
+    for (const m of parsed) if (m && m.id === id) return m;
+    return null;
+  }
+  return parsed && parsed.id === id ? parsed : null;
+}
+
+// ---------------------------------------------------------------- run state
+
+class Run {
+  constructor(opts) {
+    this.opts = opts;
+    this.phase = 'init'; // init -> warmup -> measure -> stop
+    this.rec = new Recorder();
+    this.errors = 0;
+    this.errorKinds = new Map();
+    this.warmupRequests = 0;
+    this.warmupErrors = 0;
+    this.sseResponses = 0;
+    this.nextId = 1000;
+  }
+  ok(ms) {
+    if (this.phase === 'measure') this.rec.add(ms);
+    else if (this.phase === 'warmup') this.warmupRequests++;
+  }
+  fail(kind) {
+    if (this.phase === 'measure') {
+      this.errors++;
+      this.errorKinds.set(kind, (this.errorKinds.get(kind) ?? 0) + 1);
+    } else if (this.phase === 'warmup') {
+      this.warmupErrors++;
+      this.errorKinds.set(`warmup:${kind}`, (this.errorKinds.get(`warmup:${kind}`) ?? 0) + 1);
+    }
+  }
+}
+
+// ---------------------------------------------------------------- ws clients
+
+function wsUrl(url) {
+  return url.replace(/^http/, 'ws');
+}
+
+class WsClient {
+  constructor(run, idx, buildCall) {
+    this.run = run;
+    this.idx = idx;
+    this.buildCall = buildCall;
+    this.pendingId = -1;
+    this.sentAt = 0;
+    this.done = null; // resolve() once the loop has stopped
+    this.closed = false;
+  }
+
+  connect() {
+    const { url, timeout, wsDeflate } = this.run.opts;
+    return new Promise((resolve, reject) => {
+      const ws = new WebSocket(wsUrl(url), 'mcp', {
+        perMessageDeflate: wsDeflate,
+        handshakeTimeout: timeout,
+      });
+      this.ws = ws;
+      const initId = this.run.nextId++;
+      let initDone = false;
+      const initTimer = setTimeout(() => {
+        if (!initDone) {
+          initDone = true;
+          reject(new Error(`client ${this.idx}: initialize timed out`));
+          ws.terminate();
+        }
+      }, timeout);
+      ws.on('open', () => ws.send(initializeMessage(initId)));
+      ws.on('error', (err) => {
+        if (!initDone) {
+          initDone = true;
+          clearTimeout(initTimer);
+          reject(err);
+        }
+      });
+      ws.on('close', (code) => {
+        this.closed = true;
+        if (!initDone) {
+          initDone = true;
+          clearTimeout(initTimer);
+          reject(new Error(`client ${this.idx}: closed during initialize (code ${code})`));
+          return;
+        }
+        if (this.pendingId !== -1) {
+          this.pendingId = -1;
+          this.run.fail('ws_closed');
+        }
+        this.finish();
+      });
+      ws.on('message', (data) => {
+        let parsed;
+        try {
+          parsed = JSON.parse(data.toString());
+        } catch {
+          return;
+        }
+        if (!initDone) {
+          const m = findById(parsed, initId);
+          if (!m) return;
+          initDone = true;
+          clearTimeout(initTimer);
+          if (m.error) {
+            reject(new Error(`client ${this.idx}: initialize failed: ${JSON.stringify(m.error)}`));
+            return;
+          }
+          ws.send(INITIALIZED);
+          resolve();
+          return;
+        }
+        if (this.pendingId === -1) return;
+        const m = findById(parsed, this.pendingId);
+        if (!m) return; // not ours (notification, stray reply): ignore
+        const ms = performance.now() - this.sentAt;
+        this.pendingId = -1;
+        const err = replyError(m);
+        if (err) this.run.fail(err);
+        else this.run.ok(ms);
+        this.next();
+      });
+    });
+  }
+
+  start() {
+    return new Promise((resolve) => {
+      this.done = resolve;
+      this.next();
+    });
+  }
+
+  next() {
+    if (this.run.phase === 'stop' || this.closed) return this.finish();
+    const id = this.run.nextId++;
+    this.pendingId = id;
+    this.sentAt = performance.now();
+    this.ws.send(this.buildCall(id));
+  }
+
+  /** Called by the run's sweeper (no per-call timers in the hot loop). */
+  checkTimeout(now) {
+    if (this.pendingId !== -1 && now - this.sentAt > this.run.opts.timeout) {
+      this.pendingId = -1;
+      this.run.fail('timeout');
+      this.next();
+    }
+  }
+
+  finish() {
+    if (this.done) {
+      const d = this.done;
+      this.done = null;
+      d();
+    }
+  }
+
+  close() {
+    try {
+      this.ws.close();
+    } catch {}
+    setTimeout(() => this.ws.terminate(), 500).unref();
+  }
+}
+
+// ---------------------------------------------------------------- http clients
+
+async function readSse(body, id) {
+  // Read `data:` lines; an event ends at a blank line. Returns the message
+  // with our id (or null if the stream ended without it).
+  const dec = new TextDecoder();
+  let buf = '';
+  let data = [];
+  for await (const chunk of body) {
+    buf += dec.decode(chunk, { stream: true });
+    let nl;
+    while ((nl = buf.indexOf('\n')) !== -1) {
+      let line = buf.slice(0, nl);
+      buf = buf.slice(nl + 1);
+      if (line.endsWith('\r')) line = line.slice(0, -1);
+      if (line === '') {
+        if (data.length) {
+          let parsed = null;
+          try {
+            parsed = JSON.parse(data.join('\n'));
+          } catch {}
+          data = [];
+          const m = parsed && findById(parsed, id);
+          if (m) return m;
+        }
+      } else if (line.startsWith('data:')) {
+        data.push(line.charCodeAt(5) === 32 ? line.slice(6) : line.slice(5));
+      }
+    }
+  }
+  return null;
+}
+
+/** Drain the rest of an SSE body in the background; give up (and drop the connection) after `ms`. */
+function drainInBackground(body, ms) {
+  const t = setTimeout(() => body.destroy(), ms);
+  body.on('error', () => {});
+  body.on('end', () => clearTimeout(t));
+  body.on('close', () => clearTimeout(t));
+  body.resume();
+}
+
+/**
+ * POST one JSON-RPC message. Returns {status, headers, msg} where msg is the
+ * reply with `id` (null for notifications / no reply).
+ */
+async function postJson(pool, path, headers, payload, id, opts, run) {
+  const res = await pool.request({
+    path,
+    method: 'POST',
+    headers,
+    body: payload,
+    headersTimeout: opts.timeout,
+    bodyTimeout: opts.timeout,
+  });
+  const { statusCode, body } = res;
+  if (statusCode < 200 || statusCode >= 300) {
+    const text = await body.text().catch(() => '');
+    return { status: statusCode, headers: res.headers, msg: null, text };
+  }
+  if (id == null) {
+    await body.dump();
+    return { status: statusCode, headers: res.headers, msg: null };
+  }
+  const ct = res.headers['content-type'] ?? '';
+  if (ct.startsWith('text/event-stream')) {
+    if (run) run.sseResponses++;
+    let msg;
+    try {
+      msg = await readSse(body, id);
+    } finally {
+      // The server should close the stream after the response; if it does
+      // not, do not block this client on it.
+      if (!body.readableEnded && !body.destroyed) drainInBackground(body, opts.timeout);
+    }
+    return { status: statusCode, headers: res.headers, msg };
+  }
+  const text = await body.text();
+  let parsed = null;
+  try {
+    parsed = JSON.parse(text);
+  } catch {}
+  return { status: statusCode, headers: res.headers, msg: parsed && findById(parsed, id), text };
+}
+
+class HttpClient {
+  constructor(run, idx, pool, path, buildCall) {
+    this.run = run;
+    this.idx = idx;
+    this.pool = pool;
+    this.path = path;
+    this.buildCall = buildCall;
+    this.sessionId = null;
+  }
+
+  async connect() {
+    const { opts } = this.run;
+    const base = {
+      accept: 'application/json, text/event-stream',
+      'content-type': 'application/json',
+    };
+    const initId = this.run.nextId++;
+    const r = await postJson(this.pool, this.path, base, initializeMessage(initId), initId, opts);
+    if (r.status < 200 || r.status >= 300) {
+      throw new Error(`client ${this.idx}: initialize HTTP ${r.status}: ${(r.text ?? '').slice(0, 300)}`.trim());
+    }
+    if (!r.msg) throw new Error(`client ${this.idx}: initialize: no JSON-RPC reply with id ${initId}`);
+    if (r.msg.error) throw new Error(`client ${this.idx}: initialize failed: ${JSON.stringify(r.msg.error)}`);
+    const sid = r.headers['mcp-session-id'];
+    this.sessionId = Array.isArray(sid) ? sid[0] : (sid ?? null);
+    this.headers = { ...base, 'mcp-protocol-version': PROTOCOL_VERSION };
+    if (this.sessionId) this.headers['mcp-session-id'] = this.sessionId;
+    const n = await postJson(this.pool, this.path, this.headers, INITIALIZED, null, opts);
+    if (n.status < 200 || n.status >= 300) throw new Error(`client ${this.idx}: notifications/initialized HTTP ${n.status}`);
+  }
+
+  async start() {
+    const { run } = this;
+    const { opts } = run;
+    while (run.phase !== 'stop') {
+      const id = run.nextId++;
+      const t0 = performance.now();
+      let kind = null;
+      try {
+        const r = await postJson(this.pool, this.path, this.headers, this.buildCall(id), id, opts, run);
+        if (r.status < 200 || r.status >= 300) kind = `http_${r.status}`;
+        else if (!r.msg) kind = 'no_reply';
+        else kind = replyError(r.msg);
+      } catch (err) {
+        kind = err?.code ?? err?.name ?? 'request_failed';
+      }
+      const ms = performance.now() - t0;
+      if (kind) {
+        run.fail(kind);
+        await sleep(5); // do not spin on a dead server
+      } else run.ok(ms);
+    }
+  }
+
+  close() {}
+}
+
+// ---------------------------------------------------------------- main
+
+export async function runLoad(o) {
+  const opts = {
+    transport: o.transport,
+    url: o.url,
+    clients: Number(o.clients ?? 16),
+    duration: Number(o.duration ?? 10),
+    warmup: Number(o.warmup ?? 2),
+    pids: o.pids ?? [],
+    tool: o.tool ?? 'add',
+    args: o.args ?? { a: 1, b: 2 },
+    timeout: Number(o.timeout ?? 10000),
+    wsDeflate: Boolean(o.wsDeflate),
+    log: o.log ?? ((m) => process.stderr.write(`[load] ${m}\n`)),
+  };
+  if (opts.transport !== 'ws' && opts.transport !== 'http') throw new Error('--transport must be ws or http');
+  if (!opts.url) throw new Error('--url is required');
+  if (!(opts.clients >= 1)) throw new Error('--clients must be >= 1');
+  if (!(opts.duration > 0)) throw new Error('--duration must be > 0');
+
+  const run = new Run(opts);
+  const buildCall = callBuilder(opts.tool, opts.args);
+  let pool = null;
+  let clients;
+  if (opts.transport === 'ws') {
+    clients = Array.from({ length: opts.clients }, (_, i) => new WsClient(run, i, buildCall));
+  } else {
+    const u = new URL(opts.url);
+    pool = new Pool(u.origin, {
+      // one connection per client; headroom for SSE bodies still draining
+      connections: opts.clients * 2,
+      pipelining: 1,
+      keepAliveTimeout: 30_000,
+      keepAliveMaxTimeout: 600_000,
+      connect: { timeout: opts.timeout },
+    });
+    clients = Array.from(
+      { length: opts.clients },
+      (_, i) => new HttpClient(run, i, pool, u.pathname + u.search, buildCall),
+    );
+  }
+
+  // Connect + initialize every client before the clock starts.
+  const initStart = performance.now();
+  const settled = await Promise.allSettled(clients.map((c) => c.connect()));
+  const failed = settled.filter((s) => s.status === 'rejected');
+  if (failed.length) {
+    for (const c of clients) c.close();
+    await pool?.destroy().catch(() => {});
+    throw new Error(
+      `${failed.length}/${opts.clients} clients failed to initialize; first: ${failed[0].reason?.message ?? failed[0].reason}`,
+    );
+  }
+  const sessions = clients.filter((c) => c.sessionId).length;
+  opts.log(
+    `${opts.clients} ${opts.transport} clients initialized in ${round(performance.now() - initStart, 1)} ms` +
+      (opts.transport === 'http' ? ` (${sessions} with mcp-session-id)` : ''),
+  );
+
+  // warmup -> measure -> stop
+  run.phase = opts.warmup > 0 ? 'warmup' : 'measure';
+  const loops = clients.map((c) => c.start());
+  const sweeper =
+    opts.transport === 'ws' && opts.timeout > 0
+      ? setInterval(() => {
+          const now = performance.now();
+          for (const c of clients) c.checkTimeout(now);
+        }, Math.max(50, Math.min(1000, opts.timeout / 4)))
+      : null;
+  if (opts.warmup > 0) await sleep(opts.warmup * 1000);
+
+  const cpuBefore = new Map();
+  for (const pid of opts.pids) cpuBefore.set(pid, readProcCpu(pid));
+  const selfBefore = process.cpuUsage();
+  const t0 = performance.now();
+  run.phase = 'measure';
+  await sleep(opts.duration * 1000);
+  run.phase = 'stop';
+  const elapsed = (performance.now() - t0) / 1000;
+  const selfCpu = process.cpuUsage(selfBefore);
+  const cpuAfter = new Map();
+  for (const pid of opts.pids) {
+    try {
+      cpuAfter.set(pid, readProcCpu(pid));
+    } catch (err) {
+      cpuAfter.set(pid, { error: err.message });
+    }
+  }
+
+  // Let in-flight requests finish (they are no longer counted).
+  const drained = await Promise.race([
+    Promise.all(loops).then(() => true),
+    sleep(Math.min(opts.timeout, 5000) + 100).then(() => false),
+  ]);
+  if (sweeper) clearInterval(sweeper);
+  for (const c of clients) c.close();
+  if (pool) await Promise.race([pool.close().catch(() => {}), sleep(1000)]).then(() => pool.destroy().catch(() => {}));
+
+  const requests = run.rec.n;
+  const result = {
+    transport: opts.transport,
+    url: opts.url,
+    clients: opts.clients,
+    duration: round(elapsed, 3),
+    warmup: opts.warmup,
+    requests,
+    errors: run.errors,
+    rps: round(requests / elapsed, 1),
+    ...Object.fromEntries(Object.entries(run.rec.summary()).map(([k, v]) => [k, round(v, 3)])),
+  };
+  if (run.errorKinds.size) result.error_kinds = Object.fromEntries(run.errorKinds);
+  if (run.warmupErrors) result.warmup_errors = run.warmupErrors;
+  if (opts.transport === 'http') {
+    result.sessions = sessions;
+    if (run.sseResponses) result.sse_responses = run.sseResponses;
+  }
+  if (!drained) result.undrained = true;
+  result.loadgen_cpu_us_per_call = requests ? round((selfCpu.user + selfCpu.system) / requests, 2) : null;
+  if (opts.pids.length) {
+    let total = 0;
+    const byPid = {};
+    for (const pid of opts.pids) {
+      const a = cpuBefore.get(pid);
+      const b = cpuAfter.get(pid);
+      if (b.error) {
+        byPid[pid] = { comm: a.comm, error: b.error };
+        continue;
+      }
+      const us = b.us - a.us;
+      total += us;
+      byPid[pid] = {
+        comm: a.comm,
+        cpu_us_per_call: requests ? round(us / requests, 2) : null,
+        cpu_pct: round((us / (elapsed * 1e6)) * 100, 1),
+      };
+    }
+    result.cpu_us_per_call = requests ? round(total / requests, 2) : null;
+    result.cpu_pct = round((total / (elapsed * 1e6)) * 100, 1);
+    result.cpu_by_pid = byPid;
+    result.clk_tck = clockTicks();
+  }
+  return result;
+}
+
+function parsePids(s) {
+  if (!s) return [];
+  return s
+    .split(',')
+    .map((x) => x.trim())
+    .filter(Boolean)
+    .map((x) => {
+      const n = Number(x);
+      if (!Number.isInteger(n) || n <= 0) throw new Error(`bad pid: ${x}`);
+      return n;
+    });
+}
+
+async function main() {
+  const { values: v } = parseArgs({
+    options: {
+      transport: { type: 'string', default: 'http' },
+      url: { type: 'string' },
+      clients: { type: 'string', default: '16' },
+      duration: { type: 'string', default: '10' },
+      warmup: { type: 'string', default: '2' },
+      pid: { type: 'string', multiple: true },
+      tool: { type: 'string', default: 'add' },
+      args: { type: 'string', default: '{"a":1,"b":2}' },
+      timeout: { type: 'string', default: '10000' },
+      'ws-deflate': { type: 'boolean', default: false },
+      quiet: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  if (v.help || !v.url) {
+    process.stderr.write(
+      'usage: node bench/load.mjs --transport ws|http --url http://127.0.0.1:P/mcp/demo\n' +
+        '         [--clients 16] [--duration 10] [--warmup 2] [--pid PID[,PID...]]\n' +
+        "         [--tool add] [--args '{\"a\":1,\"b\":2}'] [--timeout ms] [--ws-deflate] [--quiet]\n",
+    );
+    process.exit(v.help ? 0 : 2);
+  }
+  const result = await runLoad({
+    transport: v.transport,
+    url: v.url,
+    clients: v.clients,
+    duration: v.duration,
+    warmup: v.warmup,
+    pids: (v.pid ?? []).flatMap(parsePids),
+    tool: v.tool,
+    args: JSON.parse(v.args),
+    timeout: v.timeout,
+    wsDeflate: v['ws-deflate'],
+    log: v.quiet ? () => {} : undefined,
+  });
+  process.stdout.write(JSON.stringify(result) + '\n', () => process.exit(0));
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  main().catch((err) => {
+    process.stderr.write(`[load] error: ${err?.stack ?? err}\n`);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,492 @@
+#!/usr/bin/env node
+// One comparative tools/call run on this machine:
+//   httmcp over WebSocket through nginx, httmcp over Streamable HTTP through
+//   nginx, and the official SDK's stateless Streamable HTTP server
+//   (bench/sdk-baseline-server.mjs), each at 16 and 64 closed-loop clients.
+//
+//   node bench/run.mjs                       # starts both stacks itself
+//   node bench/run.mjs --httmcp-url http://127.0.0.1:8080/mcp/demo \
+//        --backend-pid 1234 [--nginx-pids 1235,1236|auto]   # bench a running stack
+//
+// Options: --clients 16,64  --duration 10  --warmup 2  --pause 1
+//          --transports ws,http (httmcp transports)  --skip-sdk  --skip-httmcp
+//          --sdk-url URL --sdk-pid PID (bench an already-running baseline)
+//          --httmcp-path /mcp/demo  --out FILE  --check (exit 1 if a target is missed)
+//
+// Every load run is a separate `node bench/load.mjs` process. Prints a
+// markdown table and the httmcp/sdk rps ratios, and writes all raw results to
+// bench/results/<YYYY-MM-DD>-tools-call.json.
+
+import { parseArgs } from 'node:util';
+import { spawn, execFileSync } from 'node:child_process';
+import { createServer } from 'node:net';
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import os from 'node:os';
+import { request } from 'undici';
+
+const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
+const REPO_DIR = resolve(BENCH_DIR, '..');
+const LOAD = join(BENCH_DIR, 'load.mjs');
+const SDK_SERVER = join(BENCH_DIR, 'sdk-baseline-server.mjs');
+
+// Targets from the project issue.
+const TARGET_BACKEND_CPU_US = 150;
+const TARGET_RPS_RATIO = 3;
+
+const log = (m) => process.stderr.write(`[run] ${m}\n`);
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// ---------------------------------------------------------------- processes
+
+/** Spawn a child in its own process group; resolves the first stdout line that parses as JSON. */
+function spawnWithJsonLine(cmd, args, { cwd, timeoutMs = 30_000, name }) {
+  const child = spawn(cmd, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  const stderrTail = [];
+  child.stderr.setEncoding('utf8');
+  child.stderr.on('data', (d) => {
+    stderrTail.push(d);
+    if (stderrTail.length > 50) stderrTail.shift();
+  });
+  const firstJson = new Promise((resolvePromise, reject) => {
+    let buf = '';
+    const timer = setTimeout(() => reject(new Error(`${name}: no JSON line on stdout within ${timeoutMs} ms`)), timeoutMs);
+    child.stdout.setEncoding('utf8');
+    child.stdout.on('data', (d) => {
+      buf += d;
+      let nl;
+      while ((nl = buf.indexOf('\n')) !== -1) {
+        const line = buf.slice(0, nl).trim();
+        buf = buf.slice(nl + 1);
+        if (!line.startsWith('{')) continue;
+        try {
+          const obj = JSON.parse(line);
+          clearTimeout(timer);
+          resolvePromise(obj);
+          return;
+        } catch {}
+      }
+    });
+    child.on('exit', (code, signal) => {
+      clearTimeout(timer);
+      reject(new Error(`${name} exited (code ${code}, signal ${signal}) before it was ready:\n${stderrTail.join('').slice(-2000)}`));
+    });
+    child.on('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+  });
+  // Keep draining stdout after the first line so the child never blocks on a full pipe.
+  firstJson.catch(() => {}).finally(() => child.stdout.resume());
+  return { child, firstJson };
+}
+
+/** SIGTERM the child's process group (it was spawned detached), SIGKILL after a grace period. */
+async function stopChild(child, name) {
+  if (!child || child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((r) => child.once('exit', r));
+  try {
+    process.kill(-child.pid, 'SIGTERM');
+  } catch {
+    try {
+      child.kill('SIGTERM');
+    } catch {}
+  }
+  const done = await Promise.race([exited.then(() => true), sleep(5000).then(() => false)]);
+  if (!done) {
+    log(`${name} did not exit after SIGTERM, sending SIGKILL`);
+    try {
+      process.kill(-child.pid, 'SIGKILL');
+    } catch {}
+  }
+}
+
+function freePort() {
+  return new Promise((resolvePromise, reject) => {
+    const s = createServer();
+    s.unref();
+    s.on('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolvePromise(port));
+    });
+  });
+}
+
+/** All descendants of `pid` (via /proc/<n>/stat ppid), with their command names. */
+function descendants(pid) {
+  const parentOf = new Map();
+  const comm = new Map();
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      const close = stat.lastIndexOf(')');
+      comm.set(Number(name), stat.slice(stat.indexOf('(') + 1, close));
+      parentOf.set(Number(name), Number(stat.slice(close + 2).split(' ')[1]));
+    } catch {}
+  }
+  const out = [];
+  const queue = [pid];
+  while (queue.length) {
+    const p = queue.shift();
+    for (const [child, parent] of parentOf) {
+      if (parent === p) {
+        out.push({ pid: child, comm: comm.get(child) });
+        queue.push(child);
+      }
+    }
+  }
+  return out;
+}
+
+/** Every process named nginx on the machine (for --nginx-pids auto). */
+function allNginxPids() {
+  const pids = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      if (readFileSync(`/proc/${name}/comm`, 'utf8').trim() === 'nginx') pids.push(Number(name));
+    } catch {}
+  }
+  return pids;
+}
+
+/** POST initialize until the endpoint answers 2xx. */
+async function waitReady(url, timeoutMs = 30_000) {
+  const deadline = Date.now() + timeoutMs;
+  let last = '';
+  while (Date.now() < deadline) {
+    try {
+      const res = await request(url, {
+        method: 'POST',
+        headers: { accept: 'application/json, text/event-stream', 'content-type': 'application/json' },
+        body: JSON.stringify({
+          jsonrpc: '2.0',
+          id: 1,
+          method: 'initialize',
+          params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'bench-ready', version: '1' } },
+        }),
+        headersTimeout: 2000,
+        bodyTimeout: 2000,
+      });
+      await res.body.dump();
+      if (res.statusCode >= 200 && res.statusCode < 300) return;
+      last = `HTTP ${res.statusCode}`;
+    } catch (err) {
+      last = err.code ?? err.message;
+    }
+    await sleep(200);
+  }
+  throw new Error(`${url} not ready after ${timeoutMs} ms (${last})`);
+}
+
+// ---------------------------------------------------------------- stacks
+
+async function startSdkBaseline() {
+  const { child, firstJson } = spawnWithJsonLine(process.execPath, [SDK_SERVER, '--port', '0'], {
+    cwd: REPO_DIR,
+    name: 'sdk-baseline-server',
+  });
+  const info = await firstJson;
+  await waitReady(info.url);
+  return { url: info.url, backendPids: [info.pid ?? child.pid], nginxPids: [], stop: () => stopChild(child, 'sdk-baseline-server') };
+}
+
+// ============================================================================
+// >>> HOW THE HTTMCP STACK IS STARTED: the one place to adapt to the CLI. <<<
+//
+// Assumes `node dist/cli/main.js start --port <P> --json` starts nginx (+ nchan)
+// listening on 127.0.0.1:<P> in front of the backend with the demo server
+// (tool `add`) at <P>/mcp/demo, and prints one JSON line on stdout once it is
+// up. Fields used if present (all optional):
+//   url                                  the MCP endpoint to bench
+//   backendPid | backend.pid | pid       the Node backend process
+//   nginxPids  | nginx.pids              nginx master + workers
+// Whatever is missing is derived: url from --port and --httmcp-path; the
+// backend pid defaults to the CLI process itself if it is `node`, else to its
+// node descendants; nginx pids are the CLI's descendants named `nginx`.
+// The CLI is stopped with SIGTERM to its process group.
+// ============================================================================
+async function startHttmcpStack({ mcpPath }) {
+  const cli = join(REPO_DIR, 'dist', 'cli', 'main.js');
+  if (!existsSync(cli)) {
+    throw new Error(
+      `${relative(process.cwd(), cli)} not found: build the project first, or bench a running stack with --httmcp-url URL --backend-pid PID`,
+    );
+  }
+  const port = await freePort();
+  const { child, firstJson } = spawnWithJsonLine(process.execPath, [cli, 'start', '--port', String(port), '--json'], {
+    cwd: REPO_DIR,
+    name: 'httmcp start',
+    timeoutMs: 60_000,
+  });
+  let info;
+  try {
+    info = await firstJson;
+    const url = info.url ?? `http://127.0.0.1:${port}${mcpPath}`;
+    await waitReady(url, 60_000);
+    const desc = descendants(child.pid);
+    const given = (x) => (x == null ? null : [].concat(x).map(Number).filter(Boolean));
+    const backendPids = given(info.backendPid ?? info.backend?.pid ?? info.pid) ??
+      (() => {
+        const nodeKids = desc.filter((d) => d.comm === 'node').map((d) => d.pid);
+        return nodeKids.length ? nodeKids : [child.pid];
+      })();
+    const nginxPids = given(info.nginxPids ?? info.nginx?.pids) ?? desc.filter((d) => d.comm === 'nginx').map((d) => d.pid);
+    return { url, backendPids, nginxPids, info, stop: () => stopChild(child, 'httmcp') };
+  } catch (err) {
+    await stopChild(child, 'httmcp');
+    throw err;
+  }
+}
+// ============================================================================
+
+// ---------------------------------------------------------------- load runs
+
+function runLoadProcess({ transport, url, clients, duration, warmup, pids, tool, args }) {
+  const argv = [
+    LOAD,
+    '--transport', transport,
+    '--url', url,
+    '--clients', String(clients),
+    '--duration', String(duration),
+    '--warmup', String(warmup),
+    '--tool', tool,
+    '--args', args,
+  ];
+  if (pids.length) argv.push('--pid', pids.join(','));
+  return new Promise((resolvePromise) => {
+    const child = spawn(process.execPath, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.setEncoding('utf8').on('data', (d) => (out += d));
+    child.stderr.setEncoding('utf8').on('data', (d) => (err += d));
+    child.on('exit', (code) => {
+      const line = out.trim().split('\n').pop();
+      if (code === 0 && line) {
+        try {
+          return resolvePromise(JSON.parse(line));
+        } catch {}
+      }
+      resolvePromise({ transport, url, clients, failed: true, error: (err.trim().split('\n').slice(-3).join(' | ') || `exit ${code}`) });
+    });
+  });
+}
+
+// ---------------------------------------------------------------- report
+
+const fmt = (x, d = 0) => (x == null || !Number.isFinite(x) ? '–' : x.toFixed(d));
+
+function cpuSplit(result, backendPids, nginxPids) {
+  const by = result.cpu_by_pid ?? {};
+  const sum = (pids) => {
+    let total = null;
+    for (const p of pids) {
+      const v = by[p]?.cpu_us_per_call;
+      if (v != null) total = (total ?? 0) + v;
+    }
+    return total;
+  };
+  return { backend: sum(backendPids), nginx: sum(nginxPids) };
+}
+
+function markdownTable(rows) {
+  const head =
+    '| transport | server | clients | rps | p50 ms | p99 ms | errors | backend CPU µs/call | nginx CPU µs/call |\n' +
+    '|---|---|---:|---:|---:|---:|---:|---:|---:|\n';
+  return (
+    head +
+    rows
+      .map((r) =>
+        r.failed
+          ? `| ${r.transport} | ${r.server} | ${r.clients} | failed: ${String(r.error).replace(/\|/g, '/')} | | | | | |`
+          : `| ${r.transport} | ${r.server} | ${r.clients} | ${fmt(r.rps)} | ${fmt(r.p50_ms, 2)} | ${fmt(r.p99_ms, 2)} | ${r.errors} | ${fmt(r.backend_cpu_us_per_call, 1)} | ${fmt(r.nginx_cpu_us_per_call, 1)} |`,
+      )
+      .join('\n') +
+    '\n'
+  );
+}
+
+function gitCommit() {
+  try {
+    const sha = execFileSync('git', ['rev-parse', 'HEAD'], { cwd: REPO_DIR, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain'], { cwd: REPO_DIR, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim() !== '';
+    return dirty ? `${sha}-dirty` : sha;
+  } catch {
+    return null;
+  }
+}
+
+// ---------------------------------------------------------------- main
+
+const pidList = (s) => (s ? s.split(',').map((x) => Number(x.trim())).filter((n) => Number.isInteger(n) && n > 0) : []);
+
+async function main() {
+  const { values: v } = parseArgs({
+    options: {
+      clients: { type: 'string', default: '16,64' },
+      duration: { type: 'string', default: '10' },
+      warmup: { type: 'string', default: '2' },
+      pause: { type: 'string', default: '1' },
+      transports: { type: 'string', default: 'ws,http' },
+      'httmcp-url': { type: 'string' },
+      'httmcp-path': { type: 'string', default: '/mcp/demo' },
+      'backend-pid': { type: 'string' },
+      'nginx-pids': { type: 'string' },
+      'sdk-url': { type: 'string' },
+      'sdk-pid': { type: 'string' },
+      'skip-sdk': { type: 'boolean', default: false },
+      'skip-httmcp': { type: 'boolean', default: false },
+      tool: { type: 'string', default: 'add' },
+      args: { type: 'string', default: '{"a":1,"b":2}' },
+      out: { type: 'string' },
+      check: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  if (v.help) {
+    process.stdout.write(readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').filter((l) => l.startsWith('//')).map((l) => l.slice(3)).join('\n') + '\n');
+    return;
+  }
+  const clientCounts = v.clients.split(',').map(Number).filter((n) => n > 0);
+  const duration = Number(v.duration);
+  const warmup = Number(v.warmup);
+  const pause = Number(v.pause) * 1000;
+  const transports = v.transports.split(',').map((t) => t.trim()).filter(Boolean);
+  for (const t of transports) if (t !== 'ws' && t !== 'http') throw new Error(`unknown transport ${t}`);
+
+  const started = [];
+  const cleanup = async () => {
+    for (const s of started.reverse()) await s.stop().catch(() => {});
+  };
+  process.on('SIGINT', () => cleanup().then(() => process.exit(130)));
+  process.on('SIGTERM', () => cleanup().then(() => process.exit(143)));
+
+  const rows = [];
+  let httmcp = null;
+  let sdk = null;
+  try {
+    // --- the systems under test
+    if (!v['skip-httmcp']) {
+      if (v['httmcp-url']) {
+        const nginxPids = v['nginx-pids'] === 'auto' ? allNginxPids() : pidList(v['nginx-pids']);
+        httmcp = { url: v['httmcp-url'], backendPids: pidList(v['backend-pid']), nginxPids, stop: async () => {} };
+        if (!httmcp.backendPids.length) log('no --backend-pid given: backend CPU per call will not be measured');
+        await waitReady(httmcp.url, 10_000);
+      } else {
+        log('starting the httmcp stack');
+        httmcp = await startHttmcpStack({ mcpPath: v['httmcp-path'] });
+        started.push(httmcp);
+      }
+      log(`httmcp: ${httmcp.url} backend pid(s) ${httmcp.backendPids.join(',') || '?'} nginx pid(s) ${httmcp.nginxPids.join(',') || '?'}`);
+    }
+    if (!v['skip-sdk']) {
+      if (v['sdk-url']) {
+        sdk = { url: v['sdk-url'], backendPids: pidList(v['sdk-pid']), nginxPids: [], stop: async () => {} };
+        await waitReady(sdk.url, 10_000);
+      } else {
+        log('starting the SDK baseline server');
+        sdk = await startSdkBaseline();
+        started.push(sdk);
+      }
+      log(`sdk baseline: ${sdk.url} pid ${sdk.backendPids.join(',') || '?'}`);
+    }
+
+    // --- the runs
+    const plan = [];
+    for (const clients of clientCounts) {
+      if (httmcp) for (const t of transports) plan.push({ server: 'httmcp', sut: httmcp, transport: t, clients });
+      if (sdk) plan.push({ server: 'sdk', sut: sdk, transport: 'http', clients });
+    }
+    for (const [i, p] of plan.entries()) {
+      if (i > 0) await sleep(pause);
+      log(`(${i + 1}/${plan.length}) ${p.server} ${p.transport} clients=${p.clients} warmup=${warmup}s duration=${duration}s`);
+      const pids = [...p.sut.backendPids, ...p.sut.nginxPids];
+      const r = await runLoadProcess({ transport: p.transport, url: p.sut.url, clients: p.clients, duration, warmup, pids, tool: v.tool, args: v.args });
+      const cpu = cpuSplit(r, p.sut.backendPids, p.sut.nginxPids);
+      const row = { server: p.server, ...r, backend_cpu_us_per_call: cpu.backend, nginx_cpu_us_per_call: cpu.nginx };
+      rows.push(row);
+      log(
+        row.failed
+          ? `    failed: ${row.error}`
+          : `    rps ${fmt(row.rps)} p50 ${fmt(row.p50_ms, 2)} ms p99 ${fmt(row.p99_ms, 2)} ms errors ${row.errors} backend ${fmt(row.backend_cpu_us_per_call, 1)} µs/call`,
+      );
+    }
+  } finally {
+    await cleanup();
+  }
+
+  // --- report
+  const table = markdownTable(rows);
+  const ratios = [];
+  const checks = [];
+  for (const clients of clientCounts) {
+    const base = rows.find((r) => r.server === 'sdk' && r.clients === clients && !r.failed);
+    for (const r of rows.filter((x) => x.server === 'httmcp' && x.clients === clients)) {
+      if (base && !r.failed && base.rps > 0) {
+        const ratio = r.rps / base.rps;
+        ratios.push({ clients, transport: r.transport, httmcp_rps: r.rps, sdk_rps: base.rps, ratio: Math.round(ratio * 100) / 100 });
+        checks.push({ what: `rps ratio httmcp ${r.transport} / sdk http @${clients} >= ${TARGET_RPS_RATIO}x`, value: ratio, pass: ratio >= TARGET_RPS_RATIO && r.errors === 0 });
+      }
+      if (!r.failed && r.backend_cpu_us_per_call != null) {
+        checks.push({
+          what: `backend CPU httmcp ${r.transport} @${clients} <= ${TARGET_BACKEND_CPU_US} µs/call`,
+          value: r.backend_cpu_us_per_call,
+          pass: r.backend_cpu_us_per_call <= TARGET_BACKEND_CPU_US,
+        });
+      }
+    }
+  }
+
+  let report = `\n${table}\n`;
+  if (ratios.length) {
+    report += 'httmcp / sdk rps:\n';
+    for (const q of ratios) report += `- clients ${q.clients}, httmcp ${q.transport}: ${q.ratio.toFixed(2)}x (${fmt(q.httmcp_rps)} / ${fmt(q.sdk_rps)})\n`;
+  }
+  if (checks.length) {
+    report += '\ntargets:\n';
+    for (const c of checks) report += `- ${c.pass ? 'PASS' : 'FAIL'} ${c.what} (${fmt(c.value, 2)})\n`;
+  }
+  process.stdout.write(report);
+
+  const now = new Date();
+  const out = v.out ? resolve(v.out) : join(BENCH_DIR, 'results', `${now.toISOString().slice(0, 10)}-tools-call.json`);
+  mkdirSync(dirname(out), { recursive: true });
+  const cpus = os.cpus();
+  writeFileSync(
+    out,
+    JSON.stringify(
+      {
+        date: now.toISOString(),
+        command: ['node', relative(REPO_DIR, fileURLToPath(import.meta.url)), ...process.argv.slice(2)].join(' '),
+        commit: gitCommit(),
+        machine: {
+          node: process.version,
+          platform: `${os.platform()} ${os.release()}`,
+          cpus: cpus.length,
+          cpu_model: cpus[0]?.model,
+          loadavg_after: os.loadavg(),
+        },
+        settings: { clients: clientCounts, duration, warmup, transports, tool: v.tool, args: JSON.parse(v.args) },
+        targets: { backend_cpu_us_per_call_max: TARGET_BACKEND_CPU_US, rps_ratio_min: TARGET_RPS_RATIO },
+        httmcp: httmcp && { url: httmcp.url, backend_pids: httmcp.backendPids, nginx_pids: httmcp.nginxPids },
+        sdk: sdk && { url: sdk.url, backend_pids: sdk.backendPids },
+        results: rows,
+        ratios,
+        checks,
+        table_markdown: table,
+      },
+      null,
+      2,
+    ) + '\n',
+  );
+  log(`results written to ${relative(process.cwd(), out)}`);
+  if (v.check && (checks.some((c) => !c.pass) || rows.some((r) => r.failed))) process.exitCode = 1;
+}
+
+main().catch((err) => {
+  process.stderr.write(`[run] error: ${process.env.DEBUG ? err?.stack : (err?.message ?? err)}\n`);
+  process.exit(1);
+});

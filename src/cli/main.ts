@@ -1,0 +1,122 @@
+#!/usr/bin/env node
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { createLogger } from '../log.js';
+import { HTTMCP } from '../server/httmcp.js';
+import { NginxMissingError } from '../stack/nginx.js';
+import { startStack, type Stack } from '../stack/stack.js';
+
+interface StackFlags {
+  port: number;
+  host: string;
+  origins?: string;
+  workers: string;
+  prefix?: string;
+  json?: boolean;
+}
+
+const program = new Command()
+  .name('httmcp')
+  .description('Run MCP servers behind Nginx + Nchan (WebSocket, legacy SSE and Streamable HTTP on one URL)');
+
+withStackFlags(program.command('start').description('start nginx+nchan and the backend with the example servers')).action(
+  async (flags: StackFlags) => {
+    const { createExampleServers } = await import('../../examples/index.js');
+    await run(createExampleServers(), flags);
+  },
+);
+
+withStackFlags(
+  program
+    .command('serve')
+    .description('start nginx+nchan and the backend with the servers a module exports')
+    .argument('<module>', 'a JS module whose exports (default or named) are HTTMCP servers, arrays of them, or a function returning them'),
+).action(async (module: string, flags: StackFlags) => {
+  await run(await loadServers(module), flags);
+});
+
+function withStackFlags(command: Command): Command {
+  return command
+    .addOption(new Option('-p, --port <port>', 'public port').default(8080).argParser(parsePort))
+    .addOption(new Option('-H, --host <host>', 'public address').default('127.0.0.1'))
+    .option('--origins <regex>', 'regular expression of browser Origins allowed (default: localhost pages)')
+    .option('--workers <n>', 'nginx worker processes, or "auto"', '1')
+    .option('--prefix <dir>', 'runtime directory for nginx config, logs and sockets (default: a temp dir)')
+    .option('--json', 'print one JSON line with the URLs instead of text');
+}
+
+async function run(servers: HTTMCP[], flags: StackFlags): Promise<void> {
+  const logger = createLogger();
+  let stack: Stack;
+  try {
+    stack = await startStack({
+      servers,
+      port: flags.port,
+      host: flags.host,
+      workerProcesses: flags.workers === 'auto' ? 'auto' : Number(flags.workers),
+      logger,
+      ...(flags.origins === undefined ? {} : { allowedOrigins: flags.origins }),
+      ...(flags.prefix === undefined ? {} : { prefix: flags.prefix }),
+    });
+  } catch (error) {
+    if (error instanceof NginxMissingError) {
+      process.stderr.write(`httmcp: ${error.message}\n`);
+      process.exit(3);
+    }
+    throw error;
+  }
+  if (flags.json) {
+    process.stdout.write(
+      JSON.stringify({ url: stack.url, port: stack.port, servers: stack.servers, prefix: stack.prefix, nginxPid: stack.nginxPid, backendPid: process.pid }) + '\n',
+    );
+  } else {
+    process.stdout.write(`httmcp is up (nginx+nchan: ${stack.prefix})\n`);
+    for (const [name, url] of Object.entries(stack.servers)) {
+      process.stdout.write(`  ${name.padEnd(12)} ${url}   (WebSocket: ${url.replace(/^http/, 'ws')})\n`);
+    }
+    process.stdout.write('Ctrl-C stops nginx and the backend.\n');
+  }
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'stopping');
+    await stack.stop();
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+}
+
+/** Collects HTTMCP servers from a module's exports. */
+async function loadServers(specifier: string): Promise<HTTMCP[]> {
+  const url = /^[./]/.test(specifier) ? pathToFileURL(resolve(specifier)).href : specifier;
+  const exports = (await import(url)) as Record<string, unknown>;
+  const found: HTTMCP[] = [];
+  const collect = async (value: unknown): Promise<void> => {
+    if (value instanceof HTTMCP) found.push(value);
+    else if (Array.isArray(value)) for (const item of value) await collect(item);
+    else if (typeof value === 'function' && value.length === 0 && !/^class[\s{]/.test(Function.prototype.toString.call(value))) {
+      await collect(await (value as () => unknown)());
+    }
+  };
+  await collect(exports.default);
+  for (const [key, value] of Object.entries(exports)) if (key !== 'default' && value instanceof HTTMCP) found.push(value);
+  const unique = [...new Set(found)];
+  if (unique.length === 0) {
+    throw new Error(`${specifier} exports no HTTMCP server (export one, an array of them, or a function returning them)`);
+  }
+  return unique;
+}
+
+function parsePort(value: string): number {
+  const port = Number(value);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new InvalidArgumentError('a port is a number from 1 to 65535');
+  return port;
+}
+
+program.parseAsync().catch((error: unknown) => {
+  process.stderr.write(`httmcp: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exit(1);
+});

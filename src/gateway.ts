@@ -1,0 +1,104 @@
+import type { Logger } from './log.js';
+import { createLogger } from './log.js';
+import { NchanPublisher } from './nchan/publisher.js';
+import { SessionHub } from './session/session-hub.js';
+import { principalFromHeaders, SessionIds } from './session/session-id.js';
+
+/** Settings shared by every server of one backend process. */
+export interface GatewayOptions {
+  /** nchan's private publish listener: `http://host:port` or `unix:/path.sock` (`HTTMCP_PUBLISH_URL`). */
+  publishUrl: string;
+  /**
+   * HMAC secret for session ids, shared by all backends of a deployment
+   * (`HTTMCP_SESSION_SECRET`). Generated at start when unset: sessions then survive only as long
+   * as this process.
+   */
+  sessionSecret?: string;
+  /** Who the client is, for binding sessions; default: a digest of its Authorization header. */
+  principal?: (headers: Record<string, string | string[] | undefined>) => string;
+  /** See {@link SessionHubOptions.inlineBudgetMs} (`HTTMCP_INLINE_BUDGET_MS`). */
+  inlineBudgetMs?: number;
+  /** Largest client message in bytes (`HTTMCP_MAX_MESSAGE`, default 4 MiB). */
+  maxMessageBytes?: number;
+  /** Largest reply answered inline; keep below nginx's subrequest_output_buffer_size. */
+  inlineReplyMax?: number;
+  logger?: Logger;
+}
+
+/**
+ * Where httmcp servers meet nginx+nchan: the publisher, the session id signer and the limits,
+ * shared by every server mounted in one process.
+ */
+export class Gateway {
+  readonly publisher: NchanPublisher;
+  readonly sessionIds: SessionIds;
+  readonly logger: Logger;
+  readonly maxMessageBytes: number;
+  readonly principal: (headers: Record<string, string | string[] | undefined>) => string;
+  private readonly options: GatewayOptions;
+  private static instance: Gateway | undefined;
+
+  constructor(options: GatewayOptions) {
+    this.options = options;
+    this.logger = options.logger ?? createLogger();
+    let secret = options.sessionSecret;
+    if (!secret) {
+      secret = SessionIds.generateSecret();
+      this.logger.warn('HTTMCP_SESSION_SECRET is not set: generated one, so sessions end when this process does');
+    }
+    this.sessionIds = new SessionIds(secret);
+    this.publisher = new NchanPublisher({ url: options.publishUrl, logger: this.logger });
+    this.maxMessageBytes = options.maxMessageBytes ?? 4 * 1024 * 1024;
+    this.principal = options.principal ?? principalFromHeaders;
+  }
+
+  /** A gateway configured from `HTTMCP_*` environment variables. */
+  static fromEnv(env: NodeJS.ProcessEnv = process.env, overrides: Partial<GatewayOptions> = {}): Gateway {
+    const publishUrl = overrides.publishUrl ?? env.HTTMCP_PUBLISH_URL;
+    if (!publishUrl) {
+      throw new Error('HTTMCP_PUBLISH_URL is not set: it names nchan\'s publish listener (for example unix:/run/httmcp/publish.sock)');
+    }
+    const number = (name: string): number | undefined => {
+      const raw = env[name];
+      if (raw === undefined || raw === '') return undefined;
+      const value = Number(raw);
+      if (!Number.isFinite(value) || value < 0) throw new Error(`${name} must be a non-negative number, got ${JSON.stringify(raw)}`);
+      return value;
+    };
+    const options: GatewayOptions = { publishUrl };
+    const secret = env.HTTMCP_SESSION_SECRET;
+    if (secret) options.sessionSecret = secret;
+    const budget = number('HTTMCP_INLINE_BUDGET_MS');
+    if (budget !== undefined) options.inlineBudgetMs = budget;
+    const maxMessage = number('HTTMCP_MAX_MESSAGE');
+    if (maxMessage !== undefined) options.maxMessageBytes = maxMessage;
+    const inlineMax = number('HTTMCP_INLINE_REPLY_MAX');
+    if (inlineMax !== undefined) options.inlineReplyMax = inlineMax;
+    return new Gateway({ ...options, ...overrides });
+  }
+
+  /** The process-wide gateway used by servers that were not given one (from the environment). */
+  static shared(): Gateway {
+    return (Gateway.instance ??= Gateway.fromEnv());
+  }
+
+  /** Makes `gateway` the one {@link Gateway.shared} returns (the CLI does this at start). */
+  static setShared(gateway: Gateway): void {
+    Gateway.instance = gateway;
+  }
+
+  /** A session hub for one server. */
+  createHub(): SessionHub {
+    const { inlineBudgetMs, inlineReplyMax } = this.options;
+    return new SessionHub({
+      publisher: this.publisher,
+      logger: this.logger,
+      ...(inlineBudgetMs === undefined ? {} : { inlineBudgetMs }),
+      ...(inlineReplyMax === undefined ? {} : { inlineReplyMax }),
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.publisher.close();
+  }
+}

@@ -1,0 +1,34 @@
+/**
+ * httmcp: MCP servers behind Nginx + Nchan.
+ *
+ * Declare servers with {@link HTTMCP} (decorators {@link tool}, {@link resource}, {@link prompt}
+ * or plain functions), mount their routers on an Express app, and let nginx+nchan hold every
+ * client connection. {@link startStack} runs nginx and the backend locally.
+ * @packageDocumentation
+ */
+export { HTTMCP, type HTTMCPOptions } from './server/httmcp.js';
+export { tool, resource, prompt, definitionsOf } from './server/decorators.js';
+export type {
+  ArgsOf,
+  Context,
+  PromptHandler,
+  PromptOptions,
+  PromptReturn,
+  ResourceContext,
+  ResourceHandler,
+  ResourceOptions,
+  ResourceReturn,
+  TemplateVariables,
+  ToolHandler,
+  ToolOptions,
+  ToolReturn,
+} from './server/types.js';
+export { Gateway, type GatewayOptions } from './gateway.js';
+export { SessionHub, type Delivery, type Forwarded, type SessionHubOptions, type Wire } from './session/session-hub.js';
+export { SessionIds, principalFromHeaders } from './session/session-id.js';
+export { NchanPublisher, PublishError, type ChannelInfo, type PublisherOptions, type PublisherStats } from './nchan/publisher.js';
+export { createNchanRouter, STREAM_STATUS, type NchanRouterOptions } from './http/router.js';
+export { startStack, freePort, LIMITS, type Stack, type StackOptions } from './stack/stack.js';
+export { findNginx, NginxMissingError, INSTALL_HINT } from './stack/nginx.js';
+export { renderNginxConfig, placeholders, DEFAULT_ALLOWED_ORIGINS, type NginxConfigValues } from './stack/nginx-config.js';
+export { createLogger, type Logger } from './log.js';

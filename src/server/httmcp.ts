@@ -1,0 +1,267 @@
+import { McpServer, ResourceTemplate } from '@modelcontextprotocol/sdk/server/mcp.js';
+import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
+import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
+import {
+  LoggingLevelSchema,
+  SetLevelRequestSchema,
+  type LoggingLevel,
+  type ServerNotification,
+  type ServerRequest,
+} from '@modelcontextprotocol/sdk/types.js';
+import type { Router } from 'express';
+import type { ZodRawShape } from 'zod';
+import { Gateway } from '../gateway.js';
+import { createNchanRouter } from '../http/router.js';
+import { SessionHub } from '../session/session-hub.js';
+import { BoundedMap } from '../util/bounded-map.js';
+import { toPromptResult, toResourceResult, toToolResult } from './content.js';
+import { definitionsOf } from './decorators.js';
+import type {
+  Context,
+  Definition,
+  PromptHandler,
+  PromptOptions,
+  ResourceHandler,
+  ResourceOptions,
+  ToolHandler,
+  ToolOptions,
+} from './types.js';
+
+/** Identity and behaviour of an {@link HTTMCP} server. */
+export interface HTTMCPOptions {
+  /** Server name; also the URL segment: the server is served at `/mcp/{name}`. */
+  name: string;
+  version: string;
+  title?: string;
+  /** Instructions sent to clients in the `initialize` result. */
+  instructions?: string;
+  /** Where this server meets nginx+nchan; defaults to the process-wide gateway from the environment. */
+  gateway?: Gateway;
+}
+
+const NAME = /^[A-Za-z0-9_-]{1,64}$/;
+const LEVELS = LoggingLevelSchema.options;
+type Extra = RequestHandlerExtra<ServerRequest, ServerNotification>;
+
+/**
+ * An MCP server: tools, resources and prompts declared with decorators or plain functions and
+ * zod schemas, served through nginx+nchan by {@link HTTMCP.router}, and over any other SDK
+ * transport with {@link HTTMCP.connect}.
+ *
+ * The definitions are plain data; every transport gets its own SDK `McpServer` built from them.
+ *
+ * @example
+ * const calc = new HTTMCP({ name: 'calc', version: '1.0.0' })
+ *   .tool('add', { input: { a: z.number(), b: z.number() } }, ({ a, b }) => a + b);
+ * app.use(calc.router);
+ */
+export class HTTMCP {
+  readonly name: string;
+  readonly options: HTTMCPOptions;
+  private readonly definitions: Definition[] = [];
+  private readonly servers = new Set<McpServer>();
+  /** Per-session `logging/setLevel`, bounded so idle sessions cannot grow it without limit. */
+  private readonly logLevels = new BoundedMap<string, LoggingLevel>(100_000);
+  private mounted: { gateway: Gateway; hub: SessionHub; server: McpServer; router: Router } | undefined;
+
+  constructor(options: HTTMCPOptions) {
+    if (!NAME.test(options.name)) {
+      throw new TypeError(`server name ${JSON.stringify(options.name)} must match ${NAME} (it is a URL segment)`);
+    }
+    this.name = options.name;
+    this.options = options;
+  }
+
+  /** Adds a tool. The handler's arguments are typed from `options.input`. */
+  tool<I extends ZodRawShape | undefined = undefined, O extends ZodRawShape | undefined = undefined>(
+    name: string,
+    options: ToolOptions<I, O>,
+    handler: ToolHandler<I, O>,
+  ): this {
+    return this.add({ kind: 'tool', name, options, handler } as Definition);
+  }
+
+  /** Adds a resource; a URI with `{variables}` adds a resource template. */
+  resource<U extends string>(name: string, uri: U, options: ResourceOptions, handler: ResourceHandler<U>): this {
+    return this.add({ kind: 'resource', name, uri, options, handler } as Definition);
+  }
+
+  /** Adds a prompt. The handler's arguments are typed from `options.args`. */
+  prompt<A extends ZodRawShape | undefined = undefined>(name: string, options: PromptOptions<A>, handler: PromptHandler<A>): this {
+    return this.add({ kind: 'prompt', name, options, handler } as Definition);
+  }
+
+  /** Adds every tool, resource and prompt declared with decorators on `instances`. */
+  register(...instances: object[]): this {
+    for (const instance of instances) {
+      const found = definitionsOf(instance);
+      if (found.length === 0) {
+        throw new TypeError(`${instance.constructor.name} has no @tool, @resource or @prompt methods`);
+      }
+      for (const definition of found) this.add(definition);
+    }
+    return this;
+  }
+
+  /** Names of everything registered, for logs and tests. */
+  get catalog(): { tools: string[]; resources: string[]; prompts: string[] } {
+    const names = (kind: Definition['kind']) => this.definitions.filter((d) => d.kind === kind).map((d) => d.name);
+    return { tools: names('tool'), resources: names('resource'), prompts: names('prompt') };
+  }
+
+  /**
+   * The Express router nginx talks to for this server (`/mcp/{name}` and its internal hops),
+   * bound to `options.gateway` or the process-wide one from the environment.
+   * Mount several servers' routers on one app.
+   */
+  get router(): Router {
+    return this.mount(this.options.gateway ?? Gateway.shared());
+  }
+
+  /** The router bound to `gateway`. A server is mounted on one gateway at a time. */
+  mount(gateway: Gateway): Router {
+    if (this.mounted) {
+      if (this.mounted.gateway !== gateway) throw new Error(`${this.name} is already mounted on another gateway`);
+      return this.mounted.router;
+    }
+    const hub = gateway.createHub();
+    const server = this.createMcpServer();
+    void server.connect(hub);
+    this.mounted = { gateway, hub, server, router: createNchanRouter({ name: this.name, hub, gateway }) };
+    return this.mounted.router;
+  }
+
+  /** Detaches from the gateway: in-flight requests are dropped and the router stops answering. */
+  async unmount(): Promise<void> {
+    const mounted = this.mounted;
+    this.mounted = undefined;
+    await mounted?.server.close();
+  }
+
+  /** Serves this server over any SDK transport (stdio, NATS, in-memory...). */
+  async connect(transport: Transport): Promise<McpServer> {
+    const server = this.createMcpServer();
+    await server.connect(transport);
+    return server;
+  }
+
+  /** A fresh SDK `McpServer` carrying every definition; kept in sync with later additions. */
+  createMcpServer(): McpServer {
+    const { name, version, title, instructions } = this.options;
+    const server = new McpServer(
+      { name, version, ...(title === undefined ? {} : { title }) },
+      { capabilities: { logging: {} }, ...(instructions === undefined ? {} : { instructions }) },
+    );
+    server.server.setRequestHandler(SetLevelRequestSchema, (request, extra) => {
+      this.logLevels.set(sessionOf(extra) ?? '', request.params.level);
+      return {};
+    });
+    for (const definition of this.definitions) apply(server, definition, this);
+    this.servers.add(server);
+    server.server.onclose = () => this.servers.delete(server);
+    return server;
+  }
+
+  /** @internal Builds the context handed to handlers. */
+  context(extra: Extra): Context {
+    const sessionId = sessionOf(extra);
+    const headers = (extra.requestInfo?.headers ?? {}) as Record<string, string | string[] | undefined>;
+    const progressToken = extra._meta?.progressToken;
+    return {
+      sessionId,
+      requestId: extra.requestId,
+      signal: extra.signal,
+      headers,
+      extra,
+      progress: async (progress, total, message) => {
+        if (progressToken === undefined) return;
+        await extra.sendNotification({
+          method: 'notifications/progress',
+          params: { progressToken, progress, ...(total === undefined ? {} : { total }), ...(message === undefined ? {} : { message }) },
+        });
+      },
+      log: async (level, data, logger) => {
+        const threshold = this.logLevels.get(sessionId ?? '');
+        if (threshold !== undefined && LEVELS.indexOf(level) < LEVELS.indexOf(threshold)) return;
+        await extra.sendNotification({
+          method: 'notifications/message',
+          params: { level, data, ...(logger === undefined ? {} : { logger }) },
+        });
+      },
+      push: async (notification) => {
+        const message = { jsonrpc: '2.0' as const, ...notification };
+        if (this.mounted && sessionId !== undefined && extra.sessionId === undefined) await this.mounted.hub.push(sessionId, message);
+        else await extra.sendNotification(notification as ServerNotification);
+      },
+    };
+  }
+
+  private add(definition: Definition): this {
+    if (this.definitions.some((d) => d.kind === definition.kind && d.name === definition.name)) {
+      throw new TypeError(`${this.name}: a ${definition.kind} named ${JSON.stringify(definition.name)} is already registered`);
+    }
+    this.definitions.push(definition);
+    for (const server of this.servers) apply(server, definition, this);
+    return this;
+  }
+}
+
+/** The session a request belongs to, on nchan (header set by the hub) or any other transport. */
+function sessionOf(extra: Extra): string | undefined {
+  if (extra.sessionId !== undefined) return extra.sessionId;
+  const header = extra.requestInfo?.headers['mcp-session-id'];
+  return Array.isArray(header) ? header[0] : header;
+}
+
+function apply(server: McpServer, definition: Definition, owner: HTTMCP): void {
+  switch (definition.kind) {
+    case 'tool': {
+      const { options, handler } = definition;
+      const structured = options.output !== undefined;
+      server.registerTool(
+        definition.name,
+        {
+          ...(options.title === undefined ? {} : { title: options.title }),
+          ...(options.description === undefined ? {} : { description: options.description }),
+          ...(options.annotations === undefined ? {} : { annotations: options.annotations }),
+          inputSchema: options.input ?? {},
+          ...(options.output === undefined ? {} : { outputSchema: options.output }),
+        },
+        async (args: unknown, extra: Extra) => toToolResult(await handler(args as never, owner.context(extra)), structured),
+      );
+      return;
+    }
+    case 'resource': {
+      const { options, handler, uri } = definition;
+      const metadata = {
+        ...(options.title === undefined ? {} : { title: options.title }),
+        ...(options.description === undefined ? {} : { description: options.description }),
+        ...(options.mimeType === undefined ? {} : { mimeType: options.mimeType }),
+      };
+      const read = async (url: URL, variables: Record<string, string | string[]>, extra: Extra) =>
+        toResourceResult(await handler(variables as never, { ...owner.context(extra), uri: url }), url, options.mimeType);
+      if (uri.includes('{')) {
+        server.registerResource(definition.name, new ResourceTemplate(uri, { list: undefined }), metadata, read);
+      } else {
+        server.registerResource(definition.name, uri, metadata, (url, extra) => read(url, {}, extra));
+      }
+      return;
+    }
+    case 'prompt': {
+      const { options, handler } = definition;
+      server.registerPrompt(
+        definition.name,
+        {
+          ...(options.title === undefined ? {} : { title: options.title }),
+          ...(options.description === undefined ? {} : { description: options.description }),
+          ...(options.args === undefined ? {} : { argsSchema: options.args }),
+        },
+        async (...params: unknown[]) => {
+          const [args, extra] = (options.args === undefined ? [{}, params[0]] : params) as [unknown, Extra];
+          return toPromptResult(await handler(args as never, owner.context(extra)), options.description);
+        },
+      );
+      return;
+    }
+  }
+}

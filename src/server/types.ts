@@ -1,0 +1,126 @@
+import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
+import type {
+  CallToolResult,
+  GetPromptResult,
+  LoggingLevel,
+  PromptMessage,
+  ReadResourceResult,
+  RequestId,
+  ServerNotification,
+  ServerRequest,
+  ToolAnnotations,
+} from '@modelcontextprotocol/sdk/types.js';
+import type { z, ZodRawShape } from 'zod';
+
+/** A value or a promise of it. */
+export type MaybePromise<T> = T | Promise<T>;
+
+/** The arguments a handler receives for a zod shape. */
+export type ArgsOf<S extends ZodRawShape | undefined> = S extends ZodRawShape ? z.output<z.ZodObject<S>> : Record<string, never>;
+
+/**
+ * What a tool handler may return. With an output schema: an object of that schema (it becomes
+ * `structuredContent` plus a JSON text block) or a full `CallToolResult`. Without one: a string,
+ * a number or boolean, any JSON value (sent as JSON text), nothing, or a full `CallToolResult`.
+ */
+export type ToolReturn<O extends ZodRawShape | undefined> = O extends ZodRawShape
+  ? z.input<z.ZodObject<O>> | CallToolResult
+  : unknown;
+
+/** Describes a tool. */
+export interface ToolOptions<I extends ZodRawShape | undefined = undefined, O extends ZodRawShape | undefined = undefined> {
+  /** Tool name; defaults to the method name when used as a decorator. */
+  name?: string;
+  title?: string;
+  description?: string;
+  /** zod shape of the arguments; the handler's first parameter is typed from it. */
+  input?: I;
+  /** zod shape of the result; makes the tool return `structuredContent`. */
+  output?: O;
+  annotations?: ToolAnnotations;
+}
+
+/** Describes a resource, static (`docs://readme`) or templated (`users://{id}/profile`). */
+export interface ResourceOptions {
+  /** Resource name; defaults to the method name when used as a decorator. */
+  name?: string;
+  title?: string;
+  description?: string;
+  mimeType?: string;
+}
+
+/** Describes a prompt. Prompt arguments are strings in MCP, so use `z.string()` shapes. */
+export interface PromptOptions<A extends ZodRawShape | undefined = undefined> {
+  /** Prompt name; defaults to the method name when used as a decorator. */
+  name?: string;
+  title?: string;
+  description?: string;
+  args?: A;
+}
+
+/**
+ * What every handler gets besides its arguments: who is calling, a way to report progress and
+ * log to the client, the cancellation signal, and a way to reach the session later.
+ */
+export interface Context {
+  /** The MCP session the request arrived on (undefined on single-client transports). */
+  readonly sessionId: string | undefined;
+  readonly requestId: RequestId;
+  /** Aborted when the client sends `notifications/cancelled` or its session ends. */
+  readonly signal: AbortSignal;
+  /** Headers of the client's request (for WebSocket, those of its handshake). */
+  readonly headers: Record<string, string | string[] | undefined>;
+  /** Sends `notifications/progress` when the client asked for progress; otherwise does nothing. */
+  progress(progress: number, total?: number, message?: string): Promise<void>;
+  /** Sends `notifications/message` when `level` passes the session's `logging/setLevel`. */
+  log(level: LoggingLevel, data: unknown, logger?: string): Promise<void>;
+  /**
+   * Pushes a notification to this session at any time, also after the handler has returned
+   * (for example the result of work that goes on in the background).
+   */
+  push(notification: { method: string; params?: Record<string, unknown> }): Promise<void>;
+  /** The SDK's own handler extra, for anything not covered above. */
+  readonly extra: RequestHandlerExtra<ServerRequest, ServerNotification>;
+}
+
+/** The context of a resource read: the handler context plus the URI being read. */
+export interface ResourceContext extends Context {
+  readonly uri: URL;
+}
+
+/** Handler of a tool with input shape I and output shape O. */
+export type ToolHandler<I extends ZodRawShape | undefined, O extends ZodRawShape | undefined> = (
+  args: ArgsOf<I>,
+  ctx: Context,
+) => MaybePromise<ToolReturn<O>>;
+
+/** The variable names of a URI template: `'users://{id}/{tab}'` gives `'id' | 'tab'`. */
+export type TemplateVariables<U extends string> = U extends `${string}{${infer V}}${infer Rest}`
+  ? StripOperator<V> | TemplateVariables<Rest>
+  : never;
+type StripOperator<V extends string> = V extends `${'+' | '#' | '.' | '/' | ';' | '?' | '&'}${infer N}` ? StripExplode<N> : StripExplode<V>;
+type StripExplode<V extends string> = V extends `${infer N}*` ? N : V;
+
+/**
+ * What a resource handler may return: text, bytes (sent as a base64 blob), any JSON value
+ * (sent as `application/json` text), or a full `ReadResourceResult`.
+ */
+export type ResourceReturn = string | Uint8Array | ReadResourceResult | object;
+
+/** Handler of a resource whose URI (template) is U. */
+export type ResourceHandler<U extends string = string> = (
+  variables: { [K in TemplateVariables<U>]: string },
+  ctx: ResourceContext,
+) => MaybePromise<ResourceReturn>;
+
+/** What a prompt handler may return: one user message as text, several messages, or the full result. */
+export type PromptReturn = string | PromptMessage | PromptMessage[] | GetPromptResult;
+
+/** Handler of a prompt with argument shape A. */
+export type PromptHandler<A extends ZodRawShape | undefined> = (args: ArgsOf<A>, ctx: Context) => MaybePromise<PromptReturn>;
+
+/** A registered definition, whichever way it was declared. */
+export type Definition =
+  | { kind: 'tool'; name: string; options: ToolOptions<ZodRawShape | undefined, ZodRawShape | undefined>; handler: ToolHandler<any, any> }
+  | { kind: 'resource'; name: string; uri: string; options: ResourceOptions; handler: ResourceHandler<any> }
+  | { kind: 'prompt'; name: string; options: PromptOptions<ZodRawShape | undefined>; handler: PromptHandler<any> };

@@ -1,0 +1,343 @@
+import { randomBytes } from 'node:crypto';
+import type { Transport, TransportSendOptions } from '@modelcontextprotocol/sdk/shared/transport.js';
+import {
+  ErrorCode,
+  isJSONRPCError,
+  isJSONRPCNotification,
+  isJSONRPCRequest,
+  isJSONRPCResponse,
+  JSONRPCMessageSchema,
+  type JSONRPCMessage,
+  type MessageExtraInfo,
+  type RequestId,
+} from '@modelcontextprotocol/sdk/types.js';
+import type { Logger } from '../log.js';
+import type { NchanPublisher } from '../nchan/publisher.js';
+import { StreamCloser } from './stream-closer.js';
+
+/** How the client holds its session open. */
+export type Wire = 'websocket' | 'sse' | 'streamable';
+
+/** What the http layer must answer nginx for one forwarded message. */
+export type Delivery =
+  /** Answer 200 with this body: nchan publishes it into the session (or returns it as JSON). */
+  | { kind: 'reply'; body: string }
+  /** Nothing to publish now (204 for nchan; 202 on Streamable HTTP). */
+  | { kind: 'none' }
+  /** Streamable HTTP: hold an SSE stream on this channel; the reply arrives there later. */
+  | { kind: 'stream'; channel: string }
+  /** The message itself is bad; on Streamable HTTP this is an HTTP 400 with this JSON-RPC body. */
+  | { kind: 'invalid'; body: string };
+
+/** Tunables of a hub; see {@link SessionHubOptions}. */
+export interface SessionHubOptions {
+  publisher: NchanPublisher;
+  logger: Logger;
+  /**
+   * How long a request may run before its HTTP exchange is released (204, or a stream on
+   * Streamable HTTP) and its reply published later. Nchan serializes one WebSocket's messages,
+   * so this is the longest a slow call can delay the next message of its session. Default 50 ms.
+   */
+  inlineBudgetMs?: number;
+  /** Largest reply returned inline; larger ones go through the publish listener. */
+  inlineReplyMax?: number;
+  /** Largest message published at all; a larger reply becomes a JSON-RPC error. */
+  publishMax?: number;
+}
+
+/** One forwarded message with the session it arrived on. */
+export interface Forwarded {
+  session: string;
+  wire: Wire;
+  /** The client's headers (for WebSocket: those of its handshake). */
+  headers: Record<string, string | string[] | undefined>;
+  body: string;
+}
+
+interface Inflight {
+  session: string;
+  wire: Wire;
+  originalId: RequestId;
+  key: string;
+  /** Where this request's messages go once its HTTP exchange is released. */
+  channel: string;
+  /** Present while the HTTP exchange that brought the request is still open. */
+  pending?: { resolve: (delivery: Delivery) => void; timer: NodeJS.Timeout };
+  /** Publishes of this request, in order. */
+  chain: Promise<void>;
+}
+
+const SERVER_REQUEST_TTL_MS = 10 * 60_000;
+
+/**
+ * The SDK {@link Transport} for every nchan-held session of one MCP server.
+ *
+ * One SDK `Server` is connected to one hub and serves all sessions: the hub gives each incoming
+ * request a process-unique id (clients all start counting at 0) and maps replies back, so the
+ * protocol layer keeps working per request while nothing is kept per idle session. Messages the
+ * server sends for a request go inline while its HTTP exchange is open, otherwise they are
+ * published to the session (or, on Streamable HTTP, to that request's stream).
+ */
+export class SessionHub implements Transport {
+  onclose?: () => void;
+  onerror?: (error: Error) => void;
+  onmessage?: <T extends JSONRPCMessage>(message: T, extra?: MessageExtraInfo) => void;
+
+  private readonly publisher: NchanPublisher;
+  private readonly logger: Logger;
+  private readonly inlineBudgetMs: number;
+  private readonly inlineReplyMax: number;
+  private readonly publishMax: number;
+  private readonly streams: StreamCloser;
+
+  private nextId = 1;
+  private readonly inflight = new Map<number, Inflight>();
+  /** `${session}\n${JSON id}` -> hub id, to route `notifications/cancelled`. */
+  private readonly bySessionId = new Map<string, number>();
+  /** Ids of requests the server sent to clients -> the session that must answer. */
+  private readonly serverRequests = new Map<RequestId, { session: string; at: number }>();
+
+  constructor(options: SessionHubOptions) {
+    this.publisher = options.publisher;
+    this.logger = options.logger;
+    this.inlineBudgetMs = options.inlineBudgetMs ?? 50;
+    this.inlineReplyMax = options.inlineReplyMax ?? 60 * 1024;
+    this.publishMax = options.publishMax ?? 8 * 1024 * 1024;
+    this.streams = new StreamCloser(this.publisher, this.logger);
+  }
+
+  async start(): Promise<void> {}
+
+  async close(): Promise<void> {
+    for (const entry of this.inflight.values()) {
+      if (entry.pending) clearTimeout(entry.pending.timer);
+    }
+    this.inflight.clear();
+    this.bySessionId.clear();
+    this.streams.close();
+    this.onclose?.();
+  }
+
+  /** Number of requests being handled right now (for metrics and tests). */
+  get inflightCount(): number {
+    return this.inflight.size;
+  }
+
+  /**
+   * Handles one message a client sent on a verified session and says what to answer nginx.
+   * Never throws for bad client input: that becomes a JSON-RPC error.
+   */
+  async receive(forwarded: Forwarded): Promise<Delivery> {
+    let message: JSONRPCMessage;
+    try {
+      message = parseMessage(forwarded.body);
+    } catch (error) {
+      return { kind: 'invalid', body: JSON.stringify((error as ClientMessageError).reply) };
+    }
+    const extra: MessageExtraInfo = {
+      requestInfo: { headers: { ...forwarded.headers, 'mcp-session-id': forwarded.session } },
+    };
+
+    if (isJSONRPCRequest(message)) return this.receiveRequest(forwarded, message, extra);
+
+    if (isJSONRPCNotification(message)) {
+      if (message.method === 'notifications/cancelled') {
+        const hubId = this.bySessionId.get(sessionKey(forwarded.session, message.params?.requestId as RequestId));
+        if (hubId === undefined) return { kind: 'none' };
+        message = { ...message, params: { ...message.params, requestId: hubId } };
+      }
+      this.onmessage?.(message, extra);
+      return { kind: 'none' };
+    }
+
+    // A response to a request the server sent: only the session it was sent to may answer.
+    const id = (message as { id: RequestId }).id;
+    const origin = this.serverRequests.get(id);
+    if (!origin || origin.session !== forwarded.session) {
+      this.logger.warn({ session: forwarded.session, id }, 'dropped a response to no request of this session');
+      return { kind: 'none' };
+    }
+    this.serverRequests.delete(id);
+    this.onmessage?.(message, extra);
+    return { kind: 'none' };
+  }
+
+  /**
+   * Ends a session's in-flight work when its client went away (WebSocket closed, SSE stream
+   * aborted, Streamable HTTP session deleted): every running handler sees its signal abort.
+   */
+  sessionClosed(session: string): void {
+    for (const [hubId, entry] of this.inflight) {
+      if (entry.session !== session) continue;
+      this.onmessage?.({
+        jsonrpc: '2.0',
+        method: 'notifications/cancelled',
+        params: { requestId: hubId, reason: 'session closed' },
+      });
+    }
+  }
+
+  /** Publishes a message to a session later, outside any request. */
+  async push(session: string, message: JSONRPCMessage): Promise<void> {
+    await this.publisher.publish(session, this.limit(JSON.stringify(message), message));
+  }
+
+  async send(message: JSONRPCMessage, options?: TransportSendOptions): Promise<void> {
+    if (isJSONRPCResponse(message) || isJSONRPCError(message)) {
+      return this.sendResponse(message);
+    }
+    const related = options?.relatedRequestId;
+    const entry = typeof related === 'number' ? this.inflight.get(related) : undefined;
+    if (!entry) {
+      // Messages not tied to a live request (for example list_changed) have no session here.
+      this.logger.warn({ method: message.method, related }, 'message for no live request was not delivered');
+      return;
+    }
+    if (isJSONRPCRequest(message)) {
+      this.rememberServerRequest(message.id, entry.session);
+    }
+    if (entry.pending && entry.wire === 'streamable') {
+      // A Streamable HTTP request that talks before it answers needs an SSE stream.
+      this.release(entry);
+    }
+    await this.enqueuePublish(entry, JSON.stringify(message));
+  }
+
+  private receiveRequest(
+    forwarded: Forwarded,
+    message: Extract<JSONRPCMessage, { method: string; id: RequestId }>,
+    extra: MessageExtraInfo,
+  ): Promise<Delivery> {
+    const key = sessionKey(forwarded.session, message.id);
+    if (this.bySessionId.has(key)) {
+      return Promise.resolve(invalid(message.id, ErrorCode.InvalidRequest, `Request id ${JSON.stringify(message.id)} is already in use`));
+    }
+    const hubId = this.nextId++;
+    const entry: Inflight = {
+      session: forwarded.session,
+      wire: forwarded.wire,
+      originalId: message.id,
+      key,
+      channel: forwarded.wire === 'streamable' ? streamChannel(forwarded.session) : forwarded.session,
+      chain: Promise.resolve(),
+    };
+    const delivery = new Promise<Delivery>((resolve) => {
+      entry.pending = { resolve, timer: setTimeout(() => this.release(entry), this.inlineBudgetMs) };
+    });
+    this.inflight.set(hubId, entry);
+    this.bySessionId.set(key, hubId);
+    this.onmessage?.({ ...message, id: hubId }, extra);
+    return delivery;
+  }
+
+  private async sendResponse(message: JSONRPCMessage & { id?: RequestId }): Promise<void> {
+    const hubId = message.id;
+    const entry = typeof hubId === 'number' ? this.inflight.get(hubId) : undefined;
+    if (!entry) {
+      this.logger.error({ id: hubId }, 'reply to an unknown request');
+      return;
+    }
+    this.inflight.delete(hubId as number);
+    this.bySessionId.delete(entry.key);
+    const body = this.limit(JSON.stringify({ ...message, id: entry.originalId }), message);
+
+    const pending = entry.pending;
+    if (pending && body.length <= this.inlineReplyMax) {
+      clearTimeout(pending.timer);
+      entry.pending = undefined;
+      await entry.chain; // progress published before the reply reaches the client first
+      pending.resolve({ kind: 'reply', body });
+      return;
+    }
+    if (pending) this.release(entry);
+    await this.enqueuePublish(entry, body);
+    if (entry.wire === 'streamable') this.streams.closeWhenRead(entry.channel);
+  }
+
+  /** Lets the HTTP exchange go: 204 on nchan's hop, an SSE stream on Streamable HTTP. */
+  private release(entry: Inflight): void {
+    const pending = entry.pending;
+    if (!pending) return;
+    clearTimeout(pending.timer);
+    entry.pending = undefined;
+    pending.resolve(entry.wire === 'streamable' ? { kind: 'stream', channel: entry.channel } : { kind: 'none' });
+  }
+
+  private enqueuePublish(entry: Inflight, body: string): Promise<void> {
+    const next = entry.chain.then(
+      () => this.publisher.publish(entry.channel, body).then(() => undefined),
+      () => undefined,
+    );
+    entry.chain = next.catch(() => undefined);
+    return next.catch((error: unknown) => {
+      // The publisher already logged and counted it; the SDK reports it through onerror too.
+      this.onerror?.(error as Error);
+    });
+  }
+
+  /** Replaces a reply nchan could not carry by an error the client can act on. */
+  private limit(body: string, message: JSONRPCMessage & { id?: RequestId }): string {
+    if (body.length <= this.publishMax) return body;
+    this.logger.error({ size: body.length, max: this.publishMax }, 'message larger than the publish limit');
+    const id = 'id' in message ? message.id : null;
+    return JSON.stringify({
+      jsonrpc: '2.0',
+      id,
+      error: { code: ErrorCode.InternalError, message: `Reply of ${body.length} bytes exceeds the ${this.publishMax}-byte limit` },
+    });
+  }
+
+  private rememberServerRequest(id: RequestId, session: string): void {
+    const now = Date.now();
+    this.serverRequests.set(id, { session, at: now });
+    if (this.serverRequests.size > 10_000) {
+      for (const [key, value] of this.serverRequests) {
+        if (now - value.at < SERVER_REQUEST_TTL_MS) break;
+        this.serverRequests.delete(key);
+      }
+    }
+  }
+}
+
+/** A client message that is not JSON-RPC, with the error reply it earns. */
+class ClientMessageError extends Error {
+  constructor(readonly reply: object) {
+    super('invalid client message');
+  }
+}
+
+function parseMessage(body: string): JSONRPCMessage {
+  let json: unknown;
+  try {
+    json = JSON.parse(body);
+  } catch {
+    throw new ClientMessageError(errorReply(null, ErrorCode.ParseError, 'Parse error: the message is not valid JSON'));
+  }
+  if (Array.isArray(json)) {
+    throw new ClientMessageError(errorReply(null, ErrorCode.InvalidRequest, 'JSON-RPC batches are not supported'));
+  }
+  const parsed = JSONRPCMessageSchema.safeParse(json);
+  if (!parsed.success) {
+    const id = typeof json === 'object' && json !== null && 'id' in json ? (json as { id: unknown }).id : null;
+    const safeId = typeof id === 'string' || typeof id === 'number' ? id : null;
+    throw new ClientMessageError(errorReply(safeId, ErrorCode.InvalidRequest, 'Invalid Request: not a JSON-RPC 2.0 message'));
+  }
+  return parsed.data;
+}
+
+function errorReply(id: RequestId | null, code: number, message: string): object {
+  return { jsonrpc: '2.0', id, error: { code, message } };
+}
+
+function invalid(id: RequestId | null, code: number, message: string): Delivery {
+  return { kind: 'invalid', body: JSON.stringify(errorReply(id, code, message)) };
+}
+
+function sessionKey(session: string, id: RequestId | undefined): string {
+  return `${session}\n${JSON.stringify(id)}`;
+}
+
+/** A channel for one Streamable HTTP request's SSE stream. */
+function streamChannel(session: string): string {
+  return `${session}.${randomBytes(9).toString('base64url')}`;
+}

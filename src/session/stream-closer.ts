@@ -1,0 +1,56 @@
+import type { Logger } from '../log.js';
+import type { NchanPublisher } from '../nchan/publisher.js';
+
+/** How long to wait for a client to attach to its stream before leaving it to nchan's expiry. */
+const GIVE_UP_MS = 60_000;
+
+/**
+ * Ends Streamable HTTP request streams once their final reply is in them.
+ *
+ * SDK clients do not hang up after the reply, so the server must. Deleting the channel ends every
+ * subscriber after it has received the messages already published, but a channel deleted before
+ * the client attached would lose them; so the delete waits until nchan reports a subscriber.
+ * A client that never attaches leaves the messages in nchan's buffer until they expire, where a
+ * later resume can still find them.
+ */
+export class StreamCloser {
+  private readonly timers = new Set<NodeJS.Timeout>();
+
+  constructor(
+    private readonly publisher: NchanPublisher,
+    private readonly logger: Logger,
+  ) {}
+
+  closeWhenRead(channel: string): void {
+    void this.attempt(channel, Date.now(), 5);
+  }
+
+  close(): void {
+    for (const timer of this.timers) clearTimeout(timer);
+    this.timers.clear();
+  }
+
+  private async attempt(channel: string, since: number, delayMs: number): Promise<void> {
+    try {
+      const info = await this.publisher.info(channel);
+      if (!info) return; // already gone
+      if (info.subscribers > 0) {
+        await this.publisher.delete(channel);
+        return;
+      }
+    } catch (error) {
+      this.logger.warn({ channel, err: error }, 'could not end a request stream');
+      return;
+    }
+    if (Date.now() - since > GIVE_UP_MS) {
+      this.logger.info({ channel }, 'no client attached to a finished request stream; left to expire');
+      return;
+    }
+    const timer = setTimeout(() => {
+      this.timers.delete(timer);
+      void this.attempt(channel, since, Math.min(delayMs * 2, 1000));
+    }, delayMs);
+    timer.unref();
+    this.timers.add(timer);
+  }
+}

@@ -1,0 +1,185 @@
+import { spawnSync } from 'node:child_process';
+import { chmodSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import type { Server } from 'node:http';
+import { createServer, type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import express, { type Express } from 'express';
+import { Gateway, type GatewayOptions } from '../gateway.js';
+import { createLogger, type Logger } from '../log.js';
+import type { HTTMCP } from '../server/httmcp.js';
+import { findNginx, NginxProcess } from './nginx.js';
+import { DEFAULT_ALLOWED_ORIGINS, renderNginxConfig } from './nginx-config.js';
+
+/** How to run a local stack. */
+export interface StackOptions {
+  /** The servers to serve at `/mcp/{name}`. */
+  servers: HTTMCP[];
+  /** Public port; 0 picks a free one. */
+  port?: number;
+  /** Public address (default 127.0.0.1). */
+  host?: string;
+  /** Runtime directory for config, logs and sockets (default: a new temp dir). */
+  prefix?: string;
+  /** Regular expression of allowed browser Origins (default: localhost pages only). */
+  allowedOrigins?: string;
+  /** nginx worker processes (default 1; `auto` for one per core). */
+  workerProcesses?: number | 'auto';
+  /** nginx error log level (default `notice`; workers that die on a signal are logged at `alert`). */
+  nginxLogLevel?: string;
+  /** Gateway settings (session secret, budgets, limits); the publish URL is set by the stack. */
+  gateway?: Omit<GatewayOptions, 'publishUrl'>;
+  logger?: Logger;
+}
+
+/** A running local stack: nginx+nchan in front of an in-process backend. */
+export interface Stack {
+  /** `http://host:port` of the public edge. */
+  url: string;
+  port: number;
+  /** URL of each server, by name. */
+  servers: Record<string, string>;
+  prefix: string;
+  errorLog: string;
+  nginxPid: number;
+  backendPort: number;
+  gateway: Gateway;
+  app: Express;
+  stop(): Promise<void>;
+}
+
+/** Defaults shared by the template users (launcher, tests, Docker): see nginx/nginx.conf.template. */
+export const LIMITS = {
+  maxBody: '4m',
+  maxPublish: '16m',
+  subrequestBuffer: '64k',
+  /** Stays below subrequestBuffer; larger replies are published instead of returned inline. */
+  inlineReplyMax: 60 * 1024,
+  messageBufferLength: 200,
+  messageTimeout: '10m',
+} as const;
+
+/**
+ * Starts nginx+nchan with the project's own config (own prefix, pid file and logs; never the
+ * system nginx) and the backend with `servers`, and resolves once both accept connections.
+ */
+export async function startStack(options: StackOptions): Promise<Stack> {
+  const install = findNginx();
+  const logger = options.logger ?? createLogger();
+  const host = options.host ?? '127.0.0.1';
+  const port = options.port || (await freePort(host));
+  const prefix = options.prefix ?? mkdtempSync(join(tmpdir(), 'httmcp-'));
+  // nginx workers (nobody, when started as root) must reach core.sock; the publish socket lives
+  // in a directory only this user can enter.
+  mkdirSync(prefix, { recursive: true });
+  chmodSync(prefix, 0o755);
+  for (const dir of ['logs', 'tmp', 'private']) mkdirSync(join(prefix, dir), { recursive: true });
+  chmodSync(join(prefix, 'private'), 0o700);
+  const publishSocket = join(prefix, 'private', 'publish.sock');
+
+  const gateway = new Gateway({
+    inlineReplyMax: LIMITS.inlineReplyMax,
+    ...options.gateway,
+    logger,
+    publishUrl: `unix:${publishSocket}`,
+  });
+  const app = express();
+  app.disable('x-powered-by');
+  for (const server of options.servers) app.use(server.mount(gateway));
+  const backend = await listen(app);
+  const backendPort = (backend.address() as AddressInfo).port;
+
+  const nofile = fileLimit();
+  const errorLog = join(prefix, 'logs', 'error.log');
+  const config = join(prefix, 'nginx.conf');
+  writeFileSync(
+    config,
+    renderNginxConfig({
+      HTTMCP_NCHAN_MODULE: install.module,
+      HTTMCP_WORKER_PROCESSES: String(options.workerProcesses ?? 1),
+      HTTMCP_USER_DIRECTIVE: process.getuid?.() === 0 ? 'user root;' : '',
+      HTTMCP_WORKER_NOFILE: String(nofile),
+      HTTMCP_WORKER_CONNECTIONS: String(Math.floor(nofile / 2)),
+      HTTMCP_PREFIX: prefix,
+      HTTMCP_ERROR_LOG: errorLog,
+      HTTMCP_LOG_LEVEL: options.nginxLogLevel ?? 'notice',
+      HTTMCP_ACCESS_LOG: 'off',
+      HTTMCP_PUBLIC_LISTEN: `${host}:${port}`,
+      HTTMCP_PUBLISH_LISTEN: `unix:${publishSocket}`,
+      HTTMCP_BACKEND_SERVERS: `server 127.0.0.1:${backendPort};`,
+      HTTMCP_ALLOWED_ORIGINS: options.allowedOrigins ?? DEFAULT_ALLOWED_ORIGINS,
+      HTTMCP_MESSAGE_BUFFER_LENGTH: String(LIMITS.messageBufferLength),
+      HTTMCP_MESSAGE_TIMEOUT: LIMITS.messageTimeout,
+      HTTMCP_SUBREQUEST_BUFFER: LIMITS.subrequestBuffer,
+      HTTMCP_MAX_BODY: LIMITS.maxBody,
+      HTTMCP_MAX_PUBLISH: LIMITS.maxPublish,
+      HTTMCP_REDIS_UPSTREAM: '',
+      HTTMCP_REDIS_PASS: '',
+    }),
+  );
+
+  let nginx: NginxProcess;
+  try {
+    nginx = await NginxProcess.start(install, prefix, config, errorLog, { host, port });
+  } catch (error) {
+    await closeServer(backend);
+    await gateway.close();
+    throw error;
+  }
+  const killOnExit = () => nginx.killNow();
+  process.once('exit', killOnExit);
+
+  const url = `http://${host}:${port}`;
+  logger.info({ url, prefix }, 'stack started');
+  return {
+    url,
+    port,
+    servers: Object.fromEntries(options.servers.map((s) => [s.name, `${url}/mcp/${s.name}`])),
+    prefix,
+    errorLog,
+    nginxPid: nginx.pid,
+    backendPort,
+    gateway,
+    app,
+    async stop() {
+      process.removeListener('exit', killOnExit);
+      await nginx.stop();
+      await closeServer(backend);
+      for (const server of options.servers) await server.unmount();
+      await gateway.close();
+    },
+  };
+}
+
+/**
+ * The open-file limit nginx workers may raise themselves to: the hard limit, capped. Every
+ * session holds two or three nginx connections, so this bounds the sessions one worker holds.
+ */
+function fileLimit(): number {
+  const hard = Number(spawnSync('sh', ['-c', 'ulimit -Hn'], { encoding: 'utf8' }).stdout.trim());
+  return Number.isFinite(hard) && hard > 0 ? Math.min(hard, 1_048_576) : 1024;
+}
+
+/** A port that was free a moment ago (nginx cannot report a port it picked itself). */
+export function freePort(host = '127.0.0.1'): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(0, host, () => {
+      const { port } = probe.address() as AddressInfo;
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+function listen(app: Express): Promise<Server> {
+  return new Promise((resolve, reject) => {
+    const server = app.listen(0, '127.0.0.1', (error?: Error) => (error ? reject(error) : resolve(server)));
+    server.keepAliveTimeout = 65_000; // longer than nginx's upstream keepalive_timeout (60 s)
+  });
+}
+
+function closeServer(server: Server): Promise<void> {
+  server.closeAllConnections();
+  return new Promise((resolve) => server.close(() => resolve()));
+}
