@@ -36,6 +36,7 @@ export class Gateway {
   readonly maxMessageBytes: number;
   readonly principal: (headers: Record<string, string | string[] | undefined>) => string;
   private readonly options: GatewayOptions;
+  private readonly hubs = new Set<SessionHub>();
   private static instance: Gateway | undefined;
 
   constructor(options: GatewayOptions) {
@@ -90,12 +91,26 @@ export class Gateway {
   /** A session hub for one server. */
   createHub(): SessionHub {
     const { inlineBudgetMs, inlineReplyMax } = this.options;
-    return new SessionHub({
+    const hub = new SessionHub({
       publisher: this.publisher,
       logger: this.logger,
       ...(inlineBudgetMs === undefined ? {} : { inlineBudgetMs }),
       ...(inlineReplyMax === undefined ? {} : { inlineReplyMax }),
     });
+    this.hubs.add(hub);
+    const onclose = hub.onclose;
+    hub.onclose = () => {
+      this.hubs.delete(hub);
+      onclose?.();
+    };
+    return hub;
+  }
+
+  /** Requests being handled and publish counters, for metrics and tests. */
+  stats(): { inflight: number; published: number; retried: number; failed: number } {
+    let inflight = 0;
+    for (const hub of this.hubs) inflight += hub.inflightCount;
+    return { inflight, ...this.publisher.stats };
   }
 
   async close(): Promise<void> {

@@ -120,7 +120,9 @@ export function createNchanRouter({ name, hub, gateway }: NchanRouterOptions): R
     const session = req.params.session;
     // The GET stream of a Streamable HTTP session may come and go; the session lives on.
     const ended = header(req, 'mcp-session-id') === undefined;
-    if (ended && verified(req, session)) hub.sessionClosed(session);
+    const valid = verified(req, session);
+    logger.debug({ server: name, session, ended, valid }, 'session unsubscribed');
+    if (ended && valid) hub.sessionClosed(session);
     res.status(204).end();
   });
 

@@ -156,6 +156,7 @@ export class HTTMCP {
       this.logLevels.set(sessionOf(extra) ?? '', request.params.level);
       return {};
     });
+    declareEveryKind(server);
     for (const definition of this.definitions) apply(server, definition, this);
     this.servers.add(server);
     server.server.onclose = () => this.servers.delete(server);
@@ -200,8 +201,11 @@ export class HTTMCP {
     if (this.definitions.some((d) => d.kind === definition.kind && d.name === definition.name)) {
       throw new TypeError(`${this.name}: a ${definition.kind} named ${JSON.stringify(definition.name)} is already registered`);
     }
-    this.definitions.push(definition);
+    if (definition.kind === 'resource' && this.definitions.some((d) => d.kind === 'resource' && d.uri === definition.uri)) {
+      throw new TypeError(`${this.name}: a resource at ${JSON.stringify(definition.uri)} is already registered`);
+    }
     for (const server of this.servers) apply(server, definition, this);
+    this.definitions.push(definition);
     return this;
   }
 }
@@ -211,6 +215,18 @@ function sessionOf(extra: Extra): string | undefined {
   if (extra.sessionId !== undefined) return extra.sessionId;
   const header = extra.requestInfo?.headers['mcp-session-id'];
   return Array.isArray(header) ? header[0] : header;
+}
+
+/**
+ * The SDK installs the handlers of a kind (tools, resources, prompts) on its first registration
+ * and refuses to after connecting; registering and removing a placeholder of each kind before
+ * connecting lets tools, resources and prompts be added at any time later.
+ */
+function declareEveryKind(server: McpServer): void {
+  const placeholder = '__httmcp_placeholder__';
+  server.registerTool(placeholder, {}, () => ({ content: [] })).remove();
+  server.registerResource(placeholder, `httmcp://${placeholder}`, {}, () => ({ contents: [] })).remove();
+  server.registerPrompt(placeholder, {}, () => ({ messages: [] })).remove();
 }
 
 function apply(server: McpServer, definition: Definition, owner: HTTMCP): void {

@@ -98,7 +98,8 @@ export type ToolHandler<I extends ZodRawShape | undefined, O extends ZodRawShape
 export type TemplateVariables<U extends string> = U extends `${string}{${infer V}}${infer Rest}`
   ? StripOperator<V> | TemplateVariables<Rest>
   : never;
-type StripOperator<V extends string> = V extends `${'+' | '#' | '.' | '/' | ';' | '?' | '&'}${infer N}` ? StripExplode<N> : StripExplode<V>;
+type StripOperator<V extends string> = V extends `${'+' | '#' | '.' | '/' | ';' | '?' | '&'}${infer N}` ? SplitNames<N> : SplitNames<V>;
+type SplitNames<V extends string> = V extends `${infer Head},${infer Tail}` ? StripExplode<Head> | SplitNames<Tail> : StripExplode<V>;
 type StripExplode<V extends string> = V extends `${infer N}*` ? N : V;
 
 /**

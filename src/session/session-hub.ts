@@ -43,6 +43,12 @@ export interface SessionHubOptions {
   inlineReplyMax?: number;
   /** Largest message published at all; a larger reply becomes a JSON-RPC error. */
   publishMax?: number;
+  /**
+   * How often to check that WebSocket/SSE clients with work still running are connected
+   * (default 2000 ms). nchan does not fire its unsubscribe hook for a WebSocket that closes while
+   * one of its messages is upstream, so the hook alone would leave such handlers running.
+   */
+  livenessIntervalMs?: number;
 }
 
 /** One forwarded message with the session it arrived on. */
@@ -65,6 +71,7 @@ interface Inflight {
   pending?: { resolve: (delivery: Delivery) => void; timer: NodeJS.Timeout };
   /** Publishes of this request, in order. */
   chain: Promise<void>;
+  startedAt: number;
 }
 
 const SERVER_REQUEST_TTL_MS = 10 * 60_000;
@@ -89,6 +96,9 @@ export class SessionHub implements Transport {
   private readonly inlineReplyMax: number;
   private readonly publishMax: number;
   private readonly streams: StreamCloser;
+  private readonly livenessIntervalMs: number;
+  private readonly liveness: NodeJS.Timeout;
+  private sweeping = false;
 
   private nextId = 1;
   private readonly inflight = new Map<number, Inflight>();
@@ -104,14 +114,16 @@ export class SessionHub implements Transport {
     this.inlineReplyMax = options.inlineReplyMax ?? 60 * 1024;
     this.publishMax = options.publishMax ?? 8 * 1024 * 1024;
     this.streams = new StreamCloser(this.publisher, this.logger);
+    this.livenessIntervalMs = options.livenessIntervalMs ?? 2000;
+    this.liveness = setInterval(() => void this.sweep(), this.livenessIntervalMs);
+    this.liveness.unref();
   }
 
   async start(): Promise<void> {}
 
   async close(): Promise<void> {
-    for (const entry of this.inflight.values()) {
-      if (entry.pending) clearTimeout(entry.pending.timer);
-    }
+    clearInterval(this.liveness);
+    for (const entry of this.inflight.values()) this.release(entry);
     this.inflight.clear();
     this.bySessionId.clear();
     this.streams.close();
@@ -143,8 +155,8 @@ export class SessionHub implements Transport {
     if (isJSONRPCNotification(message)) {
       if (message.method === 'notifications/cancelled') {
         const hubId = this.bySessionId.get(sessionKey(forwarded.session, message.params?.requestId as RequestId));
-        if (hubId === undefined) return { kind: 'none' };
-        message = { ...message, params: { ...message.params, requestId: hubId } };
+        if (hubId !== undefined) this.cancel(hubId, message.params?.reason, extra);
+        return { kind: 'none' };
       }
       this.onmessage?.(message, extra);
       return { kind: 'none' };
@@ -168,12 +180,27 @@ export class SessionHub implements Transport {
    */
   sessionClosed(session: string): void {
     for (const [hubId, entry] of this.inflight) {
-      if (entry.session !== session) continue;
-      this.onmessage?.({
-        jsonrpc: '2.0',
-        method: 'notifications/cancelled',
-        params: { requestId: hubId, reason: 'session closed' },
-      });
+      if (entry.session === session) this.cancel(hubId, 'session closed');
+    }
+  }
+
+  /**
+   * Aborts a request's handler. The SDK sends no reply for a cancelled request, so the hub
+   * forgets the request here and ends whatever still waits for it.
+   */
+  private cancel(hubId: number, reason: unknown, extra?: MessageExtraInfo): void {
+    const entry = this.inflight.get(hubId);
+    if (!entry) return;
+    this.inflight.delete(hubId);
+    this.bySessionId.delete(entry.key);
+    const params = reason === undefined ? { requestId: hubId } : { requestId: hubId, reason: String(reason) };
+    this.onmessage?.({ jsonrpc: '2.0', method: 'notifications/cancelled', params }, extra);
+    if (entry.pending) {
+      clearTimeout(entry.pending.timer);
+      entry.pending.resolve({ kind: 'none' });
+      entry.pending = undefined;
+    } else if (entry.wire === 'streamable') {
+      void entry.chain.then(() => this.streams.closeWhenRead(entry.channel));
     }
   }
 
@@ -220,6 +247,7 @@ export class SessionHub implements Transport {
       key,
       channel: forwarded.wire === 'streamable' ? streamChannel(forwarded.session) : forwarded.session,
       chain: Promise.resolve(),
+      startedAt: Date.now(),
     };
     const delivery = new Promise<Delivery>((resolve) => {
       entry.pending = { resolve, timer: setTimeout(() => this.release(entry), this.inlineBudgetMs) };
@@ -239,7 +267,8 @@ export class SessionHub implements Transport {
     }
     this.inflight.delete(hubId as number);
     this.bySessionId.delete(entry.key);
-    const body = this.limit(JSON.stringify({ ...message, id: entry.originalId }), message);
+    const reply = { ...message, id: entry.originalId };
+    const body = this.limit(JSON.stringify(reply), reply);
 
     const pending = entry.pending;
     if (pending && body.length <= this.inlineReplyMax) {
@@ -252,6 +281,31 @@ export class SessionHub implements Transport {
     if (pending) this.release(entry);
     await this.enqueuePublish(entry, body);
     if (entry.wire === 'streamable') this.streams.closeWhenRead(entry.channel);
+  }
+
+  /**
+   * Ends the sessions of WebSocket/SSE clients that left while their requests kept running:
+   * their channel has no subscriber any more.
+   */
+  private async sweep(): Promise<void> {
+    if (this.sweeping) return;
+    this.sweeping = true;
+    try {
+      const now = Date.now();
+      const sessions = new Set<string>();
+      for (const entry of this.inflight.values()) {
+        if (!entry.pending && entry.wire !== 'streamable' && now - entry.startedAt >= this.livenessIntervalMs) sessions.add(entry.session);
+      }
+      for (const session of sessions) {
+        const info = await this.publisher.info(session).catch(() => 'unknown' as const);
+        if (info !== 'unknown' && (info === undefined || info.subscribers === 0)) {
+          this.logger.info({ session }, 'client left while its requests ran; cancelling them');
+          this.sessionClosed(session);
+        }
+      }
+    } finally {
+      this.sweeping = false;
+    }
   }
 
   /** Lets the HTTP exchange go: 204 on nchan's hop, an SSE stream on Streamable HTTP. */

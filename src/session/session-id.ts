@@ -40,8 +40,10 @@ export class SessionIds {
   verify(id: string, server: string, principal: string): boolean {
     const match = SESSION_ID.exec(id);
     if (!match) return false;
-    const expected = Buffer.from(this.mac(server, match[1]!, principal), 'base64url');
-    const given = Buffer.from(match[2]!, 'base64url');
+    // Compare the text, not the decoded bytes: base64url's spare bits would otherwise let 16
+    // spellings (16 different nchan channels) pass for one session.
+    const expected = Buffer.from(this.mac(server, match[1]!, principal), 'ascii');
+    const given = Buffer.from(match[2]!, 'ascii');
     return given.length === expected.length && timingSafeEqual(given, expected);
   }
 

@@ -1,0 +1,57 @@
+import { readFileSync } from 'node:fs';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { WebSocketClientTransport } from '@modelcontextprotocol/sdk/client/websocket.js';
+import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
+import { pino } from 'pino';
+import WebSocket from 'ws';
+import { createExampleServers } from '../../examples/index.js';
+import { startStack, type Stack, type StackOptions } from '../../src/index.js';
+
+// Node 20 has no global WebSocket; the SDK's WebSocketClientTransport needs one.
+(globalThis as { WebSocket?: unknown }).WebSocket ??= WebSocket;
+
+/** The three ways an SDK client reaches `/mcp/{name}`. */
+export const TRANSPORTS = ['websocket', 'sse', 'streamable'] as const;
+export type TransportKind = (typeof TRANSPORTS)[number];
+
+/** A real nginx+nchan stack on an ephemeral port with the example servers (demo, notes). */
+export async function startTestStack(options: Partial<StackOptions> = {}): Promise<Stack> {
+  return startStack({
+    servers: createExampleServers(),
+    port: 0,
+    workerProcesses: 1,
+    logger: pino({ level: process.env.HTTMCP_TEST_LOG ?? 'silent' }),
+    ...options,
+  });
+}
+
+/** An official SDK client transport of `kind` for `url` (`http://.../mcp/{name}`). */
+export function clientTransport(kind: TransportKind, url: string): Transport {
+  switch (kind) {
+    case 'websocket':
+      return new WebSocketClientTransport(new URL(url.replace(/^http/, 'ws')));
+    case 'sse':
+      return new SSEClientTransport(new URL(url));
+    case 'streamable':
+      return new StreamableHTTPClientTransport(new URL(url));
+  }
+}
+
+/** An initialized SDK `Client` on `kind`. */
+export async function connectClient(kind: TransportKind, url: string, capabilities: Record<string, unknown> = {}): Promise<Client> {
+  const client = new Client({ name: `test-${kind}`, version: '1.0.0' }, { capabilities });
+  await client.connect(clientTransport(kind, url));
+  return client;
+}
+
+/**
+ * Lines of nginx's error log saying a worker died on a signal (a crash). Tests assert this is
+ * empty after they have thrown bad input at the stack.
+ */
+export function workerCrashes(stack: Stack): string[] {
+  return readFileSync(stack.errorLog, 'utf8')
+    .split('\n')
+    .filter((line) => /exited on signal|worker process \d+ exited with code [^0]/.test(line));
+}
