@@ -197,11 +197,11 @@ async function startSdkBaseline() {
 // ============================================================================
 // >>> HOW THE HTTMCP STACK IS STARTED: the one place to adapt to the CLI. <<<
 //
-// Assumes `node dist/cli/main.js start --port <P> --json` starts nginx (+ nchan)
+// Runs `node dist/src/cli/main.js start --port <P> --json` starts nginx (+ nchan)
 // listening on 127.0.0.1:<P> in front of the backend with the demo server
 // (tool `add`) at <P>/mcp/demo, and prints one JSON line on stdout once it is
 // up. Fields used if present (all optional):
-//   url                                  the MCP endpoint to bench
+//   servers.demo                         the MCP endpoint to bench
 //   backendPid | backend.pid | pid       the Node backend process
 //   nginxPids  | nginx.pids              nginx master + workers
 // Whatever is missing is derived: url from --port and --httmcp-path; the
@@ -210,7 +210,7 @@ async function startSdkBaseline() {
 // The CLI is stopped with SIGTERM to its process group.
 // ============================================================================
 async function startHttmcpStack({ mcpPath }) {
-  const cli = join(REPO_DIR, 'dist', 'cli', 'main.js');
+  const cli = join(REPO_DIR, 'dist', 'src', 'cli', 'main.js');
   if (!existsSync(cli)) {
     throw new Error(
       `${relative(process.cwd(), cli)} not found: build the project first, or bench a running stack with --httmcp-url URL --backend-pid PID`,
@@ -225,7 +225,7 @@ async function startHttmcpStack({ mcpPath }) {
   let info;
   try {
     info = await firstJson;
-    const url = info.url ?? `http://127.0.0.1:${port}${mcpPath}`;
+    const url = info.servers?.demo ?? `http://127.0.0.1:${port}${mcpPath}`;
     await waitReady(url, 60_000);
     const desc = descendants(child.pid);
     const given = (x) => (x == null ? null : [].concat(x).map(Number).filter(Boolean));

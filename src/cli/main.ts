@@ -5,7 +5,9 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { createLogger } from '../log.js';
 import { HTTMCP } from '../server/httmcp.js';
 import { NginxMissingError } from '../stack/nginx.js';
-import { startStack, type Stack } from '../stack/stack.js';
+import { Gateway } from '../gateway.js';
+import { createBackendHandler } from '../http/node-handler.js';
+import { listen, startStack, type Stack } from '../stack/stack.js';
 
 interface StackFlags {
   port: number;
@@ -35,6 +37,33 @@ withStackFlags(
 ).action(async (module: string, flags: StackFlags) => {
   await run(await loadServers(module), flags);
 });
+
+program
+  .command('backend')
+  .description('run only the backend, for nginx+nchan running elsewhere (Docker, your own nginx)')
+  .argument('[module]', 'a JS module exporting HTTMCP servers (default: the examples)')
+  .option('-l, --listen <host:port>', 'address to listen on', '127.0.0.1:3000')
+  .option('--publish-url <url>', "nchan's publish listener (default: HTTMCP_PUBLISH_URL)")
+  .action(async (module: string | undefined, flags: { listen: string; publishUrl?: string }) => {
+    const servers = module ? await loadServers(module) : (await import('../../examples/index.js')).createExampleServers();
+    const logger = createLogger();
+    const gateway = Gateway.fromEnv(process.env, { logger, ...(flags.publishUrl ? { publishUrl: flags.publishUrl } : {}) });
+    const [host, port] = splitHostPort(flags.listen);
+    const server = await listen(createBackendHandler(servers, gateway), port, host);
+    logger.info({ listen: flags.listen, servers: servers.map((s) => s.name) }, 'backend listening');
+    const stop = () => {
+      server.close();
+      void gateway.close().then(() => process.exit(0));
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+
+function splitHostPort(value: string): [string, number] {
+  const at = value.lastIndexOf(':');
+  const port = parsePort(at < 0 ? value : value.slice(at + 1));
+  return [at < 0 ? '0.0.0.0' : value.slice(0, at), port];
+}
 
 function withStackFlags(command: Command): Command {
   return command

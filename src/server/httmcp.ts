@@ -11,8 +11,9 @@ import {
 import type { Router } from 'express';
 import type { ZodRawShape } from 'zod';
 import { Gateway } from '../gateway.js';
+import { NchanEndpoint } from '../http/endpoint.js';
 import { createNchanRouter } from '../http/router.js';
-import { SessionHub } from '../session/session-hub.js';
+import type { SessionHub } from '../session/session-hub.js';
 import { BoundedMap } from '../util/bounded-map.js';
 import { toPromptResult, toResourceResult, toToolResult } from './content.js';
 import { definitionsOf } from './decorators.js';
@@ -40,6 +41,15 @@ export interface HTTMCPOptions {
 }
 
 const NAME = /^[A-Za-z0-9_-]{1,64}$/;
+
+/** A server attached to a gateway: its hub, the SDK server on it, and the HTTP faces. */
+interface Mounted {
+  gateway: Gateway;
+  hub: SessionHub;
+  server: McpServer;
+  endpoint: NchanEndpoint;
+  router?: Router;
+}
 const LEVELS = LoggingLevelSchema.options;
 type Extra = RequestHandlerExtra<ServerRequest, ServerNotification>;
 
@@ -62,7 +72,7 @@ export class HTTMCP {
   private readonly servers = new Set<McpServer>();
   /** Per-session `logging/setLevel`, bounded so idle sessions cannot grow it without limit. */
   private readonly logLevels = new BoundedMap<string, LoggingLevel>(100_000);
-  private mounted: { gateway: Gateway; hub: SessionHub; server: McpServer; router: Router } | undefined;
+  private mounted: Mounted | undefined;
 
   constructor(options: HTTMCPOptions) {
     if (!NAME.test(options.name)) {
@@ -120,15 +130,25 @@ export class HTTMCP {
 
   /** The router bound to `gateway`. A server is mounted on one gateway at a time. */
   mount(gateway: Gateway): Router {
+    const mounted = this.attach(gateway);
+    return (mounted.router ??= createNchanRouter(mounted.endpoint));
+  }
+
+  /** The framework-neutral endpoint bound to `gateway` (what the router and node:http serve). */
+  endpoint(gateway: Gateway): NchanEndpoint {
+    return this.attach(gateway).endpoint;
+  }
+
+  private attach(gateway: Gateway): Mounted {
     if (this.mounted) {
       if (this.mounted.gateway !== gateway) throw new Error(`${this.name} is already mounted on another gateway`);
-      return this.mounted.router;
+      return this.mounted;
     }
     const hub = gateway.createHub();
     const server = this.createMcpServer();
     void server.connect(hub);
-    this.mounted = { gateway, hub, server, router: createNchanRouter({ name: this.name, hub, gateway }) };
-    return this.mounted.router;
+    this.mounted = { gateway, hub, server, endpoint: new NchanEndpoint(this.name, hub, gateway) };
+    return this.mounted;
   }
 
   /** Detaches from the gateway: in-flight requests are dropped and the router stops answering. */

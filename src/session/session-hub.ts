@@ -2,12 +2,9 @@ import { randomBytes } from 'node:crypto';
 import type { Transport, TransportSendOptions } from '@modelcontextprotocol/sdk/shared/transport.js';
 import {
   ErrorCode,
-  isJSONRPCError,
-  isJSONRPCNotification,
-  isJSONRPCRequest,
-  isJSONRPCResponse,
-  JSONRPCMessageSchema,
   type JSONRPCMessage,
+  type JSONRPCNotification,
+  type JSONRPCRequest,
   type MessageExtraInfo,
   type RequestId,
 } from '@modelcontextprotocol/sdk/types.js';
@@ -65,8 +62,11 @@ interface Inflight {
   wire: Wire;
   originalId: RequestId;
   key: string;
-  /** Where this request's messages go once its HTTP exchange is released. */
-  channel: string;
+  /**
+   * Where this request's messages go once its HTTP exchange is released: the session, or on
+   * Streamable HTTP a stream of its own, named only when first needed (most calls never are).
+   */
+  channel: string | undefined;
   /** Present while the HTTP exchange that brought the request is still open. */
   pending?: { resolve: (delivery: Delivery) => void; timer: NodeJS.Timeout };
   /** Publishes of this request, in order. */
@@ -140,38 +140,39 @@ export class SessionHub implements Transport {
    * Never throws for bad client input: that becomes a JSON-RPC error.
    */
   async receive(forwarded: Forwarded): Promise<Delivery> {
-    let message: JSONRPCMessage;
-    try {
-      message = parseMessage(forwarded.body);
-    } catch (error) {
-      return { kind: 'invalid', body: JSON.stringify((error as ClientMessageError).reply) };
-    }
+    const parsed = parseMessage(forwarded.body);
+    if ('error' in parsed) return { kind: 'invalid', body: JSON.stringify(parsed.error) };
     const extra: MessageExtraInfo = {
       requestInfo: { headers: { ...forwarded.headers, 'mcp-session-id': forwarded.session } },
     };
+    const message = parsed.message;
 
-    if (isJSONRPCRequest(message)) return this.receiveRequest(forwarded, message, extra);
-
-    if (isJSONRPCNotification(message)) {
-      if (message.method === 'notifications/cancelled') {
-        const hubId = this.bySessionId.get(sessionKey(forwarded.session, message.params?.requestId as RequestId));
-        if (hubId !== undefined) this.cancel(hubId, message.params?.reason, extra);
+    switch (parsed.kind) {
+      case 'request':
+        return this.receiveRequest(forwarded, message as JSONRPCRequest, extra);
+      case 'notification': {
+        const notification = message as JSONRPCNotification;
+        if (notification.method === 'notifications/cancelled') {
+          const hubId = this.bySessionId.get(sessionKey(forwarded.session, notification.params?.requestId as RequestId));
+          if (hubId !== undefined) this.cancel(hubId, notification.params?.reason, extra);
+          return { kind: 'none' };
+        }
+        this.onmessage?.(notification, extra);
         return { kind: 'none' };
       }
-      this.onmessage?.(message, extra);
-      return { kind: 'none' };
+      case 'response': {
+        // A response to a request the server sent: only the session it was sent to may answer.
+        const id = (message as { id: RequestId }).id;
+        const origin = this.serverRequests.get(id);
+        if (!origin || origin.session !== forwarded.session) {
+          this.logger.warn({ session: forwarded.session, id }, 'dropped a response to no request of this session');
+          return { kind: 'none' };
+        }
+        this.serverRequests.delete(id);
+        this.onmessage?.(message, extra);
+        return { kind: 'none' };
+      }
     }
-
-    // A response to a request the server sent: only the session it was sent to may answer.
-    const id = (message as { id: RequestId }).id;
-    const origin = this.serverRequests.get(id);
-    if (!origin || origin.session !== forwarded.session) {
-      this.logger.warn({ session: forwarded.session, id }, 'dropped a response to no request of this session');
-      return { kind: 'none' };
-    }
-    this.serverRequests.delete(id);
-    this.onmessage?.(message, extra);
-    return { kind: 'none' };
   }
 
   /**
@@ -200,7 +201,7 @@ export class SessionHub implements Transport {
       entry.pending.resolve({ kind: 'none' });
       entry.pending = undefined;
     } else if (entry.wire === 'streamable') {
-      void entry.chain.then(() => this.streams.closeWhenRead(entry.channel));
+      void entry.chain.then(() => this.streams.closeWhenRead(channelOf(entry)));
     }
   }
 
@@ -210,9 +211,7 @@ export class SessionHub implements Transport {
   }
 
   async send(message: JSONRPCMessage, options?: TransportSendOptions): Promise<void> {
-    if (isJSONRPCResponse(message) || isJSONRPCError(message)) {
-      return this.sendResponse(message);
-    }
+    if (!('method' in message)) return this.sendResponse(message);
     const related = options?.relatedRequestId;
     const entry = typeof related === 'number' ? this.inflight.get(related) : undefined;
     if (!entry) {
@@ -220,9 +219,7 @@ export class SessionHub implements Transport {
       this.logger.warn({ method: message.method, related }, 'message for no live request was not delivered');
       return;
     }
-    if (isJSONRPCRequest(message)) {
-      this.rememberServerRequest(message.id, entry.session);
-    }
+    if ('id' in message) this.rememberServerRequest(message.id, entry.session);
     if (entry.pending && entry.wire === 'streamable') {
       // A Streamable HTTP request that talks before it answers needs an SSE stream.
       this.release(entry);
@@ -230,11 +227,7 @@ export class SessionHub implements Transport {
     await this.enqueuePublish(entry, JSON.stringify(message));
   }
 
-  private receiveRequest(
-    forwarded: Forwarded,
-    message: Extract<JSONRPCMessage, { method: string; id: RequestId }>,
-    extra: MessageExtraInfo,
-  ): Promise<Delivery> {
+  private receiveRequest(forwarded: Forwarded, message: JSONRPCRequest, extra: MessageExtraInfo): Promise<Delivery> {
     const key = sessionKey(forwarded.session, message.id);
     if (this.bySessionId.has(key)) {
       return Promise.resolve(invalid(message.id, ErrorCode.InvalidRequest, `Request id ${JSON.stringify(message.id)} is already in use`));
@@ -245,7 +238,7 @@ export class SessionHub implements Transport {
       wire: forwarded.wire,
       originalId: message.id,
       key,
-      channel: forwarded.wire === 'streamable' ? streamChannel(forwarded.session) : forwarded.session,
+      channel: forwarded.wire === 'streamable' ? undefined : forwarded.session,
       chain: Promise.resolve(),
       startedAt: Date.now(),
     };
@@ -280,7 +273,7 @@ export class SessionHub implements Transport {
     }
     if (pending) this.release(entry);
     await this.enqueuePublish(entry, body);
-    if (entry.wire === 'streamable') this.streams.closeWhenRead(entry.channel);
+    if (entry.wire === 'streamable') this.streams.closeWhenRead(channelOf(entry));
   }
 
   /**
@@ -314,12 +307,12 @@ export class SessionHub implements Transport {
     if (!pending) return;
     clearTimeout(pending.timer);
     entry.pending = undefined;
-    pending.resolve(entry.wire === 'streamable' ? { kind: 'stream', channel: entry.channel } : { kind: 'none' });
+    pending.resolve(entry.wire === 'streamable' ? { kind: 'stream', channel: channelOf(entry) } : { kind: 'none' });
   }
 
   private enqueuePublish(entry: Inflight, body: string): Promise<void> {
     const next = entry.chain.then(
-      () => this.publisher.publish(entry.channel, body).then(() => undefined),
+      () => this.publisher.publish(channelOf(entry), body).then(() => undefined),
       () => undefined,
     );
     entry.chain = next.catch(() => undefined);
@@ -353,30 +346,50 @@ export class SessionHub implements Transport {
   }
 }
 
-/** A client message that is not JSON-RPC, with the error reply it earns. */
-class ClientMessageError extends Error {
-  constructor(readonly reply: object) {
-    super('invalid client message');
-  }
-}
+type Parsed =
+  | { kind: 'request' | 'notification' | 'response'; message: JSONRPCMessage }
+  | { error: object };
 
-function parseMessage(body: string): JSONRPCMessage {
+/**
+ * Classifies a client message by the JSON-RPC envelope rules of the SDK's schema (jsonrpc 2.0,
+ * integer or string ids, object params, exactly one of result or error). A structural check
+ * instead of the zod union: this runs for every message, and the SDK validates each method's
+ * params itself right after.
+ */
+function parseMessage(body: string): Parsed {
   let json: unknown;
   try {
     json = JSON.parse(body);
   } catch {
-    throw new ClientMessageError(errorReply(null, ErrorCode.ParseError, 'Parse error: the message is not valid JSON'));
+    return { error: errorReply(null, ErrorCode.ParseError, 'Parse error: the message is not valid JSON') };
   }
   if (Array.isArray(json)) {
-    throw new ClientMessageError(errorReply(null, ErrorCode.InvalidRequest, 'JSON-RPC batches are not supported'));
+    return { error: errorReply(null, ErrorCode.InvalidRequest, 'JSON-RPC batches are not supported') };
   }
-  const parsed = JSONRPCMessageSchema.safeParse(json);
-  if (!parsed.success) {
-    const id = typeof json === 'object' && json !== null && 'id' in json ? (json as { id: unknown }).id : null;
-    const safeId = typeof id === 'string' || typeof id === 'number' ? id : null;
-    throw new ClientMessageError(errorReply(safeId, ErrorCode.InvalidRequest, 'Invalid Request: not a JSON-RPC 2.0 message'));
+  if (typeof json !== 'object' || json === null) return invalidEnvelope(null);
+  const m = json as Record<string, unknown>;
+  const hasId = 'id' in m;
+  const idOk = typeof m.id === 'string' || Number.isInteger(m.id);
+  const id = idOk ? (m.id as RequestId) : null;
+  if (m.jsonrpc !== '2.0') return invalidEnvelope(id);
+  if (typeof m.method === 'string') {
+    if (m.params !== undefined && !isObject(m.params)) return invalidEnvelope(id);
+    if (!hasId) return { kind: 'notification', message: m as unknown as JSONRPCMessage };
+    return idOk ? { kind: 'request', message: m as unknown as JSONRPCMessage } : invalidEnvelope(null);
   }
-  return parsed.data;
+  if (!idOk) return invalidEnvelope(null);
+  const isResult = 'result' in m && isObject(m.result) && !('error' in m);
+  const error = m.error as { code?: unknown; message?: unknown } | undefined;
+  const isError = !('result' in m) && isObject(error) && Number.isInteger(error.code) && typeof error.message === 'string';
+  return isResult || isError ? { kind: 'response', message: m as unknown as JSONRPCMessage } : invalidEnvelope(id);
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function invalidEnvelope(id: RequestId | null): Parsed {
+  return { error: errorReply(id, ErrorCode.InvalidRequest, 'Invalid Request: not a JSON-RPC 2.0 message') };
 }
 
 function errorReply(id: RequestId | null, code: number, message: string): object {
@@ -391,7 +404,7 @@ function sessionKey(session: string, id: RequestId | undefined): string {
   return `${session}\n${JSON.stringify(id)}`;
 }
 
-/** A channel for one Streamable HTTP request's SSE stream. */
-function streamChannel(session: string): string {
-  return `${session}.${randomBytes(9).toString('base64url')}`;
+/** The request's channel; on Streamable HTTP a stream channel `{session}.{random}` of its own. */
+function channelOf(entry: Inflight): string {
+  return (entry.channel ??= `${entry.session}.${randomBytes(9).toString('base64url')}`);
 }

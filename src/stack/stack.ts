@@ -1,10 +1,10 @@
 import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import type { Server } from 'node:http';
+import { createServer as createHttpServer, type RequestListener, type Server } from 'node:http';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import express, { type Express } from 'express';
+import { createBackendHandler } from '../http/node-handler.js';
 import { Gateway, type GatewayOptions } from '../gateway.js';
 import { createLogger, type Logger } from '../log.js';
 import type { HTTMCP } from '../server/httmcp.js';
@@ -44,7 +44,6 @@ export interface Stack {
   nginxPid: number;
   backendPort: number;
   gateway: Gateway;
-  app: Express;
   stop(): Promise<void>;
 }
 
@@ -83,10 +82,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     logger,
     publishUrl: `unix:${publishSocket}`,
   });
-  const app = express();
-  app.disable('x-powered-by');
-  for (const server of options.servers) app.use(server.mount(gateway));
-  const backend = await listen(app);
+  const backend = await listen(createBackendHandler(options.servers, gateway));
   const backendPort = (backend.address() as AddressInfo).port;
 
   const nofile = fileLimit();
@@ -140,7 +136,6 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     nginxPid: nginx.pid,
     backendPort,
     gateway,
-    app,
     async stop() {
       process.removeListener('exit', killOnExit);
       await nginx.stop();
@@ -172,10 +167,16 @@ export function freePort(host = '127.0.0.1'): Promise<number> {
   });
 }
 
-function listen(app: Express): Promise<Server> {
+/**
+ * Serves a backend handler (node:http listener or Express app); its keep-alive outlives nginx's
+ * upstream keepalive_timeout (60 s) so nginx never reuses a connection the backend is closing.
+ */
+export function listen(handler: RequestListener, port = 0, host = '127.0.0.1'): Promise<Server> {
+  const server = createHttpServer(handler);
+  server.keepAliveTimeout = 65_000;
   return new Promise((resolve, reject) => {
-    const server = app.listen(0, '127.0.0.1', (error?: Error) => (error ? reject(error) : resolve(server)));
-    server.keepAliveTimeout = 65_000; // longer than nginx's upstream keepalive_timeout (60 s)
+    server.once('error', reject);
+    server.listen(port, host, () => resolve(server));
   });
 }
 

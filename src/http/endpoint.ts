@@ -1,0 +1,199 @@
+import { ErrorCode, isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
+import type { Gateway } from '../gateway.js';
+import type { Logger } from '../log.js';
+import type { SessionHub, Wire } from '../session/session-hub.js';
+import { BoundedMap } from '../util/bounded-map.js';
+
+/** Request headers as Node gives them. */
+export type Headers = Record<string, string | string[] | undefined>;
+
+/** What to answer nginx: framework-neutral, written by the Express and node:http adapters. */
+export interface Answer {
+  status: number;
+  headers?: Record<string, string>;
+  body?: string;
+}
+
+/** Status the backend answers to ask nginx for an nchan-held SSE stream (see nginx.conf.template). */
+export const STREAM_STATUS = 460;
+
+/** JSON-RPC code for errors that happen before a message reaches the protocol (transport level). */
+const TRANSPORT_ERROR = -32000;
+
+/**
+ * Everything nginx asks the backend about one server, independent of any HTTP framework.
+ *
+ * - `open`        GET /mcp/{name}: open a WebSocket or legacy SSE session, or attach the
+ *                 Streamable HTTP GET stream, by X-Accel-Redirect into nchan
+ * - `post`        POST /mcp/{name}: a Streamable HTTP message: JSON, 202, or a held stream
+ * - `terminate`   DELETE /mcp/{name}: end a Streamable HTTP session
+ * - `message`     POST /mcp/{name}/{session}/message: a message nchan forwarded (WebSocket
+ *                 frame or SSE POST); 200 publishes the body into the session, 204 nothing
+ * - `closed`      POST /mcp/{name}/{session}/closed: nchan's unsubscribe hook
+ */
+export class NchanEndpoint {
+  readonly name: string;
+  readonly maxMessageBytes: number;
+  readonly logger: Logger;
+  private readonly hub: SessionHub;
+  private readonly gateway: Gateway;
+  /** Ids already verified for a principal: an HMAC per message is the hot path's largest cost. */
+  private readonly verified = new BoundedMap<string, string>(50_000);
+
+  constructor(name: string, hub: SessionHub, gateway: Gateway) {
+    this.name = name;
+    this.hub = hub;
+    this.gateway = gateway;
+    this.maxMessageBytes = gateway.maxMessageBytes;
+    this.logger = gateway.logger;
+  }
+
+  async open(headers: Headers): Promise<Answer> {
+    const requested = header(headers, 'mcp-session-id');
+    if (requested !== undefined) {
+      // Streamable HTTP: the standalone stream for server pushes.
+      if (!this.isValid(requested, headers)) return sessionNotFound();
+      if (!acceptsExactly(headers, 'text/event-stream')) return httpError(406, 'Not Acceptable: the GET stream needs Accept: text/event-stream');
+      return this.enter(requested);
+    }
+    if (headers['x-httmcp-transport'] === 'websocket') return this.enter(this.mint(headers));
+    if (!acceptsExactly(headers, 'text/event-stream')) {
+      return httpError(406, 'Not Acceptable: GET opens a WebSocket or an SSE stream (Accept: text/event-stream)');
+    }
+    // Legacy HTTP+SSE (2024-11-05): the first event names the URL to POST messages to. It is
+    // stored in the channel, so the subscriber that attaches right after still receives it.
+    const session = this.mint(headers);
+    try {
+      await this.gateway.publisher.publish(session, `/mcp/${this.name}/${session}`, 'endpoint');
+    } catch {
+      return httpError(503, 'Service Unavailable: could not open the session, try again');
+    }
+    return this.enter(session);
+  }
+
+  async post(headers: Headers, body: string): Promise<Answer> {
+    if (!accepts(headers, 'application/json') || !accepts(headers, 'text/event-stream')) {
+      return httpError(406, 'Not Acceptable: Accept must list application/json and text/event-stream');
+    }
+    if (!/^application\/json\s*(;|$)/i.test(header(headers, 'content-type') ?? '')) {
+      return httpError(415, 'Unsupported Media Type: Content-Type must be application/json');
+    }
+    let session = header(headers, 'mcp-session-id');
+    let minted = false;
+    if (session === undefined) {
+      if (!looksLikeInitialize(body)) return httpError(400, 'Bad Request: Mcp-Session-Id header is required');
+      session = this.mint(headers);
+      minted = true;
+    } else if (!this.isValid(session, headers)) {
+      return sessionNotFound();
+    }
+    const delivery = await this.hub.receive({ session, wire: 'streamable', headers, body });
+    const sessionHeader: Record<string, string> = minted || delivery.kind === 'stream' ? { 'mcp-session-id': session } : {};
+    switch (delivery.kind) {
+      case 'reply':
+        return { status: 200, headers: { ...sessionHeader, 'content-type': 'application/json' }, body: delivery.body };
+      case 'none':
+        return { status: 202, headers: sessionHeader };
+      case 'invalid':
+        return { status: 400, headers: { 'content-type': 'application/json' }, body: delivery.body };
+      case 'stream':
+        return { status: STREAM_STATUS, headers: { ...sessionHeader, 'x-httmcp-stream': delivery.channel } };
+    }
+  }
+
+  async terminate(headers: Headers): Promise<Answer> {
+    const session = header(headers, 'mcp-session-id');
+    if (session === undefined) return httpError(400, 'Bad Request: Mcp-Session-Id header is required');
+    if (!this.isValid(session, headers)) return sessionNotFound();
+    this.hub.sessionClosed(session);
+    try {
+      await this.gateway.publisher.delete(session);
+    } catch {
+      return httpError(503, 'Service Unavailable: could not end the session stream, try again');
+    }
+    return { status: 200 };
+  }
+
+  async message(session: string, headers: Headers, body: string): Promise<Answer> {
+    if (!this.isValid(session, headers)) {
+      this.gateway.logger.warn({ server: this.name }, 'refused a message on a forged or foreign session id');
+      // 403 makes nchan close the WebSocket / refuse the POST, and publish nothing.
+      return { status: 403, headers: { 'content-type': 'text/plain' }, body: 'invalid session' };
+    }
+    const wire: Wire = headers['x-httmcp-transport'] === 'websocket' ? 'websocket' : 'sse';
+    const delivery = await this.hub.receive({ session, wire, headers, body });
+    if (delivery.kind === 'reply' || delivery.kind === 'invalid') {
+      // Errors are published too: the client sees them and its WebSocket stays open.
+      return { status: 200, headers: { 'content-type': 'application/json' }, body: delivery.body };
+    }
+    return { status: 204 };
+  }
+
+  /** A message nchan forwarded was larger than {@link maxMessageBytes}. */
+  tooLarge(onNchanHop: boolean): Answer {
+    const reply = errorBody(ErrorCode.InvalidRequest, `Message too large: the limit is ${this.maxMessageBytes} bytes`);
+    // On nchan's hop an HTTP error would close the client's WebSocket: publish the error instead.
+    return { status: onNchanHop ? 200 : 413, headers: { 'content-type': 'application/json' }, body: reply };
+  }
+
+  closed(session: string, headers: Headers): Answer {
+    // The GET stream of a Streamable HTTP session may come and go; the session lives on.
+    const ended = header(headers, 'mcp-session-id') === undefined;
+    if (ended && this.isValid(session, headers)) this.hub.sessionClosed(session);
+    return { status: 204 };
+  }
+
+  private mint(headers: Headers): string {
+    const principal = this.gateway.principal(headers);
+    const session = this.gateway.sessionIds.mint(this.name, principal);
+    this.verified.set(session, principal);
+    return session;
+  }
+
+  private isValid(session: string, headers: Headers): boolean {
+    const principal = this.gateway.principal(headers);
+    if (this.verified.get(session) === principal) return true;
+    if (!this.gateway.sessionIds.verify(session, this.name, principal)) return false;
+    this.verified.set(session, principal);
+    return true;
+  }
+
+  private enter(session: string): Answer {
+    return { status: 200, headers: { 'x-accel-redirect': `/_httmcp/session/${this.name}/${session}` } };
+  }
+}
+
+function header(headers: Headers, name: string): string | undefined {
+  const value = headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+function accepts(headers: Headers, type: string): boolean {
+  return acceptsExactly(headers, type) || (header(headers, 'accept') ?? '').includes('*/*');
+}
+
+/** A GET is only an event stream when the client says so (a wildcard Accept is a browser or curl). */
+function acceptsExactly(headers: Headers, type: string): boolean {
+  return (header(headers, 'accept') ?? '').includes(type);
+}
+
+/** Cheap pre-check before minting a session; the hub does the real validation. */
+function looksLikeInitialize(text: string): boolean {
+  try {
+    return isInitializeRequest(JSON.parse(text));
+  } catch {
+    return false;
+  }
+}
+
+function errorBody(code: number, message: string): string {
+  return JSON.stringify({ jsonrpc: '2.0', id: null, error: { code, message } });
+}
+
+function httpError(status: number, message: string): Answer {
+  return { status, headers: { 'content-type': 'application/json' }, body: errorBody(TRANSPORT_ERROR, message) };
+}
+
+function sessionNotFound(): Answer {
+  return httpError(404, 'Session not found: initialize a new session');
+}

@@ -1,0 +1,58 @@
+import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
+import type { Gateway } from '../gateway.js';
+import type { HTTMCP } from '../server/httmcp.js';
+import type { NchanEndpoint } from './endpoint.js';
+import { answer, readBody, TOO_LARGE, writeAnswer } from './io.js';
+
+const SERVER_PATH = /^\/mcp\/([A-Za-z0-9_-]+)(?:\/([A-Za-z0-9_.-]+)\/(message|closed))?$/;
+
+/**
+ * The backend as a plain node:http listener: every server's endpoint plus `/healthz`, with no
+ * framework between nginx and the SDK. This is what `httmcp start` and `httmcp backend` run.
+ */
+export function createBackendHandler(servers: HTTMCP[], gateway: Gateway): RequestListener {
+  const endpoints = new Map<string, NchanEndpoint>();
+  for (const server of servers) {
+    if (endpoints.has(server.name)) throw new Error(`two servers are named ${JSON.stringify(server.name)}; names are URL segments and must differ`);
+    endpoints.set(server.name, server.endpoint(gateway));
+  }
+  const onError = (error: unknown) => gateway.logger.error({ err: error }, 'request failed');
+
+  return (req: IncomingMessage, res: ServerResponse) => {
+    const url = req.url ?? '/';
+    const path = url.includes('?') ? url.slice(0, url.indexOf('?')) : url;
+    if (path === '/healthz') {
+      return writeAnswer(res, {
+        status: 200,
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ ok: true, servers: [...endpoints.keys()], ...gateway.stats() }),
+      });
+    }
+    const match = SERVER_PATH.exec(path);
+    const endpoint = match ? endpoints.get(match[1]!) : undefined;
+    if (!match || !endpoint) return writeAnswer(res, { status: 404, headers: { 'content-type': 'text/plain' }, body: 'not found' });
+    const [, , session, hop] = match;
+
+    if (session === undefined) {
+      switch (req.method) {
+        case 'GET':
+          return void answer(res, () => endpoint.open(req.headers), onError);
+        case 'DELETE':
+          return void answer(res, () => endpoint.terminate(req.headers), onError);
+        case 'POST':
+          return void answer(res, async () => {
+            const body = await readBody(req, endpoint.maxMessageBytes);
+            return body === TOO_LARGE ? endpoint.tooLarge(false) : endpoint.post(req.headers, body);
+          }, onError);
+        default:
+          return writeAnswer(res, { status: 405, headers: { allow: 'GET, POST, DELETE' } });
+      }
+    }
+    if (req.method !== 'POST') return writeAnswer(res, { status: 405, headers: { allow: 'POST' } });
+    if (hop === 'closed') return void answer(res, () => endpoint.closed(session, req.headers), onError);
+    return void answer(res, async () => {
+      const body = await readBody(req, endpoint.maxMessageBytes);
+      return body === TOO_LARGE ? endpoint.tooLarge(true) : endpoint.message(session, req.headers, body);
+    }, onError);
+  };
+}
