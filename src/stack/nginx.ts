@@ -78,10 +78,13 @@ export class NginxProcess {
     }
   }
 
-  /** Graceful stop (SIGQUIT lets workers finish), then SIGKILL after `graceMs`. */
+  /**
+   * Fast shutdown (SIGTERM: nginx closes client connections at once; a graceful SIGQUIT would
+   * wait for every WebSocket and SSE client to leave), then SIGKILL after `graceMs`.
+   */
   async stop(graceMs = 3000): Promise<void> {
     if (this.child.exitCode !== null || this.child.signalCode !== null) return;
-    this.child.kill('SIGQUIT');
+    this.child.kill('SIGTERM');
     const timer = setTimeout(() => this.child.kill('SIGKILL'), graceMs);
     await this.exited;
     clearTimeout(timer);
