@@ -11,7 +11,7 @@ export interface NginxConfigValues {
   HTTMCP_WORKER_CONNECTIONS: string;
   HTTMCP_PREFIX: string;
   HTTMCP_ERROR_LOG: string;
-  HTTMCP_LOG_LEVEL: string;
+  HTTMCP_NGINX_LOG_LEVEL: string;
   HTTMCP_ACCESS_LOG: string;
   HTTMCP_PUBLIC_LISTEN: string;
   HTTMCP_PUBLISH_LISTEN: string;

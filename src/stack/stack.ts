@@ -98,7 +98,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       HTTMCP_WORKER_CONNECTIONS: String(Math.floor(nofile / 2)),
       HTTMCP_PREFIX: prefix,
       HTTMCP_ERROR_LOG: errorLog,
-      HTTMCP_LOG_LEVEL: options.nginxLogLevel ?? 'notice',
+      HTTMCP_NGINX_LOG_LEVEL: options.nginxLogLevel ?? 'notice',
       HTTMCP_ACCESS_LOG: 'off',
       HTTMCP_PUBLIC_LISTEN: `${host}:${port}`,
       HTTMCP_PUBLISH_LISTEN: `unix:${publishSocket}`,

@@ -1,0 +1,126 @@
+#!/bin/bash
+# httmcp nginx+nchan container entrypoint.
+#
+# Renders nginx/nginx.conf.template (the ONE config source, shared with the local launcher and
+# the tests) with envsubst, tests it, and runs nginx in the foreground.
+#
+# Every ${HTTMCP_*} placeholder of the template is an environment variable. The list is read from
+# the template itself (same rule as placeholders() in src/stack/nginx-config.ts), so the template
+# can grow; a placeholder without a value here or in the environment stops the container.
+# Only those names are given to envsubst, so nginx's own $variables pass through untouched.
+#
+# Controls (not placeholders):
+#   HTTMCP_TEMPLATE     template to render        (default /etc/httmcp/nginx.conf.template)
+#   HTTMCP_CONFIG       rendered config path      (default $HTTMCP_PREFIX/nginx.conf)
+#   HTTMCP_NGINX        nginx binary              (default nginx)
+#   HTTMCP_RENDER_ONLY  1: render, print the config path and exit (no `nginx -t`, no server;
+#                       for inspecting the config where the backend's name does not resolve)
+#
+# Arguments, if any, are run instead of nginx after rendering, without `nginx -t` (e.g. `bash`
+# to look at a config nginx rejects).
+set -euo pipefail
+
+die() {
+  printf 'httmcp-nginx: %s\n' "$*" >&2
+  exit 1
+}
+
+# default NAME VALUE: NAME unless it is set and non-empty. An empty value falls back too: for
+# these names it is never meant (an empty HTTMCP_ALLOWED_ORIGINS would allow every Origin).
+default() {
+  if [ -z "${!1:-}" ]; then
+    printf -v "$1" '%s' "$2"
+  fi
+  export "${1?}"
+}
+
+# optional NAME VALUE: NAME only when unset; an empty value is kept (it switches a feature off).
+optional() {
+  if [ -z "${!1+set}" ]; then
+    printf -v "$1" '%s' "$2"
+  fi
+  export "${1?}"
+}
+
+HTTMCP_TEMPLATE=${HTTMCP_TEMPLATE:-/etc/httmcp/nginx.conf.template}
+HTTMCP_NGINX=${HTTMCP_NGINX:-nginx}
+[ -r "$HTTMCP_TEMPLATE" ] || die "template $HTTMCP_TEMPLATE is not readable"
+
+# ---- container defaults (keep in step with src/stack/stack.ts LIMITS and
+#      src/stack/nginx-config.ts DEFAULT_ALLOWED_ORIGINS; test/integration/docker.test.ts checks)
+default HTTMCP_PREFIX /var/lib/httmcp
+default HTTMCP_NCHAN_MODULE /usr/lib/nginx/modules/ngx_nchan_module.so
+default HTTMCP_WORKER_PROCESSES auto
+# Workers drop to www-data when the master runs as root; nginx ignores `user` otherwise.
+if [ "$(id -u)" = 0 ]; then
+  optional HTTMCP_USER_DIRECTIVE 'user www-data;'
+else
+  optional HTTMCP_USER_DIRECTIVE ''
+fi
+# Every session holds two or three nginx connections: allow workers the hard file limit (capped).
+hard_nofile=$(ulimit -Hn)
+if [ "$hard_nofile" = unlimited ] || [ "$hard_nofile" -gt 1048576 ]; then hard_nofile=1048576; fi
+default HTTMCP_WORKER_NOFILE "$hard_nofile"
+case $HTTMCP_WORKER_NOFILE in
+  '' | *[!0-9]*) die "HTTMCP_WORKER_NOFILE must be a number, got '$HTTMCP_WORKER_NOFILE'" ;;
+esac
+default HTTMCP_WORKER_CONNECTIONS "$((HTTMCP_WORKER_NOFILE / 2))"
+default HTTMCP_ERROR_LOG stderr
+default HTTMCP_NGINX_LOG_LEVEL notice
+default HTTMCP_ACCESS_LOG off
+default HTTMCP_PUBLIC_LISTEN 0.0.0.0:8080
+# The backend's publish target (HTTMCP_PUBLISH_URL=http://nginx:8081). Reachable on the
+# compose-internal network only: never publish this port.
+default HTTMCP_PUBLISH_LISTEN 0.0.0.0:8081
+default HTTMCP_BACKEND_SERVERS 'server backend:3000;'
+default HTTMCP_ALLOWED_ORIGINS '^https?://(localhost|127\.0\.0\.1|\[::1\])(:[0-9]+)?$'
+default HTTMCP_MESSAGE_BUFFER_LENGTH 200
+default HTTMCP_MESSAGE_TIMEOUT 10m
+default HTTMCP_SUBREQUEST_BUFFER 64k
+default HTTMCP_MAX_BODY 4m
+default HTTMCP_MAX_PUBLISH 16m
+optional HTTMCP_REDIS_UPSTREAM ''
+optional HTTMCP_REDIS_PASS ''
+
+HTTMCP_CONFIG=${HTTMCP_CONFIG:-$HTTMCP_PREFIX/nginx.conf}
+
+# ---- the placeholder list, from the template
+names=$(grep -o '\${HTTMCP_[A-Z0-9_][A-Z0-9_]*}' "$HTTMCP_TEMPLATE" | sed 's/^\${//; s/}$//' | sort -u)
+[ -n "$names" ] || die "no \${HTTMCP_*} placeholder in $HTTMCP_TEMPLATE: wrong file?"
+shell_format=''
+missing=''
+for name in $names; do
+  if [ -z "${!name+set}" ]; then missing="$missing $name"; fi
+  shell_format="$shell_format \${$name}"
+done
+[ -z "$missing" ] || die "no value for template placeholder(s):$missing (set them in the environment)"
+
+# ---- runtime directories: workers (www-data) must traverse the prefix to reach core.sock;
+#      nginx creates tmp/client_body and tmp/proxy itself (owned by the worker user).
+mkdir -p "$HTTMCP_PREFIX/tmp" "$(dirname "$HTTMCP_CONFIG")"
+if [ "$(id -u)" = 0 ]; then
+  chmod 0755 "$HTTMCP_PREFIX" "$HTTMCP_PREFIX/tmp"
+fi
+
+# ---- render
+rendered="$HTTMCP_CONFIG.tmp.$$"
+envsubst "$shell_format" <"$HTTMCP_TEMPLATE" >"$rendered"
+# Comment lines may mention ${HTTMCP_*} (the template's header does); anything else is an error.
+if grep -n '\${HTTMCP_' "$rendered" | grep -v '^[0-9]*:[[:space:]]*#' >&2; then
+  rm -f "$rendered"
+  die "the lines above still hold \${HTTMCP_...} after rendering $HTTMCP_TEMPLATE (malformed placeholder?)"
+fi
+mv -f "$rendered" "$HTTMCP_CONFIG"
+
+if [ "${HTTMCP_RENDER_ONLY:-}" = 1 ]; then
+  printf '%s\n' "$HTTMCP_CONFIG"
+  exit 0
+fi
+if [ "$#" -gt 0 ]; then
+  exec "$@"
+fi
+
+# ---- test, then run (nginx replaces this shell: it is PID 1 in the container and gets signals)
+"$HTTMCP_NGINX" -e stderr -p "$HTTMCP_PREFIX" -c "$HTTMCP_CONFIG" -t -q ||
+  die "nginx rejected $HTTMCP_CONFIG (rendered from $HTTMCP_TEMPLATE); see the messages above"
+exec "$HTTMCP_NGINX" -e stderr -p "$HTTMCP_PREFIX" -c "$HTTMCP_CONFIG" -g 'daemon off;'

@@ -1,0 +1,42 @@
+# nginx + nchan for httmcp, from the SAME Debian packages CI installs (.ci/run) and the
+# integration tests run against. Build context: the repository root
+#   docker build -f docker/nginx.Dockerfile -t httmcp-nginx .
+# Configuration is the ${HTTMCP_*} environment contract of docker/nginx-entrypoint.sh
+# (see docker/README.md); the config itself is nginx/nginx.conf.template, rendered at start.
+FROM debian:bookworm-slim
+
+ARG DEBIAN_FRONTEND=noninteractive
+
+# The package's own site config is never loaded (we run `nginx -c <rendered>`); dropped anyway.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends nginx-light libnginx-mod-nchan gettext-base \
+ && rm -rf /var/lib/apt/lists/* \
+ && rm -f /etc/nginx/sites-enabled/default \
+ && nginx -V 2>&1 | head -n 1 \
+ && test -f /usr/lib/nginx/modules/ngx_nchan_module.so
+
+COPY nginx/nginx.conf.template /etc/httmcp/nginx.conf.template
+COPY docker/nginx-entrypoint.sh /usr/local/bin/httmcp-nginx-entrypoint
+COPY docker/nginx-healthcheck.sh /usr/local/bin/httmcp-nginx-healthcheck
+
+# The prefix holds the rendered config, pid file, temp dirs and core.sock (edge -> core). The
+# master runs as root and workers as www-data, so the prefix must stay traversable (0755).
+RUN chmod 0755 /usr/local/bin/httmcp-nginx-entrypoint /usr/local/bin/httmcp-nginx-healthcheck \
+ && mkdir -p /var/lib/httmcp/tmp \
+ && chmod 0755 /var/lib/httmcp /var/lib/httmcp/tmp
+
+ENV HTTMCP_TEMPLATE=/etc/httmcp/nginx.conf.template \
+    HTTMCP_PREFIX=/var/lib/httmcp \
+    HTTMCP_PUBLIC_LISTEN=0.0.0.0:8080 \
+    HTTMCP_PUBLISH_LISTEN=0.0.0.0:8081
+
+# 8080: public edge (publish it). 8081: nchan publish listener for the backend only; keep it on
+# the internal network, never publish it.
+EXPOSE 8080 8081
+
+HEALTHCHECK --interval=10s --timeout=5s --start-period=5s --retries=3 CMD ["/usr/local/bin/httmcp-nginx-healthcheck"]
+
+# SIGQUIT: graceful shutdown (workers finish their requests); SIGTERM would drop them at once.
+STOPSIGNAL SIGQUIT
+
+ENTRYPOINT ["/usr/local/bin/httmcp-nginx-entrypoint"]
