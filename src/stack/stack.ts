@@ -13,8 +13,14 @@ import { DEFAULT_ALLOWED_ORIGINS, renderNginxConfig } from './nginx-config.js';
 
 /** How to run a local stack. */
 export interface StackOptions {
-  /** The servers to serve at `/mcp/{name}`. */
+  /** The servers to serve at `/mcp/{name}` from an in-process backend. */
   servers: HTTMCP[];
+  /**
+   * Addresses (`host:port`) of backends running elsewhere (`httmcp backend`) to put behind
+   * nginx instead of an in-process one; `servers` then only names the URLs. They must publish
+   * to {@link Stack.publishUrl} and share the session secret.
+   */
+  backends?: string[];
   /** Public port; 0 picks a free one. */
   port?: number;
   /** Public address (default 127.0.0.1). */
@@ -42,7 +48,10 @@ export interface Stack {
   prefix: string;
   errorLog: string;
   nginxPid: number;
+  /** Port of the in-process backend (0 with external `backends`). */
   backendPort: number;
+  /** nchan's publish listener, for backends started elsewhere. */
+  publishUrl: string;
   gateway: Gateway;
   stop(): Promise<void>;
 }
@@ -82,8 +91,9 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     logger,
     publishUrl: `unix:${publishSocket}`,
   });
-  const backend = await listen(createBackendHandler(options.servers, gateway));
-  const backendPort = (backend.address() as AddressInfo).port;
+  const backend = options.backends ? undefined : await listen(createBackendHandler(options.servers, gateway));
+  const backendPort = backend ? (backend.address() as AddressInfo).port : 0;
+  const upstreams = options.backends ?? [`127.0.0.1:${backendPort}`];
 
   const nofile = fileLimit();
   const errorLog = join(prefix, 'logs', 'error.log');
@@ -102,7 +112,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       HTTMCP_ACCESS_LOG: 'off',
       HTTMCP_PUBLIC_LISTEN: `${host}:${port}`,
       HTTMCP_PUBLISH_LISTEN: `unix:${publishSocket}`,
-      HTTMCP_BACKEND_SERVERS: `server 127.0.0.1:${backendPort};`,
+      HTTMCP_BACKEND_SERVERS: upstreams.map((address) => `server ${address};`).join(' '),
       HTTMCP_ALLOWED_ORIGINS: options.allowedOrigins ?? DEFAULT_ALLOWED_ORIGINS,
       HTTMCP_MESSAGE_BUFFER_LENGTH: String(LIMITS.messageBufferLength),
       HTTMCP_MESSAGE_TIMEOUT: LIMITS.messageTimeout,
@@ -118,7 +128,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   try {
     nginx = await NginxProcess.start(install, prefix, config, errorLog, { host, port });
   } catch (error) {
-    await closeServer(backend);
+    if (backend) await closeServer(backend);
     await gateway.close();
     throw error;
   }
@@ -135,12 +145,15 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     errorLog,
     nginxPid: nginx.pid,
     backendPort,
+    publishUrl: `unix:${publishSocket}`,
     gateway,
     async stop() {
       process.removeListener('exit', killOnExit);
       await nginx.stop();
-      await closeServer(backend);
-      for (const server of options.servers) await server.unmount();
+      if (backend) {
+        await closeServer(backend);
+        for (const server of options.servers) await server.unmount();
+      }
       await gateway.close();
     },
   };
