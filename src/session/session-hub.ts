@@ -140,6 +140,21 @@ export class SessionHub implements Transport {
    * Never throws for bad client input: that becomes a JSON-RPC error.
    */
   async receive(forwarded: Forwarded): Promise<Delivery> {
+    const delivery = await this.classify(forwarded);
+    if (delivery.kind === 'invalid' && forwarded.wire !== 'streamable' && !fitsIn(delivery.body, this.inlineReplyMax)) {
+      // An error echoing a huge client-chosen id would overflow nginx's subrequest buffer on
+      // nchan's hop (a worker crash on the WebSocket path): publish it instead of answering inline.
+      try {
+        await this.publisher.publish(forwarded.session, this.limit(delivery.body, JSON.parse(delivery.body) as JSONRPCMessage));
+      } catch (error) {
+        this.onerror?.(error as Error);
+      }
+      return { kind: 'none' };
+    }
+    return delivery;
+  }
+
+  private async classify(forwarded: Forwarded): Promise<Delivery> {
     const parsed = parseMessage(forwarded.body);
     if ('error' in parsed) return { kind: 'invalid', body: JSON.stringify(parsed.error) };
     const extra: MessageExtraInfo = {
@@ -264,7 +279,9 @@ export class SessionHub implements Transport {
     const body = this.limit(JSON.stringify(reply), reply);
 
     const pending = entry.pending;
-    if (pending && body.length <= this.inlineReplyMax) {
+    // Bytes, not UTF-16 units: nginx's subrequest buffer counts bytes, and a reply of non-ASCII
+    // text under the limit in characters can be three times as large in bytes.
+    if (pending && fitsIn(body, this.inlineReplyMax)) {
       clearTimeout(pending.timer);
       entry.pending = undefined;
       await entry.chain; // progress published before the reply reaches the client first
@@ -324,13 +341,14 @@ export class SessionHub implements Transport {
 
   /** Replaces a reply nchan could not carry by an error the client can act on. */
   private limit(body: string, message: JSONRPCMessage & { id?: RequestId }): string {
-    if (body.length <= this.publishMax) return body;
-    this.logger.error({ size: body.length, max: this.publishMax }, 'message larger than the publish limit');
+    if (fitsIn(body, this.publishMax)) return body;
+    const size = Buffer.byteLength(body, 'utf8');
+    this.logger.error({ size, max: this.publishMax }, 'message larger than the publish limit');
     const id = 'id' in message ? message.id : null;
     return JSON.stringify({
       jsonrpc: '2.0',
       id,
-      error: { code: ErrorCode.InternalError, message: `Reply of ${body.length} bytes exceeds the ${this.publishMax}-byte limit` },
+      error: { code: ErrorCode.InternalError, message: `Reply of ${size} bytes exceeds the ${this.publishMax}-byte limit` },
     });
   }
 
@@ -382,6 +400,14 @@ function parseMessage(body: string): Parsed {
   const error = m.error as { code?: unknown; message?: unknown } | undefined;
   const isError = !('result' in m) && isObject(error) && Number.isInteger(error.code) && typeof error.message === 'string';
   return isResult || isError ? { kind: 'response', message: m as unknown as JSONRPCMessage } : invalidEnvelope(id);
+}
+
+/**
+ * True when `text` is at most `max` bytes in UTF-8. A UTF-16 unit is at most 3 bytes, so most
+ * texts are decided without counting.
+ */
+function fitsIn(text: string, max: number): boolean {
+  return text.length * 3 <= max || (text.length <= max && Buffer.byteLength(text, 'utf8') <= max);
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {

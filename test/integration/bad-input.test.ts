@@ -1,0 +1,714 @@
+/**
+ * Malformed, oversized and protocol-breaking input thrown at a real nginx+nchan stack on every
+ * transport. Each case asserts what the client observably gets (a JSON-RPC error, an HTTP
+ * status, or a clean WebSocket close) and, at the end, that no nginx worker died.
+ */
+import { randomBytes } from 'node:crypto';
+import { request as httpRequest } from 'node:http';
+import { connect, type Socket } from 'node:net';
+import { deflateRawSync } from 'node:zlib';
+import WebSocket from 'ws';
+import type { Stack } from '../../src/index.js';
+import { connectClient, startTestStack, TRANSPORTS, workerCrashes } from '../helpers/stack.js';
+
+/** The backend's message limit in this stack (HTTMCP_MAX_MESSAGE; default 4 MiB). */
+const LIMIT = 256 * 1024;
+/** Above nginx's client_max_body_size (4m): on WebSocket it once tripped nchan's assertion. */
+const HUGE = 5 * 1024 * 1024;
+
+let stack: Stack;
+let demo: string;
+
+const INITIALIZE_PARAMS = { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'bad-input-test', version: '1.0.0' } };
+const INITIALIZE = { jsonrpc: '2.0', id: 0, method: 'initialize', params: INITIALIZE_PARAMS };
+const STREAMABLE_ACCEPT = 'application/json, text/event-stream';
+const PARSE_ERROR = { jsonrpc: '2.0', id: null, error: { code: -32700, message: 'Parse error: the message is not valid JSON' } };
+const INVALID_REQUEST = { jsonrpc: '2.0', id: null, error: { code: -32600, message: 'Invalid Request: not a JSON-RPC 2.0 message' } };
+const NO_BATCHES = { jsonrpc: '2.0', id: null, error: { code: -32600, message: 'JSON-RPC batches are not supported' } };
+const TOO_LARGE = { jsonrpc: '2.0', id: null, error: { code: -32600, message: `Message too large: the limit is ${LIMIT} bytes` } };
+
+beforeAll(async () => {
+  stack = await startTestStack({ gateway: { maxMessageBytes: LIMIT } });
+  demo = stack.servers.demo!;
+});
+
+afterAll(async () => {
+  await stack?.stop();
+});
+
+describe('WebSocket (raw ws, subprotocol mcp)', () => {
+  let client: WsClient;
+
+  beforeAll(async () => {
+    client = await WsClient.open(demo);
+    expect(client.ws.protocol).toBe('mcp');
+    await client.initialize();
+  });
+
+  afterAll(() => client?.close());
+
+  /** The socket is still open and still answers. */
+  async function stillWorks(c: WsClient = client): Promise<void> {
+    const id = `alive-${randomBytes(4).toString('hex')}`;
+    expect(await c.request(id, 'ping')).toEqual({ result: {}, jsonrpc: '2.0', id });
+    expect(c.closed).toBeUndefined();
+  }
+
+  test.each([
+    ['invalid JSON', '{"jsonrpc":"2.0","id":1,"method":', PARSE_ERROR],
+    ['a lone space', ' ', PARSE_ERROR],
+    ['an object that is not JSON-RPC', '{"foo":1}', INVALID_REQUEST],
+    ['a JSON string', '"hello"', INVALID_REQUEST],
+    ['a JSON number', '42', INVALID_REQUEST],
+    ['JSON null', 'null', INVALID_REQUEST],
+    ['jsonrpc 1.0', '{"jsonrpc":"1.0","id":3,"method":"ping"}', { ...INVALID_REQUEST, id: 3 }],
+    ['params that are not an object', '{"jsonrpc":"2.0","id":7,"method":"ping","params":[1]}', { ...INVALID_REQUEST, id: 7 }],
+    ['an object as id', '{"jsonrpc":"2.0","id":{"x":1},"method":"ping"}', INVALID_REQUEST],
+    ['a batch', '[{"jsonrpc":"2.0","id":1,"method":"ping"}]', NO_BATCHES],
+    ['an empty batch', '[]', NO_BATCHES],
+  ])('%s gets a JSON-RPC error and the socket stays open', async (_what, frame, expected) => {
+    expect(await client.exchange(frame)).toEqual(expected);
+    await stillWorks();
+  });
+
+  test('an empty frame gets a parse error and the socket stays open', async () => {
+    // Regression: nchan forwards an empty frame as a bodiless GET; the backend's 405 made nchan
+    // close the socket with 1008. The upstream location now always POSTs.
+    const own = await WsClient.open(demo);
+    try {
+      await own.initialize();
+      expect(await own.exchange('')).toEqual(PARSE_ERROR);
+      await stillWorks(own);
+    } finally {
+      own.close();
+    }
+  });
+
+  test('an unknown method is -32601 method not found', async () => {
+    expect(await client.request('u1', 'no/such/method', {})).toEqual({ jsonrpc: '2.0', id: 'u1', error: { code: -32601, message: 'Method not found' } });
+    await stillWorks();
+  });
+
+  test('wrong tool arguments are an isError result', async () => {
+    const reply = (await client.request('t1', 'tools/call', { name: 'add', arguments: { a: 'two', b: 3 } })) as {
+      result: { isError: boolean; content: Array<{ text: string }> };
+    };
+    expect(reply.result.isError).toBe(true);
+    expect(reply.result.content[0]!.text).toMatch(/Input validation error/);
+    await stillWorks();
+  });
+
+  test.each([
+    ['just over the backend limit', LIMIT + 1],
+    ['over nginx\'s client_max_body_size too', HUGE],
+  ])('a message %s gets a clear JSON-RPC error and the socket stays open', async (_what, size) => {
+    const head = '{"jsonrpc":"2.0","id":"big","method":"ping","params":{"pad":"';
+    const message = head + 'a'.repeat(size - head.length - 3) + '"}}';
+    expect(Buffer.byteLength(message)).toBe(size);
+    expect(await client.exchange(message, 15_000)).toEqual(TOO_LARGE);
+    await stillWorks();
+  });
+
+  test('an error echoing a 100 KB id (larger than nginx\'s subrequest buffer) arrives and the worker survives', async () => {
+    // Regression: this reply was returned inline on nchan's hop and crashed the worker (signal 6).
+    const own = await WsClient.open(demo);
+    try {
+      await own.initialize();
+      const id = 'i'.repeat(100_000);
+      expect(await own.exchange(JSON.stringify({ jsonrpc: '1.0', id, method: 'ping' }))).toEqual({ ...INVALID_REQUEST, id });
+      expect(await own.exchange(JSON.stringify({ jsonrpc: '2.0', id, method: 'ping', params: 'x' }))).toEqual({ ...INVALID_REQUEST, id });
+      await stillWorks(own);
+    } finally {
+      own.close();
+    }
+    expect(workerCrashes(stack)).toEqual([]);
+  });
+
+  test('a reused in-flight id (100 KB long) is refused and both answers arrive', async () => {
+    const own = await WsClient.open(demo);
+    try {
+      await own.initialize();
+      const id = 'd'.repeat(100_000);
+      own.send({ jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'sleep', arguments: { ms: 300 } } });
+      const refused = await own.exchange(JSON.stringify({ jsonrpc: '2.0', id, method: 'ping' }));
+      expect(refused).toEqual({ jsonrpc: '2.0', id, error: { code: -32600, message: `Request id ${JSON.stringify(id)} is already in use` } });
+      expect(await own.next((m) => (m as { id?: unknown }).id === id && 'result' in (m as object))).toEqual({
+        result: { content: [{ type: 'text', text: 'slept 300 ms' }] },
+        jsonrpc: '2.0',
+        id,
+      });
+      await stillWorks(own);
+    } finally {
+      own.close();
+    }
+    expect(workerCrashes(stack)).toEqual([]);
+  });
+
+  test('a reply of 25,000 non-ASCII characters (75 KB of UTF-8) arrives and the worker survives', async () => {
+    // Regression: the inline limit counted UTF-16 units, so this 75 KB reply went inline into a
+    // 64 KB subrequest buffer and crashed the worker ("double free or corruption").
+    const own = await WsClient.open(demo);
+    try {
+      await own.initialize();
+      const topic = '€'.repeat(25_000);
+      const reply = (await own.request('utf8', 'prompts/get', { name: 'explain', arguments: { topic } })) as {
+        result: { messages: Array<{ content: { text: string } }> };
+      };
+      expect(reply.result.messages[0]!.content.text).toBe(`Explain ${topic} in two sentences.`);
+      await stillWorks(own);
+    } finally {
+      own.close();
+    }
+    expect(workerCrashes(stack)).toEqual([]);
+  });
+
+  test('a client offering permessage-deflate does not get it, and a large compressible message is answered', async () => {
+    const deflating = await WsClient.open(demo, { perMessageDeflate: true });
+    try {
+      expect(deflating.ws.extensions).toBe('');
+      expect(deflating.ws.protocol).toBe('mcp');
+      await deflating.initialize();
+      // 100 KB of one letter: deflated it would be tiny and inflate past what nchan survives.
+      const pad = 'z'.repeat(100_000);
+      expect(await deflating.request('compressible', 'ping', { pad })).toEqual({ result: {}, jsonrpc: '2.0', id: 'compressible' });
+      await stillWorks(deflating);
+    } finally {
+      deflating.close();
+    }
+  });
+
+  test('a frame with RSV1 set although no extension was negotiated: the socket is closed with 1007', async () => {
+    const raw = await RawWebSocket.open(stack.port, '/mcp/demo', { 'Sec-WebSocket-Extensions': 'permessage-deflate; client_max_window_bits' });
+    try {
+      expect(raw.handshake).toMatch(/^HTTP\/1\.1 101 /);
+      expect(raw.handshake).toMatch(/^Sec-WebSocket-Protocol: mcp$/im);
+      expect(raw.handshake).not.toMatch(/^Sec-WebSocket-Extensions:/im);
+      raw.sendText(JSON.stringify(INITIALIZE));
+      expect(JSON.parse((await raw.nextFrame()).payload.toString())).toMatchObject({ id: 0, result: { serverInfo: { name: 'demo' } } });
+
+      const inflated = JSON.stringify({ jsonrpc: '2.0', id: 'deflated', method: 'ping', params: { pad: 'q'.repeat(100_000) } });
+      const deflated = deflateRawSync(Buffer.from(inflated));
+      raw.sendFrame(deflated, { rsv1: true });
+      const close = await raw.nextFrame();
+      expect(close.opcode).toBe(0x8);
+      expect(close.payload.readUInt16BE(0)).toBe(1007);
+      await raw.ended;
+      expect(raw.frames.filter((f) => f.opcode === 0x1).map((f) => JSON.parse(f.payload.toString()).id)).toEqual([0]);
+    } finally {
+      raw.destroy();
+    }
+  });
+
+  test('fragmented (continuation) frames: the socket is closed cleanly and the message is never executed whole', async () => {
+    const fragmented = await WsClient.open(demo);
+    await fragmented.initialize();
+    const before = fragmented.received.length;
+    fragmented.ws.send('{"jsonrpc":"2.0","id":"frag",', { fin: false });
+    fragmented.ws.send('"method":"ping"}', { fin: true });
+    const closed = await fragmented.whenClosed();
+    // nchan answers with a close frame without a status code (ws reports 1005), not a reset (1006).
+    expect(closed.code).toBe(1005);
+    // nchan forwards the first fragment alone; its parse error may beat the close to the client.
+    const after = fragmented.received.slice(before);
+    expect(after.length).toBeLessThanOrEqual(1);
+    for (const m of after) expect(m).toEqual(PARSE_ERROR);
+  });
+
+  test('a continuation frame with nothing to continue: the socket is closed, nothing is answered', async () => {
+    const raw = await RawWebSocket.open(stack.port, '/mcp/demo');
+    try {
+      raw.sendText(JSON.stringify(INITIALIZE));
+      await raw.nextFrame();
+      raw.sendFrame(Buffer.from('{"jsonrpc":"2.0","id":"cont","method":"ping"}'), { opcode: 0x0 });
+      const close = await raw.nextFrame();
+      expect(close.opcode).toBe(0x8);
+      await raw.ended;
+      expect(raw.frames.filter((f) => f.opcode !== 0x8)).toHaveLength(1);
+    } finally {
+      raw.destroy();
+    }
+  });
+});
+
+describe('Streamable HTTP (raw fetch)', () => {
+  let session: string;
+
+  beforeAll(async () => {
+    const response = await post(JSON.stringify(INITIALIZE), {});
+    expect(response.status).toBe(200);
+    await response.text();
+    session = response.headers.get('mcp-session-id')!;
+    expect(session).toBeTruthy();
+  });
+
+  function post(body: string | Buffer, headers: Record<string, string> = { 'mcp-session-id': session }): Promise<Response> {
+    return fetch(demo, { method: 'POST', headers: { accept: STREAMABLE_ACCEPT, 'content-type': 'application/json', ...headers }, body });
+  }
+
+  test('invalid JSON is 400 with a parse error', async () => {
+    const response = await post('{"jsonrpc":"2.0",');
+    expect(response.status).toBe(400);
+    expect(await response.json()).toEqual(PARSE_ERROR);
+  });
+
+  test('a batch and a non-JSON-RPC object are 400 with -32600', async () => {
+    const batch = await post('[{"jsonrpc":"2.0","id":1,"method":"ping"}]');
+    expect(batch.status).toBe(400);
+    expect(await batch.json()).toEqual(NO_BATCHES);
+    const object = await post('{"foo":1}');
+    expect(object.status).toBe(400);
+    expect(await object.json()).toEqual(INVALID_REQUEST);
+  });
+
+  test('a wrong Content-Type is 415', async () => {
+    for (const type of ['text/plain', 'application/x-www-form-urlencoded', 'application/jsonx']) {
+      const response = await fetch(demo, {
+        method: 'POST',
+        headers: { accept: STREAMABLE_ACCEPT, 'content-type': type, 'mcp-session-id': session },
+        body: '{"jsonrpc":"2.0","id":1,"method":"ping"}',
+      });
+      expect([type, response.status]).toEqual([type, 415]);
+      expect(await response.json()).toMatchObject({ jsonrpc: '2.0', error: { message: expect.stringMatching(/Unsupported Media Type/) } });
+    }
+  });
+
+  test('a missing or incomplete Accept is 406', async () => {
+    const body = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping' });
+    // node:http sends no Accept at all (fetch would add */*).
+    const missing = await rawPost(demo, body, { 'content-type': 'application/json', 'mcp-session-id': session });
+    expect(missing.status).toBe(406);
+    expect(JSON.parse(missing.body)).toMatchObject({ jsonrpc: '2.0', error: { message: expect.stringMatching(/Not Acceptable/) } });
+    for (const accept of ['', 'application/json', 'text/event-stream']) {
+      const response = await post(body, { accept, 'mcp-session-id': session });
+      expect([accept, response.status]).toEqual([accept, 406]);
+      await response.text();
+    }
+  });
+
+  test('a POST without a session that is not initialize is 400', async () => {
+    for (const body of ['{"jsonrpc":"2.0","id":1,"method":"ping"}', '{"jsonrpc":"2.0",', '[]']) {
+      const response = await post(body, {});
+      expect(response.status).toBe(400);
+      expect(response.headers.get('mcp-session-id')).toBeNull();
+      expect(await response.json()).toEqual({ jsonrpc: '2.0', id: null, error: { code: -32000, message: 'Bad Request: Mcp-Session-Id header is required' } });
+    }
+  });
+
+  test('an oversized body is 413: a JSON-RPC error from the backend, or nginx\'s own above 4m', async () => {
+    const overLimit = await post(Buffer.alloc(LIMIT + 1, 'a'));
+    expect(overLimit.status).toBe(413);
+    expect(await overLimit.json()).toEqual(TOO_LARGE);
+    const huge = await post(Buffer.alloc(HUGE, 'a'));
+    expect(huge.status).toBe(413);
+    await huge.text();
+  });
+
+  test('an unknown method is a JSON-RPC -32601', async () => {
+    const response = await post('{"jsonrpc":"2.0","id":5,"method":"no/such/method"}');
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({ jsonrpc: '2.0', id: 5, error: { code: -32601, message: 'Method not found' } });
+  });
+
+  test('the session still works', async () => {
+    const response = await post('{"jsonrpc":"2.0","id":6,"method":"ping"}');
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({ result: {}, jsonrpc: '2.0', id: 6 });
+  });
+});
+
+describe('legacy HTTP+SSE', () => {
+  let stream: EventStream;
+  let endpoint: string;
+
+  beforeAll(async () => {
+    stream = await openEventStream(demo);
+    endpoint = stack.url + (await stream.next((e) => e.event === 'endpoint')).data;
+    await postMessage(JSON.stringify(INITIALIZE), 201);
+    await stream.next((e) => e.data.includes('"serverInfo"'));
+  });
+
+  afterAll(() => stream?.close());
+
+  async function postMessage(body: string | Buffer, status: number): Promise<void> {
+    const response = await fetch(endpoint, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+    expect(response.status).toBe(status);
+    await response.text();
+  }
+
+  /**
+   * POSTs and returns the next event the stream receives. nchan answers the POST 201 when it
+   * published the backend's inline reply, 204 when the backend published it itself.
+   */
+  async function exchange(body: string | Buffer, status = 201): Promise<unknown> {
+    const seen = stream.events.length;
+    await postMessage(body, status);
+    return JSON.parse((await stream.next((_e, i) => i >= seen)).data);
+  }
+
+  test('invalid JSON: the parse error arrives on the SSE stream', async () => {
+    expect(await exchange('{"jsonrpc":"2.0",')).toEqual(PARSE_ERROR);
+    expect(await exchange('')).toEqual(PARSE_ERROR);
+  });
+
+  test('a batch, a non-JSON-RPC object and an unknown method get their errors on the stream', async () => {
+    expect(await exchange('[]')).toEqual(NO_BATCHES);
+    expect(await exchange('{"foo":1}')).toEqual(INVALID_REQUEST);
+    expect(await exchange('{"jsonrpc":"2.0","id":"m","method":"nope"}')).toEqual({ jsonrpc: '2.0', id: 'm', error: { code: -32601, message: 'Method not found' } });
+  });
+
+  test('an oversized message gets the size error on the stream; above 4m nginx refuses it (413)', async () => {
+    expect(await exchange(Buffer.alloc(LIMIT + 1, 'a'))).toEqual(TOO_LARGE);
+    await postMessage(Buffer.alloc(HUGE, 'a'), 413);
+  });
+
+  test('a 75 KB UTF-8 reply (larger than the subrequest buffer) still arrives', async () => {
+    const topic = 'é'.repeat(40_000);
+    const request = JSON.stringify({ jsonrpc: '2.0', id: 'e', method: 'prompts/get', params: { name: 'explain', arguments: { topic } } });
+    // Too large for nginx's subrequest buffer in bytes: published through the listener, so 204.
+    const reply = (await exchange(request, 204)) as {
+      result: { messages: Array<{ content: { text: string } }> };
+    };
+    expect(reply.result.messages[0]!.content.text).toBe(`Explain ${topic} in two sentences.`);
+    expect(await exchange('{"jsonrpc":"2.0","id":"p","method":"ping"}')).toEqual({ result: {}, jsonrpc: '2.0', id: 'p' });
+    expect(stream.ended).toBe(false);
+  });
+});
+
+test('after all of it no nginx worker crashed and a fresh SDK client works on every transport', async () => {
+  expect(workerCrashes(stack)).toEqual([]);
+  for (const kind of TRANSPORTS) {
+    const client = await connectClient(kind, demo);
+    try {
+      expect(await client.callTool({ name: 'add', arguments: { a: 40, b: 2 } })).toEqual({ content: [{ type: 'text', text: '42' }] });
+      expect(await client.callTool({ name: 'divide', arguments: { dividend: 7, divisor: 2 } })).toMatchObject({ structuredContent: { quotient: 3, remainder: 1 } });
+    } finally {
+      await client.close();
+    }
+  }
+});
+
+// ------------------------------------------------------------------------------------ helpers
+
+/** Waits until `check` returns something other than undefined, or fails after `timeoutMs`. */
+async function poll<T>(wakers: Set<() => void>, check: () => T | undefined, describe: () => string, timeoutMs: number): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = check();
+    if (value !== undefined) return value;
+    const left = deadline - Date.now();
+    if (left <= 0) throw new Error(`timed out: ${describe()}`);
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(done, left);
+      function done() {
+        clearTimeout(timer);
+        wakers.delete(done);
+        resolve();
+      }
+      wakers.add(done);
+    });
+  }
+}
+
+/** A WebSocket MCP client driven by hand with `ws` (subprotocol mcp). */
+class WsClient {
+  readonly received: unknown[] = [];
+  closed: { code: number; reason: string } | undefined;
+  private readonly wakers = new Set<() => void>();
+
+  private constructor(readonly ws: WebSocket) {
+    ws.on('message', (data) => {
+      const text = data.toString();
+      try {
+        this.received.push(JSON.parse(text));
+      } catch {
+        this.received.push(text);
+      }
+      this.wake();
+    });
+    ws.on('close', (code, reason) => {
+      this.closed = { code, reason: reason.toString() };
+      this.wake();
+    });
+  }
+
+  static open(httpUrl: string, options: WebSocket.ClientOptions = {}): Promise<WsClient> {
+    const ws = new WebSocket(httpUrl.replace(/^http/, 'ws'), 'mcp', { perMessageDeflate: false, ...options });
+    const client = new WsClient(ws);
+    return new Promise((resolve, reject) => {
+      ws.once('open', () => resolve(client));
+      ws.once('error', reject);
+    });
+  }
+
+  private wake(): void {
+    for (const wake of this.wakers) wake();
+  }
+
+  send(message: unknown): void {
+    this.ws.send(typeof message === 'string' ? message : JSON.stringify(message));
+  }
+
+  next(predicate: (message: unknown, index: number) => boolean, timeoutMs = 5000): Promise<unknown> {
+    return poll(
+      this.wakers,
+      () => {
+        const index = this.received.findIndex(predicate);
+        if (index >= 0) return { value: this.received[index] };
+        if (this.closed) throw new Error(`socket closed (${JSON.stringify(this.closed)})`);
+        return undefined;
+      },
+      () => `no such message; got ${JSON.stringify(this.received).slice(0, 500)}`,
+      timeoutMs,
+    ).then((found) => found.value);
+  }
+
+  /** Sends a frame and returns the next message received after it. */
+  exchange(frame: string, timeoutMs = 5000): Promise<unknown> {
+    const seen = this.received.length;
+    this.ws.send(frame);
+    return this.next((_m, i) => i >= seen, timeoutMs);
+  }
+
+  request(id: string | number, method: string, params?: object): Promise<unknown> {
+    this.send({ jsonrpc: '2.0', id, method, ...(params ? { params } : {}) });
+    return this.next((m) => typeof m === 'object' && m !== null && (m as { id?: unknown }).id === id);
+  }
+
+  async initialize(): Promise<void> {
+    const reply = await this.request('init', 'initialize', INITIALIZE_PARAMS);
+    expect(reply).toMatchObject({ id: 'init', result: { serverInfo: { name: 'demo' } } });
+    this.send({ jsonrpc: '2.0', method: 'notifications/initialized' });
+  }
+
+  whenClosed(timeoutMs = 5000): Promise<{ code: number; reason: string }> {
+    return poll(this.wakers, () => this.closed, () => 'socket still open', timeoutMs);
+  }
+
+  close(): void {
+    this.ws.close();
+  }
+}
+
+interface Frame {
+  fin: boolean;
+  opcode: number;
+  payload: Buffer;
+}
+
+/** A WebSocket spoken byte for byte on a TCP socket, to send frames `ws` refuses to build. */
+class RawWebSocket {
+  readonly frames: Frame[] = [];
+  handshake = '';
+  readonly ended: Promise<void>;
+  private buffer = Buffer.alloc(0);
+  private readonly wakers = new Set<() => void>();
+  private taken = 0;
+
+  private constructor(private readonly socket: Socket) {
+    this.ended = new Promise((resolve) => socket.once('close', () => resolve()));
+    socket.once('close', () => this.wake());
+  }
+
+  static open(port: number, path: string, extraHeaders: Record<string, string> = {}): Promise<RawWebSocket> {
+    const socket = connect(port, '127.0.0.1');
+    const raw = new RawWebSocket(socket);
+    const key = randomBytes(16).toString('base64');
+    const headers = {
+      Host: `127.0.0.1:${port}`,
+      Upgrade: 'websocket',
+      Connection: 'Upgrade',
+      'Sec-WebSocket-Key': key,
+      'Sec-WebSocket-Version': '13',
+      'Sec-WebSocket-Protocol': 'mcp',
+      ...extraHeaders,
+    };
+    socket.write(`GET ${path} HTTP/1.1\r\n${Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join('')}\r\n`);
+    return new Promise((resolve, reject) => {
+      socket.once('error', reject);
+      socket.on('data', (chunk: Buffer) => {
+        raw.buffer = Buffer.concat([raw.buffer, chunk]);
+        if (!raw.handshake) {
+          const end = raw.buffer.indexOf('\r\n\r\n');
+          if (end < 0) return;
+          raw.handshake = raw.buffer.subarray(0, end).toString('latin1');
+          raw.buffer = raw.buffer.subarray(end + 4);
+          resolve(raw);
+        }
+        raw.parse();
+      });
+    });
+  }
+
+  private parse(): void {
+    while (this.buffer.length >= 2) {
+      const first = this.buffer[0]!;
+      let length = this.buffer[1]! & 0x7f;
+      let offset = 2;
+      if (length === 126) {
+        if (this.buffer.length < 4) return;
+        length = this.buffer.readUInt16BE(2);
+        offset = 4;
+      } else if (length === 127) {
+        if (this.buffer.length < 10) return;
+        length = Number(this.buffer.readBigUInt64BE(2));
+        offset = 10;
+      }
+      if (this.buffer.length < offset + length) return;
+      this.frames.push({ fin: (first & 0x80) !== 0, opcode: first & 0x0f, payload: this.buffer.subarray(offset, offset + length) });
+      this.buffer = this.buffer.subarray(offset + length);
+      this.wake();
+    }
+  }
+
+  private wake(): void {
+    for (const wake of this.wakers) wake();
+  }
+
+  /** Writes one masked client frame. */
+  sendFrame(payload: Buffer, { fin = true, rsv1 = false, opcode = 0x1 }: { fin?: boolean; rsv1?: boolean; opcode?: number } = {}): void {
+    const mask = randomBytes(4);
+    let header: Buffer;
+    if (payload.length < 126) {
+      header = Buffer.from([0, 0x80 | payload.length]);
+    } else if (payload.length < 65536) {
+      header = Buffer.from([0, 0x80 | 126, 0, 0]);
+      header.writeUInt16BE(payload.length, 2);
+    } else {
+      header = Buffer.alloc(10);
+      header[1] = 0x80 | 127;
+      header.writeBigUInt64BE(BigInt(payload.length), 2);
+    }
+    header[0] = (fin ? 0x80 : 0) | (rsv1 ? 0x40 : 0) | opcode;
+    const masked = Buffer.from(payload);
+    for (let i = 0; i < masked.length; i++) masked[i]! ^= mask[i % 4]!;
+    this.socket.write(Buffer.concat([header, mask, masked]));
+  }
+
+  sendText(text: string): void {
+    this.sendFrame(Buffer.from(text));
+  }
+
+  /** The next frame not yet returned by this method. */
+  nextFrame(timeoutMs = 5000): Promise<Frame> {
+    return poll(
+      this.wakers,
+      () => {
+        if (this.taken < this.frames.length) return this.frames[this.taken++];
+        if (this.socket.destroyed || this.socket.readyState === 'closed') throw new Error('socket closed before the frame');
+        return undefined;
+      },
+      () => `no frame; got ${this.frames.length}`,
+      timeoutMs,
+    );
+  }
+
+  destroy(): void {
+    this.socket.destroy();
+  }
+}
+
+/** One server-sent event as read off the wire. */
+interface SseEvent {
+  event: string;
+  id: string | undefined;
+  data: string;
+}
+
+/** A raw text/event-stream read with fetch, parsed per the SSE spec. */
+class EventStream {
+  readonly events: SseEvent[] = [];
+  ended = false;
+  private readonly wakers = new Set<() => void>();
+  private name: string | undefined;
+  private id: string | undefined;
+  private data: string[] = [];
+
+  constructor(
+    readonly response: Response,
+    private readonly controller: AbortController,
+  ) {
+    if (response.body && (response.headers.get('content-type') ?? '').startsWith('text/event-stream')) void this.pump(response.body);
+    else this.ended = true;
+  }
+
+  private async pump(body: ReadableStream<Uint8Array>): Promise<void> {
+    const reader = body.pipeThrough(new TextDecoderStream()).getReader();
+    let buffer = '';
+    try {
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        buffer += value;
+        let match: RegExpExecArray | null;
+        while ((match = /\r\n|\r|\n/.exec(buffer)) && !(match[0] === '\r' && match.index === buffer.length - 1)) {
+          this.line(buffer.slice(0, match.index));
+          buffer = buffer.slice(match.index + match[0].length);
+        }
+      }
+    } catch {
+      // aborted by close()
+    }
+    this.ended = true;
+    this.wake();
+  }
+
+  private line(line: string): void {
+    if (line === '') {
+      if (this.data.length > 0) this.events.push({ event: this.name ?? 'message', id: this.id, data: this.data.join('\n') });
+      this.name = undefined;
+      this.data = [];
+      this.wake();
+      return;
+    }
+    if (line.startsWith(':')) return;
+    const colon = line.indexOf(':');
+    const field = colon < 0 ? line : line.slice(0, colon);
+    const value = colon < 0 ? '' : line.slice(colon + 1).replace(/^ /, '');
+    if (field === 'event') this.name = value;
+    else if (field === 'data') this.data.push(value);
+    else if (field === 'id') this.id = value;
+  }
+
+  private wake(): void {
+    for (const wake of this.wakers) wake();
+  }
+
+  next(predicate: (event: SseEvent, index: number) => boolean, timeoutMs = 5000): Promise<SseEvent> {
+    return poll(
+      this.wakers,
+      () => {
+        const found = this.events.find(predicate);
+        if (found) return found;
+        if (this.ended) throw new Error('stream ended');
+        return undefined;
+      },
+      () => `no such event; got ${JSON.stringify(this.events).slice(0, 500)}`,
+      timeoutMs,
+    );
+  }
+
+  close(): void {
+    this.controller.abort();
+  }
+}
+
+async function openEventStream(url: string, headers: Record<string, string> = {}): Promise<EventStream> {
+  const controller = new AbortController();
+  const response = await fetch(url, { headers: { accept: 'text/event-stream', ...headers }, signal: controller.signal });
+  expect(response.status).toBe(200);
+  return new EventStream(response, controller);
+}
+
+/** A POST through node:http, which (unlike fetch) sends no Accept header unless told to. */
+function rawPost(url: string, body: string, headers: Record<string, string>): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(url, { method: 'POST', headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) } }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (text += chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+    });
+    req.once('error', reject);
+    req.end(body);
+  });
+}
