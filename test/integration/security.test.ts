@@ -12,6 +12,7 @@ import WebSocket from 'ws';
 import { createDemoServer } from '../../examples/demo.js';
 import { createNotesServer } from '../../examples/notes.js';
 import type { Stack } from '../../src/index.js';
+import { EventStream, openEventStream, STREAMABLE_ACCEPT, WsClient, type SseEvent } from '../helpers/raw-clients.js';
 import { connectClient, startTestStack, TRANSPORTS, workerCrashes } from '../helpers/stack.js';
 
 let stack: Stack;
@@ -22,8 +23,6 @@ const INITIALIZE = {
   method: 'initialize',
   params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'security-test', version: '1.0.0' } },
 } as const;
-const STREAMABLE_ACCEPT = 'application/json, text/event-stream';
-
 beforeAll(async () => {
   // The demo server plus a tool that tells a client its own session id: a WebSocket client is
   // never told its id, and the tests play an attacker who learned a victim's id anyway.
@@ -477,111 +476,9 @@ test('after the attacks no nginx worker crashed and SDK clients work on every tr
 
 // ------------------------------------------------------------------------------------ helpers
 
-/** One server-sent event as read off the wire. */
-interface SseEvent {
-  event: string;
-  id: string | undefined;
-  data: string;
-}
-
 /** The `message` event nchan delivers for a published JSON-RPC message (any id). */
 function message(json: unknown): SseEvent {
   return { event: 'message', id: expect.stringMatching(/^\d+:\d+$/) as unknown as string, data: JSON.stringify(json) };
-}
-
-/** A raw text/event-stream read with fetch, parsed per the SSE spec. */
-class EventStream {
-  readonly events: SseEvent[] = [];
-  /** Everything received, unparsed. */
-  raw = '';
-  ended = false;
-  private readonly wakers = new Set<() => void>();
-  private name: string | undefined;
-  private id: string | undefined;
-  private data: string[] = [];
-
-  constructor(
-    readonly response: Response,
-    private readonly controller: AbortController,
-  ) {
-    if (response.body && (response.headers.get('content-type') ?? '').startsWith('text/event-stream')) void this.pump(response.body);
-    else this.ended = true;
-  }
-
-  private async pump(body: ReadableStream<Uint8Array>): Promise<void> {
-    const reader = body.pipeThrough(new TextDecoderStream()).getReader();
-    let buffer = '';
-    try {
-      for (;;) {
-        const { value, done } = await reader.read();
-        if (done) break;
-        this.raw += value;
-        buffer += value;
-        let match: RegExpExecArray | null;
-        while ((match = /\r\n|\r|\n/.exec(buffer)) && !(match[0] === '\r' && match.index === buffer.length - 1)) {
-          this.line(buffer.slice(0, match.index));
-          buffer = buffer.slice(match.index + match[0].length);
-        }
-      }
-    } catch {
-      // aborted by close()
-    }
-    this.ended = true;
-    this.wake();
-  }
-
-  private line(line: string): void {
-    if (line === '') {
-      if (this.data.length > 0) this.events.push({ event: this.name ?? 'message', id: this.id, data: this.data.join('\n') });
-      this.name = undefined;
-      this.data = [];
-      this.wake();
-      return;
-    }
-    if (line.startsWith(':')) return;
-    const colon = line.indexOf(':');
-    const field = colon < 0 ? line : line.slice(0, colon);
-    const value = colon < 0 ? '' : line.slice(colon + 1).replace(/^ /, '');
-    if (field === 'event') this.name = value;
-    else if (field === 'data') this.data.push(value);
-    else if (field === 'id') this.id = value;
-  }
-
-  private wake(): void {
-    for (const wake of this.wakers) wake();
-  }
-
-  /** The first event (already received or still to come) that satisfies `predicate`. */
-  async next(predicate: (event: SseEvent) => boolean, timeoutMs = 5000): Promise<SseEvent> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const found = this.events.find(predicate);
-      if (found) return found;
-      if (this.ended) throw new Error(`stream ended without the event; got ${JSON.stringify(this.events)}`);
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`no such event in time; got ${JSON.stringify(this.events)}`);
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(done, left);
-        const wakers = this.wakers;
-        function done() {
-          clearTimeout(timer);
-          wakers.delete(done);
-          resolve();
-        }
-        wakers.add(done);
-      });
-    }
-  }
-
-  close(): void {
-    this.controller.abort();
-  }
-}
-
-async function openEventStream(url: string, headers: Record<string, string> = {}): Promise<EventStream> {
-  const controller = new AbortController();
-  const response = await fetch(url, { headers: { accept: 'text/event-stream', ...headers }, signal: controller.signal });
-  return new EventStream(response, controller);
 }
 
 /** A legacy HTTP+SSE client driven by hand: its stream, its endpoint, an initialized session. */
@@ -634,82 +531,6 @@ class SseVictim {
 
   close(): void {
     this.stream.close();
-  }
-}
-
-/** A WebSocket MCP client driven by hand with `ws` (subprotocol mcp). */
-class WsClient {
-  readonly received: unknown[] = [];
-  closed: { code: number; reason: string } | undefined;
-  private readonly wakers = new Set<() => void>();
-
-  private constructor(readonly ws: WebSocket) {
-    ws.on('message', (data) => {
-      const text = data.toString();
-      try {
-        this.received.push(JSON.parse(text));
-      } catch {
-        this.received.push(text);
-      }
-      this.wake();
-    });
-    ws.on('close', (code, reason) => {
-      this.closed = { code, reason: reason.toString() };
-      this.wake();
-    });
-  }
-
-  static open(httpUrl: string, options: WebSocket.ClientOptions = {}): Promise<WsClient> {
-    const ws = new WebSocket(httpUrl.replace(/^http/, 'ws'), 'mcp', { perMessageDeflate: false, ...options });
-    const client = new WsClient(ws);
-    return new Promise((resolve, reject) => {
-      ws.once('open', () => resolve(client));
-      ws.once('error', reject);
-    });
-  }
-
-  private wake(): void {
-    for (const wake of this.wakers) wake();
-  }
-
-  send(message: unknown): void {
-    this.ws.send(typeof message === 'string' ? message : JSON.stringify(message));
-  }
-
-  async next(predicate: (message: unknown) => boolean, timeoutMs = 5000): Promise<unknown> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const found = this.received.find(predicate);
-      if (found !== undefined) return found;
-      if (this.closed) throw new Error(`socket closed (${JSON.stringify(this.closed)}); got ${JSON.stringify(this.received)}`);
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`no such message in time; got ${JSON.stringify(this.received)}`);
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(done, left);
-        const wakers = this.wakers;
-        function done() {
-          clearTimeout(timer);
-          wakers.delete(done);
-          resolve();
-        }
-        wakers.add(done);
-      });
-    }
-  }
-
-  request(id: string | number, method: string, params?: object): Promise<unknown> {
-    this.send({ jsonrpc: '2.0', id, method, ...(params ? { params } : {}) });
-    return this.next((m) => typeof m === 'object' && m !== null && (m as { id?: unknown }).id === id);
-  }
-
-  async initialize(): Promise<void> {
-    const reply = await this.request('init', 'initialize', INITIALIZE.params);
-    expect(reply).toMatchObject({ id: 'init', result: { serverInfo: { name: 'demo' } } });
-    this.send({ jsonrpc: '2.0', method: 'notifications/initialized' });
-  }
-
-  close(): void {
-    this.ws.close();
   }
 }
 
