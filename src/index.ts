@@ -30,7 +30,6 @@ export { NchanPublisher, PublishError, type ChannelInfo, type PublisherOptions, 
 export { NchanEndpoint, STREAM_STATUS, type Answer } from './http/endpoint.js';
 export { createNchanRouter } from './http/router.js';
 export { createBackendHandler } from './http/node-handler.js';
-export { createBackendApp } from './http/app.js';
 export { startStack, freePort, listen, LIMITS, type Stack, type StackOptions } from './stack/stack.js';
 export { findNginx, NginxMissingError, INSTALL_HINT } from './stack/nginx.js';
 export { renderNginxConfig, placeholders, DEFAULT_ALLOWED_ORIGINS, type NginxConfigValues } from './stack/nginx-config.js';

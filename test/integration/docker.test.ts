@@ -14,7 +14,7 @@ import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { Progress } from '@modelcontextprotocol/sdk/types.js';
 import { pino } from 'pino';
 import { createExampleServers } from '../../examples/index.js';
-import { createBackendApp } from '../../src/http/app.js';
+import { createBackendHandler } from '../../src/http/node-handler.js';
 import { Gateway } from '../../src/gateway.js';
 import type { HTTMCP } from '../../src/server/httmcp.js';
 import { DEFAULT_ALLOWED_ORIGINS, packageRoot, renderNginxConfig, templatePath, type NginxConfigValues } from '../../src/stack/nginx-config.js';
@@ -197,7 +197,7 @@ describe('nginx image entrypoint: serving SDK clients with this machine\'s Debia
     const logger = pino({ level: process.env.HTTMCP_TEST_LOG ?? 'silent' });
     gateway = new Gateway({ publishUrl: `http://127.0.0.1:${publishPort}`, inlineReplyMax: LIMITS.inlineReplyMax, logger });
     servers = createExampleServers();
-    backend = await listen(createBackendApp(servers, gateway));
+    backend = await listen(createBackendHandler(servers, gateway));
     const backendPort = (backend.address() as AddressInfo).port;
 
     // Everything else stays at the container defaults (workers auto, user www-data when root,
