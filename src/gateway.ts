@@ -88,10 +88,11 @@ export class Gateway {
     Gateway.instance = gateway;
   }
 
-  /** A session hub for one server. */
-  createHub(): SessionHub {
+  /** A session hub for the server named `name`. */
+  createHub(name: string): SessionHub {
     const { inlineBudgetMs, inlineReplyMax } = this.options;
     const hub = new SessionHub({
+      name,
       publisher: this.publisher,
       logger: this.logger,
       ...(inlineBudgetMs === undefined ? {} : { inlineBudgetMs }),

@@ -8,6 +8,8 @@
  */
 export { HTTMCP, type HTTMCPOptions } from './server/httmcp.js';
 export { tool, resource, prompt, definitionsOf } from './server/decorators.js';
+/** Marks a prompt argument's zod schema as completable (`completion/complete`), from the SDK. */
+export { completable } from '@modelcontextprotocol/sdk/server/completable.js';
 export type {
   ArgsOf,
   Context,
@@ -18,6 +20,7 @@ export type {
   ResourceHandler,
   ResourceOptions,
   ResourceReturn,
+  ServerRequestOptions,
   TemplateVariables,
   ToolHandler,
   ToolOptions,

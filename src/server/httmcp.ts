@@ -2,8 +2,16 @@ import { McpServer, ResourceTemplate } from '@modelcontextprotocol/sdk/server/mc
 import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import {
+  CreateMessageResultSchema,
+  ElicitResultSchema,
+  ErrorCode,
+  ListRootsResultSchema,
   LoggingLevelSchema,
+  McpError,
   SetLevelRequestSchema,
+  SubscribeRequestSchema,
+  UnsubscribeRequestSchema,
+  type ClientCapabilities,
   type LoggingLevel,
   type ServerNotification,
   type ServerRequest,
@@ -38,6 +46,8 @@ export interface HTTMCPOptions {
   instructions?: string;
   /** Where this server meets nginx+nchan; defaults to the process-wide gateway from the environment. */
   gateway?: Gateway;
+  /** How long a request to the client (sampling, elicitation, roots) may take; default 60 s. */
+  requestTimeoutMs?: number;
 }
 
 const NAME = /^[A-Za-z0-9_-]{1,64}$/;
@@ -73,6 +83,11 @@ export class HTTMCP {
   /** Per-session `logging/setLevel`, bounded so idle sessions cannot grow it without limit. */
   private readonly logLevels = new BoundedMap<string, LoggingLevel>(100_000);
   private mounted: Mounted | undefined;
+  /** `resources/subscribe`: uri -> subscriber (session id, or one SDK server's client) -> sender. */
+  private readonly subscriptions = new Map<string, Map<string, (notification: ServerNotification) => Promise<void>>>();
+  /** Identities of SDK servers connected to single-client transports, for subscriptions. */
+  private readonly serverIds = new WeakMap<McpServer, string>();
+  private nextServerId = 1;
 
   constructor(options: HTTMCPOptions) {
     if (!NAME.test(options.name)) {
@@ -113,6 +128,18 @@ export class HTTMCP {
     return this;
   }
 
+  /**
+   * Tells every client subscribed to `uri` (`resources/subscribe`) that it changed
+   * (`notifications/resources/updated`). Subscriptions live in this process: on several
+   * backends, call it where the subscription was made (sessions stick to one backend).
+   */
+  async resourceUpdated(uri: string): Promise<void> {
+    const subscribers = this.subscriptions.get(uri);
+    if (!subscribers) return;
+    const notification: ServerNotification = { method: 'notifications/resources/updated', params: { uri } };
+    await Promise.all([...subscribers.values()].map((send) => send(notification)));
+  }
+
   /** Names of everything registered, for logs and tests. */
   get catalog(): { tools: string[]; resources: string[]; prompts: string[] } {
     const names = (kind: Definition['kind']) => this.definitions.filter((d) => d.kind === kind).map((d) => d.name);
@@ -144,7 +171,8 @@ export class HTTMCP {
       if (this.mounted.gateway !== gateway) throw new Error(`${this.name} is already mounted on another gateway`);
       return this.mounted;
     }
-    const hub = gateway.createHub();
+    const hub = gateway.createHub(this.name);
+    hub.onSessionClosed = (session) => this.forgetSession(session);
     const server = this.createMcpServer();
     void server.connect(hub);
     this.mounted = { gateway, hub, server, endpoint: new NchanEndpoint(this.name, hub, gateway) };
@@ -173,19 +201,56 @@ export class HTTMCP {
       { capabilities: { logging: {} }, ...(instructions === undefined ? {} : { instructions }) },
     );
     server.server.setRequestHandler(SetLevelRequestSchema, (request, extra) => {
-      this.logLevels.set(sessionOf(extra) ?? '', request.params.level);
+      this.logLevels.set(this.subscriberKey(extra, server), request.params.level);
       return {};
     });
     declareEveryKind(server);
+    server.server.registerCapabilities({ resources: { subscribe: true, listChanged: true } });
+    server.server.setRequestHandler(SubscribeRequestSchema, (request, extra) => {
+      const key = this.subscriberKey(extra, server);
+      const session = sessionOf(extra);
+      const send = (notification: ServerNotification): Promise<void> =>
+        this.mounted && session !== undefined && extra.sessionId === undefined
+          ? this.mounted.hub.push(session, { jsonrpc: '2.0', ...notification })
+          : server.server.notification(notification);
+      let subscribers = this.subscriptions.get(request.params.uri);
+      if (!subscribers) this.subscriptions.set(request.params.uri, (subscribers = new Map()));
+      subscribers.set(key, send);
+      return {};
+    });
+    server.server.setRequestHandler(UnsubscribeRequestSchema, (request, extra) => {
+      const subscribers = this.subscriptions.get(request.params.uri);
+      subscribers?.delete(this.subscriberKey(extra, server));
+      if (subscribers?.size === 0) this.subscriptions.delete(request.params.uri);
+      return {};
+    });
     for (const definition of this.definitions) apply(server, definition, this);
     this.servers.add(server);
-    server.server.onclose = () => this.servers.delete(server);
+    server.server.onclose = () => {
+      this.servers.delete(server);
+      this.forgetSession(this.subscriberKey(undefined, server));
+    };
     return server;
   }
 
-  /** @internal Builds the context handed to handlers. */
-  context(extra: Extra): Context {
+  /** @internal Builds the context handed to handlers of `server`. */
+  context(extra: Extra, server: McpServer): Context {
     const sessionId = sessionOf(extra);
+    const timeout = this.options.requestTimeoutMs ?? 60_000;
+    const ask = async <T>(
+      capability: keyof ClientCapabilities,
+      request: ServerRequest,
+      schema: Parameters<Extra['sendRequest']>[1],
+      timeoutMs: number | undefined,
+    ): Promise<T> => {
+      const capabilities = this.clientCapabilities(extra, server);
+      // Unknown capabilities (a session opened before a backend restart) are tried: the client
+      // answers with an error if it cannot, and the timeout bounds the wait.
+      if (capabilities && capabilities[capability] === undefined) {
+        throw new McpError(ErrorCode.InvalidRequest, `The client does not support ${request.method} (it did not declare the ${capability} capability)`);
+      }
+      return (await extra.sendRequest(request, schema, { timeout: timeoutMs ?? timeout })) as T;
+    };
     const headers = (extra.requestInfo?.headers ?? {}) as Record<string, string | string[] | undefined>;
     const progressToken = extra._meta?.progressToken;
     return {
@@ -202,7 +267,7 @@ export class HTTMCP {
         });
       },
       log: async (level, data, logger) => {
-        const threshold = this.logLevels.get(sessionId ?? '');
+        const threshold = this.logLevels.get(this.subscriberKey(extra, server));
         if (threshold !== undefined && LEVELS.indexOf(level) < LEVELS.indexOf(threshold)) return;
         await extra.sendNotification({
           method: 'notifications/message',
@@ -214,7 +279,37 @@ export class HTTMCP {
         if (this.mounted && sessionId !== undefined && extra.sessionId === undefined) await this.mounted.hub.push(sessionId, message);
         else await extra.sendNotification(notification as ServerNotification);
       },
+      sample: (params, options) =>
+        ask('sampling', { method: 'sampling/createMessage', params }, CreateMessageResultSchema, options?.timeoutMs),
+      elicit: (params, options) =>
+        ask('elicitation', { method: 'elicitation/create', params: { mode: 'form', ...params } }, ElicitResultSchema, options?.timeoutMs),
+      roots: (options) => ask('roots', { method: 'roots/list' }, ListRootsResultSchema, options?.timeoutMs),
     };
+  }
+
+  /** What the client of this request declared at `initialize` (undefined when not known). */
+  private clientCapabilities(extra: Extra, server: McpServer): ClientCapabilities | undefined {
+    const session = sessionOf(extra);
+    if (this.mounted && server === this.mounted.server && session !== undefined) return this.mounted.hub.clientCapabilities(session);
+    return server.server.getClientCapabilities();
+  }
+
+  /** Who per-client state belongs to: the request's session, or the one client of an SDK server. */
+  private subscriberKey(extra: Extra | undefined, server: McpServer): string {
+    const session = extra ? sessionOf(extra) : undefined;
+    if (session !== undefined) return session;
+    let id = this.serverIds.get(server);
+    if (!id) this.serverIds.set(server, (id = `server:${this.nextServerId++}`));
+    return id;
+  }
+
+  /** Drops what a session left behind (subscriptions, log level) when it ends. */
+  private forgetSession(key: string): void {
+    this.logLevels.delete(key);
+    for (const [uri, subscribers] of this.subscriptions) {
+      subscribers.delete(key);
+      if (subscribers.size === 0) this.subscriptions.delete(uri);
+    }
   }
 
   private add(definition: Definition): this {
@@ -263,7 +358,7 @@ function apply(server: McpServer, definition: Definition, owner: HTTMCP): void {
           inputSchema: options.input ?? {},
           ...(options.output === undefined ? {} : { outputSchema: options.output }),
         },
-        async (args: unknown, extra: Extra) => toToolResult(await handler(args as never, owner.context(extra)), structured),
+        async (args: unknown, extra: Extra) => toToolResult(await handler(args as never, owner.context(extra, server)), structured),
       );
       return;
     }
@@ -275,9 +370,17 @@ function apply(server: McpServer, definition: Definition, owner: HTTMCP): void {
         ...(options.mimeType === undefined ? {} : { mimeType: options.mimeType }),
       };
       const read = async (url: URL, variables: Record<string, string | string[]>, extra: Extra) =>
-        toResourceResult(await handler(variables as never, { ...owner.context(extra), uri: url }), url, options.mimeType);
+        toResourceResult(await handler(variables as never, { ...owner.context(extra, server), uri: url }), url, options.mimeType);
       if (uri.includes('{')) {
-        server.registerResource(definition.name, new ResourceTemplate(uri, { list: undefined }), metadata, read);
+        const complete = options.complete
+          ? Object.fromEntries(
+              Object.entries(options.complete).map(([variable, suggest]) => [
+                variable,
+                (value: string, context?: { arguments?: Record<string, string> }) => suggest(value, { arguments: context?.arguments ?? {} }),
+              ]),
+            )
+          : undefined;
+        server.registerResource(definition.name, new ResourceTemplate(uri, { list: undefined, ...(complete ? { complete } : {}) }), metadata, read);
       } else {
         server.registerResource(definition.name, uri, metadata, (url, extra) => read(url, {}, extra));
       }
@@ -294,7 +397,7 @@ function apply(server: McpServer, definition: Definition, owner: HTTMCP): void {
         },
         async (...params: unknown[]) => {
           const [args, extra] = (options.args === undefined ? [{}, params[0]] : params) as [unknown, Extra];
-          return toPromptResult(await handler(args as never, owner.context(extra)), options.description);
+          return toPromptResult(await handler(args as never, owner.context(extra, server)), options.description);
         },
       );
       return;

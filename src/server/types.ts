@@ -1,7 +1,12 @@
 import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
 import type {
   CallToolResult,
+  CreateMessageRequest,
+  CreateMessageResult,
+  ElicitRequestFormParams,
+  ElicitResult,
   GetPromptResult,
+  ListRootsResult,
   LoggingLevel,
   PromptMessage,
   ReadResourceResult,
@@ -47,6 +52,11 @@ export interface ResourceOptions {
   title?: string;
   description?: string;
   mimeType?: string;
+  /**
+   * Templates only: suggestions for a variable's value (`completion/complete`), by variable
+   * name. Receives what the user typed so far and the other variables already chosen.
+   */
+  complete?: Record<string, (value: string, context: { arguments: Record<string, string> }) => string[] | Promise<string[]>>;
 }
 
 /** Describes a prompt. Prompt arguments are strings in MCP, so use `z.string()` shapes. */
@@ -79,8 +89,24 @@ export interface Context {
    * (for example the result of work that goes on in the background).
    */
   push(notification: { method: string; params?: Record<string, unknown> }): Promise<void>;
+  /**
+   * Asks the client's model for a completion (`sampling/createMessage`). Fails at once with a
+   * clear error when the client did not declare the sampling capability; otherwise waits at most
+   * `timeoutMs` (default: the server's `requestTimeoutMs`).
+   */
+  sample(params: CreateMessageRequest['params'], options?: ServerRequestOptions): Promise<CreateMessageResult>;
+  /** Asks the user for input through the client (`elicitation/create`, form mode). */
+  elicit(params: Omit<ElicitRequestFormParams, 'mode'> & { mode?: 'form' }, options?: ServerRequestOptions): Promise<ElicitResult>;
+  /** Asks the client for its roots (`roots/list`). */
+  roots(options?: ServerRequestOptions): Promise<ListRootsResult>;
   /** The SDK's own handler extra, for anything not covered above. */
   readonly extra: RequestHandlerExtra<ServerRequest, ServerNotification>;
+}
+
+/** Options of a request the server sends to the client. */
+export interface ServerRequestOptions {
+  /** Give up after this long (ms); the handler then sees an error. */
+  timeoutMs?: number;
 }
 
 /** The context of a resource read: the handler context plus the URI being read. */

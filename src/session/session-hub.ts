@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Transport, TransportSendOptions } from '@modelcontextprotocol/sdk/shared/transport.js';
 import {
   ErrorCode,
+  type ClientCapabilities,
   type JSONRPCMessage,
   type JSONRPCNotification,
   type JSONRPCRequest,
@@ -10,7 +11,16 @@ import {
 } from '@modelcontextprotocol/sdk/types.js';
 import type { Logger } from '../log.js';
 import type { NchanPublisher } from '../nchan/publisher.js';
+import { BoundedMap } from '../util/bounded-map.js';
 import { StreamCloser } from './stream-closer.js';
+
+/**
+ * The channel every session of server `name` also subscribes to (see the session location in
+ * nginx.conf.template): one publish reaches them all, for example `notifications/tools/list_changed`.
+ */
+export function broadcastChannel(name: string): string {
+  return `httmcp.broadcast.${name}`;
+}
 
 /** How the client holds its session open. */
 export type Wire = 'websocket' | 'sse' | 'streamable';
@@ -28,6 +38,8 @@ export type Delivery =
 
 /** Tunables of a hub; see {@link SessionHubOptions}. */
 export interface SessionHubOptions {
+  /** The server's name: messages for every session go to its broadcast channel. */
+  name: string;
   publisher: NchanPublisher;
   logger: Logger;
   /**
@@ -89,8 +101,16 @@ export class SessionHub implements Transport {
   onclose?: () => void;
   onerror?: (error: Error) => void;
   onmessage?: <T extends JSONRPCMessage>(message: T, extra?: MessageExtraInfo) => void;
+  /** Called when a session ends (its client left or deleted it), to drop what it left behind. */
+  onSessionClosed?: (session: string) => void;
 
+  private readonly name: string;
   private readonly publisher: NchanPublisher;
+  /**
+   * What each client declared at `initialize`, so requests to it (sampling, elicitation, roots)
+   * can fail fast when it cannot answer. Bounded; unknown after a restart, which is harmless.
+   */
+  private readonly capabilities = new BoundedMap<string, ClientCapabilities>(100_000);
   private readonly logger: Logger;
   private readonly inlineBudgetMs: number;
   private readonly inlineReplyMax: number;
@@ -108,6 +128,7 @@ export class SessionHub implements Transport {
   private readonly serverRequests = new Map<RequestId, { session: string; at: number }>();
 
   constructor(options: SessionHubOptions) {
+    this.name = options.name;
     this.publisher = options.publisher;
     this.logger = options.logger;
     this.inlineBudgetMs = options.inlineBudgetMs ?? 50;
@@ -198,6 +219,13 @@ export class SessionHub implements Transport {
     for (const [hubId, entry] of this.inflight) {
       if (entry.session === session) this.cancel(hubId, 'session closed');
     }
+    this.capabilities.delete(session);
+    this.onSessionClosed?.(session);
+  }
+
+  /** The capabilities the session's client declared, if this process saw its `initialize`. */
+  clientCapabilities(session: string): ClientCapabilities | undefined {
+    return this.capabilities.get(session);
   }
 
   /**
@@ -230,8 +258,12 @@ export class SessionHub implements Transport {
     const related = options?.relatedRequestId;
     const entry = typeof related === 'number' ? this.inflight.get(related) : undefined;
     if (!entry) {
-      // Messages not tied to a live request (for example list_changed) have no session here.
-      this.logger.warn({ method: message.method, related }, 'message for no live request was not delivered');
+      if (related === undefined) {
+        // Not tied to any request (list_changed and the like): for every session of the server.
+        await this.publisher.publish(broadcastChannel(this.name), JSON.stringify(message)).catch((error: unknown) => this.onerror?.(error as Error));
+      } else {
+        this.logger.warn({ method: message.method, related }, 'message for a request that already ended was not delivered');
+      }
       return;
     }
     if ('id' in message) this.rememberServerRequest(message.id, entry.session);
@@ -262,6 +294,10 @@ export class SessionHub implements Transport {
     });
     this.inflight.set(hubId, entry);
     this.bySessionId.set(key, hubId);
+    if (message.method === 'initialize') {
+      const capabilities = (message.params as { capabilities?: ClientCapabilities } | undefined)?.capabilities;
+      if (capabilities) this.capabilities.set(forwarded.session, capabilities);
+    }
     this.onmessage?.({ ...message, id: hubId }, extra);
     return delivery;
   }

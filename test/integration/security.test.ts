@@ -478,7 +478,7 @@ test('after the attacks no nginx worker crashed and SDK clients work on every tr
 
 /** The `message` event nchan delivers for a published JSON-RPC message (any id). */
 function message(json: unknown): SseEvent {
-  return { event: 'message', id: expect.stringMatching(/^\d+:\d+$/) as unknown as string, data: JSON.stringify(json) };
+  return { event: 'message', id: expect.stringMatching(/^\d+:\S+$/) as unknown as string, data: JSON.stringify(json) };
 }
 
 /** A legacy HTTP+SSE client driven by hand: its stream, its endpoint, an initialized session. */
@@ -503,7 +503,7 @@ class SseVictim {
     const stream = await openEventStream(demo, headers);
     expect(stream.response.status).toBe(200);
     const endpointEvent = await stream.next(() => true);
-    expect(endpointEvent).toEqual({ event: 'endpoint', id: expect.stringMatching(/^\d+:\d+$/), data: expect.stringMatching(/^\/mcp\/demo\/[A-Za-z0-9_.-]+$/) });
+    expect(endpointEvent).toEqual({ event: 'endpoint', id: expect.stringMatching(/^\d+:\S+$/), data: expect.stringMatching(/^\/mcp\/demo\/[A-Za-z0-9_.-]+$/) });
     const partial = new SseVictim(stream, endpointEvent, endpointEvent, headers);
     const initializeReply = await partial.post({ ...INITIALIZE, id: 'victim-init' }).then(() => stream.next((e) => e.data.includes('"victim-init"')));
     expect(JSON.parse(initializeReply.data)).toMatchObject({ id: 'victim-init', result: { serverInfo: { name: 'demo' } } });

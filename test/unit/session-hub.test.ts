@@ -49,7 +49,7 @@ afterEach(async () => {
 async function harness(options: Partial<SessionHubOptions> = {}): Promise<Harness> {
   const publisher = new FakePublisher();
   const { logger, records } = captureLogger();
-  const hub = new SessionHub({ publisher: publisher.asPublisher(), logger, inlineBudgetMs: 25, ...options });
+  const hub = new SessionHub({ name: 'test', publisher: publisher.asPublisher(), logger, inlineBudgetMs: 25, ...options });
   hubs.push(hub);
   const started: string[] = [];
   const aborted: string[] = [];
@@ -504,11 +504,12 @@ describe('SessionHub: other messages', () => {
     ]);
   });
 
-  test('a server message tied to no live request is not delivered anywhere', async () => {
+  test('a server message tied to no request goes to the server\'s broadcast channel, once', async () => {
     const h = await harness();
     await h.mcp.server.sendToolListChanged();
-    expect(h.publisher.calls).toEqual([]);
-    expect(h.records.some((r) => r.msg === 'message for no live request was not delivered')).toBe(true);
+    expect(h.publisher.calls).toEqual([
+      { op: 'publish', channel: 'httmcp.broadcast.test', event: 'message', body: JSON.stringify({ method: 'notifications/tools/list_changed', jsonrpc: '2.0' }) },
+    ]);
   });
 
   test('close ends the connected server', async () => {
@@ -532,7 +533,7 @@ describe('HTTMCP mounted on a gateway', () => {
     Object.defineProperty(gateway, 'publisher', { value: publisher.asPublisher() });
     let hub: SessionHub | undefined;
     const createHub = gateway.createHub.bind(gateway);
-    gateway.createHub = () => (hub = createHub());
+    gateway.createHub = (name: string) => (hub = createHub(name));
 
     let later: Promise<void> | undefined;
     const server = new HTTMCP({ name: 'pusher', version: '1' }).tool('later', {}, (_args, ctx) => {

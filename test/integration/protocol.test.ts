@@ -1,0 +1,201 @@
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import {
+  CreateMessageRequestSchema,
+  ElicitRequestSchema,
+  ListRootsRequestSchema,
+  LoggingMessageNotificationSchema,
+  ResourceUpdatedNotificationSchema,
+  ToolListChangedNotificationSchema,
+} from '@modelcontextprotocol/sdk/types.js';
+import { z } from 'zod';
+import { completable, HTTMCP, type Stack } from '../../src/index.js';
+import { connectClient, startTestStack, TRANSPORTS, workerCrashes, type TransportKind } from '../helpers/stack.js';
+
+/** A server exercising everything a client can be asked or told, beyond request/reply. */
+function createProtocolServer(): HTTMCP {
+  return new HTTMCP({ name: 'proto', version: '1.0.0', requestTimeoutMs: 5000 })
+    .tool('ask_model', { input: { question: z.string() } }, async ({ question }, ctx) => {
+      const answer = await ctx.sample({ messages: [{ role: 'user', content: { type: 'text', text: question } }], maxTokens: 50 });
+      const content = Array.isArray(answer.content) ? answer.content[0] : answer.content;
+      return `model said: ${content?.type === 'text' ? content.text : content?.type}`;
+    })
+    .tool('ask_user', {}, async (_args, ctx) => {
+      const answer = await ctx.elicit({
+        message: 'Who are you?',
+        requestedSchema: { type: 'object', properties: { name: { type: 'string', default: 'anonymous' } }, required: ['name'] },
+      });
+      return `${answer.action}: ${JSON.stringify(answer.content ?? {})}`;
+    })
+    .tool('list_roots', {}, async (_args, ctx) => (await ctx.roots()).roots.map((root) => root.uri).join(','))
+    .tool('log_both', {}, async (_args, ctx) => {
+      await ctx.log('info', 'an info line');
+      await ctx.log('error', 'an error line');
+      return 'logged';
+    })
+    .resource('watched', 'proto://watched', { mimeType: 'text/plain' }, () => 'watch me')
+    .resource(
+      'city',
+      'proto://cities/{name}',
+      { complete: { name: (value) => ['Paris', 'Prague', 'Porto', 'Oslo'].filter((city) => city.startsWith(value)) } },
+      ({ name }) => `city ${name}`,
+    )
+    .prompt('travel', { args: { language: completable(z.string(), (value) => ['en', 'es', 'et'].filter((l) => l.startsWith(value))) } }, ({ language }) => `Plan a trip in ${language}`);
+}
+
+let stack: Stack;
+let proto: HTTMCP;
+
+beforeAll(async () => {
+  proto = createProtocolServer();
+  stack = await startTestStack({ servers: [proto] });
+});
+
+afterAll(async () => {
+  await stack?.stop();
+});
+
+const url = () => stack.servers.proto!;
+
+/** A client that can answer sampling, elicitation and roots requests. */
+async function capableClient(kind: TransportKind): Promise<Client> {
+  const client = await connectClient(kind, url(), { sampling: {}, elicitation: { form: {} }, roots: { listChanged: true } });
+  client.setRequestHandler(CreateMessageRequestSchema, (request) => {
+    const content = request.params.messages[0]!.content;
+    const first = Array.isArray(content) ? content[0] : content;
+    return { role: 'assistant', model: 'test-model', content: { type: 'text', text: `echo ${first?.type === 'text' ? first.text : '?'}` } };
+  });
+  client.setRequestHandler(ElicitRequestSchema, () => ({ action: 'accept', content: { name: 'Ada' } }));
+  client.setRequestHandler(ListRootsRequestSchema, () => ({ roots: [{ uri: 'file:///home/ada', name: 'home' }, { uri: 'file:///tmp' }] }));
+  return client;
+}
+
+async function waitFor(condition: () => boolean, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+describe.each(TRANSPORTS)('%s: requests from the server to the client', (kind) => {
+  let client: Client;
+  beforeAll(async () => {
+    client = await capableClient(kind);
+  });
+  afterAll(async () => {
+    await client?.close();
+  });
+
+  test('sampling/createMessage from inside a tool reaches the client and its answer resolves the handler', async () => {
+    expect(await client.callTool({ name: 'ask_model', arguments: { question: 'why?' } })).toEqual({
+      content: [{ type: 'text', text: 'model said: echo why?' }],
+    });
+  });
+
+  test('elicitation/create (form mode)', async () => {
+    expect(await client.callTool({ name: 'ask_user', arguments: {} })).toEqual({ content: [{ type: 'text', text: 'accept: {"name":"Ada"}' }] });
+  });
+
+  test('roots/list', async () => {
+    expect(await client.callTool({ name: 'list_roots', arguments: {} })).toEqual({ content: [{ type: 'text', text: 'file:///home/ada,file:///tmp' }] });
+  });
+
+  test('a client without the capability gets a clear error at once, not a hang', async () => {
+    const plain = await connectClient(kind, url());
+    try {
+      const started = Date.now();
+      const result = await plain.callTool({ name: 'ask_model', arguments: { question: 'hello?' } });
+      expect(result.isError).toBe(true);
+      expect(JSON.stringify(result.content)).toContain('does not support sampling/createMessage');
+      expect(Date.now() - started).toBeLessThan(2000);
+    } finally {
+      await plain.close();
+    }
+  });
+});
+
+describe.each(TRANSPORTS)('%s: notifications', (kind) => {
+  test('logging/setLevel applies to the session that set it only', async () => {
+    const quiet = await connectClient(kind, url());
+    const chatty = await connectClient(kind, url());
+    try {
+      const heard = { quiet: [] as string[], chatty: [] as string[] };
+      quiet.setNotificationHandler(LoggingMessageNotificationSchema, (n) => void heard.quiet.push(n.params.level));
+      chatty.setNotificationHandler(LoggingMessageNotificationSchema, (n) => void heard.chatty.push(n.params.level));
+      await quiet.setLoggingLevel('error');
+      await quiet.callTool({ name: 'log_both', arguments: {} });
+      await chatty.callTool({ name: 'log_both', arguments: {} });
+      expect(heard).toEqual({ quiet: ['error'], chatty: ['info', 'error'] });
+    } finally {
+      await Promise.all([quiet.close(), chatty.close()]);
+    }
+  });
+
+  test('resources/subscribe: notifications/resources/updated reaches the subscribed session only', async () => {
+    const subscriber = await connectClient(kind, url());
+    const bystander = await connectClient(kind, url());
+    try {
+      const updates = { subscriber: [] as string[], bystander: [] as string[] };
+      subscriber.setNotificationHandler(ResourceUpdatedNotificationSchema, (n) => void updates.subscriber.push(n.params.uri));
+      bystander.setNotificationHandler(ResourceUpdatedNotificationSchema, (n) => void updates.bystander.push(n.params.uri));
+      if (kind === 'streamable') {
+        // Pushes outside a request travel on the standalone GET stream, which the SDK client
+        // opens right after initialize; give it a moment to attach.
+        await new Promise((r) => setTimeout(r, 300));
+      }
+      await subscriber.subscribeResource({ uri: 'proto://watched' });
+      await proto.resourceUpdated('proto://watched');
+      await waitFor(() => updates.subscriber.length === 1);
+      await subscriber.unsubscribeResource({ uri: 'proto://watched' });
+      await proto.resourceUpdated('proto://watched');
+      await new Promise((r) => setTimeout(r, 300));
+      expect(updates).toEqual({ subscriber: ['proto://watched'], bystander: [] });
+    } finally {
+      await Promise.all([subscriber.close(), bystander.close()]);
+    }
+  });
+
+  test('completion/complete for prompt arguments and resource template variables', async () => {
+    const client = await connectClient(kind, url());
+    try {
+      expect(client.getServerCapabilities()?.completions).toBeDefined();
+      const prompt = await client.complete({ ref: { type: 'ref/prompt', name: 'travel' }, argument: { name: 'language', value: 'e' } });
+      expect(prompt.completion.values).toEqual(['en', 'es', 'et']);
+      const city = await client.complete({ ref: { type: 'ref/resource', uri: 'proto://cities/{name}' }, argument: { name: 'name', value: 'P' } });
+      expect(city.completion.values).toEqual(['Paris', 'Prague', 'Porto']);
+    } finally {
+      await client.close();
+    }
+  });
+});
+
+test('a registry change is one broadcast that every session of the server receives, on every transport', async () => {
+  const clients = await Promise.all(TRANSPORTS.map((kind) => connectClient(kind, url())));
+  try {
+    const heard = clients.map(() => 0);
+    clients.forEach((client, i) => client.setNotificationHandler(ToolListChangedNotificationSchema, () => void heard[i]!++));
+    await new Promise((r) => setTimeout(r, 300)); // the Streamable HTTP client's GET stream attaches
+    const before = stack.gateway.stats().published;
+    proto.tool('late_tool', { description: 'added at run time' }, () => 'late');
+    await waitFor(() => heard.every((count) => count >= 1));
+    await new Promise((r) => setTimeout(r, 200));
+    expect(heard).toEqual([1, 1, 1]);
+    expect(stack.gateway.stats().published - before).toBe(1);
+    for (const client of clients) {
+      expect((await client.listTools()).tools.map((t) => t.name)).toContain('late_tool');
+    }
+    // A session opened afterwards does not replay the old broadcast.
+    const late = await connectClient('websocket', url());
+    let replayed = 0;
+    late.setNotificationHandler(ToolListChangedNotificationSchema, () => void replayed++);
+    await late.ping();
+    expect(replayed).toBe(0);
+    await late.close();
+  } finally {
+    await Promise.all(clients.map((c) => c.close()));
+  }
+});
+
+test('no nginx worker crashed', () => {
+  expect(workerCrashes(stack)).toEqual([]);
+});
