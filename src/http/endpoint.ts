@@ -1,7 +1,7 @@
-import { ErrorCode, isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
+import { ErrorCode, isInitializeRequest, SUPPORTED_PROTOCOL_VERSIONS } from '@modelcontextprotocol/sdk/types.js';
 import type { Gateway } from '../gateway.js';
 import type { Logger } from '../log.js';
-import type { SessionHub, Wire } from '../session/session-hub.js';
+import type { Delivery, SessionHub, Wire } from '../session/session-hub.js';
 import { BoundedMap } from '../util/bounded-map.js';
 
 /** Request headers as Node gives them. */
@@ -39,6 +39,11 @@ export class NchanEndpoint {
   private readonly gateway: Gateway;
   /** Ids already verified for a principal: an HMAC per message is the hot path's largest cost. */
   private readonly verified = new BoundedMap<string, string>(50_000);
+  /**
+   * Streamable HTTP sessions ended by DELETE. Ids are stateless, so a deleted one would verify
+   * again; this process remembers it (sessions stick to one backend) for as long as it can.
+   */
+  private readonly deleted = new BoundedMap<string, true>(100_000);
 
   constructor(name: string, hub: SessionHub, gateway: Gateway) {
     this.name = name;
@@ -51,9 +56,18 @@ export class NchanEndpoint {
   async open(headers: Headers): Promise<Answer> {
     const requested = header(headers, 'mcp-session-id');
     if (requested !== undefined) {
-      // Streamable HTTP: the standalone stream for server pushes.
+      // Streamable HTTP: the standalone stream for server pushes, or the resumption of a stream.
+      const refusal = unsupportedVersion(headers);
+      if (refusal) return refusal;
       if (!this.isValid(requested, headers)) return sessionNotFound();
       if (!acceptsExactly(headers, 'text/event-stream')) return httpError(406, 'Not Acceptable: the GET stream needs Accept: text/event-stream');
+      const lastEventId = header(headers, 'last-event-id');
+      const stream = lastEventId === undefined ? undefined : this.hub.resume(requested, lastEventId);
+      if (stream !== undefined) {
+        // nchan replays what the client missed from its buffer, after the id given here.
+        const after = stream.after === undefined ? '' : `?last_event_id=${encodeURIComponent(stream.after)}`;
+        return { status: 200, headers: { 'x-accel-redirect': `/_httmcp/stream/${stream.channel}${after}` } };
+      }
       return this.enter(requested);
     }
     if (headers['x-httmcp-transport'] === 'websocket') return this.enter(this.mint(headers));
@@ -78,6 +92,8 @@ export class NchanEndpoint {
     if (!/^application\/json\s*(;|$)/i.test(header(headers, 'content-type') ?? '')) {
       return httpError(415, 'Unsupported Media Type: Content-Type must be application/json');
     }
+    const refusal = unsupportedVersion(headers);
+    if (refusal) return refusal;
     let session = header(headers, 'mcp-session-id');
     let minted = false;
     if (session === undefined) {
@@ -87,6 +103,7 @@ export class NchanEndpoint {
     } else if (!this.isValid(session, headers)) {
       return sessionNotFound();
     }
+    if (body.trimStart().startsWith('[')) return this.batch(session, headers, body);
     const delivery = await this.hub.receive({ session, wire: 'streamable', headers, body });
     const sessionHeader: Record<string, string> = minted || delivery.kind === 'stream' ? { 'mcp-session-id': session } : {};
     switch (delivery.kind) {
@@ -102,9 +119,13 @@ export class NchanEndpoint {
   }
 
   async terminate(headers: Headers): Promise<Answer> {
+    const refusal = unsupportedVersion(headers);
+    if (refusal) return refusal;
     const session = header(headers, 'mcp-session-id');
     if (session === undefined) return httpError(400, 'Bad Request: Mcp-Session-Id header is required');
     if (!this.isValid(session, headers)) return sessionNotFound();
+    this.deleted.set(session, true);
+    this.verified.delete(session);
     this.hub.sessionClosed(session);
     try {
       await this.gateway.publisher.delete(session);
@@ -150,7 +171,39 @@ export class NchanEndpoint {
     return session;
   }
 
+  /**
+   * A JSON-RPC batch: allowed by the 2025-03-26 revision only (clients of later ones send
+   * MCP-Protocol-Version). Every request's reply comes back in one JSON array, so the exchange
+   * is held until all are done; progress of batched requests is not streamed.
+   */
+  private async batch(session: string, headers: Headers, body: string): Promise<Answer> {
+    const version = header(headers, 'mcp-protocol-version') ?? '2025-03-26';
+    let messages: unknown;
+    try {
+      messages = JSON.parse(body);
+    } catch {
+      return { status: 400, headers: { 'content-type': 'application/json' }, body: errorBody(ErrorCode.ParseError, 'Parse error: the message is not valid JSON') };
+    }
+    if (version !== '2025-03-26') {
+      return {
+        status: 400,
+        headers: { 'content-type': 'application/json' },
+        body: errorBody(ErrorCode.InvalidRequest, `JSON-RPC batches were removed after protocol version 2025-03-26; this session uses ${version}`),
+      };
+    }
+    if (!Array.isArray(messages) || messages.length === 0) {
+      return { status: 400, headers: { 'content-type': 'application/json' }, body: errorBody(ErrorCode.InvalidRequest, 'Invalid Request: an empty batch') };
+    }
+    const deliveries: Delivery[] = await Promise.all(
+      messages.map((message) => this.hub.receive({ session, wire: 'streamable', headers, body: JSON.stringify(message), holdUntilReplied: true })),
+    );
+    const replies = deliveries.flatMap((d) => (d.kind === 'reply' || d.kind === 'invalid' ? [d.body] : []));
+    if (replies.length === 0) return { status: 202 };
+    return { status: 200, headers: { 'content-type': 'application/json' }, body: `[${replies.join(',')}]` };
+  }
+
   private isValid(session: string, headers: Headers): boolean {
+    if (this.deleted.get(session)) return false;
     const principal = this.gateway.principal(headers);
     if (this.verified.get(session) === principal) return true;
     if (!this.gateway.sessionIds.verify(session, this.name, principal)) return false;
@@ -161,6 +214,13 @@ export class NchanEndpoint {
   private enter(session: string): Answer {
     return { status: 200, headers: { 'x-accel-redirect': `/_httmcp/session/${this.name}/${session}` } };
   }
+}
+
+/** 400 for an MCP-Protocol-Version this server does not speak (absent means 2025-03-26). */
+function unsupportedVersion(headers: Headers): Answer | undefined {
+  const version = header(headers, 'mcp-protocol-version');
+  if (version === undefined || SUPPORTED_PROTOCOL_VERSIONS.includes(version)) return undefined;
+  return httpError(400, `Bad Request: unsupported MCP-Protocol-Version ${version} (supported: ${SUPPORTED_PROTOCOL_VERSIONS.join(', ')})`);
 }
 
 function header(headers: Headers, name: string): string | undefined {

@@ -284,6 +284,10 @@ export class HTTMCP {
       elicit: (params, options) =>
         ask('elicitation', { method: 'elicitation/create', params: { mode: 'form', ...params } }, ElicitResultSchema, options?.timeoutMs),
       roots: (options) => ask('roots', { method: 'roots/list' }, ListRootsResultSchema, options?.timeoutMs),
+      closeStream: async () => {
+        if (this.mounted && server === this.mounted.server) await this.mounted.hub.closeStream(extra.requestId);
+        else extra.closeSSEStream?.();
+      },
     };
   }
 

@@ -99,6 +99,12 @@ export interface Context {
   elicit(params: Omit<ElicitRequestFormParams, 'mode'> & { mode?: 'form' }, options?: ServerRequestOptions): Promise<ElicitResult>;
   /** Asks the client for its roots (`roots/list`). */
   roots(options?: ServerRequestOptions): Promise<ListRootsResult>;
+  /**
+   * Streamable HTTP: ends the SSE stream this request's messages travel on, while the request
+   * goes on (SEP-1699 polling). The client reconnects with Last-Event-ID and receives the rest.
+   * Does nothing on transports without such a stream.
+   */
+  closeStream(): Promise<void>;
   /** The SDK's own handler extra, for anything not covered above. */
   readonly extra: RequestHandlerExtra<ServerRequest, ServerNotification>;
 }

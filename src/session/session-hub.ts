@@ -67,6 +67,11 @@ export interface Forwarded {
   /** The client's headers (for WebSocket: those of its handshake). */
   headers: Record<string, string | string[] | undefined>;
   body: string;
+  /**
+   * Hold the exchange until the reply is ready instead of releasing it after the budget
+   * (Streamable HTTP batches: their replies go back together as one JSON array).
+   */
+  holdUntilReplied?: boolean;
 }
 
 interface Inflight {
@@ -85,6 +90,9 @@ interface Inflight {
   chain: Promise<void>;
   startedAt: number;
 }
+
+/** Where a Streamable HTTP client resumes after the event it saw last. */
+const RESUME_CAPACITY = 100_000;
 
 const SERVER_REQUEST_TTL_MS = 10 * 60_000;
 
@@ -126,6 +134,11 @@ export class SessionHub implements Transport {
   private readonly bySessionId = new Map<string, number>();
   /** Ids of requests the server sent to clients -> the session that must answer. */
   private readonly serverRequests = new Map<RequestId, { session: string; at: number }>();
+  /**
+   * `${session}\n${event id}` -> the request whose stream carried that event, so a client that
+   * lost its stream and comes back with Last-Event-ID is sent to that request's stream.
+   */
+  private readonly streamEvents = new BoundedMap<string, { entry: Inflight; channel: string }>(RESUME_CAPACITY);
 
   constructor(options: SessionHubOptions) {
     this.name = options.name;
@@ -290,7 +303,8 @@ export class SessionHub implements Transport {
       startedAt: Date.now(),
     };
     const delivery = new Promise<Delivery>((resolve) => {
-      entry.pending = { resolve, timer: setTimeout(() => this.release(entry), this.inlineBudgetMs) };
+      const timer = setTimeout(() => this.release(entry), forwarded.holdUntilReplied ? 2 ** 31 - 1 : this.inlineBudgetMs);
+      entry.pending = { resolve, timer };
     });
     this.inflight.set(hubId, entry);
     this.bySessionId.set(key, hubId);
@@ -326,7 +340,7 @@ export class SessionHub implements Transport {
     }
     if (pending) this.release(entry);
     await this.enqueuePublish(entry, body);
-    if (entry.wire === 'streamable') this.streams.closeWhenRead(channelOf(entry));
+    if (entry.wire === 'streamable') void entry.chain.then(() => this.streams.closeWhenRead(channelOf(entry)));
   }
 
   /**
@@ -354,18 +368,64 @@ export class SessionHub implements Transport {
     }
   }
 
-  /** Lets the HTTP exchange go: 204 on nchan's hop, an SSE stream on Streamable HTTP. */
+  /**
+   * Lets the HTTP exchange go: 204 on nchan's hop; on Streamable HTTP an SSE stream, which opens
+   * with a priming event (an id and no data) so the client can resume it from the start.
+   */
   private release(entry: Inflight): void {
     const pending = entry.pending;
     if (!pending) return;
     clearTimeout(pending.timer);
     entry.pending = undefined;
-    pending.resolve(entry.wire === 'streamable' ? { kind: 'stream', channel: channelOf(entry) } : { kind: 'none' });
+    if (entry.wire === 'streamable') {
+      void this.enqueuePublish(entry, '');
+      pending.resolve({ kind: 'stream', channel: channelOf(entry) });
+    } else {
+      pending.resolve({ kind: 'none' });
+    }
+  }
+
+  /**
+   * Ends the SSE stream a Streamable HTTP request's messages travel on, before the request is
+   * done (SEP-1699 polling): the client reconnects with Last-Event-ID and the rest of the
+   * request's messages, its reply included, reach it on the resumed stream. Nchan can only end a
+   * stream by deleting its channel, so the request continues on a fresh one.
+   */
+  closeStream(hubId: RequestId): Promise<void> {
+    const entry = typeof hubId === 'number' ? this.inflight.get(hubId) : undefined;
+    if (!entry || entry.wire !== 'streamable') return Promise.resolve();
+    this.release(entry);
+    const closing = entry.chain.then(async () => {
+      await this.streams.closeWhenRead(channelOf(entry));
+      entry.channel = undefined;
+    });
+    entry.chain = closing.catch(() => undefined);
+    return entry.chain;
+  }
+
+  /**
+   * Where a Streamable HTTP client resuming after `lastEventId` continues: the request stream
+   * that event was on, and whether to replay after it or (when the request has moved to a fresh
+   * channel since, see {@link closeStream}) from the start. Undefined when the event was not on a
+   * request stream: then it is the session's own stream.
+   */
+  resume(session: string, lastEventId: string): { channel: string; after?: string } | undefined {
+    const seen = this.streamEvents.get(`${session}\n${lastEventId}`);
+    if (!seen) return undefined;
+    const channel = channelOf(seen.entry);
+    // Event ids are per channel (time:counter), so an id from the old channel means nothing in
+    // the new one, and could even equal one of its ids and make nchan skip it.
+    return channel === seen.channel ? { channel, after: lastEventId } : { channel };
   }
 
   private enqueuePublish(entry: Inflight, body: string): Promise<void> {
     const next = entry.chain.then(
-      () => this.publisher.publish(channelOf(entry), body).then(() => undefined),
+      () =>
+        this.publisher.publish(channelOf(entry), body).then((info) => {
+          if (entry.wire === 'streamable' && info.lastMessageId) {
+            this.streamEvents.set(`${entry.session}\n${info.lastMessageId}`, { entry, channel: channelOf(entry) });
+          }
+        }),
       () => undefined,
     );
     entry.chain = next.catch(() => undefined);
@@ -426,7 +486,10 @@ function parseMessage(body: string): Parsed {
   const idOk = typeof m.id === 'string' || Number.isInteger(m.id);
   const id = idOk ? (m.id as RequestId) : null;
   if (m.jsonrpc !== '2.0') return invalidEnvelope(id);
+  // The SDK's schemas are strict: a message with any other member would be dropped unanswered.
+  for (const key in m) if (!ENVELOPE_KEYS.has(key)) return invalidEnvelope(id);
   if (typeof m.method === 'string') {
+    if ('result' in m || 'error' in m) return invalidEnvelope(id);
     if (m.params !== undefined && !isObject(m.params)) return invalidEnvelope(id);
     if (!hasId) return { kind: 'notification', message: m as unknown as JSONRPCMessage };
     return idOk ? { kind: 'request', message: m as unknown as JSONRPCMessage } : invalidEnvelope(null);
@@ -445,6 +508,8 @@ function parseMessage(body: string): Parsed {
 function fitsIn(text: string, max: number): boolean {
   return text.length * 3 <= max || (text.length <= max && Buffer.byteLength(text, 'utf8') <= max);
 }
+
+const ENVELOPE_KEYS = new Set(['jsonrpc', 'id', 'method', 'params', 'result', 'error']);
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);

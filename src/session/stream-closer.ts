@@ -21,8 +21,9 @@ export class StreamCloser {
     private readonly logger: Logger,
   ) {}
 
-  closeWhenRead(channel: string): void {
-    void this.attempt(channel, Date.now(), 5);
+  /** Deletes `channel` once a subscriber is attached; resolves when done (or given up). */
+  closeWhenRead(channel: string): Promise<void> {
+    return new Promise((resolve) => void this.attempt(channel, Date.now(), 5, resolve));
   }
 
   close(): void {
@@ -30,25 +31,22 @@ export class StreamCloser {
     this.timers.clear();
   }
 
-  private async attempt(channel: string, since: number, delayMs: number): Promise<void> {
+  private async attempt(channel: string, since: number, delayMs: number, done: () => void): Promise<void> {
     try {
       const info = await this.publisher.info(channel);
-      if (!info) return; // already gone
-      if (info.subscribers > 0) {
-        await this.publisher.delete(channel);
-        return;
-      }
+      if (info && info.subscribers > 0) await this.publisher.delete(channel);
+      if (!info || info.subscribers > 0) return done();
     } catch (error) {
       this.logger.warn({ channel, err: error }, 'could not end a request stream');
-      return;
+      return done();
     }
     if (Date.now() - since > GIVE_UP_MS) {
       this.logger.info({ channel }, 'no client attached to a finished request stream; left to expire');
-      return;
+      return done();
     }
     const timer = setTimeout(() => {
       this.timers.delete(timer);
-      void this.attempt(channel, since, Math.min(delayMs * 2, 1000));
+      void this.attempt(channel, since, Math.min(delayMs * 2, 1000), done);
     }, delayMs);
     timer.unref();
     this.timers.add(timer);

@@ -63,6 +63,10 @@ describe('WebSocket (raw ws, subprotocol mcp)', () => {
     ['jsonrpc 1.0', '{"jsonrpc":"1.0","id":3,"method":"ping"}', { ...INVALID_REQUEST, id: 3 }],
     ['params that are not an object', '{"jsonrpc":"2.0","id":7,"method":"ping","params":[1]}', { ...INVALID_REQUEST, id: 7 }],
     ['an object as id', '{"jsonrpc":"2.0","id":{"x":1},"method":"ping"}', INVALID_REQUEST],
+    // The SDK drops messages with members beyond the envelope's: they must get an error, not silence.
+    ['a request with an extra top-level member', '{"jsonrpc":"2.0","id":8,"method":"ping","_meta":{}}', { ...INVALID_REQUEST, id: 8 }],
+    ['a fractional id', '{"jsonrpc":"2.0","id":1.5,"method":"ping"}', INVALID_REQUEST],
+    ['both method and result', '{"jsonrpc":"2.0","id":9,"method":"ping","result":{}}', { ...INVALID_REQUEST, id: 9 }],
     ['a batch', '[{"jsonrpc":"2.0","id":1,"method":"ping"}]', NO_BATCHES],
     ['an empty batch', '[]', NO_BATCHES],
   ])('%s gets a JSON-RPC error and the socket stays open', async (_what, frame, expected) => {
@@ -250,10 +254,11 @@ describe('Streamable HTTP (raw fetch)', () => {
     expect(await response.json()).toEqual(PARSE_ERROR);
   });
 
-  test('a batch and a non-JSON-RPC object are 400 with -32600', async () => {
-    const batch = await post('[{"jsonrpc":"2.0","id":1,"method":"ping"}]');
+  test('a batch (after 2025-03-26) and a non-JSON-RPC object are 400 with -32600', async () => {
+    // Batches exist only in the 2025-03-26 revision (protocol.test.ts covers those sessions).
+    const batch = await post('[{"jsonrpc":"2.0","id":1,"method":"ping"}]', { 'mcp-session-id': session, 'mcp-protocol-version': '2025-06-18' });
     expect(batch.status).toBe(400);
-    expect(await batch.json()).toEqual(NO_BATCHES);
+    expect(await batch.json()).toMatchObject({ jsonrpc: '2.0', id: null, error: { code: -32600, message: expect.stringContaining('batches were removed') } });
     const object = await post('{"foo":1}');
     expect(object.status).toBe(400);
     expect(await object.json()).toEqual(INVALID_REQUEST);

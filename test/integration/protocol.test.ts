@@ -9,6 +9,7 @@ import {
 } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 import { completable, HTTMCP, type Stack } from '../../src/index.js';
+import { EventStream, openEventStream, STREAMABLE_ACCEPT } from '../helpers/raw-clients.js';
 import { connectClient, startTestStack, TRANSPORTS, workerCrashes, type TransportKind } from '../helpers/stack.js';
 
 /** A server exercising everything a client can be asked or told, beyond request/reply. */
@@ -27,6 +28,14 @@ function createProtocolServer(): HTTMCP {
       return `${answer.action}: ${JSON.stringify(answer.content ?? {})}`;
     })
     .tool('list_roots', {}, async (_args, ctx) => (await ctx.roots()).roots.map((root) => root.uri).join(','))
+    .tool('poll_me', { input: { afterMs: z.number().int().default(300) } }, async ({ afterMs }, ctx) => {
+      // SEP-1699 polling: end the client's stream now, answer later on the resumed one.
+      await ctx.progress(1, 2, 'closing the stream');
+      await ctx.closeStream();
+      await new Promise((r) => setTimeout(r, afterMs));
+      await ctx.progress(2, 2, 'after the reconnect');
+      return 'answered after the stream was closed';
+    })
     .tool('log_both', {}, async (_args, ctx) => {
       await ctx.log('info', 'an info line');
       await ctx.log('error', 'an error line');
@@ -194,6 +203,120 @@ test('a registry change is one broadcast that every session of the server receiv
   } finally {
     await Promise.all(clients.map((c) => c.close()));
   }
+});
+
+describe('Streamable HTTP details (2025-11-25)', () => {
+  const INITIALIZE = {
+    jsonrpc: '2.0',
+    id: 'init',
+    method: 'initialize',
+    params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'raw', version: '1' } },
+  };
+
+  async function rawSession(version = '2025-11-25'): Promise<{ session: string; post: (body: unknown, extra?: Record<string, string>) => Promise<Response> }> {
+    const init = await fetch(url(), { method: 'POST', headers: { 'content-type': 'application/json', accept: STREAMABLE_ACCEPT }, body: JSON.stringify(INITIALIZE) });
+    expect(init.status).toBe(200);
+    const session = init.headers.get('mcp-session-id')!;
+    const post = (body: unknown, extra: Record<string, string> = {}) =>
+      fetch(url(), {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: STREAMABLE_ACCEPT, 'mcp-session-id': session, 'mcp-protocol-version': version, ...extra },
+        body: typeof body === 'string' ? body : JSON.stringify(body),
+      });
+    return { session, post };
+  }
+
+  test('a slow request gets an SSE stream that opens with a priming event (an id, no data)', async () => {
+    const { session, post } = await rawSession();
+    const response = await post({ jsonrpc: '2.0', id: 7, method: 'tools/call', params: { name: 'poll_me', arguments: { afterMs: 0 } } });
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toMatch(/^text\/event-stream/);
+    expect(response.headers.get('mcp-session-id')).toBe(session);
+    const stream = new EventStream(response, new AbortController());
+    const first = await stream.next(() => true);
+    expect(first).toEqual({ event: 'message', id: expect.stringMatching(/^\d+:\d+$/), data: '' });
+    stream.close();
+  });
+
+  test('a stream the server closes mid-request resumes with Last-Event-ID, and the reply arrives there', async () => {
+    const { session, post } = await rawSession();
+    const response = await post({ jsonrpc: '2.0', id: 8, method: 'tools/call', params: { name: 'poll_me', arguments: { afterMs: 400 } } });
+    const stream = new EventStream(response, new AbortController());
+    await stream.next(() => true); // priming
+    // The server ends the stream before the reply: the client has only the event ids it saw.
+    await waitFor(() => stream.ended);
+    expect(stream.events.some((e) => e.data.includes('"result"'))).toBe(false);
+    const lastEventId = stream.events.at(-1)!.id!;
+    const resumed = await openEventStream(url(), { 'mcp-session-id': session, 'mcp-protocol-version': '2025-11-25', 'last-event-id': lastEventId });
+    const reply = await resumed.next((e) => e.data.includes('"id":8'));
+    expect(JSON.parse(reply.data)).toEqual({ jsonrpc: '2.0', id: 8, result: { content: [{ type: 'text', text: 'answered after the stream was closed' }] } });
+    await waitFor(() => resumed.ended); // the finished request's stream ends
+  });
+
+  test('the SDK client rides through a server-closed stream transparently', async () => {
+    const client = await connectClient('streamable', url());
+    try {
+      const progress: string[] = [];
+      const result = await client.callTool({ name: 'poll_me', arguments: { afterMs: 300 } }, undefined, { onprogress: (p) => progress.push(p.message!) });
+      expect(result).toEqual({ content: [{ type: 'text', text: 'answered after the stream was closed' }] });
+      expect(progress).toEqual(['closing the stream', 'after the reconnect']);
+    } finally {
+      await client.close();
+    }
+  });
+
+  test('an unsupported MCP-Protocol-Version gets 400; a missing one means 2025-03-26', async () => {
+    const { post } = await rawSession();
+    const bad = await post({ jsonrpc: '2.0', id: 1, method: 'ping' }, { 'mcp-protocol-version': '1999-01-01' });
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as { error: { message: string } }).error.message).toContain('unsupported MCP-Protocol-Version 1999-01-01');
+    const { session } = await rawSession();
+    const legacy = await fetch(url(), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: STREAMABLE_ACCEPT, 'mcp-session-id': session },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'ping' }),
+    });
+    expect(legacy.status).toBe(200);
+    expect(await legacy.json()).toEqual({ jsonrpc: '2.0', id: 2, result: {} });
+  });
+
+  test('after DELETE the session is gone: 404 on POST, GET and DELETE', async () => {
+    const { session, post } = await rawSession();
+    const headers = { 'mcp-session-id': session, 'mcp-protocol-version': '2025-11-25' };
+    expect((await fetch(url(), { method: 'DELETE', headers })).status).toBe(200);
+    expect((await post({ jsonrpc: '2.0', id: 3, method: 'ping' })).status).toBe(404);
+    expect((await fetch(url(), { headers: { ...headers, accept: 'text/event-stream' } })).status).toBe(404);
+    expect((await fetch(url(), { method: 'DELETE', headers })).status).toBe(404);
+  });
+
+  test('other methods get 405', async () => {
+    expect((await fetch(url(), { method: 'PUT', body: '{}' })).status).toBe(405);
+    expect((await fetch(url(), { method: 'PATCH', body: '{}' })).status).toBe(405);
+  });
+
+  test('JSON-RPC batches: answered together for 2025-03-26 sessions, refused with a clear error after', async () => {
+    const { post } = await rawSession('2025-03-26');
+    const batch = [
+      { jsonrpc: '2.0', id: 'a', method: 'ping' },
+      { jsonrpc: '2.0', method: 'notifications/progress', params: { progressToken: 'x', progress: 1 } },
+      { jsonrpc: '2.0', id: 'b', method: 'tools/list' },
+      { jsonrpc: '2.0', id: 'c', method: 'no/such/method' },
+    ];
+    const answered = await post(batch);
+    expect(answered.status).toBe(200);
+    const replies = (await answered.json()) as Array<{ id: string; result?: { tools?: unknown[] }; error?: { code: number } }>;
+    expect(replies.map((r) => r.id)).toEqual(['a', 'b', 'c']);
+    expect(replies[0]!.result).toEqual({});
+    expect(replies[1]!.result!.tools!.length).toBeGreaterThan(0);
+    expect(replies[2]!.error!.code).toBe(-32601);
+    const onlyNotifications = await post([{ jsonrpc: '2.0', method: 'notifications/progress', params: { progressToken: 'x', progress: 1 } }]);
+    expect(onlyNotifications.status).toBe(202);
+
+    const modern = await rawSession('2025-11-25');
+    const refused = await modern.post([{ jsonrpc: '2.0', id: 'a', method: 'ping' }]);
+    expect(refused.status).toBe(400);
+    expect(((await refused.json()) as { error: { message: string } }).error.message).toContain('batches were removed after protocol version 2025-03-26');
+  });
 });
 
 test('no nginx worker crashed', () => {
