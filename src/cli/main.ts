@@ -13,6 +13,7 @@ interface StackFlags {
   port: number;
   host: string;
   origins?: string;
+  hosts?: string;
   workers: string;
   prefix?: string;
   json?: boolean;
@@ -70,6 +71,7 @@ function withStackFlags(command: Command): Command {
     .addOption(new Option('-p, --port <port>', 'public port').default(8080).argParser(parsePort))
     .addOption(new Option('-H, --host <host>', 'public address').default('127.0.0.1'))
     .option('--origins <regex>', 'regular expression of browser Origins allowed (default: localhost pages)')
+    .option('--hosts <regex>', 'regular expression of Host names allowed, against DNS rebinding (default: loopback names and --host)')
     .option('--workers <n>', 'nginx worker processes, or "auto"', '1')
     .option('--prefix <dir>', 'runtime directory for nginx config, logs and sockets (default: a temp dir)')
     .option('--json', 'print one JSON line with the URLs instead of text');
@@ -86,6 +88,7 @@ async function run(servers: HTTMCP[], flags: StackFlags): Promise<void> {
       workerProcesses: flags.workers === 'auto' ? 'auto' : Number(flags.workers),
       logger,
       ...(flags.origins === undefined ? {} : { allowedOrigins: flags.origins }),
+      ...(flags.hosts === undefined ? {} : { allowedHosts: flags.hosts }),
       ...(flags.prefix === undefined ? {} : { prefix: flags.prefix }),
     });
   } catch (error) {

@@ -17,6 +17,7 @@ export interface NginxConfigValues {
   HTTMCP_PUBLISH_LISTEN: string;
   HTTMCP_BACKEND_SERVERS: string;
   HTTMCP_ALLOWED_ORIGINS: string;
+  HTTMCP_ALLOWED_HOSTS: string;
   HTTMCP_MESSAGE_BUFFER_LENGTH: string;
   HTTMCP_MESSAGE_TIMEOUT: string;
   HTTMCP_SUBREQUEST_BUFFER: string;
@@ -25,6 +26,9 @@ export interface NginxConfigValues {
   HTTMCP_REDIS_UPSTREAM: string;
   HTTMCP_REDIS_PASS: string;
 }
+
+/** Host names allowed by default (DNS-rebinding protection): this machine's loopback names. */
+export const DEFAULT_ALLOWED_HOSTS = '^(localhost|127\\.0\\.0\\.1|\\[::1\\])$';
 
 /** Origins allowed by default: pages served from this machine only. */
 export const DEFAULT_ALLOWED_ORIGINS = '^https?://(localhost|127\\.0\\.0\\.1|\\[::1\\])(:[0-9]+)?$';

@@ -9,7 +9,7 @@ import { Gateway, type GatewayOptions } from '../gateway.js';
 import { createLogger, type Logger } from '../log.js';
 import type { HTTMCP } from '../server/httmcp.js';
 import { findNginx, NginxProcess } from './nginx.js';
-import { DEFAULT_ALLOWED_ORIGINS, renderNginxConfig } from './nginx-config.js';
+import { DEFAULT_ALLOWED_HOSTS, DEFAULT_ALLOWED_ORIGINS, renderNginxConfig } from './nginx-config.js';
 
 /** How to run a local stack. */
 export interface StackOptions {
@@ -29,6 +29,11 @@ export interface StackOptions {
   prefix?: string;
   /** Regular expression of allowed browser Origins (default: localhost pages only). */
   allowedOrigins?: string;
+  /**
+   * Regular expression of the host names clients may use in `Host` (DNS-rebinding protection).
+   * Default: loopback names, plus `host` when it is a specific name or address.
+   */
+  allowedHosts?: string;
   /** nginx worker processes (default 1; `auto` for one per core). */
   workerProcesses?: number | 'auto';
   /** nginx error log level (default `notice`; workers that die on a signal are logged at `alert`). */
@@ -114,6 +119,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       HTTMCP_PUBLISH_LISTEN: `unix:${publishSocket}`,
       HTTMCP_BACKEND_SERVERS: upstreams.map((address) => `server ${address};`).join(' '),
       HTTMCP_ALLOWED_ORIGINS: options.allowedOrigins ?? DEFAULT_ALLOWED_ORIGINS,
+      HTTMCP_ALLOWED_HOSTS: options.allowedHosts ?? defaultAllowedHosts(host),
       HTTMCP_MESSAGE_BUFFER_LENGTH: String(LIMITS.messageBufferLength),
       HTTMCP_MESSAGE_TIMEOUT: LIMITS.messageTimeout,
       HTTMCP_SUBREQUEST_BUFFER: LIMITS.subrequestBuffer,
@@ -166,6 +172,13 @@ export async function startStack(options: StackOptions): Promise<Stack> {
 function fileLimit(): number {
   const hard = Number(spawnSync('sh', ['-c', 'ulimit -Hn'], { encoding: 'utf8' }).stdout.trim());
   return Number.isFinite(hard) && hard > 0 ? Math.min(hard, 1_048_576) : 1024;
+}
+
+/** Loopback names, plus the address the stack listens on when that is a specific one. */
+function defaultAllowedHosts(host: string): string {
+  if (['127.0.0.1', 'localhost', '::1', '0.0.0.0', '::'].includes(host)) return DEFAULT_ALLOWED_HOSTS;
+  const escaped = host.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  return `^(localhost|127\\.0\\.0\\.1|\\[::1\\]|${escaped})$`;
 }
 
 /** A port that was free a moment ago (nginx cannot report a port it picked itself). */

@@ -17,7 +17,7 @@ import { createExampleServers } from '../../examples/index.js';
 import { createBackendHandler } from '../../src/http/node-handler.js';
 import { Gateway } from '../../src/gateway.js';
 import type { HTTMCP } from '../../src/server/httmcp.js';
-import { DEFAULT_ALLOWED_ORIGINS, packageRoot, renderNginxConfig, templatePath, type NginxConfigValues } from '../../src/stack/nginx-config.js';
+import { DEFAULT_ALLOWED_HOSTS, DEFAULT_ALLOWED_ORIGINS, packageRoot, renderNginxConfig, templatePath, type NginxConfigValues } from '../../src/stack/nginx-config.js';
 import { freePort, LIMITS, listen } from '../../src/stack/stack.js';
 import { connectClient, TRANSPORTS } from '../helpers/stack.js';
 
@@ -108,6 +108,7 @@ describe('nginx image entrypoint: rendering', () => {
       HTTMCP_PUBLISH_LISTEN: '0.0.0.0:8081',
       HTTMCP_BACKEND_SERVERS: 'server backend:3000;',
       HTTMCP_ALLOWED_ORIGINS: DEFAULT_ALLOWED_ORIGINS,
+      HTTMCP_ALLOWED_HOSTS: DEFAULT_ALLOWED_HOSTS,
       HTTMCP_MESSAGE_BUFFER_LENGTH: String(LIMITS.messageBufferLength),
       HTTMCP_MESSAGE_TIMEOUT: LIMITS.messageTimeout,
       HTTMCP_SUBREQUEST_BUFFER: LIMITS.subrequestBuffer,

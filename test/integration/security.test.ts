@@ -360,6 +360,26 @@ describe('forged and tampered session ids', () => {
   });
 });
 
+describe('Host (DNS rebinding)', () => {
+  const port = () => Number(new URL(demo).port);
+  const initialize = JSON.stringify({ ...INITIALIZE, id: 0 });
+  const post = { 'content-type': 'application/json', accept: STREAMABLE_ACCEPT };
+
+  test.each(['evil.example.com', 'evil.example.com:8080', 'localhost.evil.example', '10.0.0.5'])(
+    'Host %s is refused (403) on Streamable POST, SSE GET and WebSocket upgrade',
+    async (host) => {
+      expect(await rawStatus(port(), 'POST', '/mcp/demo', initialize, post, host)).toBe(403);
+      expect(await rawStatus(port(), 'GET', '/mcp/demo', undefined, { accept: 'text/event-stream' }, host)).toBe(403);
+      const upgrade = { upgrade: 'websocket', connection: 'Upgrade', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==', 'sec-websocket-version': '13' };
+      expect(await rawStatus(port(), 'GET', '/mcp/demo', undefined, upgrade, host)).toBe(403);
+    },
+  );
+
+  test.each(['localhost', `localhost:PORT`, '127.0.0.1', '[::1]:PORT'])('Host %s is accepted', async (host) => {
+    expect(await rawStatus(port(), 'POST', '/mcp/demo', initialize, post, host.replace('PORT', String(port())))).toBe(200);
+  });
+});
+
 describe('Origin', () => {
   const foreign = ['http://evil.example', 'https://evil.example', 'null', 'http://localhost.evil.example', 'http://evil.example:3000'];
   const allowed = ['http://localhost:3000', 'http://127.0.0.1:8080', undefined];
@@ -553,9 +573,16 @@ function wsHandshakeStatus(httpUrl: string, headers: Record<string, string | und
 }
 
 /** Status of a request sent byte for byte (fetch would normalize `..` and `%2e%2e` away). */
-async function rawStatus(port: number, method: string, path: string, body: string | undefined, headers: Record<string, string>): Promise<number> {
+async function rawStatus(
+  port: number,
+  method: string,
+  path: string,
+  body: string | undefined,
+  headers: Record<string, string>,
+  host = `127.0.0.1:${port}`,
+): Promise<number> {
   const { connect } = await import('node:net');
-  const lines = [`${method} ${path} HTTP/1.1`, `Host: 127.0.0.1:${port}`, 'Connection: close'];
+  const lines = [`${method} ${path} HTTP/1.1`, `Host: ${host}`, 'Connection: close'];
   for (const [name, value] of Object.entries(headers)) lines.push(`${name}: ${value}`);
   if (body !== undefined) lines.push(`Content-Length: ${Buffer.byteLength(body)}`);
   const request = `${lines.join('\r\n')}\r\n\r\n${body ?? ''}`;
