@@ -8,6 +8,7 @@
  */
 export { HTTMCP, type HTTMCPOptions } from './server/httmcp.js';
 export { tool, resource, prompt, definitionsOf } from './server/decorators.js';
+export { PaginatingTransport } from './server/paginate.js';
 /** Marks a prompt argument's zod schema as completable (`completion/complete`), from the SDK. */
 export { completable } from '@modelcontextprotocol/sdk/server/completable.js';
 export type {

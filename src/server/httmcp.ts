@@ -25,6 +25,7 @@ import type { SessionHub } from '../session/session-hub.js';
 import { BoundedMap } from '../util/bounded-map.js';
 import { toPromptResult, toResourceResult, toToolResult } from './content.js';
 import { definitionsOf } from './decorators.js';
+import { PaginatingTransport } from './paginate.js';
 import type {
   Context,
   Definition,
@@ -48,6 +49,8 @@ export interface HTTMCPOptions {
   gateway?: Gateway;
   /** How long a request to the client (sampling, elicitation, roots) may take; default 60 s. */
   requestTimeoutMs?: number;
+  /** Items per page of tools/list, prompts/list, resources/list and templates (default 100). */
+  pageSize?: number;
 }
 
 const NAME = /^[A-Za-z0-9_-]{1,64}$/;
@@ -174,7 +177,7 @@ export class HTTMCP {
     const hub = gateway.createHub(this.name);
     hub.onSessionClosed = (session) => this.forgetSession(session);
     const server = this.createMcpServer();
-    void server.connect(hub);
+    void server.connect(this.paginated(hub));
     this.mounted = { gateway, hub, server, endpoint: new NchanEndpoint(this.name, hub, gateway) };
     return this.mounted;
   }
@@ -189,8 +192,12 @@ export class HTTMCP {
   /** Serves this server over any SDK transport (stdio, NATS, in-memory...). */
   async connect(transport: Transport): Promise<McpServer> {
     const server = this.createMcpServer();
-    await server.connect(transport);
+    await server.connect(this.paginated(transport));
     return server;
+  }
+
+  private paginated(transport: Transport): Transport {
+    return new PaginatingTransport(transport, this.options.pageSize ?? 100);
   }
 
   /** A fresh SDK `McpServer` carrying every definition; kept in sync with later additions. */

@@ -161,6 +161,9 @@ describe('SessionHub: replies', () => {
     const body = h.publisher.published(channel)[0]!;
     expect(body.id).toBe('s-1');
     expect(replyText(body)).toBe('streamed');
+    // The stream opens with a priming event (no data) before the reply, so it can be resumed.
+    expect(h.publisher.bodies(channel)[0]).toBe('');
+    expect(h.publisher.bodies(channel)).toHaveLength(2);
     expect(h.publisher.published(SESSION_A)).toEqual([]);
     // Once read (the fake reports a subscriber), the stream is ended by deleting its channel.
     await waitFor(() => h.publisher.calls.some((c) => c.op === 'delete' && c.channel === channel), 'the stream channel to be deleted');

@@ -76,10 +76,18 @@ export class FakePublisher {
   }
 
   /** The parsed bodies published to `channel`. */
+  /** The JSON-RPC messages published (to `channel`), without Streamable HTTP priming events. */
   published(channel?: string): Array<Record<string, unknown>> {
+    return this.bodies(channel)
+      .filter((body) => body !== '')
+      .map((body) => JSON.parse(body) as Record<string, unknown>);
+  }
+
+  /** Every body published (to `channel`), in order, priming events (empty bodies) included. */
+  bodies(channel?: string): string[] {
     return this.calls
       .filter((c): c is Extract<PublisherCall, { op: 'publish' }> => c.op === 'publish' && (channel === undefined || c.channel === channel))
-      .map((c) => JSON.parse(c.body) as Record<string, unknown>);
+      .map((c) => c.body);
   }
 
   asPublisher(): NchanPublisher {

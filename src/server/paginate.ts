@@ -1,0 +1,98 @@
+import type { Transport, TransportSendOptions } from '@modelcontextprotocol/sdk/shared/transport.js';
+import { ErrorCode, type JSONRPCMessage, type JSONRPCRequest, type MessageExtraInfo, type RequestId } from '@modelcontextprotocol/sdk/types.js';
+
+/** The list methods and the field of their result that holds the list. */
+const LISTS: Record<string, string> = {
+  'tools/list': 'tools',
+  'prompts/list': 'prompts',
+  'resources/list': 'resources',
+  'resources/templates/list': 'resourceTemplates',
+};
+
+/**
+ * Cursor pagination for the SDK server's list methods, as transport middleware.
+ *
+ * The SDK's `McpServer` answers every list in full and ignores `cursor`. This wrapper sits
+ * between it and the real transport: it takes the cursor off an incoming list request, then cuts
+ * the full answer to one page and adds `nextCursor` when more follow. Cursors are opaque offsets;
+ * a list that changes between pages may shift by the change, as with any offset cursor.
+ */
+export class PaginatingTransport implements Transport {
+  onclose?: () => void;
+  onerror?: (error: Error) => void;
+  onmessage?: <T extends JSONRPCMessage>(message: T, extra?: MessageExtraInfo) => void;
+  /** Requests being answered: id -> which list, from where. */
+  private readonly pages = new Map<RequestId, { field: string; offset: number }>();
+
+  constructor(
+    private readonly inner: Transport,
+    private readonly pageSize: number,
+  ) {
+    if (!Number.isInteger(pageSize) || pageSize < 1) throw new RangeError(`page size must be a positive integer, got ${pageSize}`);
+    inner.onclose = () => this.onclose?.();
+    inner.onerror = (error) => this.onerror?.(error);
+    inner.onmessage = (message, extra) => this.receive(message, extra);
+  }
+
+  get sessionId(): string | undefined {
+    return this.inner.sessionId;
+  }
+
+  setProtocolVersion(version: string): void {
+    this.inner.setProtocolVersion?.(version);
+  }
+
+  start(): Promise<void> {
+    return this.inner.start();
+  }
+
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+
+  send(message: JSONRPCMessage, options?: TransportSendOptions): Promise<void> {
+    if ('result' in message && this.pages.size > 0) {
+      const page = this.pages.get(message.id);
+      if (page) {
+        this.pages.delete(message.id);
+        return this.inner.send({ ...message, result: this.cut(message.result, page) }, options);
+      }
+    }
+    return this.inner.send(message, options);
+  }
+
+  private receive(message: JSONRPCMessage, extra?: MessageExtraInfo): void {
+    const request = 'method' in message && 'id' in message ? (message as JSONRPCRequest) : undefined;
+    const field = request ? LISTS[request.method] : undefined;
+    if (!request || field === undefined) return this.onmessage?.(message, extra);
+    const params = (request.params ?? {}) as { cursor?: unknown };
+    const offset = params.cursor === undefined ? 0 : decodeCursor(params.cursor);
+    if (offset === undefined) {
+      void this.inner.send({ jsonrpc: '2.0', id: request.id, error: { code: ErrorCode.InvalidParams, message: 'Invalid cursor: pass back a nextCursor this server gave' } });
+      return;
+    }
+    this.pages.set(request.id, { field, offset });
+    const { cursor: _cursor, ...rest } = params;
+    this.onmessage?.({ ...request, params: rest }, extra);
+  }
+
+  private cut(result: Record<string, unknown>, { field, offset }: { field: string; offset: number }): Record<string, unknown> {
+    const list = result[field];
+    if (!Array.isArray(list)) return result;
+    const end = offset + this.pageSize;
+    const page: Record<string, unknown> = { ...result, [field]: list.slice(offset, end) };
+    if (end < list.length) page.nextCursor = encodeCursor(end);
+    else delete page.nextCursor;
+    return page;
+  }
+}
+
+function encodeCursor(offset: number): string {
+  return Buffer.from(`o:${offset}`).toString('base64url');
+}
+
+function decodeCursor(cursor: unknown): number | undefined {
+  if (typeof cursor !== 'string') return undefined;
+  const match = /^o:(\d{1,9})$/.exec(Buffer.from(cursor, 'base64url').toString('utf8'));
+  return match ? Number(match[1]) : undefined;
+}
