@@ -138,7 +138,7 @@ export class SessionHub implements Transport {
    * `${session}\n${event id}` -> the request whose stream carried that event, so a client that
    * lost its stream and comes back with Last-Event-ID is sent to that request's stream.
    */
-  private readonly streamEvents = new BoundedMap<string, { entry: Inflight; channel: string }>(RESUME_CAPACITY);
+  private readonly streamEvents = new BoundedMap<string, { entry: Inflight; channel: string; ambiguous?: true }>(RESUME_CAPACITY);
 
   constructor(options: SessionHubOptions) {
     this.name = options.name;
@@ -413,18 +413,17 @@ export class SessionHub implements Transport {
     const seen = this.streamEvents.get(`${session}\n${lastEventId}`);
     if (!seen) return undefined;
     const channel = channelOf(seen.entry);
-    // Event ids are per channel (time:counter), so an id from the old channel means nothing in
-    // the new one, and could even equal one of its ids and make nchan skip it.
-    return channel === seen.channel ? { channel, after: lastEventId } : { channel };
+    // Event ids are per channel (time:counter): an id from the old channel means nothing in the
+    // new one, and the same id may have been given on both. Unless the id certainly belongs to
+    // the current channel, replay it from the start: duplicates are harmless, gaps are not.
+    return channel === seen.channel && !seen.ambiguous ? { channel, after: lastEventId } : { channel };
   }
 
   private enqueuePublish(entry: Inflight, body: string): Promise<void> {
     const next = entry.chain.then(
       () =>
         this.publisher.publish(channelOf(entry), body).then((info) => {
-          if (entry.wire === 'streamable' && info.lastMessageId) {
-            this.streamEvents.set(`${entry.session}\n${info.lastMessageId}`, { entry, channel: channelOf(entry) });
-          }
+          if (entry.wire === 'streamable' && info.lastMessageId) this.recordStreamEvent(entry, info.lastMessageId);
         }),
       () => undefined,
     );
@@ -446,6 +445,14 @@ export class SessionHub implements Transport {
       id,
       error: { code: ErrorCode.InternalError, message: `Reply of ${size} bytes exceeds the ${this.publishMax}-byte limit` },
     });
+  }
+
+  private recordStreamEvent(entry: Inflight, eventId: string): void {
+    const key = `${entry.session}\n${eventId}`;
+    const channel = channelOf(entry);
+    const earlier = this.streamEvents.get(key);
+    const ambiguous = earlier !== undefined && (earlier.channel !== channel || earlier.entry !== entry);
+    this.streamEvents.set(key, ambiguous ? { entry, channel, ambiguous: true } : { entry, channel });
   }
 
   private rememberServerRequest(id: RequestId, session: string): void {
