@@ -74,6 +74,7 @@ default HTTMCP_PUBLIC_LISTEN 0.0.0.0:8080
 default HTTMCP_PUBLISH_LISTEN 0.0.0.0:8081
 default HTTMCP_BACKEND_SERVERS 'server backend:3000;'
 default HTTMCP_ALLOWED_ORIGINS '^https?://(localhost|127\.0\.0\.1|\[::1\])(:[0-9]+)?$'
+default HTTMCP_SSE_RETRY_MS 1000
 default HTTMCP_ALLOWED_HOSTS '^(localhost|127\.0\.0\.1|\[::1\])$'
 default HTTMCP_MESSAGE_BUFFER_LENGTH 200
 default HTTMCP_MESSAGE_TIMEOUT 10m

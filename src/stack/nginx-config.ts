@@ -20,6 +20,7 @@ export interface NginxConfigValues {
   HTTMCP_ALLOWED_HOSTS: string;
   HTTMCP_MESSAGE_BUFFER_LENGTH: string;
   HTTMCP_MESSAGE_TIMEOUT: string;
+  HTTMCP_SSE_RETRY_MS: string;
   HTTMCP_SUBREQUEST_BUFFER: string;
   HTTMCP_MAX_BODY: string;
   HTTMCP_MAX_PUBLISH: string;

@@ -70,6 +70,8 @@ export const LIMITS = {
   inlineReplyMax: 60 * 1024,
   messageBufferLength: 200,
   messageTimeout: '10m',
+  /** How long SSE clients wait before reconnecting a stream the server closed. */
+  sseRetryMs: 1000,
 } as const;
 
 /**
@@ -122,6 +124,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       HTTMCP_ALLOWED_HOSTS: options.allowedHosts ?? defaultAllowedHosts(host),
       HTTMCP_MESSAGE_BUFFER_LENGTH: String(LIMITS.messageBufferLength),
       HTTMCP_MESSAGE_TIMEOUT: LIMITS.messageTimeout,
+      HTTMCP_SSE_RETRY_MS: String(LIMITS.sseRetryMs),
       HTTMCP_SUBREQUEST_BUFFER: LIMITS.subrequestBuffer,
       HTTMCP_MAX_BODY: LIMITS.maxBody,
       HTTMCP_MAX_PUBLISH: LIMITS.maxPublish,

@@ -65,7 +65,11 @@ test('`start --port P` serves the examples at /mcp/<server>, and SIGINT stops ng
   const port = await freePort();
   const { child, info } = await startCli(['start', '--port', String(port)]);
   try {
-    expect(info.servers).toEqual({ demo: `http://127.0.0.1:${port}/mcp/demo`, notes: `http://127.0.0.1:${port}/mcp/notes` });
+    expect(info.servers).toEqual({
+      demo: `http://127.0.0.1:${port}/mcp/demo`,
+      notes: `http://127.0.0.1:${port}/mcp/notes`,
+      everything: `http://127.0.0.1:${port}/mcp/everything`,
+    });
     const client = await connectClient('websocket', info.servers.demo);
     expect(await client.callTool({ name: 'add', arguments: { a: 20, b: 22 } })).toEqual({ content: [{ type: 'text', text: '42' }] });
     await client.close();

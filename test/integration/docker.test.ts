@@ -111,6 +111,7 @@ describe('nginx image entrypoint: rendering', () => {
       HTTMCP_ALLOWED_HOSTS: DEFAULT_ALLOWED_HOSTS,
       HTTMCP_MESSAGE_BUFFER_LENGTH: String(LIMITS.messageBufferLength),
       HTTMCP_MESSAGE_TIMEOUT: LIMITS.messageTimeout,
+      HTTMCP_SSE_RETRY_MS: String(LIMITS.sseRetryMs),
       HTTMCP_SUBREQUEST_BUFFER: LIMITS.subrequestBuffer,
       HTTMCP_MAX_BODY: LIMITS.maxBody,
       HTTMCP_MAX_PUBLISH: LIMITS.maxPublish,
