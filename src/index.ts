@@ -38,3 +38,4 @@ export { startStack, freePort, listen, LIMITS, type Stack, type StackOptions } f
 export { findNginx, NginxMissingError, INSTALL_HINT } from './stack/nginx.js';
 export { renderNginxConfig, placeholders, DEFAULT_ALLOWED_HOSTS, DEFAULT_ALLOWED_ORIGINS, type NginxConfigValues } from './stack/nginx-config.js';
 export { createLogger, type Logger } from './log.js';
+export * from './transports/index.js';

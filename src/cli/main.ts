@@ -6,6 +6,8 @@ import { createLogger } from '../log.js';
 import { HTTMCP } from '../server/httmcp.js';
 import { NginxMissingError } from '../stack/nginx.js';
 import { Gateway } from '../gateway.js';
+import { registerNatsCommand } from './nats-command.js';
+import { registerStdioCommand } from './stdio-command.js';
 import { createBackendHandler } from '../http/node-handler.js';
 import { listen, startStack, type Stack } from '../stack/stack.js';
 
@@ -147,6 +149,14 @@ function parsePort(value: string): number {
   if (!Number.isInteger(port) || port < 1 || port > 65535) throw new InvalidArgumentError('a port is a number from 1 to 65535');
   return port;
 }
+
+/** The servers of `specifier`, or the example servers when none is given. */
+async function loadServersOrExamples(specifier?: string): Promise<HTTMCP[]> {
+  return specifier === undefined ? (await import('../../examples/index.js')).createExampleServers() : loadServers(specifier);
+}
+
+registerStdioCommand(program, loadServersOrExamples);
+registerNatsCommand(program, loadServersOrExamples);
 
 program.parseAsync().catch((error: unknown) => {
   process.stderr.write(`httmcp: ${error instanceof Error ? error.message : String(error)}\n`);

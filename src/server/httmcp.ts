@@ -213,8 +213,11 @@ export class HTTMCP {
     });
     declareEveryKind(server);
     server.server.registerCapabilities({ resources: { subscribe: true, listChanged: true } });
+    /** Who subscribed through this SDK server: forgotten with it (its clients cannot be reached). */
+    const subscribed = new Set<string>();
     server.server.setRequestHandler(SubscribeRequestSchema, (request, extra) => {
       const key = this.subscriberKey(extra, server);
+      subscribed.add(key);
       const session = sessionOf(extra);
       const send = (notification: ServerNotification): Promise<void> =>
         this.mounted && session !== undefined && extra.sessionId === undefined
@@ -236,6 +239,7 @@ export class HTTMCP {
     server.server.onclose = () => {
       this.servers.delete(server);
       this.forgetSession(this.subscriberKey(undefined, server));
+      for (const key of subscribed) this.forgetSession(key);
     };
     return server;
   }

@@ -1,0 +1,144 @@
+/**
+ * `httmcp stdio`, driven by the SDK's own StdioClientTransport the way desktop clients launch it.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import type { Progress } from '@modelcontextprotocol/sdk/types.js';
+import { TRANSPORTS_CLI } from '../helpers/nats.js';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+
+/** Launches `httmcp stdio ARGS` through the SDK client, collecting what the process writes to stderr. */
+async function launch(args: string[]): Promise<{ client: Client; transport: StdioClientTransport; stderr: () => string }> {
+  const transport = new StdioClientTransport({
+    command: process.execPath,
+    args: [TRANSPORTS_CLI, 'stdio', ...args],
+    env: { ...process.env, HTTMCP_LOG_LEVEL: 'info' } as Record<string, string>,
+    stderr: 'pipe',
+  });
+  let stderr = '';
+  transport.stderr!.on('data', (d: Buffer) => (stderr += d));
+  const client = new Client({ name: 'test-stdio', version: '1.0.0' });
+  const errors: Error[] = [];
+  client.onerror = (error) => {
+    // The SDK's stdio client handles a response at once and a notification a microtask later:
+    // a call's last progress, read in the same chunk as its response, comes too late for it.
+    if (!/progress notification for an unknown token/.test(error.message)) errors.push(error);
+  };
+  await client.connect(transport);
+  return { client, transport, stderr: () => stderr + errors.map((e) => `client error: ${e.message}\n`).join('') };
+}
+
+/** A module of the user's own, importing the built package like an installed one. */
+function userModule(source: (imports: { httmcp: string; zod: string }) => string): string {
+  const dir = mkdtempSync(join(tmpdir(), 'httmcp-stdio-'));
+  const file = join(dir, 'servers.mjs');
+  writeFileSync(
+    file,
+    source({
+      httmcp: pathToFileURL(join(ROOT, 'dist', 'src', 'index.js')).href,
+      zod: pathToFileURL(join(ROOT, 'node_modules', 'zod', 'index.js')).href,
+    }),
+  );
+  return file;
+}
+
+function text(result: unknown): string {
+  return (result as { content: { text: string }[] }).content[0]!.text;
+}
+
+test('the demo server over stdio: lists, calls, progress, cancellation, resources and prompts', async () => {
+  const { client, transport, stderr } = await launch(['--server', 'demo']);
+  try {
+    expect(client.getServerVersion()).toEqual({ name: 'demo', version: '1.0.0' });
+    expect((await client.listTools()).tools.map((t) => t.name)).toEqual(['add', 'divide', 'sleep', 'long_task']);
+    expect(await client.callTool({ name: 'add', arguments: { a: 40, b: 2 } })).toEqual({ content: [{ type: 'text', text: '42' }] });
+
+    const progress: Progress[] = [];
+    const long = await client.callTool({ name: 'long_task', arguments: { steps: 3, stepMs: 20 } }, undefined, { onprogress: (p) => progress.push(p) });
+    expect(text(long)).toBe('finished 3 steps');
+    // The SDK's stdio client may drop a call's last progress (see `launch`); what arrives is in order.
+    expect(progress.length).toBeGreaterThanOrEqual(2);
+    expect(progress.map((p) => p.progress)).toEqual([1, 2, 3].slice(0, progress.length));
+
+    const controller = new AbortController();
+    const started = Date.now();
+    const slow = client.callTool({ name: 'sleep', arguments: { ms: 30_000 } }, undefined, { signal: controller.signal });
+    setTimeout(() => controller.abort('enough'), 100);
+    await expect(slow).rejects.toThrow(/enough/);
+    expect(Date.now() - started).toBeLessThan(5000);
+    // The server is still responsive after the cancellation.
+    expect(text(await client.callTool({ name: 'add', arguments: { a: 1, b: 1 } }))).toBe('2');
+
+    expect((await client.readResource({ uri: 'demo://greeting/Ada' })).contents[0]).toMatchObject({ text: 'Hello, Ada!' });
+    expect((await client.getPrompt({ name: 'explain', arguments: { topic: 'stdio' } })).messages[0]!.content).toEqual({
+      type: 'text',
+      text: 'Explain stdio in two sentences.',
+    });
+    // Logs go to stderr, as JSON lines of pino; stdout only ever carried the protocol (anything
+    // else there would be a parse error on the client).
+    expect(stderr()).toContain('"msg":"serving over stdio"');
+    expect(stderr()).not.toContain('client error');
+    expect(transport.pid).toBeGreaterThan(0);
+  } finally {
+    await client.close();
+  }
+});
+
+test("a module's own console.log goes to stderr, and a single server needs no --server", async () => {
+  const module = userModule(
+    ({ httmcp, zod }) => `import { HTTMCP } from '${httmcp}';
+import { z } from '${zod}';
+console.log('hello from the module');
+export const greeter = new HTTMCP({ name: 'greeter', version: '2.0.0' })
+  .tool('greet', { input: { name: z.string() } }, ({ name }) => { console.log('greeting', name); return 'Hello ' + name; });
+`,
+  );
+  const { client, stderr } = await launch([module]);
+  try {
+    expect(client.getServerVersion()).toEqual({ name: 'greeter', version: '2.0.0' });
+    expect(await client.callTool({ name: 'greet', arguments: { name: 'Ada' } })).toEqual({ content: [{ type: 'text', text: 'Hello Ada' }] });
+    expect(stderr()).toContain('hello from the module');
+    expect(stderr()).toContain('greeting Ada');
+    expect(stderr()).not.toContain('client error');
+  } finally {
+    await client.close();
+  }
+});
+
+test('closing stdin ends the process with status 0', async () => {
+  const { client, transport } = await launch(['--server', 'notes']);
+  const pid = transport.pid!;
+  await client.close();
+  const deadline = Date.now() + 5000;
+  while (alive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  expect(alive(pid)).toBe(false);
+  // And the exit status, with stdin closed by hand:
+  const run = spawnSync(process.execPath, [TRANSPORTS_CLI, 'stdio', '--server', 'notes'], { input: '', encoding: 'utf8', timeout: 10_000 });
+  expect(run.status).toBe(0);
+  expect(run.stdout).toBe('');
+});
+
+test('several servers and no --server: an error naming them, on stderr, status 1', () => {
+  const run = spawnSync(process.execPath, [TRANSPORTS_CLI, 'stdio'], { input: '', encoding: 'utf8', timeout: 10_000 });
+  expect(run.status).toBe(1);
+  expect(run.stdout).toBe('');
+  expect(run.stderr).toContain('the module has several servers (demo, notes, everything): choose one with --server <name>');
+  const unknown = spawnSync(process.execPath, [TRANSPORTS_CLI, 'stdio', '--server', 'nope'], { input: '', encoding: 'utf8', timeout: 10_000 });
+  expect(unknown.status).toBe(1);
+  expect(unknown.stderr).toContain('no server named "nope"; the module has: demo, notes, everything');
+});
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
