@@ -36,6 +36,7 @@ function createProtocolServer(): HTTMCP {
       await ctx.progress(2, 2, 'after the reconnect');
       return 'answered after the stream was closed';
     })
+    .tool('whoami', {}, (_args, ctx) => ctx.sessionId ?? 'none')
     .tool('log_both', {}, async (_args, ctx) => {
       await ctx.log('info', 'an info line');
       await ctx.log('error', 'an error line');
@@ -317,6 +318,23 @@ describe('Streamable HTTP details (2025-11-25)', () => {
     expect(refused.status).toBe(400);
     expect(((await refused.json()) as { error: { message: string } }).error.message).toContain('batches were removed after protocol version 2025-03-26');
   });
+});
+
+test('a legacy SSE client whose stream ends reconnects into a new session and keeps working', async () => {
+  const client = await connectClient('sse', url());
+  try {
+    const first = (await client.callTool({ name: 'whoami', arguments: {} })).content as Array<{ text: string }>;
+    const session = first[0]!.text;
+    // End the stream from the server side, as a restarted nginx node would.
+    await stack.gateway.publisher.delete(session);
+    // The client waits the stream's `retry:` (1 s), reconnects, and takes the new endpoint.
+    await new Promise((r) => setTimeout(r, 2000));
+    const second = ((await client.callTool({ name: 'whoami', arguments: {} })).content as Array<{ text: string }>)[0]!.text;
+    expect(second).toMatch(/^[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{22}$/);
+    expect(second).not.toBe(session);
+  } finally {
+    await client.close();
+  }
 });
 
 test('no nginx worker crashed', () => {
