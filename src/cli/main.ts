@@ -19,6 +19,9 @@ interface StackFlags {
   workers: string;
   prefix?: string;
   json?: boolean;
+  redis?: string;
+  backends?: string;
+  publishListen?: string;
 }
 
 const program = new Command()
@@ -76,6 +79,9 @@ function withStackFlags(command: Command): Command {
     .option('--hosts <regex>', 'regular expression of Host names allowed, against DNS rebinding (default: loopback names and --host)')
     .option('--workers <n>', 'nginx worker processes, or "auto"', '1')
     .option('--prefix <dir>', 'runtime directory for nginx config, logs and sockets (default: a temp dir)')
+    .option('--redis <url>', "nchan's Redis store (redis://host:port): nodes on one Redis form one cluster")
+    .option('--backends <list>', 'comma-separated host:port of backends (httmcp backend) to use instead of an in-process one')
+    .option('--publish-listen <host:port>', "where nginx takes backends' publishes (default: a private unix socket)")
     .option('--json', 'print one JSON line with the URLs instead of text');
 }
 
@@ -92,6 +98,9 @@ async function run(servers: HTTMCP[], flags: StackFlags): Promise<void> {
       ...(flags.origins === undefined ? {} : { allowedOrigins: flags.origins }),
       ...(flags.hosts === undefined ? {} : { allowedHosts: flags.hosts }),
       ...(flags.prefix === undefined ? {} : { prefix: flags.prefix }),
+      ...(flags.redis === undefined ? {} : { redis: flags.redis }),
+      ...(flags.backends === undefined ? {} : { backends: flags.backends.split(',').map((b) => b.trim()).filter(Boolean) }),
+      ...(flags.publishListen === undefined ? {} : { publishListen: flags.publishListen }),
     });
   } catch (error) {
     if (error instanceof NginxMissingError) {
@@ -102,7 +111,15 @@ async function run(servers: HTTMCP[], flags: StackFlags): Promise<void> {
   }
   if (flags.json) {
     process.stdout.write(
-      JSON.stringify({ url: stack.url, port: stack.port, servers: stack.servers, prefix: stack.prefix, nginxPid: stack.nginxPid, backendPid: process.pid }) + '\n',
+      JSON.stringify({
+        url: stack.url,
+        port: stack.port,
+        servers: stack.servers,
+        prefix: stack.prefix,
+        nginxPid: stack.nginxPid,
+        backendPid: flags.backends === undefined ? process.pid : undefined,
+        publishUrl: stack.publishUrl,
+      }) + '\n',
     );
   } else {
     process.stdout.write(`httmcp is up (nginx+nchan: ${stack.prefix})\n`);

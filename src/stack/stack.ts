@@ -21,6 +21,16 @@ export interface StackOptions {
    * to {@link Stack.publishUrl} and share the session secret.
    */
   backends?: string[];
+  /**
+   * Redis URL (`redis://host:port`) for nchan's Redis store: every nginx node on the same Redis
+   * delivers what any node published, so several nodes form one cluster.
+   */
+  redis?: string;
+  /**
+   * Where nginx takes publishes from backends: `host:port` for backends on other machines
+   * (keep it on a private network). Default: a unix socket only this user can reach.
+   */
+  publishListen?: string;
   /** Public port; 0 picks a free one. */
   port?: number;
   /** Public address (default 127.0.0.1). */
@@ -91,12 +101,17 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   for (const dir of ['logs', 'tmp', 'private']) mkdirSync(join(prefix, dir), { recursive: true });
   chmodSync(join(prefix, 'private'), 0o700);
   const publishSocket = join(prefix, 'private', 'publish.sock');
+  const publishListen = options.publishListen ?? `unix:${publishSocket}`;
+  const publishUrl = options.publishListen ? `http://${options.publishListen}` : `unix:${publishSocket}`;
+  if (options.redis !== undefined && !/^rediss?:\/\/[^\s;{}]+$/.test(options.redis)) {
+    throw new Error(`redis must be a redis:// URL, got ${JSON.stringify(options.redis)}`);
+  }
 
   const gateway = new Gateway({
     inlineReplyMax: LIMITS.inlineReplyMax,
     ...options.gateway,
     logger,
-    publishUrl: `unix:${publishSocket}`,
+    publishUrl,
   });
   const backend = options.backends ? undefined : await listen(createBackendHandler(options.servers, gateway));
   const backendPort = backend ? (backend.address() as AddressInfo).port : 0;
@@ -118,7 +133,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       HTTMCP_NGINX_LOG_LEVEL: options.nginxLogLevel ?? 'notice',
       HTTMCP_ACCESS_LOG: 'off',
       HTTMCP_PUBLIC_LISTEN: `${host}:${port}`,
-      HTTMCP_PUBLISH_LISTEN: `unix:${publishSocket}`,
+      HTTMCP_PUBLISH_LISTEN: publishListen,
       HTTMCP_BACKEND_SERVERS: upstreams.map((address) => `server ${address};`).join(' '),
       HTTMCP_ALLOWED_ORIGINS: options.allowedOrigins ?? DEFAULT_ALLOWED_ORIGINS,
       HTTMCP_ALLOWED_HOSTS: options.allowedHosts ?? defaultAllowedHosts(host),
@@ -128,8 +143,9 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       HTTMCP_SUBREQUEST_BUFFER: LIMITS.subrequestBuffer,
       HTTMCP_MAX_BODY: LIMITS.maxBody,
       HTTMCP_MAX_PUBLISH: LIMITS.maxPublish,
-      HTTMCP_REDIS_UPSTREAM: '',
-      HTTMCP_REDIS_PASS: '',
+      HTTMCP_REDIS_UPSTREAM: options.redis ? `upstream httmcp_redis { nchan_redis_server ${options.redis}; }` : '',
+      // In every nchan location: at http or server level nchan ignores it without a word.
+      HTTMCP_REDIS_PASS: options.redis ? 'nchan_redis_pass httmcp_redis;' : '',
     }),
   );
 
@@ -154,7 +170,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     errorLog,
     nginxPid: nginx.pid,
     backendPort,
-    publishUrl: `unix:${publishSocket}`,
+    publishUrl,
     gateway,
     async stop() {
       process.removeListener('exit', killOnExit);
