@@ -107,7 +107,9 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     throw new Error(`redis must be a redis:// URL, got ${JSON.stringify(options.redis)}`);
   }
 
-  const gateway = new Gateway({
+  // HTTMCP_SESSION_SECRET and the other HTTMCP_* settings apply to the stack's backend too, so
+  // nodes started with the same secret accept each other's sessions.
+  const gateway = Gateway.fromEnv(process.env, {
     inlineReplyMax: LIMITS.inlineReplyMax,
     ...options.gateway,
     logger,

@@ -24,6 +24,8 @@ export async function startTestStack(options: Partial<StackOptions> = {}): Promi
     workerProcesses: 1,
     logger: pino({ level: process.env.HTTMCP_TEST_LOG ?? 'silent' }),
     ...options,
+    // Tests check that handlers of a client that left are aborted; do not wait 10 s for it.
+    gateway: { livenessIntervalMs: 2000, ...options.gateway },
   });
 }
 
