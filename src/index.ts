@@ -39,3 +39,4 @@ export { findNginx, NginxMissingError, INSTALL_HINT } from './stack/nginx.js';
 export { renderNginxConfig, placeholders, DEFAULT_ALLOWED_HOSTS, DEFAULT_ALLOWED_ORIGINS, type NginxConfigValues } from './stack/nginx-config.js';
 export { createLogger, type Logger } from './log.js';
 export * from './transports/index.js';
+export * from './openapi/index.js';

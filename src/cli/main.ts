@@ -7,6 +7,7 @@ import { HTTMCP } from '../server/httmcp.js';
 import { NginxMissingError } from '../stack/nginx.js';
 import { Gateway } from '../gateway.js';
 import { registerNatsCommand } from './nats-command.js';
+import { registerOpenApiCommand } from './openapi-command.js';
 import { registerStdioCommand } from './stdio-command.js';
 import { createBackendHandler } from '../http/node-handler.js';
 import { listen, startStack, type Stack } from '../stack/stack.js';
@@ -174,6 +175,7 @@ async function loadServersOrExamples(specifier?: string): Promise<HTTMCP[]> {
 
 registerStdioCommand(program, loadServersOrExamples);
 registerNatsCommand(program, loadServersOrExamples);
+registerOpenApiCommand(program);
 
 program.parseAsync().catch((error: unknown) => {
   process.stderr.write(`httmcp: ${error instanceof Error ? error.message : String(error)}\n`);

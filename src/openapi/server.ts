@@ -1,0 +1,345 @@
+import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import {
+  CallToolRequestSchema,
+  ErrorCode,
+  ListToolsRequestSchema,
+  McpError,
+  type CallToolResult,
+  type Tool,
+  type ToolAnnotations,
+} from '@modelcontextprotocol/sdk/types.js';
+import type { ZodRawShape } from 'zod';
+import type { Logger } from '../log.js';
+import { HTTMCP, type HTTMCPOptions } from '../server/httmcp.js';
+import type { ToolHandler, ToolOptions as HttmcpToolOptions } from '../server/types.js';
+import { Authenticator, type Credential, type SessionCredential } from './auth.js';
+import { Invoker, type CallContext } from './invoke.js';
+import { loadSpec, type LoadedSpec, type LoadProgress, type SpecInput, type ValidationMode } from './load.js';
+import { isRecord, type OperationSpec } from './model.js';
+import { collectOperations, collectSecuritySchemes } from './operations.js';
+import { RefResolver } from './refs.js';
+import { HttpClient, type HttpOptions } from './request.js';
+import { mapResources, resourceScheme, type OpenApiResource } from './resources.js';
+import { SchemaConverter } from './schema.js';
+import { buildTools, type OpenApiTool, type OperationFilter } from './tools.js';
+import { SchemaValidator } from './validate.js';
+
+/** Everything an {@link OpenAPIMCP} server can be told. All optional. */
+export interface OpenAPIMCPOptions extends HttpOptions, Partial<HTTMCPOptions> {
+  /** Server name and URL segment (`/mcp/{name}`); default: from the spec's `info.title`. */
+  name?: string;
+  /** Default: the spec's `info.version`. */
+  version?: string;
+  /** Default: the spec's `info.title`. */
+  title?: string;
+  /** Default: the spec's title and (the start of) its description. */
+  instructions?: string;
+
+  /** Replaces the spec's servers (`https://api.example.com/v2`). */
+  baseUrl?: string;
+  /** Which of the spec's servers to call (default the first). */
+  serverIndex?: number;
+  /** Values of the server's `{variables}` (default: their defaults). */
+  serverVariables?: Record<string, string>;
+  /** Headers sent with every API request. */
+  headers?: Record<string, string>;
+
+  /** Credentials by security scheme name (see {@link Credential}). */
+  auth?: Record<string, Credential>;
+  /** Where credentials not in `auth` are read from: `${authEnvPrefix}<SCHEME>` (default `HTTMCP_AUTH_`). */
+  authEnvPrefix?: string;
+  /** Environment for credentials (default `process.env`). */
+  env?: NodeJS.ProcessEnv;
+  /**
+   * Credentials taken from a header the MCP client sends (per session). The MCP client's own
+   * `Authorization` reaches the API only when listed here.
+   */
+  sessionCredentials?: SessionCredential[];
+
+  /** Which operations become tools. */
+  filter?: OperationFilter;
+  /** Tool names by operationId or `METHOD /path`. */
+  names?: Record<string, string>;
+  /** Annotation overrides by tool name, operationId or `METHOD /path`. */
+  annotations?: Record<string, ToolAnnotations>;
+  /** Derive output schemas (and `structuredContent`) from 2xx JSON object responses; default true. */
+  outputSchemas?: boolean;
+  /** Longest tool description (default 4000 characters). */
+  maxDescriptionLength?: number;
+  /** Characters of an error body kept in a tool result (default 2000). */
+  maxErrorChars?: number;
+
+  /**
+   * Serve GET operations without a body whose required parameters are all in the path as
+   * resources (templates when the path has variables) instead of tools. `true` maps every such
+   * operation; a filter maps the matching ones.
+   */
+  resources?: boolean | OperationFilter;
+  /** Keep the tools of operations mapped to resources (default false). */
+  keepResourceTools?: boolean;
+  /** URI scheme of those resources (default: from the server name). */
+  resourceScheme?: string;
+
+  /** Spec validation: `warn` (default), `strict` or `off` (see {@link LoadOptions.validate}). */
+  validate?: ValidationMode;
+  /** Loading and building steps, for progress displays. */
+  onProgress?: (event: LoadProgress) => void;
+  /** Non-fatal problems: invalid spec parts, skipped operations. Also in {@link OpenAPIMCP.warnings}. */
+  onWarning?: (message: string) => void;
+  /** Warnings are also logged here. */
+  logger?: Logger;
+  /** Timeout for fetching the spec over HTTP (default 30 s). */
+  fetchTimeoutMs?: number;
+}
+
+
+/**
+ * An MCP server whose tools call an HTTP API described by OpenAPI 3.0/3.1 or Swagger 2.0.
+ *
+ * It is an {@link HTTMCP} server: serve it through nginx+nchan with `.router`/`.mount()`, the
+ * stack or the CLI, or over any SDK transport with `.connect()`. Tools are built once when the
+ * server is created; `tools/list` is served from that list.
+ *
+ * @example
+ * const petstore = await OpenAPIMCP.create('https://petstore3.swagger.io/api/v3/openapi.json', {
+ *   name: 'petstore',
+ *   auth: { api_key: process.env.PETSTORE_KEY! },
+ *   filter: { includeTags: ['pet'] },
+ * });
+ * app.use(petstore.router);
+ */
+export class OpenAPIMCP extends HTTMCP {
+  /** The loaded document (our own copy, never changed). */
+  readonly spec: LoadedSpec;
+  /** One entry per tool, in the spec's order. */
+  readonly tools: readonly OpenApiTool[];
+  /** GET operations served as resources. */
+  readonly resources: readonly OpenApiResource[];
+  /** Operations that could not be turned into tools, and why. */
+  readonly skipped: ReadonlyArray<{ key: string; reason: string }>;
+  /** Non-fatal problems found while loading and building (validation problems arrive later, see {@link OpenAPIMCP.validated}). */
+  readonly warnings: readonly string[];
+  /**
+   * Settles when the spec's validation is done (`validate: 'warn'` runs it in a worker thread
+   * while the server already serves); its problems are then in {@link OpenAPIMCP.warnings}.
+   */
+  readonly validated: Promise<void>;
+  private readonly toolList: readonly Tool[];
+  private readonly byName: ReadonlyMap<string, OpenApiTool>;
+  private readonly http: HttpClient;
+  private readonly invoker: Invoker;
+
+  /**
+   * Loads `spec` (object, JSON/YAML text, file path or URL) and builds the server.
+   * Rejects with a `SpecLoadError` when the document cannot be read or is no OpenAPI/Swagger
+   * document; problems of single operations only skip those (see {@link OpenAPIMCP.skipped}).
+   */
+  static async create(spec: SpecInput, options: OpenAPIMCPOptions = {}): Promise<OpenAPIMCP> {
+    const loaded = await loadSpec(spec, {
+      ...(options.validate === undefined ? {} : { validate: options.validate }),
+      ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }),
+      ...(options.fetchTimeoutMs === undefined ? {} : { fetchTimeoutMs: options.fetchTimeoutMs }),
+    });
+    return new OpenAPIMCP(loaded, options);
+  }
+
+  /** Builds a server from an already loaded spec (see `loadSpec`), synchronously. */
+  static fromLoaded(spec: LoadedSpec, options: OpenAPIMCPOptions = {}): OpenAPIMCP {
+    return new OpenAPIMCP(spec, options);
+  }
+
+  private constructor(spec: LoadedSpec, options: OpenAPIMCPOptions) {
+    const document = spec.document as unknown as Record<string, unknown>;
+    const info = isRecord(document.info) ? document.info : {};
+    const name = options.name ?? serverName(info.title);
+    // HTTMCPOptions (gateway, pageSize...) pass through; credentials stay out of `server.options`.
+    const { auth: _auth, env: _env, headers: _headers, sessionCredentials: _session, ...rest } = options;
+    super({
+      ...rest,
+      name,
+      version: options.version ?? (typeof info.version === 'string' ? info.version : '0.0.0'),
+      ...(options.title !== undefined ? { title: options.title } : typeof info.title === 'string' ? { title: info.title } : {}),
+      ...(options.instructions !== undefined ? { instructions: options.instructions } : instructionsOf(info)),
+    });
+    const started = performance.now();
+    const warnings: string[] = [];
+    const warn = (message: string) => {
+      if (warnings.includes(message)) return;
+      warnings.push(message);
+      options.onWarning?.(message);
+      options.logger?.warn({ server: name }, message);
+    };
+    for (const message of spec.warnings) warn(message);
+    this.validated = (spec.validation ?? Promise.resolve(undefined)).then((problem) => {
+      if (problem !== undefined) warn(problem);
+    });
+    this.spec = spec;
+    const resolver = new RefResolver(spec.document);
+    const converter = new SchemaConverter(resolver, spec.version, warn);
+    const collected = collectOperations(spec, resolver);
+    const built = buildTools(collected.operations, converter, {
+      ...(options.names === undefined ? {} : { names: options.names }),
+      ...(options.annotations === undefined ? {} : { annotations: options.annotations }),
+      ...(options.filter === undefined ? {} : { filter: options.filter }),
+      ...(options.outputSchemas === undefined ? {} : { outputSchemas: options.outputSchemas }),
+      ...(options.maxDescriptionLength === undefined ? {} : { maxDescriptionLength: options.maxDescriptionLength }),
+      onProgress: (done, total) => options.onProgress?.({ phase: 'building', done, total }),
+    });
+    const skipped = [...collected.skipped, ...built.skipped];
+    for (const { key, reason } of skipped) warn(`skipped ${key}: ${reason}`);
+
+    let tools = built.tools;
+    let resources: OpenApiResource[] = [];
+    if (options.resources) {
+      const filter = options.resources === true ? undefined : options.resources;
+      resources = mapResources(tools, options.resourceScheme ?? resourceScheme(name), filter);
+      if (!options.keepResourceTools) {
+        const mapped = new Set(resources.map((r) => r.tool));
+        tools = tools.filter((t) => !mapped.has(t));
+      }
+    }
+    this.tools = tools;
+    this.resources = resources;
+    this.skipped = skipped;
+    this.warnings = warnings;
+    this.toolList = tools.map((t) => t.definition);
+    this.byName = new Map(tools.map((t) => [t.name, t]));
+
+    const schemes = collectSecuritySchemes(spec, resolver);
+    const auth = new Authenticator(schemes, {
+      ...(options.auth === undefined ? {} : { credentials: options.auth }),
+      ...(options.env === undefined ? {} : { env: options.env }),
+      ...(options.authEnvPrefix === undefined ? {} : { envPrefix: options.authEnvPrefix }),
+      ...(options.sessionCredentials === undefined ? {} : { sessionCredentials: options.sessionCredentials }),
+    });
+    for (const session of options.sessionCredentials ?? []) {
+      if (!schemes.has(session.scheme)) warn(`session credential for ${session.scheme}: the spec has no such security scheme`);
+    }
+    for (const scheme of Object.keys(options.auth ?? {})) {
+      if (!schemes.has(scheme)) warn(`credential for ${scheme}: the spec has no such security scheme (it has: ${[...schemes.keys()].join(', ') || 'none'})`);
+    }
+    this.http = new HttpClient(options);
+    this.invoker = new Invoker(
+      this.http,
+      auth,
+      new SchemaValidator(warn),
+      {
+        ...(options.baseUrl === undefined ? {} : { baseUrl: options.baseUrl }),
+        ...(options.serverIndex === undefined ? {} : { serverIndex: options.serverIndex }),
+        ...(options.serverVariables === undefined ? {} : { serverVariables: options.serverVariables }),
+        ...(options.headers === undefined ? {} : { headers: options.headers }),
+        ...(options.maxErrorChars === undefined ? {} : { maxErrorChars: options.maxErrorChars }),
+        ...(spec.source === undefined ? {} : { specSource: spec.source }),
+      },
+      new Map([...schemes].map(([n, s]) => [n, s.type])),
+    );
+    for (const resource of resources) {
+      this.resource(
+        resource.name,
+        resource.uri,
+        {
+          ...(resource.tool.definition.title === undefined ? {} : { title: resource.tool.definition.title }),
+          ...(resource.tool.definition.description === undefined ? {} : { description: resource.tool.definition.description }),
+          ...(resource.mimeType === undefined ? {} : { mimeType: resource.mimeType }),
+        },
+        (variables, ctx) => {
+          const args: Record<string, unknown> = {};
+          for (const [variable, arg] of resource.variables) {
+            const value = (variables as Record<string, string | string[] | undefined>)[variable];
+            if (value !== undefined) args[arg] = decode(Array.isArray(value) ? value.join(',') : value);
+          }
+          return this.invoker.read(resource.tool, args, ctx.uri.href, ctx);
+        },
+      );
+    }
+    options.onProgress?.({ phase: 'built', tools: tools.length, skipped: skipped.length, ms: Math.round(performance.now() - started) });
+  }
+
+  /** Exactly what `tools/list` returns for the API's tools (built once). */
+  get toolDefinitions(): readonly Tool[] {
+    return this.toolList;
+  }
+
+  /** The operations behind the tools. */
+  get operations(): readonly OperationSpec[] {
+    return this.tools.map((t) => t.operation);
+  }
+
+  /**
+   * Calls a tool directly, without an MCP client (scripts, tests). `headers` stand for the MCP
+   * client's headers (per-session credentials).
+   */
+  async callTool(name: string, args: Record<string, unknown> = {}, context: Partial<CallContext> = {}): Promise<CallToolResult> {
+    const tool = this.byName.get(name);
+    if (!tool) throw new Error(`${this.name} has no tool ${JSON.stringify(name)}`);
+    return this.invoker.call(tool, args, { signal: context.signal ?? new AbortController().signal, headers: context.headers ?? {}, ...(context.log ? { log: context.log } : {}) });
+  }
+
+  /**
+   * Refused: an OpenAPIMCP serves the API's tools. Put hand-written tools on another HTTMCP
+   * server; several servers mount on one app and one stack.
+   */
+  override tool<I extends ZodRawShape | undefined = undefined, O extends ZodRawShape | undefined = undefined>(
+    name: string,
+    _options: HttmcpToolOptions<I, O>,
+    _handler: ToolHandler<I, O>,
+  ): this {
+    if (!this.byName) return super.tool(name, _options, _handler); // HTTMCP's constructor, before the API is known
+    throw new TypeError(`${this.name}: an OpenAPIMCP serves the API's tools; add ${JSON.stringify(name)} to another HTTMCP server (several mount on one app)`);
+  }
+
+  /**
+   * The SDK server, answering `tools/list` and `tools/call` from the tools built once from the
+   * spec (their JSON Schemas as converted, with no zod round trip), through the SDK's public
+   * `setRequestHandler`; `tools/list` is served from that prebuilt list every time.
+   */
+  override createMcpServer(): McpServer {
+    const server = super.createMcpServer();
+    server.server.setRequestHandler(ListToolsRequestSchema, () => ({ tools: this.toolList as Tool[] }));
+    server.server.setRequestHandler(CallToolRequestSchema, async (request, extra) => {
+      const tool = this.byName.get(request.params.name);
+      if (!tool) throw new McpError(ErrorCode.InvalidParams, `Tool ${request.params.name} not found`);
+      return this.invoker.call(tool, request.params.arguments ?? {}, this.context(extra, server));
+    });
+    return server;
+  }
+
+  /** Detaches from the gateway and closes the API connections. */
+  override async unmount(): Promise<void> {
+    await super.unmount();
+    await this.http.close();
+  }
+
+  /** Closes the pooled API connections (new calls open new ones). */
+  async close(): Promise<void> {
+    await this.http.close();
+  }
+}
+
+/** `Swagger Petstore - OpenAPI 3.0` → `swagger-petstore-openapi-3-0`. */
+export function serverName(title: unknown): string {
+  const name = (typeof title === 'string' ? title : '')
+    .toLowerCase()
+    .replace(/[^a-z0-9_-]+/g, '-')
+    .replace(/-{2,}/g, '-')
+    .replace(/^[-_]+|[-_]+$/g, '')
+    .slice(0, 64)
+    .replace(/[-_]+$/, '');
+  return name === '' ? 'openapi' : name;
+}
+
+function instructionsOf(info: Record<string, unknown>): { instructions?: string } {
+  const title = typeof info.title === 'string' ? info.title.trim() : '';
+  const description = typeof info.description === 'string' ? info.description.trim() : '';
+  const text = [title, description].filter((t) => t !== '').join('\n\n');
+  if (text === '') return {};
+  return { instructions: text.length <= 2000 ? text : `${text.slice(0, 1999)}…` };
+}
+
+function decode(value: string): string {
+  try {
+    return decodeURIComponent(value);
+  } catch {
+    return value;
+  }
+}
