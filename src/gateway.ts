@@ -22,6 +22,10 @@ export interface GatewayOptions {
   maxMessageBytes?: number;
   /** Largest reply answered inline; keep below nginx's subrequest_output_buffer_size. */
   inlineReplyMax?: number;
+  /** See {@link SessionHubOptions.livenessIntervalMs} (`HTTMCP_LIVENESS_INTERVAL_MS`). */
+  livenessIntervalMs?: number;
+  /** Per-attempt timeout of a publish to nchan in ms (`HTTMCP_PUBLISH_TIMEOUT_MS`, default 5000). */
+  publishTimeoutMs?: number;
   logger?: Logger;
 }
 
@@ -48,7 +52,11 @@ export class Gateway {
       this.logger.warn('HTTMCP_SESSION_SECRET is not set: generated one, so sessions end when this process does');
     }
     this.sessionIds = new SessionIds(secret);
-    this.publisher = new NchanPublisher({ url: options.publishUrl, logger: this.logger });
+    this.publisher = new NchanPublisher({
+      url: options.publishUrl,
+      logger: this.logger,
+      ...(options.publishTimeoutMs === undefined ? {} : { timeoutMs: options.publishTimeoutMs }),
+    });
     this.maxMessageBytes = options.maxMessageBytes ?? 4 * 1024 * 1024;
     this.principal = options.principal ?? principalFromHeaders;
   }
@@ -73,8 +81,12 @@ export class Gateway {
     if (budget !== undefined) options.inlineBudgetMs = budget;
     const maxMessage = number('HTTMCP_MAX_MESSAGE');
     if (maxMessage !== undefined) options.maxMessageBytes = maxMessage;
+    const publishTimeout = number('HTTMCP_PUBLISH_TIMEOUT_MS');
+    if (publishTimeout !== undefined) options.publishTimeoutMs = publishTimeout;
     const inlineMax = number('HTTMCP_INLINE_REPLY_MAX');
     if (inlineMax !== undefined) options.inlineReplyMax = inlineMax;
+    const liveness = number('HTTMCP_LIVENESS_INTERVAL_MS');
+    if (liveness !== undefined) options.livenessIntervalMs = liveness;
     return new Gateway({ ...options, ...overrides });
   }
 
@@ -90,13 +102,14 @@ export class Gateway {
 
   /** A session hub for the server named `name`. */
   createHub(name: string): SessionHub {
-    const { inlineBudgetMs, inlineReplyMax } = this.options;
+    const { inlineBudgetMs, inlineReplyMax, livenessIntervalMs } = this.options;
     const hub = new SessionHub({
       name,
       publisher: this.publisher,
       logger: this.logger,
       ...(inlineBudgetMs === undefined ? {} : { inlineBudgetMs }),
       ...(inlineReplyMax === undefined ? {} : { inlineReplyMax }),
+      ...(livenessIntervalMs === undefined ? {} : { livenessIntervalMs }),
     });
     this.hubs.add(hub);
     const onclose = hub.onclose;
@@ -108,10 +121,14 @@ export class Gateway {
   }
 
   /** Requests being handled and publish counters, for metrics and tests. */
-  stats(): { inflight: number; published: number; retried: number; failed: number } {
+  stats(): { inflight: number; sessionsClosed: number; published: number; retried: number; failed: number } {
     let inflight = 0;
-    for (const hub of this.hubs) inflight += hub.inflightCount;
-    return { inflight, ...this.publisher.stats };
+    let sessionsClosed = 0;
+    for (const hub of this.hubs) {
+      inflight += hub.inflightCount;
+      sessionsClosed += hub.closedSessionCount;
+    }
+    return { inflight, sessionsClosed, ...this.publisher.stats };
   }
 
   async close(): Promise<void> {

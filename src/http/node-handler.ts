@@ -7,7 +7,23 @@ import { answer, readBody, TOO_LARGE, writeAnswer } from './io.js';
 const SERVER_PATH = /^\/mcp\/([A-Za-z0-9_-]+)(?:\/([A-Za-z0-9_.-]+)\/(message|closed))?$/;
 
 /**
- * The backend as a plain node:http listener: every server's endpoint plus `/healthz`, with no
+ * `gateway.stats()` in the Prometheus text exposition format (version 0.0.4), so a publish that
+ * nchan refused or never got is visible to monitoring, not only in the log. Counters are totals
+ * since this process started; a restarted backend starts again at 0 (Prometheus handles resets).
+ */
+export function prometheusText(stats: ReturnType<Gateway['stats']>): string {
+  const metrics: Array<[name: string, type: 'counter' | 'gauge', help: string, value: number]> = [
+    ['httmcp_publish_total', 'counter', 'Messages published to nchan successfully.', stats.published],
+    ['httmcp_publish_retries_total', 'counter', 'Publish attempts retried after a network error or a 5xx from nchan.', stats.retried],
+    ['httmcp_publish_failures_total', 'counter', 'Publishes given up after every retry, or refused by nchan (message lost).', stats.failed],
+    ['httmcp_inflight_requests', 'gauge', 'Client requests being handled now.', stats.inflight],
+    ['httmcp_sessions_closed_total', 'counter', 'Sessions whose client left or deleted them, as reported by nchan.', stats.sessionsClosed],
+  ];
+  return metrics.map(([name, type, help, value]) => `# HELP ${name} ${help}\n# TYPE ${name} ${type}\n${name} ${value}\n`).join('');
+}
+
+/**
+ * The backend as a plain node:http listener: every server's endpoint plus `/healthz` and `/metrics`, with no
  * framework between nginx and the SDK. This is what `httmcp start` and `httmcp backend` run.
  */
 export function createBackendHandler(servers: HTTMCP[], gateway: Gateway): RequestListener {
@@ -26,6 +42,14 @@ export function createBackendHandler(servers: HTTMCP[], gateway: Gateway): Reque
         status: 200,
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ ok: true, servers: [...endpoints.keys()], ...gateway.stats() }),
+      });
+    }
+    if (path === '/metrics') {
+      if (req.method !== 'GET' && req.method !== 'HEAD') return writeAnswer(res, { status: 405, headers: { allow: 'GET, HEAD' } });
+      return writeAnswer(res, {
+        status: 200,
+        headers: { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' },
+        body: prometheusText(gateway.stats()),
       });
     }
     const match = SERVER_PATH.exec(path);

@@ -14,6 +14,13 @@ export interface PublisherOptions {
   retryDelayMs?: number;
   /** Keep-alive connections to the listener (default 32). */
   connections?: number;
+  /**
+   * How long one attempt may wait for nchan's answer before it counts as failed and is retried
+   * (default 5000 ms). Without it undici waits 300 s for headers, so a publish listener that
+   * accepts but never answers held every publish (and, through the per-request chain, every
+   * later message of that request) for 4 x 300 s, and filled the connection pool.
+   */
+  timeoutMs?: number;
   logger: Logger;
 }
 
@@ -71,14 +78,17 @@ export class NchanPublisher {
     this.retryDelayMs = options.retryDelayMs ?? 50;
     this.logger = options.logger;
     const connections = options.connections ?? 32;
+    const timeoutMs = options.timeoutMs ?? 5000;
+    const timeouts = { headersTimeout: timeoutMs, bodyTimeout: timeoutMs, connectTimeout: timeoutMs };
     if (options.url.startsWith('unix:')) {
       this.pool = new Pool('http://localhost', {
         socketPath: options.url.slice('unix:'.length),
         connections,
         pipelining: 1,
+        ...timeouts,
       });
     } else {
-      this.pool = new Pool(new URL(options.url).origin, { connections, pipelining: 1 });
+      this.pool = new Pool(new URL(options.url).origin, { connections, pipelining: 1, ...timeouts });
     }
   }
 

@@ -54,8 +54,10 @@ export interface SessionHubOptions {
   publishMax?: number;
   /**
    * How often to check that WebSocket/SSE clients with work still running are connected
-   * (default 2000 ms). nchan does not fire its unsubscribe hook for a WebSocket that closes while
-   * one of its messages is upstream, so the hook alone would leave such handlers running.
+   * (default 10 s; a request is checked once it has run that long). nchan does not fire its
+   * unsubscribe hook for a WebSocket that closes while one of its messages is upstream, so the
+   * hook alone would leave such handlers running. Each check is one channel-status request per
+   * session, so a short interval costs many requests when many long calls run at once.
    */
   livenessIntervalMs?: number;
 }
@@ -129,6 +131,7 @@ export class SessionHub implements Transport {
   private sweeping = false;
 
   private nextId = 1;
+  private closedSessions = 0;
   private readonly inflight = new Map<number, Inflight>();
   /** `${session}\n${JSON id}` -> hub id, to route `notifications/cancelled`. */
   private readonly bySessionId = new Map<string, number>();
@@ -148,7 +151,7 @@ export class SessionHub implements Transport {
     this.inlineReplyMax = options.inlineReplyMax ?? 60 * 1024;
     this.publishMax = options.publishMax ?? 8 * 1024 * 1024;
     this.streams = new StreamCloser(this.publisher, this.logger);
-    this.livenessIntervalMs = options.livenessIntervalMs ?? 2000;
+    this.livenessIntervalMs = options.livenessIntervalMs ?? 10_000;
     this.liveness = setInterval(() => void this.sweep(), this.livenessIntervalMs);
     this.liveness.unref();
   }
@@ -167,6 +170,11 @@ export class SessionHub implements Transport {
   /** Number of requests being handled right now (for metrics and tests). */
   get inflightCount(): number {
     return this.inflight.size;
+  }
+
+  /** Sessions this hub saw end (client left or deleted it) since it started, for `/metrics`. */
+  get closedSessionCount(): number {
+    return this.closedSessions;
   }
 
   /**
@@ -229,6 +237,7 @@ export class SessionHub implements Transport {
    * aborted, Streamable HTTP session deleted): every running handler sees its signal abort.
    */
   sessionClosed(session: string): void {
+    this.closedSessions++;
     for (const [hubId, entry] of this.inflight) {
       if (entry.session === session) this.cancel(hubId, 'session closed');
     }
@@ -340,7 +349,10 @@ export class SessionHub implements Transport {
     }
     if (pending) this.release(entry);
     await this.enqueuePublish(entry, body);
-    if (entry.wire === 'streamable') void entry.chain.then(() => this.streams.closeWhenRead(channelOf(entry)));
+    // Give nchan time to write the reply out before the delete ends the stream: a few ms for a
+    // small reply, about a quarter of a second for 600 KB.
+    const graceMs = 20 + Math.ceil(body.length / 2500);
+    if (entry.wire === 'streamable') void entry.chain.then(() => this.streams.closeWhenRead(channelOf(entry), graceMs));
   }
 
   /**

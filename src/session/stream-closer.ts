@@ -21,9 +21,13 @@ export class StreamCloser {
     private readonly logger: Logger,
   ) {}
 
-  /** Deletes `channel` once a subscriber is attached; resolves when done (or given up). */
-  closeWhenRead(channel: string): Promise<void> {
-    return new Promise((resolve) => void this.attempt(channel, Date.now(), 5, resolve));
+  /**
+   * Deletes `channel` once a subscriber is attached and `graceMs` more have passed; resolves when
+   * done (or given up). The grace covers nchan still writing the last message: a delete during
+   * that write ends the stream before the client has it (seen with replies of 600 KB).
+   */
+  closeWhenRead(channel: string, graceMs = 0): Promise<void> {
+    return new Promise((resolve) => void this.attempt(channel, Date.now(), 5, resolve, graceMs));
   }
 
   close(): void {
@@ -31,10 +35,13 @@ export class StreamCloser {
     this.timers.clear();
   }
 
-  private async attempt(channel: string, since: number, delayMs: number, done: () => void): Promise<void> {
+  private async attempt(channel: string, since: number, delayMs: number, done: () => void, graceMs: number): Promise<void> {
     try {
       const info = await this.publisher.info(channel);
-      if (info && info.subscribers > 0) await this.publisher.delete(channel);
+      if (info && info.subscribers > 0) {
+        if (graceMs > 0) await new Promise((r) => setTimeout(r, graceMs).unref());
+        await this.publisher.delete(channel);
+      }
       if (!info || info.subscribers > 0) return done();
     } catch (error) {
       this.logger.warn({ channel, err: error }, 'could not end a request stream');
@@ -46,7 +53,7 @@ export class StreamCloser {
     }
     const timer = setTimeout(() => {
       this.timers.delete(timer);
-      void this.attempt(channel, since, Math.min(delayMs * 2, 1000), done);
+      void this.attempt(channel, since, Math.min(delayMs * 2, 1000), done, graceMs);
     }, delayMs);
     timer.unref();
     this.timers.add(timer);

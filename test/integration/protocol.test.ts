@@ -37,6 +37,7 @@ function createProtocolServer(): HTTMCP {
       return 'answered after the stream was closed';
     })
     .tool('whoami', {}, (_args, ctx) => ctx.sessionId ?? 'none')
+    .tool('big_reply', { input: { bytes: z.number().int().max(2_000_000) } }, ({ bytes }) => 'x'.repeat(bytes))
     .tool('log_both', {}, async (_args, ctx) => {
       await ctx.log('info', 'an info line');
       await ctx.log('error', 'an error line');
@@ -265,6 +266,22 @@ describe('Streamable HTTP details (2025-11-25)', () => {
       await client.close();
     }
   });
+
+  test('large replies (600 KB, past the inline limit) all arrive on their streams', async () => {
+    // Regression: the stream was deleted while nchan was still writing a large reply to it, and
+    // about 1 call in 7 timed out. 40 calls over 4 sessions.
+    for (let round = 0; round < 4; round++) {
+      const client = await connectClient('streamable', url());
+      try {
+        for (let i = 0; i < 10; i++) {
+          const result = await client.callTool({ name: 'big_reply', arguments: { bytes: 600_000 } }, undefined, { timeout: 5000 });
+          expect((result.content as Array<{ text: string }>)[0]!.text).toHaveLength(600_000);
+        }
+      } finally {
+        await client.close();
+      }
+    }
+  }, 60_000);
 
   test('an unsupported MCP-Protocol-Version gets 400; a missing one means 2025-03-26', async () => {
     const { post } = await rawSession();
