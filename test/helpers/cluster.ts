@@ -1,0 +1,115 @@
+/**
+ * Helpers for the cluster fault tests: `httmcp backend` processes that can be killed and started
+ * again on the same port, and a reader for the backend's `/metrics`.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+export const CLI = fileURLToPath(new URL('../../dist/src/cli/main.js', import.meta.url));
+
+/** An `httmcp backend` child process on 127.0.0.1:port; its stdout+stderr are kept in `log`. */
+export class BackendProcess {
+  child: ChildProcess | undefined;
+  /** Everything the process wrote (pino JSON lines), across restarts. */
+  log = '';
+
+  constructor(
+    readonly port: number,
+    readonly publishUrl: string,
+    readonly secret: string,
+    readonly env: Record<string, string> = {},
+  ) {}
+
+  get address(): string {
+    return `127.0.0.1:${this.port}`;
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  /** Starts it and resolves once `/healthz` answers. */
+  async start(): Promise<this> {
+    const child = spawn(process.execPath, [CLI, 'backend', '--listen', this.address, '--publish-url', this.publishUrl], {
+      env: { ...process.env, HTTMCP_SESSION_SECRET: this.secret, HTTMCP_LOG_LEVEL: 'warn', ...this.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    this.child = child;
+    child.stdout!.on('data', (d: Buffer) => (this.log += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (this.log += d.toString()));
+    const deadline = Date.now() + 10_000;
+    while (!(await fetch(`${this.url}/healthz`).then((r) => r.ok, () => false))) {
+      if (child.exitCode !== null) throw new Error(`backend exited with ${child.exitCode}: ${this.log}`);
+      if (Date.now() > deadline) throw new Error('backend did not start');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    return this;
+  }
+
+  /** SIGKILL (no goodbye) and wait for the exit. */
+  async kill(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+    const child = this.child;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill(signal);
+    await exited;
+  }
+
+  /** True while the process has not exited (it did not crash). */
+  get alive(): boolean {
+    return !!this.child && this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  metrics(): Promise<Record<string, number>> {
+    return fetchMetrics(this.url);
+  }
+
+  /** Parsed pino lines at level error (50) or above. */
+  errorLines(): Array<{ level: number; msg: string; [key: string]: unknown }> {
+    return this.log
+      .split('\n')
+      .filter((line) => line.startsWith('{'))
+      .map((line) => {
+        try {
+          return JSON.parse(line) as { level: number; msg: string };
+        } catch {
+          return { level: 0, msg: line };
+        }
+      })
+      .filter((entry) => entry.level >= 50);
+  }
+}
+
+/** `GET {base}/metrics` parsed into name -> value (Prometheus text, no labels). */
+export async function fetchMetrics(base: string): Promise<Record<string, number>> {
+  const res = await fetch(`${base}/metrics`);
+  if (!res.ok) throw new Error(`/metrics answered ${res.status}`);
+  return parsePrometheus(await res.text());
+}
+
+export function parsePrometheus(text: string): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const line of text.split('\n')) {
+    if (line === '' || line.startsWith('#')) continue;
+    const [name, value] = line.split(/\s+/);
+    out[name!] = Number(value);
+  }
+  return out;
+}
+
+/** Waits until `check` resolves truthy; returns how long that took in ms. */
+export async function eventually(check: () => Promise<unknown>, timeoutMs: number, what: string, intervalMs = 100): Promise<number> {
+  const start = Date.now();
+  let last: unknown;
+  for (;;) {
+    try {
+      if (await check()) return Date.now() - start;
+    } catch (error) {
+      last = error;
+    }
+    if (Date.now() - start > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; last error: ${String(last)}`);
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

@@ -1,0 +1,112 @@
+/**
+ * Floods and bad input against a two-node cluster (one Redis): one client pipelining messages as
+ * fast as it can does not starve another's calls, and garbage from many clients at once (invalid
+ * JSON, binary, 5 MB frames and bodies) crashes no nginx worker on either node.
+ */
+import { createExampleServers } from '../../examples/index.js';
+import type { Stack } from '../../src/index.js';
+import { WsClient } from '../helpers/raw-clients.js';
+import { startRedis, type RedisTestServer } from '../helpers/redis.js';
+import { connectClient, startTestStack, workerCrashes } from '../helpers/stack.js';
+
+const SECRET = 'faults-flood-secret-0123456789abcdef';
+
+let redis: RedisTestServer;
+let nodeA: Stack;
+let nodeB: Stack;
+const cleanup: Array<() => unknown> = [];
+
+beforeAll(async () => {
+  redis = await startRedis();
+  nodeA = await startTestStack({ servers: createExampleServers(), redis: redis.url, gateway: { sessionSecret: SECRET } });
+  nodeB = await startTestStack({ servers: createExampleServers(), redis: redis.url, gateway: { sessionSecret: SECRET } });
+}, 30_000);
+
+afterAll(async () => {
+  for (const close of cleanup) await Promise.resolve().then(close).catch(() => undefined);
+  await nodeA?.stop();
+  await nodeB?.stop();
+  await redis?.stop();
+});
+
+const PINGS = 2000;
+
+test(`${PINGS} pings pipelined on one WebSocket do not starve another client's calls`, async () => {
+  const flooder = await WsClient.open(nodeA.servers.demo!);
+  cleanup.push(() => flooder.close());
+  await flooder.initialize();
+  const victims = await Promise.all((['websocket', 'streamable'] as const).map((kind) => connectClient(kind, nodeA.servers.demo!)));
+  for (const victim of victims) cleanup.push(() => victim.close());
+
+  const floodStart = Date.now();
+  for (let i = 0; i < PINGS; i++) flooder.send({ jsonrpc: '2.0', id: `p${i}`, method: 'ping' });
+  const pongs = () => flooder.received.filter((m) => typeof m === 'object' && m !== null && String((m as { id?: unknown }).id).startsWith('p')).length;
+
+  // While the flood is being worked through: 20 calls per victim, one after the other.
+  const latencies: number[] = [];
+  let pongsWhenVictimsDone = 0;
+  await Promise.all(
+    victims.map(async (victim) => {
+      for (let i = 0; i < 20; i++) {
+        const t = Date.now();
+        expect(await victim.callTool({ name: 'add', arguments: { a: i, b: 1 } }, undefined, { timeout: 10_000 })).toEqual({ content: [{ type: 'text', text: String(i + 1) }] });
+        latencies.push(Date.now() - t);
+      }
+    }),
+  );
+  pongsWhenVictimsDone = pongs();
+  const last = `p${PINGS - 1}`;
+  await flooder.next((m) => typeof m === 'object' && m !== null && (m as { id?: unknown }).id === last, 30_000);
+  const floodMs = Date.now() - floodStart;
+  latencies.sort((a, b) => a - b);
+  console.log(
+    `flood of ${PINGS} pings answered in ${floodMs} ms; other clients' 40 calls: median ${latencies[20]} ms, max ${latencies.at(-1)} ms; ` +
+      `${pongsWhenVictimsDone} pongs had arrived when they were done`,
+  );
+  expect(pongs()).toBe(PINGS); // every ping answered, in a pipeline nginx serializes per socket
+  expect(latencies.at(-1)!).toBeLessThan(2000); // generous: a starved client would wait for the whole flood
+  expect(workerCrashes(nodeA)).toEqual([]);
+}, 50_000);
+
+test('garbage from 50 clients in parallel (invalid JSON, binary, 5 MB frames and bodies) crashes nothing on either node', async () => {
+  const big = 'x'.repeat(5 * 1024 * 1024);
+  const jobs: Promise<unknown>[] = [];
+  for (let i = 0; i < 50; i++) {
+    const node = i % 2 ? nodeB : nodeA;
+    jobs.push(
+      (async () => {
+        const ws = await WsClient.open(node.servers.demo!);
+        cleanup.push(() => ws.close());
+        switch (i % 5) {
+          case 0: ws.send('{"jsonrpc":"2.0","id":1,"method":'); break; // truncated JSON
+          case 1: ws.ws.send(Buffer.from([0xff, 0x00, 0xfe, 0x01, 0x80])); break; // binary garbage
+          case 2: ws.send(`{"jsonrpc":"2.0","id":1,"method":"ping","params":{"pad":"${big}"}}`); break; // 5 MB frame
+          case 3: ws.send(big); break; // 5 MB of non-JSON
+          case 4: for (let k = 0; k < 50; k++) ws.send(`[${'['.repeat(k * 20)}`); break; // deep, broken nesting
+        }
+        // Whatever the server answers (an error or a close), the socket must not take others down.
+        await ws.next(() => true, 10_000).catch(() => undefined);
+        ws.close();
+      })(),
+    );
+    jobs.push(
+      fetch(node.servers.demo!, {
+        method: 'POST',
+        headers: { accept: 'application/json, text/event-stream', 'content-type': 'application/json' },
+        body: i % 2 ? big : '{"jsonrpc":"2.0","id":1,"method":"initialize","params":',
+      }).then((r) => r.text(), () => undefined),
+    );
+  }
+  await Promise.all(jobs);
+
+  // Both nodes still serve, on every path, and no worker died on a signal.
+  for (const node of [nodeA, nodeB]) {
+    for (const kind of ['websocket', 'sse', 'streamable'] as const) {
+      const client = await connectClient(kind, node.servers.demo!);
+      expect(await client.callTool({ name: 'add', arguments: { a: 2, b: 2 } })).toEqual({ content: [{ type: 'text', text: '4' }] });
+      await client.close();
+    }
+  }
+  expect(workerCrashes(nodeA)).toEqual([]);
+  expect(workerCrashes(nodeB)).toEqual([]);
+}, 50_000);
