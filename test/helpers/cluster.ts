@@ -60,7 +60,7 @@ export class BackendProcess {
     return !!this.child && this.child.exitCode === null && this.child.signalCode === null;
   }
 
-  metrics(): Promise<Record<string, number>> {
+  metrics(): Promise<BackendMetrics> {
     return fetchMetrics(this.url);
   }
 
@@ -80,11 +80,25 @@ export class BackendProcess {
   }
 }
 
-/** `GET {base}/metrics` parsed into name -> value (Prometheus text, no labels). */
-export async function fetchMetrics(base: string): Promise<Record<string, number>> {
+/** The metrics the backend's `/metrics` always has. */
+const METRIC_NAMES = [
+  'httmcp_publish_total',
+  'httmcp_publish_retries_total',
+  'httmcp_publish_failures_total',
+  'httmcp_inflight_requests',
+  'httmcp_sessions_closed_total',
+] as const;
+export type BackendMetrics = Record<(typeof METRIC_NAMES)[number], number>;
+
+/** `GET {base}/metrics` parsed into name -> value (Prometheus text, no labels); all present. */
+export async function fetchMetrics(base: string): Promise<BackendMetrics> {
   const res = await fetch(`${base}/metrics`);
   if (!res.ok) throw new Error(`/metrics answered ${res.status}`);
-  return parsePrometheus(await res.text());
+  const parsed = parsePrometheus(await res.text());
+  for (const name of METRIC_NAMES) {
+    if (!Number.isFinite(parsed[name])) throw new Error(`/metrics has no ${name}`);
+  }
+  return parsed as BackendMetrics;
 }
 
 export function parsePrometheus(text: string): Record<string, number> {
