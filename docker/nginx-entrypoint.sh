@@ -64,7 +64,20 @@ default HTTMCP_WORKER_NOFILE "$hard_nofile"
 case $HTTMCP_WORKER_NOFILE in
   '' | *[!0-9]*) die "HTTMCP_WORKER_NOFILE must be a number, got '$HTTMCP_WORKER_NOFILE'" ;;
 esac
-default HTTMCP_WORKER_CONNECTIONS "$((HTTMCP_WORKER_NOFILE / 2))"
+# Same rule as connectionLimits() in src/stack/nginx-config.ts: all but a reserve of the files
+# for connections, and a fifth of all workers' connections as clients at the edge.
+if [ "$HTTMCP_WORKER_NOFILE" -gt 4096 ]; then
+  default HTTMCP_WORKER_CONNECTIONS "$((HTTMCP_WORKER_NOFILE - 1024))"
+else
+  default HTTMCP_WORKER_CONNECTIONS "$((HTTMCP_WORKER_NOFILE / 2))"
+fi
+case $HTTMCP_WORKER_PROCESSES in
+  auto) workers=$(nproc) ;;
+  *) workers=$HTTMCP_WORKER_PROCESSES ;;
+esac
+max_clients=$(((workers * (HTTMCP_WORKER_CONNECTIONS - 256)) / 5))
+[ "$max_clients" -ge 1 ] || max_clients=1
+default HTTMCP_MAX_CLIENTS "$max_clients"
 default HTTMCP_ERROR_LOG stderr
 default HTTMCP_NGINX_LOG_LEVEL notice
 default HTTMCP_ACCESS_LOG off

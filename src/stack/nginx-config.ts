@@ -9,6 +9,7 @@ export interface NginxConfigValues {
   HTTMCP_USER_DIRECTIVE: string;
   HTTMCP_WORKER_NOFILE: string;
   HTTMCP_WORKER_CONNECTIONS: string;
+  HTTMCP_MAX_CLIENTS: string;
   HTTMCP_PREFIX: string;
   HTTMCP_ERROR_LOG: string;
   HTTMCP_NGINX_LOG_LEVEL: string;
@@ -33,6 +34,20 @@ export const DEFAULT_ALLOWED_HOSTS = '^(localhost|127\\.0\\.0\\.1|\\[::1\\])$';
 
 /** Origins allowed by default: pages served from this machine only. */
 export const DEFAULT_ALLOWED_ORIGINS = '^https?://(localhost|127\\.0\\.0\\.1|\\[::1\\])(:[0-9]+)?$';
+
+/** Connections a worker needs besides sessions: listeners, keep-alive caches, publish pools. */
+const CONNECTION_RESERVE = 256;
+
+/**
+ * Connection limits for `workers` nginx workers that may each open `nofile` files: every worker
+ * may use all but a reserve of them for connections; after the connections no session owns
+ * (listeners, the keep-alive caches to core and backend, each backend's publish pool), the edge
+ * admits a fifth as clients (a session holds at most four connections; see the template).
+ */
+export function connectionLimits(nofile: number, workers: number): { workerConnections: number; maxClients: number } {
+  const workerConnections = nofile > 4096 ? nofile - 1024 : Math.floor(nofile / 2);
+  return { workerConnections, maxClients: Math.max(1, Math.floor((workers * (workerConnections - CONNECTION_RESERVE)) / 5)) };
+}
 
 /** The directory of the httmcp package (holds `nginx/`), from source or from `dist/`. */
 export function packageRoot(): string {

@@ -2,14 +2,14 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer, type RequestListener, type Server } from 'node:http';
 import { createServer, type AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createBackendHandler } from '../http/node-handler.js';
 import { Gateway, type GatewayOptions } from '../gateway.js';
 import { createLogger, type Logger } from '../log.js';
 import type { HTTMCP } from '../server/httmcp.js';
 import { findNginx, NginxProcess } from './nginx.js';
-import { DEFAULT_ALLOWED_HOSTS, DEFAULT_ALLOWED_ORIGINS, renderNginxConfig } from './nginx-config.js';
+import { connectionLimits, DEFAULT_ALLOWED_HOSTS, DEFAULT_ALLOWED_ORIGINS, renderNginxConfig } from './nginx-config.js';
 
 /** How to run a local stack. */
 export interface StackOptions {
@@ -46,6 +46,11 @@ export interface StackOptions {
   allowedHosts?: string;
   /** nginx worker processes (default 1; `auto` for one per core). */
   workerProcesses?: number | 'auto';
+  /**
+   * Open files per nginx worker, at most the hard limit (default: the hard limit). Sizes
+   * worker_connections and how many clients the edge admits.
+   */
+  maxOpenFiles?: number;
   /** nginx error log level (default `notice`; workers that die on a signal are logged at `alert`). */
   nginxLogLevel?: string;
   /** Gateway settings (session secret, budgets, limits); the publish URL is set by the stack. */
@@ -119,7 +124,9 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   const backendPort = backend ? (backend.address() as AddressInfo).port : 0;
   const upstreams = options.backends ?? [`127.0.0.1:${backendPort}`];
 
-  const nofile = fileLimit();
+  const nofile = Math.min(fileLimit(), options.maxOpenFiles ?? Number.POSITIVE_INFINITY);
+  const workers = options.workerProcesses === 'auto' ? availableParallelism() : (options.workerProcesses ?? 1);
+  const limits = connectionLimits(nofile, workers);
   const errorLog = join(prefix, 'logs', 'error.log');
   const config = join(prefix, 'nginx.conf');
   writeFileSync(
@@ -129,7 +136,8 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       HTTMCP_WORKER_PROCESSES: String(options.workerProcesses ?? 1),
       HTTMCP_USER_DIRECTIVE: process.getuid?.() === 0 ? 'user root;' : '',
       HTTMCP_WORKER_NOFILE: String(nofile),
-      HTTMCP_WORKER_CONNECTIONS: String(Math.floor(nofile / 2)),
+      HTTMCP_WORKER_CONNECTIONS: String(limits.workerConnections),
+      HTTMCP_MAX_CLIENTS: String(limits.maxClients),
       HTTMCP_PREFIX: prefix,
       HTTMCP_ERROR_LOG: errorLog,
       HTTMCP_NGINX_LOG_LEVEL: options.nginxLogLevel ?? 'notice',

@@ -8,7 +8,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { Progress } from '@modelcontextprotocol/sdk/types.js';
@@ -17,7 +17,7 @@ import { createExampleServers } from '../../examples/index.js';
 import { createBackendHandler } from '../../src/http/node-handler.js';
 import { Gateway } from '../../src/gateway.js';
 import type { HTTMCP } from '../../src/server/httmcp.js';
-import { DEFAULT_ALLOWED_HOSTS, DEFAULT_ALLOWED_ORIGINS, packageRoot, renderNginxConfig, templatePath, type NginxConfigValues } from '../../src/stack/nginx-config.js';
+import { connectionLimits, DEFAULT_ALLOWED_HOSTS, DEFAULT_ALLOWED_ORIGINS, packageRoot, renderNginxConfig, templatePath, type NginxConfigValues } from '../../src/stack/nginx-config.js';
 import { freePort, LIMITS, listen } from '../../src/stack/stack.js';
 import { connectClient, TRANSPORTS } from '../helpers/stack.js';
 
@@ -99,7 +99,8 @@ describe('nginx image entrypoint: rendering', () => {
       HTTMCP_WORKER_PROCESSES: 'auto',
       HTTMCP_USER_DIRECTIVE: isRoot ? 'user www-data;' : '',
       HTTMCP_WORKER_NOFILE: String(nofile),
-      HTTMCP_WORKER_CONNECTIONS: String(Math.floor(nofile / 2)),
+      HTTMCP_WORKER_CONNECTIONS: String(connectionLimits(nofile, availableParallelism()).workerConnections),
+      HTTMCP_MAX_CLIENTS: String(connectionLimits(nofile, availableParallelism()).maxClients),
       HTTMCP_PREFIX: prefix,
       HTTMCP_ERROR_LOG: 'stderr',
       HTTMCP_NGINX_LOG_LEVEL: 'notice',
