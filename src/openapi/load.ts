@@ -7,6 +7,7 @@ import type { OpenAPI } from 'openapi-types';
 import { fetch } from 'undici';
 import { parse as parseYaml } from 'yaml';
 import { isRecord, type SpecVersion } from './model.js';
+import { someRef } from './refs.js';
 
 /**
  * An API description: a parsed object, JSON or YAML text, a file path, or an `http(s)` URL.
@@ -257,19 +258,7 @@ function mayHaveExternalRefs(text: string): boolean {
 
 /** Whether any `$ref` of the document points outside it. */
 function hasExternalRefs(document: unknown): boolean {
-  const stack: unknown[] = [document];
-  while (stack.length > 0) {
-    const node = stack.pop();
-    if (Array.isArray(node)) {
-      for (const item of node) if (typeof item === 'object' && item !== null) stack.push(item);
-    } else if (isRecord(node)) {
-      for (const [key, value] of Object.entries(node)) {
-        if (key === '$ref' && typeof value === 'string' && !value.startsWith('#')) return true;
-        if (typeof value === 'object' && value !== null) stack.push(value);
-      }
-    }
-  }
-  return false;
+  return someRef(document, (ref) => !ref.startsWith('#'));
 }
 
 function label(version: SpecVersion): string {

@@ -70,3 +70,26 @@ function safeDecode(token: string): string {
     return token;
   }
 }
+
+/**
+ * Calls `visit` with every `$ref` string in `node`, depth first (iteratively: documents can be
+ * deep), and stops at the first call that returns true. Returns whether one did.
+ */
+export function someRef(node: unknown, visit: (ref: string) => boolean): boolean {
+  const stack: unknown[] = [node];
+  while (stack.length > 0) {
+    const current = stack.pop();
+    if (Array.isArray(current)) {
+      for (const item of current) if (typeof item === 'object' && item !== null) stack.push(item);
+    } else if (isRecord(current)) {
+      for (const [key, value] of Object.entries(current)) {
+        if (key === '$ref' && typeof value === 'string') {
+          if (visit(value)) return true;
+        } else if (typeof value === 'object' && value !== null) {
+          stack.push(value);
+        }
+      }
+    }
+  }
+  return false;
+}

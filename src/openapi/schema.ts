@@ -1,5 +1,5 @@
 import { isRecord, SpecError, type JsonSchema, type JsonSchemaObject, type RawSchema, type SpecVersion } from './model.js';
-import { RefResolver } from './refs.js';
+import { RefResolver, someRef } from './refs.js';
 
 /**
  * `input`: a schema for arguments (readOnly properties are left out).
@@ -367,18 +367,10 @@ class RefGraph {
     } catch {
       target = undefined; // the conversion reports the missing target itself
     }
-    const stack: unknown[] = [target];
-    while (stack.length > 0) {
-      const node = stack.pop();
-      if (Array.isArray(node)) {
-        for (const item of node) if (typeof item === 'object' && item !== null) stack.push(item);
-      } else if (isRecord(node)) {
-        for (const [key, value] of Object.entries(node)) {
-          if (key === '$ref' && typeof value === 'string' && value.startsWith('#')) refs.add(value);
-          else if (typeof value === 'object' && value !== null) stack.push(value);
-        }
-      }
-    }
+    someRef(target, (ref) => {
+      if (ref.startsWith('#')) refs.add(ref);
+      return false;
+    });
     found = [...refs];
     this.edges.set(pointer, found);
     return found;

@@ -4,6 +4,10 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { createExampleServers } from '../../examples/index.js';
+import type { Stack } from '../../src/index.js';
+import { startRedis, type RedisTestServer } from './redis.js';
+import { startTestStack } from './stack.js';
 
 export const CLI = fileURLToPath(new URL('../../dist/src/cli/main.js', import.meta.url));
 
@@ -127,3 +131,18 @@ export async function eventually(check: () => Promise<unknown>, timeoutMs: numbe
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Two `npm start -- --redis URL` nodes (each its own nginx and in-process backend) on a fresh redis-server. */
+export interface TwoNodes {
+  redis: RedisTestServer;
+  nodeA: Stack;
+  nodeB: Stack;
+}
+
+export async function startTwoNodes(secret: string): Promise<TwoNodes> {
+  const redis = await startRedis();
+  const options = { servers: createExampleServers(), redis: redis.url, gateway: { sessionSecret: secret } };
+  const nodeA = await startTestStack(options);
+  const nodeB = await startTestStack({ ...options, servers: createExampleServers() });
+  return { redis, nodeA, nodeB };
+}

@@ -200,3 +200,26 @@ export class WsClient {
     this.ws.close();
   }
 }
+
+/**
+ * Opens a Streamable HTTP session by hand (initialize, then notifications/initialized) and
+ * returns its id.
+ */
+export async function openStreamableSession(base: string, version = '2025-06-18'): Promise<string> {
+  const res = await fetch(base, {
+    method: 'POST',
+    headers: { accept: STREAMABLE_ACCEPT, 'content-type': 'application/json' },
+    body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: INITIALIZE_PARAMS }),
+  });
+  expect(res.status).toBe(200);
+  await res.text();
+  const session = res.headers.get('mcp-session-id');
+  expect(session).toBeTruthy();
+  const initialized = await fetch(base, {
+    method: 'POST',
+    headers: { accept: STREAMABLE_ACCEPT, 'content-type': 'application/json', 'mcp-session-id': session!, 'mcp-protocol-version': version },
+    body: JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }),
+  });
+  expect(initialized.status).toBe(202);
+  return session!;
+}

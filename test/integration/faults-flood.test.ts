@@ -3,11 +3,11 @@
  * fast as it can does not starve another's calls, and garbage from many clients at once (invalid
  * JSON, binary, 5 MB frames and bodies) crashes no nginx worker on either node.
  */
-import { createExampleServers } from '../../examples/index.js';
 import type { Stack } from '../../src/index.js';
 import { WsClient } from '../helpers/raw-clients.js';
-import { startRedis, type RedisTestServer } from '../helpers/redis.js';
-import { connectClient, startTestStack, workerCrashes } from '../helpers/stack.js';
+import { startTwoNodes } from '../helpers/cluster.js';
+import type { RedisTestServer } from '../helpers/redis.js';
+import { connectClient, workerCrashes } from '../helpers/stack.js';
 
 const SECRET = 'faults-flood-secret-0123456789abcdef';
 
@@ -17,9 +17,7 @@ let nodeB: Stack;
 const cleanup: Array<() => unknown> = [];
 
 beforeAll(async () => {
-  redis = await startRedis();
-  nodeA = await startTestStack({ servers: createExampleServers(), redis: redis.url, gateway: { sessionSecret: SECRET } });
-  nodeB = await startTestStack({ servers: createExampleServers(), redis: redis.url, gateway: { sessionSecret: SECRET } });
+  ({ redis, nodeA, nodeB } = await startTwoNodes(SECRET));
 }, 30_000);
 
 afterAll(async () => {

@@ -8,12 +8,11 @@
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { Client as SdkClient } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { createExampleServers } from '../../examples/index.js';
 import type { Stack } from '../../src/index.js';
-import { eventually, sleep } from '../helpers/cluster.js';
-import { INITIALIZE_PARAMS, openEventStream, STREAMABLE_ACCEPT, type EventStream } from '../helpers/raw-clients.js';
-import { startRedis, type RedisTestServer } from '../helpers/redis.js';
-import { connectClient, startTestStack, TRANSPORTS, workerCrashes } from '../helpers/stack.js';
+import { eventually, sleep, startTwoNodes } from '../helpers/cluster.js';
+import { INITIALIZE_PARAMS, openEventStream, openStreamableSession, STREAMABLE_ACCEPT, type EventStream } from '../helpers/raw-clients.js';
+import type { RedisTestServer } from '../helpers/redis.js';
+import { connectClient, TRANSPORTS, workerCrashes } from '../helpers/stack.js';
 
 const SECRET = 'faults-node-secret-0123456789abcdef';
 const VERSION = '2025-06-18';
@@ -26,10 +25,7 @@ let nodeAStopped = false;
 const cleanup: Array<() => unknown> = [];
 
 beforeAll(async () => {
-  redis = await startRedis();
-  // Two `npm start -- --redis URL` nodes: each its own nginx and in-process backend, one secret.
-  nodeA = await startTestStack({ servers: createExampleServers(), redis: redis.url, gateway: { sessionSecret: SECRET } });
-  nodeB = await startTestStack({ servers: createExampleServers(), redis: redis.url, gateway: { sessionSecret: SECRET } });
+  ({ redis, nodeA, nodeB } = await startTwoNodes(SECRET));
 }, 30_000);
 
 afterAll(async () => {
@@ -40,25 +36,6 @@ afterAll(async () => {
 });
 
 /** A Streamable HTTP session opened by hand on `base` (`http://.../mcp/demo`); returns its id. */
-async function openStreamableSession(base: string): Promise<string> {
-  const res = await fetch(base, {
-    method: 'POST',
-    headers: { accept: STREAMABLE_ACCEPT, 'content-type': 'application/json' },
-    body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: INITIALIZE_PARAMS }),
-  });
-  expect(res.status).toBe(200);
-  await res.text();
-  const session = res.headers.get('mcp-session-id');
-  expect(session).toBeTruthy();
-  const initialized = await fetch(base, {
-    method: 'POST',
-    headers: { accept: STREAMABLE_ACCEPT, 'content-type': 'application/json', 'mcp-session-id': session!, 'mcp-protocol-version': VERSION },
-    body: JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }),
-  });
-  expect(initialized.status).toBe(202);
-  return session!;
-}
-
 function getStream(base: string, session: string, lastEventId?: string): Promise<EventStream> {
   return openEventStream(base, {
     'mcp-session-id': session,
@@ -75,7 +52,7 @@ test('node A stops: clients reconnect to node B; a Streamable GET stream resumes
   for (const kind of TRANSPORTS) onA.push(await connectClient(kind, nodeA.servers.demo!));
   for (const client of onA) cleanup.push(() => client.close());
   const wsClosed = new Promise<void>((resolve) => (onA[0]!.onclose = () => resolve()));
-  const session = await openStreamableSession(nodeA.servers.demo!);
+  const session = await openStreamableSession(nodeA.servers.demo!, VERSION);
   const streamA = await getStream(nodeA.servers.demo!, session);
   cleanup.push(() => streamA.close());
   expect(streamA.response.status).toBe(200);

@@ -3,12 +3,11 @@
  * two-node cluster. What recovers on its own, what is lost, and what existing sessions see.
  */
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { createExampleServers } from '../../examples/index.js';
 import type { Stack } from '../../src/index.js';
-import { eventually, sleep } from '../helpers/cluster.js';
-import { INITIALIZE_PARAMS, openEventStream, STREAMABLE_ACCEPT } from '../helpers/raw-clients.js';
-import { startRedis, type RedisTestServer } from '../helpers/redis.js';
-import { connectClient, startTestStack, TRANSPORTS, workerCrashes, type TransportKind } from '../helpers/stack.js';
+import { eventually, sleep, startTwoNodes } from '../helpers/cluster.js';
+import { INITIALIZE_PARAMS, openEventStream, openStreamableSession, STREAMABLE_ACCEPT } from '../helpers/raw-clients.js';
+import type { RedisTestServer } from '../helpers/redis.js';
+import { connectClient, TRANSPORTS, workerCrashes, type TransportKind } from '../helpers/stack.js';
 
 const SECRET = 'faults-redis-secret-0123456789abcdef';
 const VERSION = '2025-06-18';
@@ -19,9 +18,7 @@ let nodeB: Stack;
 const cleanup: Array<() => unknown> = [];
 
 beforeAll(async () => {
-  redis = await startRedis();
-  nodeA = await startTestStack({ servers: createExampleServers(), redis: redis.url, gateway: { sessionSecret: SECRET } });
-  nodeB = await startTestStack({ servers: createExampleServers(), redis: redis.url, gateway: { sessionSecret: SECRET } });
+  ({ redis, nodeA, nodeB } = await startTwoNodes(SECRET));
 }, 30_000);
 
 afterAll(async () => {
@@ -30,16 +27,6 @@ afterAll(async () => {
   await nodeB?.stop();
   await redis?.stop();
 });
-
-async function openStreamableSession(base: string): Promise<string> {
-  const res = await fetch(base, {
-    method: 'POST',
-    headers: { accept: STREAMABLE_ACCEPT, 'content-type': 'application/json' },
-    body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: INITIALIZE_PARAMS }),
-  });
-  await res.text();
-  return res.headers.get('mcp-session-id')!;
-}
 
 const note = (n: number) => JSON.stringify({ jsonrpc: '2.0', method: 'notifications/message', params: { level: 'info', data: { n } } });
 
@@ -69,7 +56,7 @@ test('Redis restart: nodes recover on their own; stored messages are lost; open 
     };
   }
   // A message in a session's buffer (what a reconnecting SSE client would replay).
-  const session = await openStreamableSession(nodeA.servers.demo!);
+  const session = await openStreamableSession(nodeA.servers.demo!, VERSION);
   await nodeB.gateway.publisher.publish(session, note(1));
   const before = await nodeB.gateway.publisher.info(session);
   console.log('before restart, channel info', before);
