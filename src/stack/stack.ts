@@ -225,15 +225,20 @@ export function freePort(host = '127.0.0.1'): Promise<number> {
 /**
  * Serves a backend handler (node:http listener or Express app); its keep-alive outlives nginx's
  * upstream keepalive_timeout (60 s) so nginx never reuses a connection the backend is closing.
+ * The listen queue is as long as the kernel allows: a burst of messages opens that many upstream
+ * connections at once, and a connection dropped from a full queue waits 1 s, then 3 s, to retry.
  */
 export function listen(handler: RequestListener, port = 0, host = '127.0.0.1'): Promise<Server> {
   const server = createHttpServer(handler);
   server.keepAliveTimeout = 65_000;
   return new Promise((resolve, reject) => {
     server.once('error', reject);
-    server.listen(port, host, () => resolve(server));
+    server.listen({ port, host, backlog: LISTEN_BACKLOG }, () => resolve(server));
   });
 }
+
+/** Listen queue length for the backend and nginx (the kernel caps it at net.core.somaxconn). */
+export const LISTEN_BACKLOG = 4096;
 
 function closeServer(server: Server): Promise<void> {
   server.closeAllConnections();
