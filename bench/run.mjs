@@ -18,13 +18,13 @@
 // bench/results/<YYYY-MM-DD>-tools-call.json.
 
 import { parseArgs } from 'node:util';
-import { spawn, execFileSync } from 'node:child_process';
-import { createServer } from 'node:net';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import os from 'node:os';
 import { request } from 'undici';
+import { freePort, gitCommit, stopChild } from './scale-lib.mjs';
 
 const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
 const REPO_DIR = resolve(BENCH_DIR, '..');
@@ -80,38 +80,6 @@ function spawnWithJsonLine(cmd, args, { cwd, timeoutMs = 30_000, name }) {
   // Keep draining stdout after the first line so the child never blocks on a full pipe.
   firstJson.catch(() => {}).finally(() => child.stdout.resume());
   return { child, firstJson };
-}
-
-/** SIGTERM the child's process group (it was spawned detached), SIGKILL after a grace period. */
-async function stopChild(child, name) {
-  if (!child || child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((r) => child.once('exit', r));
-  try {
-    process.kill(-child.pid, 'SIGTERM');
-  } catch {
-    try {
-      child.kill('SIGTERM');
-    } catch {}
-  }
-  const done = await Promise.race([exited.then(() => true), sleep(5000).then(() => false)]);
-  if (!done) {
-    log(`${name} did not exit after SIGTERM, sending SIGKILL`);
-    try {
-      process.kill(-child.pid, 'SIGKILL');
-    } catch {}
-  }
-}
-
-function freePort() {
-  return new Promise((resolvePromise, reject) => {
-    const s = createServer();
-    s.unref();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolvePromise(port));
-    });
-  });
 }
 
 /** All descendants of `pid` (via /proc/<n>/stat ppid), with their command names. */
@@ -191,7 +159,7 @@ async function startSdkBaseline() {
   });
   const info = await firstJson;
   await waitReady(info.url);
-  return { url: info.url, backendPids: [info.pid ?? child.pid], nginxPids: [], stop: () => stopChild(child, 'sdk-baseline-server') };
+  return { url: info.url, backendPids: [info.pid ?? child.pid], nginxPids: [], stop: () => stopChild(child) };
 }
 
 // ============================================================================
@@ -235,9 +203,9 @@ async function startHttmcpStack({ mcpPath }) {
         return nodeKids.length ? nodeKids : [child.pid];
       })();
     const nginxPids = given(info.nginxPids ?? info.nginx?.pids) ?? desc.filter((d) => d.comm === 'nginx').map((d) => d.pid);
-    return { url, backendPids, nginxPids, info, stop: () => stopChild(child, 'httmcp') };
+    return { url, backendPids, nginxPids, info, stop: () => stopChild(child) };
   } catch (err) {
-    await stopChild(child, 'httmcp');
+    await stopChild(child);
     throw err;
   }
 }
@@ -307,16 +275,6 @@ function markdownTable(rows) {
       .join('\n') +
     '\n'
   );
-}
-
-function gitCommit() {
-  try {
-    const sha = execFileSync('git', ['rev-parse', 'HEAD'], { cwd: REPO_DIR, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
-    const dirty = execFileSync('git', ['status', '--porcelain'], { cwd: REPO_DIR, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim() !== '';
-    return dirty ? `${sha}-dirty` : sha;
-  } catch {
-    return null;
-  }
 }
 
 // ---------------------------------------------------------------- main
