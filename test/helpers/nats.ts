@@ -1,19 +1,17 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { connect as tcpConnect } from 'node:net';
-import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { connect, type NatsConnection } from 'nats';
 import { z } from 'zod';
 import { HTTMCP } from '../../src/index.js';
+import { CLI, startCli } from './cli.js';
 import { freePort } from '../../src/stack/stack.js';
 import { NatsClientTransport, type NatsClientTransportOptions } from '../../src/transports/index.js';
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 /** The `httmcp` command, built: its `stdio` and `nats` subcommands. */
-export const TRANSPORTS_CLI = join(ROOT, 'dist', 'src', 'cli', 'main.js');
+export const TRANSPORTS_CLI = CLI;
 
 /** A `nats-server` of a test's own, on an ephemeral port of 127.0.0.1. */
 export interface NatsTestServer {
@@ -101,21 +99,7 @@ export interface NatsCliProcess {
 
 /** Starts `httmcp nats [args] --json` and resolves once it serves. */
 export function startNatsCli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<NatsCliProcess> {
-  const child = spawn(process.execPath, [TRANSPORTS_CLI, 'nats', ...args, '--json'], {
-    env: { ...process.env, HTTMCP_LOG_LEVEL: 'warn', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  let err = '';
-  child.stderr!.on('data', (d: Buffer) => (err += d));
-  return new Promise((resolve, reject) => {
-    child.stdout!.on('data', (d: Buffer) => {
-      out += d;
-      const line = out.split('\n').find((l) => l.startsWith('{'));
-      if (line) resolve({ child, info: JSON.parse(line), stderr: () => err });
-    });
-    child.once('exit', (code) => reject(new Error(`nats command exited ${code}: ${err}`)));
-  });
+  return startCli<NatsCliProcess['info']>(['nats', ...args], env);
 }
 
 /** What the {@link createProbeServer} tools saw, for tests to assert on. */

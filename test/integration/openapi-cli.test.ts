@@ -2,7 +2,7 @@
  * `httmcp openapi`: --list, errors, serving through a local nginx+nchan stack, and backend-only
  * for an nginx+nchan running elsewhere (--publish-server), through the built `httmcp` command.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,9 +10,9 @@ import { fileURLToPath } from 'node:url';
 import { freePort, HTTMCP, type Stack } from '../../src/index.js';
 import { shopSpec } from '../fixtures/openapi/shop.js';
 import { StandIn } from '../fixtures/openapi/stand-in.js';
+import { CLI, startCli, type CliProcess } from '../helpers/cli.js';
 import { connectClient, startTestStack } from '../helpers/stack.js';
 
-const CLI = fileURLToPath(new URL('../../dist/src/cli/main.js', import.meta.url));
 const FIXTURES = fileURLToPath(new URL('../fixtures/openapi/', import.meta.url));
 const GITHUB = fileURLToPath(new URL('../../node_modules/@octokit/openapi/generated/api.github.com.json', import.meta.url));
 const SECRET = 'openapi-cli-test-secret-0123456789';
@@ -25,22 +25,8 @@ function run(args: string[], env: NodeJS.ProcessEnv = {}) {
 }
 
 /** Starts the CLI and resolves with its JSON line once it serves. */
-function start(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ child: ChildProcess; info: Record<string, any>; stderr: () => string }> {
-  const child = spawn(process.execPath, [CLI, 'openapi', ...args, '--json'], {
-    env: { ...process.env, HTTMCP_LOG_LEVEL: 'warn', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  let err = '';
-  child.stderr!.on('data', (d: Buffer) => (err += d));
-  return new Promise((resolve, reject) => {
-    child.stdout!.on('data', (d: Buffer) => {
-      out += d;
-      const line = out.split('\n').find((l) => l.startsWith('{'));
-      if (line) resolve({ child, info: JSON.parse(line), stderr: () => err });
-    });
-    child.once('exit', (code) => reject(new Error(`CLI exited ${code}: ${err}`)));
-  });
+function start(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliProcess> {
+  return startCli(['openapi', ...args], env);
 }
 
 function exited(child: ChildProcess): Promise<number | null> {
