@@ -218,11 +218,7 @@ export class HTTMCP {
     server.server.setRequestHandler(SubscribeRequestSchema, (request, extra) => {
       const key = this.subscriberKey(extra, server);
       subscribed.add(key);
-      const session = sessionOf(extra);
-      const send = (notification: ServerNotification): Promise<void> =>
-        this.mounted && session !== undefined && extra.sessionId === undefined
-          ? this.mounted.hub.push(session, { jsonrpc: '2.0', ...notification })
-          : server.server.notification(notification);
+      const send = this.laterSender(extra, server);
       let subscribers = this.subscriptions.get(request.params.uri);
       if (!subscribers) this.subscriptions.set(request.params.uri, (subscribers = new Map()));
       subscribers.set(key, send);
@@ -285,11 +281,7 @@ export class HTTMCP {
           params: { level, data, ...(logger === undefined ? {} : { logger }) },
         });
       },
-      push: async (notification) => {
-        const message = { jsonrpc: '2.0' as const, ...notification };
-        if (this.mounted && sessionId !== undefined && extra.sessionId === undefined) await this.mounted.hub.push(sessionId, message);
-        else await extra.sendNotification(notification as ServerNotification);
-      },
+      push: (notification) => this.laterSender(extra, server)(notification as ServerNotification),
       sample: (params, options) =>
         ask('sampling', { method: 'sampling/createMessage', params }, CreateMessageResultSchema, options?.timeoutMs),
       elicit: (params, options) =>
@@ -300,6 +292,19 @@ export class HTTMCP {
         else extra.closeSSEStream?.();
       },
     };
+  }
+
+  /**
+   * How to reach the client of this request at any time, also after the request ended: through
+   * the hub for a session nchan holds, else as a notification of the client's own SDK server.
+   */
+  private laterSender(extra: Extra, server: McpServer): (notification: ServerNotification) => Promise<void> {
+    const session = sessionOf(extra);
+    const mounted = this.mounted;
+    if (mounted && server === mounted.server && session !== undefined) {
+      return (notification) => mounted.hub.push(session, { jsonrpc: '2.0', ...notification });
+    }
+    return (notification) => server.server.notification(notification);
   }
 
   /** What the client of this request declared at `initialize` (undefined when not known). */
