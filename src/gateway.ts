@@ -95,11 +95,6 @@ export class Gateway {
     return (Gateway.instance ??= Gateway.fromEnv());
   }
 
-  /** Makes `gateway` the one {@link Gateway.shared} returns (the CLI does this at start). */
-  static setShared(gateway: Gateway): void {
-    Gateway.instance = gateway;
-  }
-
   /** A session hub for the server named `name`. */
   createHub(name: string): SessionHub {
     const { inlineBudgetMs, inlineReplyMax, livenessIntervalMs } = this.options;

@@ -30,8 +30,4 @@ export class BoundedMap<K, V> {
   delete(key: K): boolean {
     return this.map.delete(key);
   }
-
-  entries(): IterableIterator<[K, V]> {
-    return this.map.entries();
-  }
 }
