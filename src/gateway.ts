@@ -2,6 +2,7 @@ import type { Logger } from './log.js';
 import { createLogger } from './log.js';
 import { NchanPublisher } from './nchan/publisher.js';
 import { SessionHub } from './session/session-hub.js';
+import { DEFAULT_MESSAGE_BUFFER, parseNginxSeconds, type MessageBuffer } from './session/resume.js';
 import { principalFromHeaders, SessionIds } from './session/session-id.js';
 
 /** Settings shared by every server of one backend process. */
@@ -26,6 +27,12 @@ export interface GatewayOptions {
   livenessIntervalMs?: number;
   /** Per-attempt timeout of a publish to nchan in ms (`HTTMCP_PUBLISH_TIMEOUT_MS`, default 5000). */
   publishTimeoutMs?: number;
+  /**
+   * nchan's message buffer, the same values nginx runs with (`HTTMCP_MESSAGE_BUFFER_LENGTH`,
+   * default 200; `HTTMCP_MESSAGE_TIMEOUT`, default 10m): tells a resuming client when events
+   * it missed may be gone.
+   */
+  messageBuffer?: MessageBuffer;
   logger?: Logger;
 }
 
@@ -39,6 +46,7 @@ export class Gateway {
   readonly logger: Logger;
   readonly maxMessageBytes: number;
   readonly principal: (headers: Record<string, string | string[] | undefined>) => string;
+  readonly messageBuffer: MessageBuffer;
   private readonly options: GatewayOptions;
   private readonly hubs = new Set<SessionHub>();
   private static instance: Gateway | undefined;
@@ -59,6 +67,7 @@ export class Gateway {
     });
     this.maxMessageBytes = options.maxMessageBytes ?? 4 * 1024 * 1024;
     this.principal = options.principal ?? principalFromHeaders;
+    this.messageBuffer = options.messageBuffer ?? DEFAULT_MESSAGE_BUFFER;
   }
 
   /** A gateway configured from `HTTMCP_*` environment variables. */
@@ -87,6 +96,14 @@ export class Gateway {
     if (inlineMax !== undefined) options.inlineReplyMax = inlineMax;
     const liveness = number('HTTMCP_LIVENESS_INTERVAL_MS');
     if (liveness !== undefined) options.livenessIntervalMs = liveness;
+    const bufferLength = number('HTTMCP_MESSAGE_BUFFER_LENGTH');
+    const bufferTimeout = env.HTTMCP_MESSAGE_TIMEOUT ? parseNginxSeconds(env.HTTMCP_MESSAGE_TIMEOUT) : undefined;
+    if (bufferLength !== undefined || bufferTimeout !== undefined) {
+      options.messageBuffer = {
+        length: bufferLength ?? DEFAULT_MESSAGE_BUFFER.length,
+        timeoutSeconds: bufferTimeout ?? DEFAULT_MESSAGE_BUFFER.timeoutSeconds,
+      };
+    }
     return new Gateway({ ...options, ...overrides });
   }
 

@@ -30,6 +30,8 @@ export type {
 export { Gateway, type GatewayOptions } from './gateway.js';
 export { SessionHub, type Delivery, type Forwarded, type SessionHubOptions, type Wire } from './session/session-hub.js';
 export { SessionIds, principalFromHeaders } from './session/session-id.js';
+export { type MessageBuffer } from './session/resume.js';
+export { resumingEventSourceFetch } from './client/resuming-fetch.js';
 export { NchanPublisher, PublishError, type ChannelInfo, type PublisherOptions, type PublisherStats } from './nchan/publisher.js';
 export { NchanEndpoint, STREAM_STATUS, type Answer } from './http/endpoint.js';
 export { createNchanRouter } from './http/router.js';

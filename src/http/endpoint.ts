@@ -2,6 +2,7 @@ import { ErrorCode, isInitializeRequest, SUPPORTED_PROTOCOL_VERSIONS } from '@mo
 import type { Gateway } from '../gateway.js';
 import type { Logger } from '../log.js';
 import type { Delivery, SessionHub, Wire } from '../session/session-hub.js';
+import { gapNotice, mayHaveGap, parseLegacyEventId, parseNchanEventId, type NchanEventId } from '../session/resume.js';
 import { BoundedMap } from '../util/bounded-map.js';
 
 /** Request headers as Node gives them. */
@@ -62,18 +63,25 @@ export class NchanEndpoint {
       if (!this.isValid(requested, headers)) return sessionNotFound();
       if (!acceptsExactly(headers, 'text/event-stream')) return httpError(406, 'Not Acceptable: the GET stream needs Accept: text/event-stream');
       const lastEventId = header(headers, 'last-event-id');
-      const stream = lastEventId === undefined ? undefined : this.hub.resume(requested, lastEventId);
+      if (lastEventId === undefined) return this.enter(requested);
+      const stream = this.hub.resume(requested, lastEventId);
       if (stream !== undefined) {
-        // nchan replays what the client missed from its buffer, after the id given here.
-        const after = stream.after === undefined ? '' : `?last_event_id=${encodeURIComponent(stream.after)}`;
-        return { status: 200, headers: { 'x-accel-redirect': `/_httmcp/stream/${stream.channel}${after}` } };
+        // A request's stream: nchan replays what the client missed from its buffer, after the
+        // id given here (or all of it when the request moved to a fresh channel).
+        const after = stream.after === undefined ? undefined : parseNchanEventId(stream.after);
+        await this.warnIfEventsLost(stream.channel, after, lastEventId);
+        return { status: 200, headers: { 'x-accel-redirect': `/_httmcp/stream/${stream.channel}${lastEventQuery(after)}` } };
       }
-      return this.enter(requested);
+      const after = parseNchanEventId(lastEventId);
+      await this.warnIfEventsLost(requested, after, lastEventId);
+      return this.enter(requested, { after });
     }
     if (headers['x-httmcp-transport'] === 'websocket') return this.enter(this.mint(headers));
     if (!acceptsExactly(headers, 'text/event-stream')) {
       return httpError(406, 'Not Acceptable: GET opens a WebSocket or an SSE stream (Accept: text/event-stream)');
     }
+    const resumed = await this.resumeLegacy(headers);
+    if (resumed) return resumed;
     // Legacy HTTP+SSE (2024-11-05): the first event names the URL to POST messages to. It is
     // stored in the channel, so the subscriber that attaches right after still receives it.
     const session = this.mint(headers);
@@ -82,7 +90,38 @@ export class NchanEndpoint {
     } catch {
       return httpError(503, 'Service Unavailable: could not open the session, try again');
     }
-    return this.enter(session);
+    return this.enter(session, { legacy: true });
+  }
+
+  /**
+   * A legacy SSE client coming back: its EventSource reconnects to the server URL with only
+   * Last-Event-ID, which the edge wrote as `{session}~{nchan id}` (nginx.conf.template). A valid
+   * session of this client continues after that event; anything else opens a new session.
+   */
+  private async resumeLegacy(headers: Headers): Promise<Answer | undefined> {
+    const lastEventId = header(headers, 'last-event-id');
+    const resume = parseLegacyEventId(lastEventId);
+    if (!resume || !this.isValid(resume.session, headers)) return undefined;
+    this.hub.sessionReturned(resume.session);
+    await this.warnIfEventsLost(resume.session, resume.after, lastEventId!);
+    return this.enter(resume.session, { legacy: true, after: resume.after });
+  }
+
+  /**
+   * nchan resumes from its oldest kept event when the client's last one is gone, and says
+   * nothing. When that may have happened, the client is told in a `notifications/message`
+   * warning that follows the events nchan still had.
+   */
+  private async warnIfEventsLost(channel: string, after: NchanEventId | undefined, lastEventId: string): Promise<void> {
+    const publisher = this.gateway.publisher;
+    try {
+      const info = await publisher.info(channel);
+      if (!mayHaveGap(info, after, this.gateway.messageBuffer)) return;
+      this.logger.warn({ server: this.name, channel, lastEventId }, 'a client resumed after events that may be gone; told it');
+      await publisher.publish(channel, JSON.stringify(gapNotice(lastEventId)));
+    } catch {
+      // Not knowing must not stop the resume; the publisher has logged the failure.
+    }
   }
 
   async post(headers: Headers, body: string): Promise<Answer> {
@@ -159,8 +198,13 @@ export class NchanEndpoint {
 
   closed(session: string, headers: Headers): Answer {
     // The GET stream of a Streamable HTTP session may come and go; the session lives on.
-    const ended = header(headers, 'mcp-session-id') === undefined;
-    if (ended && this.isValid(session, headers)) this.hub.sessionClosed(session);
+    if (header(headers, 'mcp-session-id') !== undefined || !this.isValid(session, headers)) return { status: 204 };
+    if (headers['x-httmcp-transport'] === 'websocket') {
+      this.hub.sessionClosed(session);
+    } else {
+      // A legacy SSE client may be reconnecting with Last-Event-ID: its work goes on for now.
+      this.hub.sessionLeft(session);
+    }
     return { status: 204 };
   }
 
@@ -211,8 +255,16 @@ export class NchanEndpoint {
     return true;
   }
 
-  private enter(session: string): Answer {
-    return { status: 200, headers: { 'x-accel-redirect': `/_httmcp/session/${this.name}/${session}` } };
+  /**
+   * Into the session's channel. `legacy` makes the edge prefix event ids with the session (its
+   * EventSource reconnects with nothing else); `after` is where nchan resumes.
+   */
+  private enter(session: string, options: { legacy?: boolean; after?: NchanEventId | undefined } = {}): Answer {
+    const query = new URLSearchParams();
+    if (options.legacy) query.set('sse', session);
+    if (options.after) query.set('last_event_id', options.after.raw);
+    const search = query.size === 0 ? '' : `?${query.toString()}`;
+    return { status: 200, headers: { 'x-accel-redirect': `/_httmcp/session/${this.name}/${session}${search}` } };
   }
 }
 
@@ -221,6 +273,11 @@ function unsupportedVersion(headers: Headers): Answer | undefined {
   const version = header(headers, 'mcp-protocol-version');
   if (version === undefined || SUPPORTED_PROTOCOL_VERSIONS.includes(version)) return undefined;
   return httpError(400, `Bad Request: unsupported MCP-Protocol-Version ${version} (supported: ${SUPPORTED_PROTOCOL_VERSIONS.join(', ')})`);
+}
+
+/** nginx reads the resume point from `$arg_last_event_id` (never the client's own header). */
+function lastEventQuery(after: NchanEventId | undefined): string {
+  return after === undefined ? '' : `?last_event_id=${encodeURIComponent(after.raw)}`;
 }
 
 function header(headers: Headers, name: string): string | undefined {

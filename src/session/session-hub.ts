@@ -135,6 +135,11 @@ export class SessionHub implements Transport {
   private readonly inflight = new Map<number, Inflight>();
   /** `${session}\n${JSON id}` -> hub id, to route `notifications/cancelled`. */
   private readonly bySessionId = new Map<string, number>();
+  /**
+   * Legacy SSE sessions whose stream ended, and when: their client may come back with
+   * Last-Event-ID, so their requests keep running until a sweep finds the channel still empty.
+   */
+  private readonly leaving = new BoundedMap<string, number>(100_000);
   /** Ids of requests the server sent to clients -> the session that must answer. */
   private readonly serverRequests = new Map<RequestId, { session: string; at: number }>();
   /**
@@ -236,7 +241,22 @@ export class SessionHub implements Transport {
    * Ends a session's in-flight work when its client went away (WebSocket closed, SSE stream
    * aborted, Streamable HTTP session deleted): every running handler sees its signal abort.
    */
+  /**
+   * A legacy SSE stream ended. Its client reconnects on its own (the stream's `retry:`) and
+   * resumes with Last-Event-ID, so nothing is cancelled now: the next liveness sweep ends the
+   * session if nobody is subscribed to it by then.
+   */
+  sessionLeft(session: string): void {
+    this.leaving.set(session, Date.now());
+  }
+
+  /** A client resumed the session: it is not leaving after all. */
+  sessionReturned(session: string): void {
+    this.leaving.delete(session);
+  }
+
   sessionClosed(session: string): void {
+    this.leaving.delete(session);
     this.closedSessions++;
     for (const [hubId, entry] of this.inflight) {
       if (entry.session === session) this.cancel(hubId, 'session closed');
@@ -356,8 +376,9 @@ export class SessionHub implements Transport {
   }
 
   /**
-   * Ends the sessions of WebSocket/SSE clients that left while their requests kept running:
-   * their channel has no subscriber any more.
+   * Ends the sessions of WebSocket/SSE clients that left while their requests kept running
+   * (their channel has no subscriber any more), and of legacy SSE clients that did not come
+   * back within one interval.
    */
   private async sweep(): Promise<void> {
     if (this.sweeping) return;
@@ -368,10 +389,15 @@ export class SessionHub implements Transport {
       for (const entry of this.inflight.values()) {
         if (!entry.pending && entry.wire !== 'streamable' && now - entry.startedAt >= this.livenessIntervalMs) sessions.add(entry.session);
       }
+      for (const [session, since] of this.leaving) {
+        if (now - since < this.livenessIntervalMs) break; // oldest first: the rest are newer
+        this.leaving.delete(session);
+        sessions.add(session);
+      }
       for (const session of sessions) {
         const info = await this.publisher.info(session).catch(() => 'unknown' as const);
         if (info !== 'unknown' && (info === undefined || info.subscribers === 0)) {
-          this.logger.info({ session }, 'client left while its requests ran; cancelling them');
+          this.logger.info({ session }, 'client left and did not come back; ending its session');
           this.sessionClosed(session);
         }
       }

@@ -8,6 +8,7 @@ import { createBackendHandler } from '../http/node-handler.js';
 import { Gateway, type GatewayOptions } from '../gateway.js';
 import { createLogger, type Logger } from '../log.js';
 import type { HTTMCP } from '../server/httmcp.js';
+import { parseNginxSeconds } from '../session/resume.js';
 import { findNginx, NginxProcess } from './nginx.js';
 import { connectionLimits, DEFAULT_ALLOWED_HOSTS, DEFAULT_ALLOWED_ORIGINS, renderNginxConfig } from './nginx-config.js';
 
@@ -116,6 +117,8 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   // nodes started with the same secret accept each other's sessions.
   const gateway = Gateway.fromEnv(process.env, {
     inlineReplyMax: LIMITS.inlineReplyMax,
+    // What this stack's nginx runs with (the template gets LIMITS, not the environment).
+    messageBuffer: { length: LIMITS.messageBufferLength, timeoutSeconds: parseNginxSeconds(LIMITS.messageTimeout) },
     ...options.gateway,
     logger,
     publishUrl,

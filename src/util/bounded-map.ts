@@ -27,6 +27,11 @@ export class BoundedMap<K, V> {
     return this;
   }
 
+  /** Oldest first. */
+  [Symbol.iterator](): IterableIterator<[K, V]> {
+    return this.map.entries();
+  }
+
   delete(key: K): boolean {
     return this.map.delete(key);
   }

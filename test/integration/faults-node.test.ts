@@ -3,7 +3,9 @@
  * clients are connected to it. What each kind of client sees, and how it gets back:
  *  - Streamable HTTP: the session id is good on node B; a raw GET stream resumed there with
  *    `Last-Event-ID` gets exactly the messages published while it was away (nchan's Redis buffer);
- *  - WebSocket and legacy SSE: the connection ends; a new client on node B works (new session).
+ *  - legacy SSE: a stream resumed on node B with its `Last-Event-ID` (which names its session)
+ *    continues the same session and gets exactly what it missed;
+ *  - WebSocket: the connection ends; a new client on node B works (new session).
  */
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { Client as SdkClient } from '@modelcontextprotocol/sdk/client/index.js';
@@ -63,6 +65,13 @@ test('node A stops: clients reconnect to node B; a Streamable GET stream resumes
   // The GET stream subscribes to two channels (session + broadcast), so its ids are nchan's
   // multiplexed form, e.g. `1795284492:[0],-`, not the single-channel `time:counter`.
   expect(first.id).toMatch(/^\d+:/);
+  // A legacy SSE stream on node A, by hand: its event ids name its session.
+  const legacyA = await openEventStream(nodeA.servers.demo!);
+  cleanup.push(() => legacyA.close());
+  const legacySession = (await legacyA.next((e) => e.event === 'endpoint')).data.split('/').at(-1)!;
+  await nodeB.gateway.publisher.publish(legacySession, note(1));
+  const legacyFirst = await legacyA.next((e) => e.data === note(1));
+  expect(legacyFirst.id).toMatch(new RegExp(`^${legacySession.replace('.', '\\.')}~\\d+:`));
 
   await nodeA.stop();
   nodeAStopped = true;
@@ -81,6 +90,17 @@ test('node A stops: clients reconnect to node B; a Streamable GET stream resumes
   await sleep(300); // anything extra would arrive right behind
   expect(resumed.events.map((e) => e.data)).toEqual([note(2), note(3)]);
   resumed.close();
+
+  // The legacy SSE client comes back on node B (same URL behind a balancer) with only its
+  // Last-Event-ID: the same session, exactly what it missed.
+  await nodeB.gateway.publisher.publish(legacySession, note(2));
+  await nodeB.gateway.publisher.publish(legacySession, note(3));
+  const legacyB = await openEventStream(nodeB.servers.demo!, { 'last-event-id': legacyFirst.id! });
+  cleanup.push(() => legacyB.close());
+  await legacyB.next((e) => e.data === note(3));
+  await sleep(300);
+  expect(legacyB.events.map((e) => e.data)).toEqual([note(2), note(3)]);
+  legacyB.close();
 
   // Without Last-Event-ID the stream replays the whole buffer (first_message oldest): the id
   // is what makes the resume exact.

@@ -1,4 +1,5 @@
-import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
 import {
   CreateMessageRequestSchema,
   ElicitRequestSchema,
@@ -8,7 +9,8 @@ import {
   ToolListChangedNotificationSchema,
 } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
-import { completable, HTTMCP, type Stack } from '../../src/index.js';
+import { completable, HTTMCP, resumingEventSourceFetch, type Stack } from '../../src/index.js';
+import { CutProxy } from '../helpers/cut-proxy.js';
 import { EventStream, openEventStream, STREAMABLE_ACCEPT } from '../helpers/raw-clients.js';
 import { connectClient, startTestStack, TRANSPORTS, workerCrashes, type TransportKind } from '../helpers/stack.js';
 
@@ -37,6 +39,13 @@ function createProtocolServer(): HTTMCP {
       return 'answered after the stream was closed';
     })
     .tool('whoami', {}, (_args, ctx) => ctx.sessionId ?? 'none')
+    .tool('two_steps', { input: { stepMs: z.number().int() } }, async ({ stepMs }, ctx) => {
+      await new Promise((r) => setTimeout(r, stepMs));
+      await ctx.progress(1, 2, 'first step');
+      await new Promise((r) => setTimeout(r, stepMs));
+      await ctx.progress(2, 2, 'second step');
+      return 'both steps done';
+    })
     .tool('big_reply', { input: { bytes: z.number().int().max(2_000_000) } }, ({ bytes }) => 'x'.repeat(bytes))
     .tool('log_both', {}, async (_args, ctx) => {
       await ctx.log('info', 'an info line');
@@ -255,6 +264,15 @@ describe('Streamable HTTP details (2025-11-25)', () => {
     await waitFor(() => resumed.ended); // the finished request's stream ends
   });
 
+  test('a GET stream resumed after events the server no longer keeps is told so', async () => {
+    const { session } = await rawSession();
+    const lastEventId = '1000000000:[0],-';
+    const resumed = await openEventStream(url(), { 'mcp-session-id': session, 'mcp-protocol-version': '2025-11-25', 'last-event-id': lastEventId });
+    const warning = await resumed.next((e) => e.data.includes('HTTMCP_EVENTS_LOST'));
+    resumed.close();
+    expect(JSON.parse(warning.data).params.data.lastEventId).toBe(lastEventId);
+  });
+
   test('the SDK client rides through a server-closed stream transparently', async () => {
     const client = await connectClient('streamable', url());
     try {
@@ -337,21 +355,114 @@ describe('Streamable HTTP details (2025-11-25)', () => {
   });
 });
 
-test('a legacy SSE client whose stream ends reconnects into a new session and keeps working', async () => {
-  const client = await connectClient('sse', url());
-  try {
-    const first = (await client.callTool({ name: 'whoami', arguments: {} })).content as Array<{ text: string }>;
-    const session = first[0]!.text;
-    // End the stream from the server side, as a restarted nginx node would.
-    await stack.gateway.publisher.delete(session);
-    // The client waits the stream's `retry:` (1 s), reconnects, and takes the new endpoint.
-    await new Promise((r) => setTimeout(r, 2000));
-    const second = ((await client.callTool({ name: 'whoami', arguments: {} })).content as Array<{ text: string }>)[0]!.text;
-    expect(second).toMatch(/^[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{22}$/);
-    expect(second).not.toBe(session);
-  } finally {
-    await client.close();
-  }
+describe('legacy SSE: a client whose connection drops resumes its session', () => {
+  let proxy: CutProxy;
+  beforeAll(async () => {
+    proxy = await CutProxy.start(stack.port);
+  });
+  afterAll(async () => {
+    await proxy?.close();
+  });
+  const viaProxy = () => url().replace(`:${stack.port}/`, `:${proxy.port}/`);
+
+  test('an SDK client reconnects with Last-Event-ID into the same session and gets what was sent while it was away', async () => {
+    const client = new Client({ name: 'resuming', version: '1.0.0' });
+    await client.connect(new SSEClientTransport(new URL(viaProxy()), { eventSourceInit: { fetch: resumingEventSourceFetch() } }));
+    try {
+      const session = ((await client.callTool({ name: 'whoami', arguments: {} })).content as Array<{ text: string }>)[0]!.text;
+      const progress: string[] = [];
+      const call = client.callTool({ name: 'two_steps', arguments: { stepMs: 700 } }, undefined, { onprogress: (p) => progress.push(p.message!) });
+      await new Promise((r) => setTimeout(r, 300));
+      // The network drops: the client's stream is gone, nginx and the backend never notice a
+      // client error. The first step's progress is published while the client is away (its
+      // EventSource waits the stream's `retry:`, 1 s, before it reconnects).
+      expect(proxy.cut()).toBeGreaterThan(0);
+      expect(await call).toEqual({ content: [{ type: 'text', text: 'both steps done' }] });
+      // The first step happened while the client was away. (The second may arrive in the same
+      // read as the reply, and the SDK drops progress that it handles after the reply.)
+      expect(progress[0]).toBe('first step');
+      const again = ((await client.callTool({ name: 'whoami', arguments: {} })).content as Array<{ text: string }>)[0]!.text;
+      expect(again).toBe(session);
+    } finally {
+      await client.close();
+    }
+  });
+
+  test('the bare SDK client (which drops Last-Event-ID) reconnects into a new session and keeps working', async () => {
+    const client = await connectClient('sse', viaProxy());
+    try {
+      const first = ((await client.callTool({ name: 'whoami', arguments: {} })).content as Array<{ text: string }>)[0]!.text;
+      expect(proxy.cut()).toBeGreaterThan(0);
+      // The client waits the stream's `retry:` (1 s), reconnects, and takes the new endpoint.
+      await new Promise((r) => setTimeout(r, 2000));
+      const second = ((await client.callTool({ name: 'whoami', arguments: {} })).content as Array<{ text: string }>)[0]!.text;
+      expect(second).toMatch(/^[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{22}$/);
+      expect(second).not.toBe(first);
+    } finally {
+      await client.close();
+    }
+  });
+
+  test('event ids name the session; a resume replays exactly the events after the one given', async () => {
+    const first = await openEventStream(url());
+    const endpoint = await first.next((e) => e.event === 'endpoint');
+    const session = endpoint.data.split('/').at(-1)!;
+    expect(endpoint.id).toMatch(new RegExp(`^${session.replace('.', '\\.')}~\\d+:`));
+    const post = (body: unknown) => fetch(`${url()}/${session}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    expect((await post({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2024-11-05', capabilities: {}, clientInfo: { name: 'raw', version: '1' } } })).status).toBeLessThan(300);
+    const initialized = await first.next((e) => e.data.includes('"id":1'));
+    first.close();
+    await post({ jsonrpc: '2.0', method: 'notifications/initialized' });
+    await post({ jsonrpc: '2.0', id: 2, method: 'ping' });
+    await post({ jsonrpc: '2.0', id: 3, method: 'ping' });
+    const resumed = await openEventStream(url(), { 'last-event-id': initialized.id! });
+    await resumed.next((e) => e.data.includes('"id":3'));
+    resumed.close();
+    expect(resumed.events.map((e) => JSON.parse(e.data).id)).toEqual([2, 3]);
+    expect(resumed.events.every((e) => e.id!.startsWith(`${session}~`))).toBe(true);
+  });
+
+  test('a resume after events the server no longer keeps is told so (a warning after what is left)', async () => {
+    const first = await openEventStream(url());
+    const session = (await first.next((e) => e.event === 'endpoint')).data.split('/').at(-1)!;
+    first.close();
+    // An id from long ago: whatever followed it has expired from nchan's buffer.
+    const lastEventId = `${session}~1000000000:[0],-`;
+    const resumed = await openEventStream(url(), { 'last-event-id': lastEventId });
+    const warning = await resumed.next((e) => e.data.includes('HTTMCP_EVENTS_LOST'));
+    resumed.close();
+    expect(JSON.parse(warning.data)).toEqual({
+      jsonrpc: '2.0',
+      method: 'notifications/message',
+      params: { level: 'warning', logger: 'httmcp', data: { code: 'HTTMCP_EVENTS_LOST', message: expect.stringContaining('may have been lost'), lastEventId } },
+    });
+    // What nchan still had came first: here, the `endpoint` event.
+    expect(resumed.events[0]!.event).toBe('endpoint');
+  });
+
+  test('an id that names no valid session of this client opens a new session', async () => {
+    const forged = await openEventStream(url(), { 'last-event-id': 'AAAAAAAAAAAAAAAAAAAAAA.BBBBBBBBBBBBBBBBBBBBBB~1795286965:[0],-' });
+    const endpoint = await forged.next((e) => e.event === 'endpoint');
+    forged.close();
+    expect(endpoint.data).not.toContain('AAAAAAAAAAAAAAAAAAAAAA');
+    for (const junk of ['~', 'x~y', `${'a'.repeat(5000)}~1:1`, '1795286965:[0],-', 'a.b~1:[99999999999999999999],-,-,-,-,-,-,-,-,-,-']) {
+      const stream = await openEventStream(url(), { 'last-event-id': junk });
+      await stream.next((e) => e.event === 'endpoint');
+      stream.close();
+    }
+  });
+
+  test('a valid session with an id nchan would refuse (400, the end of an EventSource) replays from the start instead', async () => {
+    const first = await openEventStream(url());
+    const session = (await first.next((e) => e.event === 'endpoint')).data.split('/').at(-1)!;
+    first.close();
+    for (const id of ['0:0', '1795286965:-,-', '1795286965:[0],0,0', '1795286965:[0],[0]', '1795286965:0],-', '1795286965:0,0']) {
+      const stream = await openEventStream(url(), { 'last-event-id': `${session}~${id}` });
+      expect(stream.response.status).toBe(200);
+      expect((await stream.next((e) => e.event === 'endpoint')).data).toBe(`/mcp/proto/${session}`);
+      stream.close();
+    }
+  });
 });
 
 test('no nginx worker crashed', () => {

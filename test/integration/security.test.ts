@@ -66,6 +66,29 @@ describe('another session\'s message URL /mcp/demo/{session}', () => {
     }
   });
 
+  test('a legacy SSE session of Bearer A cannot be resumed (Last-Event-ID) by Bearer B or anonymously: they get a new session', async () => {
+    const victim = await SseVictim.open({ authorization: 'Bearer A' });
+    try {
+      for (const auth of [undefined, 'Bearer B']) {
+        const headers: Record<string, string> = { 'last-event-id': victim.endpointEvent.id! };
+        if (auth !== undefined) headers.authorization = auth;
+        const intruder = await openEventStream(demo, headers);
+        const endpoint = await intruder.next(() => true);
+        intruder.close();
+        expect(endpoint.event).toBe('endpoint');
+        expect(endpoint.data).not.toBe(victim.endpoint);
+        expect(intruder.events.some((e) => e.data.includes('victim-init'))).toBe(false);
+      }
+      // Control: with the victim's own credentials the same id resumes the victim's session.
+      const resumed = await openEventStream(demo, { authorization: 'Bearer A', 'last-event-id': victim.endpointEvent.id! });
+      const replayed = await resumed.next(() => true);
+      resumed.close();
+      expect(replayed.data).toBe(victim.initializeReply.data);
+    } finally {
+      victim.close();
+    }
+  });
+
   test('a WebSocket session opened with Bearer A refuses messages sent with Bearer B or none (403, nothing published)', async () => {
     const victim = await WsClient.open(demo, { headers: { authorization: 'Bearer A' } });
     try {
@@ -496,9 +519,12 @@ test('after the attacks no nginx worker crashed and SDK clients work on every tr
 
 // ------------------------------------------------------------------------------------ helpers
 
+/** nchan's event id; on legacy SSE streams the edge puts the session in front (`{session}~`). */
+const EVENT_ID = /^(?:[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+~)?\d+:\S+$/;
+
 /** The `message` event nchan delivers for a published JSON-RPC message (any id). */
 function message(json: unknown): SseEvent {
-  return { event: 'message', id: expect.stringMatching(/^\d+:\S+$/) as unknown as string, data: JSON.stringify(json) };
+  return { event: 'message', id: expect.stringMatching(EVENT_ID) as unknown as string, data: JSON.stringify(json) };
 }
 
 /** A legacy HTTP+SSE client driven by hand: its stream, its endpoint, an initialized session. */
@@ -523,7 +549,7 @@ class SseVictim {
     const stream = await openEventStream(demo, headers);
     expect(stream.response.status).toBe(200);
     const endpointEvent = await stream.next(() => true);
-    expect(endpointEvent).toEqual({ event: 'endpoint', id: expect.stringMatching(/^\d+:\S+$/), data: expect.stringMatching(/^\/mcp\/demo\/[A-Za-z0-9_.-]+$/) });
+    expect(endpointEvent).toEqual({ event: 'endpoint', id: expect.stringMatching(EVENT_ID), data: expect.stringMatching(/^\/mcp\/demo\/[A-Za-z0-9_.-]+$/) });
     const partial = new SseVictim(stream, endpointEvent, endpointEvent, headers);
     const initializeReply = await partial.post({ ...INITIALIZE, id: 'victim-init' }).then(() => stream.next((e) => e.data.includes('"victim-init"')));
     expect(JSON.parse(initializeReply.data)).toMatchObject({ id: 'victim-init', result: { serverInfo: { name: 'demo' } } });
