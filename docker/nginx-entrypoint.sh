@@ -50,6 +50,7 @@ HTTMCP_NGINX=${HTTMCP_NGINX:-nginx}
 #      src/stack/nginx-config.ts DEFAULT_ALLOWED_ORIGINS; test/integration/docker.test.ts checks)
 default HTTMCP_PREFIX /var/lib/httmcp
 default HTTMCP_NCHAN_MODULE /usr/lib/nginx/modules/ngx_nchan_module.so
+default HTTMCP_HEADERS_MORE_MODULE /usr/lib/nginx/modules/ngx_http_headers_more_filter_module.so
 default HTTMCP_WORKER_PROCESSES auto
 # Workers drop to www-data when the master runs as root; nginx ignores `user` otherwise.
 if [ "$(id -u)" = 0 ]; then

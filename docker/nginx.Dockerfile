@@ -9,11 +9,12 @@ ARG DEBIAN_FRONTEND=noninteractive
 
 # The package's own site config is never loaded (we run `nginx -c <rendered>`); dropped anyway.
 RUN apt-get update \
- && apt-get install -y --no-install-recommends nginx-light libnginx-mod-nchan gettext-base \
+ && apt-get install -y --no-install-recommends nginx-light libnginx-mod-nchan libnginx-mod-http-headers-more-filter gettext-base \
  && rm -rf /var/lib/apt/lists/* \
  && rm -f /etc/nginx/sites-enabled/default \
  && nginx -V 2>&1 | head -n 1 \
- && test -f /usr/lib/nginx/modules/ngx_nchan_module.so
+ && test -f /usr/lib/nginx/modules/ngx_nchan_module.so \
+ && test -f /usr/lib/nginx/modules/ngx_http_headers_more_filter_module.so
 
 COPY nginx/nginx.conf.template /etc/httmcp/nginx.conf.template
 COPY docker/nginx-entrypoint.sh /usr/local/bin/httmcp-nginx-entrypoint

@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 /** The values of the `${HTTMCP_*}` placeholders in `nginx/nginx.conf.template`. */
 export interface NginxConfigValues {
   HTTMCP_NCHAN_MODULE: string;
+  HTTMCP_HEADERS_MORE_MODULE: string;
   HTTMCP_WORKER_PROCESSES: string;
   HTTMCP_USER_DIRECTIVE: string;
   HTTMCP_WORKER_NOFILE: string;

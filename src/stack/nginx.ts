@@ -3,10 +3,10 @@ import { existsSync, readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 
 /** What the machine needs for the stack, and the one command that installs it. */
-export const INSTALL_HINT = 'sudo apt-get update && sudo apt-get install -y nginx-light libnginx-mod-nchan';
+export const INSTALL_HINT = 'sudo apt-get update && sudo apt-get install -y nginx-light libnginx-mod-nchan libnginx-mod-http-headers-more-filter';
 
-/** Where Debian and Ubuntu put the nchan module. */
-const MODULE_CANDIDATES = ['/usr/lib/nginx/modules/ngx_nchan_module.so', '/usr/share/nginx/modules/ngx_nchan_module.so'];
+/** Where Debian and Ubuntu put nginx's dynamic modules. */
+const MODULE_DIRS = ['/usr/lib/nginx/modules', '/usr/share/nginx/modules'];
 
 /** nginx or the nchan module is missing; the message says what to install. */
 export class NginxMissingError extends Error {
@@ -17,24 +17,35 @@ export class NginxMissingError extends Error {
   }
 }
 
-/** The nginx binary and nchan module this machine has. */
+/** The nginx binary and the dynamic modules this machine has. */
 export interface NginxInstall {
   binary: string;
+  /** nchan */
   module: string;
+  /** headers-more (answers the `mcp` WebSocket subprotocol; see the template) */
+  headersMoreModule: string;
 }
 
-/** Finds nginx and the nchan module (overridable with `HTTMCP_NGINX` / `HTTMCP_NCHAN_MODULE`). */
+/**
+ * Finds nginx, the nchan module and the headers-more module (overridable with `HTTMCP_NGINX`,
+ * `HTTMCP_NCHAN_MODULE`, `HTTMCP_HEADERS_MORE_MODULE`).
+ */
 export function findNginx(env: NodeJS.ProcessEnv = process.env): NginxInstall {
   const binary = env.HTTMCP_NGINX ?? ['/usr/sbin/nginx', '/usr/local/sbin/nginx', '/usr/bin/nginx'].find(existsSync) ?? 'nginx';
   const version = spawnSync(binary, ['-v'], { encoding: 'utf8' });
   if (version.error || version.status !== 0) {
     throw new NginxMissingError(`nginx was not found (looked for ${binary}).`);
   }
-  const module = env.HTTMCP_NCHAN_MODULE ?? MODULE_CANDIDATES.find(existsSync);
-  if (!module || !existsSync(module)) {
-    throw new NginxMissingError(`The nchan module for nginx was not found (looked for ${env.HTTMCP_NCHAN_MODULE ?? MODULE_CANDIDATES.join(', ')}).`);
-  }
-  return { binary, module };
+  const module = findModule('the nchan module', env.HTTMCP_NCHAN_MODULE, 'ngx_nchan_module.so');
+  const headersMoreModule = findModule('the headers-more module', env.HTTMCP_HEADERS_MORE_MODULE, 'ngx_http_headers_more_filter_module.so');
+  return { binary, module, headersMoreModule };
+}
+
+function findModule(what: string, given: string | undefined, file: string): string {
+  const candidates = given === undefined ? MODULE_DIRS.map((dir) => `${dir}/${file}`) : [given];
+  const found = candidates.find(existsSync);
+  if (!found) throw new NginxMissingError(`${what[0]!.toUpperCase()}${what.slice(1)} for nginx was not found (looked for ${candidates.join(', ')}).`);
+  return found;
 }
 
 /** A running nginx master started with its own prefix and config. */

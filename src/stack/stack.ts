@@ -136,6 +136,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     config,
     renderNginxConfig({
       HTTMCP_NCHAN_MODULE: install.module,
+      HTTMCP_HEADERS_MORE_MODULE: install.headersMoreModule,
       HTTMCP_WORKER_PROCESSES: String(options.workerProcesses ?? 1),
       HTTMCP_USER_DIRECTIVE: process.getuid?.() === 0 ? 'user root;' : '',
       HTTMCP_WORKER_NOFILE: String(nofile),

@@ -96,6 +96,7 @@ describe('nginx image entrypoint: rendering', () => {
     // Typed as the interface, so a new placeholder makes this test name its container default.
     const containerDefaults: NginxConfigValues = {
       HTTMCP_NCHAN_MODULE: '/usr/lib/nginx/modules/ngx_nchan_module.so',
+      HTTMCP_HEADERS_MORE_MODULE: '/usr/lib/nginx/modules/ngx_http_headers_more_filter_module.so',
       HTTMCP_WORKER_PROCESSES: 'auto',
       HTTMCP_USER_DIRECTIVE: isRoot ? 'user www-data;' : '',
       HTTMCP_WORKER_NOFILE: String(nofile),
