@@ -96,7 +96,9 @@ test('Redis restart: nodes recover on their own; stored messages are lost; open 
   // next calls, including a long task whose progress and result are published, succeed.
   for (const [kind, client] of existing) {
     expect([kind, closed.has(kind)]).toEqual([kind, false]);
-    expect(await tryAdd(client, 10)).toBe('[{"type":"text","text":"11"}]');
+    // nchan may drop and redo its Redis connection once more right after recovering (seen when
+    // the machine is busy); a session that works again within a few calls has survived.
+    await eventually(async () => (await tryAdd(client, 10)) === '[{"type":"text","text":"11"}]', 15_000, `the ${kind} session's next call to work`, 0);
     const progress: number[] = [];
     const result = await client.callTool({ name: 'long_task', arguments: { steps: 2, stepMs: 50 } }, undefined, {
       onprogress: (p) => progress.push(p.progress),
