@@ -3,6 +3,7 @@
 //
 //   node bench/long-tasks.mjs [--sessions 5000] [--calls-per-session 1] [--ms 2000]
 //        [--deadline 2600] [--workers 4] [--url URL --backend-pid PID] [--out FILE]
+//        [--warmup N [--warmup-ms 200]] [--timeline] [--env K=V ...] [--node-arg=--flag ...]
 //
 // Starts `httmcp start --workers W` (unless --url is given), opens --sessions WebSocket
 // sessions (initialize + notifications/initialized each, before the clock starts), then sends
@@ -10,12 +11,16 @@
 // waits for every reply. Reports, per call, the time from its own send and from the start of
 // the burst (the first send): max, p99, p50, and how many finished within --deadline ms of the
 // burst start. The backend's RSS is sampled every 20 ms from /proc during the burst (peak), and
-// VmHWM is read at the end.
+// VmHWM is read at the end. `cpu_s` gives the CPU seconds the loader, backend and nginx used
+// from the burst start to the last reply, and `other`: what else ran on the machine meanwhile
+// (the cores are shared; a run with `other` above ~0.2 s was disturbed and says little).
+// `--timeline` prints, every 100 ms, each process's CPU and the backend's in-flight count.
 
 import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
 import WebSocket from 'ws';
-import { gitCommit, limits, log as mkLog, nginxMem, procMem, r1, saveResult, sleep, startStack } from './scale-lib.mjs';
+import { readFileSync } from 'node:fs';
+import { fdCount, gitCommit, httpGetText, limits, log as mkLog, nginxMem, procMem, r1, saveResult, sleep, startStack } from './scale-lib.mjs';
 
 const { values: v } = parseArgs({
   options: {
@@ -29,10 +34,45 @@ const { values: v } = parseArgs({
     'backend-pid': { type: 'string' },
     'nginx-pid': { type: 'string' },
     out: { type: 'string' },
+    // Every 100 ms during the burst: CPU of the backend, nginx and this generator (from /proc),
+    // the backend's in-flight and published counters (/healthz) and its open fds; printed as a table.
+    timeline: { type: 'boolean', default: false },
+    // KEY=VALUE for the stack's environment only (repeatable), e.g. HTTMCP_INLINE_BUDGET_MS=20
+    env: { type: 'string', multiple: true, default: [] },
+    // An option for the stack's node (repeatable), e.g. --node-arg=--cpu-prof to profile the backend.
+    'node-arg': { type: 'string', multiple: true, default: [] },
+    // Before the measured burst: this many calls (sleep --warmup-ms, on the first sessions) as
+    // one burst, all answered, then 2 s of quiet. A fresh stack has never run the long-call path
+    // (JIT, undici's parser, publish connections); a server that has been up a while has.
+    warmup: { type: 'string', default: '0' },
+    'warmup-ms': { type: 'string', default: '200' },
   },
 });
 const L = mkLog('long');
 const PV = '2025-06-18';
+
+/** utime+stime of a process in clock ticks (100 per second here). */
+function cpuTicks(pid) {
+  try {
+    const st = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
+    return Number(f[11]) + Number(f[12]);
+  } catch {
+    return 0;
+  }
+}
+
+/** The machine's CPU time by kind (clock ticks) from the first line of /proc/stat. */
+function machineTicks() {
+  const [user, nice, system, idle, iowait, irq, softirq, steal] = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+  return { busy: user + nice + system + irq + softirq + steal, softirq, idle: idle + iowait };
+}
+
+/** The backend's base URL, read from the upstream block of the stack's nginx.conf. */
+function backendUrl(prefix) {
+  const m = readFileSync(`${prefix}/nginx.conf`, 'utf8').match(/server (127\.0\.0\.1:\d+|unix:[^;]+);/);
+  return m ? (m[1].startsWith('unix:') ? m[1] : `http://${m[1]}`) : null;
+}
 
 function pct(a, q) {
   return a.length ? a[Math.min(a.length - 1, Math.max(0, Math.ceil(q * a.length) - 1))] : null;
@@ -68,7 +108,8 @@ async function main() {
   let backendPid = Number(v['backend-pid']);
   let nginxPid = Number(v['nginx-pid']);
   if (!url) {
-    stack = await startStack({ workers: Number(v.workers) });
+    const env = Object.fromEntries(v.env.map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
+    stack = await startStack({ workers: Number(v.workers), env, nodeArgs: v['node-arg'] });
     url = stack.url;
     backendPid = stack.backendPid;
     nginxPid = stack.nginxPid;
@@ -93,9 +134,33 @@ async function main() {
       }),
     );
     L(`${sockets.length} sessions open (${failed} failed) in ${Math.round(performance.now() - t0)} ms`);
+    const warmup = Math.min(Number(v.warmup), sockets.length);
+    let warmupResult = null;
+    if (warmup > 0) {
+      const w0 = performance.now();
+      let got = 0;
+      let warmErrors = 0;
+      const warmed = new Promise((resolve) => {
+        for (let s = 0; s < warmup; s++) {
+          const onMessage = (d) => {
+            const m = JSON.parse(d.toString());
+            if (m.id !== -1 - s) return;
+            sockets[s].off('message', onMessage);
+            if (m.error || m.result?.isError) warmErrors++;
+            if (++got === warmup) resolve();
+          };
+          sockets[s].on('message', onMessage);
+          sockets[s].send(`{"jsonrpc":"2.0","id":${-1 - s},"method":"tools/call","params":{"name":"sleep","arguments":{"ms":${Number(v['warmup-ms'])}}}}`);
+        }
+      });
+      await Promise.race([warmed, sleep(60_000)]);
+      warmupResult = { calls: warmup, ms: Number(v['warmup-ms']), answered: got, errors: warmErrors, wall_ms: r1(performance.now() - w0) };
+      L(`warmup: ${got}/${warmup} answered (${warmErrors} errors) in ${Math.round(performance.now() - w0)} ms`);
+    }
     await sleep(2000);
     const before = procMem(backendPid);
-    const nginxBefore = nginxPid ? nginxMem(nginxPid).rss : null;
+    const nginxBeforeMem = nginxPid ? nginxMem(nginxPid) : null;
+    const nginxBefore = nginxBeforeMem?.rss ?? null;
 
     // the burst
     const total = sockets.length * perSession;
@@ -106,12 +171,45 @@ async function main() {
     const errorKinds = {};
     let peakRss = before.rss;
     let peakNginx = nginxBefore ?? 0;
+    // The sampler shares the 2 cores with what it measures: it reads only /proc/PID/status
+    // (VmRSS) of pids found once. Scanning /proc for nginx's workers and reading smaps_rollup
+    // every 20 ms, as it did before, took a sizeable share of a core during the burst.
     const sampler = setInterval(() => {
       try {
-        peakRss = Math.max(peakRss, procMem(backendPid).rss);
-        if (nginxPid) peakNginx = Math.max(peakNginx, nginxMem(nginxPid).rss);
+        peakRss = Math.max(peakRss, procMem(backendPid, { pss: false }).rss);
+        if (nginxPid) peakNginx = Math.max(peakNginx, nginxMem(nginxPid, { pids: nginxBeforeMem.pids, pss: false }).rss);
       } catch {}
     }, 20);
+    let burstStart = null;
+    const timeline = [];
+    let tl = null;
+    if (v.timeline) {
+      const nginxPids = nginxBeforeMem?.pids ?? [];
+      const health = stack?.prefix ? backendUrl(stack.prefix) : null;
+      const sample = () => ({ t: performance.now(), be: cpuTicks(backendPid), ng: nginxPids.map(cpuTicks), me: cpuTicks(process.pid), m: machineTicks() });
+      let last = sample();
+      tl = setInterval(async () => {
+        const now = sample();
+        const row = {
+          t_ms: Math.round(now.t - (burstStart ?? now.t)),
+          backend_cpu_pct: Math.round(((now.be - last.be) * 10 * 100) / (now.t - last.t)),
+          nginx_cpu_pct: now.ng.map((x, i) => Math.round(((x - last.ng[i]) * 10 * 100) / (now.t - last.t))),
+          loader_cpu_pct: Math.round(((now.me - last.me) * 10 * 100) / (now.t - last.t)),
+          machine_busy_pct: Math.round((100 * (now.m.busy - last.m.busy)) / (now.m.busy - last.m.busy + now.m.idle - last.m.idle)),
+          backend_fds: fdCount(backendPid),
+          answered,
+        };
+        last = now;
+        if (health) {
+          try {
+            const h = JSON.parse(await httpGetText(health, '/healthz'));
+            row.inflight = h.inflight;
+            row.published = h.published;
+          } catch {}
+        }
+        timeline.push(row);
+      }, 100);
+    }
     let allDone;
     const finished = new Promise((r) => (allDone = r));
     sockets.forEach((ws, s) => {
@@ -119,7 +217,7 @@ async function main() {
         const m = JSON.parse(d.toString());
         if (typeof m.id !== 'number' || m.id < 1) return;
         const i = m.id - 1;
-        if (doneAt[i]) return;
+        if (i >= total || doneAt[i]) return;
         doneAt[i] = performance.now();
         if (m.error || m.result?.isError) {
           errors++;
@@ -132,7 +230,9 @@ async function main() {
         errorKinds.closed = (errorKinds.closed ?? 0) + 1;
       });
     });
-    const burstStart = performance.now();
+    const cpuAt = () => ({ loader: cpuTicks(process.pid), backend: cpuTicks(backendPid), nginx: (nginxBeforeMem?.pids ?? []).reduce((a, p) => a + cpuTicks(p), 0), machine: machineTicks() });
+    const cpuStart = cpuAt();
+    burstStart = performance.now();
     for (let c = 0; c < perSession; c++) {
       for (let s = 0; s < sockets.length; s++) {
         const i = c * sockets.length + s;
@@ -144,7 +244,12 @@ async function main() {
     const timeoutMs = ms + 30_000;
     await Promise.race([finished, sleep(timeoutMs)]);
     const end = performance.now();
+    const cpuEnd = cpuAt();
     clearInterval(sampler);
+    if (tl) {
+      await sleep(150);
+      clearInterval(tl);
+    }
     const after = procMem(backendPid);
 
     const fromSend = [];
@@ -164,6 +269,9 @@ async function main() {
       limits: limits(),
       url,
       workers: stack ? Number(v.workers) : null,
+      stack_env: v.env,
+      node_args: v['node-arg'],
+      warmup: warmupResult,
       sessions: sockets.length,
       session_failures: failed,
       calls_per_session: perSession,
@@ -176,6 +284,17 @@ async function main() {
       error_kinds: errorKinds,
       send_loop_ms: r1(sendEnd - burstStart),
       wall_ms: r1(end - burstStart),
+      // CPU seconds from the burst start until the last reply (clock ticks of 10 ms). `other` is
+      // the machine's busy time outside the loader, backend and nginx: anything else running on
+      // the shared cores (a compiler, a test suite) makes that run's latencies suspect.
+      cpu_s: {
+        other: r1((cpuEnd.machine.busy - cpuStart.machine.busy - (cpuEnd.loader - cpuStart.loader) - (cpuEnd.backend - cpuStart.backend) - (cpuEnd.nginx - cpuStart.nginx)) / 100),
+        loader: r1((cpuEnd.loader - cpuStart.loader) / 100),
+        backend: r1((cpuEnd.backend - cpuStart.backend) / 100),
+        nginx: r1((cpuEnd.nginx - cpuStart.nginx) / 100),
+        machine_busy: r1((cpuEnd.machine.busy - cpuStart.machine.busy) / 100),
+        machine_idle: r1((cpuEnd.machine.idle - cpuStart.machine.idle) / 100),
+      },
       within_deadline: within,
       all_within_deadline: within === total && errors === 0,
       from_send_ms: { p50: r1(pct(fromSend, 0.5)), p99: r1(pct(fromSend, 0.99)), max: r1(fromSend.at(-1)) },
@@ -188,10 +307,18 @@ async function main() {
       nginx_rss_before_mib: nginxBefore == null ? null : r1(nginxBefore / 1048576),
       nginx_rss_peak_mib: nginxPid ? r1(peakNginx / 1048576) : null,
     };
+    if (v.timeline) result.timeline = timeline;
     result.markdown =
       '| sessions | calls | tool ms | answered | errors | within ' + deadline + ' ms | max ms (from burst) | p99 ms (from burst) | p50 ms (from burst) | max ms (from own send) | backend RSS before → peak MiB |\n' +
       '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n' +
       `| ${result.sessions} | ${total} | ${ms} | ${answered} | ${errors} | ${within} | ${result.from_burst_start_ms.max} | ${result.from_burst_start_ms.p99} | ${result.from_burst_start_ms.p50} | ${result.from_send_ms.max} | ${result.backend_rss_before_mib} → ${result.backend_rss_peak_mib} |`;
+    if (v.timeline) {
+      process.stderr.write('t_ms  backend%  nginx% (master,workers...)  loader%  machine busy% (of 2 cores)  backend_fds  inflight  published  answered\n');
+      timeline.sort((a, b) => a.t_ms - b.t_ms);
+      for (const r of timeline) {
+        process.stderr.write(`${String(r.t_ms).padStart(5)}  ${String(r.backend_cpu_pct).padStart(4)}  ${r.nginx_cpu_pct.join(',').padEnd(22)}  ${String(r.loader_cpu_pct).padStart(4)}  ${String(r.machine_busy_pct).padStart(4)}  ${String(r.backend_fds).padStart(6)}  ${String(r.inflight ?? '').padStart(6)}  ${String(r.published ?? '').padStart(6)}  ${String(r.answered).padStart(6)}\n`);
+      }
+    }
     const file = saveResult('long-tasks', result, v.out);
     process.stdout.write(JSON.stringify(result) + '\n' + result.markdown + '\n');
     L(`saved ${file}`);

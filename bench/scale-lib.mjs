@@ -111,26 +111,31 @@ export function childrenOf(pid) {
   return out;
 }
 
-/** {rss, pss, hwm} in bytes of one process. */
-export function procMem(pid) {
+/**
+ * {rss, pss, hwm} in bytes of one process. `pss: false` skips smaps_rollup (pss null): the
+ * kernel walks the page tables for it, which is what a sampler in a busy loop should not do.
+ */
+export function procMem(pid, { pss: wantPss = true } = {}) {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const kb = (k) => Number((status.match(new RegExp(`^${k}:\\s+(\\d+)`, 'm')) ?? [])[1] ?? 0) * 1024;
   let pss = null;
-  try {
+  if (wantPss) try {
     const roll = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
     pss = Number((roll.match(/^Pss:\s+(\d+)/m) ?? [])[1]) * 1024;
   } catch {}
   return { rss: kb('VmRSS'), hwm: kb('VmHWM'), pss };
 }
 
-/** Sum of memory over nginx master + its workers. */
-export function nginxMem(masterPid) {
-  const pids = [masterPid, ...childrenOf(masterPid)];
+/**
+ * Sum of memory over nginx master + its workers. `pids` (from an earlier call) skips the scan of
+ * /proc for the workers, and `pss: false` the smaps_rollup reads: both for samplers.
+ */
+export function nginxMem(masterPid, { pids = [masterPid, ...childrenOf(masterPid)], pss: wantPss = true } = {}) {
   let rss = 0;
   let pss = 0;
   for (const p of pids) {
     try {
-      const m = procMem(p);
+      const m = procMem(p, { pss: wantPss });
       rss += m.rss;
       pss += m.pss ?? 0;
     } catch {}
@@ -175,10 +180,10 @@ export async function nchanStatus(publishUrl) {
 }
 
 /** Start `httmcp start --json` (detached) and wait until its demo endpoint answers. */
-export async function startStack({ port, workers = 1, redis, backends, publishListen, prefix, env, extra = [] } = {}) {
+export async function startStack({ port, workers = 1, redis, backends, publishListen, prefix, env, extra = [], nodeArgs = [] } = {}) {
   if (!existsSync(CLI)) throw new Error(`${CLI} missing: run npx tsc -p tsconfig.build.json first`);
   port ??= await freePort();
-  const argv = [CLI, 'start', '--port', String(port), '--json', '--workers', String(workers), ...extra];
+  const argv = [...nodeArgs, CLI, 'start', '--port', String(port), '--json', '--workers', String(workers), ...extra];
   if (redis) argv.push('--redis', redis);
   if (backends) argv.push('--backends', backends.join(','));
   if (publishListen) argv.push('--publish-listen', publishListen);
