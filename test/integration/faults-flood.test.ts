@@ -106,7 +106,7 @@ test('garbage from 50 clients in parallel (invalid JSON, binary, 5 MB frames and
       await client.close();
     }
   }
-  // KNOWN, NOT FIXED: in about 1 run in 7 of this test (with or without the edge-to-core hop),
+  // KNOWN, NOT FIXED: in about 1 run in 10 of this test (with or without the edge-to-core hop),
   // a worker dies with SIGSEGV inside nchan 1.3.6 itself. A core dump shows a timer of nchan's
   // fake-request machinery (the one that carries WebSocket frames upstream) destroying a request
   // pool whose log points into a connection already closed: a use-after-free when a WebSocket
