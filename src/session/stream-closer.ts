@@ -15,6 +15,7 @@ const GIVE_UP_MS = 60_000;
  */
 export class StreamCloser {
   private readonly timers = new Set<NodeJS.Timeout>();
+  private closed = false;
 
   constructor(
     private readonly publisher: NchanPublisher,
@@ -31,11 +32,13 @@ export class StreamCloser {
   }
 
   close(): void {
+    this.closed = true;
     for (const timer of this.timers) clearTimeout(timer);
     this.timers.clear();
   }
 
   private async attempt(channel: string, since: number, delayMs: number, done: () => void, graceMs: number): Promise<void> {
+    if (this.closed) return done();
     try {
       const info = await this.publisher.info(channel);
       if (info && info.subscribers > 0) {

@@ -188,11 +188,13 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     gateway,
     async stop() {
       process.removeListener('exit', killOnExit);
-      await nginx.stop();
+      // The servers first: their hubs stop the work that publishes later (stream closers,
+      // liveness sweeps) while nginx can still take it, instead of failing and logging after.
       if (backend) {
         await closeServer(backend);
         for (const server of options.servers) await server.unmount();
       }
+      await nginx.stop();
       await gateway.close();
     },
   };
