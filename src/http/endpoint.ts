@@ -70,7 +70,7 @@ export class NchanEndpoint {
         // id given here (or all of it when the request moved to a fresh channel).
         const after = stream.after === undefined ? undefined : parseNchanEventId(stream.after);
         await this.warnIfEventsLost(stream.channel, after, lastEventId);
-        return { status: 200, headers: { 'x-accel-redirect': `/_httmcp/stream/${stream.channel}${lastEventQuery(after)}` } };
+        return { status: 200, headers: { 'x-accel-redirect': `/_httmcp/stream/${stream.channel}${redirectQuery({ after })}` } };
       }
       const after = parseNchanEventId(lastEventId);
       await this.warnIfEventsLost(requested, after, lastEventId);
@@ -260,11 +260,8 @@ export class NchanEndpoint {
    * EventSource reconnects with nothing else); `after` is where nchan resumes.
    */
   private enter(session: string, options: { legacy?: boolean; after?: NchanEventId | undefined } = {}): Answer {
-    const query = new URLSearchParams();
-    if (options.legacy) query.set('sse', session);
-    if (options.after) query.set('last_event_id', options.after.raw);
-    const search = query.size === 0 ? '' : `?${query.toString()}`;
-    return { status: 200, headers: { 'x-accel-redirect': `/_httmcp/session/${this.name}/${session}${search}` } };
+    const query = redirectQuery({ sse: options.legacy ? session : undefined, after: options.after });
+    return { status: 200, headers: { 'x-accel-redirect': `/_httmcp/session/${this.name}/${session}${query}` } };
   }
 }
 
@@ -275,9 +272,15 @@ function unsupportedVersion(headers: Headers): Answer | undefined {
   return httpError(400, `Bad Request: unsupported MCP-Protocol-Version ${version} (supported: ${SUPPORTED_PROTOCOL_VERSIONS.join(', ')})`);
 }
 
-/** nginx reads the resume point from `$arg_last_event_id` (never the client's own header). */
-function lastEventQuery(after: NchanEventId | undefined): string {
-  return after === undefined ? '' : `?last_event_id=${encodeURIComponent(after.raw)}`;
+/**
+ * The query of an X-Accel-Redirect into nchan: nginx reads the resume point from
+ * `$arg_last_event_id` (never the client's own header) and a legacy stream's session from `$arg_sse`.
+ */
+function redirectQuery(args: { sse?: string | undefined; after?: NchanEventId | undefined }): string {
+  const query = new URLSearchParams();
+  if (args.sse !== undefined) query.set('sse', args.sse);
+  if (args.after !== undefined) query.set('last_event_id', args.after.raw);
+  return query.size === 0 ? '' : `?${query.toString()}`;
 }
 
 function header(headers: Headers, name: string): string | undefined {

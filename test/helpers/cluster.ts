@@ -146,3 +146,13 @@ export async function startTwoNodes(secret: string): Promise<TwoNodes> {
   const nodeB = await startTestStack({ ...options, servers: createExampleServers() });
   return { redis, nodeA, nodeB };
 }
+
+/**
+ * Closes what a test opened (`cleanup`, even when it failed half way), then the nodes that are
+ * still running and Redis. For a fault test's afterAll.
+ */
+export async function stopTwoNodes(nodes: Partial<TwoNodes>, cleanup: Array<() => unknown>, alreadyStopped: Array<Stack | undefined> = []): Promise<void> {
+  for (const close of cleanup) await Promise.resolve().then(close).catch(() => undefined);
+  for (const node of [nodes.nodeA, nodes.nodeB]) if (node && !alreadyStopped.includes(node)) await node.stop();
+  await nodes.redis?.stop();
+}

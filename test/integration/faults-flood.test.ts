@@ -6,7 +6,7 @@
  */
 import type { Stack } from '../../src/index.js';
 import { WsClient } from '../helpers/raw-clients.js';
-import { startTwoNodes } from '../helpers/cluster.js';
+import { startTwoNodes, stopTwoNodes } from '../helpers/cluster.js';
 import type { RedisTestServer } from '../helpers/redis.js';
 import { connectClient, workerCrashes } from '../helpers/stack.js';
 
@@ -21,12 +21,7 @@ beforeAll(async () => {
   ({ redis, nodeA, nodeB } = await startTwoNodes(SECRET));
 }, 30_000);
 
-afterAll(async () => {
-  for (const close of cleanup) await Promise.resolve().then(close).catch(() => undefined);
-  await nodeA?.stop();
-  await nodeB?.stop();
-  await redis?.stop();
-});
+afterAll(() => stopTwoNodes({ redis, nodeA, nodeB }, cleanup));
 
 const PINGS = 2000;
 

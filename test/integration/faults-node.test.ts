@@ -11,7 +11,7 @@ import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { Client as SdkClient } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { Stack } from '../../src/index.js';
-import { eventually, sleep, startTwoNodes } from '../helpers/cluster.js';
+import { eventually, sleep, startTwoNodes, stopTwoNodes } from '../helpers/cluster.js';
 import { INITIALIZE_PARAMS, openEventStream, openStreamableSession, STREAMABLE_ACCEPT, type EventStream } from '../helpers/raw-clients.js';
 import type { RedisTestServer } from '../helpers/redis.js';
 import { connectClient, TRANSPORTS, workerCrashes } from '../helpers/stack.js';
@@ -30,12 +30,7 @@ beforeAll(async () => {
   ({ redis, nodeA, nodeB } = await startTwoNodes(SECRET));
 }, 30_000);
 
-afterAll(async () => {
-  for (const close of cleanup) await Promise.resolve().then(close).catch(() => undefined);
-  if (!nodeAStopped) await nodeA?.stop();
-  await nodeB?.stop();
-  await redis?.stop();
-});
+afterAll(() => stopTwoNodes({ redis, nodeA, nodeB }, cleanup, nodeAStopped ? [nodeA] : []));
 
 /** A Streamable HTTP session opened by hand on `base` (`http://.../mcp/demo`); returns its id. */
 function getStream(base: string, session: string, lastEventId?: string): Promise<EventStream> {

@@ -4,7 +4,7 @@
  */
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { Stack } from '../../src/index.js';
-import { eventually, sleep, startTwoNodes } from '../helpers/cluster.js';
+import { eventually, sleep, startTwoNodes, stopTwoNodes } from '../helpers/cluster.js';
 import { INITIALIZE_PARAMS, openEventStream, openStreamableSession, STREAMABLE_ACCEPT } from '../helpers/raw-clients.js';
 import type { RedisTestServer } from '../helpers/redis.js';
 import { connectClient, TRANSPORTS, workerCrashes, type TransportKind } from '../helpers/stack.js';
@@ -21,12 +21,7 @@ beforeAll(async () => {
   ({ redis, nodeA, nodeB } = await startTwoNodes(SECRET));
 }, 30_000);
 
-afterAll(async () => {
-  for (const close of cleanup) await Promise.resolve().then(close).catch(() => undefined);
-  await nodeA?.stop();
-  await nodeB?.stop();
-  await redis?.stop();
-});
+afterAll(() => stopTwoNodes({ redis, nodeA, nodeB }, cleanup));
 
 const note = (n: number) => JSON.stringify({ jsonrpc: '2.0', method: 'notifications/message', params: { level: 'info', data: { n } } });
 
