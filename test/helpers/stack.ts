@@ -57,3 +57,35 @@ export function workerCrashes(stack: Stack): string[] {
     .split('\n')
     .filter((line) => /exited on signal|worker process \d+ exited with code [^0]/.test(line));
 }
+
+const progressTaps = new WeakMap<Client, number[]>();
+
+/**
+ * Calls a tool with a progress token and returns its result with every progress value the
+ * transport delivered for it, in order. The SDK client's own `onprogress` can miss the last one
+ * when it arrives in the same read as the result: it dispatches notifications a microtask later
+ * than responses, so the response retires the handler first (typescript-sdk issue #2580). This
+ * reads the transport's messages instead, which is what the server side is answerable for.
+ * Calls on one client must not overlap.
+ */
+export async function callToolWithProgress(
+  client: Client,
+  name: string,
+  args: Record<string, unknown>,
+  options: { timeout?: number } = {},
+): Promise<{ result: Awaited<ReturnType<Client['callTool']>>; progress: number[] }> {
+  let seen = progressTaps.get(client);
+  if (!seen) {
+    const transport = client.transport!;
+    const forward = transport.onmessage!;
+    const tap: number[] = [];
+    transport.onmessage = (message, extra) => {
+      if ('method' in message && message.method === 'notifications/progress') tap.push((message.params as { progress: number }).progress);
+      forward.call(transport, message, extra);
+    };
+    progressTaps.set(client, (seen = tap));
+  }
+  seen.length = 0;
+  const result = await client.callTool({ name, arguments: args }, undefined, { ...options, onprogress: () => undefined });
+  return { result, progress: [...seen] };
+}

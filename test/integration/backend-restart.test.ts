@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { createExampleServers } from '../../examples/index.js';
 import { freePort, type Stack } from '../../src/index.js';
-import { connectClient, startTestStack, TRANSPORTS, workerCrashes } from '../helpers/stack.js';
+import { callToolWithProgress, connectClient, startTestStack, TRANSPORTS, workerCrashes } from '../helpers/stack.js';
 
 const CLI = fileURLToPath(new URL('../../dist/src/cli/main.js', import.meta.url));
 const SECRET = 'restart-test-secret-0123456789abcdef';
@@ -57,10 +57,7 @@ test('open sessions on every transport keep working after the backend is killed 
   // whose progress and late result are published by the new process.
   for (const [i, client] of clients.entries()) {
     expect(await client.callTool({ name: 'add', arguments: { a: i, b: 10 } })).toEqual({ content: [{ type: 'text', text: String(10 + i) }] });
-    const progress: number[] = [];
-    const result = await client.callTool({ name: 'long_task', arguments: { steps: 2, stepMs: 80 } }, undefined, {
-      onprogress: (p) => progress.push(p.progress),
-    });
+    const { result, progress } = await callToolWithProgress(client, 'long_task', { steps: 2, stepMs: 80 });
     expect(result.content).toEqual([{ type: 'text', text: 'finished 2 steps' }]);
     expect(progress).toEqual([1, 2]);
   }

@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { createExampleServers } from '../../examples/index.js';
 import { freePort, type Stack } from '../../src/index.js';
 import { startRedis, type RedisTestServer } from '../helpers/redis.js';
-import { connectClient, startTestStack, TRANSPORTS, workerCrashes } from '../helpers/stack.js';
+import { callToolWithProgress, connectClient, startTestStack, TRANSPORTS, workerCrashes } from '../helpers/stack.js';
 
 const CLI = fileURLToPath(new URL('../../dist/src/cli/main.js', import.meta.url));
 const SECRET = 'cluster-test-secret-0123456789abcdef';
@@ -48,10 +48,7 @@ test.each(TRANSPORTS)('%s on node A gets what the backend published through node
   const client = await connectClient(kind, nodeA.servers.demo!);
   try {
     expect(await client.callTool({ name: 'add', arguments: { a: 1, b: 2 } })).toEqual({ content: [{ type: 'text', text: '3' }] });
-    const progress: number[] = [];
-    const result = await client.callTool({ name: 'long_task', arguments: { steps: 3, stepMs: 100 } }, undefined, {
-      onprogress: (p) => progress.push(p.progress),
-    });
+    const { result, progress } = await callToolWithProgress(client, 'long_task', { steps: 3, stepMs: 100 });
     expect(result.content).toEqual([{ type: 'text', text: 'finished 3 steps' }]);
     expect(progress).toEqual([1, 2, 3]);
   } finally {

@@ -10,7 +10,7 @@ import { createExampleServers } from '../../examples/index.js';
 import { freePort, type Stack } from '../../src/index.js';
 import { BackendProcess, eventually, parsePrometheus } from '../helpers/cluster.js';
 import { startRedis, type RedisTestServer } from '../helpers/redis.js';
-import { connectClient, startTestStack, TRANSPORTS, workerCrashes } from '../helpers/stack.js';
+import { callToolWithProgress, connectClient, startTestStack, TRANSPORTS, workerCrashes } from '../helpers/stack.js';
 
 const SECRET = 'faults-backend-secret-0123456789abcdef';
 const ADD = (a: number, b: number) => ({ content: [{ type: 'text', text: String(a + b) }] });
@@ -44,12 +44,24 @@ describe('two backends behind two nodes, one killed', () => {
   });
 
   test('every session on every transport keeps working when one backend is SIGKILLed, and after it is back', async () => {
-    // 3 sessions per transport, spread over both nodes: with consistent hashing on the session
-    // id, some land on each backend (all 9 on one backend: 1 chance in 512).
-    for (const kind of TRANSPORTS) {
-      for (let i = 0; i < 3; i++) clients.push(await connectClient(kind, (i % 2 ? nodeB : nodeA).servers.demo!));
+    // Sessions on every transport, spread over both nodes, until each backend serves at least one
+    // (consistent hashing places a session by its id, and the ring need not split 50/50). A
+    // long_task publishes through the backend that ran it, which tells where a session lives.
+    const onA: Client[] = [];
+    const published = async () => [(await backendA.metrics()).httmcp_publish_total, (await backendB.metrics()).httmcp_publish_total];
+    for (let i = 0; clients.length < TRANSPORTS.length * 3 || onA.length === 0 || onA.length === clients.length; i++) {
+      if (i >= 30) throw new Error(`30 sessions and still not on both backends (${onA.length} on A)`);
+      const kind = TRANSPORTS[i % TRANSPORTS.length]!;
+      const client = await connectClient(kind, (i % 2 ? nodeB : nodeA).servers.demo!);
+      clients.push(client);
+      const [a0] = await published();
+      expect((await client.callTool({ name: 'long_task', arguments: { steps: 1, stepMs: 1 } })).content).toEqual([{ type: 'text', text: 'finished 1 steps' }]);
+      const [a1] = await published();
+      if (a1! > a0!) onA.push(client);
     }
+    console.log(`${clients.length} sessions, ${onA.length} of them on backend A`);
     for (const [i, client] of clients.entries()) expect(await client.callTool({ name: 'add', arguments: { a: i, b: 1 } })).toEqual(ADD(i, 1));
+    const beforeKill = (await backendB.metrics()).httmcp_publish_total;
 
     await backendA.kill('SIGKILL');
 
@@ -57,20 +69,19 @@ describe('two backends behind two nodes, one killed', () => {
     // upstream when a connection is refused, and the session holds no state in the backend.
     for (const [i, client] of clients.entries()) {
       expect(await client.callTool({ name: 'add', arguments: { a: i, b: 2 } })).toEqual(ADD(i, 2));
-      const progress: number[] = [];
-      const result = await client.callTool({ name: 'long_task', arguments: { steps: 2, stepMs: 60 } }, undefined, {
-        onprogress: (p) => progress.push(p.progress),
-      });
+      const { result, progress } = await callToolWithProgress(client, 'long_task', { steps: 2, stepMs: 60 });
       expect(result.content).toEqual([{ type: 'text', text: 'finished 2 steps' }]);
       expect(progress).toEqual([1, 2]);
     }
-    // Backend B did every long task's publishing: progress 2x + log 2x + result, 9 sessions.
-    expect((await backendB.metrics()).httmcp_publish_total).toBeGreaterThanOrEqual(9 * 3);
+    // Backend B did every long task's publishing: progress 2x + log 2x (+ the result when it is
+    // not inline) per session.
+    expect((await backendB.metrics()).httmcp_publish_total - beforeKill).toBeGreaterThanOrEqual(clients.length * 4);
 
     // Back on the same port. nginx marked it down after the failed connect (max_fails=1,
     // fail_timeout=10s by default) and sends it nothing until that expires; then consistent
     // hashing sends its sessions to it again. Every call in between succeeds on backend B.
     await backendA.start();
+    expect((await backendA.metrics()).httmcp_publish_total).toBe(0); // a new process
     const restarted = Date.now();
     let round = 0;
     const waited = await eventually(async () => {
@@ -80,7 +91,8 @@ describe('two backends behind two nodes, one killed', () => {
         const result = await client.callTool({ name: 'long_task', arguments: { steps: 1, stepMs: 20 } });
         expect(result.content).toEqual([{ type: 'text', text: 'finished 1 steps' }]);
       }
-      return (await backendA.metrics()).httmcp_publish_total > 0; // the restarted process serves again
+      // The restarted process serves its sessions again: a long_task publishes a log line.
+      return (await backendA.metrics()).httmcp_publish_total > 0;
     }, 20_000, 'traffic on the restarted backend', 500);
     console.log(`restarted backend got traffic again after ${Date.now() - restarted} ms (${waited} ms of polling, ${round} rounds)`);
     const metricsA = await backendA.metrics();

@@ -14,7 +14,7 @@ import type { Stack } from '../../src/index.js';
 import { eventually, sleep, startTwoNodes, stopTwoNodes } from '../helpers/cluster.js';
 import { INITIALIZE_PARAMS, openEventStream, openStreamableSession, STREAMABLE_ACCEPT, type EventStream } from '../helpers/raw-clients.js';
 import type { RedisTestServer } from '../helpers/redis.js';
-import { connectClient, TRANSPORTS, workerCrashes } from '../helpers/stack.js';
+import { callToolWithProgress, connectClient, TRANSPORTS, workerCrashes } from '../helpers/stack.js';
 
 const SECRET = 'faults-node-secret-0123456789abcdef';
 const VERSION = '2025-06-18';
@@ -124,10 +124,7 @@ test('node A stops: clients reconnect to node B; a Streamable GET stream resumes
   for (const kind of TRANSPORTS) {
     const client = await connectClient(kind, nodeB.servers.demo!);
     cleanup.push(() => client.close());
-    const progress: number[] = [];
-    const result = await client.callTool({ name: 'long_task', arguments: { steps: 2, stepMs: 50 } }, undefined, {
-      onprogress: (p) => progress.push(p.progress),
-    });
+    const { result, progress } = await callToolWithProgress(client, 'long_task', { steps: 2, stepMs: 50 });
     expect(result.content).toEqual([{ type: 'text', text: 'finished 2 steps' }]);
     expect(progress).toEqual([1, 2]);
     await client.close();

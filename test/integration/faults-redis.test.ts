@@ -7,7 +7,7 @@ import type { Stack } from '../../src/index.js';
 import { eventually, sleep, startTwoNodes, stopTwoNodes } from '../helpers/cluster.js';
 import { INITIALIZE_PARAMS, openEventStream, openStreamableSession, STREAMABLE_ACCEPT } from '../helpers/raw-clients.js';
 import type { RedisTestServer } from '../helpers/redis.js';
-import { connectClient, TRANSPORTS, workerCrashes, type TransportKind } from '../helpers/stack.js';
+import { callToolWithProgress, connectClient, TRANSPORTS, workerCrashes, type TransportKind } from '../helpers/stack.js';
 
 const SECRET = 'faults-redis-secret-0123456789abcdef';
 const VERSION = '2025-06-18';
@@ -94,11 +94,7 @@ test('Redis restart: nodes recover on their own; stored messages are lost; open 
     // nchan may drop and redo its Redis connection once more right after recovering (seen when
     // the machine is busy); a session that works again within a few calls has survived.
     await eventually(async () => (await tryAdd(client, 10)) === '[{"type":"text","text":"11"}]', 15_000, `the ${kind} session's next call to work`, 0);
-    const progress: number[] = [];
-    const result = await client.callTool({ name: 'long_task', arguments: { steps: 2, stepMs: 50 } }, undefined, {
-      onprogress: (p) => progress.push(p.progress),
-      timeout: 5000,
-    });
+    const { result, progress } = await callToolWithProgress(client, 'long_task', { steps: 2, stepMs: 50 }, { timeout: 5000 });
     expect(result.content).toEqual([{ type: 'text', text: 'finished 2 steps' }]);
     expect(progress).toEqual([1, 2]);
   }
