@@ -76,7 +76,11 @@ case $HTTMCP_WORKER_PROCESSES in
   auto) workers=$(nproc) ;;
   *) workers=$HTTMCP_WORKER_PROCESSES ;;
 esac
-max_clients=$(((workers * (HTTMCP_WORKER_CONNECTIONS - 256)) / 5))
+keepalive=$((HTTMCP_WORKER_CONNECTIONS / 16))
+[ "$keepalive" -ge 64 ] || keepalive=64
+[ "$keepalive" -le 1024 ] || keepalive=1024
+default HTTMCP_BACKEND_KEEPALIVE "$keepalive"
+max_clients=$(((workers * (HTTMCP_WORKER_CONNECTIONS - 192 - HTTMCP_BACKEND_KEEPALIVE)) / 5))
 [ "$max_clients" -ge 1 ] || max_clients=1
 default HTTMCP_MAX_CLIENTS "$max_clients"
 default HTTMCP_ERROR_LOG stderr

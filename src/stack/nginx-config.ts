@@ -11,6 +11,7 @@ export interface NginxConfigValues {
   HTTMCP_WORKER_NOFILE: string;
   HTTMCP_WORKER_CONNECTIONS: string;
   HTTMCP_MAX_CLIENTS: string;
+  HTTMCP_BACKEND_KEEPALIVE: string;
   HTTMCP_PREFIX: string;
   HTTMCP_ERROR_LOG: string;
   HTTMCP_NGINX_LOG_LEVEL: string;
@@ -36,18 +37,38 @@ export const DEFAULT_ALLOWED_HOSTS = '^(localhost|127\\.0\\.0\\.1|\\[::1\\])$';
 /** Origins allowed by default: pages served from this machine only. */
 export const DEFAULT_ALLOWED_ORIGINS = '^https?://(localhost|127\\.0\\.0\\.1|\\[::1\\])(:[0-9]+)?$';
 
-/** Connections a worker needs besides sessions: listeners, keep-alive caches, publish pools. */
-const CONNECTION_RESERVE = 256;
+/**
+ * Connections a worker needs besides sessions and its idle keep-alive connections to the backend:
+ * listeners, the keep-alive cache to the core, publish pools.
+ */
+const CONNECTION_RESERVE = 192;
+
+/** Connection limits of the nginx config, from {@link connectionLimits}. */
+export interface ConnectionLimits {
+  /** `worker_connections`. */
+  workerConnections: number;
+  /** Client connections the edge admits (all workers together); 503 past that. */
+  maxClients: number;
+  /** Idle connections to the backends each worker keeps (`keepalive` of the upstream). */
+  backendKeepalive: number;
+}
 
 /**
  * Connection limits for `workers` nginx workers that may each open `nofile` files: every worker
  * may use all but a reserve of them for connections; after the connections no session owns
  * (listeners, the keep-alive caches to core and backend, each backend's publish pool), the edge
  * admits a fifth as clients (a session holds at most four connections; see the template).
+ *
+ * The keep-alive cache to the backends grows with the worker's connections, up to 1024: nchan
+ * sends each message upstream on its own connection, so a burst of calls from many sessions
+ * opens one connection per call in flight. With 64 kept, a burst of 5,000 long calls closed and
+ * reopened most of them (measured in bench/README.md, "Long tasks").
  */
-export function connectionLimits(nofile: number, workers: number): { workerConnections: number; maxClients: number } {
+export function connectionLimits(nofile: number, workers: number): ConnectionLimits {
   const workerConnections = nofile > 4096 ? nofile - 1024 : Math.floor(nofile / 2);
-  return { workerConnections, maxClients: Math.max(1, Math.floor((workers * (workerConnections - CONNECTION_RESERVE)) / 5)) };
+  const backendKeepalive = Math.min(1024, Math.max(64, Math.floor(workerConnections / 16)));
+  const perWorker = workerConnections - CONNECTION_RESERVE - backendKeepalive;
+  return { workerConnections, maxClients: Math.max(1, Math.floor((workers * perWorker) / 5)), backendKeepalive };
 }
 
 /** The directory of the httmcp package (holds `nginx/`), from source or from `dist/`. */

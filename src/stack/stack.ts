@@ -142,6 +142,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       HTTMCP_WORKER_NOFILE: String(nofile),
       HTTMCP_WORKER_CONNECTIONS: String(limits.workerConnections),
       HTTMCP_MAX_CLIENTS: String(limits.maxClients),
+      HTTMCP_BACKEND_KEEPALIVE: String(limits.backendKeepalive),
       HTTMCP_PREFIX: prefix,
       HTTMCP_ERROR_LOG: errorLog,
       HTTMCP_NGINX_LOG_LEVEL: options.nginxLogLevel ?? 'notice',
@@ -244,7 +245,7 @@ export function listen(handler: RequestListener, port = 0, host = '127.0.0.1'): 
 }
 
 /** Listen queue length for the backend and nginx (the kernel caps it at net.core.somaxconn). */
-export const LISTEN_BACKLOG = 4096;
+export const LISTEN_BACKLOG = 16384;
 
 function closeServer(server: Server): Promise<void> {
   server.closeAllConnections();

@@ -102,6 +102,7 @@ describe('nginx image entrypoint: rendering', () => {
       HTTMCP_WORKER_NOFILE: String(nofile),
       HTTMCP_WORKER_CONNECTIONS: String(connectionLimits(nofile, availableParallelism()).workerConnections),
       HTTMCP_MAX_CLIENTS: String(connectionLimits(nofile, availableParallelism()).maxClients),
+      HTTMCP_BACKEND_KEEPALIVE: String(connectionLimits(nofile, availableParallelism()).backendKeepalive),
       HTTMCP_PREFIX: prefix,
       HTTMCP_ERROR_LOG: 'stderr',
       HTTMCP_NGINX_LOG_LEVEL: 'notice',
