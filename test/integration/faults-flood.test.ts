@@ -101,11 +101,10 @@ test('garbage from 50 clients in parallel (invalid JSON, binary, 5 MB frames and
       await client.close();
     }
   }
-  // KNOWN, NOT FIXED: in about 1 run in 10 of this test (with or without the edge-to-core hop),
-  // a worker dies with SIGSEGV inside nchan 1.3.6 itself. A core dump shows a timer of nchan's
-  // fake-request machinery (the one that carries WebSocket frames upstream) destroying a request
-  // pool whose log points into a connection already closed: a use-after-free when a WebSocket
-  // closes while its messages are still upstream. nginx's master starts a new worker at once and
+  // KNOWN, NOT FIXED: in about 1 run in 10 of this test, a worker dies with SIGSEGV inside nchan
+  // 1.3.6 itself: a WebSocket that closes while one of its frames is upstream leaves that frame's
+  // pool with the closed connection's log, and nchan's cleanup timer reads it from freed memory
+  // (bench/nchan-close-crash.mjs reproduces it). nginx's master starts a new worker at once and
   // both nodes keep serving (checked above on every transport), but the sessions on that worker
   // are cut. See docs/operations.md ("Known issue"). Any other way of dying still fails the test.
   for (const node of [nodeA, nodeB]) {
