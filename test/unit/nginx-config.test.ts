@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import {
+  connectionLimits,
   DEFAULT_ALLOWED_ORIGINS,
   packageRoot,
   placeholders,
@@ -111,6 +112,29 @@ describe('nginx config template', () => {
     }
     for (const bad of ['http://evil.com', 'http://localhost.evil.com', 'http://127.0.0.1.evil.com', 'ftp://localhost', 'null']) {
       expect(origins.test(bad)).toBe(false);
+    }
+  });
+});
+
+describe('connectionLimits', () => {
+  test('a small file limit keeps the 64-connection backend cache and the client cap it always had', () => {
+    // 2,000 files: half for connections, 192 + 64 reserved, a fifth of the rest per worker.
+    expect(connectionLimits(2000, 1)).toEqual({ workerConnections: 1000, backendKeepalive: 64, maxClients: 148 });
+  });
+
+  test('the backend cache grows with the worker connections, up to 1024, and is kept out of the client cap', () => {
+    expect(connectionLimits(8192, 1)).toEqual({ workerConnections: 7168, backendKeepalive: 448, maxClients: Math.floor((7168 - 192 - 448) / 5) });
+    expect(connectionLimits(20000, 4)).toEqual({ workerConnections: 18976, backendKeepalive: 1024, maxClients: Math.floor((4 * (18976 - 192 - 1024)) / 5) });
+    expect(connectionLimits(1_048_576, 2).backendKeepalive).toBe(1024);
+  });
+
+  test('all workers together keep room for their idle caches and reserves when every admitted client holds four connections', () => {
+    for (const nofile of [512, 1024, 2000, 4096, 8192, 20000, 65536]) {
+      for (const workers of [1, 2, 4, 10]) {
+        const { workerConnections, backendKeepalive, maxClients } = connectionLimits(nofile, workers);
+        if (maxClients === 1) continue; // a limit too small for any session: one client, to fail loudly
+        expect(maxClients * 4 + workers * (backendKeepalive + 192)).toBeLessThanOrEqual(workers * workerConnections);
+      }
     }
   });
 });
