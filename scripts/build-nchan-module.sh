@@ -1,0 +1,120 @@
+#!/bin/bash
+# Builds a fixed nchan module (ngx_nchan_module.so) for Debian 12's nginx from Debian's own
+# source package, and installs it to /usr/local/lib/httmcp/ngx_nchan_module.so (or $1).
+# Run as root on Debian 12 (bookworm). Idempotent: safe to run again; it rebuilds from scratch.
+#
+# What it fixes: a worker SIGSEGV in nchan 1.3.6 (Debian's libnginx-mod-nchan; still in 1.3.7)
+# when a WebSocket closes while one of its frames is on the upstream hop to the backend
+# (docs/operations.md, "Known issue: a SIGSEGV inside nchan 1.3.6 ..."; reproducer:
+# bench/nchan-close-crash.mjs). `ws_get_msgpool` in src/subscribers/websocket.c creates each
+# frame's pool with the client connection's log; that pool becomes the pool of the fake request
+# that carries the frame upstream and can outlive the connection, and `ngx_destroy_pool` (called
+# from `fakerequest_cleanup_timer_handler`) then reads `pool->log` from freed memory. The patch,
+# scripts/nchan-ws-msgpool-log.patch, creates that pool with `ngx_cycle->log`, as nchan's other
+# pools are. Nothing else changes.
+#
+# Use the result with:  HTTMCP_NCHAN_MODULE=/usr/local/lib/httmcp/ngx_nchan_module.so
+#
+# Source: `apt-get source libnginx-mod-nchan` (bookworm, 1.3.6+dfsg-2, Debian's patches applied).
+# If the mirror cannot serve that source's files, it falls back to the orig tarball of Debian's
+# trixie package (1.3.7+dfsg, same bug, same fix), checked against its SHA-256 from trixie's
+# Sources index. Either is compiled against the installed nginx's own headers and configure flags
+# (package nginx-dev, the same way Debian's dh-sequence-nginx builds its module packages), so the
+# module's ABI matches the installed nginx.
+#
+# Env: NCHAN_BUILD_DIR (default /var/tmp/httmcp-nchan-build), JOBS (default: nproc).
+set -euo pipefail
+
+DEST=${1:-/usr/local/lib/httmcp/ngx_nchan_module.so}
+HERE=$(cd "$(dirname "$0")" && pwd)
+PATCH=$HERE/nchan-ws-msgpool-log.patch
+WORK=${NCHAN_BUILD_DIR:-/var/tmp/httmcp-nchan-build}
+JOBS=${JOBS:-$(nproc)}
+MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
+FALLBACK_TAR=libnginx-mod-nchan_1.3.7+dfsg.orig.tar.xz
+FALLBACK_SHA256=a9a54d29ba2e318423c4ec3328e86ac568a8230afa3a32254ca5000b3bebe928
+
+log() { echo "build-nchan-module: $*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+[ "$(id -u)" = 0 ] || die "run as root"
+. /etc/os-release
+[ "${VERSION_CODENAME:-}" = bookworm ] || die "made for Debian 12 (bookworm), this is ${PRETTY_NAME:-unknown}"
+[ -f "$PATCH" ] || die "missing $PATCH"
+export DEBIAN_FRONTEND=noninteractive
+
+# 1. A deb-src source for bookworm, if there is none.
+if ! apt-cache showsrc libnginx-mod-nchan 2>/dev/null | grep -q '^Package:'; then
+  log "adding deb-src for bookworm (/etc/apt/sources.list.d/httmcp-debian-src.sources)"
+  cat > /etc/apt/sources.list.d/httmcp-debian-src.sources <<'EOF'
+Types: deb-src
+URIs: http://deb.debian.org/debian
+Suites: bookworm bookworm-updates
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+
+Types: deb-src
+URIs: http://deb.debian.org/debian-security
+Suites: bookworm-security
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+EOF
+  apt-get update -qq
+  apt-cache showsrc libnginx-mod-nchan | grep -q '^Package:' || die "apt still has no source for libnginx-mod-nchan"
+fi
+
+# 2. Build tools and nginx-dev for exactly the installed nginx (nginx-dev carries its headers and
+#    configure flags; another version would build a module the installed nginx refuses).
+NGINX_VERSION=$(dpkg-query -W -f '${Version}' nginx 2>/dev/null) || die "package nginx is not installed"
+missing=()
+for p in build-essential dpkg-dev xz-utils patch curl; do
+  dpkg-query -W -f '${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
+done
+if [ "$(dpkg-query -W -f '${Status} ${Version}' nginx-dev 2>/dev/null)" != "install ok installed $NGINX_VERSION" ]; then
+  missing+=("nginx-dev=$NGINX_VERSION")
+fi
+if [ ${#missing[@]} -gt 0 ]; then
+  log "installing ${missing[*]}"
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# 3. The source, fresh each run.
+rm -rf "$WORK"
+mkdir -p "$WORK"
+cd "$WORK"
+if apt-get source -qq libnginx-mod-nchan >apt-source.log 2>&1 && SRC=$(ls -d "$WORK"/libnginx-mod-nchan-*/ 2>/dev/null | head -1) && [ -n "$SRC" ]; then
+  log "source: $(basename "$SRC") (bookworm, via apt-get source)"
+else
+  log "apt-get source failed ($(grep -m1 '^E:' apt-source.log || echo 'no source dir')); falling back to trixie's $FALLBACK_TAR"
+  curl -fsS -o "$FALLBACK_TAR" "$MIRROR/pool/main/libn/libnginx-mod-nchan/${FALLBACK_TAR//+/%2b}" || die "could not download $FALLBACK_TAR"
+  echo "$FALLBACK_SHA256  $FALLBACK_TAR" | sha256sum -c --quiet - || die "$FALLBACK_TAR has the wrong SHA-256"
+  tar xf "$FALLBACK_TAR"
+  SRC=$(ls -d "$WORK"/nchan-*/ | head -1)
+  log "source: $(basename "$SRC") (trixie orig tarball)"
+fi
+SRC=${SRC%/}
+
+# 4. The fix.
+patch -d "$SRC" -p1 --forward --no-backup-if-mismatch < "$PATCH" >/dev/null || die "the patch did not apply"
+grep -q 'msg_pool = ngx_create_pool([^;]*ngx_cycle->log)' "$SRC/src/subscribers/websocket.c" || die "the patch did not take"
+if grep -n 'msg_pool = ngx_create_pool([^;]*connection->log)' "$SRC/src/subscribers/websocket.c"; then die "a msg_pool still uses the connection's log"; fi
+
+# 5. Build the dynamic module against the installed nginx (as dh-sequence-nginx's nginx_mod does).
+BLD=$WORK/build
+mkdir -p "$BLD"
+(
+  cd /usr/share/nginx/src
+  . ./conf_flags
+  ./configure \
+    --with-cc-opt="$(cd "$SRC" && dpkg-buildflags --get CFLAGS) -fPIC $(cd "$SRC" && dpkg-buildflags --get CPPFLAGS)" \
+    --with-ld-opt="$(cd "$SRC" && dpkg-buildflags --get LDFLAGS) -fPIC" \
+    "${NGX_CONF_FLAGS[@]}" --add-dynamic-module="$SRC" --builddir="$BLD"
+) >"$WORK/configure.log" 2>&1 || die "configure failed, see $WORK/configure.log"
+make -j"$JOBS" -f "$BLD/Makefile" -C /usr/share/nginx/src modules >"$WORK/make.log" 2>&1 || die "make failed, see $WORK/make.log"
+
+# 6. Check that nginx loads it, then install.
+printf 'load_module %s;\nevents {}\n' "$BLD/ngx_nchan_module.so" > "$WORK/load-test.conf"
+/usr/sbin/nginx -g 'error_log /dev/null; pid /dev/null;' -t -q -c "$WORK/load-test.conf" || die "nginx refuses the built module"
+install -D -m 0644 "$BLD/ngx_nchan_module.so" "$DEST"
+log "installed $(basename "$SRC") with scripts/nchan-ws-msgpool-log.patch; use HTTMCP_NCHAN_MODULE=$DEST"
+echo "$DEST"
