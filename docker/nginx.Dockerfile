@@ -3,6 +3,16 @@
 #   docker build -f docker/nginx.Dockerfile -t httmcp-nginx .
 # Configuration is the ${HTTMCP_*} environment contract of docker/nginx-entrypoint.sh
 # (see docker/README.md); the config itself is nginx/nginx.conf.template, rendered at start.
+
+# nchan with its WebSocket-close crash fixed, built against the same nginx package by the same
+# script CI runs (scripts/build-nchan-module.sh; docs/operations.md, "Known issue").
+FROM debian:bookworm-slim AS nchan-fixed
+ARG DEBIAN_FRONTEND=noninteractive
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends nginx-light
+COPY scripts/build-nchan-module.sh scripts/nchan-ws-msgpool-log.patch /build/
+RUN bash /build/build-nchan-module.sh /out/ngx_nchan_module.so
+
 FROM debian:bookworm-slim
 
 ARG DEBIAN_FRONTEND=noninteractive
@@ -16,6 +26,7 @@ RUN apt-get update \
  && test -f /usr/lib/nginx/modules/ngx_nchan_module.so \
  && test -f /usr/lib/nginx/modules/ngx_http_headers_more_filter_module.so
 
+COPY --from=nchan-fixed /out/ngx_nchan_module.so /usr/local/lib/httmcp/ngx_nchan_module.so
 COPY nginx/nginx.conf.template /etc/httmcp/nginx.conf.template
 COPY docker/nginx-entrypoint.sh /usr/local/bin/httmcp-nginx-entrypoint
 COPY docker/nginx-healthcheck.sh /usr/local/bin/httmcp-nginx-healthcheck
@@ -27,6 +38,7 @@ RUN chmod 0755 /usr/local/bin/httmcp-nginx-entrypoint /usr/local/bin/httmcp-ngin
  && chmod 0755 /var/lib/httmcp /var/lib/httmcp/tmp
 
 ENV HTTMCP_TEMPLATE=/etc/httmcp/nginx.conf.template \
+    HTTMCP_NCHAN_MODULE=/usr/local/lib/httmcp/ngx_nchan_module.so \
     HTTMCP_PREFIX=/var/lib/httmcp \
     HTTMCP_PUBLIC_LISTEN=0.0.0.0:8080 \
     HTTMCP_PUBLISH_LISTEN=0.0.0.0:8081

@@ -1,6 +1,6 @@
 #!/bin/bash
-# Builds a fixed nchan module (ngx_nchan_module.so) for Debian 12's nginx from Debian's own
-# source package, and installs it to /usr/local/lib/httmcp/ngx_nchan_module.so (or $1).
+# Builds a fixed nchan module (ngx_nchan_module.so) for Debian 12's nginx from Debian's nchan
+# source, and installs it to /usr/local/lib/httmcp/ngx_nchan_module.so (or $1).
 # Run as root on Debian 12 (bookworm). Idempotent: safe to run again; it rebuilds from scratch.
 #
 # What it fixes: a worker SIGSEGV in nchan 1.3.6 (Debian's libnginx-mod-nchan; still in 1.3.7)
@@ -15,12 +15,12 @@
 #
 # Use the result with:  HTTMCP_NCHAN_MODULE=/usr/local/lib/httmcp/ngx_nchan_module.so
 #
-# Source: `apt-get source libnginx-mod-nchan` (bookworm, 1.3.6+dfsg-2, Debian's patches applied).
-# If the mirror cannot serve that source's files, it falls back to the orig tarball of Debian's
-# trixie package (1.3.7+dfsg, same bug, same fix), checked against its SHA-256 from trixie's
-# Sources index. Either is compiled against the installed nginx's own headers and configure flags
-# (package nginx-dev, the same way Debian's dh-sequence-nginx builds its module packages), so the
-# module's ABI matches the installed nginx.
+# Source: the orig tarball of Debian's trixie package libnginx-mod-nchan (nchan 1.3.7+dfsg: the
+# same bug; since 1.3.6 only Redis, DELETE and message-id fixes), from the Debian mirror, checked
+# against its SHA-256 from trixie's Sources index. Bookworm's own 1.3.6 source files were not
+# served by the mirror this was made on. It is compiled against the installed nginx's headers and
+# configure flags (package nginx-dev, as Debian's dh-sequence-nginx builds its module packages),
+# so the module's ABI matches the installed nginx.
 #
 # Env: NCHAN_BUILD_DIR (default /var/tmp/httmcp-nchan-build), JOBS (default: nproc).
 set -euo pipefail
@@ -31,8 +31,8 @@ PATCH=$HERE/nchan-ws-msgpool-log.patch
 WORK=${NCHAN_BUILD_DIR:-/var/tmp/httmcp-nchan-build}
 JOBS=${JOBS:-$(nproc)}
 MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
-FALLBACK_TAR=libnginx-mod-nchan_1.3.7+dfsg.orig.tar.xz
-FALLBACK_SHA256=a9a54d29ba2e318423c4ec3328e86ac568a8230afa3a32254ca5000b3bebe928
+SOURCE_TAR=libnginx-mod-nchan_1.3.7+dfsg.orig.tar.xz
+SOURCE_SHA256=a9a54d29ba2e318423c4ec3328e86ac568a8230afa3a32254ca5000b3bebe928
 
 log() { echo "build-nchan-module: $*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -43,31 +43,11 @@ die() { log "error: $*"; exit 1; }
 [ -f "$PATCH" ] || die "missing $PATCH"
 export DEBIAN_FRONTEND=noninteractive
 
-# 1. A deb-src source for bookworm, if there is none.
-if ! apt-cache showsrc libnginx-mod-nchan 2>/dev/null | grep -q '^Package:'; then
-  log "adding deb-src for bookworm (/etc/apt/sources.list.d/httmcp-debian-src.sources)"
-  cat > /etc/apt/sources.list.d/httmcp-debian-src.sources <<'EOF'
-Types: deb-src
-URIs: http://deb.debian.org/debian
-Suites: bookworm bookworm-updates
-Components: main
-Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
-
-Types: deb-src
-URIs: http://deb.debian.org/debian-security
-Suites: bookworm-security
-Components: main
-Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
-EOF
-  apt-get update -qq
-  apt-cache showsrc libnginx-mod-nchan | grep -q '^Package:' || die "apt still has no source for libnginx-mod-nchan"
-fi
-
-# 2. Build tools and nginx-dev for exactly the installed nginx (nginx-dev carries its headers and
+# 1. Build tools and nginx-dev for exactly the installed nginx (nginx-dev carries its headers and
 #    configure flags; another version would build a module the installed nginx refuses).
 NGINX_VERSION=$(dpkg-query -W -f '${Version}' nginx 2>/dev/null) || die "package nginx is not installed"
 missing=()
-for p in build-essential dpkg-dev xz-utils patch curl; do
+for p in build-essential dpkg-dev xz-utils patch curl ca-certificates; do
   dpkg-query -W -f '${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
 done
 if [ "$(dpkg-query -W -f '${Status} ${Version}' nginx-dev 2>/dev/null)" != "install ok installed $NGINX_VERSION" ]; then
@@ -75,31 +55,28 @@ if [ "$(dpkg-query -W -f '${Status} ${Version}' nginx-dev 2>/dev/null)" != "inst
 fi
 if [ ${#missing[@]} -gt 0 ]; then
   log "installing ${missing[*]}"
+  apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# 3. The source, fresh each run.
+# 2. The source, fresh each run: always the same pinned, hash-checked tarball, so that CI, the
+#    nginx image and a developer's machine build the same code.
 rm -rf "$WORK"
 mkdir -p "$WORK"
 cd "$WORK"
-if apt-get source -qq libnginx-mod-nchan >apt-source.log 2>&1 && SRC=$(ls -d "$WORK"/libnginx-mod-nchan-*/ 2>/dev/null | head -1) && [ -n "$SRC" ]; then
-  log "source: $(basename "$SRC") (bookworm, via apt-get source)"
-else
-  log "apt-get source failed ($(grep -m1 '^E:' apt-source.log || echo 'no source dir')); falling back to trixie's $FALLBACK_TAR"
-  curl -fsS -o "$FALLBACK_TAR" "$MIRROR/pool/main/libn/libnginx-mod-nchan/${FALLBACK_TAR//+/%2b}" || die "could not download $FALLBACK_TAR"
-  echo "$FALLBACK_SHA256  $FALLBACK_TAR" | sha256sum -c --quiet - || die "$FALLBACK_TAR has the wrong SHA-256"
-  tar xf "$FALLBACK_TAR"
-  SRC=$(ls -d "$WORK"/nchan-*/ | head -1)
-  log "source: $(basename "$SRC") (trixie orig tarball)"
-fi
+log "downloading $SOURCE_TAR"
+curl -fsS --retry 3 -o "$SOURCE_TAR" "$MIRROR/pool/main/libn/libnginx-mod-nchan/${SOURCE_TAR//+/%2b}" || die "could not download $SOURCE_TAR"
+echo "$SOURCE_SHA256  $SOURCE_TAR" | sha256sum -c --quiet - || die "$SOURCE_TAR has the wrong SHA-256"
+tar xf "$SOURCE_TAR"
+SRC=$(ls -d "$WORK"/nchan-*/ | head -1)
 SRC=${SRC%/}
 
-# 4. The fix.
+# 3. The fix.
 patch -d "$SRC" -p1 --forward --no-backup-if-mismatch < "$PATCH" >/dev/null || die "the patch did not apply"
 grep -q 'msg_pool = ngx_create_pool([^;]*ngx_cycle->log)' "$SRC/src/subscribers/websocket.c" || die "the patch did not take"
 if grep -n 'msg_pool = ngx_create_pool([^;]*connection->log)' "$SRC/src/subscribers/websocket.c"; then die "a msg_pool still uses the connection's log"; fi
 
-# 5. Build the dynamic module against the installed nginx (as dh-sequence-nginx's nginx_mod does).
+# 4. Build the dynamic module against the installed nginx (as dh-sequence-nginx's nginx_mod does).
 BLD=$WORK/build
 mkdir -p "$BLD"
 (
@@ -112,9 +89,9 @@ mkdir -p "$BLD"
 ) >"$WORK/configure.log" 2>&1 || die "configure failed, see $WORK/configure.log"
 make -j"$JOBS" -f "$BLD/Makefile" -C /usr/share/nginx/src modules >"$WORK/make.log" 2>&1 || die "make failed, see $WORK/make.log"
 
-# 6. Check that nginx loads it, then install.
+# 5. Check that nginx loads it, then install.
 printf 'load_module %s;\nevents {}\n' "$BLD/ngx_nchan_module.so" > "$WORK/load-test.conf"
 /usr/sbin/nginx -g 'error_log /dev/null; pid /dev/null;' -t -q -c "$WORK/load-test.conf" || die "nginx refuses the built module"
 install -D -m 0644 "$BLD/ngx_nchan_module.so" "$DEST"
-log "installed $(basename "$SRC") with scripts/nchan-ws-msgpool-log.patch; use HTTMCP_NCHAN_MODULE=$DEST"
+log "installed $(basename "$SRC") with scripts/nchan-ws-msgpool-log.patch at $DEST (httmcp's launcher uses it when present)"
 echo "$DEST"

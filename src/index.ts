@@ -37,7 +37,7 @@ export { NchanEndpoint, STREAM_STATUS, type Answer } from './http/endpoint.js';
 export { createNchanRouter } from './http/router.js';
 export { createBackendHandler } from './http/node-handler.js';
 export { startStack, freePort, listen, LIMITS, type Stack, type StackOptions } from './stack/stack.js';
-export { findNginx, NginxMissingError, INSTALL_HINT } from './stack/nginx.js';
+export { findNginx, FIXED_NCHAN_MODULE, NginxMissingError, INSTALL_HINT, type NginxInstall } from './stack/nginx.js';
 export { renderNginxConfig, placeholders, DEFAULT_ALLOWED_HOSTS, DEFAULT_ALLOWED_ORIGINS, type NginxConfigValues } from './stack/nginx-config.js';
 export { createLogger, type Logger } from './log.js';
 export * from './transports/index.js';

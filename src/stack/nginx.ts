@@ -8,6 +8,12 @@ export const INSTALL_HINT = 'sudo apt-get update && sudo apt-get install -y ngin
 /** Where Debian and Ubuntu put nginx's dynamic modules. */
 const MODULE_DIRS = ['/usr/lib/nginx/modules', '/usr/share/nginx/modules'];
 
+/**
+ * Where `scripts/build-nchan-module.sh` installs nchan with its WebSocket-close crash fixed
+ * (docs/operations.md, "Known issue"). Used in preference to Debian's module when present.
+ */
+export const FIXED_NCHAN_MODULE = '/usr/local/lib/httmcp/ngx_nchan_module.so';
+
 /** nginx or the nchan module is missing; the message says what to install. */
 export class NginxMissingError extends Error {
   readonly code = 'HTTMCP_NGINX_MISSING';
@@ -22,13 +28,16 @@ export interface NginxInstall {
   binary: string;
   /** nchan */
   module: string;
+  /** True when `module` is the fixed build of {@link FIXED_NCHAN_MODULE}. */
+  nchanFixed: boolean;
   /** headers-more (answers the `mcp` WebSocket subprotocol; see the template) */
   headersMoreModule: string;
 }
 
 /**
  * Finds nginx, the nchan module and the headers-more module (overridable with `HTTMCP_NGINX`,
- * `HTTMCP_NCHAN_MODULE`, `HTTMCP_HEADERS_MORE_MODULE`).
+ * `HTTMCP_NCHAN_MODULE`, `HTTMCP_HEADERS_MORE_MODULE`). Without `HTTMCP_NCHAN_MODULE`, the fixed
+ * nchan build ({@link FIXED_NCHAN_MODULE}) is taken when it exists, else Debian's.
  */
 export function findNginx(env: NodeJS.ProcessEnv = process.env): NginxInstall {
   const binary = env.HTTMCP_NGINX ?? ['/usr/sbin/nginx', '/usr/local/sbin/nginx', '/usr/bin/nginx'].find(existsSync) ?? 'nginx';
@@ -36,9 +45,10 @@ export function findNginx(env: NodeJS.ProcessEnv = process.env): NginxInstall {
   if (version.error || version.status !== 0) {
     throw new NginxMissingError(`nginx was not found (looked for ${binary}).`);
   }
-  const module = findModule('the nchan module', env.HTTMCP_NCHAN_MODULE, 'ngx_nchan_module.so');
+  const nchan = env.HTTMCP_NCHAN_MODULE ?? (existsSync(FIXED_NCHAN_MODULE) ? FIXED_NCHAN_MODULE : undefined);
+  const module = findModule('the nchan module', nchan, 'ngx_nchan_module.so');
   const headersMoreModule = findModule('the headers-more module', env.HTTMCP_HEADERS_MORE_MODULE, 'ngx_http_headers_more_filter_module.so');
-  return { binary, module, headersMoreModule };
+  return { binary, module, nchanFixed: module === FIXED_NCHAN_MODULE, headersMoreModule };
 }
 
 function findModule(what: string, given: string | undefined, file: string): string {

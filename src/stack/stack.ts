@@ -176,7 +176,13 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   process.once('exit', killOnExit);
 
   const url = `http://${host}:${port}`;
-  logger.info({ url, prefix }, 'stack started');
+  logger.info({ url, prefix, nchanModule: install.module }, 'stack started');
+  if (!install.nchanFixed) {
+    logger.warn(
+      { nchanModule: install.module },
+      "this nchan module can crash a worker when a WebSocket closes with a message on its way to the backend; `sudo bash scripts/build-nchan-module.sh` installs a fixed build that is used instead (docs/operations.md)",
+    );
+  }
   return {
     url,
     port,

@@ -1,0 +1,39 @@
+/**
+ * The fixed nchan build (scripts/build-nchan-module.sh) against the crash it fixes: WebSockets
+ * that close while their frames are on the upstream hop. Run through bench/nchan-close-crash.mjs
+ * with glibc's MALLOC_PERTURB_, which overwrites freed memory at once, so that Debian's module
+ * crashes in (nearly) every round instead of in about one flood-test run in ten. The same run
+ * against Debian's module shows the reproducer still detects the crash.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { FIXED_NCHAN_MODULE } from '../../src/index.js';
+
+const REPRODUCER = fileURLToPath(new URL('../../bench/nchan-close-crash.mjs', import.meta.url));
+const DEBIAN_MODULE = '/usr/lib/nginx/modules/ngx_nchan_module.so';
+
+/** Crash lines ("worker process N exited on signal S") of a perturbed run with that module. */
+function perturbedRun(module: string): { crashes: number; lines: string } {
+  const run = spawnSync(process.execPath, [REPRODUCER, '--rounds', '4', '--perturb', '--close', 'nextterm'], {
+    env: { ...process.env, HTTMCP_NCHAN_MODULE: module },
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+  const summary = run.stdout.split('\n').find((line) => line.startsWith('{'));
+  if (run.status !== 0 || !summary) throw new Error(`reproducer failed (${run.status}):\n${run.stdout}\n${run.stderr}`);
+  return { crashes: (JSON.parse(summary) as { crashes: number }).crashes, lines: run.stdout };
+}
+
+// CI installs the fixed build (.ci/run); elsewhere the test needs it installed to run.
+const fixedTest = existsSync(FIXED_NCHAN_MODULE) || process.env.CI ? test : test.skip;
+
+fixedTest('the fixed build: WebSockets closing with frames upstream crash no worker, even with freed memory overwritten', () => {
+  expect(existsSync(FIXED_NCHAN_MODULE)).toBe(true);
+  const { crashes, lines } = perturbedRun(FIXED_NCHAN_MODULE);
+  expect({ crashes, lines }).toEqual({ crashes: 0, lines: expect.any(String) });
+}, 90_000);
+
+(existsSync(DEBIAN_MODULE) ? test : test.skip)("control: Debian's module crashes under the same run, so the run above can see a crash", () => {
+  expect(perturbedRun(DEBIAN_MODULE).crashes).toBeGreaterThan(0);
+}, 90_000);
