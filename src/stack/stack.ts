@@ -250,8 +250,12 @@ export function listen(handler: RequestListener, port = 0, host = '127.0.0.1'): 
   });
 }
 
-/** Listen queue length for the backend and nginx (the kernel caps it at net.core.somaxconn). */
-export const LISTEN_BACKLOG = 16384;
+/**
+ * Listen queue length asked for by the backend (nginx's listeners ask for the same). The kernel
+ * caps it at `net.core.somaxconn` (4096 on current Linux): raise that for bursts of more calls
+ * in flight than it allows (docs/operations.md, "Listen queues").
+ */
+export const LISTEN_BACKLOG = 65535;
 
 function closeServer(server: Server): Promise<void> {
   server.closeAllConnections();
