@@ -10,7 +10,8 @@ FROM debian:bookworm-slim AS nchan-fixed
 ARG DEBIAN_FRONTEND=noninteractive
 RUN apt-get update \
  && apt-get install -y --no-install-recommends nginx-light
-COPY scripts/build-nchan-module.sh scripts/nchan-ws-msgpool-log.patch /build/
+COPY scripts/build-nchan-module.sh /build/
+COPY scripts/nchan-patches/ /build/nchan-patches/
 RUN bash /build/build-nchan-module.sh /out/ngx_nchan_module.so
 
 FROM debian:bookworm-slim

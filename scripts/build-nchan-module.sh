@@ -10,7 +10,7 @@
 # frame's pool with the client connection's log; that pool becomes the pool of the fake request
 # that carries the frame upstream and can outlive the connection, and `ngx_destroy_pool` (called
 # from `fakerequest_cleanup_timer_handler`) then reads `pool->log` from freed memory. The patch,
-# scripts/nchan-ws-msgpool-log.patch, creates that pool with `ngx_cycle->log`, as nchan's other
+# scripts/nchan-patches/01-ws-msgpool-log.patch, creates that pool with `ngx_cycle->log`, as nchan's other
 # pools are. Nothing else changes.
 #
 # Use the result with:  HTTMCP_NCHAN_MODULE=/usr/local/lib/httmcp/ngx_nchan_module.so
@@ -27,7 +27,7 @@ set -euo pipefail
 
 DEST=${1:-/usr/local/lib/httmcp/ngx_nchan_module.so}
 HERE=$(cd "$(dirname "$0")" && pwd)
-PATCH=$HERE/nchan-ws-msgpool-log.patch
+PATCHES=("$HERE"/nchan-patches/*.patch)
 WORK=${NCHAN_BUILD_DIR:-/var/tmp/httmcp-nchan-build}
 JOBS=${JOBS:-$(nproc)}
 MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
@@ -40,7 +40,7 @@ die() { log "error: $*"; exit 1; }
 [ "$(id -u)" = 0 ] || die "run as root"
 . /etc/os-release
 [ "${VERSION_CODENAME:-}" = bookworm ] || die "made for Debian 12 (bookworm), this is ${PRETTY_NAME:-unknown}"
-[ -f "$PATCH" ] || die "missing $PATCH"
+[ -f "${PATCHES[0]}" ] || die "no patches in $HERE/nchan-patches"
 export DEBIAN_FRONTEND=noninteractive
 
 # 1. Build tools and nginx-dev for exactly the installed nginx (nginx-dev carries its headers and
@@ -71,8 +71,10 @@ tar xf "$SOURCE_TAR"
 SRC=$(ls -d "$WORK"/nchan-*/ | head -1)
 SRC=${SRC%/}
 
-# 3. The fix.
-patch -d "$SRC" -p1 --forward --no-backup-if-mismatch < "$PATCH" >/dev/null || die "the patch did not apply"
+# 3. The fixes: every scripts/nchan-patches/*.patch, in name order (each says what it fixes).
+for p in "${PATCHES[@]}"; do
+  patch -d "$SRC" -p1 --forward --no-backup-if-mismatch < "$p" >/dev/null || die "$(basename "$p") did not apply"
+done
 grep -q 'msg_pool = ngx_create_pool([^;]*ngx_cycle->log)' "$SRC/src/subscribers/websocket.c" || die "the patch did not take"
 if grep -n 'msg_pool = ngx_create_pool([^;]*connection->log)' "$SRC/src/subscribers/websocket.c"; then die "a msg_pool still uses the connection's log"; fi
 
@@ -93,5 +95,5 @@ make -j"$JOBS" -f "$BLD/Makefile" -C /usr/share/nginx/src modules >"$WORK/make.l
 printf 'load_module %s;\nevents {}\n' "$BLD/ngx_nchan_module.so" > "$WORK/load-test.conf"
 /usr/sbin/nginx -g 'error_log /dev/null; pid /dev/null;' -t -q -c "$WORK/load-test.conf" || die "nginx refuses the built module"
 install -D -m 0644 "$BLD/ngx_nchan_module.so" "$DEST"
-log "installed $(basename "$SRC") with scripts/nchan-ws-msgpool-log.patch at $DEST (httmcp's launcher uses it when present)"
+log "installed $(basename "$SRC") with ${#PATCHES[@]} patch(es) from scripts/nchan-patches at $DEST (httmcp's launcher uses it when present)"
 echo "$DEST"
