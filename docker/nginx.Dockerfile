@@ -1,4 +1,4 @@
-# nginx + nchan for httmcp, from the SAME Debian packages CI installs (.ci/run) and the
+# nginx + nchan for httmcp, from the SAME Debian packages `npm test` installs (scripts/setup.mjs) and the
 # integration tests run against. Build context: the repository root
 #   docker build -f docker/nginx.Dockerfile -t httmcp-nginx .
 # Configuration is the ${HTTMCP_*} environment contract of docker/nginx-entrypoint.sh

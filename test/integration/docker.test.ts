@@ -51,7 +51,7 @@ afterAll(() => {
 const compose = spawnSync('docker-compose', ['version'], { encoding: 'utf8' });
 const hasCompose = !compose.error && compose.status === 0;
 if (!hasCompose && !process.env.CI) {
-  // Outside CI only; .ci/run installs docker-compose, and in CI a missing one fails below.
+  // Outside CI only; `npm test` installs docker-compose (scripts/setup.mjs), and in CI a missing one fails below.
   console.warn('docker.test.ts: docker-compose is not installed; skipping the docker-compose.yml checks (apt-get install docker-compose)');
 }
 
