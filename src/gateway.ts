@@ -4,6 +4,7 @@ import { NchanPublisher } from './nchan/publisher.js';
 import { SessionHub } from './session/session-hub.js';
 import { DEFAULT_MESSAGE_BUFFER, parseNginxSeconds, type MessageBuffer } from './session/resume.js';
 import { principalFromHeaders, SessionIds } from './session/session-id.js';
+import { deriveBackendKey } from './http/backend-guard.js';
 
 /** Settings shared by every server of one backend process. */
 export interface GatewayOptions {
@@ -47,6 +48,11 @@ export class Gateway {
   readonly maxMessageBytes: number;
   readonly principal: (headers: Record<string, string | string[] | undefined>) => string;
   readonly messageBuffer: MessageBuffer;
+  /**
+   * What nginx must send in `X-Httmcp-Backend-Key` for the backend to serve a request (derived
+   * from the session secret; see {@link deriveBackendKey}).
+   */
+  readonly backendKey: string;
   private readonly options: GatewayOptions;
   private readonly hubs = new Set<SessionHub>();
   private static instance: Gateway | undefined;
@@ -60,6 +66,7 @@ export class Gateway {
       this.logger.warn('HTTMCP_SESSION_SECRET is not set: generated one, so sessions end when this process does');
     }
     this.sessionIds = new SessionIds(secret);
+    this.backendKey = deriveBackendKey(secret);
     this.publisher = new NchanPublisher({
       url: options.publishUrl,
       logger: this.logger,

@@ -129,6 +129,12 @@ async function run(servers: HTTMCP[], flags: StackFlags): Promise<void> {
     }
     process.stdout.write('Ctrl-C stops nginx and the backend.\n');
   }
+  // Never half alive: when nginx dies, the stack has stopped its backend; this process goes too,
+  // non-zero, so a service manager restarts the whole stack.
+  void stack.failed.then((error) => {
+    process.stderr.write(`httmcp: ${error.message}\n`);
+    process.exit(1);
+  });
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;

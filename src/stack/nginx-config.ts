@@ -29,6 +29,10 @@ export interface NginxConfigValues {
   HTTMCP_MAX_PUBLISH: string;
   HTTMCP_REDIS_UPSTREAM: string;
   HTTMCP_REDIS_PASS: string;
+  /** What nginx sends backends in X-Httmcp-Backend-Key (`deriveBackendKey` of the session secret). */
+  HTTMCP_BACKEND_KEY: string;
+  /** Names this start of nginx on `/healthz` (X-Httmcp-Instance); empty: no header. */
+  HTTMCP_INSTANCE_ID: string;
 }
 
 /** Host names allowed by default (DNS-rebinding protection): this machine's loopback names. */

@@ -5,7 +5,7 @@
  * real backend, reached by official SDK clients.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { availableParallelism, tmpdir } from 'node:os';
@@ -14,6 +14,7 @@ import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { Progress } from '@modelcontextprotocol/sdk/types.js';
 import { pino } from 'pino';
 import { createExampleServers } from '../../examples/index.js';
+import { deriveBackendKey } from '../../src/http/backend-guard.js';
 import { createBackendHandler } from '../../src/http/node-handler.js';
 import { Gateway } from '../../src/gateway.js';
 import type { HTTMCP } from '../../src/server/httmcp.js';
@@ -25,11 +26,13 @@ const root = packageRoot();
 const entrypoint = join(root, 'docker', 'nginx-entrypoint.sh');
 const healthcheck = join(root, 'docker', 'nginx-healthcheck.sh');
 const isRoot = process.getuid?.() === 0;
+/** The session secret the backends and (for the backend key) the nginx container share. */
+const SECRET = 'docker-test-secret-0123456789abcdef';
 
 /** The test's environment without any HTTMCP_* variable of its own, plus `overrides`. */
 function scriptEnv(overrides: Record<string, string>): NodeJS.ProcessEnv {
   const env = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('HTTMCP_')));
-  return { ...env, HTTMCP_TEMPLATE: templatePath(), ...overrides };
+  return { ...env, HTTMCP_TEMPLATE: templatePath(), HTTMCP_SESSION_SECRET: SECRET, ...overrides };
 }
 
 function runEntrypoint(overrides: Record<string, string>) {
@@ -120,8 +123,22 @@ describe('nginx image entrypoint: rendering', () => {
       HTTMCP_MAX_PUBLISH: LIMITS.maxPublish,
       HTTMCP_REDIS_UPSTREAM: '',
       HTTMCP_REDIS_PASS: '',
+      // What the backends with the same session secret expect (src/http/backend-guard.ts).
+      HTTMCP_BACKEND_KEY: deriveBackendKey(SECRET),
+      HTTMCP_INSTANCE_ID: '',
     };
     expect(readFileSync(join(prefix, 'nginx.conf'), 'utf8')).toBe(renderNginxConfig(containerDefaults));
+    // The config holds the backend key; the prefix is for the workers' group only.
+    expect(statSync(join(prefix, 'nginx.conf')).mode & 0o777).toBe(0o600);
+    expect(statSync(prefix).mode & 0o777).toBe(isRoot ? 0o750 : statSync(prefix).mode & 0o777);
+    if (isRoot) expect(statSync(prefix).gid).toBe(Number(spawnSync('id', ['-g', 'www-data'], { encoding: 'utf8' }).stdout));
+  });
+
+  test('without the session secret (or a backend key) it stops, saying what to set', () => {
+    const prefix = tempDir();
+    const result = runEntrypoint({ HTTMCP_PREFIX: prefix, HTTMCP_RENDER_ONLY: '1', HTTMCP_SESSION_SECRET: '' });
+    expect(result.status).toBe(1);
+    expect(result.stderr).toMatch(/set HTTMCP_SESSION_SECRET/);
   });
 
   test('nginx $variables survive and overrides land where the launcher puts them', () => {
@@ -200,7 +217,7 @@ describe('nginx image entrypoint: serving SDK clients with this machine\'s Debia
     publicPort = await freePort();
     const publishPort = await freePort();
     const logger = pino({ level: process.env.HTTMCP_TEST_LOG ?? 'silent' });
-    gateway = new Gateway({ publishUrl: `http://127.0.0.1:${publishPort}`, inlineReplyMax: LIMITS.inlineReplyMax, logger });
+    gateway = new Gateway({ publishUrl: `http://127.0.0.1:${publishPort}`, sessionSecret: SECRET, inlineReplyMax: LIMITS.inlineReplyMax, logger });
     servers = createExampleServers();
     backend = await listen(createBackendHandler(servers, gateway));
     const backendPort = (backend.address() as AddressInfo).port;
