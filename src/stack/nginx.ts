@@ -79,6 +79,12 @@ export interface NginxReadiness {
 const SETPRIV = ['/usr/bin/setpriv', '/bin/setpriv'].find(existsSync);
 
 /**
+ * False where util-linux's `setpriv` is missing: nginx then still stops with the launcher on
+ * every exit Node sees, but not when the launcher is killed with SIGKILL.
+ */
+export const NGINX_DIES_WITH_LAUNCHER = SETPRIV !== undefined;
+
+/**
  * Runs the command after it (`exec "$@"`) only while its parent is still the launcher (`$1`):
  * setpriv sets the parent-death signal in the child after the fork, so a launcher that died
  * before that would never send it. From then on the signal is kept across both execs.

@@ -10,7 +10,7 @@ import { Gateway, type GatewayOptions } from '../gateway.js';
 import { createLogger, type Logger } from '../log.js';
 import type { HTTMCP } from '../server/httmcp.js';
 import { parseNginxSeconds } from '../session/resume.js';
-import { findNginx, NginxProcess, PortInUseError } from './nginx.js';
+import { findNginx, NGINX_DIES_WITH_LAUNCHER, NginxProcess, PortInUseError } from './nginx.js';
 import { connectionLimits, DEFAULT_ALLOWED_HOSTS, DEFAULT_ALLOWED_ORIGINS, renderNginxConfig } from './nginx-config.js';
 
 /** How to run a local stack. */
@@ -222,6 +222,9 @@ export async function startStack(options: StackOptions): Promise<Stack> {
 
   const url = `http://${host}:${port}`;
   logger.info({ url, prefix, nchanModule: install.module }, 'stack started');
+  if (!NGINX_DIES_WITH_LAUNCHER) {
+    logger.warn("util-linux's setpriv was not found: if this process is killed with SIGKILL, its nginx keeps running (docs/operations.md, \"Process supervision and internal hops\")");
+  }
   if (!install.nchanFixed) {
     logger.warn(
       { nchanModule: install.module },
