@@ -27,6 +27,7 @@ const PACKAGES = {
     'gettext-base': 'envsubst, used by the nginx image entrypoint that the tests run',
     'redis-server': 'the cluster tests start their own Redis on an ephemeral port',
     'nats-server': 'the NATS transport tests start their own nats-server',
+    iproute2: '`ss`, with which the supervision test lists every listener of a stack',
   },
 };
 

@@ -211,10 +211,13 @@ describe('a backend on TCP serves nginx only', () => {
   }
 
   test('workers run as www-data, not root', () => {
+    // From /proc (`ps -o user=` says the same; minimal CI images have no procps).
+    const uid = (pid: number) => Number(/^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]);
+    const wwwData = Number(spawnSync('id', ['-u', 'www-data'], { encoding: 'utf8' }).stdout);
     const workers = childrenOf(stack.nginxPid);
     expect(workers.length).toBeGreaterThan(0);
-    for (const pid of workers) expect(spawnSync('ps', ['-o', 'user=', '-p', String(pid)], { encoding: 'utf8' }).stdout.trim()).toBe('www-data');
-    expect(spawnSync('ps', ['-o', 'user=', '-p', String(stack.nginxPid)], { encoding: 'utf8' }).stdout.trim()).toBe('root');
+    for (const pid of workers) expect(uid(pid)).toBe(wwwData);
+    expect(uid(stack.nginxPid)).toBe(0);
   });
 
   test('the prefix is for the launcher and the workers group only; another user cannot reach any socket', () => {
@@ -234,16 +237,22 @@ describe('a backend on TCP serves nginx only', () => {
     expect(connectAs('www-data', stack.backendSocket)).toBe('CONNECTED');
   });
 
-  test('listeners: one public TCP port (nginx); unix sockets only inside the prefix', () => {
-    const pids = new Set([stack.nginxPid, ...childrenOf(stack.nginxPid), process.pid].map(String));
-    const owned = (line: string) => [...line.matchAll(/pid=(\d+)/g)].some((m) => pids.has(m[1]!));
-    const tcp = spawnSync('ss', ['-ltnpH'], { encoding: 'utf8' }).stdout.split('\n').filter(owned);
-    // The test process itself holds no listener; nginx holds the public port only.
+  // `ss` is iproute2's (.ci/run installs it).
+  test('listeners: one public TCP port (nginx); every other hop a unix socket inside the prefix', () => {
+    const nginx = new Set([stack.nginxPid, ...childrenOf(stack.nginxPid)].map(String));
+    const pidsOf = (line: string) => [...line.matchAll(/pid=(\d+)/g)].map((m) => m[1]!);
+    const tcp = spawnSync('ss', ['-ltnpH'], { encoding: 'utf8' }).stdout.split('\n').filter((line) => pidsOf(line).some((pid) => nginx.has(pid)));
     expect(tcp.map((line) => line.split(/\s+/)[3])).toEqual([`127.0.0.1:${stack.port}`]);
-    const unix = spawnSync('ss', ['-lxnpH'], { encoding: 'utf8' }).stdout.split('\n').filter(owned);
-    expect(new Set(unix.map((line) => line.split(/\s+/)[4]))).toEqual(
-      new Set([stack.backendSocket, join(stack.prefix, 'core.sock'), join(stack.prefix, 'private', 'publish.sock')]),
-    );
+    // The backend is no TCP listener: nginx reaches it on its socket.
+    expect(stack.backendPort).toBe(0);
+    expect(readFileSync(join(stack.prefix, 'nginx.conf'), 'utf8')).toContain(`server unix:${stack.backendSocket};`);
+    const unix = spawnSync('ss', ['-lxnpH'], { encoding: 'utf8' }).stdout.split('\n').filter((line) => line.includes(stack.prefix));
+    const owners = Object.fromEntries(unix.map((line) => [line.split(/\s+/)[4], pidsOf(line).every((pid) => nginx.has(pid)) ? 'nginx' : pidsOf(line).join()]));
+    expect(owners).toEqual({
+      [join(stack.prefix, 'core.sock')]: 'nginx',
+      [join(stack.prefix, 'private', 'publish.sock')]: 'nginx',
+      [stack.backendSocket]: String(process.pid),
+    });
   });
 
   test('clients through nginx are served over the unix-socket backend', async () => {
