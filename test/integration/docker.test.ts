@@ -272,16 +272,25 @@ describe('nginx image entrypoint: serving SDK clients with this machine\'s Debia
   (isRoot ? test : test.skip)('workers run as www-data and still reach core.sock (prefix stays traversable)', async () => {
     // From /proc (minimal CI images have no `ps`): the master's children and their real uid.
     const wwwData = spawnSync('id', ['-u', 'www-data'], { encoding: 'utf8' }).stdout.trim();
-    const uids: string[] = [];
-    for (const pid of readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
-      let status: string;
-      try {
-        status = readFileSync(`/proc/${pid}/status`, 'utf8');
-      } catch {
-        continue; // gone meanwhile
+    const workerUids = () => {
+      const found: string[] = [];
+      for (const pid of readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
+        let status: string;
+        try {
+          status = readFileSync(`/proc/${pid}/status`, 'utf8');
+        } catch {
+          continue; // gone meanwhile
+        }
+        if (/^PPid:\s+(\d+)$/m.exec(status)?.[1] !== String(nginx!.pid)) continue;
+        found.push(/^Uid:\s+(\d+)/m.exec(status)![1]!);
       }
-      if (/^PPid:\s+(\d+)$/m.exec(status)?.[1] !== String(nginx!.pid)) continue;
-      uids.push(/^Uid:\s+(\d+)/m.exec(status)![1]!);
+      return found;
+    };
+    // A worker is root from its fork until it switches user, and /healthz may have been answered
+    // by another worker meanwhile (workers auto): give each a moment to finish starting.
+    let uids = workerUids();
+    for (const deadline = Date.now() + 5000; uids.some((uid) => uid !== wwwData) && Date.now() < deadline; uids = workerUids()) {
+      await new Promise((r) => setTimeout(r, 100));
     }
     expect(uids.length).toBeGreaterThan(0);
     expect(new Set(uids)).toEqual(new Set([wwwData]));
