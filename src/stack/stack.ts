@@ -111,6 +111,9 @@ export const LIMITS = {
  */
 export async function startStack(options: StackOptions): Promise<Stack> {
   const install = findNginx();
+  // Settings first: nothing is started or created for a stack that cannot run.
+  const perClient = clientLimits(options.clientLimits);
+  const trustedProxies = trustedProxyEntries(options.trustedProxies ?? []);
   const logger = options.logger ?? createLogger();
   const host = options.host ?? '127.0.0.1';
   const port = options.port || (await freePort(host));
@@ -145,8 +148,6 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   const nofile = Math.min(fileLimit(), options.maxOpenFiles ?? Number.POSITIVE_INFINITY);
   const workers = options.workerProcesses === 'auto' ? availableParallelism() : (options.workerProcesses ?? 1);
   const limits = connectionLimits(nofile, workers);
-  const perClient = clientLimits(options.clientLimits);
-  const trustedProxies = trustedProxyEntries(options.trustedProxies ?? []);
   const errorLog = join(prefix, 'logs', 'error.log');
   const config = join(prefix, 'nginx.conf');
   writeFileSync(

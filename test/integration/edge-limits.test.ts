@@ -3,14 +3,16 @@
  * on real nginx+nchan. Clients come from two loopback addresses (127.0.0.1 and 127.0.0.2, both
  * reach nginx listening on 127.0.0.1): what one address does must cost the other nothing.
  */
-import { readdirSync, statSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { request, type IncomingHttpHeaders } from 'node:http';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
 import WebSocket from 'ws';
-import type { Stack } from '../../src/index.js';
+import { freePort, type Stack } from '../../src/index.js';
 import { INITIALIZE_PARAMS, openEventStream, STREAMABLE_ACCEPT, WsClient, type EventStream } from '../helpers/raw-clients.js';
+import { CLI, startCli } from '../helpers/cli.js';
 import { startTestStack, workerCrashes } from '../helpers/stack.js';
 
 const ATTACKER = '127.0.0.1';
@@ -328,6 +330,46 @@ describe('legacy HTTP+SSE and WebSocket details', () => {
     // Every frame is one JSON-RPC message, with no nchan meta header (`id: ...`) in front.
     expect(raw.length).toBeGreaterThanOrEqual(2);
     for (const frame of raw) expect(JSON.parse(frame)).toMatchObject({ jsonrpc: '2.0' });
+  });
+});
+
+describe('settings of `httmcp start`', () => {
+  test('flags and HTTMCP_* variables reach nginx: two WebSockets per address, the third refused', async () => {
+    const { child, info } = await startCli(['start', '--port', String(await freePort()), '--client-connections', '2', '--trusted-proxies', '10.0.0.0/8, 192.168.0.1'], {
+      HTTMCP_CLIENT_RATE: '7',
+      HTTMCP_CLIENT_BURST: '30',
+    });
+    try {
+      const config = readFileSync(join(info.prefix as string, 'nginx.conf'), 'utf8');
+      expect(config).toContain('limit_conn httmcp_per_client 2;');
+      expect(config).toContain('rate=7r/s;');
+      expect(config).toContain('limit_req zone=httmcp_client_rate burst=30 nodelay;');
+      expect(config).toContain('10.0.0.0/8 1; 192.168.0.1 1;');
+      const demo = (info.servers as Record<string, string>).demo!;
+      for (let i = 0; i < 2; i++) {
+        const attempt = await openWs(demo);
+        expect(isOpen(attempt)).toBe(true);
+        opened.push(attempt as WsClient);
+      }
+      expectLimited((await openWs(demo)) as Refusal, 'connections');
+    } finally {
+      for (const client of opened.splice(0)) client.close();
+      child.kill('SIGINT');
+      await new Promise((r) => (child.exitCode !== null ? r(null) : child.once('exit', r)));
+    }
+  });
+
+  test('a malformed setting stops it with a message naming it', async () => {
+    const port = String(await freePort());
+    for (const [args, message] of [
+      [['--trusted-proxies', 'proxy.example.com'], 'a trusted proxy is an IP address or CIDR range'],
+      [['--client-connections', '70000'], 'client limit connections must be an integer from 1 to 65535'],
+      [['--client-rate', 'fast'], 'a whole number'],
+    ] as const) {
+      const result = spawnSync(process.execPath, [CLI, 'start', '--port', port, ...args], { encoding: 'utf8', timeout: 20_000 });
+      expect([args[0], result.status]).toEqual([args[0], 1]);
+      expect(result.stderr).toContain(message);
+    }
   });
 });
 

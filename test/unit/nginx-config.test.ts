@@ -175,7 +175,7 @@ describe('per-client limits at the edge', () => {
     expect(template).toContain('limit_conn_zone $httmcp_client_key zone=httmcp_per_client:10m;');
     expect(template).toContain('limit_req_zone $httmcp_client_key zone=httmcp_client_rate:10m rate=${HTTMCP_CLIENT_RATE}r/s;');
     // Server level, next to the global cap; the rate where requests enter (not nchan's hops).
-    // Only the global cap at server level: nchan's hop for a WebSocket frame must not count.
+    // Only the global cap at server level: /healthz and nchan's internal hops are not clients.
     const serverLevel = edge().slice(0, edge().indexOf('location '));
     expect(serverLevel).toContain('limit_conn httmcp_clients ${HTTMCP_MAX_CLIENTS};');
     expect(serverLevel).not.toContain('httmcp_per_client');
