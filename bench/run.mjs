@@ -24,7 +24,7 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import os from 'node:os';
 import { request } from 'undici';
-import { freePort, gitCommit, stopChild } from './scale-lib.mjs';
+import { BENCH_CLIENT_LIMIT_FLAGS, freePort, gitCommit, stopChild } from './scale-lib.mjs';
 
 const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
 const REPO_DIR = resolve(BENCH_DIR, '..');
@@ -185,7 +185,7 @@ async function startHttmcpStack({ mcpPath }) {
     );
   }
   const port = await freePort();
-  const { child, firstJson } = spawnWithJsonLine(process.execPath, [cli, 'start', '--port', String(port), '--json'], {
+  const { child, firstJson } = spawnWithJsonLine(process.execPath, [cli, 'start', '--port', String(port), '--json', ...BENCH_CLIENT_LIMIT_FLAGS], {
     cwd: REPO_DIR,
     name: 'httmcp start',
     timeoutMs: 60_000,

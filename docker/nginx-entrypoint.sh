@@ -82,7 +82,33 @@ keepalive=$((HTTMCP_WORKER_CONNECTIONS / 16))
 default HTTMCP_BACKEND_KEEPALIVE "$keepalive"
 max_clients=$(((workers * (HTTMCP_WORKER_CONNECTIONS - 192 - HTTMCP_BACKEND_KEEPALIVE)) / 5))
 [ "$max_clients" -ge 1 ] || max_clients=1
+# nginx refuses a limit_conn above 65535.
+[ "$max_clients" -le 65535 ] || max_clients=65535
 default HTTMCP_MAX_CLIENTS "$max_clients"
+# Per client (src/stack/nginx-config.ts DEFAULT_CLIENT_LIMITS): requests held open, requests per
+# second and the burst above that rate.
+default HTTMCP_CLIENT_CONNECTIONS 64
+default HTTMCP_CLIENT_RATE 20
+default HTTMCP_CLIENT_BURST 50
+for name in HTTMCP_CLIENT_CONNECTIONS HTTMCP_CLIENT_RATE HTTMCP_CLIENT_BURST; do
+  case ${!name} in
+    '' | *[!0-9]*) die "$name must be a whole number, got '${!name}'" ;;
+  esac
+done
+# HTTMCP_TRUSTED_PROXIES: addresses or CIDRs (comma- or space-separated) of the proxies in front,
+# whose X-Forwarded-For then names the client (trustedProxyEntries() in nginx-config.ts). Unset
+# or empty: the header is ignored. HTTMCP_TRUSTED_PROXY_ENTRIES, if set, is used as given instead.
+if [ -z "${HTTMCP_TRUSTED_PROXY_ENTRIES+set}" ]; then
+  HTTMCP_TRUSTED_PROXY_ENTRIES=''
+  proxies=${HTTMCP_TRUSTED_PROXIES:-}
+  for proxy in ${proxies//,/ }; do
+    case $proxy in
+      *[!0-9A-Fa-f.:/]* | */*/*) die "HTTMCP_TRUSTED_PROXIES: '$proxy' is not an IP address or CIDR range" ;;
+    esac
+    HTTMCP_TRUSTED_PROXY_ENTRIES="${HTTMCP_TRUSTED_PROXY_ENTRIES:+$HTTMCP_TRUSTED_PROXY_ENTRIES }$proxy 1;"
+  done
+fi
+export HTTMCP_TRUSTED_PROXY_ENTRIES
 default HTTMCP_ERROR_LOG stderr
 default HTTMCP_NGINX_LOG_LEVEL notice
 default HTTMCP_ACCESS_LOG off

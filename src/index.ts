@@ -39,7 +39,15 @@ export { BACKEND_KEY_HEADER, checkBackendRequest, deriveBackendKey, type GuardRe
 export { createBackendHandler } from './http/node-handler.js';
 export { startStack, freePort, listen, LIMITS, type Stack, type StackOptions } from './stack/stack.js';
 export { findNginx, FIXED_NCHAN_MODULE, NginxMissingError, PortInUseError, INSTALL_HINT, type NginxInstall } from './stack/nginx.js';
-export { renderNginxConfig, placeholders, DEFAULT_ALLOWED_HOSTS, DEFAULT_ALLOWED_ORIGINS, type NginxConfigValues } from './stack/nginx-config.js';
+export {
+  renderNginxConfig,
+  placeholders,
+  DEFAULT_ALLOWED_HOSTS,
+  DEFAULT_ALLOWED_ORIGINS,
+  DEFAULT_CLIENT_LIMITS,
+  type ClientLimits,
+  type NginxConfigValues,
+} from './stack/nginx-config.js';
 export { createLogger, type Logger } from './log.js';
 export * from './transports/index.js';
 export * from './openapi/index.js';

@@ -12,6 +12,7 @@ import { registerStdioCommand } from './stdio-command.js';
 import { createBackendHandler } from '../http/node-handler.js';
 import { deriveBackendKey } from '../http/backend-guard.js';
 import { listen, startStack, type Stack } from '../stack/stack.js';
+import { DEFAULT_CLIENT_LIMITS } from '../stack/nginx-config.js';
 
 interface StackFlags {
   port: number;
@@ -24,6 +25,10 @@ interface StackFlags {
   redis?: string;
   backends?: string;
   publishListen?: string;
+  clientConnections?: number;
+  clientRate?: number;
+  clientBurst?: number;
+  trustedProxies?: string;
 }
 
 const program = new Command()
@@ -93,6 +98,26 @@ function withStackFlags(command: Command): Command {
     .option('--redis <url>', "nchan's Redis store (redis://host:port): nodes on one Redis form one cluster")
     .option('--backends <list>', 'comma-separated host:port of backends (httmcp backend) to use instead of an in-process one')
     .option('--publish-listen <host:port>', "where nginx takes backends' publishes (default: a private unix socket)")
+    .addOption(
+      new Option('--client-connections <n>', `requests one client may hold open: WebSockets, streams (default ${DEFAULT_CLIENT_LIMITS.connections})`)
+        .env('HTTMCP_CLIENT_CONNECTIONS')
+        .argParser(parseCount),
+    )
+    .addOption(
+      new Option('--client-rate <n>', `requests per second one client may send (default ${DEFAULT_CLIENT_LIMITS.ratePerSecond})`)
+        .env('HTTMCP_CLIENT_RATE')
+        .argParser(parseCount),
+    )
+    .addOption(
+      new Option('--client-burst <n>', `requests above that rate admitted at once (default ${DEFAULT_CLIENT_LIMITS.burst})`)
+        .env('HTTMCP_CLIENT_BURST')
+        .argParser(parseCount),
+    )
+    .addOption(
+      new Option('--trusted-proxies <list>', 'comma-separated addresses or CIDRs of proxies whose X-Forwarded-For names the client (default: none)').env(
+        'HTTMCP_TRUSTED_PROXIES',
+      ),
+    )
     .option('--json', 'print one JSON line with the URLs instead of text');
 }
 
@@ -110,8 +135,14 @@ async function run(servers: HTTMCP[], flags: StackFlags): Promise<void> {
       ...(flags.hosts === undefined ? {} : { allowedHosts: flags.hosts }),
       ...(flags.prefix === undefined ? {} : { prefix: flags.prefix }),
       ...(flags.redis === undefined ? {} : { redis: flags.redis }),
-      ...(flags.backends === undefined ? {} : { backends: flags.backends.split(',').map((b) => b.trim()).filter(Boolean) }),
+      ...(flags.backends === undefined ? {} : { backends: splitList(flags.backends) }),
       ...(flags.publishListen === undefined ? {} : { publishListen: flags.publishListen }),
+      clientLimits: {
+        ...(flags.clientConnections === undefined ? {} : { connections: flags.clientConnections }),
+        ...(flags.clientRate === undefined ? {} : { ratePerSecond: flags.clientRate }),
+        ...(flags.clientBurst === undefined ? {} : { burst: flags.clientBurst }),
+      },
+      ...(flags.trustedProxies === undefined ? {} : { trustedProxies: splitList(flags.trustedProxies) }),
     });
   } catch (error) {
     if (error instanceof NginxMissingError) {
@@ -176,6 +207,19 @@ async function loadServers(specifier: string): Promise<HTTMCP[]> {
     throw new Error(`${specifier} exports no HTTMCP server (export one, an array of them, or a function returning them)`);
   }
   return unique;
+}
+
+function splitList(value: string): string[] {
+  return value
+    .split(/[\s,]+/)
+    .map((item) => item.trim())
+    .filter(Boolean);
+}
+
+function parseCount(value: string): number {
+  const count = Number(value);
+  if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(count)) throw new InvalidArgumentError('a whole number');
+  return count;
 }
 
 function parsePort(value: string): number {

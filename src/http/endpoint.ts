@@ -4,6 +4,7 @@ import type { Logger } from '../log.js';
 import type { Delivery, SessionHub, Wire } from '../session/session-hub.js';
 import { gapNotice, mayHaveGap, parseLegacyEventId, parseNchanEventId, type NchanEventId } from '../session/resume.js';
 import { BoundedMap } from '../util/bounded-map.js';
+import { TOO_LARGE } from './io.js';
 
 /** Request headers as Node gives them. */
 export type Headers = Record<string, string | string[] | undefined>;
@@ -28,8 +29,10 @@ const TRANSPORT_ERROR = -32000;
  *                 Streamable HTTP GET stream, by X-Accel-Redirect into nchan
  * - `post`        POST /mcp/{name}: a Streamable HTTP message: JSON, 202, or a held stream
  * - `terminate`   DELETE /mcp/{name}: end a Streamable HTTP session
- * - `message`     POST /mcp/{name}/{session}/message: a message nchan forwarded (WebSocket
- *                 frame or SSE POST); 200 publishes the body into the session, 204 nothing
+ * - `message`     POST /mcp/{name}/{session}/message: a WebSocket frame nchan forwarded;
+ *                 200 publishes the body into the session, 204 nothing
+ * - `legacyPost`  POST /mcp/{name}/{session}/post: a legacy SSE client's POST, proxied; the
+ *                 reply is published to the session's stream and the POST gets 202
  * - `closed`      POST /mcp/{name}/{session}/closed: nchan's unsubscribe hook
  */
 export class NchanEndpoint {
@@ -77,7 +80,7 @@ export class NchanEndpoint {
       return this.enter(requested, { after });
     }
     if (headers['x-httmcp-transport'] === 'websocket') return this.enter(this.mint(headers));
-    if (!acceptsExactly(headers, 'text/event-stream')) {
+    if (!acceptsEventStream(headers)) {
       return httpError(406, 'Not Acceptable: GET opens a WebSocket or an SSE stream (Accept: text/event-stream)');
     }
     const resumed = await this.resumeLegacy(headers);
@@ -189,6 +192,35 @@ export class NchanEndpoint {
     return { status: 204 };
   }
 
+  /**
+   * A legacy HTTP+SSE client's POST (2024-11-05), proxied by nginx: whatever answers it (the
+   * reply, or the error for a bad message) goes to the session's event stream, published before
+   * the POST is answered 202 with no body. A request that outlasts the inline budget publishes
+   * its reply when it is done, as on every transport.
+   */
+  async legacyPost(session: string, headers: Headers, body: string | typeof TOO_LARGE): Promise<Answer> {
+    if (!this.isValid(session, headers)) {
+      this.gateway.logger.warn({ server: this.name }, 'refused a message on a forged or foreign session id');
+      return httpError(403, 'Forbidden: not a session of this client');
+    }
+    let reply: string | undefined;
+    if (body === TOO_LARGE) {
+      reply = this.tooLarge(true).body;
+    } else {
+      const delivery = await this.hub.receive({ session, wire: 'sse', headers, body });
+      if (delivery.kind === 'reply' || delivery.kind === 'invalid') reply = delivery.body;
+    }
+    if (reply !== undefined) {
+      try {
+        await this.gateway.publisher.publish(session, reply);
+      } catch {
+        // Counted and logged by the publisher. The message was handled: say so, but not 202.
+        return httpError(503, 'Service Unavailable: the message was handled but its answer could not be sent to the event stream');
+      }
+    }
+    return { status: 202 };
+  }
+
   /** A message nchan forwarded was larger than {@link maxMessageBytes}. */
   tooLarge(onNchanHop: boolean): Answer {
     const reply = errorBody(ErrorCode.InvalidRequest, `Message too large: the limit is ${this.maxMessageBytes} bytes`);
@@ -292,9 +324,18 @@ function accepts(headers: Headers, type: string): boolean {
   return acceptsExactly(headers, type) || (header(headers, 'accept') ?? '').includes('*/*');
 }
 
-/** A GET is only an event stream when the client says so (a wildcard Accept is a browser or curl). */
+/** A Streamable HTTP GET is only an event stream when the client says so, as the spec requires. */
 function acceptsExactly(headers: Headers, type: string): boolean {
   return (header(headers, 'accept') ?? '').includes(type);
+}
+
+/**
+ * A legacy SSE client may send a wildcard: supergateway's GET says `Accept: *\/*`, and the
+ * 2024-11-05 transport asks nothing of the header.
+ */
+function acceptsEventStream(headers: Headers): boolean {
+  const accept = header(headers, 'accept') ?? '';
+  return accept.includes('text/event-stream') || /(^|,)\s*(\*\/\*|text\/\*)\s*(;|,|$)/.test(accept);
 }
 
 /** Cheap pre-check before minting a session; the hub does the real validation. */

@@ -5,7 +5,7 @@ import type { NchanEndpoint } from './endpoint.js';
 import { checkBackendRequest } from './backend-guard.js';
 import { answer, readBody, TOO_LARGE, writeAnswer } from './io.js';
 
-const SERVER_PATH = /^\/mcp\/([A-Za-z0-9_-]+)(?:\/([A-Za-z0-9_.-]+)\/(message|closed))?$/;
+const SERVER_PATH = /^\/mcp\/([A-Za-z0-9_-]+)(?:\/([A-Za-z0-9_.-]+)\/(message|post|closed))?$/;
 
 /**
  * `gateway.stats()` in the Prometheus text exposition format (version 0.0.4), so a publish that
@@ -80,6 +80,9 @@ export function createBackendHandler(servers: HTTMCP[], gateway: Gateway): Reque
     }
     if (req.method !== 'POST') return writeAnswer(res, { status: 405, headers: { allow: 'POST' } });
     if (hop === 'closed') return void answer(res, () => endpoint.closed(session, req.headers), onError);
+    if (hop === 'post') {
+      return void answer(res, async () => endpoint.legacyPost(session, req.headers, await readBody(req, endpoint.maxMessageBytes)), onError);
+    }
     return void answer(res, async () => {
       const body = await readBody(req, endpoint.maxMessageBytes);
       return body === TOO_LARGE ? endpoint.tooLarge(true) : endpoint.message(session, req.headers, body);

@@ -35,6 +35,9 @@ export function createNchanRouter(endpoint: NchanEndpoint, backendKey: string): 
       return body === TOO_LARGE ? endpoint.tooLarge(true) : endpoint.message(req.params.session, req.headers, body);
     }, log),
   );
+  router.post(`${base}/:session/post`, (req, res) =>
+    answer(res, async () => endpoint.legacyPost(req.params.session, req.headers, await readBody(req, endpoint.maxMessageBytes)), log),
+  );
   router.post(`${base}/:session/closed`, (req, res) => answer(res, () => endpoint.closed(req.params.session, req.headers), log));
   return router;
 }

@@ -11,7 +11,15 @@ import { createLogger, type Logger } from '../log.js';
 import type { HTTMCP } from '../server/httmcp.js';
 import { parseNginxSeconds } from '../session/resume.js';
 import { findNginx, NGINX_DIES_WITH_LAUNCHER, NginxProcess, PortInUseError } from './nginx.js';
-import { connectionLimits, DEFAULT_ALLOWED_HOSTS, DEFAULT_ALLOWED_ORIGINS, renderNginxConfig } from './nginx-config.js';
+import {
+  clientLimits,
+  connectionLimits,
+  DEFAULT_ALLOWED_HOSTS,
+  DEFAULT_ALLOWED_ORIGINS,
+  renderNginxConfig,
+  trustedProxyEntries,
+  type ClientLimits,
+} from './nginx-config.js';
 
 /** How to run a local stack. */
 export interface StackOptions {
@@ -53,6 +61,13 @@ export interface StackOptions {
    * worker_connections and how many clients the edge admits.
    */
   maxOpenFiles?: number;
+  /** What one client may hold and send at the edge (default: `DEFAULT_CLIENT_LIMITS`). */
+  clientLimits?: Partial<ClientLimits>;
+  /**
+   * Proxies in front of the edge (addresses or CIDR ranges) whose X-Forwarded-For names the
+   * client the per-client limits count. Default none: the header is ignored.
+   */
+  trustedProxies?: string[];
   /** nginx error log level (default `notice`; workers that die on a signal are logged at `alert`). */
   nginxLogLevel?: string;
   /**
@@ -110,6 +125,9 @@ export const LIMITS = {
  */
 export async function startStack(options: StackOptions): Promise<Stack> {
   const install = findNginx();
+  // Settings first: nothing is started or created for a stack that cannot run.
+  const perClient = clientLimits(options.clientLimits);
+  const trustedProxies = trustedProxyEntries(options.trustedProxies ?? []);
   const logger = options.logger ?? createLogger();
   const host = options.host ?? '127.0.0.1';
   const port = options.port || (await freePort(host));
@@ -162,6 +180,10 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       HTTMCP_WORKER_NOFILE: String(nofile),
       HTTMCP_WORKER_CONNECTIONS: String(limits.workerConnections),
       HTTMCP_MAX_CLIENTS: String(limits.maxClients),
+      HTTMCP_CLIENT_CONNECTIONS: String(perClient.connections),
+      HTTMCP_CLIENT_RATE: String(perClient.ratePerSecond),
+      HTTMCP_CLIENT_BURST: String(perClient.burst),
+      HTTMCP_TRUSTED_PROXY_ENTRIES: trustedProxies,
       HTTMCP_BACKEND_KEEPALIVE: String(limits.backendKeepalive),
       HTTMCP_PREFIX: prefix,
       HTTMCP_ERROR_LOG: errorLog,

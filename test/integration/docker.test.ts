@@ -18,8 +18,9 @@ import { deriveBackendKey } from '../../src/http/backend-guard.js';
 import { createBackendHandler } from '../../src/http/node-handler.js';
 import { Gateway } from '../../src/gateway.js';
 import type { HTTMCP } from '../../src/server/httmcp.js';
-import { connectionLimits, DEFAULT_ALLOWED_HOSTS, DEFAULT_ALLOWED_ORIGINS, packageRoot, renderNginxConfig, templatePath, type NginxConfigValues } from '../../src/stack/nginx-config.js';
+import { connectionLimits, DEFAULT_ALLOWED_HOSTS, DEFAULT_ALLOWED_ORIGINS, DEFAULT_CLIENT_LIMITS, packageRoot, renderNginxConfig, templatePath, type NginxConfigValues } from '../../src/stack/nginx-config.js';
 import { freePort, LIMITS, listen } from '../../src/stack/stack.js';
+import { trustedProxyEntries } from '../../src/stack/nginx-config.js';
 import { connectClient, TRANSPORTS } from '../helpers/stack.js';
 
 const root = packageRoot();
@@ -105,6 +106,10 @@ describe('nginx image entrypoint: rendering', () => {
       HTTMCP_WORKER_NOFILE: String(nofile),
       HTTMCP_WORKER_CONNECTIONS: String(connectionLimits(nofile, availableParallelism()).workerConnections),
       HTTMCP_MAX_CLIENTS: String(connectionLimits(nofile, availableParallelism()).maxClients),
+      HTTMCP_CLIENT_CONNECTIONS: String(DEFAULT_CLIENT_LIMITS.connections),
+      HTTMCP_CLIENT_RATE: String(DEFAULT_CLIENT_LIMITS.ratePerSecond),
+      HTTMCP_CLIENT_BURST: String(DEFAULT_CLIENT_LIMITS.burst),
+      HTTMCP_TRUSTED_PROXY_ENTRIES: '',
       HTTMCP_BACKEND_KEEPALIVE: String(connectionLimits(nofile, availableParallelism()).backendKeepalive),
       HTTMCP_PREFIX: prefix,
       HTTMCP_ERROR_LOG: 'stderr',
@@ -158,6 +163,33 @@ describe('nginx image entrypoint: rendering', () => {
     expect(config).toContain('nchan_channel_id $upstream_http_x_httmcp_stream;');
     expect(config).toContain('proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;');
     expect(config).not.toMatch(/^\s*user /m);
+  });
+
+  test('per-client limits and trusted proxies from the environment; a malformed proxy stops it', () => {
+    const prefix = tempDir();
+    const result = runEntrypoint({
+      HTTMCP_PREFIX: prefix,
+      HTTMCP_RENDER_ONLY: '1',
+      HTTMCP_CLIENT_CONNECTIONS: '300',
+      HTTMCP_CLIENT_RATE: '100',
+      HTTMCP_CLIENT_BURST: '0',
+      HTTMCP_TRUSTED_PROXIES: '10.0.0.0/8, 192.168.1.7 fd00::/8',
+    });
+    expect(result.stderr).toBe('');
+    const config = readFileSync(join(prefix, 'nginx.conf'), 'utf8');
+    expect(config).toContain('limit_conn httmcp_per_client 300;');
+    expect(config).toContain('rate=100r/s;');
+    expect(config).toContain('limit_req zone=httmcp_client_rate burst=0 nodelay;');
+    expect(config).toContain(`default  0;\n        ${trustedProxyEntries(['10.0.0.0/8', '192.168.1.7', 'fd00::/8'])}\n`);
+
+    for (const [name, value] of [
+      ['HTTMCP_TRUSTED_PROXIES', '10.0.0.1; include /etc/passwd'],
+      ['HTTMCP_CLIENT_RATE', '20r/s'],
+    ]) {
+      const bad = runEntrypoint({ HTTMCP_PREFIX: tempDir(), HTTMCP_RENDER_ONLY: '1', [name!]: value! });
+      expect([name, bad.status]).toEqual([name, 1]);
+      expect(bad.stderr).toContain(name);
+    }
   });
 
   test('an empty value for a required setting falls back to the default (an empty Origin regex would allow all)', () => {
