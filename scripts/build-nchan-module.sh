@@ -11,7 +11,10 @@
 # that carries the frame upstream and can outlive the connection, and `ngx_destroy_pool` (called
 # from `fakerequest_cleanup_timer_handler`) then reads `pool->log` from freed memory. The patch,
 # scripts/nchan-patches/01-ws-msgpool-log.patch, creates that pool with `ngx_cycle->log`, as nchan's other
-# pools are. Nothing else changes.
+# pools are. 02-ws-upstream-queue.patch frees the frames still queued for the upstream hop when
+# their WebSocket closes (each kept a worker connection until the worker exited) and queues at
+# most 2 frames per WebSocket, reading the socket on when one is answered (docs/operations.md,
+# "Known issue: WebSocket frames queued for the upstream hop leaked worker connections").
 #
 # Use the result with:  HTTMCP_NCHAN_MODULE=/usr/local/lib/httmcp/ngx_nchan_module.so
 #
@@ -77,6 +80,8 @@ for p in "${PATCHES[@]}"; do
 done
 grep -q 'msg_pool = ngx_create_pool([^;]*ngx_cycle->log)' "$SRC/src/subscribers/websocket.c" || die "the patch did not take"
 if grep -n 'msg_pool = ngx_create_pool([^;]*connection->log)' "$SRC/src/subscribers/websocket.c"; then die "a msg_pool still uses the connection's log"; fi
+grep -q 'define NCHAN_WS_UPSTREAM_PENDING_MAX' "$SRC/src/subscribers/websocket.c" || die "the upstream queue patch did not take"
+grep -q 'if(!cur->started)' "$SRC/src/util/nchan_fake_request.c" || die "the upstream queue patch did not take"
 
 # 4. Build the dynamic module against the installed nginx (as dh-sequence-nginx's nginx_mod does).
 BLD=$WORK/build
