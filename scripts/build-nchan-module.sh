@@ -25,7 +25,9 @@
 # configure flags (package nginx-dev, as Debian's dh-sequence-nginx builds its module packages),
 # so the module's ABI matches the installed nginx.
 #
-# Env: NCHAN_BUILD_DIR (default /var/tmp/httmcp-nchan-build), JOBS (default: nproc).
+# Env: NCHAN_BUILD_DIR (default /var/tmp/httmcp-nchan-build), JOBS (default: nproc),
+# HTTMCP_NCHAN_WS_QUEUE (default 2: messages of one WebSocket nchan holds for the upstream hop
+# before it stops reading the socket; see 02-ws-upstream-queue.patch).
 set -euo pipefail
 
 DEST=${1:-/usr/local/lib/httmcp/ngx_nchan_module.so}
@@ -33,6 +35,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 PATCHES=("$HERE"/nchan-patches/*.patch)
 WORK=${NCHAN_BUILD_DIR:-/var/tmp/httmcp-nchan-build}
 JOBS=${JOBS:-$(nproc)}
+WS_QUEUE=${HTTMCP_NCHAN_WS_QUEUE:-2}
 MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 SOURCE_TAR=libnginx-mod-nchan_1.3.7+dfsg.orig.tar.xz
 SOURCE_SHA256=a9a54d29ba2e318423c4ec3328e86ac568a8230afa3a32254ca5000b3bebe928
@@ -44,6 +47,7 @@ die() { log "error: $*"; exit 1; }
 . /etc/os-release
 [ "${VERSION_CODENAME:-}" = bookworm ] || die "made for Debian 12 (bookworm), this is ${PRETTY_NAME:-unknown}"
 [ -f "${PATCHES[0]}" ] || die "no patches in $HERE/nchan-patches"
+[[ "$WS_QUEUE" =~ ^[1-9][0-9]{0,3}$ ]] || die "HTTMCP_NCHAN_WS_QUEUE must be a whole number from 1 to 9999, got '$WS_QUEUE'"
 export DEBIAN_FRONTEND=noninteractive
 
 # 1. Build tools and nginx-dev for exactly the installed nginx (nginx-dev carries its headers and
@@ -90,7 +94,7 @@ mkdir -p "$BLD"
   cd /usr/share/nginx/src
   . ./conf_flags
   ./configure \
-    --with-cc-opt="$(cd "$SRC" && dpkg-buildflags --get CFLAGS) -fPIC $(cd "$SRC" && dpkg-buildflags --get CPPFLAGS)" \
+    --with-cc-opt="$(cd "$SRC" && dpkg-buildflags --get CFLAGS) -fPIC $(cd "$SRC" && dpkg-buildflags --get CPPFLAGS) -DNCHAN_WS_UPSTREAM_PENDING_MAX=$WS_QUEUE" \
     --with-ld-opt="$(cd "$SRC" && dpkg-buildflags --get LDFLAGS) -fPIC" \
     "${NGX_CONF_FLAGS[@]}" --add-dynamic-module="$SRC" --builddir="$BLD"
 ) >"$WORK/configure.log" 2>&1 || die "configure failed, see $WORK/configure.log"
@@ -100,5 +104,5 @@ make -j"$JOBS" -f "$BLD/Makefile" -C /usr/share/nginx/src modules >"$WORK/make.l
 printf 'load_module %s;\nevents {}\n' "$BLD/ngx_nchan_module.so" > "$WORK/load-test.conf"
 /usr/sbin/nginx -g 'error_log /dev/null; pid /dev/null;' -t -q -c "$WORK/load-test.conf" || die "nginx refuses the built module"
 install -D -m 0644 "$BLD/ngx_nchan_module.so" "$DEST"
-log "installed $(basename "$SRC") with ${#PATCHES[@]} patch(es) from scripts/nchan-patches at $DEST (httmcp's launcher uses it when present)"
+log "installed $(basename "$SRC") with ${#PATCHES[@]} patch(es) (WebSocket upstream queue: $WS_QUEUE) from scripts/nchan-patches at $DEST (httmcp's launcher uses it when present)"
 echo "$DEST"
