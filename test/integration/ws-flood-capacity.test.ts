@@ -8,7 +8,7 @@
  * frames queued for the upstream hop leaked worker connections").
  *
  * The stacks run with 1,024 open files per worker (512 worker connections), so a leak shows in a
- * few thousand frames. The last test runs the same attack against Debian's module, to show that
+ * few thousand frames. A control case runs the same attack against Debian's module, to show that
  * this test sees the leak.
  */
 import WebSocket from 'ws';
