@@ -11,7 +11,10 @@
 # that carries the frame upstream and can outlive the connection, and `ngx_destroy_pool` (called
 # from `fakerequest_cleanup_timer_handler`) then reads `pool->log` from freed memory. The patch,
 # scripts/nchan-patches/01-ws-msgpool-log.patch, creates that pool with `ngx_cycle->log`, as nchan's other
-# pools are. Nothing else changes.
+# pools are. 02-ws-upstream-queue.patch frees the frames still queued for the upstream hop when
+# their WebSocket closes (each kept a worker connection until the worker exited) and queues at
+# most 2 frames per WebSocket, reading the socket on when one is answered (docs/operations.md,
+# "Known issue: WebSocket frames queued for the upstream hop leaked worker connections").
 #
 # Use the result with:  HTTMCP_NCHAN_MODULE=/usr/local/lib/httmcp/ngx_nchan_module.so
 #
@@ -23,10 +26,12 @@
 # so the module's ABI matches the installed nginx.
 #
 # `--check [DEST]` builds nothing: it exits 0 when DEST was built by this script from exactly the
-# current patches for the installed nginx (its `.stamp` file matches), 1 otherwise. `npm start` and
-# `npm test` (scripts/setup.mjs) use it to rebuild only when something changed.
+# current patches and settings for the installed nginx (its `.stamp` file matches), 1 otherwise.
+# `npm start` and `npm test` (scripts/setup.mjs) use it to rebuild only when something changed.
 #
-# Env: NCHAN_BUILD_DIR (default /var/tmp/httmcp-nchan-build), JOBS (default: nproc).
+# Env: NCHAN_BUILD_DIR (default /var/tmp/httmcp-nchan-build), JOBS (default: nproc),
+# HTTMCP_NCHAN_WS_QUEUE (default 2: messages of one WebSocket nchan holds for the upstream hop
+# before it stops reading the socket; see 02-ws-upstream-queue.patch).
 set -euo pipefail
 
 CHECK_ONLY=''
@@ -35,11 +40,12 @@ DEST=${1:-/usr/local/lib/httmcp/ngx_nchan_module.so}
 HERE=$(cd "$(dirname "$0")" && pwd)
 SELF=$HERE/$(basename "$0")
 PATCHES=("$HERE"/nchan-patches/*.patch)
+WS_QUEUE=${HTTMCP_NCHAN_WS_QUEUE:-2}
 
 # What the module is built from: this script, the patches and the installed nginx. A module whose
 # stamp differs was built from something else and is rebuilt.
 stamp() {
-  { cat "$SELF" "${PATCHES[@]}"; dpkg-query -W -f '${Version}' nginx 2>/dev/null; } | sha256sum | cut -d' ' -f1
+  { cat "$SELF" "${PATCHES[@]}"; echo "ws-queue=$WS_QUEUE"; dpkg-query -W -f '${Version}' nginx 2>/dev/null; } | sha256sum | cut -d' ' -f1
 }
 if [ -n "$CHECK_ONLY" ]; then
   [ -f "$DEST" ] && [ -f "$DEST.stamp" ] && [ "$(cat "$DEST.stamp")" = "$(stamp)" ]
@@ -58,6 +64,7 @@ die() { log "error: $*"; exit 1; }
 . /etc/os-release
 [ "${VERSION_CODENAME:-}" = bookworm ] || die "made for Debian 12 (bookworm), this is ${PRETTY_NAME:-unknown}"
 [ -f "${PATCHES[0]}" ] || die "no patches in $HERE/nchan-patches"
+[[ "$WS_QUEUE" =~ ^[1-9][0-9]{0,3}$ ]] || die "HTTMCP_NCHAN_WS_QUEUE must be a whole number from 1 to 9999, got '$WS_QUEUE'"
 export DEBIAN_FRONTEND=noninteractive
 
 # 1. Build tools and nginx-dev for exactly the installed nginx (nginx-dev carries its headers and
@@ -94,6 +101,8 @@ for p in "${PATCHES[@]}"; do
 done
 grep -q 'msg_pool = ngx_create_pool([^;]*ngx_cycle->log)' "$SRC/src/subscribers/websocket.c" || die "the patch did not take"
 if grep -n 'msg_pool = ngx_create_pool([^;]*connection->log)' "$SRC/src/subscribers/websocket.c"; then die "a msg_pool still uses the connection's log"; fi
+grep -q 'define NCHAN_WS_UPSTREAM_PENDING_MAX' "$SRC/src/subscribers/websocket.c" || die "the upstream queue patch did not take"
+grep -q 'if(!cur->started)' "$SRC/src/util/nchan_fake_request.c" || die "the upstream queue patch did not take"
 
 # 4. Build the dynamic module against the installed nginx (as dh-sequence-nginx's nginx_mod does).
 log "configuring against nginx $NGINX_VERSION"
@@ -103,7 +112,7 @@ mkdir -p "$BLD"
   cd /usr/share/nginx/src
   . ./conf_flags
   ./configure \
-    --with-cc-opt="$(cd "$SRC" && dpkg-buildflags --get CFLAGS) -fPIC $(cd "$SRC" && dpkg-buildflags --get CPPFLAGS)" \
+    --with-cc-opt="$(cd "$SRC" && dpkg-buildflags --get CFLAGS) -fPIC $(cd "$SRC" && dpkg-buildflags --get CPPFLAGS) -DNCHAN_WS_UPSTREAM_PENDING_MAX=$WS_QUEUE" \
     --with-ld-opt="$(cd "$SRC" && dpkg-buildflags --get LDFLAGS) -fPIC" \
     "${NGX_CONF_FLAGS[@]}" --add-dynamic-module="$SRC" --builddir="$BLD"
 ) >"$WORK/configure.log" 2>&1 || die "configure failed, see $WORK/configure.log"
@@ -125,5 +134,5 @@ stamp > "$DEST.stamp.new"
 # Renamed into place, never written over: running nginx processes map the old file.
 mv -f "$DEST.new" "$DEST"
 mv -f "$DEST.stamp.new" "$DEST.stamp"
-log "installed $(basename "$SRC") with ${#PATCHES[@]} patch(es) from scripts/nchan-patches at $DEST (httmcp's launcher uses it when present)"
+log "installed $(basename "$SRC") with ${#PATCHES[@]} patch(es) (WebSocket upstream queue: $WS_QUEUE) from scripts/nchan-patches at $DEST (httmcp's launcher uses it when present)"
 echo "$DEST"

@@ -250,7 +250,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   if (!install.nchanFixed) {
     logger.warn(
       { nchanModule: install.module },
-      "this nchan module can crash a worker when a WebSocket closes with a message on its way to the backend; `sudo bash scripts/build-nchan-module.sh` installs a fixed build that is used instead (docs/operations.md)",
+      "this nchan module can crash a worker when a WebSocket closes with a message on its way to the backend, and leaks worker connections when one closes with messages queued; `sudo bash scripts/build-nchan-module.sh` installs a fixed build that is used instead (docs/operations.md)",
     );
   }
   return {
