@@ -1,0 +1,85 @@
+import type { ServerNotification } from '@modelcontextprotocol/sdk/types.js';
+import { limitError, type BackendLimits } from '../session/limits.js';
+import { Quota } from '../util/quota.js';
+
+/** Delivers a notification to one subscriber, now or any time later. */
+export type Sender = (notification: ServerNotification) => Promise<void>;
+
+/** Why a subscription was refused: a JSON-RPC error object naming the limit. */
+export type Refusal = ReturnType<typeof limitError>;
+
+/**
+ * `resources/subscribe` state of one server: uri -> subscriber -> how to reach it. Bounded per
+ * subscriber (a session, or the one client of an SDK server), per principal and in all, and in
+ * URI length, so no client can grow it without limit.
+ */
+export class Subscriptions {
+  private readonly byUri = new Map<string, Map<string, Sender>>();
+  /** What each subscriber holds, so a session that ends is forgotten without a scan. */
+  private readonly bySubscriber = new Map<string, { principal: string; uris: Set<string> }>();
+  private readonly quota: Quota;
+
+  constructor(private readonly limits: BackendLimits) {
+    this.quota = new Quota({
+      perSession: limits.subscriptionsPerSession,
+      perPrincipal: limits.subscriptionsPerPrincipal,
+      total: limits.subscriptionsTotal,
+    });
+  }
+
+  /** Subscriptions held in all. */
+  get size(): number {
+    return this.quota.total;
+  }
+
+  /** Subscribes `subscriber` to `uri`, or says which limit refused it. */
+  add(uri: string, subscriber: string, principal: string, send: Sender): Refusal | undefined {
+    if (uri.length > this.limits.subscriptionUriBytes || Buffer.byteLength(uri) > this.limits.subscriptionUriBytes) {
+      return limitError('subscriptionUriBytes', this.limits, 'the resource URI is too long to subscribe to');
+    }
+    const senders = this.byUri.get(uri);
+    if (senders?.has(subscriber)) {
+      senders.set(subscriber, send);
+      return undefined;
+    }
+    const held = this.bySubscriber.get(subscriber);
+    // A subscriber keeps the principal it first subscribed with: that is what its units count against.
+    const owner = held?.principal ?? principal;
+    switch (this.quota.acquire(subscriber, owner)) {
+      case 'session':
+        return limitError('subscriptionsPerSession', this.limits, 'this session holds too many resource subscriptions');
+      case 'principal':
+        return limitError('subscriptionsPerPrincipal', this.limits, 'this client holds too many resource subscriptions');
+      case 'total':
+        return limitError('subscriptionsTotal', this.limits, 'this server holds too many resource subscriptions');
+    }
+    if (senders) senders.set(subscriber, send);
+    else this.byUri.set(uri, new Map([[subscriber, send]]));
+    if (held) held.uris.add(uri);
+    else this.bySubscriber.set(subscriber, { principal: owner, uris: new Set([uri]) });
+    return undefined;
+  }
+
+  remove(uri: string, subscriber: string): void {
+    const held = this.bySubscriber.get(subscriber);
+    if (!held?.uris.delete(uri)) return;
+    this.quota.release(subscriber, held.principal);
+    if (held.uris.size === 0) this.bySubscriber.delete(subscriber);
+    const senders = this.byUri.get(uri);
+    senders?.delete(subscriber);
+    if (senders?.size === 0) this.byUri.delete(uri);
+  }
+
+  /** Drops every subscription of `subscriber` (its session ended). */
+  forget(subscriber: string): void {
+    const held = this.bySubscriber.get(subscriber);
+    if (!held) return;
+    for (const uri of [...held.uris]) this.remove(uri, subscriber);
+  }
+
+  /** Who to tell that `uri` changed. */
+  senders(uri: string): Sender[] {
+    const senders = this.byUri.get(uri);
+    return senders ? [...senders.values()] : [];
+  }
+}
