@@ -191,7 +191,11 @@ export class HTTMCP {
     }
     const hub = gateway.createHub(this.name);
     hub.onSessionClosed = (session) => this.forgetSession(session);
-    hub.retainedByServer = () => ({ subscriptions: this.subscriptionMap?.size ?? 0, logLevels: this.logLevelMap?.size ?? 0 });
+    hub.retainedByServer = () => ({
+      subscriptions: this.subscriptionMap?.size ?? 0,
+      subscriptionsBytes: this.subscriptionMap?.bytes ?? 0,
+      logLevels: this.logLevelMap?.size ?? 0,
+    });
     const server = this.createMcpServer();
     void server.connect(this.paginated(hub));
     this.mounted = { gateway, hub, server, endpoint: new NchanEndpoint(this.name, hub, gateway) };

@@ -18,6 +18,8 @@ export class Subscriptions {
   /** What each subscriber holds, so a session that ends is forgotten without a scan. */
   private readonly bySubscriber = new Map<string, { principal: string; uris: Set<string> }>();
   private readonly quota: Quota;
+  /** Bytes (UTF-16 units) of the URIs held, counted once per subscription. */
+  private uriBytes = 0;
 
   constructor(private readonly limits: BackendLimits) {
     this.quota = new Quota({
@@ -32,6 +34,11 @@ export class Subscriptions {
     return this.quota.total;
   }
 
+  /** What the subscribed URIs take, in characters (each subscription counts its own copy). */
+  get bytes(): number {
+    return this.uriBytes;
+  }
+
   /** Subscribes `subscriber` to `uri`, or says which limit refused it. */
   add(uri: string, subscriber: string, principal: string, send: Sender): Refusal | undefined {
     if (uri.length > this.limits.subscriptionUriBytes || Buffer.byteLength(uri) > this.limits.subscriptionUriBytes) {
@@ -41,6 +48,9 @@ export class Subscriptions {
     if (senders?.has(subscriber)) {
       senders.set(subscriber, send);
       return undefined;
+    }
+    if (this.uriBytes + uri.length > this.limits.subscriptionsTotalBytes) {
+      return limitError('subscriptionsTotalBytes', this.limits, 'the subscribed URIs of this server take too much memory');
     }
     const held = this.bySubscriber.get(subscriber);
     // A subscriber keeps the principal it first subscribed with: that is what its units count against.
@@ -53,6 +63,7 @@ export class Subscriptions {
       case 'total':
         return limitError('subscriptionsTotal', this.limits, 'this server holds too many resource subscriptions');
     }
+    this.uriBytes += uri.length;
     if (senders) senders.set(subscriber, send);
     else this.byUri.set(uri, new Map([[subscriber, send]]));
     if (held) held.uris.add(uri);
@@ -64,6 +75,7 @@ export class Subscriptions {
     const held = this.bySubscriber.get(subscriber);
     if (!held?.uris.delete(uri)) return;
     this.quota.release(subscriber, held.principal);
+    this.uriBytes -= uri.length;
     if (held.uris.size === 0) this.bySubscriber.delete(subscriber);
     const senders = this.byUri.get(uri);
     senders?.delete(subscriber);

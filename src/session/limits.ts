@@ -29,6 +29,8 @@ export interface BackendLimits {
   subscriptionsTotal: number;
   /** Longest URI a client may subscribe to, in bytes (`HTTMCP_MAX_SUBSCRIPTION_URI`). */
   subscriptionUriBytes: number;
+  /** Bytes of subscribed URIs one server holds in all (`HTTMCP_SUBSCRIPTIONS_MEMORY`). */
+  subscriptionsTotalBytes: number;
   /** Largest `capabilities` an `initialize` may declare, in bytes of JSON (`HTTMCP_MAX_CLIENT_CAPABILITIES`). */
   capabilitiesBytes: number;
   /**
@@ -65,8 +67,9 @@ export const DEFAULT_LIMITS: Readonly<BackendLimits> = Object.freeze({
   inflightTotal: 10_000,
   subscriptionsPerSession: 100,
   subscriptionsPerPrincipal: 1_000,
-  subscriptionsTotal: 100_000,
-  subscriptionUriBytes: 4 * 1024,
+  subscriptionsTotal: 50_000,
+  subscriptionUriBytes: 2 * 1024,
+  subscriptionsTotalBytes: 16 * 1024 * 1024,
   capabilitiesBytes: 16 * 1024,
   capabilitiesTotalBytes: 16 * 1024 * 1024,
   trackedSessions: 100_000,
@@ -85,6 +88,7 @@ export const LIMIT_SETTINGS: Readonly<Record<keyof BackendLimits, string>> = Obj
   subscriptionsPerPrincipal: 'HTTMCP_MAX_SUBSCRIPTIONS_PER_PRINCIPAL',
   subscriptionsTotal: 'HTTMCP_MAX_SUBSCRIPTIONS',
   subscriptionUriBytes: 'HTTMCP_MAX_SUBSCRIPTION_URI',
+  subscriptionsTotalBytes: 'HTTMCP_SUBSCRIPTIONS_MEMORY',
   capabilitiesBytes: 'HTTMCP_MAX_CLIENT_CAPABILITIES',
   capabilitiesTotalBytes: 'HTTMCP_CLIENT_CAPABILITIES_MEMORY',
   trackedSessions: 'HTTMCP_MAX_TRACKED_SESSIONS',

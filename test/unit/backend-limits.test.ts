@@ -5,6 +5,7 @@ import { HTTMCP } from '../../src/server/httmcp.js';
 import { DEFAULT_LIMITS, LIMIT_EXCEEDED, limitsFromEnv, resolveLimits, type BackendLimits } from '../../src/session/limits.js';
 import { SessionHub, type Delivery, type Wire } from '../../src/session/session-hub.js';
 import { StreamCloser } from '../../src/session/stream-closer.js';
+import { Subscriptions } from '../../src/server/subscriptions.js';
 import { BoundedMap } from '../../src/util/bounded-map.js';
 import { Quota } from '../../src/util/quota.js';
 import { captureLogger, connectClient, FakePublisher, sleep, waitFor } from './support.js';
@@ -190,6 +191,24 @@ describe('StreamCloser bound', () => {
     expect(closer.pending).toBe(1);
     expect(records.some((r) => String(r.msg).includes('HTTMCP_MAX_STREAM_CLOSERS'))).toBe(true);
     closer.close();
+  });
+});
+
+describe('Subscriptions', () => {
+  test('the URIs held stay within the byte budget; per principal over sessions; forget frees all', () => {
+    const subs = new Subscriptions(resolveLimits({ subscriptionsTotalBytes: 100, subscriptionsPerPrincipal: 3 }));
+    const send = async () => undefined;
+    expect(subs.add('x'.repeat(60), 's1', '', send)).toBeUndefined();
+    expect(subs.add('y'.repeat(60), 's2', '', send)).toMatchObject({ code: LIMIT_EXCEEDED, message: expect.stringContaining('HTTMCP_SUBSCRIPTIONS_MEMORY') });
+    expect(subs.bytes).toBe(60);
+    for (let i = 0; i < 3; i++) expect(subs.add(`u${i}`, `p-s${i}`, 'bob', send)).toBeUndefined();
+    expect(subs.add('u9', 'p-s9', 'bob', send)).toMatchObject({ message: expect.stringContaining('HTTMCP_MAX_SUBSCRIPTIONS_PER_PRINCIPAL') });
+    expect(subs.senders('u1')).toHaveLength(1);
+    subs.forget('s1');
+    for (let i = 0; i < 3; i++) subs.forget(`p-s${i}`);
+    expect(subs.size).toBe(0);
+    expect(subs.bytes).toBe(0);
+    expect(subs.senders('u1')).toEqual([]);
   });
 });
 
