@@ -21,7 +21,7 @@ import type { ZodRawShape } from 'zod';
 import { Gateway } from '../gateway.js';
 import { NchanEndpoint } from '../http/endpoint.js';
 import { createNchanRouter } from '../http/router.js';
-import { DEFAULT_LIMITS, type BackendLimits } from '../session/limits.js';
+import { DEFAULT_LIMITS, LIMIT_SETTINGS, type BackendLimits } from '../session/limits.js';
 import type { SessionHub } from '../session/session-hub.js';
 import { BoundedMap } from '../util/bounded-map.js';
 import { Subscriptions } from './subscriptions.js';
@@ -66,6 +66,8 @@ interface Mounted {
   router?: Router;
 }
 const LEVELS = LoggingLevelSchema.options;
+/** Subscription limits that all clients share: worth reclaiming abandoned subscriptions for. */
+const SERVER_WIDE = new Set([LIMIT_SETTINGS.subscriptionsTotal, LIMIT_SETTINGS.subscriptionsTotalBytes]);
 type Extra = RequestHandlerExtra<ServerRequest, ServerNotification>;
 
 /**
@@ -235,10 +237,13 @@ export class HTTMCP {
     server.server.registerCapabilities({ resources: { subscribe: true, listChanged: true } });
     /** Who subscribed through this SDK server: forgotten with it (its clients cannot be reached). */
     const subscribed = new Set<string>();
-    server.server.setRequestHandler(SubscribeRequestSchema, (request, extra) => {
+    server.server.setRequestHandler(SubscribeRequestSchema, async (request, extra) => {
       const key = this.subscriberKey(extra, server);
-      subscribed.add(key);
-      const refusal = this.subscriptions.add(request.params.uri, key, this.principalOf(extra, server), this.laterSender(extra, server));
+      // The hub's sessions are forgotten when they end; one set of all of them would only grow.
+      if (!this.mounted || server !== this.mounted.server) subscribed.add(key);
+      const subscribe = () => this.subscriptions.add(request.params.uri, key, this.principalOf(extra, server), this.laterSender(extra, server));
+      let refusal = subscribe();
+      if (refusal && SERVER_WIDE.has(refusal.data.limit) && (await this.reclaimSubscriptions()) > 0) refusal = subscribe();
       if (refusal) throw new McpError(refusal.code, refusal.message, refusal.data);
       return {};
     });
@@ -328,6 +333,20 @@ export class HTTMCP {
     const session = sessionOf(extra);
     if (this.mounted && server === this.mounted.server && session !== undefined) return this.mounted.hub.clientCapabilities(session);
     return server.server.getClientCapabilities();
+  }
+
+  /**
+   * Forgets subscriptions of sessions nobody listens on any more (their channel has no
+   * subscriber): a Streamable HTTP client that left without DELETE never says so otherwise.
+   */
+  private reclaimSubscriptions(): Promise<number> {
+    const mounted = this.mounted;
+    if (!mounted) return Promise.resolve(0);
+    return this.subscriptions.reclaim(async (key) => {
+      if (key.startsWith('server:')) return false; // forgotten when its SDK server closes
+      const info = await mounted.gateway.publisher.info(key);
+      return info === undefined || info.subscribers === 0;
+    });
   }
 
   /** Who sent this request, for per-principal bounds ('' when anonymous or not known). */

@@ -20,6 +20,8 @@ export class Subscriptions {
   private readonly quota: Quota;
   /** Bytes (UTF-16 units) of the URIs held, counted once per subscription. */
   private uriBytes = 0;
+  private reclaiming = false;
+  private lastReclaim = 0;
 
   constructor(private readonly limits: BackendLimits) {
     this.quota = new Quota({
@@ -89,9 +91,50 @@ export class Subscriptions {
     for (const uri of [...held.uris]) this.remove(uri, subscriber);
   }
 
+  /**
+   * Makes room when the server-wide bounds are reached: subscribers whose client is gone (a
+   * Streamable HTTP session that never said DELETE, a socket whose close went unreported) are
+   * forgotten. Looks at up to `max` subscribers, oldest first (one still there moves to the back,
+   * so the next call looks at others), at most once per `everyMs`, so a flood of refused
+   * subscribes does not turn into a flood of checks. Returns how many were forgotten.
+   */
+  async reclaim(isGone: (subscriber: string) => Promise<boolean>, max = 32, everyMs = 1000): Promise<number> {
+    const now = Date.now();
+    if (this.reclaiming || now - this.lastReclaim < everyMs) return 0;
+    this.reclaiming = true;
+    this.lastReclaim = now;
+    let forgotten = 0;
+    try {
+      const oldest = [...takeFirst(this.bySubscriber.keys(), max)];
+      const gone = await Promise.all(oldest.map((subscriber) => isGone(subscriber).catch(() => false)));
+      oldest.forEach((subscriber, i) => {
+        const held = this.bySubscriber.get(subscriber);
+        if (!held) return;
+        if (gone[i]) {
+          this.forget(subscriber);
+          forgotten++;
+        } else {
+          this.bySubscriber.delete(subscriber);
+          this.bySubscriber.set(subscriber, held);
+        }
+      });
+    } finally {
+      this.reclaiming = false;
+    }
+    return forgotten;
+  }
+
   /** Who to tell that `uri` changed. */
   senders(uri: string): Sender[] {
     const senders = this.byUri.get(uri);
     return senders ? [...senders.values()] : [];
+  }
+}
+
+function* takeFirst<T>(items: Iterable<T>, n: number): Generator<T> {
+  if (n <= 0) return;
+  for (const item of items) {
+    yield item;
+    if (--n === 0) return;
   }
 }

@@ -123,7 +123,7 @@ export function limitsFromEnv(env: NodeJS.ProcessEnv): Partial<BackendLimits> {
 }
 
 /** The JSON-RPC error object for a request refused by limit `key`. */
-export function limitError(key: keyof BackendLimits, limits: BackendLimits, what: string): { code: number; message: string; data: object } {
+export function limitError(key: keyof BackendLimits, limits: BackendLimits, what: string): { code: number; message: string; data: { limit: string; value: number } } {
   const setting = LIMIT_SETTINGS[key];
   return {
     code: LIMIT_EXCEEDED,

@@ -77,6 +77,18 @@ async function session(headers: Record<string, string> = {}, capabilities: Json 
   return { status: res.status, session: res.headers.get('mcp-session-id'), json: await res.json() };
 }
 
+/** Opens the session's GET stream (server pushes); returns what closes it. */
+async function listen(sessionId: string, headers: Record<string, string> = {}): Promise<() => void> {
+  const controller = new AbortController();
+  const res = await fetch(url, {
+    headers: { accept: 'text/event-stream', 'mcp-session-id': sessionId, 'mcp-protocol-version': '2025-06-18', ...headers },
+    signal: controller.signal,
+  });
+  expect(res.status).toBe(200);
+  void res.body!.getReader().read().catch(() => undefined);
+  return () => controller.abort();
+}
+
 function subscribe(id: number, uri: string): Json {
   return { jsonrpc: '2.0', id, method: 'resources/subscribe', params: { uri } };
 }
@@ -126,9 +138,11 @@ describe('resources/subscribe flood', () => {
     await fetch(url, { method: 'DELETE', headers: { 'mcp-session-id': id!, 'mcp-protocol-version': '2025-06-18' } });
   });
 
-  test('many sessions of one principal, then of anyone, reach the per-principal and total bounds; the store stays within them', async () => {
+  test('many sessions of one principal, then of anyone, reach the per-principal and total bounds; abandoned sessions are reclaimed', async () => {
     const auth = { authorization: 'Bearer flooder' };
     const sessions = await Promise.all(Array.from({ length: 3 }, () => session(auth)));
+    // Every session listens on its GET stream, as a client that wants notifications does.
+    const streams = await Promise.all(sessions.map((s) => listen(s.session!, auth)));
     const errors: Json[] = [];
     let n = 0;
     for (const s of sessions) {
@@ -142,6 +156,7 @@ describe('resources/subscribe flood', () => {
 
     // Anonymous sessions fill the server's total; past it everyone is refused, nothing is kept.
     const anonymous = await Promise.all(Array.from({ length: 5 }, () => session()));
+    const anonymousStreams = await Promise.all(anonymous.map((s) => listen(s.session!)));
     const totals: Json[] = [];
     for (const s of anonymous) {
       for (let i = 0; i < 15; i++) {
@@ -149,16 +164,37 @@ describe('resources/subscribe flood', () => {
         if (reply.error) totals.push(reply.error);
       }
     }
-    expect(totals.length).toBeGreaterThan(0);
+    expect(totals.length).toBe(5 * 15 - (LIMITS.subscriptionsTotal - 30));
     for (const error of totals) expect(error).toMatchObject(limitError('HTTMCP_MAX_SUBSCRIPTIONS'));
     expect(stack.gateway.stats().retained.subscriptions).toBe(LIMITS.subscriptionsTotal);
 
-    // Sessions that end give their subscriptions back.
-    for (const s of [...sessions, ...anonymous]) {
+    // The anonymous clients leave without DELETE (nobody on their stream any more): when the
+    // total is reached again, their subscriptions are reclaimed and a newcomer gets in.
+    for (const stop of anonymousStreams) stop();
+    await new Promise((r) => setTimeout(r, 1200)); // reclaims run at most once a second
+    const newcomer = await session();
+    const stopNewcomer = await listen(newcomer.session!);
+    expect((await call(newcomer.session!, subscribe(n, 'probe://new'))).json.result).toEqual({});
+    expect(stack.gateway.stats().retained.subscriptions).toBe(31);
+
+    for (const stop of [...streams, stopNewcomer]) stop();
+    for (const s of [...sessions, newcomer]) {
       await fetch(url, { method: 'DELETE', headers: { 'mcp-session-id': s.session!, 'mcp-protocol-version': '2025-06-18', ...(sessions.includes(s) ? auth : {}) } });
     }
     expect(stack.gateway.stats().retained.subscriptions).toBe(0);
   });
+});
+
+test('an idle WebSocket that closes gives its subscriptions back (nchan\'s unsubscribe hook reaches the backend)', async () => {
+  const before = stack.gateway.stats();
+  const ws = await WsClient.open(url);
+  await ws.request('init', 'initialize', INITIALIZE_PARAMS);
+  for (let i = 0; i < 5; i++) expect(await ws.request(`s${i}`, 'resources/subscribe', { uri: `probe://ws/${i}` })).toMatchObject({ result: {} });
+  expect(stack.gateway.stats().retained.subscriptions).toBe(before.retained.subscriptions! + 5);
+  ws.close();
+  // Nothing of it is running, so no liveness sweep looks at it: only the hook can tell.
+  await waitFor(() => stack.gateway.stats().sessionsClosed > before.sessionsClosed, 'the hook to reach the backend');
+  expect(stack.gateway.stats().retained.subscriptions).toBe(before.retained.subscriptions);
 });
 
 describe('initialize flood', () => {

@@ -212,6 +212,27 @@ describe('Subscriptions', () => {
   });
 });
 
+describe('Subscriptions.reclaim', () => {
+  test('forgets subscribers that are gone, moves the others back, and runs at most once per interval', async () => {
+    const subs = new Subscriptions(resolveLimits());
+    const send = async () => undefined;
+    for (const s of ['a', 'b', 'c', 'd']) subs.add(`u-${s}`, s, '', send);
+    const asked: string[] = [];
+    const gone = async (s: string) => {
+      asked.push(s);
+      return s === 'b' || s === 'd';
+    };
+    expect(await subs.reclaim(gone, 3, 0)).toBe(1);
+    expect(asked).toEqual(['a', 'b', 'c']);
+    expect(subs.size).toBe(3);
+    asked.length = 0;
+    expect(await subs.reclaim(gone, 2, 0)).toBe(1); // d first now: a and c went to the back
+    expect(asked).toEqual(['d', 'a']);
+    expect(await subs.reclaim(gone, 2, 60_000)).toBe(0); // too soon
+    expect(subs.senders('u-a')).toHaveLength(1);
+  });
+});
+
 describe('resources/subscribe bounds (any SDK transport)', () => {
   test('per subscriber and URI length; unsubscribing and closing give room back', async () => {
     const gateway = new Gateway({
