@@ -12,6 +12,9 @@
 //             calls `add` in a loop: the backend's longest event-loop stall (monitorEventLoopDelay)
 //             and the control calls' latency. Run with the default HTTMCP_MAX_BATCH (refused) and
 //             with it raised to 60,000 (handled in slices).
+// leave:      20 Streamable HTTP sessions start 100 `long_task` calls each (2,000; steps of 60 s),
+//             read the start of each call's stream, then drop every stream: how long until the
+//             backend has nothing in flight (default HTTMCP_LIVENESS_INTERVAL_MS, 10 s).
 // --dist DIR: the build to measure (default: this checkout's dist), e.g. another branch's.
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
@@ -138,10 +141,38 @@ async function batch(limits, label) {
   await stack.stop();
 }
 
+async function leave() {
+  const stack = await stackWith({});
+  const url = stack.servers.demo;
+  const sessions = [];
+  await pool(Array.from({ length: 20 }, () => async () => sessions.push((await post(url, { jsonrpc: '2.0', id: 0, method: 'initialize', params: INIT })).session)));
+  const controllers = [];
+  const statuses = {};
+  await pool(sessions.flatMap((session) => Array.from({ length: 100 }, (_, i) => async () => {
+    const controller = new AbortController();
+    controllers.push(controller);
+    const res = await fetch(url, {
+      method: 'POST',
+      headers: { accept: ACCEPT, 'content-type': 'application/json', 'mcp-session-id': session, 'mcp-protocol-version': '2025-03-26' },
+      body: JSON.stringify({ jsonrpc: '2.0', id: i, method: 'tools/call', params: { name: 'long_task', arguments: { steps: 10, stepMs: 60_000 } } }),
+      signal: controller.signal,
+    });
+    statuses[res.status] = (statuses[res.status] ?? 0) + 1;
+    await res.body.getReader().read();
+  })), 64);
+  const inflight = stack.gateway.stats().inflight;
+  const t0 = performance.now();
+  for (const c of controllers) c.abort();
+  while (stack.gateway.stats().inflight > 0 && performance.now() - t0 < 60_000) await new Promise((r) => setTimeout(r, 100));
+  console.log(`leave: ${controllers.length} long_task calls ${JSON.stringify(statuses)}, ${inflight} in flight; every stream dropped: ${stack.gateway.stats().inflight} in flight after ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  await stack.stop();
+}
+
 const runs = positionals.length ? positionals : ['subscribe', 'initialize', 'batch'];
 for (const run of runs) {
   if (run === 'subscribe') await subscribeFlood();
   if (run === 'initialize') await initializeFlood();
+  if (run === 'leave') await leave();
   if (run === 'batch') {
     await batch({}, 'default limits');
     await batch({ batchLength: 60_000, inflightPerSession: 60_000, inflightTotal: 100_000 }, 'HTTMCP_MAX_BATCH=60000 (with the in-flight bounds raised to match)');

@@ -164,6 +164,7 @@ export class SessionHub implements Transport {
   private readonly livenessIntervalMs: number;
   private readonly liveness: NodeJS.Timeout;
   private sweeping = false;
+  private closing = false;
 
   private nextId = 1;
   private closedSessions = 0;
@@ -211,6 +212,7 @@ export class SessionHub implements Transport {
   async start(): Promise<void> {}
 
   async close(): Promise<void> {
+    this.closing = true;
     clearInterval(this.liveness);
     for (const [hubId, entry] of this.inflight) {
       this.release(entry);
@@ -342,7 +344,10 @@ export class SessionHub implements Transport {
   streamLeft(channel: string): void {
     const hubId = this.byChannel.get(channel);
     const entry = hubId === undefined ? undefined : this.inflight.get(hubId);
-    if (entry && entry.leftAt === undefined) entry.leftAt = Date.now();
+    if (!entry || entry.leftAt !== undefined) return;
+    entry.leftAt = Date.now();
+    // One interval from now rather than at the sweep after next; at most one timer per request.
+    setTimeout(() => void this.checkStream(hubId!, entry, Date.now()), this.livenessIntervalMs).unref();
   }
 
   /** The capabilities the session's client declared, if this process saw its `initialize`. */
@@ -511,7 +516,10 @@ export class SessionHub implements Transport {
           this.sessionClosed(session);
         }
       }
-      for (const [hubId, entry] of streams) await this.checkStream(hubId, entry, now);
+      // A few at a time: thousands of abandoned streams are checked in seconds, not minutes.
+      for (let i = 0; i < streams.length; i += 32) {
+        await Promise.all(streams.slice(i, i + 32).map(([hubId, entry]) => this.checkStream(hubId, entry, now)));
+      }
     } finally {
       this.sweeping = false;
     }
@@ -522,7 +530,7 @@ export class SessionHub implements Transport {
    * for a whole interval (nchan's unsubscribe hook or an earlier sweep started the clock).
    */
   private async checkStream(hubId: number, entry: Inflight, now: number): Promise<void> {
-    if (this.inflight.get(hubId) !== entry) return;
+    if (this.inflight.get(hubId) !== entry || this.closing) return;
     const info = await this.publisher.info(this.channelOf(entry)).catch(() => 'unknown' as const);
     if (info === 'unknown') return;
     if (info !== undefined && info.subscribers > 0) {
