@@ -5,6 +5,7 @@ import type { Delivery, SessionHub, Wire } from '../session/session-hub.js';
 import { limitError } from '../session/limits.js';
 import { gapNotice, mayHaveGap, parseLegacyEventId, parseNchanEventId, type NchanEventId } from '../session/resume.js';
 import { BoundedMap } from '../util/bounded-map.js';
+import { nestsDeeperThan } from '../util/json-depth.js';
 
 /** Request headers as Node gives them. */
 export type Headers = Record<string, string | string[] | undefined>;
@@ -142,6 +143,7 @@ export class NchanEndpoint {
     }
     const refusal = unsupportedVersion(headers);
     if (refusal) return refusal;
+    if (nestsDeeperThan(body, this.gateway.limits.jsonDepth)) return this.tooDeep(false);
     let session = header(headers, 'mcp-session-id');
     let minted = false;
     let principal: string | undefined;
@@ -192,6 +194,7 @@ export class NchanEndpoint {
       // 403 makes nchan close the WebSocket / refuse the POST, and publish nothing.
       return { status: 403, headers: { 'content-type': 'text/plain' }, body: 'invalid session' };
     }
+    if (nestsDeeperThan(body, this.gateway.limits.jsonDepth)) return this.tooDeep(true);
     const wire: Wire = headers['x-httmcp-transport'] === 'websocket' ? 'websocket' : 'sse';
     const delivery = await this.hub.receive({ session, wire, headers, body, principal });
     if (delivery.kind === 'reply' || delivery.kind === 'invalid') {
@@ -206,6 +209,14 @@ export class NchanEndpoint {
     const reply = errorBody(ErrorCode.InvalidRequest, `Message too large: the limit is ${this.maxMessageBytes} bytes`);
     // On nchan's hop an HTTP error would close the client's WebSocket: publish the error instead.
     return { status: onNchanHop ? 200 : 413, headers: { 'content-type': 'application/json' }, body: reply };
+  }
+
+  /** A message nested deeper than the limit: refused before it is parsed. */
+  private tooDeep(onNchanHop: boolean): Answer {
+    const error = limitError('jsonDepth', this.gateway.limits, 'the message nests arrays and objects too deeply');
+    const body = JSON.stringify({ jsonrpc: '2.0', id: null, error });
+    // On nchan's hop an HTTP error would close the client's WebSocket: publish the error instead.
+    return { status: onNchanHop ? 200 : 400, headers: { 'content-type': 'application/json' }, body };
   }
 
   closed(session: string, headers: Headers): Answer {

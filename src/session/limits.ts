@@ -47,6 +47,8 @@ export interface BackendLimits {
   trackedSessions: number;
   /** Messages in one JSON-RPC batch (`HTTMCP_MAX_BATCH`). */
   batchLength: number;
+  /** Nesting of arrays and objects in one client message (`HTTMCP_MAX_JSON_DEPTH`). */
+  jsonDepth: number;
   /**
    * Requests the server sent to clients (sampling, elicitation, roots, ping) still awaiting an
    * answer; past it the oldest is forgotten and its late answer dropped (`HTTMCP_MAX_SERVER_REQUESTS`).
@@ -74,6 +76,7 @@ export const DEFAULT_LIMITS: Readonly<BackendLimits> = Object.freeze({
   capabilitiesTotalBytes: 16 * 1024 * 1024,
   trackedSessions: 100_000,
   batchLength: 100,
+  jsonDepth: 128,
   serverRequests: 10_000,
   resumeEvents: 100_000,
   streamClosers: 10_000,
@@ -93,6 +96,7 @@ export const LIMIT_SETTINGS: Readonly<Record<keyof BackendLimits, string>> = Obj
   capabilitiesTotalBytes: 'HTTMCP_CLIENT_CAPABILITIES_MEMORY',
   trackedSessions: 'HTTMCP_MAX_TRACKED_SESSIONS',
   batchLength: 'HTTMCP_MAX_BATCH',
+  jsonDepth: 'HTTMCP_MAX_JSON_DEPTH',
   serverRequests: 'HTTMCP_MAX_SERVER_REQUESTS',
   resumeEvents: 'HTTMCP_MAX_RESUME_EVENTS',
   streamClosers: 'HTTMCP_MAX_STREAM_CLOSERS',

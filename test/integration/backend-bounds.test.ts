@@ -312,6 +312,25 @@ describe('a client that leaves has its running handlers aborted', () => {
   });
 });
 
+test('a message nested past HTTMCP_MAX_JSON_DEPTH is refused before it is parsed, on WebSocket and Streamable HTTP', async () => {
+  const deep = (id: number) =>
+    `{"jsonrpc":"2.0","id":${id},"method":"tools/call","params":{"name":"add","arguments":{"a":${'['.repeat(300_000)}${']'.repeat(300_000)},"b":1}}}`;
+  const expected = { jsonrpc: '2.0', id: null, error: limitError('HTTMCP_MAX_JSON_DEPTH') };
+  const ws = await WsClient.open(stack.servers.demo!);
+  await ws.initialize();
+  expect(await ws.exchange(deep(1))).toMatchObject(expected);
+  expect(await ws.request('after', 'ping')).toMatchObject({ id: 'after', result: {} });
+  ws.close();
+  const id = await openStreamableSession(stack.servers.demo!);
+  const res = await fetch(stack.servers.demo!, {
+    method: 'POST',
+    headers: { accept: STREAMABLE_ACCEPT, 'content-type': 'application/json', 'mcp-session-id': id, 'mcp-protocol-version': '2025-06-18' },
+    body: deep(2),
+  });
+  expect(res.status).toBe(400);
+  expect(await res.json()).toMatchObject(expected);
+});
+
 describe('batches', () => {
   test('a batch past HTTMCP_MAX_BATCH is refused with the limit named, and nothing of it runs', async () => {
     const id = await openStreamableSession(stack.servers.demo!, '2025-03-26');

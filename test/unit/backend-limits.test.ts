@@ -7,6 +7,7 @@ import { SessionHub, type Delivery, type Wire } from '../../src/session/session-
 import { StreamCloser } from '../../src/session/stream-closer.js';
 import { Subscriptions } from '../../src/server/subscriptions.js';
 import { BoundedMap } from '../../src/util/bounded-map.js';
+import { DEPTH_SCAN_FROM, nestsDeeperThan } from '../../src/util/json-depth.js';
 import { Quota } from '../../src/util/quota.js';
 import { captureLogger, connectClient, FakePublisher, sleep, waitFor } from './support.js';
 
@@ -42,6 +43,23 @@ describe('Quota', () => {
     expect(quota.total).toBe(0);
     expect((quota as unknown as { sessions: Map<string, number> }).sessions.size).toBe(0);
     expect((quota as unknown as { principals: Map<string, number> }).principals.size).toBe(0);
+  });
+});
+
+describe('nestsDeeperThan', () => {
+  const pad = (json: string) => `{"pad":"${'x'.repeat(DEPTH_SCAN_FROM)}","v":${json}}`;
+  test('finds nesting past the bound, ignoring brackets inside strings and escaped quotes', () => {
+    expect(nestsDeeperThan(pad('['.repeat(200) + ']'.repeat(200)), 128)).toBe(true);
+    expect(nestsDeeperThan(pad('{"a":'.repeat(100) + '1' + '}'.repeat(100)), 128)).toBe(false);
+    expect(nestsDeeperThan(pad(`"${'['.repeat(500)}"`), 128)).toBe(false);
+    // "a\" then brackets: the quote is escaped, the brackets are inside the string.
+    expect(nestsDeeperThan(pad(String.raw`"a\"` + '['.repeat(500) + '"'), 128)).toBe(false);
+    // "a\\" closes after an escaped backslash: the brackets after it count.
+    expect(nestsDeeperThan(pad(String.raw`"a\\"` + ',' + '['.repeat(200)), 128)).toBe(true);
+  });
+
+  test('short texts are not scanned', () => {
+    expect(nestsDeeperThan('['.repeat(1000), 128)).toBe(false);
   });
 });
 
