@@ -5,7 +5,8 @@
 //
 //   node bench/backend-intake.mjs [N=5000] [CONC=256] [sleep|add]
 //   env: MS (sleep length, default 2000), NODEARGS (flags for the backend's node),
-//        HTTMCP_* (passed to the backend, e.g. HTTMCP_INLINE_BUDGET_MS=10)
+//        HTTMCP_* (passed to the backend, e.g. HTTMCP_INLINE_BUDGET_MS=10). All N calls share one
+//        session, so the in-flight bounds are raised to N unless set (HTTMCP_MAX_INFLIGHT_PER_SESSION).
 //
 // Three rounds on one backend (round 0 is JIT-cold). Per round: wall time until every exchange
 // was answered (204 for a released call, 200 inline), the backend's CPU for that, and for sleep
@@ -25,7 +26,7 @@ const pubSrv = createServer((req, res) => { req.resume(); req.on('end', () => { 
 pubSrv.keepAliveTimeout = 65000;
 await new Promise((r) => pubSrv.listen(sock, r));
 const port = 39000 + Math.floor(Math.random() * 1000);
-const be = spawn(process.execPath, [...(process.env.NODEARGS ? process.env.NODEARGS.split(' ') : []), CLI, 'backend', '--listen', `127.0.0.1:${port}`, '--publish-url', `unix:${sock}`], { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, HTTMCP_SESSION_SECRET: 'x'.repeat(32) } });
+const be = spawn(process.execPath, [...(process.env.NODEARGS ? process.env.NODEARGS.split(' ') : []), CLI, 'backend', '--listen', `127.0.0.1:${port}`, '--publish-url', `unix:${sock}`], { stdio: ['ignore', 'ignore', 'inherit'], env: { HTTMCP_MAX_INFLIGHT_PER_SESSION: String(N), HTTMCP_MAX_INFLIGHT: String(2 * N), ...process.env, HTTMCP_SESSION_SECRET: 'x'.repeat(32) } });
 const pool = new Pool(`http://127.0.0.1:${port}`, { connections: CONC });
 for (;;) { try { const r = await pool.request({ path: '/healthz', method: 'GET' }); await r.body.text(); break; } catch { await new Promise((r) => setTimeout(r, 100)); } }
 // What nginx adds to every upstream request (src/http/backend-guard.ts, deriveBackendKey).

@@ -1,7 +1,8 @@
 import type { Logger } from './log.js';
 import { createLogger } from './log.js';
 import { NchanPublisher } from './nchan/publisher.js';
-import { SessionHub } from './session/session-hub.js';
+import { SessionHub, type HubRetained } from './session/session-hub.js';
+import { limitsFromEnv, resolveLimits, type BackendLimits } from './session/limits.js';
 import { DEFAULT_MESSAGE_BUFFER, parseNginxSeconds, type MessageBuffer } from './session/resume.js';
 import { principalFromHeaders, SessionIds } from './session/session-id.js';
 import { deriveBackendKey } from './http/backend-guard.js';
@@ -34,6 +35,12 @@ export interface GatewayOptions {
    * it missed may be gone.
    */
   messageBuffer?: MessageBuffer;
+  /**
+   * Bounds of what one client can make the backend keep or run: requests in flight,
+   * subscriptions, declared capabilities, batch length... (`HTTMCP_MAX_*`; see
+   * {@link BackendLimits} and docs/operations.md, "Limits").
+   */
+  limits?: Partial<BackendLimits>;
   logger?: Logger;
 }
 
@@ -53,6 +60,8 @@ export class Gateway {
    * from the session secret; see {@link deriveBackendKey}).
    */
   readonly backendKey: string;
+  /** The bounds every server of this gateway applies. */
+  readonly limits: BackendLimits;
   private readonly options: GatewayOptions;
   private readonly hubs = new Set<SessionHub>();
   private static instance: Gateway | undefined;
@@ -75,6 +84,7 @@ export class Gateway {
     this.maxMessageBytes = options.maxMessageBytes ?? 4 * 1024 * 1024;
     this.principal = options.principal ?? principalFromHeaders;
     this.messageBuffer = options.messageBuffer ?? DEFAULT_MESSAGE_BUFFER;
+    this.limits = resolveLimits(options.limits);
   }
 
   /** A gateway configured from `HTTMCP_*` environment variables. */
@@ -111,7 +121,9 @@ export class Gateway {
         timeoutSeconds: bufferTimeout ?? DEFAULT_MESSAGE_BUFFER.timeoutSeconds,
       };
     }
-    return new Gateway({ ...options, ...overrides });
+    const limits = limitsFromEnv(env);
+    if (Object.keys(limits).length > 0) options.limits = limits;
+    return new Gateway({ ...options, ...overrides, limits: { ...options.limits, ...overrides.limits } });
   }
 
   /** The process-wide gateway used by servers that were not given one (from the environment). */
@@ -129,6 +141,7 @@ export class Gateway {
       ...(inlineBudgetMs === undefined ? {} : { inlineBudgetMs }),
       ...(inlineReplyMax === undefined ? {} : { inlineReplyMax }),
       ...(livenessIntervalMs === undefined ? {} : { livenessIntervalMs }),
+      limits: this.limits,
     });
     this.hubs.add(hub);
     const onclose = hub.onclose;
@@ -139,15 +152,20 @@ export class Gateway {
     return hub;
   }
 
-  /** Requests being handled and publish counters, for metrics and tests. */
-  stats(): { inflight: number; sessionsClosed: number; published: number; retried: number; failed: number } {
+  /**
+   * Requests being handled, publish counters, and what every server keeps between messages
+   * (`retained`, summed over servers: see docs/operations.md, "Limits"), for metrics and tests.
+   */
+  stats(): { inflight: number; sessionsClosed: number; published: number; retried: number; failed: number; retained: Record<string, number> } {
     let inflight = 0;
     let sessionsClosed = 0;
+    const retained: Record<string, number> = {};
     for (const hub of this.hubs) {
       inflight += hub.inflightCount;
       sessionsClosed += hub.closedSessionCount;
+      for (const [key, value] of Object.entries(hub.retained as HubRetained)) retained[key] = (retained[key] ?? 0) + value;
     }
-    return { inflight, sessionsClosed, ...this.publisher.stats };
+    return { inflight, sessionsClosed, ...this.publisher.stats, retained };
   }
 
   async close(): Promise<void> {

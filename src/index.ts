@@ -28,7 +28,8 @@ export type {
   ToolReturn,
 } from './server/types.js';
 export { Gateway, type GatewayOptions } from './gateway.js';
-export { SessionHub, type Delivery, type Forwarded, type SessionHubOptions, type Wire } from './session/session-hub.js';
+export { SessionHub, type Delivery, type Forwarded, type HubRetained, type SessionHubOptions, type Wire } from './session/session-hub.js';
+export { DEFAULT_LIMITS, LIMIT_EXCEEDED, LIMIT_SETTINGS, type BackendLimits } from './session/limits.js';
 export { SessionIds, principalFromHeaders } from './session/session-id.js';
 export { type MessageBuffer } from './session/resume.js';
 export { resumingEventSourceFetch } from './client/resuming-fetch.js';

@@ -2,9 +2,11 @@ import { ErrorCode, isInitializeRequest, SUPPORTED_PROTOCOL_VERSIONS } from '@mo
 import type { Gateway } from '../gateway.js';
 import type { Logger } from '../log.js';
 import type { Delivery, SessionHub, Wire } from '../session/session-hub.js';
+import { limitError } from '../session/limits.js';
 import { gapNotice, mayHaveGap, parseLegacyEventId, parseNchanEventId, type NchanEventId } from '../session/resume.js';
 import { BoundedMap } from '../util/bounded-map.js';
 import { TOO_LARGE } from './io.js';
+import { nestsDeeperThan } from '../util/json-depth.js';
 
 /** Request headers as Node gives them. */
 export type Headers = Record<string, string | string[] | undefined>;
@@ -21,6 +23,12 @@ export const STREAM_STATUS = 460;
 
 /** JSON-RPC code for errors that happen before a message reaches the protocol (transport level). */
 const TRANSPORT_ERROR = -32000;
+
+/**
+ * Messages of a batch handed to the server between two turns of the event loop: a batch is
+ * handled in slices so that one client's large batch never holds up everyone else's messages.
+ */
+const BATCH_SLICE = 32;
 
 /**
  * Everything nginx asks the backend about one server, independent of any HTTP framework.
@@ -42,12 +50,12 @@ export class NchanEndpoint {
   private readonly hub: SessionHub;
   private readonly gateway: Gateway;
   /** Ids already verified for a principal: an HMAC per message is the hot path's largest cost. */
-  private readonly verified = new BoundedMap<string, string>(50_000);
+  private readonly verified: BoundedMap<string, string>;
   /**
    * Streamable HTTP sessions ended by DELETE. Ids are stateless, so a deleted one would verify
    * again; this process remembers it (sessions stick to one backend) for as long as it can.
    */
-  private readonly deleted = new BoundedMap<string, true>(100_000);
+  private readonly deleted: BoundedMap<string, true>;
 
   constructor(name: string, hub: SessionHub, gateway: Gateway) {
     this.name = name;
@@ -55,6 +63,8 @@ export class NchanEndpoint {
     this.gateway = gateway;
     this.maxMessageBytes = gateway.maxMessageBytes;
     this.logger = gateway.logger;
+    this.verified = new BoundedMap(Math.ceil(gateway.limits.trackedSessions / 2));
+    this.deleted = new BoundedMap(gateway.limits.trackedSessions);
   }
 
   async open(headers: Headers): Promise<Answer> {
@@ -136,17 +146,20 @@ export class NchanEndpoint {
     }
     const refusal = unsupportedVersion(headers);
     if (refusal) return refusal;
+    if (nestsDeeperThan(body, this.gateway.limits.jsonDepth)) return this.tooDeep(false);
     let session = header(headers, 'mcp-session-id');
     let minted = false;
+    let principal: string | undefined;
     if (session === undefined) {
       if (!looksLikeInitialize(body)) return httpError(400, 'Bad Request: Mcp-Session-Id header is required');
-      session = this.mint(headers);
+      principal = this.gateway.principal(headers);
+      session = this.mint(headers, principal);
       minted = true;
-    } else if (!this.isValid(session, headers)) {
+    } else if ((principal = this.principalOf(session, headers)) === undefined) {
       return sessionNotFound();
     }
-    if (body.trimStart().startsWith('[')) return this.batch(session, headers, body);
-    const delivery = await this.hub.receive({ session, wire: 'streamable', headers, body });
+    if (body.trimStart().startsWith('[')) return this.batch(session, principal, headers, body);
+    const delivery = await this.hub.receive({ session, wire: 'streamable', headers, body, principal });
     const sessionHeader: Record<string, string> = minted || delivery.kind === 'stream' ? { 'mcp-session-id': session } : {};
     switch (delivery.kind) {
       case 'reply':
@@ -178,13 +191,15 @@ export class NchanEndpoint {
   }
 
   async message(session: string, headers: Headers, body: string): Promise<Answer> {
-    if (!this.isValid(session, headers)) {
+    const principal = this.principalOf(session, headers);
+    if (principal === undefined) {
       this.gateway.logger.warn({ server: this.name }, 'refused a message on a forged or foreign session id');
       // 403 makes nchan close the WebSocket / refuse the POST, and publish nothing.
       return { status: 403, headers: { 'content-type': 'text/plain' }, body: 'invalid session' };
     }
+    if (nestsDeeperThan(body, this.gateway.limits.jsonDepth)) return this.tooDeep(true);
     const wire: Wire = headers['x-httmcp-transport'] === 'websocket' ? 'websocket' : 'sse';
-    const delivery = await this.hub.receive({ session, wire, headers, body });
+    const delivery = await this.hub.receive({ session, wire, headers, body, principal });
     if (delivery.kind === 'reply' || delivery.kind === 'invalid') {
       // Errors are published too: the client sees them and its WebSocket stays open.
       return { status: 200, headers: { 'content-type': 'application/json' }, body: delivery.body };
@@ -199,15 +214,18 @@ export class NchanEndpoint {
    * its reply when it is done, as on every transport.
    */
   async legacyPost(session: string, headers: Headers, body: string | typeof TOO_LARGE): Promise<Answer> {
-    if (!this.isValid(session, headers)) {
+    const principal = this.principalOf(session, headers);
+    if (principal === undefined) {
       this.gateway.logger.warn({ server: this.name }, 'refused a message on a forged or foreign session id');
       return httpError(403, 'Forbidden: not a session of this client');
     }
     let reply: string | undefined;
     if (body === TOO_LARGE) {
       reply = this.tooLarge(true).body;
+    } else if (nestsDeeperThan(body, this.gateway.limits.jsonDepth)) {
+      reply = this.tooDeep(true).body;
     } else {
-      const delivery = await this.hub.receive({ session, wire: 'sse', headers, body });
+      const delivery = await this.hub.receive({ session, wire: 'sse', headers, body, principal });
       if (delivery.kind === 'reply' || delivery.kind === 'invalid') reply = delivery.body;
     }
     if (reply !== undefined) {
@@ -228,7 +246,21 @@ export class NchanEndpoint {
     return { status: onNchanHop ? 200 : 413, headers: { 'content-type': 'application/json' }, body: reply };
   }
 
+  /** A message nested deeper than the limit: refused before it is parsed. */
+  private tooDeep(onNchanHop: boolean): Answer {
+    const error = limitError('jsonDepth', this.gateway.limits, 'the message nests arrays and objects too deeply');
+    const body = JSON.stringify({ jsonrpc: '2.0', id: null, error });
+    // On nchan's hop an HTTP error would close the client's WebSocket: publish the error instead.
+    return { status: onNchanHop ? 200 : 400, headers: { 'content-type': 'application/json' }, body };
+  }
+
   closed(session: string, headers: Headers): Answer {
+    const stream = STREAM_CHANNEL.exec(session);
+    if (stream) {
+      // A Streamable HTTP request's stream lost its client (nginx.conf.template, /_httmcp/stream).
+      if (this.isValid(stream[1]!, headers)) this.hub.streamLeft(session);
+      return { status: 204 };
+    }
     // The GET stream of a Streamable HTTP session may come and go; the session lives on.
     if (header(headers, 'mcp-session-id') !== undefined || !this.isValid(session, headers)) return { status: 204 };
     if (headers['x-httmcp-transport'] === 'websocket') {
@@ -240,8 +272,7 @@ export class NchanEndpoint {
     return { status: 204 };
   }
 
-  private mint(headers: Headers): string {
-    const principal = this.gateway.principal(headers);
+  private mint(headers: Headers, principal = this.gateway.principal(headers)): string {
     const session = this.gateway.sessionIds.mint(this.name, principal);
     this.verified.set(session, principal);
     return session;
@@ -252,7 +283,7 @@ export class NchanEndpoint {
    * MCP-Protocol-Version). Every request's reply comes back in one JSON array, so the exchange
    * is held until all are done; progress of batched requests is not streamed.
    */
-  private async batch(session: string, headers: Headers, body: string): Promise<Answer> {
+  private async batch(session: string, principal: string, headers: Headers, body: string): Promise<Answer> {
     const version = header(headers, 'mcp-protocol-version') ?? '2025-03-26';
     let messages: unknown;
     try {
@@ -270,21 +301,35 @@ export class NchanEndpoint {
     if (!Array.isArray(messages) || messages.length === 0) {
       return { status: 400, headers: { 'content-type': 'application/json' }, body: errorBody(ErrorCode.InvalidRequest, 'Invalid Request: an empty batch') };
     }
-    const deliveries: Delivery[] = await Promise.all(
-      messages.map((message) => this.hub.receive({ session, wire: 'streamable', headers, body: JSON.stringify(message), holdUntilReplied: true })),
-    );
-    const replies = deliveries.flatMap((d) => (d.kind === 'reply' || d.kind === 'invalid' ? [d.body] : []));
+    const limits = this.gateway.limits;
+    if (messages.length > limits.batchLength) {
+      const error = limitError('batchLength', limits, `a batch of ${messages.length} messages is too long`);
+      return { status: 400, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ jsonrpc: '2.0', id: null, error }) };
+    }
+    const deliveries: Array<Promise<Delivery>> = [];
+    for (let i = 0; i < messages.length; i++) {
+      if (i > 0 && i % BATCH_SLICE === 0) await new Promise((resolve) => setImmediate(resolve));
+      const parsed: unknown = messages[i];
+      deliveries.push(this.hub.receive({ session, wire: 'streamable', headers, body: '', parsed, principal, holdUntilReplied: true }));
+    }
+    const done = await Promise.all(deliveries);
+    const replies = done.flatMap((d) => (d.kind === 'reply' || d.kind === 'invalid' ? [d.body] : []));
     if (replies.length === 0) return { status: 202 };
     return { status: 200, headers: { 'content-type': 'application/json' }, body: `[${replies.join(',')}]` };
   }
 
   private isValid(session: string, headers: Headers): boolean {
-    if (this.deleted.get(session)) return false;
+    return this.principalOf(session, headers) !== undefined;
+  }
+
+  /** The principal of a valid session of this client, or undefined when the id is not valid for it. */
+  private principalOf(session: string, headers: Headers): string | undefined {
+    if (this.deleted.get(session)) return undefined;
     const principal = this.gateway.principal(headers);
-    if (this.verified.get(session) === principal) return true;
-    if (!this.gateway.sessionIds.verify(session, this.name, principal)) return false;
+    if (this.verified.get(session) === principal) return principal;
+    if (!this.gateway.sessionIds.verify(session, this.name, principal)) return undefined;
     this.verified.set(session, principal);
-    return true;
+    return principal;
   }
 
   /**
@@ -314,6 +359,9 @@ function redirectQuery(args: { sse?: string | undefined; after?: NchanEventId | 
   if (args.after !== undefined) query.set('last_event_id', args.after.raw);
   return query.size === 0 ? '' : `?${query.toString()}`;
 }
+
+/** A Streamable HTTP request's stream channel, `{session}.{random}` (see SessionHub). */
+const STREAM_CHANNEL = /^([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)\.[A-Za-z0-9_-]+$/;
 
 function header(headers: Headers, name: string): string | undefined {
   const value = headers[name];

@@ -20,7 +20,13 @@ export function prometheusText(stats: ReturnType<Gateway['stats']>): string {
     ['httmcp_inflight_requests', 'gauge', 'Client requests being handled now.', stats.inflight],
     ['httmcp_sessions_closed_total', 'counter', 'Sessions whose client left or deleted them, as reported by nchan.', stats.sessionsClosed],
   ];
-  return metrics.map(([name, type, help, value]) => `# HELP ${name} ${help}\n# TYPE ${name} ${type}\n${name} ${value}\n`).join('');
+  const retained = Object.entries(stats.retained ?? {})
+    .map(([kind, value]) => `httmcp_retained{kind="${kind}"} ${value}\n`)
+    .join('');
+  return (
+    metrics.map(([name, type, help, value]) => `# HELP ${name} ${help}\n# TYPE ${name} ${type}\n${name} ${value}\n`).join('') +
+    `# HELP httmcp_retained What the backend keeps between messages, by kind (bounded: docs/operations.md, Limits).\n# TYPE httmcp_retained gauge\n${retained}`
+  );
 }
 
 /**

@@ -51,11 +51,13 @@ export class PaginatingTransport implements Transport {
   }
 
   send(message: JSONRPCMessage, options?: TransportSendOptions): Promise<void> {
-    if ('result' in message && this.pages.size > 0) {
-      const page = this.pages.get(message.id);
+    if (this.pages.size > 0 && ('result' in message || 'error' in message)) {
+      const id = (message as { id: RequestId }).id;
+      const page = this.pages.get(id);
       if (page) {
-        this.pages.delete(message.id);
-        return this.inner.send({ ...message, result: this.cut(message.result, page) }, options);
+        // Forgotten on an error reply too: an entry no reply ends would stay for good.
+        this.pages.delete(id);
+        if ('result' in message) return this.inner.send({ ...message, result: this.cut(message.result, page) }, options);
       }
     }
     return this.inner.send(message, options);
@@ -64,7 +66,13 @@ export class PaginatingTransport implements Transport {
   private receive(message: JSONRPCMessage, extra?: MessageExtraInfo): void {
     const request = 'method' in message && 'id' in message ? (message as JSONRPCRequest) : undefined;
     const field = request ? LISTS[request.method] : undefined;
-    if (!request || field === undefined) return this.onmessage?.(message, extra);
+    if (!request || field === undefined) {
+      // A cancelled request gets no reply at all (the SDK sends none): forget its page here.
+      if (this.pages.size > 0 && 'method' in message && message.method === 'notifications/cancelled') {
+        this.pages.delete((message.params as { requestId?: RequestId } | undefined)?.requestId as RequestId);
+      }
+      return this.onmessage?.(message, extra);
+    }
     const params = (request.params ?? {}) as { cursor?: unknown };
     const offset = params.cursor === undefined ? 0 : decodeCursor(params.cursor);
     if (offset === undefined) {
