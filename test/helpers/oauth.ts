@@ -1,0 +1,101 @@
+import { randomUUID } from 'node:crypto';
+import { OAuth2Server } from 'oauth2-mock-server';
+import { exportJWK, generateKeyPair, SignJWT, UnsecuredJWT } from 'jose';
+
+/** Claims a test token is given on top of the issuer's own (iss, iat, nbf, exp). */
+export interface TokenClaims {
+  sub?: string;
+  aud?: string | string[];
+  scope?: string;
+  client_id?: string;
+  /** Seconds from now; negative for an expired token. */
+  expiresIn?: number;
+  [claim: string]: unknown;
+}
+
+/**
+ * A real OAuth 2.1 authorization server on 127.0.0.1 for the tests (`oauth2-mock-server`):
+ * discovery, JWKS, authorization code with PKCE, token. It gets what the MCP authorization
+ * spec needs on top: dynamic client registration (RFC 7591) and access tokens whose audience
+ * is the `resource` the client asked for (RFC 8707).
+ */
+export class TestAuthorizationServer {
+  readonly server = new OAuth2Server();
+  /** Clients registered through DCR. */
+  readonly clients = new Map<string, Record<string, unknown>>();
+  /** The subject the next authorization-code token is issued to. */
+  subject = 'alice';
+
+  static async start(): Promise<TestAuthorizationServer> {
+    const as = new TestAuthorizationServer();
+    // keys.add, not keys.generate: generate's plain-object check fails on a JWK made in another
+    // realm (Jest's VM modules); add copies it first.
+    const { privateKey } = await generateKeyPair('RS256', { extractable: true });
+    await as.server.issuer.keys.add({ ...(await exportJWK(privateKey)), alg: 'RS256', kid: randomUUID() });
+    as.install();
+    await as.server.start(0, '127.0.0.1');
+    return as;
+  }
+
+  get issuer(): string {
+    return this.server.issuer.url!;
+  }
+
+  private install(): void {
+    const service = this.server.service;
+    service.on('beforeWellKnownOpenIdConfiguration', (response: { body: Record<string, unknown> }) => {
+      response.body.registration_endpoint = `${this.issuer}/register`;
+      response.body.token_endpoint_auth_methods_supported = ['none'];
+    });
+    service.addRoute('POST', '/register', (req, res) => {
+      const metadata = (req.body ?? {}) as Record<string, unknown>;
+      const client = { ...metadata, client_id: randomUUID(), client_id_issued_at: Math.floor(Date.now() / 1000), token_endpoint_auth_method: 'none' };
+      this.clients.set(client.client_id, client);
+      res.writeHead(201, { 'content-type': 'application/json' }).end(JSON.stringify(client));
+    });
+    service.on('beforeTokenSigning', (token: { payload: Record<string, unknown> }, req: { body?: Record<string, unknown> }) => {
+      const body = req.body ?? {};
+      if (typeof body.resource === 'string') token.payload.aud = body.resource;
+      if (typeof body.client_id === 'string') token.payload.client_id = body.client_id;
+      if (body.grant_type === 'authorization_code' || body.grant_type === 'refresh_token') token.payload.sub = this.subject;
+    });
+  }
+
+  /** A token signed with the issuer's real key. */
+  async token(claims: TokenClaims): Promise<string> {
+    const { expiresIn = 300, ...rest } = claims;
+    return this.server.issuer.buildToken({
+      expiresIn,
+      scopesOrTransform: (_header, payload) => {
+        Object.assign(payload, rest);
+        if (expiresIn < 0) {
+          payload.iat = payload.exp - 600;
+          payload.nbf = payload.iat;
+        }
+      },
+    });
+  }
+
+  /** A token with the right claims, signed by a key the issuer never published. */
+  async forgedToken(claims: TokenClaims): Promise<string> {
+    const { privateKey } = await generateKeyPair('RS256');
+    const kid = (this.server.issuer.keys.toJSON()[0] as { kid: string }).kid;
+    const { expiresIn = 300, ...rest } = claims;
+    return new SignJWT(rest)
+      .setProtectedHeader({ alg: 'RS256', kid })
+      .setIssuer(this.issuer)
+      .setIssuedAt()
+      .setExpirationTime(Math.floor(Date.now() / 1000) + expiresIn)
+      .sign(privateKey);
+  }
+
+  /** An unsigned token (`alg: none`). */
+  unsignedToken(claims: TokenClaims): string {
+    const { expiresIn = 300, ...rest } = claims;
+    return new UnsecuredJWT(rest).setIssuer(this.issuer).setIssuedAt().setExpirationTime(Math.floor(Date.now() / 1000) + expiresIn).encode();
+  }
+
+  async stop(): Promise<void> {
+    await this.server.stop();
+  }
+}

@@ -1,0 +1,116 @@
+import { Authenticator, decodePrincipal, encodePrincipal, hashApiKey, parseApiKeys, principalKey } from '../../src/auth/index.js';
+import { TestAuthorizationServer } from '../helpers/oauth.js';
+
+const PUBLIC = 'http://127.0.0.1:8080';
+const AUDIENCE = `${PUBLIC}/mcp/demo`;
+const METADATA = `${PUBLIC}/.well-known/oauth-protected-resource/mcp/demo`;
+
+describe('Authenticator with JWTs from a real authorization server', () => {
+  let as: TestAuthorizationServer;
+  let other: TestAuthorizationServer;
+  let auth: Authenticator;
+
+  beforeAll(async () => {
+    as = await TestAuthorizationServer.start();
+    other = await TestAuthorizationServer.start();
+    auth = new Authenticator({ publicUrl: PUBLIC, jwt: { issuers: [as.issuer] } });
+  });
+  afterAll(async () => {
+    await as.stop();
+    await other.stop();
+  });
+
+  test('a valid token gives its principal, and nginx may keep the verdict at most 60 s', async () => {
+    const token = await as.token({ sub: 'alice', aud: AUDIENCE, scope: 'tools.read tools.call', client_id: 'c1' });
+    const verdict = await auth.check('demo', `Bearer ${token}`);
+    expect(verdict).toEqual({
+      ok: true,
+      principal: { issuer: as.issuer, subject: 'alice', clientId: 'c1', scopes: ['tools.read', 'tools.call'], expiresAt: expect.any(Number) },
+      maxAgeSeconds: 60,
+    });
+  });
+
+  test('the verdict lives no longer than the token', async () => {
+    const token = await as.token({ sub: 'alice', aud: AUDIENCE, expiresIn: 5 });
+    const verdict = await auth.check('demo', `Bearer ${token}`);
+    expect(verdict.ok && verdict.maxAgeSeconds).toBeLessThanOrEqual(5);
+  });
+
+  test('no token: 401 naming the Protected Resource Metadata, without an error code', async () => {
+    expect(await auth.check('demo', undefined)).toEqual({ ok: false, status: 401, challenge: `Bearer resource_metadata="${METADATA}"`, reason: 'no token' });
+  });
+
+  const refusals: Array<[string, (s: TestAuthorizationServer, o: TestAuthorizationServer) => Promise<string> | string, string]> = [
+    ['an expired token', (s) => s.token({ sub: 'alice', aud: AUDIENCE, expiresIn: -120 }), 'token expired'],
+    ['a token for another audience', (s) => s.token({ sub: 'alice', aud: `${PUBLIC}/mcp/notes` }), 'token is for another audience'],
+    ['a token without audience', (s) => s.token({ sub: 'alice' }), 'token is for another audience'],
+    ['a forged signature', (s) => s.forgedToken({ sub: 'alice', aud: AUDIENCE }), 'signature verification failed'],
+    ['alg none', (s) => s.unsignedToken({ sub: 'alice', aud: AUDIENCE }), 'algorithm none is not accepted'],
+    ['an issuer not on the list', (_s, o) => o.token({ sub: 'alice', aud: AUDIENCE }), 'issuer is not trusted'],
+    ['garbage', () => 'abc.def.ghi', 'malformed token'],
+  ];
+  test.each(refusals)('%s is refused with 401 invalid_token', async (_name, make, reason) => {
+    const token = await make(as, other);
+    const verdict = await auth.check('demo', `Bearer ${token}`);
+    expect(verdict).toMatchObject({ ok: false, status: 401, reason });
+    expect(!verdict.ok && verdict.challenge).toBe(`Bearer error="invalid_token", error_description="${reason}", resource_metadata="${METADATA}"`);
+    expect(!verdict.ok && verdict.challenge).not.toContain(String(token).slice(0, 20));
+  });
+
+  test('a token lacking a required scope gets 403 insufficient_scope with the scopes needed', async () => {
+    const scoped = new Authenticator({ publicUrl: PUBLIC, jwt: { issuers: [as.issuer] }, requiredScopes: ['mcp'] });
+    const token = await as.token({ sub: 'alice', aud: AUDIENCE, scope: 'other' });
+    expect(await scoped.check('demo', `Bearer ${token}`)).toMatchObject({
+      ok: false,
+      status: 403,
+      challenge: `Bearer error="insufficient_scope", scope="mcp", resource_metadata="${METADATA}"`,
+    });
+    const good = await as.token({ sub: 'alice', aud: AUDIENCE, scope: 'mcp' });
+    expect(await scoped.check('demo', `Bearer ${good}`)).toMatchObject({ ok: true });
+  });
+
+  test('an oversized or non-bearer Authorization is refused', async () => {
+    expect(await auth.check('demo', `Bearer ${'a'.repeat(9000)}`)).toMatchObject({ ok: false, status: 401, reason: 'token too long' });
+    expect(await auth.check('demo', 'Basic dXNlcjpwYXNz')).toMatchObject({ ok: false, status: 401, reason: 'not a bearer token' });
+  });
+
+  test('Protected Resource Metadata names the resource and the issuer', () => {
+    expect(auth.protectedResourceMetadata('demo')).toMatchObject({ resource: AUDIENCE, authorization_servers: [as.issuer], bearer_methods_supported: ['header'] });
+    expect(auth.protectedResourceMetadata()).toMatchObject({ resource: PUBLIC, authorization_servers: [as.issuer] });
+  });
+
+  test('an issuer whose discovery fails is refused (the discovery is retried on a later request)', async () => {
+    const gone = await TestAuthorizationServer.start();
+    const verifier = new Authenticator({ publicUrl: PUBLIC, jwt: { issuers: [gone.issuer], fetchTimeoutMs: 500 } });
+    const token = await gone.token({ sub: 'alice', aud: AUDIENCE });
+    await gone.stop();
+    expect(await verifier.check('demo', `Bearer ${token}`)).toMatchObject({ ok: false, status: 401, reason: "the issuer's metadata could not be fetched" });
+  });
+});
+
+describe('API keys', () => {
+  const auth = new Authenticator({ publicUrl: PUBLIC, apiKeys: parseApiKeys(`ci:${hashApiKey('s3cret-key')}:tools.call,bob:${hashApiKey('bobs-key')}`) });
+
+  test('a configured key gives its subject and scopes', async () => {
+    expect(await auth.check('demo', 'Bearer s3cret-key')).toMatchObject({ ok: true, principal: { issuer: 'api-key', subject: 'ci', scopes: ['tools.call'] } });
+    expect(await auth.check('demo', 'Bearer bobs-key')).toMatchObject({ ok: true, principal: { subject: 'bob', scopes: [] } });
+  });
+
+  test('any other key is refused', async () => {
+    expect(await auth.check('demo', 'Bearer s3cret-kez')).toMatchObject({ ok: false, status: 401 });
+  });
+
+  test('a malformed HTTMCP_API_KEYS does not echo the entry (it may hold a secret)', () => {
+    expect(() => parseApiKeys('ci:plaintext-secret')).toThrow(/^(?!.*plaintext-secret)/);
+  });
+});
+
+describe('Principal on the wire', () => {
+  test('round-trips through the trusted header, and binds by issuer and subject only', () => {
+    const alice = { issuer: 'https://as', subject: 'alice', clientId: 'c', scopes: ['a', 'b'], expiresAt: 1 };
+    expect(decodePrincipal(encodePrincipal(alice))).toEqual(alice);
+    expect(principalKey({ ...alice, scopes: [], expiresAt: 99 })).toBe(principalKey(alice));
+    expect(principalKey({ ...alice, subject: 'bob' })).not.toBe(principalKey(alice));
+    expect(decodePrincipal('not-json')).toBeUndefined();
+  });
+});
