@@ -4,6 +4,9 @@ import { NchanPublisher } from './nchan/publisher.js';
 import { SessionHub } from './session/session-hub.js';
 import { DEFAULT_MESSAGE_BUFFER, parseNginxSeconds, type MessageBuffer } from './session/resume.js';
 import { principalFromHeaders, SessionIds } from './session/session-id.js';
+import { Authenticator, type AuthOptions } from './auth/authenticator.js';
+import { authFromEnv } from './auth/config.js';
+import { decodePrincipal, principalKey, PRINCIPAL_HEADER, type Principal } from './auth/principal.js';
 
 /** Settings shared by every server of one backend process. */
 export interface GatewayOptions {
@@ -15,7 +18,16 @@ export interface GatewayOptions {
    * as this process.
    */
   sessionSecret?: string;
-  /** Who the client is, for binding sessions; default: a digest of its Authorization header. */
+  /**
+   * Authentication at the edge (off when unset): nginx asks this backend for a verdict on each
+   * request's token and passes the principal on; sessions are then bound to the principal.
+   * `HTTMCP_OAUTH_ISSUER`, `HTTMCP_API_KEYS` and `HTTMCP_PUBLIC_URL` (see docs/auth.md).
+   */
+  auth?: AuthOptions | Authenticator;
+  /**
+   * Who the client is, for binding sessions; default: a digest of its Authorization header, or
+   * with {@link auth} the verified principal's issuer and subject.
+   */
   principal?: (headers: Record<string, string | string[] | undefined>) => string;
   /** See {@link SessionHubOptions.inlineBudgetMs} (`HTTMCP_INLINE_BUDGET_MS`). */
   inlineBudgetMs?: number;
@@ -47,6 +59,8 @@ export class Gateway {
   readonly maxMessageBytes: number;
   readonly principal: (headers: Record<string, string | string[] | undefined>) => string;
   readonly messageBuffer: MessageBuffer;
+  /** Authentication, when it is on. */
+  readonly auth: Authenticator | undefined;
   private readonly options: GatewayOptions;
   private readonly hubs = new Set<SessionHub>();
   private static instance: Gateway | undefined;
@@ -66,7 +80,8 @@ export class Gateway {
       ...(options.publishTimeoutMs === undefined ? {} : { timeoutMs: options.publishTimeoutMs }),
     });
     this.maxMessageBytes = options.maxMessageBytes ?? 4 * 1024 * 1024;
-    this.principal = options.principal ?? principalFromHeaders;
+    this.auth = options.auth === undefined || options.auth instanceof Authenticator ? options.auth : new Authenticator(options.auth);
+    this.principal = options.principal ?? (this.auth ? verifiedPrincipalKey : principalFromHeaders);
     this.messageBuffer = options.messageBuffer ?? DEFAULT_MESSAGE_BUFFER;
   }
 
@@ -104,7 +119,21 @@ export class Gateway {
         timeoutSeconds: bufferTimeout ?? DEFAULT_MESSAGE_BUFFER.timeoutSeconds,
       };
     }
+    if (!('auth' in overrides)) {
+      const auth = authFromEnv(env);
+      if (auth) options.auth = auth;
+    }
     return new Gateway({ ...options, ...overrides });
+  }
+
+  /**
+   * The principal nginx verified for this request (its trusted header), or undefined when
+   * authentication is off or the request did not come through the edge's check.
+   */
+  verifiedPrincipal(headers: Record<string, string | string[] | undefined>): Principal | undefined {
+    if (!this.auth) return undefined;
+    const value = headers[PRINCIPAL_HEADER];
+    return decodePrincipal(Array.isArray(value) ? value[0] : value);
   }
 
   /** The process-wide gateway used by servers that were not given one (from the environment). */
@@ -146,4 +175,11 @@ export class Gateway {
   async close(): Promise<void> {
     await this.publisher.close();
   }
+}
+
+/** With authentication on, a session is bound to the verified principal (issuer and subject). */
+function verifiedPrincipalKey(headers: Record<string, string | string[] | undefined>): string {
+  const value = headers[PRINCIPAL_HEADER];
+  const principal = decodePrincipal(Array.isArray(value) ? value[0] : value);
+  return principal ? principalKey(principal) : '';
 }

@@ -28,6 +28,20 @@ export type {
   ToolReturn,
 } from './server/types.js';
 export { Gateway, type GatewayOptions } from './gateway.js';
+export {
+  Authenticator,
+  ApiKeys,
+  JwtVerifier,
+  TokenRejected,
+  authFromEnv,
+  hashApiKey,
+  parseApiKeys,
+  type ApiKeyEntry,
+  type AuthOptions,
+  type JwtVerifierOptions,
+  type Principal,
+  type Verdict,
+} from './auth/index.js';
 export { SessionHub, type Delivery, type Forwarded, type SessionHubOptions, type Wire } from './session/session-hub.js';
 export { SessionIds, principalFromHeaders } from './session/session-id.js';
 export { type MessageBuffer } from './session/resume.js';

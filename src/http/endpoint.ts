@@ -54,7 +54,24 @@ export class NchanEndpoint {
     this.logger = gateway.logger;
   }
 
+  /**
+   * With authentication on, a request must carry the principal nginx verified (its auth_request
+   * sets it, and overwrites any a client sent): one that reached the backend another way is
+   * refused. Off, this costs one property check.
+   */
+  private unauthenticated(headers: Headers): Answer | undefined {
+    const auth = this.gateway.auth;
+    if (!auth || this.gateway.verifiedPrincipal(headers)) return undefined;
+    return {
+      status: 401,
+      headers: { 'content-type': 'application/json', 'www-authenticate': `Bearer resource_metadata="${auth.metadataUrl(this.name)}"` },
+      body: errorBody(TRANSPORT_ERROR, 'Unauthorized: this server needs a bearer token'),
+    };
+  }
+
   async open(headers: Headers): Promise<Answer> {
+    const refused = this.unauthenticated(headers);
+    if (refused) return refused;
     const requested = header(headers, 'mcp-session-id');
     if (requested !== undefined) {
       // Streamable HTTP: the standalone stream for server pushes, or the resumption of a stream.
@@ -131,7 +148,7 @@ export class NchanEndpoint {
     if (!/^application\/json\s*(;|$)/i.test(header(headers, 'content-type') ?? '')) {
       return httpError(415, 'Unsupported Media Type: Content-Type must be application/json');
     }
-    const refusal = unsupportedVersion(headers);
+    const refusal = unsupportedVersion(headers) ?? this.unauthenticated(headers);
     if (refusal) return refusal;
     let session = header(headers, 'mcp-session-id');
     let minted = false;
@@ -143,7 +160,7 @@ export class NchanEndpoint {
       return sessionNotFound();
     }
     if (body.trimStart().startsWith('[')) return this.batch(session, headers, body);
-    const delivery = await this.hub.receive({ session, wire: 'streamable', headers, body });
+    const delivery = await this.hub.receive({ session, wire: 'streamable', headers, body, principal: this.gateway.verifiedPrincipal(headers) });
     const sessionHeader: Record<string, string> = minted || delivery.kind === 'stream' ? { 'mcp-session-id': session } : {};
     switch (delivery.kind) {
       case 'reply':
@@ -158,7 +175,7 @@ export class NchanEndpoint {
   }
 
   async terminate(headers: Headers): Promise<Answer> {
-    const refusal = unsupportedVersion(headers);
+    const refusal = unsupportedVersion(headers) ?? this.unauthenticated(headers);
     if (refusal) return refusal;
     const session = header(headers, 'mcp-session-id');
     if (session === undefined) return httpError(400, 'Bad Request: Mcp-Session-Id header is required');
@@ -175,13 +192,13 @@ export class NchanEndpoint {
   }
 
   async message(session: string, headers: Headers, body: string): Promise<Answer> {
-    if (!this.isValid(session, headers)) {
+    if (this.unauthenticated(headers) || !this.isValid(session, headers)) {
       this.gateway.logger.warn({ server: this.name }, 'refused a message on a forged or foreign session id');
       // 403 makes nchan close the WebSocket / refuse the POST, and publish nothing.
       return { status: 403, headers: { 'content-type': 'text/plain' }, body: 'invalid session' };
     }
     const wire: Wire = headers['x-httmcp-transport'] === 'websocket' ? 'websocket' : 'sse';
-    const delivery = await this.hub.receive({ session, wire, headers, body });
+    const delivery = await this.hub.receive({ session, wire, headers, body, principal: this.gateway.verifiedPrincipal(headers) });
     if (delivery.kind === 'reply' || delivery.kind === 'invalid') {
       // Errors are published too: the client sees them and its WebSocket stays open.
       return { status: 200, headers: { 'content-type': 'application/json' }, body: delivery.body };
@@ -239,7 +256,7 @@ export class NchanEndpoint {
       return { status: 400, headers: { 'content-type': 'application/json' }, body: errorBody(ErrorCode.InvalidRequest, 'Invalid Request: an empty batch') };
     }
     const deliveries: Delivery[] = await Promise.all(
-      messages.map((message) => this.hub.receive({ session, wire: 'streamable', headers, body: JSON.stringify(message), holdUntilReplied: true })),
+      messages.map((message) => this.hub.receive({ session, wire: 'streamable', headers, body: JSON.stringify(message), holdUntilReplied: true, principal: this.gateway.verifiedPrincipal(headers) })),
     );
     const replies = deliveries.flatMap((d) => (d.kind === 'reply' || d.kind === 'invalid' ? [d.body] : []));
     if (replies.length === 0) return { status: 202 };

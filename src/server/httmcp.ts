@@ -1,3 +1,4 @@
+import { principalOfAuthInfo } from '../auth/auth-info.js';
 import { McpServer, ResourceTemplate } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
@@ -265,6 +266,7 @@ export class HTTMCP {
       requestId: extra.requestId,
       signal: extra.signal,
       headers,
+      auth: principalOfAuthInfo(extra.authInfo),
       extra,
       progress: async (progress, total, message) => {
         if (progressToken === undefined) return;

@@ -1,3 +1,4 @@
+import type { Principal } from '../auth/principal.js';
 import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
 import type {
   CallToolResult,
@@ -78,6 +79,11 @@ export interface Context {
   readonly requestId: RequestId;
   /** Aborted when the client sends `notifications/cancelled` or its session ends. */
   readonly signal: AbortSignal;
+  /**
+   * Who is calling, when authentication is on (the edge verified the client's token or API key);
+   * undefined when it is off.
+   */
+  readonly auth: Principal | undefined;
   /** Headers of the client's request (for WebSocket, those of its handshake). */
   readonly headers: Record<string, string | string[] | undefined>;
   /** Sends `notifications/progress` when the client asked for progress; otherwise does nothing. */

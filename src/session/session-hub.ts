@@ -13,6 +13,8 @@ import type { Logger } from '../log.js';
 import type { NchanPublisher } from '../nchan/publisher.js';
 import { BoundedMap } from '../util/bounded-map.js';
 import { StreamCloser } from './stream-closer.js';
+import { authInfoOf } from '../auth/auth-info.js';
+import { PRINCIPAL_HEADER, type Principal } from '../auth/principal.js';
 
 /**
  * The channel every session of server `name` also subscribes to (see the session location in
@@ -69,6 +71,8 @@ export interface Forwarded {
   /** The client's headers (for WebSocket: those of its handshake). */
   headers: Record<string, string | string[] | undefined>;
   body: string;
+  /** Who sent it, when the edge authenticated the request (reaches handlers as `ctx.auth`). */
+  principal?: Principal | undefined;
   /**
    * Hold the exchange until the reply is ready instead of releasing it after the budget
    * (Streamable HTTP batches: their replies go back together as one JSON array).
@@ -207,6 +211,12 @@ export class SessionHub implements Transport {
     const extra: MessageExtraInfo = {
       requestInfo: { headers: { ...forwarded.headers, 'mcp-session-id': forwarded.session } },
     };
+    if (forwarded.principal) {
+      // Handlers get who is calling, never the credential: nothing they forward can leak it.
+      extra.authInfo = authInfoOf(forwarded.principal);
+      delete extra.requestInfo!.headers.authorization;
+      delete extra.requestInfo!.headers[PRINCIPAL_HEADER];
+    }
     const message = parsed.message;
 
     switch (parsed.kind) {

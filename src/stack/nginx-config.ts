@@ -29,6 +29,8 @@ export interface NginxConfigValues {
   HTTMCP_MAX_PUBLISH: string;
   HTTMCP_REDIS_UPSTREAM: string;
   HTTMCP_REDIS_PASS: string;
+  /** `off`, or the auth_request location (`/_httmcp/auth`) when authentication is on. */
+  HTTMCP_AUTH_REQUEST: string;
 }
 
 /** Host names allowed by default (DNS-rebinding protection): this machine's loopback names. */

@@ -10,6 +10,8 @@ import { createLogger, type Logger } from '../log.js';
 import type { HTTMCP } from '../server/httmcp.js';
 import { parseNginxSeconds } from '../session/resume.js';
 import { findNginx, NginxProcess } from './nginx.js';
+import type { AuthOptions } from '../auth/authenticator.js';
+import { authFromEnv } from '../auth/config.js';
 import { connectionLimits, DEFAULT_ALLOWED_HOSTS, DEFAULT_ALLOWED_ORIGINS, renderNginxConfig } from './nginx-config.js';
 
 /** How to run a local stack. */
@@ -54,6 +56,13 @@ export interface StackOptions {
   maxOpenFiles?: number;
   /** nginx error log level (default `notice`; workers that die on a signal are logged at `alert`). */
   nginxLogLevel?: string;
+  /**
+   * Authentication (off by default). Default: from the environment (`HTTMCP_OAUTH_ISSUER`,
+   * `HTTMCP_API_KEYS`, ...; docs/auth.md), with the stack's own URL as the public origin.
+   */
+  auth?: AuthOptions;
+  /** The origin clients use, when it is not `http://host:port` (a TLS proxy in front): token audiences. */
+  publicUrl?: string;
   /** Gateway settings (session secret, budgets, limits); the publish URL is set by the stack. */
   gateway?: Omit<GatewayOptions, 'publishUrl'>;
   logger?: Logger;
@@ -113,9 +122,11 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     throw new Error(`redis must be a redis:// URL, got ${JSON.stringify(options.redis)}`);
   }
 
+  const auth = options.auth ?? authFromEnv(process.env, options.publicUrl ?? `http://${host.includes(':') ? `[${host}]` : host}:${port}`);
   // HTTMCP_SESSION_SECRET and the other HTTMCP_* settings apply to the stack's backend too, so
   // nodes started with the same secret accept each other's sessions.
   const gateway = Gateway.fromEnv(process.env, {
+    ...(auth ? { auth } : {}),
     inlineReplyMax: LIMITS.inlineReplyMax,
     // What this stack's nginx runs with (the template gets LIMITS, not the environment).
     messageBuffer: { length: LIMITS.messageBufferLength, timeoutSeconds: parseNginxSeconds(LIMITS.messageTimeout) },
@@ -161,6 +172,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       HTTMCP_REDIS_UPSTREAM: options.redis ? `upstream httmcp_redis { nchan_redis_server ${options.redis}; }` : '',
       // In every nchan location: at http or server level nchan ignores it without a word.
       HTTMCP_REDIS_PASS: options.redis ? 'nchan_redis_pass httmcp_redis;' : '',
+      HTTMCP_AUTH_REQUEST: gateway.auth ? '/_httmcp/auth' : 'off',
     }),
   );
 

@@ -120,6 +120,7 @@ describe('nginx image entrypoint: rendering', () => {
       HTTMCP_MAX_PUBLISH: LIMITS.maxPublish,
       HTTMCP_REDIS_UPSTREAM: '',
       HTTMCP_REDIS_PASS: '',
+      HTTMCP_AUTH_REQUEST: 'off',
     };
     expect(readFileSync(join(prefix, 'nginx.conf'), 'utf8')).toBe(renderNginxConfig(containerDefaults));
   });

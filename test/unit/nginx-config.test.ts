@@ -39,6 +39,7 @@ const VALUES: NginxConfigValues = {
   HTTMCP_MAX_PUBLISH: '#MAX_PUBLISH#',
   HTTMCP_REDIS_UPSTREAM: '#REDIS_UPSTREAM#',
   HTTMCP_REDIS_PASS: '#REDIS_PASS#',
+  HTTMCP_AUTH_REQUEST: '#AUTH_REQUEST#',
 };
 
 const template = readFileSync(templatePath(), 'utf8');
