@@ -57,15 +57,19 @@ export class NchanEndpoint {
   /**
    * With authentication on, a request must carry the principal nginx verified (its auth_request
    * sets it, and overwrites any a client sent): one that reached the backend another way is
-   * refused. Off, this costs one property check.
+   * refused. So is a message on a WebSocket whose token has expired since its handshake (the
+   * principal of a WebSocket is the one verified when it opened): nchan then closes the socket
+   * (1008) and the client reconnects with a fresh token. Off, this costs one property check.
    */
   private unauthenticated(headers: Headers): Answer | undefined {
     const auth = this.gateway.auth;
-    if (!auth || this.gateway.verifiedPrincipal(headers)) return undefined;
+    if (!auth) return undefined;
+    const principal = this.gateway.verifiedPrincipal(headers);
+    if (principal && (principal.expiresAt === undefined || principal.expiresAt > Date.now() / 1000)) return undefined;
     return {
       status: 401,
       headers: { 'content-type': 'application/json', 'www-authenticate': `Bearer resource_metadata="${auth.metadataUrl(this.name)}"` },
-      body: errorBody(TRANSPORT_ERROR, 'Unauthorized: this server needs a bearer token'),
+      body: errorBody(TRANSPORT_ERROR, principal ? 'Unauthorized: the token has expired' : 'Unauthorized: this server needs a bearer token'),
     };
   }
 
@@ -192,7 +196,11 @@ export class NchanEndpoint {
   }
 
   async message(session: string, headers: Headers, body: string): Promise<Answer> {
-    if (this.unauthenticated(headers) || !this.isValid(session, headers)) {
+    if (this.unauthenticated(headers)) {
+      // 403 makes nchan close the WebSocket (1008) / refuse the POST, and publish nothing.
+      return { status: 403, headers: { 'content-type': 'text/plain' }, body: 'unauthorized' };
+    }
+    if (!this.isValid(session, headers)) {
       this.gateway.logger.warn({ server: this.name }, 'refused a message on a forged or foreign session id');
       // 403 makes nchan close the WebSocket / refuse the POST, and publish nothing.
       return { status: 403, headers: { 'content-type': 'text/plain' }, body: 'invalid session' };

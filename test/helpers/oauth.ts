@@ -1,4 +1,6 @@
 import { randomUUID } from 'node:crypto';
+import type { OAuthClientProvider } from '@modelcontextprotocol/sdk/client/auth.js';
+import type { OAuthClientInformationMixed, OAuthClientMetadata, OAuthTokens } from '@modelcontextprotocol/sdk/shared/auth.js';
 import { OAuth2Server } from 'oauth2-mock-server';
 import { exportJWK, generateKeyPair, SignJWT, UnsecuredJWT } from 'jose';
 
@@ -97,5 +99,54 @@ export class TestAuthorizationServer {
 
   async stop(): Promise<void> {
     await this.server.stop();
+  }
+}
+
+/**
+ * The SDK client's OAuth provider for a test "user agent": it keeps everything in memory, and
+ * when the SDK sends the user to the authorization endpoint it follows that redirect itself and
+ * keeps the code the authorization server gives back, as a browser would deliver it.
+ */
+export class MemoryOAuthProvider implements OAuthClientProvider {
+  private client: OAuthClientInformationMixed | undefined;
+  private stored: OAuthTokens | undefined;
+  private verifier = '';
+  /** The authorization code the last redirect brought back. */
+  code: string | undefined;
+  /** Every authorization URL the SDK opened (its `resource` and `scope` are checked). */
+  readonly authorizationUrls: URL[] = [];
+
+  readonly redirectUrl = 'http://127.0.0.1:1/callback';
+  readonly clientMetadata: OAuthClientMetadata = {
+    client_name: 'httmcp test client',
+    redirect_uris: ['http://127.0.0.1:1/callback'],
+    grant_types: ['authorization_code', 'refresh_token'],
+    response_types: ['code'],
+    token_endpoint_auth_method: 'none',
+  };
+
+  clientInformation(): OAuthClientInformationMixed | undefined {
+    return this.client;
+  }
+  saveClientInformation(info: OAuthClientInformationMixed): void {
+    this.client = info;
+  }
+  tokens(): OAuthTokens | undefined {
+    return this.stored;
+  }
+  saveTokens(tokens: OAuthTokens): void {
+    this.stored = tokens;
+  }
+  async redirectToAuthorization(url: URL): Promise<void> {
+    this.authorizationUrls.push(url);
+    const response = await fetch(url, { redirect: 'manual' });
+    const location = response.headers.get('location');
+    this.code = location ? (new URL(location).searchParams.get('code') ?? undefined) : undefined;
+  }
+  saveCodeVerifier(verifier: string): void {
+    this.verifier = verifier;
+  }
+  codeVerifier(): string {
+    return this.verifier;
   }
 }

@@ -1,13 +1,16 @@
 import { readFileSync } from 'node:fs';
+import { Writable } from 'node:stream';
+import { UnauthorizedError } from '@modelcontextprotocol/sdk/client/auth.js';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { WebSocketClientTransport } from '@modelcontextprotocol/sdk/client/websocket.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
+import { pino } from 'pino';
 import WebSocket from 'ws';
 import { HTTMCP, type Principal, type Stack } from '../../src/index.js';
 import { freePort } from '../../src/stack/stack.js';
-import { TestAuthorizationServer } from '../helpers/oauth.js';
+import { MemoryOAuthProvider, TestAuthorizationServer } from '../helpers/oauth.js';
 import { STREAMABLE_ACCEPT, INITIALIZE_PARAMS } from '../helpers/raw-clients.js';
 import { startTestStack } from '../helpers/stack.js';
 
@@ -56,12 +59,25 @@ describe('OAuth resource server at the edge', () => {
   let base: string;
   const calls: Array<Principal | undefined> = [];
   const probe = () => `${base}/mcp/probe`;
+  /** The backend's log lines (debug and up), to check that no credential is ever logged. */
+  const logLines: string[] = [];
+  const logSink = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      logLines.push(chunk.toString('utf8'));
+      done();
+    },
+  });
 
   beforeAll(async () => {
     as = await TestAuthorizationServer.start();
     const port = await freePort();
     base = `http://127.0.0.1:${port}`;
-    stack = await startTestStack({ port, servers: [probeServer(calls)], auth: { publicUrl: base, jwt: { issuers: [as.issuer] } } });
+    stack = await startTestStack({
+      port,
+      servers: [probeServer(calls)],
+      auth: { publicUrl: base, jwt: { issuers: [as.issuer] } },
+      logger: pino({ level: 'debug' }, logSink),
+    });
   });
   afterAll(async () => {
     await stack?.stop();
@@ -97,7 +113,123 @@ describe('OAuth resource server at the edge', () => {
     await client.close();
   });
 
-  test('the token is never in the backend or nginx logs', () => {
+  test("the official SDK client's OAuth flow: discovery from the 401, registration, PKCE, token with the server as resource, retry", async () => {
+    const provider = new MemoryOAuthProvider();
+    as.subject = 'carol';
+    const registered = as.clients.size;
+    const first = new Client({ name: 'oauth-flow', version: '1.0.0' });
+    const transport = new StreamableHTTPClientTransport(new URL(probe()), { authProvider: provider });
+    await expect(first.connect(transport)).rejects.toThrow(UnauthorizedError);
+    expect(as.clients.size).toBe(registered + 1);
+    const authorization = provider.authorizationUrls[0]!;
+    expect(authorization.searchParams.get('resource')).toBe(probe());
+    expect(authorization.searchParams.get('code_challenge_method')).toBe('S256');
+    expect(provider.code).toBeDefined();
+    await transport.finishAuth(provider.code!);
+    expect(provider.tokens()?.access_token).toBeDefined();
+
+    const client = new Client({ name: 'oauth-flow', version: '1.0.0' });
+    await client.connect(new StreamableHTTPClientTransport(new URL(probe()), { authProvider: provider }));
+    const result = await client.callTool({ name: 'whoami', arguments: {} });
+    expect(JSON.parse((result.content as Array<{ text: string }>)[0]!.text)).toMatchObject({ subject: 'carol' });
+    await client.close();
+  });
+
+  /** A Streamable HTTP initialize with `authorization`, as raw HTTP. */
+  const initialize = (headers: Record<string, string>) =>
+    fetch(probe(), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: STREAMABLE_ACCEPT, ...headers },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: INITIALIZE_PARAMS }),
+    });
+  const callWhoami = (session: string, authorization: string) =>
+    fetch(probe(), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: STREAMABLE_ACCEPT, 'mcp-session-id': session, 'mcp-protocol-version': '2025-06-18', authorization },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'whoami', arguments: {} } }),
+    });
+
+  const attacks: Array<[string, () => Promise<string>]> = [
+    ['an expired token', () => as.token({ sub: 'mallory', aud: probe(), expiresIn: -120 })],
+    ['a token for another audience', () => as.token({ sub: 'mallory', aud: `${base}/mcp/other` })],
+    ['a forged signature', () => as.forgedToken({ sub: 'mallory', aud: probe() })],
+    ['alg none', async () => as.unsignedToken({ sub: 'mallory', aud: probe() })],
+    ['an issuer not on the list', async () => {
+      const rogue = await TestAuthorizationServer.start();
+      try {
+        return await rogue.token({ sub: 'mallory', aud: probe() });
+      } finally {
+        await rogue.stop();
+      }
+    }],
+  ];
+  test.each(attacks)('%s is refused with 401 at the edge, and no handler runs', async (_name, make) => {
+    const token = await make();
+    const before = calls.length;
+    const response = await initialize({ authorization: `Bearer ${token}` });
+    expect(response.status).toBe(401);
+    expect(response.headers.get('www-authenticate')).toMatch(/^Bearer error="invalid_token", error_description="[^"]+", resource_metadata="http:\/\/127\.0\.0\.1:\d+\/\.well-known\/oauth-protected-resource\/mcp\/probe"$/);
+    // The same token on a WebSocket handshake is refused too.
+    const refused = await new Promise<number>((resolve) => {
+      const ws = new WebSocket(probe().replace(/^http/, 'ws'), 'mcp', { headers: { authorization: `Bearer ${token}` } });
+      ws.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
+      ws.on('open', () => resolve(101));
+    });
+    expect(refused).toBe(401);
+    expect(calls.length).toBe(before);
+  });
+
+  test('an Authorization header larger than nginx takes is refused before any check', async () => {
+    const response = await initialize({ authorization: `Bearer ${'a'.repeat(20_000)}` });
+    expect([400, 431, 494]).toContain(response.status);
+  });
+
+  test("another user's session id is refused with a valid token; a refreshed token keeps its session", async () => {
+    const alice = await as.token({ sub: 'alice', aud: probe() });
+    const opened = await initialize({ authorization: `Bearer ${alice}` });
+    const session = opened.headers.get('mcp-session-id')!;
+    expect(session).toBeTruthy();
+    const before = calls.length;
+
+    const bob = await as.token({ sub: 'bob', aud: probe() });
+    expect((await callWhoami(session, `Bearer ${bob}`)).status).toBe(404);
+    // Legacy SSE's message URL with bob's token: refused by the backend, nothing published.
+    const legacy = await fetch(`${probe()}/${session}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${bob}` },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 3, method: 'tools/call', params: { name: 'whoami', arguments: {} } }),
+    });
+    expect(legacy.status).toBe(403);
+    expect(calls.length).toBe(before);
+
+    const refreshed = await as.token({ sub: 'alice', aud: probe(), expiresIn: 900 });
+    expect(refreshed).not.toBe(alice);
+    const call = await callWhoami(session, `Bearer ${refreshed}`);
+    expect(call.status).toBe(200);
+    expect(calls.length).toBe(before + 1);
+    expect(calls.at(-1)?.subject).toBe('alice');
+  });
+
+  test('a client cannot claim a principal: its X-Httmcp-Principal header never reaches the backend', async () => {
+    const forged = Buffer.from(JSON.stringify({ iss: as.issuer, sub: 'admin', scp: ['all'] })).toString('base64url');
+    expect((await initialize({ 'x-httmcp-principal': forged })).status).toBe(401);
+    const token = await as.token({ sub: 'dave', aud: probe() });
+    const opened = await initialize({ authorization: `Bearer ${token}`, 'x-httmcp-principal': forged });
+    const session = opened.headers.get('mcp-session-id')!;
+    const call = await fetch(probe(), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: STREAMABLE_ACCEPT, 'mcp-session-id': session, 'mcp-protocol-version': '2025-06-18', authorization: `Bearer ${token}`, 'x-httmcp-principal': forged },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'whoami', arguments: {} } }),
+    });
+    expect(call.status).toBe(200);
+    expect(calls.at(-1)?.subject).toBe('dave');
+  });
+
+  test('refusals are logged with their reason, and no token is ever in the backend or nginx logs', () => {
+    const backendLog = logLines.join('');
+    expect(backendLog).toContain('token expired');
+    expect(backendLog).toContain('signature verification failed');
+    expect(backendLog).not.toMatch(/eyJ[A-Za-z0-9_-]{10,}/);
     expect(readFileSync(stack.errorLog, 'utf8')).not.toMatch(/eyJ[A-Za-z0-9_-]{10,}/);
   });
 });
