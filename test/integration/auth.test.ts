@@ -225,6 +225,20 @@ describe('OAuth resource server at the edge', () => {
     expect(calls.at(-1)?.subject).toBe('dave');
   });
 
+  test('a WebSocket whose token expires is closed at its next message, which no handler sees', async () => {
+    const token = await as.token({ sub: 'erin', aud: probe(), expiresIn: 2 });
+    const client = new Client({ name: 'expiring', version: '1.0.0' });
+    const transport = transportWith('websocket', probe(), `Bearer ${token}`);
+    await client.connect(transport);
+    await client.callTool({ name: 'whoami', arguments: {} });
+    const closed = new Promise<void>((resolve) => (client.onclose = resolve));
+    await new Promise((r) => setTimeout(r, 2500));
+    const before = calls.length;
+    await expect(client.callTool({ name: 'whoami', arguments: {} }, undefined, { timeout: 5000 })).rejects.toThrow();
+    await closed;
+    expect(calls.length).toBe(before);
+  });
+
   test('refusals are logged with their reason, and no token is ever in the backend or nginx logs', () => {
     const backendLog = logLines.join('');
     expect(backendLog).toContain('token expired');
