@@ -11,6 +11,11 @@ import type { AuthOptions } from './authenticator.js';
  * - `HTTMCP_OAUTH_SCOPES`: scopes every request needs (space- or comma-separated)
  * - `HTTMCP_OAUTH_ALGORITHMS`: accepted JWS algorithms (default: RS*, PS*, ES*, EdDSA)
  * - `HTTMCP_AUTH_VERDICT_MAX_AGE`: seconds nginx may reuse a verdict (default 60)
+ * - `HTTMCP_AUTH_MAX_TOKEN_BYTES`: longest token accepted (default 8192)
+ * - `HTTMCP_OAUTH_CLOCK_TOLERANCE`: seconds of clock skew allowed on exp/nbf (default 30)
+ * - `HTTMCP_OAUTH_FETCH_TIMEOUT_MS`: timeout of discovery and JWKS fetches (default 5000)
+ * - `HTTMCP_OAUTH_JWKS_MAX_AGE_MS`, `HTTMCP_OAUTH_JWKS_COOLDOWN_MS`: key cache life (default
+ *   600000) and least time between two JWKS fetches (default 30000)
  */
 export function authFromEnv(env: NodeJS.ProcessEnv, publicUrl?: string): AuthOptions | undefined {
   const issuers = list(env.HTTMCP_OAUTH_ISSUER);
@@ -22,16 +27,31 @@ export function authFromEnv(env: NodeJS.ProcessEnv, publicUrl?: string): AuthOpt
   if (issuers.length) {
     const algorithms = list(env.HTTMCP_OAUTH_ALGORITHMS);
     options.jwt = { issuers, ...(algorithms.length ? { algorithms } : {}) };
+    const tolerance = whole(env, 'HTTMCP_OAUTH_CLOCK_TOLERANCE');
+    if (tolerance !== undefined) options.jwt.clockToleranceSeconds = tolerance;
+    const timeout = whole(env, 'HTTMCP_OAUTH_FETCH_TIMEOUT_MS');
+    if (timeout !== undefined) options.jwt.fetchTimeoutMs = timeout;
+    const maxAge = whole(env, 'HTTMCP_OAUTH_JWKS_MAX_AGE_MS');
+    if (maxAge !== undefined) options.jwt.jwksMaxAgeMs = maxAge;
+    const cooldown = whole(env, 'HTTMCP_OAUTH_JWKS_COOLDOWN_MS');
+    if (cooldown !== undefined) options.jwt.jwksCooldownMs = cooldown;
   }
   if (apiKeys.length) options.apiKeys = apiKeys;
   const scopes = list(env.HTTMCP_OAUTH_SCOPES);
   if (scopes.length) options.requiredScopes = scopes;
-  if (env.HTTMCP_AUTH_VERDICT_MAX_AGE) {
-    const seconds = Number(env.HTTMCP_AUTH_VERDICT_MAX_AGE);
-    if (!Number.isInteger(seconds) || seconds < 0) throw new Error('HTTMCP_AUTH_VERDICT_MAX_AGE must be a whole number of seconds');
-    options.verdictMaxAgeSeconds = seconds;
-  }
+  const verdictMaxAge = whole(env, 'HTTMCP_AUTH_VERDICT_MAX_AGE');
+  if (verdictMaxAge !== undefined) options.verdictMaxAgeSeconds = verdictMaxAge;
+  const maxTokenBytes = whole(env, 'HTTMCP_AUTH_MAX_TOKEN_BYTES');
+  if (maxTokenBytes !== undefined) options.maxTokenBytes = maxTokenBytes;
   return options;
+}
+
+function whole(env: NodeJS.ProcessEnv, name: string): number | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return undefined;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 0) throw new Error(`${name} must be a whole non-negative number, got ${JSON.stringify(raw)}`);
+  return value;
 }
 
 function list(value: string | undefined): string[] {

@@ -53,6 +53,25 @@ describe('turning authentication on without code', () => {
     }
   });
 
+  test('--oauth-issuer with --oauth-scopes: a token without the scope gets 403 insufficient_scope naming it (step-up)', async () => {
+    const port = await freePort();
+    const cli = await startCli(['start', '--port', String(port), '--oauth-issuer', as.issuer, '--oauth-scopes', 'mcp:use']);
+    try {
+      const demo = `http://127.0.0.1:${port}/mcp/demo`;
+      const metadataUrl = `http://127.0.0.1:${port}/.well-known/oauth-protected-resource/mcp/demo`;
+      expect((await initialize(demo)).headers.get('www-authenticate')).toBe(`Bearer scope="mcp:use", resource_metadata="${metadataUrl}"`);
+      const narrow = await as.token({ sub: 'alice', aud: demo, scope: 'profile' });
+      const forbidden = await initialize(demo, { authorization: `Bearer ${narrow}` });
+      expect(forbidden.status).toBe(403);
+      expect(forbidden.headers.get('www-authenticate')).toBe(`Bearer error="insufficient_scope", scope="mcp:use", resource_metadata="${metadataUrl}"`);
+      expect(await (await fetch(metadataUrl)).json()).toMatchObject({ scopes_supported: ['mcp:use'] });
+      const wide = await as.token({ sub: 'alice', aud: demo, scope: 'profile mcp:use' });
+      expect((await initialize(demo, { authorization: `Bearer ${wide}` })).status).toBe(200);
+    } finally {
+      expect(await stopped(cli.child)).toBe(0);
+    }
+  });
+
   test('--api-keys takes hashed keys; the key is never printed or logged', async () => {
     const port = await freePort();
     const key = 'correct-horse-battery-staple';

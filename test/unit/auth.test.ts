@@ -1,4 +1,4 @@
-import { Authenticator, decodePrincipal, encodePrincipal, hashApiKey, parseApiKeys, principalKey } from '../../src/auth/index.js';
+import { Authenticator, authFromEnv, decodePrincipal, encodePrincipal, hashApiKey, parseApiKeys, principalKey } from '../../src/auth/index.js';
 import { TestAuthorizationServer } from '../helpers/oauth.js';
 
 const PUBLIC = 'http://127.0.0.1:8080';
@@ -112,5 +112,27 @@ describe('Principal on the wire', () => {
     expect(principalKey({ ...alice, scopes: [], expiresAt: 99 })).toBe(principalKey(alice));
     expect(principalKey({ ...alice, subject: 'bob' })).not.toBe(principalKey(alice));
     expect(decodePrincipal('not-json')).toBeUndefined();
+  });
+});
+
+describe('authFromEnv', () => {
+  test('off unless an issuer or API keys are set', () => {
+    expect(authFromEnv({}, PUBLIC)).toBeUndefined();
+    expect(authFromEnv({ HTTMCP_OAUTH_ISSUER: '', HTTMCP_API_KEYS: '' }, PUBLIC)).toBeUndefined();
+  });
+
+  test('an issuer with the settings that bound it', () => {
+    expect(
+      authFromEnv(
+        { HTTMCP_OAUTH_ISSUER: 'https://a.example, https://b.example', HTTMCP_OAUTH_SCOPES: 'mcp', HTTMCP_OAUTH_FETCH_TIMEOUT_MS: '2000', HTTMCP_AUTH_VERDICT_MAX_AGE: '30' },
+        PUBLIC,
+      ),
+    ).toEqual({ publicUrl: PUBLIC, jwt: { issuers: ['https://a.example', 'https://b.example'], fetchTimeoutMs: 2000 }, requiredScopes: ['mcp'], verdictMaxAgeSeconds: 30 });
+  });
+
+  test('HTTMCP_PUBLIC_URL wins; without any public URL it says what to set', () => {
+    expect(authFromEnv({ HTTMCP_OAUTH_ISSUER: 'https://a.example', HTTMCP_PUBLIC_URL: 'https://mcp.example.com' }, PUBLIC)?.publicUrl).toBe('https://mcp.example.com');
+    expect(() => authFromEnv({ HTTMCP_OAUTH_ISSUER: 'https://a.example' })).toThrow(/HTTMCP_PUBLIC_URL/);
+    expect(() => authFromEnv({ HTTMCP_OAUTH_ISSUER: 'https://a.example', HTTMCP_OAUTH_CLOCK_TOLERANCE: '-1' }, PUBLIC)).toThrow(/HTTMCP_OAUTH_CLOCK_TOLERANCE/);
   });
 });
