@@ -4,6 +4,7 @@ import type { Logger } from '../log.js';
 import type { Delivery, SessionHub, Wire } from '../session/session-hub.js';
 import { gapNotice, mayHaveGap, parseLegacyEventId, parseNchanEventId, type NchanEventId } from '../session/resume.js';
 import { BoundedMap } from '../util/bounded-map.js';
+import { missingScopes, type ToolScopes } from '../server/scopes.js';
 
 /** Request headers as Node gives them. */
 export type Headers = Record<string, string | string[] | undefined>;
@@ -46,8 +47,12 @@ export class NchanEndpoint {
    */
   private readonly deleted = new BoundedMap<string, true>(100_000);
 
-  constructor(name: string, hub: SessionHub, gateway: Gateway) {
+  /** The scopes each tool needs (Streamable HTTP refuses a call without them with HTTP 403). */
+  private readonly toolScopes: ToolScopes | undefined;
+
+  constructor(name: string, hub: SessionHub, gateway: Gateway, toolScopes?: ToolScopes) {
     this.name = name;
+    this.toolScopes = toolScopes;
     this.hub = hub;
     this.gateway = gateway;
     this.maxMessageBytes = gateway.maxMessageBytes;
@@ -164,6 +169,8 @@ export class NchanEndpoint {
       return sessionNotFound();
     }
     if (body.trimStart().startsWith('[')) return this.batch(session, headers, body);
+    const forbidden = this.gateway.auth ? this.insufficientScope(headers, body) : undefined;
+    if (forbidden) return forbidden;
     const delivery = await this.hub.receive({ session, wire: 'streamable', headers, body, principal: this.gateway.verifiedPrincipal(headers) });
     const sessionHeader: Record<string, string> = minted || delivery.kind === 'stream' ? { 'mcp-session-id': session } : {};
     switch (delivery.kind) {
@@ -176,6 +183,37 @@ export class NchanEndpoint {
       case 'stream':
         return { status: STREAM_STATUS, headers: { ...sessionHeader, 'x-httmcp-stream': delivery.channel } };
     }
+  }
+
+  /**
+   * A Streamable HTTP `tools/call` of a tool whose scopes the principal lacks: HTTP 403 with the
+   * scopes to ask for, as the MCP authorization spec's step-up wants (the SDK client then asks
+   * the authorization server for them and retries). Other transports get a JSON-RPC error from
+   * the server's ScopedTransport: an HTTP error would close a WebSocket.
+   */
+  private insufficientScope(headers: Headers, body: string): Answer | undefined {
+    const principal = this.gateway.verifiedPrincipal(headers);
+    if (!principal || !this.toolScopes || !body.includes('"tools/call"')) return undefined;
+    let name: unknown;
+    try {
+      const message = JSON.parse(body) as { method?: unknown; params?: { name?: unknown } };
+      if (message.method !== 'tools/call') return undefined;
+      name = message.params?.name;
+    } catch {
+      return undefined;
+    }
+    if (typeof name !== 'string') return undefined;
+    const needed = this.toolScopes(name);
+    if (missingScopes(needed, principal.scopes).length === 0) return undefined;
+    const scope = [...new Set([...principal.scopes, ...needed!])].join(' ');
+    return {
+      status: 403,
+      headers: {
+        'content-type': 'application/json',
+        'www-authenticate': `Bearer error="insufficient_scope", scope="${scope}", resource_metadata="${this.gateway.auth!.metadataUrl(this.name)}", error_description="tool ${name.replace(/["\\]/g, '')} needs more scopes"`,
+      },
+      body: errorBody(ErrorCode.InvalidRequest, `Forbidden: tool ${name} needs scope ${needed!.join(' ')} (insufficient_scope)`),
+    };
   }
 
   async terminate(headers: Headers): Promise<Answer> {

@@ -27,6 +27,7 @@ import { BoundedMap } from '../util/bounded-map.js';
 import { toPromptResult, toResourceResult, toToolResult } from './content.js';
 import { definitionsOf } from './decorators.js';
 import { PaginatingTransport } from './paginate.js';
+import { ScopedTransport } from './scopes.js';
 import type {
   Context,
   Definition,
@@ -179,7 +180,7 @@ export class HTTMCP {
     hub.onSessionClosed = (session) => this.forgetSession(session);
     const server = this.createMcpServer();
     void server.connect(this.paginated(hub));
-    this.mounted = { gateway, hub, server, endpoint: new NchanEndpoint(this.name, hub, gateway) };
+    this.mounted = { gateway, hub, server, endpoint: new NchanEndpoint(this.name, hub, gateway, (tool) => this.toolScopes(tool)) };
     return this.mounted;
   }
 
@@ -198,7 +199,15 @@ export class HTTMCP {
   }
 
   private paginated(transport: Transport): Transport {
-    return new PaginatingTransport(transport, this.options.pageSize ?? 100);
+    return new ScopedTransport(new PaginatingTransport(transport, this.options.pageSize ?? 100), (tool) => this.toolScopes(tool));
+  }
+
+  /** The scopes a tool was declared with (`scopes` option). */
+  toolScopes(tool: string): readonly string[] | undefined {
+    for (const definition of this.definitions) {
+      if (definition.kind === 'tool' && definition.name === tool) return definition.options.scopes;
+    }
+    return undefined;
   }
 
   /** A fresh SDK `McpServer` carrying every definition; kept in sync with later additions. */

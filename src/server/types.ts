@@ -44,6 +44,12 @@ export interface ToolOptions<I extends ZodRawShape | undefined = undefined, O ex
   /** zod shape of the result; makes the tool return `structuredContent`. */
   output?: O;
   annotations?: ToolAnnotations;
+  /**
+   * OAuth scopes a caller needs (all of them), when authentication is on: `tools/list` hides the
+   * tool from principals without them, and calling it is refused with `insufficient_scope`
+   * (HTTP 403 on Streamable HTTP, a JSON-RPC error elsewhere). Not enforced without authentication.
+   */
+  scopes?: string[];
 }
 
 /** Describes a resource, static (`docs://readme`) or templated (`users://{id}/profile`). */

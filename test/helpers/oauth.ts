@@ -27,6 +27,8 @@ export class TestAuthorizationServer {
   readonly clients = new Map<string, Record<string, unknown>>();
   /** The subject the next authorization-code token is issued to. */
   subject = 'alice';
+  /** The scope each authorization code was granted (what the client asked for). */
+  private readonly codeScopes = new Map<string, string>();
 
   static async start(): Promise<TestAuthorizationServer> {
     const as = new TestAuthorizationServer();
@@ -55,8 +57,14 @@ export class TestAuthorizationServer {
       this.clients.set(client.client_id, client);
       res.writeHead(201, { 'content-type': 'application/json' }).end(JSON.stringify(client));
     });
+    service.on('beforeAuthorizeRedirect', (redirect: { url: URL }, req: { url?: string }) => {
+      const scope = new URL(req.url ?? '/', this.issuer).searchParams.get('scope');
+      const code = redirect.url.searchParams.get('code');
+      if (code && scope) this.codeScopes.set(code, scope);
+    });
     service.on('beforeTokenSigning', (token: { payload: Record<string, unknown> }, req: { body?: Record<string, unknown> }) => {
       const body = req.body ?? {};
+      if (typeof body.code === 'string' && this.codeScopes.has(body.code)) token.payload.scope = this.codeScopes.get(body.code);
       if (typeof body.resource === 'string') token.payload.aud = body.resource;
       if (typeof body.client_id === 'string') token.payload.client_id = body.client_id;
       if (body.grant_type === 'authorization_code' || body.grant_type === 'refresh_token') token.payload.sub = this.subject;
@@ -135,8 +143,12 @@ export class MemoryOAuthProvider implements OAuthClientProvider {
     return this.stored;
   }
   saveTokens(tokens: OAuthTokens): void {
-    this.stored = tokens;
+    // Without a refresh token the SDK asks the user again (step-up) instead of refreshing.
+    this.stored = this.keepRefreshToken ? tokens : { ...tokens, refresh_token: undefined };
   }
+
+  /** @param keepRefreshToken - false: forget refresh tokens, as a client that never gets any. */
+  constructor(private readonly keepRefreshToken = true) {}
   async redirectToAuthorization(url: URL): Promise<void> {
     this.authorizationUrls.push(url);
     const response = await fetch(url, { redirect: 'manual' });

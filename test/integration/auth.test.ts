@@ -14,12 +14,17 @@ import { MemoryOAuthProvider, TestAuthorizationServer } from '../helpers/oauth.j
 import { STREAMABLE_ACCEPT, INITIALIZE_PARAMS } from '../helpers/raw-clients.js';
 import { startTestStack } from '../helpers/stack.js';
 
-/** A server whose one tool tells who called it, and counts the calls that reached it. */
+/** A server whose tools tell who called them, and count the calls that reached them. */
 function probeServer(calls: Array<Principal | undefined>): HTTMCP {
-  return new HTTMCP({ name: 'probe', version: '1.0.0' }).tool('whoami', { description: 'who is calling' }, (_args, ctx) => {
-    calls.push(ctx.auth);
-    return { subject: ctx.auth?.subject ?? null, scopes: ctx.auth?.scopes ?? null, sawToken: JSON.stringify(ctx.headers).includes('Bearer') };
-  });
+  return new HTTMCP({ name: 'probe', version: '1.0.0' })
+    .tool('whoami', { description: 'who is calling' }, (_args, ctx) => {
+      calls.push(ctx.auth);
+      return { subject: ctx.auth?.subject ?? null, scopes: ctx.auth?.scopes ?? null, sawToken: JSON.stringify(ctx.headers).includes('Bearer') };
+    })
+    .tool('purge', { description: 'admins only', scopes: ['admin'] }, (_args, ctx) => {
+      calls.push(ctx.auth);
+      return 'purged';
+    });
 }
 
 /** Node's `ws` with an Authorization header on the handshake, in the shape the SDK transport constructs. */
@@ -260,6 +265,62 @@ describe('OAuth resource server at the edge', () => {
     } finally {
       auth.check = check;
     }
+  });
+
+  describe('per-tool scopes', () => {
+    test.each(['streamable', 'sse', 'websocket'] as const)('%s: tools/list shows a principal only the tools its scopes allow', async (kind) => {
+      for (const [scope, expected] of [['tools.call', ['whoami']], ['tools.call admin', ['whoami', 'purge']]] as const) {
+        const token = await as.token({ sub: 'gina', aud: probe(), scope });
+        const client = new Client({ name: 'scopes', version: '1.0.0' });
+        await client.connect(transportWith(kind, probe(), `Bearer ${token}`));
+        expect((await client.listTools()).tools.map((t) => t.name)).toEqual(expected);
+        await client.close();
+      }
+    });
+
+    test('streamable: calling a tool without its scope is HTTP 403 insufficient_scope with the scopes to ask for; no handler runs', async () => {
+      const token = await as.token({ sub: 'gina', aud: probe(), scope: 'tools.call' });
+      const session = (await initialize({ authorization: `Bearer ${token}` })).headers.get('mcp-session-id')!;
+      const before = calls.length;
+      const response = await fetch(probe(), {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: STREAMABLE_ACCEPT, 'mcp-session-id': session, 'mcp-protocol-version': '2025-06-18', authorization: `Bearer ${token}` },
+        body: JSON.stringify({ jsonrpc: '2.0', id: 9, method: 'tools/call', params: { name: 'purge', arguments: {} } }),
+      });
+      expect(response.status).toBe(403);
+      expect(response.headers.get('www-authenticate')).toMatch(/^Bearer error="insufficient_scope", scope="tools.call admin", resource_metadata="[^"]+\/mcp\/probe"/);
+      expect(calls.length).toBe(before);
+    });
+
+    test.each(['sse', 'websocket'] as const)('%s: calling a tool without its scope is a JSON-RPC error, the session goes on, no handler runs', async (kind) => {
+      const token = await as.token({ sub: 'gina', aud: probe(), scope: 'tools.call' });
+      const client = new Client({ name: 'scopes', version: '1.0.0' });
+      await client.connect(transportWith(kind, probe(), `Bearer ${token}`));
+      const before = calls.length;
+      await expect(client.callTool({ name: 'purge', arguments: {} })).rejects.toThrow(/insufficient_scope/);
+      expect(calls.length).toBe(before);
+      await client.callTool({ name: 'whoami', arguments: {} });
+      expect(calls.length).toBe(before + 1);
+      await client.close();
+    });
+
+    test("the SDK client steps up: a 403 insufficient_scope makes it ask for the scope, then the call succeeds", async () => {
+      const provider = new MemoryOAuthProvider(false);
+      const url = new URL(probe());
+      const transport = new StreamableHTTPClientTransport(url, { authProvider: provider });
+      await expect(new Client({ name: 'step-up', version: '1.0.0' }).connect(transport)).rejects.toThrow(UnauthorizedError);
+      await transport.finishAuth(provider.code!);
+      const client = new Client({ name: 'step-up', version: '1.0.0' });
+      const authorized = new StreamableHTTPClientTransport(url, { authProvider: provider });
+      await client.connect(authorized);
+      expect((await client.listTools()).tools.map((t) => t.name)).toEqual(['whoami']);
+      await expect(client.callTool({ name: 'purge', arguments: {} })).rejects.toThrow(UnauthorizedError);
+      const asked = provider.authorizationUrls.at(-1)!;
+      expect(asked.searchParams.get('scope')).toContain('admin');
+      await authorized.finishAuth(provider.code!);
+      expect(await client.callTool({ name: 'purge', arguments: {} })).toMatchObject({ content: [{ type: 'text', text: 'purged' }] });
+      await client.close();
+    });
   });
 
   test('refusals are logged with their reason, and no token is ever in the backend or nginx logs', () => {

@@ -1,4 +1,7 @@
 import { Authenticator, authFromEnv, decodePrincipal, encodePrincipal, hashApiKey, parseApiKeys, principalKey } from '../../src/auth/index.js';
+import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
+import { authInfoOf } from '../../src/auth/auth-info.js';
+import { HTTMCP } from '../../src/index.js';
 import { TestAuthorizationServer } from '../helpers/oauth.js';
 
 const PUBLIC = 'http://127.0.0.1:8080';
@@ -134,5 +137,42 @@ describe('authFromEnv', () => {
     expect(authFromEnv({ HTTMCP_OAUTH_ISSUER: 'https://a.example', HTTMCP_PUBLIC_URL: 'https://mcp.example.com' }, PUBLIC)?.publicUrl).toBe('https://mcp.example.com');
     expect(() => authFromEnv({ HTTMCP_OAUTH_ISSUER: 'https://a.example' })).toThrow(/HTTMCP_PUBLIC_URL/);
     expect(() => authFromEnv({ HTTMCP_OAUTH_ISSUER: 'https://a.example', HTTMCP_OAUTH_CLOCK_TOLERANCE: '-1' }, PUBLIC)).toThrow(/HTTMCP_OAUTH_CLOCK_TOLERANCE/);
+  });
+});
+
+describe('per-tool scopes on any transport (ScopedTransport)', () => {
+  const server = () =>
+    new HTTMCP({ name: 'scoped', version: '1.0.0' })
+      .tool('open', {}, () => 'open')
+      .tool('admin', { scopes: ['admin'] }, () => 'admin');
+
+  /** Sends one request with `authInfo` (what the hub attaches when auth is on) and returns the reply. */
+  async function ask(method: string, params: Record<string, unknown>, authInfo?: ReturnType<typeof authInfoOf>): Promise<any> {
+    const [client, serverSide] = InMemoryTransport.createLinkedPair();
+    await server().connect(serverSide);
+    const replies: any[] = [];
+    client.onmessage = (m) => replies.push(m);
+    await client.start();
+    await client.send({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 't', version: '1' } } });
+    await client.send({ jsonrpc: '2.0', id: 2, method, params }, authInfo ? { authInfo } : undefined);
+    for (let i = 0; i < 50 && !replies.some((r) => r.id === 2); i++) await new Promise((r) => setTimeout(r, 10));
+    await client.close();
+    return replies.find((r) => r.id === 2);
+  }
+  const principal = (scopes: string[]) => authInfoOf({ issuer: 'https://as', subject: 'u', clientId: undefined, scopes, expiresAt: undefined });
+
+  test('without a principal (authentication off) every tool is listed and callable', async () => {
+    expect((await ask('tools/list', {})).result.tools.map((t: { name: string }) => t.name)).toEqual(['open', 'admin']);
+    expect((await ask('tools/call', { name: 'admin', arguments: {} })).result.content[0].text).toBe('admin');
+  });
+
+  test('a principal sees and calls only what its scopes allow', async () => {
+    expect((await ask('tools/list', {}, principal([]))).result.tools.map((t: { name: string }) => t.name)).toEqual(['open']);
+    expect((await ask('tools/list', {}, principal(['admin']))).result.tools.map((t: { name: string }) => t.name)).toEqual(['open', 'admin']);
+    expect((await ask('tools/call', { name: 'admin', arguments: {} }, principal([]))).error).toMatchObject({
+      code: -32600,
+      data: { error: 'insufficient_scope', scope: 'admin' },
+    });
+    expect((await ask('tools/call', { name: 'admin', arguments: {} }, principal(['admin']))).result.content[0].text).toBe('admin');
   });
 });
