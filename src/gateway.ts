@@ -7,6 +7,7 @@ import { principalFromHeaders, SessionIds } from './session/session-id.js';
 import { Authenticator, type AuthOptions } from './auth/authenticator.js';
 import { authFromEnv } from './auth/config.js';
 import { decodePrincipal, principalKey, PRINCIPAL_HEADER, type Principal } from './auth/principal.js';
+import { BoundedMap } from './util/bounded-map.js';
 
 /** Settings shared by every server of one backend process. */
 export interface GatewayOptions {
@@ -63,6 +64,8 @@ export class Gateway {
   readonly auth: Authenticator | undefined;
   private readonly options: GatewayOptions;
   private readonly hubs = new Set<SessionHub>();
+  /** Trusted principal headers already decoded (authentication on). */
+  private readonly principals = new BoundedMap<string, Principal>(10_000);
   private static instance: Gateway | undefined;
 
   constructor(options: GatewayOptions) {
@@ -81,7 +84,14 @@ export class Gateway {
     });
     this.maxMessageBytes = options.maxMessageBytes ?? 4 * 1024 * 1024;
     this.auth = options.auth === undefined || options.auth instanceof Authenticator ? options.auth : new Authenticator(options.auth);
-    this.principal = options.principal ?? (this.auth ? verifiedPrincipalKey : principalFromHeaders);
+    this.principal =
+      options.principal ??
+      (this.auth
+        ? (headers) => {
+            const principal = this.verifiedPrincipal(headers);
+            return principal ? principalKeyOf(principal) : '';
+          }
+        : principalFromHeaders);
     this.messageBuffer = options.messageBuffer ?? DEFAULT_MESSAGE_BUFFER;
   }
 
@@ -132,8 +142,16 @@ export class Gateway {
    */
   verifiedPrincipal(headers: Record<string, string | string[] | undefined>): Principal | undefined {
     if (!this.auth) return undefined;
-    const value = headers[PRINCIPAL_HEADER];
-    return decodePrincipal(Array.isArray(value) ? value[0] : value);
+    const raw = headers[PRINCIPAL_HEADER];
+    const value = Array.isArray(raw) ? raw[0] : raw;
+    if (value === undefined) return undefined;
+    // Decoded once per distinct header: a session's requests all carry the same one.
+    let principal = this.principals.get(value);
+    if (principal === undefined) {
+      principal = decodePrincipal(value);
+      if (principal) this.principals.set(value, principal);
+    }
+    return principal;
   }
 
   /** The process-wide gateway used by servers that were not given one (from the environment). */
@@ -177,9 +195,10 @@ export class Gateway {
   }
 }
 
-/** With authentication on, a session is bound to the verified principal (issuer and subject). */
-function verifiedPrincipalKey(headers: Record<string, string | string[] | undefined>): string {
-  const value = headers[PRINCIPAL_HEADER];
-  const principal = decodePrincipal(Array.isArray(value) ? value[0] : value);
-  return principal ? principalKey(principal) : '';
+/** With authentication on, a session is bound to the verified principal's issuer and subject. */
+const principalKeys = new WeakMap<Principal, string>();
+function principalKeyOf(principal: Principal): string {
+  let key = principalKeys.get(principal);
+  if (key === undefined) principalKeys.set(principal, (key = principalKey(principal)));
+  return key;
 }

@@ -45,13 +45,14 @@ export function decodePrincipal(value: string | undefined): Principal | undefine
   try {
     const wire = JSON.parse(Buffer.from(value, 'base64url').toString('utf8')) as Partial<WirePrincipal>;
     if (typeof wire.iss !== 'string' || typeof wire.sub !== 'string' || !Array.isArray(wire.scp)) return undefined;
-    return {
+    // Frozen: one decoded principal is shared by every request that carries the same header.
+    return Object.freeze({
       issuer: wire.iss,
       subject: wire.sub,
       clientId: typeof wire.cid === 'string' ? wire.cid : undefined,
-      scopes: wire.scp.filter((s): s is string => typeof s === 'string'),
+      scopes: Object.freeze(wire.scp.filter((s): s is string => typeof s === 'string')),
       expiresAt: typeof wire.exp === 'number' ? wire.exp : undefined,
-    };
+    });
   } catch {
     return undefined;
   }

@@ -169,7 +169,7 @@ export class NchanEndpoint {
       return sessionNotFound();
     }
     if (body.trimStart().startsWith('[')) return this.batch(session, headers, body);
-    const forbidden = this.gateway.auth ? this.insufficientScope(headers, body) : undefined;
+    const forbidden = this.gateway.auth && this.toolScopes?.size ? this.insufficientScope(headers, body) : undefined;
     if (forbidden) return forbidden;
     const delivery = await this.hub.receive({ session, wire: 'streamable', headers, body, principal: this.gateway.verifiedPrincipal(headers) });
     const sessionHeader: Record<string, string> = minted || delivery.kind === 'stream' ? { 'mcp-session-id': session } : {};
@@ -193,7 +193,7 @@ export class NchanEndpoint {
    */
   private insufficientScope(headers: Headers, body: string): Answer | undefined {
     const principal = this.gateway.verifiedPrincipal(headers);
-    if (!principal || !this.toolScopes || !body.includes('"tools/call"')) return undefined;
+    if (!principal || !this.toolScopes?.size || !body.includes('"tools/call"')) return undefined;
     let name: unknown;
     try {
       const message = JSON.parse(body) as { method?: unknown; params?: { name?: unknown } };
@@ -203,7 +203,7 @@ export class NchanEndpoint {
       return undefined;
     }
     if (typeof name !== 'string') return undefined;
-    const needed = this.toolScopes(name);
+    const needed = this.toolScopes.get(name);
     if (missingScopes(needed, principal.scopes).length === 0) return undefined;
     const scope = [...new Set([...principal.scopes, ...needed!])].join(' ');
     return {

@@ -84,6 +84,8 @@ export class HTTMCP {
   readonly name: string;
   readonly options: HTTMCPOptions;
   private readonly definitions: Definition[] = [];
+  /** The scopes of tools declared with `scopes` (enforced when authentication is on). */
+  readonly toolScopes = new Map<string, readonly string[]>();
   private readonly servers = new Set<McpServer>();
   /** Per-session `logging/setLevel`, bounded so idle sessions cannot grow it without limit. */
   private readonly logLevels = new BoundedMap<string, LoggingLevel>(100_000);
@@ -180,7 +182,7 @@ export class HTTMCP {
     hub.onSessionClosed = (session) => this.forgetSession(session);
     const server = this.createMcpServer();
     void server.connect(this.paginated(hub));
-    this.mounted = { gateway, hub, server, endpoint: new NchanEndpoint(this.name, hub, gateway, (tool) => this.toolScopes(tool)) };
+    this.mounted = { gateway, hub, server, endpoint: new NchanEndpoint(this.name, hub, gateway, this.toolScopes) };
     return this.mounted;
   }
 
@@ -199,15 +201,7 @@ export class HTTMCP {
   }
 
   private paginated(transport: Transport): Transport {
-    return new ScopedTransport(new PaginatingTransport(transport, this.options.pageSize ?? 100), (tool) => this.toolScopes(tool));
-  }
-
-  /** The scopes a tool was declared with (`scopes` option). */
-  toolScopes(tool: string): readonly string[] | undefined {
-    for (const definition of this.definitions) {
-      if (definition.kind === 'tool' && definition.name === tool) return definition.options.scopes;
-    }
-    return undefined;
+    return new ScopedTransport(new PaginatingTransport(transport, this.options.pageSize ?? 100), this.toolScopes);
   }
 
   /** A fresh SDK `McpServer` carrying every definition; kept in sync with later additions. */
@@ -352,6 +346,7 @@ export class HTTMCP {
     }
     for (const server of this.servers) apply(server, definition, this);
     this.definitions.push(definition);
+    if (definition.kind === 'tool' && definition.options.scopes?.length) this.toolScopes.set(definition.name, [...definition.options.scopes]);
     return this;
   }
 }

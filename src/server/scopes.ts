@@ -2,8 +2,8 @@ import type { Transport, TransportSendOptions } from '@modelcontextprotocol/sdk/
 import { ErrorCode, type JSONRPCMessage, type JSONRPCRequest, type MessageExtraInfo, type RequestId } from '@modelcontextprotocol/sdk/types.js';
 import { principalOfAuthInfo } from '../auth/auth-info.js';
 
-/** The scopes a tool needs, by name (undefined or empty: none). */
-export type ToolScopes = (tool: string) => readonly string[] | undefined;
+/** The scopes each tool needs, by tool name (tools that need none are absent). */
+export type ToolScopes = ReadonlyMap<string, readonly string[]>;
 
 /** The scopes of `needed` that `granted` lacks. */
 export function missingScopes(needed: readonly string[] | undefined, granted: readonly string[]): string[] {
@@ -62,14 +62,14 @@ export class ScopedTransport implements Transport {
   }
 
   private receive(message: JSONRPCMessage, extra?: MessageExtraInfo): void {
-    const principal = principalOfAuthInfo(extra?.authInfo);
+    const principal = this.scopesOf.size > 0 ? principalOfAuthInfo(extra?.authInfo) : undefined;
     if (principal && 'method' in message && 'id' in message) {
       const request = message as JSONRPCRequest;
       if (request.method === 'tools/list') {
         this.lists.set(request.id, principal.scopes);
       } else if (request.method === 'tools/call') {
         const name = (request.params as { name?: unknown } | undefined)?.name;
-        const missing = typeof name === 'string' ? missingScopes(this.scopesOf(name), principal.scopes) : [];
+        const missing = typeof name === 'string' ? missingScopes(this.scopesOf.get(name), principal.scopes) : [];
         if (missing.length > 0) {
           void this.inner.send({
             jsonrpc: '2.0',
@@ -77,7 +77,7 @@ export class ScopedTransport implements Transport {
             error: {
               code: ErrorCode.InvalidRequest,
               message: `Forbidden: tool ${name as string} needs scope ${missing.join(' ')} (insufficient_scope)`,
-              data: { error: 'insufficient_scope', scope: (this.scopesOf(name as string) ?? []).join(' ') },
+              data: { error: 'insufficient_scope', scope: (this.scopesOf.get(name as string) ?? []).join(' ') },
             },
           });
           return;
@@ -90,6 +90,6 @@ export class ScopedTransport implements Transport {
   private filter(result: Record<string, unknown>, granted: readonly string[]): Record<string, unknown> {
     const tools = result.tools;
     if (!Array.isArray(tools)) return result;
-    return { ...result, tools: tools.filter((tool: { name: string }) => missingScopes(this.scopesOf(tool.name), granted).length === 0) };
+    return { ...result, tools: tools.filter((tool: { name: string }) => missingScopes(this.scopesOf.get(tool.name), granted).length === 0) };
   }
 }
