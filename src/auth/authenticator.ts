@@ -1,4 +1,5 @@
 import { ApiKeys, type ApiKeyEntry } from './api-keys.js';
+import { Introspector, type IntrospectionOptions } from './introspection.js';
 import { JwtVerifier, TokenRejected, type JwtVerifierOptions } from './jwt-verifier.js';
 import type { Principal } from './principal.js';
 
@@ -11,6 +12,8 @@ export interface AuthOptions {
   publicUrl: string;
   /** JWT access tokens from these issuers. */
   jwt?: JwtVerifierOptions;
+  /** Opaque tokens (anything that is not a JWT), by RFC 7662 introspection. */
+  introspection?: IntrospectionOptions;
   /** Static API keys (sent as `Authorization: Bearer <key>`). */
   apiKeys?: ApiKeyEntry[];
   /** Scopes every request needs (and Protected Resource Metadata lists); default none. */
@@ -35,6 +38,8 @@ export class Authenticator {
   readonly publicUrl: string;
   private readonly jwt: JwtVerifier | undefined;
   private readonly apiKeys: ApiKeys | undefined;
+  private readonly introspector: Introspector | undefined;
+  private readonly authorizationServers: string[];
   private readonly requiredScopes: string[];
   private readonly verdictMaxAge: number;
   private readonly maxTokenBytes: number;
@@ -45,7 +50,9 @@ export class Authenticator {
     this.publicUrl = url.origin;
     this.jwt = options.jwt ? new JwtVerifier(options.jwt) : undefined;
     this.apiKeys = options.apiKeys?.length ? new ApiKeys(options.apiKeys) : undefined;
-    if (!this.jwt && !this.apiKeys) throw new Error('authentication needs an issuer or API keys');
+    this.introspector = options.introspection ? new Introspector(options.introspection) : undefined;
+    if (!this.jwt && !this.apiKeys && !this.introspector) throw new Error('authentication needs an issuer or API keys');
+    this.authorizationServers = [...new Set([...(options.jwt?.issuers ?? []), ...(options.introspection ? [options.introspection.issuer] : [])])];
     this.requiredScopes = options.requiredScopes ?? [];
     this.verdictMaxAge = options.verdictMaxAgeSeconds ?? 60;
     this.maxTokenBytes = options.maxTokenBytes ?? 8192;
@@ -68,7 +75,7 @@ export class Authenticator {
   protectedResourceMetadata(server?: string): Record<string, unknown> {
     return {
       resource: server === undefined ? this.publicUrl : this.resourceUrl(server),
-      authorization_servers: this.jwt?.authorizationServers ?? [],
+      authorization_servers: this.authorizationServers,
       bearer_methods_supported: ['header'],
       ...(this.requiredScopes.length ? { scopes_supported: this.requiredScopes } : {}),
       resource_name: server === undefined ? 'httmcp' : `httmcp ${server}`,
@@ -89,6 +96,13 @@ export class Authenticator {
     if (!principal && this.jwt && JwtVerifier.looksLikeJwt(token)) {
       try {
         principal = await this.jwt.verify(token, this.resourceUrl(server));
+      } catch (error) {
+        reason = error instanceof TokenRejected ? error.message : 'token could not be verified';
+      }
+    }
+    if (!principal && this.introspector && !JwtVerifier.looksLikeJwt(token)) {
+      try {
+        principal = await this.introspector.verify(token, this.resourceUrl(server));
       } catch (error) {
         reason = error instanceof TokenRejected ? error.message : 'token could not be verified';
       }

@@ -16,6 +16,10 @@ import type { AuthOptions } from './authenticator.js';
  * - `HTTMCP_OAUTH_FETCH_TIMEOUT_MS`: timeout of discovery and JWKS fetches (default 5000)
  * - `HTTMCP_OAUTH_JWKS_MAX_AGE_MS`, `HTTMCP_OAUTH_JWKS_COOLDOWN_MS`: key cache life (default
  *   600000) and least time between two JWKS fetches (default 30000)
+ * - `HTTMCP_OAUTH_INTROSPECTION_CLIENT_ID`, `HTTMCP_OAUTH_INTROSPECTION_CLIENT_SECRET`: with
+ *   these, opaque tokens are introspected (RFC 7662) at the first issuer's endpoint
+ *   (`HTTMCP_OAUTH_INTROSPECTION_URL` to name it; `HTTMCP_OAUTH_INTROSPECTION_CACHE`, entries,
+ *   default 10000)
  */
 export function authFromEnv(env: NodeJS.ProcessEnv, publicUrl?: string): AuthOptions | undefined {
   const issuers = list(env.HTTMCP_OAUTH_ISSUER);
@@ -37,6 +41,19 @@ export function authFromEnv(env: NodeJS.ProcessEnv, publicUrl?: string): AuthOpt
     if (cooldown !== undefined) options.jwt.jwksCooldownMs = cooldown;
   }
   if (apiKeys.length) options.apiKeys = apiKeys;
+  const clientId = env.HTTMCP_OAUTH_INTROSPECTION_CLIENT_ID;
+  const clientSecret = env.HTTMCP_OAUTH_INTROSPECTION_CLIENT_SECRET;
+  if (clientId && clientSecret && issuers[0]) {
+    const cacheEntries = whole(env, 'HTTMCP_OAUTH_INTROSPECTION_CACHE');
+    options.introspection = {
+      issuer: issuers[0],
+      clientId,
+      clientSecret,
+      ...(env.HTTMCP_OAUTH_INTROSPECTION_URL ? { url: env.HTTMCP_OAUTH_INTROSPECTION_URL } : {}),
+      ...(options.jwt?.fetchTimeoutMs === undefined ? {} : { timeoutMs: options.jwt.fetchTimeoutMs }),
+      ...(cacheEntries === undefined ? {} : { cacheEntries }),
+    };
+  }
   const scopes = list(env.HTTMCP_OAUTH_SCOPES);
   if (scopes.length) options.requiredScopes = scopes;
   const verdictMaxAge = whole(env, 'HTTMCP_AUTH_VERDICT_MAX_AGE');

@@ -3,3 +3,4 @@ export { ApiKeys, hashApiKey, parseApiKeys, type ApiKeyEntry } from './api-keys.
 export { JwtVerifier, TokenRejected, DEFAULT_ALGORITHMS, discoverAuthorizationServer, type JwtVerifierOptions } from './jwt-verifier.js';
 export { decodePrincipal, encodePrincipal, principalKey, PRINCIPAL_HEADER, type Principal } from './principal.js';
 export { authFromEnv } from './config.js';
+export { Introspector, type IntrospectionOptions } from './introspection.js';

@@ -28,7 +28,7 @@ export class TokenRejected extends Error {
 }
 
 /** The authorization server's metadata fields this module uses. */
-interface ServerMetadata {
+export interface ServerMetadata {
   issuer: string;
   jwks_uri?: string;
   introspection_endpoint?: string;

@@ -27,6 +27,12 @@ export class TestAuthorizationServer {
   readonly clients = new Map<string, Record<string, unknown>>();
   /** The subject the next authorization-code token is issued to. */
   subject = 'alice';
+  /** Opaque tokens and their introspection answers (RFC 7662). */
+  readonly opaque = new Map<string, Record<string, unknown>>();
+  /** Introspection requests served. */
+  introspections = 0;
+  /** The resource server's credentials at the introspection endpoint. */
+  readonly resourceServer = { clientId: 'httmcp-rs', clientSecret: 'rs-secret-4d2f' };
   /** The scope each authorization code was granted (what the client asked for). */
   private readonly codeScopes = new Map<string, string>();
 
@@ -50,6 +56,18 @@ export class TestAuthorizationServer {
     service.on('beforeWellKnownOpenIdConfiguration', (response: { body: Record<string, unknown> }) => {
       response.body.registration_endpoint = `${this.issuer}/register`;
       response.body.token_endpoint_auth_methods_supported = ['none'];
+      response.body.introspection_endpoint = `${this.issuer}/opaque/introspect`;
+    });
+    service.addRoute('POST', '/opaque/introspect', (req, res) => {
+      this.introspections++;
+      const expected = `Basic ${Buffer.from(`${this.resourceServer.clientId}:${this.resourceServer.clientSecret}`).toString('base64')}`;
+      if (req.headers.authorization !== expected) {
+        res.writeHead(401, { 'content-type': 'application/json' }).end('{"error":"invalid_client"}');
+        return;
+      }
+      const token = (req.body as Record<string, unknown> | undefined)?.token;
+      const claims = typeof token === 'string' ? this.opaque.get(token) : undefined;
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(claims ? { active: true, iss: this.issuer, ...claims } : { active: false }));
     });
     service.addRoute('POST', '/register', (req, res) => {
       const metadata = (req.body ?? {}) as Record<string, unknown>;
@@ -84,6 +102,14 @@ export class TestAuthorizationServer {
         }
       },
     });
+  }
+
+  /** An opaque (non-JWT) token that the introspection endpoint knows with these claims. */
+  opaqueToken(claims: TokenClaims): string {
+    const { expiresIn = 300, ...rest } = claims;
+    const token = randomUUID().replace(/-/g, '');
+    this.opaque.set(token, { ...rest, exp: Math.floor(Date.now() / 1000) + expiresIn });
+    return token;
   }
 
   /** A token with the right claims, signed by a key the issuer never published. */

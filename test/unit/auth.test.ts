@@ -133,6 +133,12 @@ describe('authFromEnv', () => {
     ).toEqual({ publicUrl: PUBLIC, jwt: { issuers: ['https://a.example', 'https://b.example'], fetchTimeoutMs: 2000 }, requiredScopes: ['mcp'], verdictMaxAgeSeconds: 30 });
   });
 
+  test('introspection credentials turn on opaque tokens at the first issuer', () => {
+    expect(
+      authFromEnv({ HTTMCP_OAUTH_ISSUER: 'https://a.example', HTTMCP_OAUTH_INTROSPECTION_CLIENT_ID: 'rs', HTTMCP_OAUTH_INTROSPECTION_CLIENT_SECRET: 's' }, PUBLIC)?.introspection,
+    ).toEqual({ issuer: 'https://a.example', clientId: 'rs', clientSecret: 's' });
+  });
+
   test('HTTMCP_PUBLIC_URL wins; without any public URL it says what to set', () => {
     expect(authFromEnv({ HTTMCP_OAUTH_ISSUER: 'https://a.example', HTTMCP_PUBLIC_URL: 'https://mcp.example.com' }, PUBLIC)?.publicUrl).toBe('https://mcp.example.com');
     expect(() => authFromEnv({ HTTMCP_OAUTH_ISSUER: 'https://a.example' })).toThrow(/HTTMCP_PUBLIC_URL/);
@@ -174,5 +180,41 @@ describe('per-tool scopes on any transport (ScopedTransport)', () => {
       data: { error: 'insufficient_scope', scope: 'admin' },
     });
     expect((await ask('tools/call', { name: 'admin', arguments: {} }, principal(['admin']))).result.content[0].text).toBe('admin');
+  });
+});
+
+describe('opaque tokens by RFC 7662 introspection', () => {
+  let as: TestAuthorizationServer;
+  let auth: Authenticator;
+  beforeAll(async () => {
+    as = await TestAuthorizationServer.start();
+    auth = new Authenticator({ publicUrl: PUBLIC, introspection: { issuer: as.issuer, ...as.resourceServer } });
+  });
+  afterAll(async () => {
+    await as?.stop();
+  });
+
+  test('an active token for this server gives its principal; the answer is cached', async () => {
+    const token = as.opaqueToken({ sub: 'olga', aud: AUDIENCE, scope: 'a b', client_id: 'cli' });
+    const before = as.introspections;
+    for (let i = 0; i < 3; i++) {
+      expect(await auth.check('demo', `Bearer ${token}`)).toMatchObject({ ok: true, principal: { issuer: as.issuer, subject: 'olga', clientId: 'cli', scopes: ['a', 'b'] } });
+    }
+    expect(as.introspections - before).toBe(1);
+  });
+
+  test.each([
+    ['an unknown (inactive) token', () => 'not-a-known-token', 'token is not active'],
+    ['a token for another audience', () => as.opaqueToken({ sub: 'olga', aud: `${PUBLIC}/mcp/notes` }), 'token is for another audience'],
+    ['an expired token', () => as.opaqueToken({ sub: 'olga', aud: AUDIENCE, expiresIn: -10 }), 'token expired'],
+  ])('%s is refused', async (_name, make, reason) => {
+    expect(await auth.check('demo', `Bearer ${make()}`)).toMatchObject({ ok: false, status: 401, reason });
+  });
+
+  test('wrong resource-server credentials refuse every token, and say nothing of the secret', async () => {
+    const wrong = new Authenticator({ publicUrl: PUBLIC, introspection: { issuer: as.issuer, clientId: 'httmcp-rs', clientSecret: 'nope' } });
+    const verdict = await wrong.check('demo', `Bearer ${as.opaqueToken({ sub: 'olga', aud: AUDIENCE })}`);
+    expect(verdict).toMatchObject({ ok: false, status: 401, reason: 'token could not be introspected' });
+    expect(JSON.stringify(verdict)).not.toContain('nope');
   });
 });
