@@ -4,7 +4,7 @@ import type { Logger } from '../log.js';
 import type { Answer, Headers } from './endpoint.js';
 
 /** The backend path nginx's auth_request asks for a verdict: `/_httmcp/auth/{server}`. */
-export const AUTH_PATH = /^\/_httmcp\/auth\/([A-Za-z0-9_-]+)$/;
+export const AUTH_PATH = /^\/_httmcp\/auth\/([A-Za-z0-9_-]*)$/;
 
 /** Protected Resource Metadata paths (RFC 9728): per server (path inserted) and the root form. */
 export const METADATA_PATH = /^\/\.well-known\/oauth-protected-resource(?:\/mcp\/([A-Za-z0-9_-]+))?$/;
@@ -36,6 +36,14 @@ export async function verdictAnswer(auth: Authenticator, server: string, headers
     status: verdict.status,
     headers: { 'www-authenticate': verdict.challenge, 'cache-control': `max-age=${REFUSAL_MAX_AGE}` },
   };
+}
+
+/**
+ * The verdict for a URL that names no server of this backend: 401 without metadata (auth_request
+ * passes only 401 and 403 on; anything else would be a 500 for the client).
+ */
+export function noServerVerdict(): Answer {
+  return { status: 401, headers: { 'www-authenticate': 'Bearer', 'cache-control': `max-age=${REFUSAL_MAX_AGE}` } };
 }
 
 /** A server's (or, without `server`, the origin's) Protected Resource Metadata document. */

@@ -3,7 +3,7 @@ import type { Gateway } from '../gateway.js';
 import type { HTTMCP } from '../server/httmcp.js';
 import type { NchanEndpoint } from './endpoint.js';
 import { answer, readBody, TOO_LARGE, writeAnswer } from './io.js';
-import { AUTH_PATH, METADATA_PATH, metadataAnswer, verdictAnswer } from './auth-endpoint.js';
+import { AUTH_PATH, METADATA_PATH, metadataAnswer, noServerVerdict, verdictAnswer } from './auth-endpoint.js';
 
 const SERVER_PATH = /^\/mcp\/([A-Za-z0-9_-]+)(?:\/([A-Za-z0-9_.-]+)\/(message|closed))?$/;
 
@@ -39,7 +39,10 @@ export function createBackendHandler(servers: HTTMCP[], gateway: Gateway): Reque
   const authRoutes = (path: string, req: IncomingMessage, res: ServerResponse): void => {
     const auth = gateway.auth!;
     const verdict = AUTH_PATH.exec(path);
-    if (verdict && endpoints.has(verdict[1]!)) return void answer(res, () => verdictAnswer(auth, verdict[1]!, req.headers, gateway.logger), onError);
+    if (verdict) {
+      if (!endpoints.has(verdict[1]!)) return writeAnswer(res, noServerVerdict());
+      return void answer(res, () => verdictAnswer(auth, verdict[1]!, req.headers, gateway.logger), onError);
+    }
     const metadata = METADATA_PATH.exec(path);
     if (metadata && (metadata[1] === undefined || endpoints.has(metadata[1]))) {
       if (req.method !== 'GET' && req.method !== 'HEAD') return writeAnswer(res, { status: 405, headers: { allow: 'GET, HEAD' } });

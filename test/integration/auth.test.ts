@@ -98,6 +98,12 @@ describe('OAuth resource server at the edge', () => {
     expect((await fetch(`${base}/.well-known/oauth-protected-resource/mcp/nope`)).status).toBe(404);
   });
 
+  test('a URL that names no server is refused like any other, not a 500', async () => {
+    for (const path of ['/mcp/nope', '/mcp/', '/mcp/nope/abc']) {
+      expect((await fetch(`${base}${path}`, { method: 'POST', body: '{}' })).status).toBe(401);
+    }
+  });
+
   test('a request without a token gets 401 naming the metadata', async () => {
     const response = await fetch(probe(), {
       method: 'POST',
