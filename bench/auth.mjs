@@ -2,7 +2,7 @@
 // tools/call throughput with authentication off and with JWT auth on, in the same run
 // (issue 12: auth on should keep at least 90% of the figure with auth off).
 //
-//   npm run build && node bench/auth.mjs [--clients 64] [--duration 10] [--warmup 2] [--transports http,ws]
+//   npm run build && node bench/auth.mjs [--clients 64] [--duration 10] [--warmup 2] [--transports http,ws] [--rounds 2]
 //
 // Starts a local authorization server (oauth2-mock-server, a devDependency) and, for each
 // mode, `httmcp start` (nginx+nchan and the backend with the example servers) as a child
@@ -23,6 +23,8 @@ const { values } = parseArgs({
     duration: { type: 'string', default: '10' },
     warmup: { type: 'string', default: '2' },
     transports: { type: 'string', default: 'http,ws' },
+    // Modes alternate (off, jwt, off, jwt, ...): on a shared machine the load drifts.
+    rounds: { type: 'string', default: '2' },
   },
 });
 const CLI = new URL('../dist/src/cli/main.js', import.meta.url).pathname;
@@ -75,7 +77,8 @@ const issuer = as.issuer.url;
 
 const rows = [];
 try {
-  for (const mode of ['off', 'jwt']) {
+  const modes = Array.from({ length: Number(values.rounds) }, () => ['off', 'jwt']).flat();
+  for (const mode of modes) {
     const port = await freePort();
     const { child, info } = await startStack(port, mode === 'jwt' ? { HTTMCP_OAUTH_ISSUER: issuer } : { HTTMCP_OAUTH_ISSUER: '', HTTMCP_API_KEYS: '' });
     const url = info.servers.demo;
@@ -121,8 +124,17 @@ try {
 } finally {
   await as.stop();
 }
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
 for (const transport of values.transports.split(',')) {
-  const off = rows.find((r) => r.mode === 'off' && r.transport === transport);
-  const on = rows.find((r) => r.mode === 'jwt' && r.transport === transport);
-  if (off && on) process.stderr.write(`${transport}: auth off ${off.rps} rps, JWT auth on ${on.rps} rps (${((100 * on.rps) / off.rps).toFixed(1)}%)\n`);
+  const of = (mode, field) => median(rows.filter((r) => r.mode === mode && r.transport === transport).map((r) => r[field]));
+  const off = of('off', 'rps');
+  const on = of('jwt', 'rps');
+  process.stderr.write(
+    `${transport}: median rps auth off ${off}, JWT on ${on} (${((100 * on) / off).toFixed(1)}%); ` +
+      `backend µs/call ${of('off', 'backend_us_per_call')} -> ${of('jwt', 'backend_us_per_call')}; ` +
+      `nginx µs/call ${of('off', 'nginx_us_per_call')} -> ${of('jwt', 'nginx_us_per_call')}\n`,
+  );
 }

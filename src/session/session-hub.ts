@@ -208,15 +208,9 @@ export class SessionHub implements Transport {
   private async classify(forwarded: Forwarded): Promise<Delivery> {
     const parsed = parseMessage(forwarded.body);
     if ('error' in parsed) return { kind: 'invalid', body: JSON.stringify(parsed.error) };
-    const extra: MessageExtraInfo = {
-      requestInfo: { headers: { ...forwarded.headers, 'mcp-session-id': forwarded.session } },
-    };
-    if (forwarded.principal) {
-      // Handlers get who is calling, never the credential: nothing they forward can leak it.
-      extra.authInfo = authInfoOf(forwarded.principal);
-      delete extra.requestInfo!.headers.authorization;
-      delete extra.requestInfo!.headers[PRINCIPAL_HEADER];
-    }
+    const extra: MessageExtraInfo = forwarded.principal
+      ? authenticatedExtra(forwarded)
+      : { requestInfo: { headers: { ...forwarded.headers, 'mcp-session-id': forwarded.session } } };
     const message = parsed.message;
 
     switch (parsed.kind) {
@@ -589,4 +583,13 @@ function sessionKey(session: string, id: RequestId | undefined): string {
 /** The request's channel; on Streamable HTTP a stream channel `{session}.{random}` of its own. */
 function channelOf(entry: Inflight): string {
   return (entry.channel ??= `${entry.session}.${randomBytes(9).toString('base64url')}`);
+}
+
+/**
+ * The extra of a message whose sender the edge authenticated: handlers get who is calling
+ * (`authInfo`), never the credential, so nothing they forward can leak it.
+ */
+function authenticatedExtra(forwarded: Forwarded): MessageExtraInfo {
+  const { authorization: _credential, [PRINCIPAL_HEADER]: _principal, ...headers } = forwarded.headers;
+  return { requestInfo: { headers: { ...headers, 'mcp-session-id': forwarded.session } }, authInfo: authInfoOf(forwarded.principal!) };
 }
