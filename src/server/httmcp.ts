@@ -1,4 +1,3 @@
-import { principalOfAuthInfo } from '../auth/auth-info.js';
 import { McpServer, ResourceTemplate } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
@@ -19,6 +18,7 @@ import {
 } from '@modelcontextprotocol/sdk/types.js';
 import type { Router } from 'express';
 import type { ZodRawShape } from 'zod';
+import { principalOfAuthInfo } from '../auth/auth-info.js';
 import { Gateway } from '../gateway.js';
 import { NchanEndpoint } from '../http/endpoint.js';
 import { createNchanRouter } from '../http/router.js';

@@ -1,4 +1,3 @@
-import type { Principal } from '../auth/principal.js';
 import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
 import type {
   CallToolResult,
@@ -17,6 +16,7 @@ import type {
   ToolAnnotations,
 } from '@modelcontextprotocol/sdk/types.js';
 import type { z, ZodRawShape } from 'zod';
+import type { Principal } from '../auth/principal.js';
 
 /** A value or a promise of it. */
 export type MaybePromise<T> = T | Promise<T>;
