@@ -108,6 +108,16 @@ if [ -n "${HTTMCP_OAUTH_ISSUER:-}${HTTMCP_API_KEYS:-}" ]; then
 else
   default HTTMCP_AUTH_REQUEST off
 fi
+# No /healthz instance header by default (the local launcher sets one per start).
+optional HTTMCP_INSTANCE_ID ''
+# Backends serve only requests with this key (src/http/backend-guard.ts): derived from the
+# session secret the backends share, the same way deriveBackendKey() does.
+if [ -z "${HTTMCP_BACKEND_KEY:-}" ]; then
+  [ -n "${HTTMCP_SESSION_SECRET:-}" ] ||
+    die "set HTTMCP_SESSION_SECRET (the backends' value; nginx derives the key it proves itself with from it) or HTTMCP_BACKEND_KEY"
+  HTTMCP_BACKEND_KEY=$(printf 'httmcp backend key\n%s' "$HTTMCP_SESSION_SECRET" | sha256sum | cut -d' ' -f1)
+fi
+export HTTMCP_BACKEND_KEY
 
 HTTMCP_CONFIG=${HTTMCP_CONFIG:-$HTTMCP_PREFIX/nginx.conf}
 
@@ -122,16 +132,27 @@ for name in $names; do
 done
 [ -z "$missing" ] || die "no value for template placeholder(s):$missing (set them in the environment)"
 
-# ---- runtime directories: workers (www-data) must traverse the prefix to reach core.sock;
-#      nginx creates tmp/client_body and tmp/proxy itself (owned by the worker user).
+# ---- runtime directories: the workers' group (www-data) must traverse the prefix to reach
+#      core.sock, nobody else may (0750); nginx creates tmp/client_body and tmp/proxy itself
+#      (owned by the worker user).
 mkdir -p "$HTTMCP_PREFIX/tmp" "$(dirname "$HTTMCP_CONFIG")"
 if [ "$(id -u)" = 0 ]; then
-  chmod 0755 "$HTTMCP_PREFIX" "$HTTMCP_PREFIX/tmp"
+  worker_user=$(printf '%s' "$HTTMCP_USER_DIRECTIVE" | sed -n 's/^[[:space:]]*user[[:space:]]\{1,\}\([^[:space:];]*\).*/\1/p')
+  worker_group=$(printf '%s' "$HTTMCP_USER_DIRECTIVE" | sed -n 's/^[[:space:]]*user[[:space:]]\{1,\}[^[:space:];]*[[:space:]]\{1,\}\([^[:space:];]*\).*/\1/p')
+  if [ -n "$worker_user" ]; then
+    [ -n "$worker_group" ] || worker_group=$(id -gn "$worker_user") || die "no user $worker_user (HTTMCP_USER_DIRECTIVE)"
+    chown "root:$worker_group" "$HTTMCP_PREFIX"
+    chmod 0750 "$HTTMCP_PREFIX"
+  else
+    chmod 0700 "$HTTMCP_PREFIX"
+  fi
+  chmod 0755 "$HTTMCP_PREFIX/tmp"
 fi
 
 # ---- render
 rendered="$HTTMCP_CONFIG.tmp.$$"
-envsubst "$shell_format" <"$HTTMCP_TEMPLATE" >"$rendered"
+# 0600: the config holds the backend key.
+(umask 077 && envsubst "$shell_format" <"$HTTMCP_TEMPLATE" >"$rendered")
 # Comment lines may mention ${HTTMCP_*} (the template's header does); anything else is an error.
 if grep -n '\${HTTMCP_' "$rendered" | grep -v '^[0-9]*:[[:space:]]*#' >&2; then
   rm -f "$rendered"

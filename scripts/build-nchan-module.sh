@@ -22,12 +22,29 @@
 # configure flags (package nginx-dev, as Debian's dh-sequence-nginx builds its module packages),
 # so the module's ABI matches the installed nginx.
 #
+# `--check [DEST]` builds nothing: it exits 0 when DEST was built by this script from exactly the
+# current patches for the installed nginx (its `.stamp` file matches), 1 otherwise. `npm start` and
+# `npm test` (scripts/setup.mjs) use it to rebuild only when something changed.
+#
 # Env: NCHAN_BUILD_DIR (default /var/tmp/httmcp-nchan-build), JOBS (default: nproc).
 set -euo pipefail
 
+CHECK_ONLY=''
+if [ "${1:-}" = --check ]; then CHECK_ONLY=1; shift; fi
 DEST=${1:-/usr/local/lib/httmcp/ngx_nchan_module.so}
 HERE=$(cd "$(dirname "$0")" && pwd)
+SELF=$HERE/$(basename "$0")
 PATCHES=("$HERE"/nchan-patches/*.patch)
+
+# What the module is built from: this script, the patches and the installed nginx. A module whose
+# stamp differs was built from something else and is rebuilt.
+stamp() {
+  { cat "$SELF" "${PATCHES[@]}"; dpkg-query -W -f '${Version}' nginx 2>/dev/null; } | sha256sum | cut -d' ' -f1
+}
+if [ -n "$CHECK_ONLY" ]; then
+  [ -f "$DEST" ] && [ -f "$DEST.stamp" ] && [ "$(cat "$DEST.stamp")" = "$(stamp)" ]
+  exit $?
+fi
 WORK=${NCHAN_BUILD_DIR:-/var/tmp/httmcp-nchan-build}
 JOBS=${JOBS:-$(nproc)}
 MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
@@ -79,6 +96,7 @@ grep -q 'msg_pool = ngx_create_pool([^;]*ngx_cycle->log)' "$SRC/src/subscribers/
 if grep -n 'msg_pool = ngx_create_pool([^;]*connection->log)' "$SRC/src/subscribers/websocket.c"; then die "a msg_pool still uses the connection's log"; fi
 
 # 4. Build the dynamic module against the installed nginx (as dh-sequence-nginx's nginx_mod does).
+log "configuring against nginx $NGINX_VERSION"
 BLD=$WORK/build
 mkdir -p "$BLD"
 (
@@ -89,11 +107,23 @@ mkdir -p "$BLD"
     --with-ld-opt="$(cd "$SRC" && dpkg-buildflags --get LDFLAGS) -fPIC" \
     "${NGX_CONF_FLAGS[@]}" --add-dynamic-module="$SRC" --builddir="$BLD"
 ) >"$WORK/configure.log" 2>&1 || die "configure failed, see $WORK/configure.log"
-make -j"$JOBS" -f "$BLD/Makefile" -C /usr/share/nginx/src modules >"$WORK/make.log" 2>&1 || die "make failed, see $WORK/make.log"
+# Progress: one line per tenth of the compile (about a minute on 2 cores), so nobody waits blind.
+total=$(find "$SRC/src" -name '*.c' | wc -l)
+log "compiling about $total files with $JOBS jobs (log: $WORK/make.log)"
+set +o pipefail
+make -j"$JOBS" -f "$BLD/Makefile" -C /usr/share/nginx/src modules 2>&1 | tee "$WORK/make.log" \
+  | awk -v total="$total" '/ -c / { n++; step = int(n * 10 / total); if (step > shown) { shown = step; printf "build-nchan-module: compiled %d of ~%d files\n", n, total > "/dev/stderr" } }'
+status=${PIPESTATUS[0]}
+set -o pipefail
+[ "$status" = 0 ] || die "make failed, see $WORK/make.log"
 
 # 5. Check that nginx loads it, then install.
 printf 'load_module %s;\nevents {}\n' "$BLD/ngx_nchan_module.so" > "$WORK/load-test.conf"
 /usr/sbin/nginx -g 'error_log /dev/null; pid /dev/null;' -t -q -c "$WORK/load-test.conf" || die "nginx refuses the built module"
-install -D -m 0644 "$BLD/ngx_nchan_module.so" "$DEST"
+install -D -m 0644 "$BLD/ngx_nchan_module.so" "$DEST.new"
+stamp > "$DEST.stamp.new"
+# Renamed into place, never written over: running nginx processes map the old file.
+mv -f "$DEST.new" "$DEST"
+mv -f "$DEST.stamp.new" "$DEST.stamp"
 log "installed $(basename "$SRC") with ${#PATCHES[@]} patch(es) from scripts/nchan-patches at $DEST (httmcp's launcher uses it when present)"
 echo "$DEST"

@@ -8,6 +8,7 @@ import { Authenticator, type AuthOptions } from './auth/authenticator.js';
 import { authFromEnv } from './auth/config.js';
 import { decodePrincipal, principalKey, PRINCIPAL_HEADER, type Principal } from './auth/principal.js';
 import { BoundedMap } from './util/bounded-map.js';
+import { deriveBackendKey } from './http/backend-guard.js';
 
 /** Settings shared by every server of one backend process. */
 export interface GatewayOptions {
@@ -62,6 +63,11 @@ export class Gateway {
   readonly messageBuffer: MessageBuffer;
   /** Authentication, when it is on. */
   readonly auth: Authenticator | undefined;
+  /**
+   * What nginx must send in `X-Httmcp-Backend-Key` for the backend to serve a request (derived
+   * from the session secret; see {@link deriveBackendKey}).
+   */
+  readonly backendKey: string;
   private readonly options: GatewayOptions;
   private readonly hubs = new Set<SessionHub>();
   /** Trusted principal headers already decoded (authentication on). */
@@ -77,6 +83,7 @@ export class Gateway {
       this.logger.warn('HTTMCP_SESSION_SECRET is not set: generated one, so sessions end when this process does');
     }
     this.sessionIds = new SessionIds(secret);
+    this.backendKey = deriveBackendKey(secret);
     this.publisher = new NchanPublisher({
       url: options.publishUrl,
       logger: this.logger,

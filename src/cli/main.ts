@@ -10,6 +10,7 @@ import { registerNatsCommand } from './nats-command.js';
 import { registerOpenApiCommand } from './openapi-command.js';
 import { registerStdioCommand } from './stdio-command.js';
 import { createBackendHandler } from '../http/node-handler.js';
+import { deriveBackendKey } from '../http/backend-guard.js';
 import { listen, startStack, type Stack } from '../stack/stack.js';
 
 interface StackFlags {
@@ -73,6 +74,15 @@ program
     };
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
+  });
+
+program
+  .command('backend-key')
+  .description("print the key nginx must send backends (X-Httmcp-Backend-Key), derived from HTTMCP_SESSION_SECRET: the template's HTTMCP_BACKEND_KEY for an nginx you run yourself")
+  .action(() => {
+    const secret = process.env.HTTMCP_SESSION_SECRET;
+    if (!secret) throw new Error('HTTMCP_SESSION_SECRET is not set: the key is derived from the secret the backends share');
+    process.stdout.write(`${deriveBackendKey(secret)}\n`);
   });
 
 function splitHostPort(value: string): [string, number] {
@@ -151,6 +161,12 @@ async function run(servers: HTTMCP[], flags: StackFlags): Promise<void> {
     }
     process.stdout.write('Ctrl-C stops nginx and the backend.\n');
   }
+  // Never half alive: when nginx dies, the stack has stopped its backend; this process goes too,
+  // non-zero, so a service manager restarts the whole stack.
+  void stack.failed.then((error) => {
+    process.stderr.write(`httmcp: ${error.message}\n`);
+    process.exit(1);
+  });
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;

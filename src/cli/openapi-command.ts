@@ -151,6 +151,11 @@ async function runOpenApi(specArgument: string | undefined, flags: OpenApiFlags)
     process.stdout.write(`  ${server.name.padEnd(12)} ${url}   (WebSocket: ${url.replace(/^http/, 'ws')})   ${server.tools.length} tools\n`);
     process.stdout.write('Ctrl-C stops nginx and the backend.\n');
   }
+  // Never half alive: nginx gone means the stack stopped; exit non-zero (docs/operations.md).
+  void stack.failed.then((error) => {
+    process.stderr.write(`httmcp openapi: ${error.message}\n`);
+    process.exit(1);
+  });
   let stopping = false;
   const stop = async () => {
     if (stopping) return;

@@ -2,6 +2,7 @@ import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http
 import type { Gateway } from '../gateway.js';
 import type { HTTMCP } from '../server/httmcp.js';
 import type { NchanEndpoint } from './endpoint.js';
+import { checkBackendRequest } from './backend-guard.js';
 import { answer, readBody, TOO_LARGE, writeAnswer } from './io.js';
 import { AUTH_PATH, METADATA_PATH, metadataAnswer, noServerVerdict, verdictAnswer } from './auth-endpoint.js';
 
@@ -26,6 +27,8 @@ export function prometheusText(stats: ReturnType<Gateway['stats']>): string {
 /**
  * The backend as a plain node:http listener: every server's endpoint plus `/healthz` and `/metrics`, with no
  * framework between nginx and the SDK. This is what `httmcp start` and `httmcp backend` run.
+ * It serves only nginx: requests without the backend key, with an Origin or with a foreign Host
+ * get 403 ({@link checkBackendRequest}).
  */
 export function createBackendHandler(servers: HTTMCP[], gateway: Gateway): RequestListener {
   const endpoints = new Map<string, NchanEndpoint>();
@@ -54,6 +57,9 @@ export function createBackendHandler(servers: HTTMCP[], gateway: Gateway): Reque
   return (req: IncomingMessage, res: ServerResponse) => {
     const url = req.url ?? '/';
     const path = url.includes('?') ? url.slice(0, url.indexOf('?')) : url;
+    const monitoring = path === '/healthz' || path === '/metrics';
+    const refusal = checkBackendRequest(req.headers, gateway.backendKey, !monitoring);
+    if (refusal) return writeAnswer(res, { status: refusal.status, headers: { 'content-type': 'text/plain' }, body: `${refusal.reason}\n` });
     if (path === '/healthz') {
       return writeAnswer(res, {
         status: 200,

@@ -165,7 +165,7 @@ export class HTTMCP {
   /** The router bound to `gateway`. A server is mounted on one gateway at a time. */
   mount(gateway: Gateway): Router {
     const mounted = this.attach(gateway);
-    return (mounted.router ??= createNchanRouter(mounted.endpoint));
+    return (mounted.router ??= createNchanRouter(mounted.endpoint, gateway.backendKey));
   }
 
   /** The framework-neutral endpoint bound to `gateway` (what the router and node:http serve). */

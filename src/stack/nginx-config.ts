@@ -31,6 +31,10 @@ export interface NginxConfigValues {
   HTTMCP_REDIS_PASS: string;
   /** `off`, or the auth_request location (`/_httmcp/auth`) when authentication is on. */
   HTTMCP_AUTH_REQUEST: string;
+  /** What nginx sends backends in X-Httmcp-Backend-Key (`deriveBackendKey` of the session secret). */
+  HTTMCP_BACKEND_KEY: string;
+  /** Names this start of nginx on `/healthz` (X-Httmcp-Instance); empty: no header. */
+  HTTMCP_INSTANCE_ID: string;
 }
 
 /** Host names allowed by default (DNS-rebinding protection): this machine's loopback names. */

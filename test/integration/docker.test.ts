@@ -5,7 +5,7 @@
  * real backend, reached by official SDK clients.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { availableParallelism, tmpdir } from 'node:os';
@@ -14,6 +14,7 @@ import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { Progress } from '@modelcontextprotocol/sdk/types.js';
 import { pino } from 'pino';
 import { createExampleServers } from '../../examples/index.js';
+import { deriveBackendKey } from '../../src/http/backend-guard.js';
 import { createBackendHandler } from '../../src/http/node-handler.js';
 import { Gateway } from '../../src/gateway.js';
 import type { HTTMCP } from '../../src/server/httmcp.js';
@@ -25,11 +26,13 @@ const root = packageRoot();
 const entrypoint = join(root, 'docker', 'nginx-entrypoint.sh');
 const healthcheck = join(root, 'docker', 'nginx-healthcheck.sh');
 const isRoot = process.getuid?.() === 0;
+/** The session secret the backends and (for the backend key) the nginx container share. */
+const SECRET = 'docker-test-secret-0123456789abcdef';
 
 /** The test's environment without any HTTMCP_* variable of its own, plus `overrides`. */
 function scriptEnv(overrides: Record<string, string>): NodeJS.ProcessEnv {
   const env = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('HTTMCP_')));
-  return { ...env, HTTMCP_TEMPLATE: templatePath(), ...overrides };
+  return { ...env, HTTMCP_TEMPLATE: templatePath(), HTTMCP_SESSION_SECRET: SECRET, ...overrides };
 }
 
 function runEntrypoint(overrides: Record<string, string>) {
@@ -51,7 +54,7 @@ afterAll(() => {
 const compose = spawnSync('docker-compose', ['version'], { encoding: 'utf8' });
 const hasCompose = !compose.error && compose.status === 0;
 if (!hasCompose && !process.env.CI) {
-  // Outside CI only; .ci/run installs docker-compose, and in CI a missing one fails below.
+  // Outside CI only; `npm test` installs docker-compose (scripts/setup.mjs), and in CI a missing one fails below.
   console.warn('docker.test.ts: docker-compose is not installed; skipping the docker-compose.yml checks (apt-get install docker-compose)');
 }
 
@@ -121,8 +124,22 @@ describe('nginx image entrypoint: rendering', () => {
       HTTMCP_REDIS_UPSTREAM: '',
       HTTMCP_REDIS_PASS: '',
       HTTMCP_AUTH_REQUEST: 'off',
+      // What the backends with the same session secret expect (src/http/backend-guard.ts).
+      HTTMCP_BACKEND_KEY: deriveBackendKey(SECRET),
+      HTTMCP_INSTANCE_ID: '',
     };
     expect(readFileSync(join(prefix, 'nginx.conf'), 'utf8')).toBe(renderNginxConfig(containerDefaults));
+    // The config holds the backend key; the prefix is for the workers' group only.
+    expect(statSync(join(prefix, 'nginx.conf')).mode & 0o777).toBe(0o600);
+    expect(statSync(prefix).mode & 0o777).toBe(isRoot ? 0o750 : statSync(prefix).mode & 0o777);
+    if (isRoot) expect(statSync(prefix).gid).toBe(Number(spawnSync('id', ['-g', 'www-data'], { encoding: 'utf8' }).stdout));
+  });
+
+  test('without the session secret (or a backend key) it stops, saying what to set', () => {
+    const prefix = tempDir();
+    const result = runEntrypoint({ HTTMCP_PREFIX: prefix, HTTMCP_RENDER_ONLY: '1', HTTMCP_SESSION_SECRET: '' });
+    expect(result.status).toBe(1);
+    expect(result.stderr).toMatch(/set HTTMCP_SESSION_SECRET/);
   });
 
   test('nginx $variables survive and overrides land where the launcher puts them', () => {
@@ -201,7 +218,7 @@ describe('nginx image entrypoint: serving SDK clients with this machine\'s Debia
     publicPort = await freePort();
     const publishPort = await freePort();
     const logger = pino({ level: process.env.HTTMCP_TEST_LOG ?? 'silent' });
-    gateway = new Gateway({ publishUrl: `http://127.0.0.1:${publishPort}`, inlineReplyMax: LIMITS.inlineReplyMax, logger });
+    gateway = new Gateway({ publishUrl: `http://127.0.0.1:${publishPort}`, sessionSecret: SECRET, inlineReplyMax: LIMITS.inlineReplyMax, logger });
     servers = createExampleServers();
     backend = await listen(createBackendHandler(servers, gateway));
     const backendPort = (backend.address() as AddressInfo).port;
@@ -256,16 +273,25 @@ describe('nginx image entrypoint: serving SDK clients with this machine\'s Debia
   (isRoot ? test : test.skip)('workers run as www-data and still reach core.sock (prefix stays traversable)', async () => {
     // From /proc (minimal CI images have no `ps`): the master's children and their real uid.
     const wwwData = spawnSync('id', ['-u', 'www-data'], { encoding: 'utf8' }).stdout.trim();
-    const uids: string[] = [];
-    for (const pid of readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
-      let status: string;
-      try {
-        status = readFileSync(`/proc/${pid}/status`, 'utf8');
-      } catch {
-        continue; // gone meanwhile
+    const workerUids = () => {
+      const found: string[] = [];
+      for (const pid of readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
+        let status: string;
+        try {
+          status = readFileSync(`/proc/${pid}/status`, 'utf8');
+        } catch {
+          continue; // gone meanwhile
+        }
+        if (/^PPid:\s+(\d+)$/m.exec(status)?.[1] !== String(nginx!.pid)) continue;
+        found.push(/^Uid:\s+(\d+)/m.exec(status)![1]!);
       }
-      if (/^PPid:\s+(\d+)$/m.exec(status)?.[1] !== String(nginx!.pid)) continue;
-      uids.push(/^Uid:\s+(\d+)/m.exec(status)![1]!);
+      return found;
+    };
+    // A worker is root from its fork until it switches user, and /healthz may have been answered
+    // by another worker meanwhile (workers auto): give each a moment to finish starting.
+    let uids = workerUids();
+    for (const deadline = Date.now() + 5000; uids.some((uid) => uid !== wwwData) && Date.now() < deadline; uids = workerUids()) {
+      await new Promise((r) => setTimeout(r, 100));
     }
     expect(uids.length).toBeGreaterThan(0);
     expect(new Set(uids)).toEqual(new Set([wwwData]));

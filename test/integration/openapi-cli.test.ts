@@ -113,7 +113,7 @@ describe('backend only (--publish-server) behind an nginx+nchan running elsewher
   beforeAll(async () => {
     backendPort = await freePort();
     // nginx+nchan fronting an external backend at backendPort; the placeholder only names the URL.
-    stack = await startTestStack({ servers: [new HTTMCP({ name: 'shop', version: '1.0.0' })], backends: [`127.0.0.1:${backendPort}`] });
+    stack = await startTestStack({ servers: [new HTTMCP({ name: 'shop', version: '1.0.0' })], backends: [`127.0.0.1:${backendPort}`], gateway: { sessionSecret: SECRET } });
   });
   afterAll(async () => {
     await stack?.stop();
