@@ -161,6 +161,19 @@ describe('nginx image entrypoint: rendering', () => {
     expect(config).not.toMatch(/^\s*user /m);
   });
 
+  test('authentication: HTTMCP_OAUTH_ISSUER or HTTMCP_API_KEYS turns auth_request on, nothing turns it off', () => {
+    const render = (env: Record<string, string>) => {
+      const prefix = tempDir();
+      expect(runEntrypoint({ HTTMCP_PREFIX: prefix, HTTMCP_RENDER_ONLY: '1', ...env }).status).toBe(0);
+      return readFileSync(join(prefix, 'nginx.conf'), 'utf8');
+    };
+    expect(render({ HTTMCP_OAUTH_ISSUER: 'https://kc.example.com/realms/mcp' })).toMatch(/^\s*auth_request \/_httmcp\/auth;$/m);
+    expect(render({ HTTMCP_API_KEYS: `ci:${'0'.repeat(64)}` })).toMatch(/^\s*auth_request \/_httmcp\/auth;$/m);
+    const off = render({ HTTMCP_OAUTH_ISSUER: '', HTTMCP_API_KEYS: '' });
+    expect(off).toMatch(/^\s*auth_request off;$/m);
+    expect(off).not.toMatch(/auth_request \/_httmcp/);
+  });
+
   test('an empty value for a required setting falls back to the default (an empty Origin regex would allow all)', () => {
     const prefix = tempDir();
     const result = runEntrypoint({ HTTMCP_PREFIX: prefix, HTTMCP_RENDER_ONLY: '1', HTTMCP_ALLOWED_ORIGINS: '' });
