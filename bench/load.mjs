@@ -184,6 +184,7 @@ class WsClient {
       const ws = new WebSocket(wsUrl(url), 'mcp', {
         perMessageDeflate: wsDeflate,
         handshakeTimeout: timeout,
+        headers: this.run.opts.headers,
       });
       this.ws = ws;
       const initId = this.run.nextId++;
@@ -390,6 +391,7 @@ class HttpClient {
     const base = {
       accept: 'application/json, text/event-stream',
       'content-type': 'application/json',
+      ...opts.headers,
     };
     const initId = this.run.nextId++;
     const r = await postJson(this.pool, this.path, base, initializeMessage(initId), initId, opts);
@@ -446,6 +448,8 @@ export async function runLoad(o) {
     args: o.args ?? { a: 1, b: 2 },
     timeout: Number(o.timeout ?? 10000),
     wsDeflate: Boolean(o.wsDeflate),
+    // Extra headers on every request and WebSocket handshake (bench/auth.mjs: Authorization).
+    headers: o.headers ?? {},
     log: o.log ?? ((m) => process.stderr.write(`[load] ${m}\n`)),
   };
   if (opts.transport !== 'ws' && opts.transport !== 'http') throw new Error('--transport must be ws or http');

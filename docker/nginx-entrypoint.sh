@@ -127,6 +127,13 @@ default HTTMCP_MAX_BODY 4m
 default HTTMCP_MAX_PUBLISH 16m
 optional HTTMCP_REDIS_UPSTREAM ''
 optional HTTMCP_REDIS_PASS ''
+# Authentication (docs/auth.md): on when the backend is given an issuer or API keys. Give this
+# container the same HTTMCP_OAUTH_ISSUER / HTTMCP_API_KEYS (only whether they are set matters here).
+if [ -n "${HTTMCP_OAUTH_ISSUER:-}${HTTMCP_API_KEYS:-}" ]; then
+  default HTTMCP_AUTH_REQUEST /_httmcp/auth
+else
+  default HTTMCP_AUTH_REQUEST off
+fi
 # No /healthz instance header by default (the local launcher sets one per start).
 optional HTTMCP_INSTANCE_ID ''
 # Backends serve only requests with this key (src/http/backend-guard.ts): derived from the

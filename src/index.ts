@@ -30,6 +30,20 @@ export type {
 export { Gateway, type GatewayOptions } from './gateway.js';
 export { SessionHub, type Delivery, type Forwarded, type HubRetained, type SessionHubOptions, type Wire } from './session/session-hub.js';
 export { DEFAULT_LIMITS, LIMIT_EXCEEDED, LIMIT_SETTINGS, type BackendLimits } from './session/limits.js';
+export {
+  Authenticator,
+  ApiKeys,
+  JwtVerifier,
+  TokenRejected,
+  authFromEnv,
+  hashApiKey,
+  parseApiKeys,
+  type ApiKeyEntry,
+  type AuthOptions,
+  type JwtVerifierOptions,
+  type Principal,
+  type Verdict,
+} from './auth/index.js';
 export { SessionIds, principalFromHeaders } from './session/session-id.js';
 export { type MessageBuffer } from './session/resume.js';
 export { resumingEventSourceFetch } from './client/resuming-fetch.js';

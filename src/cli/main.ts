@@ -29,6 +29,10 @@ interface StackFlags {
   clientRate?: number;
   clientBurst?: number;
   trustedProxies?: string;
+  oauthIssuer?: string;
+  oauthScopes?: string;
+  apiKeys?: string;
+  publicUrl?: string;
 }
 
 const program = new Command()
@@ -57,7 +61,12 @@ program
   .argument('[module]', 'a JS module exporting HTTMCP servers (default: the examples)')
   .option('-l, --listen <host:port>', 'address to listen on', '127.0.0.1:3000')
   .option('--publish-url <url>', "nchan's publish listener (default: HTTMCP_PUBLISH_URL)")
-  .action(async (module: string | undefined, flags: { listen: string; publishUrl?: string }) => {
+  .option('--oauth-issuer <urls>', 'require bearer tokens (JWT) from these issuers (HTTMCP_OAUTH_ISSUER); nginx must run with auth on too')
+  .option('--oauth-scopes <scopes>', 'scopes every request needs (HTTMCP_OAUTH_SCOPES)')
+  .option('--api-keys <entries>', 'accept these API keys: subject:sha256hex[:scopes] (HTTMCP_API_KEYS)')
+  .option('--public-url <origin>', 'the origin clients use: token audiences are <origin>/mcp/<name> (HTTMCP_PUBLIC_URL; needed with auth)')
+  .action(async (module: string | undefined, flags: { listen: string; publishUrl?: string } & Pick<StackFlags, 'oauthIssuer' | 'oauthScopes' | 'apiKeys' | 'publicUrl'>) => {
+    applyAuthFlags(flags);
     const servers = module ? await loadServers(module) : (await import('../../examples/index.js')).createExampleServers();
     const logger = createLogger();
     const gateway = Gateway.fromEnv(process.env, { logger, ...(flags.publishUrl ? { publishUrl: flags.publishUrl } : {}) });
@@ -118,11 +127,24 @@ function withStackFlags(command: Command): Command {
         'HTTMCP_TRUSTED_PROXIES',
       ),
     )
-    .option('--json', 'print one JSON line with the URLs instead of text');
+    .option('--json', 'print one JSON line with the URLs instead of text')
+    .option('--oauth-issuer <urls>', 'require bearer tokens (JWT) from these issuers, comma-separated (HTTMCP_OAUTH_ISSUER); docs/auth.md')
+    .option('--oauth-scopes <scopes>', 'scopes every request needs, comma-separated (HTTMCP_OAUTH_SCOPES)')
+    .option('--api-keys <entries>', 'accept these API keys: subject:sha256hex[:scopes], comma-separated (HTTMCP_API_KEYS)')
+    .option('--public-url <origin>', 'the origin clients use, when it is not http://host:port; token audiences are <origin>/mcp/<name> (HTTMCP_PUBLIC_URL)');
+}
+
+/** Authentication flags win over the environment they stand for (the backend reads it too). */
+function applyAuthFlags(flags: Pick<StackFlags, 'oauthIssuer' | 'oauthScopes' | 'apiKeys' | 'publicUrl'>): void {
+  if (flags.oauthIssuer !== undefined) process.env.HTTMCP_OAUTH_ISSUER = flags.oauthIssuer;
+  if (flags.oauthScopes !== undefined) process.env.HTTMCP_OAUTH_SCOPES = flags.oauthScopes;
+  if (flags.apiKeys !== undefined) process.env.HTTMCP_API_KEYS = flags.apiKeys;
+  if (flags.publicUrl !== undefined) process.env.HTTMCP_PUBLIC_URL = flags.publicUrl;
 }
 
 async function run(servers: HTTMCP[], flags: StackFlags): Promise<void> {
   const logger = createLogger();
+  applyAuthFlags(flags);
   let stack: Stack;
   try {
     stack = await startStack({

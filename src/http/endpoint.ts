@@ -7,6 +7,7 @@ import { gapNotice, mayHaveGap, parseLegacyEventId, parseNchanEventId, type Ncha
 import { BoundedMap } from '../util/bounded-map.js';
 import { TOO_LARGE } from './io.js';
 import { nestsDeeperThan } from '../util/json-depth.js';
+import { missingScopes, type ToolScopes } from '../server/scopes.js';
 
 /** Request headers as Node gives them. */
 export type Headers = Record<string, string | string[] | undefined>;
@@ -57,8 +58,12 @@ export class NchanEndpoint {
    */
   private readonly deleted: BoundedMap<string, true>;
 
-  constructor(name: string, hub: SessionHub, gateway: Gateway) {
+  /** The scopes each tool needs (Streamable HTTP refuses a call without them with HTTP 403). */
+  private readonly toolScopes: ToolScopes | undefined;
+
+  constructor(name: string, hub: SessionHub, gateway: Gateway, toolScopes?: ToolScopes) {
     this.name = name;
+    this.toolScopes = toolScopes;
     this.hub = hub;
     this.gateway = gateway;
     this.maxMessageBytes = gateway.maxMessageBytes;
@@ -67,7 +72,28 @@ export class NchanEndpoint {
     this.deleted = new BoundedMap(gateway.limits.trackedSessions);
   }
 
+  /**
+   * With authentication on, a request must carry the principal nginx verified (its auth_request
+   * sets it, and overwrites any a client sent): one that reached the backend another way is
+   * refused. So is a message on a WebSocket whose token has expired since its handshake (the
+   * principal of a WebSocket is the one verified when it opened): nchan then closes the socket
+   * (1008) and the client reconnects with a fresh token. Off, this costs one property check.
+   */
+  private unauthenticated(headers: Headers): Answer | undefined {
+    const auth = this.gateway.auth;
+    if (!auth) return undefined;
+    const principal = this.gateway.verifiedPrincipal(headers);
+    if (principal && (principal.expiresAt === undefined || principal.expiresAt > Date.now() / 1000)) return undefined;
+    return {
+      status: 401,
+      headers: { 'content-type': 'application/json', 'www-authenticate': `Bearer resource_metadata="${auth.metadataUrl(this.name)}"` },
+      body: errorBody(TRANSPORT_ERROR, principal ? 'Unauthorized: the token has expired' : 'Unauthorized: this server needs a bearer token'),
+    };
+  }
+
   async open(headers: Headers): Promise<Answer> {
+    const refused = this.unauthenticated(headers);
+    if (refused) return refused;
     const requested = header(headers, 'mcp-session-id');
     if (requested !== undefined) {
       // Streamable HTTP: the standalone stream for server pushes, or the resumption of a stream.
@@ -144,7 +170,7 @@ export class NchanEndpoint {
     if (!/^application\/json\s*(;|$)/i.test(header(headers, 'content-type') ?? '')) {
       return httpError(415, 'Unsupported Media Type: Content-Type must be application/json');
     }
-    const refusal = unsupportedVersion(headers);
+    const refusal = unsupportedVersion(headers) ?? this.unauthenticated(headers);
     if (refusal) return refusal;
     if (nestsDeeperThan(body, this.gateway.limits.jsonDepth)) return this.tooDeep(false);
     let session = header(headers, 'mcp-session-id');
@@ -159,7 +185,9 @@ export class NchanEndpoint {
       return sessionNotFound();
     }
     if (body.trimStart().startsWith('[')) return this.batch(session, principal, headers, body);
-    const delivery = await this.hub.receive({ session, wire: 'streamable', headers, body, principal });
+    const forbidden = this.gateway.auth && this.toolScopes?.size ? this.insufficientScope(headers, body) : undefined;
+    if (forbidden) return forbidden;
+    const delivery = await this.hub.receive({ session, wire: 'streamable', headers, body, principal, auth: this.gateway.verifiedPrincipal(headers) });
     const sessionHeader: Record<string, string> = minted || delivery.kind === 'stream' ? { 'mcp-session-id': session } : {};
     switch (delivery.kind) {
       case 'reply':
@@ -173,8 +201,39 @@ export class NchanEndpoint {
     }
   }
 
+  /**
+   * A Streamable HTTP `tools/call` of a tool whose scopes the principal lacks: HTTP 403 with the
+   * scopes to ask for, as the MCP authorization spec's step-up wants (the SDK client then asks
+   * the authorization server for them and retries). Other transports get a JSON-RPC error from
+   * the server's ScopedTransport: an HTTP error would close a WebSocket.
+   */
+  private insufficientScope(headers: Headers, body: string): Answer | undefined {
+    const principal = this.gateway.verifiedPrincipal(headers);
+    if (!principal || !this.toolScopes?.size || !body.includes('"tools/call"')) return undefined;
+    let name: unknown;
+    try {
+      const message = JSON.parse(body) as { method?: unknown; params?: { name?: unknown } };
+      if (message.method !== 'tools/call') return undefined;
+      name = message.params?.name;
+    } catch {
+      return undefined;
+    }
+    if (typeof name !== 'string') return undefined;
+    const needed = this.toolScopes.get(name);
+    if (missingScopes(needed, principal.scopes).length === 0) return undefined;
+    const scope = [...new Set([...principal.scopes, ...needed!])].join(' ');
+    return {
+      status: 403,
+      headers: {
+        'content-type': 'application/json',
+        'www-authenticate': `Bearer error="insufficient_scope", scope="${scope}", resource_metadata="${this.gateway.auth!.metadataUrl(this.name)}", error_description="tool ${name.replace(/["\\]/g, '')} needs more scopes"`,
+      },
+      body: errorBody(ErrorCode.InvalidRequest, `Forbidden: tool ${name} needs scope ${needed!.join(' ')} (insufficient_scope)`),
+    };
+  }
+
   async terminate(headers: Headers): Promise<Answer> {
-    const refusal = unsupportedVersion(headers);
+    const refusal = unsupportedVersion(headers) ?? this.unauthenticated(headers);
     if (refusal) return refusal;
     const session = header(headers, 'mcp-session-id');
     if (session === undefined) return httpError(400, 'Bad Request: Mcp-Session-Id header is required');
@@ -191,6 +250,10 @@ export class NchanEndpoint {
   }
 
   async message(session: string, headers: Headers, body: string): Promise<Answer> {
+    if (this.unauthenticated(headers)) {
+      // 403 makes nchan close the WebSocket (1008) / refuse the POST, and publish nothing.
+      return { status: 403, headers: { 'content-type': 'text/plain' }, body: 'unauthorized' };
+    }
     const principal = this.principalOf(session, headers);
     if (principal === undefined) {
       this.gateway.logger.warn({ server: this.name }, 'refused a message on a forged or foreign session id');
@@ -199,7 +262,7 @@ export class NchanEndpoint {
     }
     if (nestsDeeperThan(body, this.gateway.limits.jsonDepth)) return this.tooDeep(true);
     const wire: Wire = headers['x-httmcp-transport'] === 'websocket' ? 'websocket' : 'sse';
-    const delivery = await this.hub.receive({ session, wire, headers, body, principal });
+    const delivery = await this.hub.receive({ session, wire, headers, body, principal, auth: this.gateway.verifiedPrincipal(headers) });
     if (delivery.kind === 'reply' || delivery.kind === 'invalid') {
       // Errors are published too: the client sees them and its WebSocket stays open.
       return { status: 200, headers: { 'content-type': 'application/json' }, body: delivery.body };
@@ -214,6 +277,8 @@ export class NchanEndpoint {
    * its reply when it is done, as on every transport.
    */
   async legacyPost(session: string, headers: Headers, body: string | typeof TOO_LARGE): Promise<Answer> {
+    const refused = this.unauthenticated(headers);
+    if (refused) return refused;
     const principal = this.principalOf(session, headers);
     if (principal === undefined) {
       this.gateway.logger.warn({ server: this.name }, 'refused a message on a forged or foreign session id');
@@ -225,7 +290,7 @@ export class NchanEndpoint {
     } else if (nestsDeeperThan(body, this.gateway.limits.jsonDepth)) {
       reply = this.tooDeep(true).body;
     } else {
-      const delivery = await this.hub.receive({ session, wire: 'sse', headers, body, principal });
+      const delivery = await this.hub.receive({ session, wire: 'sse', headers, body, principal, auth: this.gateway.verifiedPrincipal(headers) });
       if (delivery.kind === 'reply' || delivery.kind === 'invalid') reply = delivery.body;
     }
     if (reply !== undefined) {
@@ -306,11 +371,12 @@ export class NchanEndpoint {
       const error = limitError('batchLength', limits, `a batch of ${messages.length} messages is too long`);
       return { status: 400, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ jsonrpc: '2.0', id: null, error }) };
     }
+    const auth = this.gateway.verifiedPrincipal(headers);
     const deliveries: Array<Promise<Delivery>> = [];
     for (let i = 0; i < messages.length; i++) {
       if (i > 0 && i % BATCH_SLICE === 0) await new Promise((resolve) => setImmediate(resolve));
       const parsed: unknown = messages[i];
-      deliveries.push(this.hub.receive({ session, wire: 'streamable', headers, body: '', parsed, principal, holdUntilReplied: true }));
+      deliveries.push(this.hub.receive({ session, wire: 'streamable', headers, body: '', parsed, principal, auth, holdUntilReplied: true }));
     }
     const done = await Promise.all(deliveries);
     const replies = done.flatMap((d) => (d.kind === 'reply' || d.kind === 'invalid' ? [d.body] : []));

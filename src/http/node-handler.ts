@@ -4,6 +4,7 @@ import type { HTTMCP } from '../server/httmcp.js';
 import type { NchanEndpoint } from './endpoint.js';
 import { checkBackendRequest } from './backend-guard.js';
 import { answer, readBody, TOO_LARGE, writeAnswer } from './io.js';
+import { AUTH_PATH, METADATA_PATH, metadataAnswer, noServerVerdict, verdictAnswer } from './auth-endpoint.js';
 
 const SERVER_PATH = /^\/mcp\/([A-Za-z0-9_-]+)(?:\/([A-Za-z0-9_.-]+)\/(message|post|closed))?$/;
 
@@ -43,6 +44,22 @@ export function createBackendHandler(servers: HTTMCP[], gateway: Gateway): Reque
   }
   const onError = (error: unknown) => gateway.logger.error({ err: error }, 'request failed');
 
+  /** The verdict for nginx's auth_request and Protected Resource Metadata, when auth is on. */
+  const authRoutes = (path: string, req: IncomingMessage, res: ServerResponse): void => {
+    const auth = gateway.auth!;
+    const verdict = AUTH_PATH.exec(path);
+    if (verdict) {
+      if (!endpoints.has(verdict[1]!)) return writeAnswer(res, noServerVerdict());
+      return void answer(res, () => verdictAnswer(auth, verdict[1]!, req.headers, gateway.logger), onError);
+    }
+    const metadata = METADATA_PATH.exec(path);
+    if (metadata && (metadata[1] === undefined || endpoints.has(metadata[1]))) {
+      if (req.method !== 'GET' && req.method !== 'HEAD') return writeAnswer(res, { status: 405, headers: { allow: 'GET, HEAD' } });
+      return writeAnswer(res, metadataAnswer(auth, metadata[1]));
+    }
+    writeAnswer(res, { status: 404, headers: { 'content-type': 'text/plain' }, body: 'not found' });
+  };
+
   return (req: IncomingMessage, res: ServerResponse) => {
     const url = req.url ?? '/';
     const path = url.includes('?') ? url.slice(0, url.indexOf('?')) : url;
@@ -66,7 +83,10 @@ export function createBackendHandler(servers: HTTMCP[], gateway: Gateway): Reque
     }
     const match = SERVER_PATH.exec(path);
     const endpoint = match ? endpoints.get(match[1]!) : undefined;
-    if (!match || !endpoint) return writeAnswer(res, { status: 404, headers: { 'content-type': 'text/plain' }, body: 'not found' });
+    if (!match || !endpoint) {
+      if (gateway.auth) return authRoutes(path, req, res);
+      return writeAnswer(res, { status: 404, headers: { 'content-type': 'text/plain' }, body: 'not found' });
+    }
     const [, , session, hop] = match;
 
     if (session === undefined) {

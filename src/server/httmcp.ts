@@ -18,6 +18,7 @@ import {
 } from '@modelcontextprotocol/sdk/types.js';
 import type { Router } from 'express';
 import type { ZodRawShape } from 'zod';
+import { principalOfAuthInfo } from '../auth/auth-info.js';
 import { Gateway } from '../gateway.js';
 import { NchanEndpoint } from '../http/endpoint.js';
 import { createNchanRouter } from '../http/router.js';
@@ -28,6 +29,7 @@ import { Subscriptions } from './subscriptions.js';
 import { toPromptResult, toResourceResult, toToolResult } from './content.js';
 import { definitionsOf } from './decorators.js';
 import { PaginatingTransport } from './paginate.js';
+import { ScopedTransport } from './scopes.js';
 import type {
   Context,
   Definition,
@@ -86,6 +88,8 @@ export class HTTMCP {
   readonly name: string;
   readonly options: HTTMCPOptions;
   private readonly definitions: Definition[] = [];
+  /** The scopes of tools declared with `scopes` (enforced when authentication is on). */
+  readonly toolScopes = new Map<string, readonly string[]>();
   private readonly servers = new Set<McpServer>();
   /** Per-session `logging/setLevel`, bounded so idle sessions cannot grow it without limit. */
   private logLevelMap: BoundedMap<string, LoggingLevel> | undefined;
@@ -200,7 +204,7 @@ export class HTTMCP {
     });
     const server = this.createMcpServer();
     void server.connect(this.paginated(hub));
-    this.mounted = { gateway, hub, server, endpoint: new NchanEndpoint(this.name, hub, gateway) };
+    this.mounted = { gateway, hub, server, endpoint: new NchanEndpoint(this.name, hub, gateway, this.toolScopes) };
     return this.mounted;
   }
 
@@ -219,7 +223,7 @@ export class HTTMCP {
   }
 
   private paginated(transport: Transport): Transport {
-    return new PaginatingTransport(transport, this.options.pageSize ?? 100);
+    return new ScopedTransport(new PaginatingTransport(transport, this.options.pageSize ?? 100), this.toolScopes);
   }
 
   /** A fresh SDK `McpServer` carrying every definition; kept in sync with later additions. */
@@ -286,6 +290,7 @@ export class HTTMCP {
       requestId: extra.requestId,
       signal: extra.signal,
       headers,
+      auth: principalOfAuthInfo(extra.authInfo),
       extra,
       progress: async (progress, total, message) => {
         if (progressToken === undefined) return;
@@ -379,6 +384,7 @@ export class HTTMCP {
     }
     for (const server of this.servers) apply(server, definition, this);
     this.definitions.push(definition);
+    if (definition.kind === 'tool' && definition.options.scopes?.length) this.toolScopes.set(definition.name, [...definition.options.scopes]);
     return this;
   }
 }

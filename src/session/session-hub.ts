@@ -15,6 +15,8 @@ import { BoundedMap } from '../util/bounded-map.js';
 import { Quota, type QuotaScope } from '../util/quota.js';
 import { limitError, resolveLimits, type BackendLimits } from './limits.js';
 import { StreamCloser } from './stream-closer.js';
+import { authInfoOf } from '../auth/auth-info.js';
+import { PRINCIPAL_HEADER, type Principal } from '../auth/principal.js';
 
 /**
  * The channel every session of server `name` also subscribes to (see the session location in
@@ -91,6 +93,8 @@ export interface Forwarded {
   /** The client's headers (for WebSocket: those of its handshake). */
   headers: Record<string, string | string[] | undefined>;
   body: string;
+  /** Who sent it, when the edge authenticated the request (reaches handlers as `ctx.auth`). */
+  auth?: Principal | undefined;
   /**
    * Hold the exchange until the reply is ready instead of releasing it after the budget
    * (Streamable HTTP batches: their replies go back together as one JSON array).
@@ -273,9 +277,9 @@ export class SessionHub implements Transport {
   private async classify(forwarded: Forwarded): Promise<Delivery> {
     const parsed = 'parsed' in forwarded ? classifyJson(forwarded.parsed) : parseMessage(forwarded.body);
     if ('error' in parsed) return { kind: 'invalid', body: JSON.stringify(parsed.error) };
-    const extra: MessageExtraInfo = {
-      requestInfo: { headers: { ...forwarded.headers, 'mcp-session-id': forwarded.session } },
-    };
+    const extra: MessageExtraInfo = forwarded.auth
+      ? authenticatedExtra(forwarded)
+      : { requestInfo: { headers: { ...forwarded.headers, 'mcp-session-id': forwarded.session } } };
     const message = parsed.message;
 
     switch (parsed.kind) {
@@ -742,3 +746,11 @@ function sessionKey(session: string, id: RequestId | undefined): string {
   return `${session}\n${JSON.stringify(id)}`;
 }
 
+/**
+ * The extra of a message whose sender the edge authenticated: handlers get who is calling
+ * (`authInfo`), never the credential, so nothing they forward can leak it.
+ */
+function authenticatedExtra(forwarded: Forwarded): MessageExtraInfo {
+  const { authorization: _credential, [PRINCIPAL_HEADER]: _principal, ...headers } = forwarded.headers;
+  return { requestInfo: { headers: { ...headers, 'mcp-session-id': forwarded.session } }, authInfo: authInfoOf(forwarded.auth!) };
+}

@@ -34,6 +34,8 @@ export interface NginxConfigValues {
   HTTMCP_MAX_PUBLISH: string;
   HTTMCP_REDIS_UPSTREAM: string;
   HTTMCP_REDIS_PASS: string;
+  /** `off`, or the auth_request location (`/_httmcp/auth`) when authentication is on. */
+  HTTMCP_AUTH_REQUEST: string;
   /** What nginx sends backends in X-Httmcp-Backend-Key (`deriveBackendKey` of the session secret). */
   HTTMCP_BACKEND_KEY: string;
   /** Names this start of nginx on `/healthz` (X-Httmcp-Instance); empty: no header. */

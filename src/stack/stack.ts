@@ -10,6 +10,8 @@ import { Gateway, type GatewayOptions } from '../gateway.js';
 import { createLogger, type Logger } from '../log.js';
 import type { HTTMCP } from '../server/httmcp.js';
 import { parseNginxSeconds } from '../session/resume.js';
+import type { AuthOptions } from '../auth/authenticator.js';
+import { authFromEnv } from '../auth/config.js';
 import { findNginx, NGINX_DIES_WITH_LAUNCHER, NginxProcess, PortInUseError } from './nginx.js';
 import {
   clientLimits,
@@ -70,6 +72,13 @@ export interface StackOptions {
   trustedProxies?: string[];
   /** nginx error log level (default `notice`; workers that die on a signal are logged at `alert`). */
   nginxLogLevel?: string;
+  /**
+   * Authentication (off by default). Default: from the environment (`HTTMCP_OAUTH_ISSUER`,
+   * `HTTMCP_API_KEYS`, ...; docs/auth.md), with the stack's own URL as the public origin.
+   */
+  auth?: AuthOptions;
+  /** The origin clients use, when it is not `http://host:port` (a TLS proxy in front): token audiences. */
+  publicUrl?: string;
   /**
    * The user nginx workers run as when the launcher is root (`HTTMCP_NGINX_USER`; default
    * `www-data` where it exists, else `nobody`). Its primary group may enter the prefix.
@@ -142,9 +151,11 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     throw new Error(`redis must be a redis:// URL, got ${JSON.stringify(options.redis)}`);
   }
 
+  const auth = options.auth ?? authFromEnv(process.env, options.publicUrl ?? `http://${host.includes(':') ? `[${host}]` : host}:${port}`);
   // HTTMCP_SESSION_SECRET and the other HTTMCP_* settings apply to the stack's backend too, so
   // nodes started with the same secret accept each other's sessions.
   const gateway = Gateway.fromEnv(process.env, {
+    ...(auth ? { auth } : {}),
     inlineReplyMax: LIMITS.inlineReplyMax,
     // What this stack's nginx runs with (the template gets LIMITS, not the environment).
     messageBuffer: { length: LIMITS.messageBufferLength, timeoutSeconds: parseNginxSeconds(LIMITS.messageTimeout) },
@@ -203,6 +214,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       HTTMCP_REDIS_UPSTREAM: options.redis ? `upstream httmcp_redis { nchan_redis_server ${options.redis}; }` : '',
       // In every nchan location: at http or server level nchan ignores it without a word.
       HTTMCP_REDIS_PASS: options.redis ? 'nchan_redis_pass httmcp_redis;' : '',
+      HTTMCP_AUTH_REQUEST: gateway.auth ? '/_httmcp/auth' : 'off',
       HTTMCP_BACKEND_KEY: gateway.backendKey,
       HTTMCP_INSTANCE_ID: instance,
     }),

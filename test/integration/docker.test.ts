@@ -128,6 +128,7 @@ describe('nginx image entrypoint: rendering', () => {
       HTTMCP_MAX_PUBLISH: LIMITS.maxPublish,
       HTTMCP_REDIS_UPSTREAM: '',
       HTTMCP_REDIS_PASS: '',
+      HTTMCP_AUTH_REQUEST: 'off',
       // What the backends with the same session secret expect (src/http/backend-guard.ts).
       HTTMCP_BACKEND_KEY: deriveBackendKey(SECRET),
       HTTMCP_INSTANCE_ID: '',
@@ -190,6 +191,19 @@ describe('nginx image entrypoint: rendering', () => {
       expect([name, bad.status]).toEqual([name, 1]);
       expect(bad.stderr).toContain(name);
     }
+  });
+
+  test('authentication: HTTMCP_OAUTH_ISSUER or HTTMCP_API_KEYS turns auth_request on, nothing turns it off', () => {
+    const render = (env: Record<string, string>) => {
+      const prefix = tempDir();
+      expect(runEntrypoint({ HTTMCP_PREFIX: prefix, HTTMCP_RENDER_ONLY: '1', ...env }).status).toBe(0);
+      return readFileSync(join(prefix, 'nginx.conf'), 'utf8');
+    };
+    expect(render({ HTTMCP_OAUTH_ISSUER: 'https://kc.example.com/realms/mcp' })).toMatch(/^\s*auth_request \/_httmcp\/auth;$/m);
+    expect(render({ HTTMCP_API_KEYS: `ci:${'0'.repeat(64)}` })).toMatch(/^\s*auth_request \/_httmcp\/auth;$/m);
+    const off = render({ HTTMCP_OAUTH_ISSUER: '', HTTMCP_API_KEYS: '' });
+    expect(off).toMatch(/^\s*auth_request off;$/m);
+    expect(off).not.toMatch(/auth_request \/_httmcp/);
   });
 
   test('an empty value for a required setting falls back to the default (an empty Origin regex would allow all)', () => {

@@ -48,6 +48,7 @@ const VALUES: NginxConfigValues = {
   HTTMCP_BACKEND_KEY: '#BACKEND_KEY#',
   HTTMCP_INSTANCE_ID: '#INSTANCE_ID#',
   HTTMCP_REDIS_PASS: '#REDIS_PASS#',
+  HTTMCP_AUTH_REQUEST: '#AUTH_REQUEST#',
 };
 
 const template = readFileSync(templatePath(), 'utf8');
