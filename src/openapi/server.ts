@@ -66,6 +66,16 @@ export interface OpenAPIMCPOptions extends HttpOptions, Partial<HTTMCPOptions> {
   outputSchemas?: boolean;
   /** Longest tool description (default 4000 characters). */
   maxDescriptionLength?: number;
+  /**
+   * Largest tool definition in bytes of JSON (default 256 KiB); a larger tool is skipped with a
+   * warning saying its size. `tools/list` pages are bounded too (`pageSize`, `pageBytes`).
+   */
+  maxToolBytes?: number;
+  /**
+   * Referenced schemas up to this many characters of JSON are inlined where used (default 2048);
+   * larger ones are written once per tool under `$defs` and referenced with `$ref`.
+   */
+  schemaInlineLimit?: number;
   /** Characters of an error body kept in a tool result (default 2000). */
   maxErrorChars?: number;
 
@@ -175,7 +185,7 @@ export class OpenAPIMCP extends HTTMCP {
     });
     this.spec = spec;
     const resolver = new RefResolver(spec.document);
-    const converter = new SchemaConverter(resolver, spec.version, warn);
+    const converter = new SchemaConverter(resolver, spec.version, warn, options.schemaInlineLimit === undefined ? {} : { inlineLimit: options.schemaInlineLimit });
     const collected = collectOperations(spec, resolver);
     const built = buildTools(collected.operations, converter, {
       ...(options.names === undefined ? {} : { names: options.names }),
@@ -183,6 +193,7 @@ export class OpenAPIMCP extends HTTMCP {
       ...(options.filter === undefined ? {} : { filter: options.filter }),
       ...(options.outputSchemas === undefined ? {} : { outputSchemas: options.outputSchemas }),
       ...(options.maxDescriptionLength === undefined ? {} : { maxDescriptionLength: options.maxDescriptionLength }),
+      ...(options.maxToolBytes === undefined ? {} : { maxToolBytes: options.maxToolBytes }),
       onProgress: (done, total) => options.onProgress?.({ phase: 'building', done, total }),
     });
     const skipped = [...collected.skipped, ...built.skipped];
@@ -252,7 +263,8 @@ export class OpenAPIMCP extends HTTMCP {
         },
       );
     }
-    options.onProgress?.({ phase: 'built', tools: tools.length, skipped: skipped.length, ms: Math.round(performance.now() - started) });
+    const bytes = tools.reduce((sum, tool) => sum + tool.bytes + 1, 1);
+    options.onProgress?.({ phase: 'built', tools: tools.length, skipped: skipped.length, ms: Math.round(performance.now() - started), bytes });
   }
 
   /** Exactly what `tools/list` returns for the API's tools (built once). */

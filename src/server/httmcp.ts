@@ -55,6 +55,8 @@ export interface HTTMCPOptions {
   requestTimeoutMs?: number;
   /** Items per page of tools/list, prompts/list, resources/list and templates (default 100). */
   pageSize?: number;
+  /** Largest page of those lists in bytes of JSON of items, one item at least (default 1 MiB). */
+  pageBytes?: number;
 }
 
 const NAME = /^[A-Za-z0-9_-]{1,64}$/;
@@ -223,7 +225,7 @@ export class HTTMCP {
   }
 
   private paginated(transport: Transport): Transport {
-    return new ScopedTransport(new PaginatingTransport(transport, this.options.pageSize ?? 100), this.toolScopes);
+    return new ScopedTransport(new PaginatingTransport(transport, this.options.pageSize ?? 100, this.options.pageBytes), this.toolScopes);
   }
 
   /** A fresh SDK `McpServer` carrying every definition; kept in sync with later additions. */
