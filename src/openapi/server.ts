@@ -11,7 +11,7 @@ import {
 import type { ZodRawShape } from 'zod';
 import type { Logger } from '../log.js';
 import { HTTMCP, type HTTMCPOptions } from '../server/httmcp.js';
-import type { ToolHandler, ToolOptions as HttmcpToolOptions } from '../server/types.js';
+import type { Context, ToolHandler, ToolOptions as HttmcpToolOptions } from '../server/types.js';
 import { Authenticator, type Credential, type SessionCredential } from './auth.js';
 import { Invoker, type CallContext } from './invoke.js';
 import { loadSpec, type LoadedSpec, type LoadProgress, type SpecInput, type ValidationMode } from './load.js';
@@ -259,7 +259,7 @@ export class OpenAPIMCP extends HTTMCP {
             const value = (variables as Record<string, string | string[] | undefined>)[variable];
             if (value !== undefined) args[arg] = decode(Array.isArray(value) ? value.join(',') : value);
           }
-          return this.invoker.read(resource.tool, args, ctx.uri.href, ctx);
+          return this.invoker.read(resource.tool, args, ctx.uri.href, callContext(ctx));
         },
       );
     }
@@ -311,7 +311,7 @@ export class OpenAPIMCP extends HTTMCP {
     server.server.setRequestHandler(CallToolRequestSchema, async (request, extra) => {
       const tool = this.byName.get(request.params.name);
       if (!tool) throw new McpError(ErrorCode.InvalidParams, `Tool ${request.params.name} not found`);
-      return this.invoker.call(tool, request.params.arguments ?? {}, this.context(extra, server));
+      return this.invoker.call(tool, request.params.arguments ?? {}, callContext(this.context(extra, server)));
     });
     return server;
   }
@@ -326,6 +326,17 @@ export class OpenAPIMCP extends HTTMCP {
   async close(): Promise<void> {
     await this.http.close();
   }
+}
+
+/**
+ * A handler's context as a call's: with who is calling, for the fair share of API connections.
+ * That is the authenticated principal when the auth layer names one (`authInfo.extra.sub`), so
+ * that opening more sessions gains nothing, else the MCP session.
+ */
+function callContext(ctx: Context): CallContext {
+  const subject = ctx.extra.authInfo?.extra?.sub;
+  const client = typeof subject === 'string' ? `principal:${subject}` : ctx.sessionId === undefined ? undefined : `session:${ctx.sessionId}`;
+  return { signal: ctx.signal, headers: ctx.headers, log: (level, data) => ctx.log(level, data), ...(client === undefined ? {} : { client }) };
 }
 
 /** `Swagger Petstore - OpenAPI 3.0` → `swagger-petstore-openapi-3-0`. */

@@ -1,0 +1,85 @@
+/** The fair share of API connections between clients (src/openapi/fair-gate.ts). */
+import { FairGate, GateFullError } from '../../src/openapi/index.js';
+
+const never = new AbortController().signal;
+const tick = () => new Promise((resolve) => setImmediate(resolve));
+
+/** Acquires and records the order in which slots are granted. */
+function recorder(gate: FairGate) {
+  const granted: string[] = [];
+  const releases = new Map<string, () => void>();
+  const ask = (client: string, label: string, signal = never) =>
+    gate.acquire(client, signal).then((release) => {
+      granted.push(label);
+      releases.set(label, release);
+    });
+  return { granted, releases, ask };
+}
+
+test('one client holds at most perClient slots; a newcomer is served before its queue, then turns alternate', async () => {
+  const gate = new FairGate({ capacity: 4, perClient: 3, perClientQueue: 10 });
+  const { granted, releases, ask } = recorder(gate);
+  for (let i = 1; i <= 6; i++) void ask('a', `a${i}`);
+  await tick();
+  expect(granted).toEqual(['a1', 'a2', 'a3']);
+  expect([gate.inFlight, gate.waiting]).toEqual([3, 3]);
+  // A free slot (capacity 4) goes to b at once, although a waits.
+  void ask('b', 'b1');
+  void ask('b', 'b2');
+  void ask('c', 'c1');
+  await tick();
+  expect(granted).toEqual(['a1', 'a2', 'a3', 'b1']);
+  // Capacity is full: each freed slot goes to the waiting client with the fewest running (c: 0,
+  // although a waited longer), then between equals to the one served longest ago (a, then b).
+  releases.get('a1')!();
+  await tick();
+  expect(granted.slice(4)).toEqual(['c1']);
+  releases.get('a2')!();
+  await tick();
+  expect(granted.slice(5)).toEqual(['a4']);
+  releases.get('a3')!();
+  await tick();
+  expect(granted.slice(6)).toEqual(['b2']);
+  for (const label of ['b1', 'b2', 'c1', 'a4']) releases.get(label)!();
+  await tick();
+  expect(granted.slice(7)).toEqual(['a5', 'a6']);
+  releases.get('a5')!();
+  releases.get('a6')!();
+  releases.get('a6')!(); // a second release is ignored
+  expect([gate.inFlight, gate.waiting]).toEqual([0, 0]);
+});
+
+test("a full queue refuses at once with a clear error; the client's running calls are unaffected", async () => {
+  const gate = new FairGate({ capacity: 10, perClient: 1, perClientQueue: 2 });
+  const first = await gate.acquire('a', never);
+  const queued = [gate.acquire('a', never), gate.acquire('a', never)];
+  await expect(gate.acquire('a', never)).rejects.toThrow(GateFullError);
+  await expect(gate.acquire('a', never)).rejects.toThrow('this client already has 1 calls to the API running and 2 waiting (the limits are 1 and 2); try again when one has finished');
+  // Another client is not affected.
+  (await gate.acquire('b', never))();
+  first();
+  (await queued[0]!)();
+  (await queued[1]!)();
+  expect([gate.inFlight, gate.waiting]).toEqual([0, 0]);
+});
+
+test('an abort while waiting leaves the queue with the reason, and the slot goes to the next waiter', async () => {
+  const gate = new FairGate({ capacity: 1, perClient: 1, perClientQueue: 5 });
+  const { granted, releases, ask } = recorder(gate);
+  await ask('a', 'a1');
+  const cancel = new AbortController();
+  const cancelled = gate.acquire('b', cancel.signal);
+  void ask('c', 'c1');
+  cancel.abort(new Error('client cancelled'));
+  await expect(cancelled).rejects.toThrow('client cancelled');
+  expect(gate.waiting).toBe(1);
+  releases.get('a1')!();
+  await tick();
+  expect(granted).toEqual(['a1', 'c1']);
+  await expect(gate.acquire('d', AbortSignal.abort(new Error('already')))).rejects.toThrow('already');
+});
+
+test('limits must be whole numbers', () => {
+  expect(() => new FairGate({ capacity: 0, perClient: 1, perClientQueue: 0 })).toThrow(/capacity must be a whole number above 0/);
+  expect(() => new FairGate({ capacity: 1, perClient: 1.5, perClientQueue: 0 })).toThrow(/perClient/);
+});
