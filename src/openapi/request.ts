@@ -101,7 +101,7 @@ export class HttpClient {
     for (const key of Object.keys(HTTP_DEFAULTS) as Array<keyof HttpOptions>) {
       const value = options[key];
       if (value === undefined) continue;
-      const least = key === 'maxRetries' || key === 'keepAliveMs' ? 0 : 1;
+      const least = key === 'maxRetries' || key === 'keepAliveMs' || key === 'queuePerClient' ? 0 : 1;
       if (!Number.isInteger(value) || value < least) throw new RangeError(`${key} must be a whole number of at least ${least}, got ${value}`);
       limits[key] = value;
     }

@@ -1,4 +1,5 @@
 /** The fair share of API connections between clients (src/openapi/fair-gate.ts). */
+import { optionsFrom } from '../../src/cli/openapi-command.js';
 import { FairGate, GateFullError } from '../../src/openapi/index.js';
 
 const never = new AbortController().signal;
@@ -82,4 +83,23 @@ test('an abort while waiting leaves the queue with the reason, and the slot goes
 test('limits must be whole numbers', () => {
   expect(() => new FairGate({ capacity: 0, perClient: 1, perClientQueue: 0 })).toThrow(/capacity must be a whole number above 0/);
   expect(() => new FairGate({ capacity: 1, perClient: 1.5, perClientQueue: 0 })).toThrow(/perClient/);
+});
+
+test('the CLI flags of the upstream limits reach the options', () => {
+  const flags = { timeout: 9000, connectTimeout: 1000, headersTimeout: 2000, bodyTimeout: 3000, connections: 16, connectionsPerClient: 2, queuePerClient: 0, maxResponseBytes: 4096, maxToolBytes: 50_000, pageBytes: 100_000, schemaInlineLimit: 0 };
+  expect(optionsFrom(flags)).toEqual({
+    validate: 'warn',
+    outputSchemas: true,
+    totalTimeoutMs: 9000,
+    connectTimeoutMs: 1000,
+    headersTimeoutMs: 2000,
+    bodyTimeoutMs: 3000,
+    connections: 16,
+    connectionsPerClient: 2,
+    queuePerClient: 0,
+    maxResponseBytes: 4096,
+    maxToolBytes: 50_000,
+    pageBytes: 100_000,
+    schemaInlineLimit: 0,
+  });
 });
