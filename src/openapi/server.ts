@@ -279,12 +279,18 @@ export class OpenAPIMCP extends HTTMCP {
 
   /**
    * Calls a tool directly, without an MCP client (scripts, tests). `headers` stand for the MCP
-   * client's headers (per-session credentials).
+   * client's headers (per-session credentials), `client` for who calls (the fair share of API
+   * connections; default one anonymous client).
    */
   async callTool(name: string, args: Record<string, unknown> = {}, context: Partial<CallContext> = {}): Promise<CallToolResult> {
     const tool = this.byName.get(name);
     if (!tool) throw new Error(`${this.name} has no tool ${JSON.stringify(name)}`);
-    return this.invoker.call(tool, args, { signal: context.signal ?? new AbortController().signal, headers: context.headers ?? {}, ...(context.log ? { log: context.log } : {}) });
+    return this.invoker.call(tool, args, {
+      signal: context.signal ?? new AbortController().signal,
+      headers: context.headers ?? {},
+      ...(context.log ? { log: context.log } : {}),
+      ...(context.client === undefined ? {} : { client: context.client }),
+    });
   }
 
   /**

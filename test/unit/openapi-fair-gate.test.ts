@@ -1,6 +1,8 @@
 /** The fair share of API connections between clients (src/openapi/fair-gate.ts). */
 import { optionsFrom } from '../../src/cli/openapi-command.js';
-import { FairGate, GateFullError } from '../../src/openapi/index.js';
+import { FairGate, GateFullError, OpenAPIMCP } from '../../src/openapi/index.js';
+import { StandIn, type Reply } from '../fixtures/openapi/stand-in.js';
+import { waitFor } from './support.js';
 
 const never = new AbortController().signal;
 const tick = () => new Promise((resolve) => setImmediate(resolve));
@@ -102,4 +104,29 @@ test('the CLI flags of the upstream limits reach the options', () => {
     pageBytes: 100_000,
     schemaInlineLimit: 0,
   });
+});
+
+test("past its queue a client's call is an isError result at once; the calls it has running and waiting are served", async () => {
+  const releases: Array<() => void> = [];
+  const api = await StandIn.start(() => new Promise<Reply>((resolve) => releases.push(() => resolve({ body: { ok: true } }))));
+  const server = await OpenAPIMCP.create(
+    { openapi: '3.0.3', info: { title: 't', version: '1' }, paths: { '/held': { get: { operationId: 'held', responses: { '200': { description: 'ok' } } } } } },
+    { baseUrl: api.url, validate: 'off', connectionsPerClient: 1, queuePerClient: 1 },
+  );
+  try {
+    const running = server.callTool('held', {}, { client: 'a' });
+    const waiting = server.callTool('held', {}, { client: 'a' });
+    await waitFor(() => releases.length === 1, 'the first request at the API');
+    expect(await server.callTool('held', {}, { client: 'a' })).toEqual({
+      isError: true,
+      content: [{ type: 'text', text: `GET ${api.url}/held: refused: this client already has 1 calls to the API running and 1 waiting (the limits are 1 and 1); try again when one has finished` }],
+    });
+    releases[0]!();
+    await waitFor(() => releases.length === 2, 'the waiting request at the API');
+    releases[1]!();
+    expect(await Promise.all([running, waiting])).toEqual([{ content: [{ type: 'text', text: '{"ok":true}' }] }, { content: [{ type: 'text', text: '{"ok":true}' }] }]);
+  } finally {
+    await server.close();
+    await api.close();
+  }
 });
