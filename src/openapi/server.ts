@@ -259,7 +259,7 @@ export class OpenAPIMCP extends HTTMCP {
             const value = (variables as Record<string, string | string[] | undefined>)[variable];
             if (value !== undefined) args[arg] = decode(Array.isArray(value) ? value.join(',') : value);
           }
-          return this.invoker.read(resource.tool, args, ctx.uri.href, callContext(ctx));
+          return this.invoker.read(resource.tool, args, ctx.uri.href, callContext(ctx, ''));
         },
       );
     }
@@ -317,7 +317,7 @@ export class OpenAPIMCP extends HTTMCP {
     server.server.setRequestHandler(CallToolRequestSchema, async (request, extra) => {
       const tool = this.byName.get(request.params.name);
       if (!tool) throw new McpError(ErrorCode.InvalidParams, `Tool ${request.params.name} not found`);
-      return this.invoker.call(tool, request.params.arguments ?? {}, callContext(this.context(extra, server)));
+      return this.invoker.call(tool, request.params.arguments ?? {}, callContext(this.context(extra, server), this.principalOf(extra, server)));
     });
     return server;
   }
@@ -336,12 +336,12 @@ export class OpenAPIMCP extends HTTMCP {
 
 /**
  * A handler's context as a call's: with who is calling, for the fair share of API connections.
- * That is the authenticated principal when the auth layer names one (`authInfo.extra.sub`), so
- * that opening more sessions gains nothing, else the MCP session.
+ * That is the session's principal when it has one (the gateway's notion, as for the backend's
+ * per-principal bounds: by default a digest of the `Authorization` header), so that opening more
+ * sessions gains nothing, else the MCP session.
  */
-function callContext(ctx: Context): CallContext {
-  const subject = ctx.extra.authInfo?.extra?.sub;
-  const client = typeof subject === 'string' ? `principal:${subject}` : ctx.sessionId === undefined ? undefined : `session:${ctx.sessionId}`;
+function callContext(ctx: Context, principal: string): CallContext {
+  const client = principal !== '' ? `principal:${principal}` : ctx.sessionId === undefined ? undefined : `session:${ctx.sessionId}`;
   return { signal: ctx.signal, headers: ctx.headers, log: (level, data) => ctx.log(level, data), ...(client === undefined ? {} : { client }) };
 }
 

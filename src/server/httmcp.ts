@@ -357,7 +357,7 @@ export class HTTMCP {
   }
 
   /** Who sent this request, for per-principal bounds ('' when anonymous or not known). */
-  private principalOf(extra: Extra, server: McpServer): string {
+  protected principalOf(extra: Extra, server: McpServer): string {
     if (this.mounted && server === this.mounted.server) return this.mounted.hub.principalOf(extra.requestId) ?? '';
     return '';
   }
