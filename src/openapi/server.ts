@@ -11,6 +11,7 @@ import {
 import type { ZodRawShape } from 'zod';
 import type { Logger } from '../log.js';
 import { HTTMCP, type HTTMCPOptions } from '../server/httmcp.js';
+import { rememberItemBytes } from '../server/paginate.js';
 import type { Context, ToolHandler, ToolOptions as HttmcpToolOptions } from '../server/types.js';
 import { Authenticator, type Credential, type SessionCredential } from './auth.js';
 import { Invoker, type CallContext } from './invoke.js';
@@ -214,6 +215,7 @@ export class OpenAPIMCP extends HTTMCP {
     this.skipped = skipped;
     this.warnings = warnings;
     this.toolList = tools.map((t) => t.definition);
+    for (const tool of tools) rememberItemBytes(tool.definition, tool.bytes);
     this.byName = new Map(tools.map((t) => [t.name, t]));
 
     const schemes = collectSecuritySchemes(spec, resolver);

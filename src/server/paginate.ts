@@ -111,6 +111,14 @@ export class PaginatingTransport implements Transport {
   }
 }
 
+/**
+ * Tells pagination the size of a list item (bytes of JSON) measured elsewhere, so a prebuilt
+ * list (OpenAPIMCP's tools) is not measured again on its first listing.
+ */
+export function rememberItemBytes(item: object, bytes: number): void {
+  itemBytes.set(item, bytes);
+}
+
 function sizeOf(item: unknown): number {
   if (typeof item !== 'object' || item === null) return Buffer.byteLength(JSON.stringify(item) ?? '');
   let bytes = itemBytes.get(item);
