@@ -141,6 +141,7 @@ test('with the pool full, a freed connection goes to the client with the fewest 
   held[0]!.release();
   expect(await quick).toEqual({ content: [{ type: 'text', text: '{"quick":true}' }] });
   // One slow call done, seven still pending; and the API saw the quick request before the fifth slow one.
+  await waitFor(() => slow.settled() === 1, 'the released slow call');
   expect(slow.settled()).toBe(1);
   await waitFor(() => api.requests.length >= 6, 'the fifth slow request');
   const urls = api.requests.map((r) => r.url);
