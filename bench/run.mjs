@@ -391,7 +391,7 @@ async function main() {
       const pids = [...p.sut.backendPids, ...p.sut.nginxPids];
       const r = await runLoadProcess({ transport: p.transport, url: p.sut.url, clients: p.clients, duration, warmup, pids, tool: v.tool, args: v.args });
       const cpu = cpuSplit(r, p.sut.backendPids, p.sut.nginxPids);
-      const row = { server: p.server, ...r, backend_cpu_us_per_call: cpu.backend, nginx_cpu_us_per_call: cpu.nginx };
+      const row = { server: p.server, ...r, transport: p.transport, backend_cpu_us_per_call: cpu.backend, nginx_cpu_us_per_call: cpu.nginx };
       rows.push(row);
       log(
         row.failed
