@@ -28,6 +28,7 @@ const PACKAGES = {
     'redis-server': 'the cluster tests start their own Redis on an ephemeral port',
     'nats-server': 'the NATS transport tests start their own nats-server',
     iproute2: '`ss`, with which the supervision test lists every listener of a stack',
+    'python3-venv': 'the Python MCP SDK interop tests create a venv (python3 -m venv) and pip-install `mcp` into it',
   },
 };
 
