@@ -256,3 +256,26 @@ export function saveResult(name, data, out) {
   writeFileSync(file, JSON.stringify(data, null, 2) + '\n');
   return file;
 }
+
+/**
+ * Counts of the nginx error-log lines that matter to the attack and burst benchmarks, from
+ * `<prefix>/logs/error.log`: workers that died on a signal, connects to core.sock refused with
+ * EAGAIN (its listen queue full), connection slots running out, and the edge's limit refusals.
+ */
+export function errorLogCounts(prefix) {
+  let text = '';
+  try {
+    text = readFileSync(join(prefix, 'logs', 'error.log'), 'utf8');
+  } catch {
+    return null;
+  }
+  const count = (re) => (text.match(re) ?? []).length;
+  return {
+    exited_on_signal: count(/exited on signal/g),
+    core_connect_eagain: count(/connect\(\) to unix:\S*core\.sock failed \(11: /g),
+    worker_connections_not_enough: count(/worker_connections are not enough/g),
+    limiting_connections: count(/limiting connections/g),
+    limiting_requests: count(/limiting requests/g),
+    crit_or_alert: count(/\[(crit|alert|emerg)\]/g),
+  };
+}
