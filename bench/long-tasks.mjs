@@ -28,6 +28,7 @@
 import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
 import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import http from 'node:http';
 import { CallError, LegacySseSession, sourceAddresses, streamablePost, streamableSession, wsSession } from './raw-mcp.mjs';
 import { errorLogCounts, fdCount, gitCommit, httpGetText, limits, log as mkLog, nginxMem, procMem, r1, saveResult, sleep, startStack } from './scale-lib.mjs';
@@ -44,6 +45,10 @@ const { values: v } = parseArgs({
     sources: { type: 'string', default: '1' },
     // --no-keepalive: every HTTP request on a new connection.
     keepalive: { type: 'boolean', default: true },
+    // A sed expression for the stack's rendered nginx.conf (repeatable); nginx is reloaded with
+    // it before any session opens. E.g. a small core listen queue:
+    // --patch 's|core.sock backlog=65535|core.sock backlog=256|'
+    patch: { type: 'string', multiple: true, default: [] },
     concurrency: { type: 'string', default: '200' },
     url: { type: 'string' },
     'backend-pid': { type: 'string' },
@@ -155,6 +160,15 @@ async function main() {
     backendPid = stack.backendPid;
     nginxPid = stack.nginxPid;
     L(`stack up: ${url} nginx ${nginxPid} backend ${backendPid} workers ${v.workers}`);
+    if (v.patch.length) {
+      const conf = `${stack.prefix}/nginx.conf`;
+      for (const e of v.patch) execFileSync('sed', ['-i', e, conf]);
+      execFileSync('nginx', ['-p', stack.prefix, '-c', conf, '-t'], { stdio: 'pipe' });
+      execFileSync('nginx', ['-p', stack.prefix, '-c', conf, '-s', 'reload']);
+      // The old workers leave and the new ones take the listeners over.
+      await sleep(3000);
+      L(`patched ${conf} (${v.patch.join(' ; ')}), reloaded`);
+    }
   }
   const sockets = [];
   const transport = v.transport;
@@ -318,6 +332,7 @@ async function main() {
       url,
       workers: stack ? v.workers : null,
       stack_env: v.env,
+      config_patch: v.patch,
       node_args: v['node-arg'],
       warmup: warmupResult,
       transport,

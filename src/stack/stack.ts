@@ -14,6 +14,9 @@ import { findNginx, NGINX_DIES_WITH_LAUNCHER, NginxProcess, PortInUseError } fro
 import {
   clientLimits,
   connectionLimits,
+  CORE_BACKLOG,
+  coreSocketDirectives,
+  coreSockets,
   DEFAULT_ALLOWED_HOSTS,
   DEFAULT_ALLOWED_ORIGINS,
   renderNginxConfig,
@@ -68,6 +71,12 @@ export interface StackOptions {
    * client the per-client limits count. Default none: the header is ignored.
    */
   trustedProxies?: string[];
+  /**
+   * The listen queue each of the core's unix sockets asks for (default
+   * `HTTMCP_CORE_BACKLOG` or 65535; the kernel caps it at `net.core.somaxconn`). The core listens
+   * on as many sockets as the edge's client cap needs at that queue (see `coreSockets`).
+   */
+  coreBacklog?: number;
   /** nginx error log level (default `notice`; workers that die on a signal are logged at `alert`). */
   nginxLogLevel?: string;
   /**
@@ -165,6 +174,8 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   const nofile = Math.min(fileLimit(), options.maxOpenFiles ?? Number.POSITIVE_INFINITY);
   const workerCount = options.workerProcesses === 'auto' ? availableParallelism() : (options.workerProcesses ?? 1);
   const limits = connectionLimits(nofile, workerCount);
+  const coreBacklog = options.coreBacklog ?? positiveInteger(process.env.HTTMCP_CORE_BACKLOG, 'HTTMCP_CORE_BACKLOG') ?? CORE_BACKLOG;
+  const core = coreSocketDirectives(prefix, coreSockets(limits.maxClients, Math.min(coreBacklog, listenQueueMax())), coreBacklog);
   const errorLog = join(prefix, 'logs', 'error.log');
   const config = join(prefix, 'nginx.conf');
   const instance = randomBytes(12).toString('base64url');
@@ -205,6 +216,8 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       HTTMCP_REDIS_PASS: options.redis ? 'nchan_redis_pass httmcp_redis;' : '',
       HTTMCP_BACKEND_KEY: gateway.backendKey,
       HTTMCP_INSTANCE_ID: instance,
+      HTTMCP_CORE_LISTEN: core.listen,
+      HTTMCP_CORE_SERVERS: core.servers,
     }),
     { mode: 0o600 },
   );
@@ -408,4 +421,25 @@ export const LISTEN_BACKLOG = 65535;
 function closeServer(server: Server): Promise<void> {
   server.closeAllConnections();
   return new Promise((resolve) => server.close(() => resolve()));
+}
+
+/**
+ * The kernel's cap on a listen queue (`net.core.somaxconn`; readable without root). 4096 when it
+ * cannot be read, the default of current Linux.
+ */
+function listenQueueMax(): number {
+  try {
+    const value = Number(readFileSync('/proc/sys/net/core/somaxconn', 'utf8').trim());
+    return Number.isInteger(value) && value > 0 ? value : 4096;
+  } catch {
+    return 4096;
+  }
+}
+
+/** A positive integer setting from the environment, or undefined when unset; anything else throws. */
+function positiveInteger(value: string | undefined, name: string): number | undefined {
+  if (value === undefined || value === '') return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`${name} must be a positive integer, got ${JSON.stringify(value)}`);
+  return n;
 }
