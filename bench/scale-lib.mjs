@@ -10,7 +10,8 @@ import http from 'node:http';
 
 export const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
 export const REPO_DIR = resolve(BENCH_DIR, '..');
-export const CLI = join(REPO_DIR, 'dist', 'src', 'cli', 'main.js');
+// HTTMCP_BENCH_CLI: another build's CLI (e.g. /work/main/dist/src/cli/main.js for a "before" run).
+export const CLI = process.env.HTTMCP_BENCH_CLI ?? join(REPO_DIR, 'dist', 'src', 'cli', 'main.js');
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 export const log = (tag) => (m) => process.stderr.write(`[${tag}] ${m}\n`);
 export const KiB = 1024;
