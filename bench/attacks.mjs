@@ -31,7 +31,7 @@ import { Agent, fetch as undiciFetch } from 'undici';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { WebSocketClientTransport } from '@modelcontextprotocol/sdk/client/websocket.js';
-import { errorLogCounts, gitCommit, httpGetText, limits, log as mkLog, procMem, r1, saveResult, sleep, startStack } from './scale-lib.mjs';
+import { stackBuild, errorLogCounts, gitCommit, httpGetText, limits, log as mkLog, procMem, r1, saveResult, sleep, startStack } from './scale-lib.mjs';
 import { CallError, INITIALIZED, LegacySseSession, initializeBody, sourceAddresses, streamablePost, streamableSession, wsSession } from './raw-mcp.mjs';
 
 const { values: v } = parseArgs({
@@ -568,6 +568,7 @@ async function main() {
   const result = {
     date: new Date().toISOString(),
     commit: gitCommit(),
+    stack_build: stackBuild(),
     limits: limits(),
     command: `node bench/attacks.mjs ${process.argv.slice(2).join(' ')}`.trim(),
     quick: QUICK,

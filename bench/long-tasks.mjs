@@ -31,7 +31,7 @@ import { readFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import http from 'node:http';
 import { CallError, LegacySseSession, sourceAddresses, streamablePost, streamableSession, wsSession } from './raw-mcp.mjs';
-import { errorLogCounts, fdCount, gitCommit, httpGetText, limits, log as mkLog, nginxMem, procMem, r1, saveResult, sleep, startStack } from './scale-lib.mjs';
+import { stackBuild, errorLogCounts, fdCount, gitCommit, httpGetText, limits, log as mkLog, nginxMem, procMem, r1, saveResult, sleep, startStack } from './scale-lib.mjs';
 
 const { values: v } = parseArgs({
   allowNegative: true,
@@ -90,7 +90,7 @@ function machineTicks() {
 
 /** The backend's base URL, read from the upstream block of the stack's nginx.conf. */
 function backendUrl(prefix) {
-  const m = readFileSync(`${prefix}/nginx.conf`, 'utf8').match(/server (127\.0\.0\.1:\d+|unix:[^;]+);/);
+  const m = readFileSync(`${prefix}/nginx.conf`, 'utf8').match(/server (127\.0\.0\.1:\d+|unix:[^;\s]+)/);
   return m ? (m[1].startsWith('unix:') ? m[1] : `http://${m[1]}`) : null;
 }
 
@@ -328,6 +328,7 @@ async function main() {
     const result = {
       date: new Date().toISOString(),
       commit: gitCommit(),
+      stack_build: stackBuild(),
       limits: limits(),
       url,
       workers: stack ? v.workers : null,

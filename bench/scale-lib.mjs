@@ -251,6 +251,16 @@ export function gitCommit() {
   }
 }
 
+/** The CLI the stacks are started with, and the commit of the checkout it was built from. */
+export function stackBuild() {
+  try {
+    const sha = execFileSync('git', ['rev-parse', 'HEAD'], { cwd: dirname(CLI), encoding: 'utf8' }).trim();
+    return { cli: CLI, commit: sha };
+  } catch {
+    return { cli: CLI, commit: null };
+  }
+}
+
 export function saveResult(name, data, out) {
   const file = out ?? join(BENCH_DIR, 'results', `${new Date().toISOString().slice(0, 10)}-${name}.json`);
   mkdirSync(dirname(file), { recursive: true });
@@ -260,8 +270,8 @@ export function saveResult(name, data, out) {
 
 /**
  * Counts of the nginx error-log lines that matter to the attack and burst benchmarks, from
- * `<prefix>/logs/error.log`: workers that died on a signal, connects to core.sock refused with
- * EAGAIN (its listen queue full), connection slots running out, and the edge's limit refusals.
+ * `<prefix>/logs/error.log`: workers that died on a signal, connects to the core's and the
+ * backend's unix sockets refused with EAGAIN (a listen queue full), connection slots running out, and the edge's limit refusals.
  */
 export function errorLogCounts(prefix) {
   let text = '';
@@ -273,7 +283,8 @@ export function errorLogCounts(prefix) {
   const count = (re) => (text.match(re) ?? []).length;
   return {
     exited_on_signal: count(/exited on signal/g),
-    core_connect_eagain: count(/connect\(\) to unix:\S*core\.sock failed \(11: /g),
+    core_connect_eagain: count(/connect\(\) to unix:\S*\/core(-\d+)?\.sock failed \(11: /g),
+    backend_connect_eagain: count(/connect\(\) to unix:\S*\/backend(-\d+)?\.sock failed \(11: /g),
     worker_connections_not_enough: count(/worker_connections are not enough/g),
     limiting_connections: count(/limiting connections/g),
     limiting_requests: count(/limiting requests/g),

@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer, type RequestListener, type Server } from 'node:http';
 import { createServer, type AddressInfo } from 'node:net';
 import { availableParallelism, tmpdir } from 'node:os';
@@ -167,15 +167,26 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     await gateway.close();
     throw error;
   });
-  const backend = options.backends ? undefined : await listenOnSocket(createBackendHandler(options.servers, gateway), backendSocket);
-  if (backend) restrictSocket(backendSocket, workers);
-  const upstreams = options.backends ?? [`unix:${backendSocket}`];
-
   const nofile = Math.min(fileLimit(), options.maxOpenFiles ?? Number.POSITIVE_INFINITY);
   const workerCount = options.workerProcesses === 'auto' ? availableParallelism() : (options.workerProcesses ?? 1);
   const limits = connectionLimits(nofile, workerCount);
   const coreBacklog = options.coreBacklog ?? positiveInteger(process.env.HTTMCP_CORE_BACKLOG, 'HTTMCP_CORE_BACKLOG') ?? CORE_BACKLOG;
-  const core = coreSocketDirectives(prefix, coreSockets(limits.maxClients, Math.min(coreBacklog, listenQueueMax())), coreBacklog);
+  // nginx's hops to the core and to the in-process backend are unix sockets, whose full listen
+  // queue refuses a connect at once (502) instead of letting it retry: enough sockets of each for
+  // every admitted client to have a request waiting (see coreSockets), and nginx tries the next.
+  const socketCount = coreSockets(limits.maxClients, Math.min(coreBacklog, listenQueueMax()));
+  const core = coreSocketDirectives(prefix, socketCount, coreBacklog);
+  const backendSockets = Array.from({ length: socketCount }, (_, i) => (i === 0 ? backendSocket : join(prefix, `backend-${i + 1}.sock`)));
+  const backends: Server[] = [];
+  if (!options.backends) {
+    const handler = createBackendHandler(options.servers, gateway);
+    for (const path of backendSockets) {
+      backends.push(await listenOnSocket(handler, path, coreBacklog));
+      restrictSocket(path, workers);
+    }
+  }
+  const backend = backends[0];
+  const upstreams = options.backends ?? backendSockets.map((path) => `unix:${path} max_fails=0`);
   const errorLog = join(prefix, 'logs', 'error.log');
   const config = join(prefix, 'nginx.conf');
   const instance = randomBytes(12).toString('base64url');
@@ -226,7 +237,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   try {
     nginx = await NginxProcess.start(install, prefix, config, errorLog, { host, port, instance });
   } catch (error) {
-    if (backend) await closeServer(backend);
+    for (const server of backends) await closeServer(server);
     await gateway.close();
     throw error;
   }
@@ -239,7 +250,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     // The servers first: their hubs stop the work that publishes later (stream closers,
     // liveness sweeps) while nginx can still take it, instead of failing and logging after.
     if (backend) {
-      await closeServer(backend);
+      for (const server of backends) await closeServer(server);
       for (const server of options.servers) await server.unmount();
     }
     await nginx.stop();
@@ -328,6 +339,8 @@ function preparePrefix(prefix: string, workers: WorkerIdentity | undefined): voi
   const pid = existsSync(pidFile) ? Number(readFileSync(pidFile, 'utf8').trim()) : 0;
   if (pid > 0 && isNginx(pid)) throw new Error(`nginx (pid ${pid}) still runs on the prefix ${prefix}; stop it or use another --prefix`);
   for (const socket of ['core.sock', 'backend.sock', 'private/publish.sock']) rmSync(join(prefix, socket), { force: true });
+  // The extra sockets of the edge-to-core and backend hops (coreSockets).
+  if (existsSync(prefix)) for (const name of readdirSync(prefix)) if (/^(core|backend)-\d+\.sock$/.test(name)) rmSync(join(prefix, name), { force: true });
   if (workers) chownSync(prefix, process.getuid!(), workers.gid);
   chmodSync(prefix, workers ? 0o750 : 0o700);
   for (const dir of ['logs', 'tmp', 'private']) mkdirSync(join(prefix, dir), { recursive: true });
@@ -402,12 +415,12 @@ export function listen(handler: RequestListener, port = 0, host = '127.0.0.1'): 
 }
 
 /** {@link listen} on a unix socket: the in-process backend, reachable only through the prefix. */
-export function listenOnSocket(handler: RequestListener, path: string): Promise<Server> {
+export function listenOnSocket(handler: RequestListener, path: string, backlog = LISTEN_BACKLOG): Promise<Server> {
   const server = createHttpServer(handler);
   server.keepAliveTimeout = 65_000;
   return new Promise((resolve, reject) => {
     server.once('error', reject);
-    server.listen({ path, backlog: LISTEN_BACKLOG }, () => resolve(server));
+    server.listen({ path, backlog }, () => resolve(server));
   });
 }
 

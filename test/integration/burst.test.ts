@@ -5,11 +5,13 @@
  * retry the SYN instead). The kernel caps the queue at net.core.somaxconn (4096 by default), so
  * 5,000 concurrent calls through one socket lost some. Here the queue is made small (256), so
  * that 1,000 requests at once overflow one socket (measured: 107 and 445 of 1,000 lost); the core
- * listens on as many sockets as the edge's client cap needs. bench/long-tasks.mjs measures the
- * 5,000-call burst itself.
+ * listens on as many sockets as the edge's client cap needs. The in-process backend is a unix
+ * socket too (nchan sends each WebSocket message upstream on a connection of its own), with the
+ * same rule. bench/long-tasks.mjs measures the 5,000-call bursts themselves.
  */
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
+import WebSocket from 'ws';
 import type { Stack } from '../../src/index.js';
 import { INITIALIZE_PARAMS, STREAMABLE_ACCEPT } from '../helpers/raw-clients.js';
 import { startTestStack, workerCrashes } from '../helpers/stack.js';
@@ -46,12 +48,13 @@ function post(agent: http.Agent, url: URL, body: string, session?: string): Prom
   });
 }
 
-test('the core listens on enough sockets for the edge client cap at a small listen queue', () => {
+test('the core and the backend listen on enough sockets for the edge client cap at a small listen queue', () => {
   const config = readFileSync(`${stack.prefix}/nginx.conf`, 'utf8');
   const cap = Number(/limit_conn httmcp_clients (\d+);/.exec(config)![1]);
   const sockets = config.match(/listen unix:\S+\/core(-\d+)?\.sock backlog=256;/g) ?? [];
   expect(sockets.length).toBe(Math.min(16, Math.ceil(cap / CORE_BACKLOG)));
   expect(sockets.length).toBeGreaterThan(1);
+  expect(config.match(/server unix:\S+\/backend(-\d+)?\.sock max_fails=0;/g)?.length).toBe(sockets.length);
 });
 
 test(`${CALLS} concurrent Streamable HTTP initializes, then ${CALLS} concurrent calls: none lost at the edge-to-core hop`, async () => {
@@ -73,6 +76,47 @@ test(`${CALLS} concurrent Streamable HTTP initializes, then ${CALLS} concurrent 
     for (const agent of agents) agent.destroy();
   }
   // A refused connect may have been retried on another socket; none may have been the last try.
+  expect(readFileSync(stack.errorLog, 'utf8').match(/no live upstreams.*/g) ?? []).toEqual([]);
+  expect(workerCrashes(stack)).toEqual([]);
+}, 60_000);
+
+test(`${CALLS} WebSockets send a call at once: none lost on the hop to the backend, no worker dies`, async () => {
+  const url = stack.servers.demo!.replace(/^http/, 'ws');
+  const sockets: WebSocket[] = [];
+  try {
+    // Opened 100 at a time, as clients arriving over a while would be.
+    for (let i = 0; i < CALLS; i += 100) {
+      sockets.push(
+        ...(await Promise.all(
+          Array.from({ length: 100 }, (_, j) =>
+            new Promise<WebSocket>((resolve, reject) => {
+              const ws = new WebSocket(url, 'mcp', { perMessageDeflate: false, localAddress: `127.0.2.${((i + j) % SOURCES) + 1}` });
+              ws.once('open', () => resolve(ws));
+              ws.once('error', reject);
+            }),
+          ),
+        )),
+      );
+    }
+    const replies = sockets.map(
+      (ws) =>
+        new Promise<string>((resolve) => {
+          ws.on('message', (data) => {
+            const message = JSON.parse(String(data)) as { id?: number; result?: unknown };
+            if (message.id === 2) resolve(message.result ? 'ok' : 'error');
+          });
+          ws.once('close', (code) => resolve(`closed ${code}`));
+        }),
+    );
+    for (const ws of sockets) {
+      ws.send(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: INITIALIZE_PARAMS }));
+      ws.send(JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'sleep', arguments: { ms: 300 } } }));
+    }
+    const outcomes = await Promise.all(replies);
+    expect(outcomes.filter((outcome) => outcome !== 'ok')).toEqual([]);
+  } finally {
+    for (const ws of sockets) ws.terminate();
+  }
   expect(readFileSync(stack.errorLog, 'utf8').match(/no live upstreams.*/g) ?? []).toEqual([]);
   expect(workerCrashes(stack)).toEqual([]);
 }, 60_000);
