@@ -483,7 +483,7 @@ async function runAttack(attack, ctx, probeN) {
     for (const c of controls) await c.connect();
     for (const c of controls) c.start();
     const b0 = performance.now();
-    await sleep(QUICK ? 2000 : 5000);
+    await sleep(QUICK ? 1500 : 5000);
     const baselineControl = controlStats(controls, b0, performance.now());
     const capacityBefore = await capacity(ctx.url, probeN);
     const logBefore = logCounts();
@@ -552,7 +552,7 @@ async function main() {
   const only = v.only ? new Set(v.only.split(',')) : null;
   const attacks = ATTACKS.filter((a) => !only || only.has(a.name));
   if (only && attacks.length !== only.size) throw new Error(`--only: unknown attack; known: ${ATTACKS.map((a) => a.name).join(', ')}`);
-  const probeN = Number(v.probe ?? (QUICK ? 200 : 300));
+  const probeN = Number(v.probe ?? (QUICK ? 100 : 300));
   const results = [];
   const t0run = performance.now();
   // A fresh stack per attack (unless --url): what one attack leaves broken must not be charged
