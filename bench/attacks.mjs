@@ -450,7 +450,10 @@ const ATTACKS = [
       return { calls: n, backend_inflight_when_client_left: inflightAtLeave, outcomes_before_leaving: outcomesBeforeLeaving };
     },
     async after(ctx) {
-      return { backend_inflight_after_settle: await backendInflight(ctx) };
+      const settled = await backendInflight(ctx);
+      // Another 10 s: a liveness sweep that runs every 10 s may only now have noticed.
+      await sleep(10_000);
+      return { backend_inflight_after_settle: settled, backend_inflight_10s_later: await backendInflight(ctx) };
     },
   },
 ];
