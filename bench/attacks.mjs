@@ -463,7 +463,8 @@ const ATTACKS = [
 /** Starts what the attacks run against: a new `httmcp start` stack, or the one given by --url. */
 async function openTarget() {
   if (v.url) return { url: v.url, prefix: v.prefix, backendPid: Number(v['backend-pid']) || null, stop: async () => {} };
-  const stack = await startStack({ workers: v.workers === 'auto' ? 'auto' : Number(v.workers) });
+  // `npm start`'s defaults, per-client limits included (the other benchmarks lift those).
+  const stack = await startStack({ workers: v.workers === 'auto' ? 'auto' : Number(v.workers), clientLimits: 'default' });
   return { url: stack.url, prefix: stack.prefix, backendPid: stack.backendPid, stop: () => stack.stop() };
 }
 

@@ -186,11 +186,15 @@ export async function nchanStatus(publishUrl) {
  */
 export const BENCH_CLIENT_LIMIT_FLAGS = ['--client-connections', '65535', '--client-rate', '1000000', '--client-burst', '1000000'];
 
-/** Start `httmcp start --json` (detached) and wait until its demo endpoint answers. */
-export async function startStack({ port, workers = 1, redis, backends, publishListen, prefix, env, extra = [], nodeArgs = [] } = {}) {
+/**
+ * Start `httmcp start --json` (detached) and wait until its demo endpoint answers. `clientLimits:
+ * 'default'` keeps the per-client limits `npm start` has (bench/attacks.mjs measures them).
+ */
+export async function startStack({ port, workers = 1, redis, backends, publishListen, prefix, env, extra = [], nodeArgs = [], clientLimits = 'lifted' } = {}) {
   if (!existsSync(CLI)) throw new Error(`${CLI} missing: run npx tsc -p tsconfig.build.json first`);
   port ??= await freePort();
-  const argv = [...nodeArgs, CLI, 'start', '--port', String(port), '--json', '--workers', String(workers), ...BENCH_CLIENT_LIMIT_FLAGS, ...extra];
+  const limitFlags = clientLimits === 'default' ? [] : BENCH_CLIENT_LIMIT_FLAGS;
+  const argv = [...nodeArgs, CLI, 'start', '--port', String(port), '--json', '--workers', String(workers), ...limitFlags, ...extra];
   if (redis) argv.push('--redis', redis);
   if (backends) argv.push('--backends', backends.join(','));
   if (publishListen) argv.push('--publish-listen', publishListen);
