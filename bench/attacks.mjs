@@ -82,7 +82,8 @@ class ControlClient {
     this.client = null;
     this.connecting = null;
     this.reconnects = 0;
-    this.dispatcher = new Agent({ connect: { localAddress: CONTROL }, connections: 16 });
+    // undici's Client option, not a `connect` one: under `connect` it is silently ignored.
+    this.dispatcher = new Agent({ localAddress: CONTROL, connections: 16 });
   }
 
   async connect() {
