@@ -1,12 +1,14 @@
 #!/usr/bin/env node
-// Long tasks: N concurrent 2-second tool calls over WebSocket through nginx.
+// Long tasks: N concurrent 2-second tool calls through nginx, on one transport.
 //
-//   node bench/long-tasks.mjs [--sessions 5000] [--calls-per-session 1] [--ms 2000]
-//        [--deadline 2600] [--workers 4] [--url URL --backend-pid PID] [--out FILE]
+//   node bench/long-tasks.mjs [--transport ws|streamable|sse] [--sessions 5000]
+//        [--calls-per-session 1] [--ms 2000] [--deadline 2600] [--workers 4|auto]
+//        [--sources 250] [--url URL --backend-pid PID] [--out FILE]
 //        [--warmup N [--warmup-ms 200]] [--timeline] [--env K=V ...] [--node-arg=--flag ...]
 //
-// Starts `httmcp start --workers W` (unless --url is given), opens --sessions WebSocket
-// sessions (initialize + notifications/initialized each, before the clock starts), then sends
+// Starts `httmcp start --workers W` (unless --url is given), opens --sessions sessions
+// (initialize + notifications/initialized each, before the clock starts: a WebSocket, a
+// Streamable HTTP session, or a legacy SSE stream with its endpoint), then sends
 // `tools/call sleep {ms}` on every session at once (calls-per-session each, ids distinct) and
 // waits for every reply. Reports, per call, the time from its own send and from the start of
 // the burst (the first send): max, p99, p50, and how many finished within --deadline ms of the
@@ -15,20 +17,40 @@
 // from the burst start to the last reply, and `other`: what else ran on the machine meanwhile
 // (the cores are shared; a run with `other` above ~0.2 s was disturbed and says little).
 // `--timeline` prints, every 100 ms, each process's CPU and the backend's in-flight count.
+//
+// Streamable HTTP: every call is a POST on a connection of its own (the reply arrives on the SSE
+// stream nginx holds for it); legacy SSE: a POST to the session's endpoint, the reply on the
+// session's stream. `--sources N` spreads the clients over N source addresses in 127.0.0.0/8
+// (as N machines would be; per-address limits at the edge then see N clients). `lost` counts
+// calls with no reply (an HTTP error such as a 502, a reset, a timeout); `errors` counts those
+// plus JSON-RPC errors. The goal is 0 of 5,000 lost on every transport.
 
 import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
-import WebSocket from 'ws';
 import { readFileSync } from 'node:fs';
-import { fdCount, gitCommit, httpGetText, limits, log as mkLog, nginxMem, procMem, r1, saveResult, sleep, startStack } from './scale-lib.mjs';
+import { execFileSync } from 'node:child_process';
+import http from 'node:http';
+import { CallError, LegacySseSession, sourceAddresses, streamablePost, streamableSession, wsSession } from './raw-mcp.mjs';
+import { stackBuild, errorLogCounts, fdCount, gitCommit, httpGetText, limits, log as mkLog, nginxMem, procMem, r1, saveResult, sleep, startStack } from './scale-lib.mjs';
 
 const { values: v } = parseArgs({
+  allowNegative: true,
   options: {
     sessions: { type: 'string', default: '5000' },
     'calls-per-session': { type: 'string', default: '1' },
     ms: { type: 'string', default: '2000' },
     deadline: { type: 'string', default: '2600' },
     workers: { type: 'string', default: '4' },
+    transport: { type: 'string', default: 'ws' },
+    // The edge limits each address (64 open requests, 20/s after a burst of 50 by default): 5,000
+    // calls from one address would mostly be refused. 250 addresses send 20 each.
+    sources: { type: 'string', default: '250' },
+    // --no-keepalive: every HTTP request on a new connection.
+    keepalive: { type: 'boolean', default: true },
+    // A sed expression for the stack's rendered nginx.conf (repeatable); nginx is reloaded with
+    // it before any session opens. E.g. a small core listen queue:
+    // --patch 's|core.sock backlog=65535|core.sock backlog=256|'
+    patch: { type: 'string', multiple: true, default: [] },
     concurrency: { type: 'string', default: '200' },
     url: { type: 'string' },
     'backend-pid': { type: 'string' },
@@ -70,7 +92,7 @@ function machineTicks() {
 
 /** The backend's base URL, read from the upstream block of the stack's nginx.conf. */
 function backendUrl(prefix) {
-  const m = readFileSync(`${prefix}/nginx.conf`, 'utf8').match(/server (127\.0\.0\.1:\d+|unix:[^;]+);/);
+  const m = readFileSync(`${prefix}/nginx.conf`, 'utf8').match(/server (127\.0\.0\.1:\d+|unix:[^;\s]+)/);
   return m ? (m[1].startsWith('unix:') ? m[1] : `http://${m[1]}`) : null;
 }
 
@@ -78,24 +100,50 @@ function pct(a, q) {
   return a.length ? a[Math.min(a.length - 1, Math.max(0, Math.ceil(q * a.length) - 1))] : null;
 }
 
-async function openSession(url) {
-  return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url.replace(/^http/, 'ws'), 'mcp', { perMessageDeflate: false, handshakeTimeout: 30_000 });
-    let done = false;
-    ws.on('open', () =>
-      ws.send(JSON.stringify({ jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: PV, capabilities: {}, clientInfo: { name: 'long', version: '1' } } })),
-    );
-    ws.on('error', (e) => !done && ((done = true), reject(e)));
-    ws.on('close', (c) => !done && ((done = true), reject(new Error(`closed ${c}`))));
+/**
+ * Opens one session of `transport` and returns `{call(id, body) → Promise<reply>, close()}`.
+ * Replies are JSON-RPC messages; a lost call rejects with a CallError.
+ */
+async function openSession(transport, url, localAddress, timeoutMs) {
+  if (transport === 'ws') {
+    const ws = await wsSession(url, { localAddress });
+    const waiting = new Map();
     ws.on('message', (d) => {
-      if (done) return;
       const m = JSON.parse(d.toString());
-      if (m.id !== 0) return;
-      done = true;
-      ws.send(JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }));
-      resolve(ws);
+      const w = waiting.get(m.id);
+      if (w) {
+        waiting.delete(m.id);
+        w.resolve(m);
+      }
     });
-  });
+    ws.on('close', (code) => {
+      for (const w of waiting.values()) w.reject(new CallError(`ws_closed_${code}`));
+      waiting.clear();
+    });
+    return {
+      call: (id, body) =>
+        new Promise((resolve, reject) => {
+          waiting.set(id, { resolve, reject });
+          ws.send(body);
+        }),
+      close: () => ws.terminate(),
+    };
+  }
+  // Each HTTP client keeps the connection its initialize used, as an SDK client's fetch does, so
+  // the burst's POSTs reach nginx at once instead of paced by TCP connects.
+  const agent = v.keepalive ? new http.Agent({ keepAlive: true, maxSockets: Infinity }) : false;
+  if (transport === 'streamable') {
+    const session = await streamableSession(url, { localAddress, agent });
+    return {
+      call: (id, body) => streamablePost(url, body, { session, waitId: id, localAddress, agent, timeoutMs }).then((r) => r.message),
+      close: () => agent && agent.destroy(),
+    };
+  }
+  if (transport === 'sse') {
+    const s = await LegacySseSession.open(url, { localAddress, agent });
+    return { call: (id, body) => s.post(body, id, { timeoutMs }), close: () => s.close() };
+  }
+  throw new Error(`--transport must be ws, streamable or sse, not ${transport}`);
 }
 
 async function main() {
@@ -109,50 +157,64 @@ async function main() {
   let nginxPid = Number(v['nginx-pid']);
   if (!url) {
     const env = Object.fromEntries(v.env.map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
-    stack = await startStack({ workers: Number(v.workers), env, nodeArgs: v['node-arg'] });
+    stack = await startStack({ workers: v.workers === 'auto' ? 'auto' : Number(v.workers), env, nodeArgs: v['node-arg'] });
     url = stack.url;
     backendPid = stack.backendPid;
     nginxPid = stack.nginxPid;
     L(`stack up: ${url} nginx ${nginxPid} backend ${backendPid} workers ${v.workers}`);
+    if (v.patch.length) {
+      const conf = `${stack.prefix}/nginx.conf`;
+      for (const e of v.patch) execFileSync('sed', ['-i', e, conf]);
+      execFileSync('nginx', ['-p', stack.prefix, '-c', conf, '-t'], { stdio: 'pipe' });
+      execFileSync('nginx', ['-p', stack.prefix, '-c', conf, '-s', 'reload']);
+      // The old workers leave and the new ones take the listeners over.
+      await sleep(3000);
+      L(`patched ${conf} (${v.patch.join(' ; ')}), reloaded`);
+    }
   }
   const sockets = [];
+  const transport = v.transport;
+  const sources = sourceAddresses(Math.max(1, Number(v.sources)));
+  const callTimeout = Number(v.ms) + 30_000;
   try {
     // open sessions
     const t0 = performance.now();
     let next = 0;
     let failed = 0;
+    const sessionErrors = {};
     await Promise.all(
       Array.from({ length: Number(v.concurrency) }, async () => {
         while (next < nSessions) {
-          next++;
+          const k = next++;
           try {
-            sockets.push(await openSession(url));
-          } catch {
+            sockets.push(await openSession(transport, url, sources.length > 1 ? sources[k % sources.length] : undefined, callTimeout));
+          } catch (e) {
             failed++;
+            sessionErrors[e.kind ?? e.code ?? 'error'] = (sessionErrors[e.kind ?? e.code ?? 'error'] ?? 0) + 1;
           }
         }
       }),
     );
-    L(`${sockets.length} sessions open (${failed} failed) in ${Math.round(performance.now() - t0)} ms`);
+    L(`${transport}: ${sockets.length} sessions open (${failed} failed ${JSON.stringify(sessionErrors)}) in ${Math.round(performance.now() - t0)} ms`);
     const warmup = Math.min(Number(v.warmup), sockets.length);
     let warmupResult = null;
     if (warmup > 0) {
       const w0 = performance.now();
       let got = 0;
       let warmErrors = 0;
-      const warmed = new Promise((resolve) => {
-        for (let s = 0; s < warmup; s++) {
-          const onMessage = (d) => {
-            const m = JSON.parse(d.toString());
-            if (m.id !== -1 - s) return;
-            sockets[s].off('message', onMessage);
-            if (m.error || m.result?.isError) warmErrors++;
-            if (++got === warmup) resolve();
-          };
-          sockets[s].on('message', onMessage);
-          sockets[s].send(`{"jsonrpc":"2.0","id":${-1 - s},"method":"tools/call","params":{"name":"sleep","arguments":{"ms":${Number(v['warmup-ms'])}}}}`);
-        }
-      });
+      const warmed = Promise.all(
+        Array.from({ length: warmup }, (_, s) =>
+          sockets[s]
+            .call(-1 - s, `{"jsonrpc":"2.0","id":${-1 - s},"method":"tools/call","params":{"name":"sleep","arguments":{"ms":${Number(v['warmup-ms'])}}}}`)
+            .then(
+              (m) => {
+                got++;
+                if (m.error || m.result?.isError) warmErrors++;
+              },
+              () => warmErrors++,
+            ),
+        ),
+      );
       await Promise.race([warmed, sleep(60_000)]);
       warmupResult = { calls: warmup, ms: Number(v['warmup-ms']), answered: got, errors: warmErrors, wall_ms: r1(performance.now() - w0) };
       L(`warmup: ${got}/${warmup} answered (${warmErrors} errors) in ${Math.round(performance.now() - w0)} ms`);
@@ -212,37 +274,39 @@ async function main() {
     }
     let allDone;
     const finished = new Promise((r) => (allDone = r));
-    sockets.forEach((ws, s) => {
-      ws.on('message', (d) => {
-        const m = JSON.parse(d.toString());
-        if (typeof m.id !== 'number' || m.id < 1) return;
-        const i = m.id - 1;
-        if (i >= total || doneAt[i]) return;
-        doneAt[i] = performance.now();
-        if (m.error || m.result?.isError) {
-          errors++;
-          const k = m.error ? `jsonrpc_${m.error.code}` : 'tool_error';
-          errorKinds[k] = (errorKinds[k] ?? 0) + 1;
-        }
-        if (++answered === total) allDone();
-      });
-      ws.on('close', () => {
-        errorKinds.closed = (errorKinds.closed ?? 0) + 1;
-      });
-    });
+    let lost = 0;
+    let settled = 0;
+    const settle = () => ++settled === total && allDone();
+    const kind = (k) => (errorKinds[k] = (errorKinds[k] ?? 0) + 1);
     const cpuAt = () => ({ loader: cpuTicks(process.pid), backend: cpuTicks(backendPid), nginx: (nginxBeforeMem?.pids ?? []).reduce((a, p) => a + cpuTicks(p), 0), machine: machineTicks() });
+    const loadBefore = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).map(Number);
     const cpuStart = cpuAt();
     burstStart = performance.now();
     for (let c = 0; c < perSession; c++) {
       for (let s = 0; s < sockets.length; s++) {
         const i = c * sockets.length + s;
         sentAt[i] = performance.now();
-        sockets[s].send(`{"jsonrpc":"2.0","id":${i + 1},"method":"tools/call","params":{"name":"sleep","arguments":{"ms":${ms}}}}`);
+        sockets[s].call(i + 1, `{"jsonrpc":"2.0","id":${i + 1},"method":"tools/call","params":{"name":"sleep","arguments":{"ms":${ms}}}}`).then(
+          (m) => {
+            doneAt[i] = performance.now();
+            answered++;
+            if (m.error || m.result?.isError) {
+              errors++;
+              kind(m.error ? `jsonrpc_${m.error.code}` : 'tool_error');
+            }
+            settle();
+          },
+          (e) => {
+            lost++;
+            errors++;
+            kind(e.kind ?? e.code ?? 'error');
+            settle();
+          },
+        );
       }
     }
     const sendEnd = performance.now();
-    const timeoutMs = ms + 30_000;
-    await Promise.race([finished, sleep(timeoutMs)]);
+    await Promise.race([finished, sleep(callTimeout + 5000)]);
     const end = performance.now();
     const cpuEnd = cpuAt();
     clearInterval(sampler);
@@ -266,20 +330,27 @@ async function main() {
     const result = {
       date: new Date().toISOString(),
       commit: gitCommit(),
+      stack_build: stackBuild(),
       limits: limits(),
       url,
-      workers: stack ? Number(v.workers) : null,
+      workers: stack ? v.workers : null,
       stack_env: v.env,
+      config_patch: v.patch,
       node_args: v['node-arg'],
       warmup: warmupResult,
+      transport,
+      keepalive: v.keepalive,
+      sources: sources.length,
       sessions: sockets.length,
       session_failures: failed,
+      session_error_kinds: sessionErrors,
       calls_per_session: perSession,
       calls: total,
       tool_ms: ms,
       deadline_ms: deadline,
       answered,
       unanswered: total - answered,
+      lost,
       errors,
       error_kinds: errorKinds,
       send_loop_ms: r1(sendEnd - burstStart),
@@ -306,12 +377,15 @@ async function main() {
       backend_peak_delta_kib_per_call: r1((peakRss - before.rss) / total / 1024),
       nginx_rss_before_mib: nginxBefore == null ? null : r1(nginxBefore / 1048576),
       nginx_rss_peak_mib: nginxPid ? r1(peakNginx / 1048576) : null,
+      nginx_error_log: stack?.prefix ? errorLogCounts(stack.prefix) : null,
+      load_average_before: loadBefore,
+      load_average_after: readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).map(Number),
     };
     if (v.timeline) result.timeline = timeline;
     result.markdown =
-      '| sessions | calls | tool ms | answered | errors | within ' + deadline + ' ms | max ms (from burst) | p99 ms (from burst) | p50 ms (from burst) | max ms (from own send) | backend RSS before → peak MiB |\n' +
-      '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n' +
-      `| ${result.sessions} | ${total} | ${ms} | ${answered} | ${errors} | ${within} | ${result.from_burst_start_ms.max} | ${result.from_burst_start_ms.p99} | ${result.from_burst_start_ms.p50} | ${result.from_send_ms.max} | ${result.backend_rss_before_mib} → ${result.backend_rss_peak_mib} |`;
+      '| transport | sessions | calls | tool ms | answered | lost | errors | within ' + deadline + ' ms | max ms (from burst) | p99 ms (from burst) | p50 ms (from burst) | max ms (from own send) | backend RSS before → peak MiB |\n' +
+      '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n' +
+      `| ${transport} | ${result.sessions} | ${total} | ${ms} | ${answered} | ${lost} | ${errors} | ${within} | ${result.from_burst_start_ms.max} | ${result.from_burst_start_ms.p99} | ${result.from_burst_start_ms.p50} | ${result.from_send_ms.max} | ${result.backend_rss_before_mib} → ${result.backend_rss_peak_mib} |`;
     if (v.timeline) {
       process.stderr.write('t_ms  backend%  nginx% (master,workers...)  loader%  machine busy% (of 2 cores)  backend_fds  inflight  published  answered\n');
       timeline.sort((a, b) => a.t_ms - b.t_ms);
@@ -323,7 +397,7 @@ async function main() {
     process.stdout.write(JSON.stringify(result) + '\n' + result.markdown + '\n');
     L(`saved ${file}`);
   } finally {
-    for (const ws of sockets) ws.terminate();
+    for (const session of sockets) session.close();
     if (stack) await stack.stop();
   }
 }

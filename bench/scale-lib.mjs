@@ -10,7 +10,8 @@ import http from 'node:http';
 
 export const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
 export const REPO_DIR = resolve(BENCH_DIR, '..');
-export const CLI = join(REPO_DIR, 'dist', 'src', 'cli', 'main.js');
+// HTTMCP_BENCH_CLI: another build's CLI (e.g. /work/main/dist/src/cli/main.js for a "before" run).
+export const CLI = process.env.HTTMCP_BENCH_CLI ?? join(REPO_DIR, 'dist', 'src', 'cli', 'main.js');
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 export const log = (tag) => (m) => process.stderr.write(`[${tag}] ${m}\n`);
 export const KiB = 1024;
@@ -185,11 +186,15 @@ export async function nchanStatus(publishUrl) {
  */
 export const BENCH_CLIENT_LIMIT_FLAGS = ['--client-connections', '65535', '--client-rate', '1000000', '--client-burst', '1000000'];
 
-/** Start `httmcp start --json` (detached) and wait until its demo endpoint answers. */
-export async function startStack({ port, workers = 1, redis, backends, publishListen, prefix, env, extra = [], nodeArgs = [] } = {}) {
+/**
+ * Start `httmcp start --json` (detached) and wait until its demo endpoint answers. `clientLimits:
+ * 'default'` keeps the per-client limits `npm start` has (bench/attacks.mjs measures them).
+ */
+export async function startStack({ port, workers = 1, redis, backends, publishListen, prefix, env, extra = [], nodeArgs = [], clientLimits = 'lifted' } = {}) {
   if (!existsSync(CLI)) throw new Error(`${CLI} missing: run npx tsc -p tsconfig.build.json first`);
   port ??= await freePort();
-  const argv = [...nodeArgs, CLI, 'start', '--port', String(port), '--json', '--workers', String(workers), ...BENCH_CLIENT_LIMIT_FLAGS, ...extra];
+  const limitFlags = clientLimits === 'default' ? [] : BENCH_CLIENT_LIMIT_FLAGS;
+  const argv = [...nodeArgs, CLI, 'start', '--port', String(port), '--json', '--workers', String(workers), ...limitFlags, ...extra];
   if (redis) argv.push('--redis', redis);
   if (backends) argv.push('--backends', backends.join(','));
   if (publishListen) argv.push('--publish-listen', publishListen);
@@ -250,9 +255,43 @@ export function gitCommit() {
   }
 }
 
+/** The CLI the stacks are started with, and the commit of the checkout it was built from. */
+export function stackBuild() {
+  try {
+    const sha = execFileSync('git', ['rev-parse', 'HEAD'], { cwd: dirname(CLI), encoding: 'utf8' }).trim();
+    return { cli: CLI, commit: sha };
+  } catch {
+    return { cli: CLI, commit: null };
+  }
+}
+
 export function saveResult(name, data, out) {
   const file = out ?? join(BENCH_DIR, 'results', `${new Date().toISOString().slice(0, 10)}-${name}.json`);
   mkdirSync(dirname(file), { recursive: true });
   writeFileSync(file, JSON.stringify(data, null, 2) + '\n');
   return file;
+}
+
+/**
+ * Counts of the nginx error-log lines that matter to the attack and burst benchmarks, from
+ * `<prefix>/logs/error.log`: workers that died on a signal, connects to the core's and the
+ * backend's unix sockets refused with EAGAIN (a listen queue full), connection slots running out, and the edge's limit refusals.
+ */
+export function errorLogCounts(prefix) {
+  let text = '';
+  try {
+    text = readFileSync(join(prefix, 'logs', 'error.log'), 'utf8');
+  } catch {
+    return null;
+  }
+  const count = (re) => (text.match(re) ?? []).length;
+  return {
+    exited_on_signal: count(/exited on signal/g),
+    core_connect_eagain: count(/connect\(\) to unix:\S*\/core(-\d+)?\.sock failed \(11: /g),
+    backend_connect_eagain: count(/connect\(\) to unix:\S*\/backend(-\d+)?\.sock failed \(11: /g),
+    worker_connections_not_enough: count(/worker_connections are not enough/g),
+    limiting_connections: count(/limiting connections/g),
+    limiting_requests: count(/limiting requests/g),
+    crit_or_alert: count(/\[(crit|alert|emerg)\]/g),
+  };
 }

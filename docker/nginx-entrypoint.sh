@@ -109,6 +109,27 @@ if [ -z "${HTTMCP_TRUSTED_PROXY_ENTRIES+set}" ]; then
   done
 fi
 export HTTMCP_TRUSTED_PROXY_ENTRIES
+# Same rule as coreSockets() in src/stack/nginx-config.ts: enough unix sockets for the edge-to-core
+# hop that the client cap fits in their listen queues (the backlog asked for, capped by
+# net.core.somaxconn), at most 16. A full unix-socket queue refuses connect() (502).
+core_backlog=${HTTMCP_CORE_BACKLOG:-65535}
+case $core_backlog in
+  '' | *[!0-9]* | 0) die "HTTMCP_CORE_BACKLOG must be a positive integer, got '$core_backlog'" ;;
+esac
+somaxconn=$(cat /proc/sys/net/core/somaxconn 2>/dev/null || echo 4096)
+core_queue=$((core_backlog < somaxconn ? core_backlog : somaxconn))
+core_sockets=$(((HTTMCP_MAX_CLIENTS + core_queue - 1) / core_queue))
+[ "$core_sockets" -ge 1 ] || core_sockets=1
+[ "$core_sockets" -le 16 ] || core_sockets=16
+core_listen=''
+core_servers=''
+for i in $(seq 1 "$core_sockets"); do
+  if [ "$i" = 1 ]; then socket=$HTTMCP_PREFIX/core.sock; else socket=$HTTMCP_PREFIX/core-$i.sock; fi
+  core_listen="$core_listen${core_listen:+ }listen unix:$socket backlog=$core_backlog;"
+  core_servers="$core_servers${core_servers:+ }server unix:$socket max_fails=0;"
+done
+default HTTMCP_CORE_LISTEN "$core_listen"
+default HTTMCP_CORE_SERVERS "$core_servers"
 default HTTMCP_ERROR_LOG stderr
 default HTTMCP_NGINX_LOG_LEVEL notice
 default HTTMCP_ACCESS_LOG off

@@ -40,6 +40,10 @@ export interface NginxConfigValues {
   HTTMCP_BACKEND_KEY: string;
   /** Names this start of nginx on `/healthz` (X-Httmcp-Instance); empty: no header. */
   HTTMCP_INSTANCE_ID: string;
+  /** The core's `listen` directives (one or more unix sockets; see `coreSockets`). */
+  HTTMCP_CORE_LISTEN: string;
+  /** The edge's `server` lines for the same sockets. */
+  HTTMCP_CORE_SERVERS: string;
 }
 
 /** Host names allowed by default (DNS-rebinding protection): this machine's loopback names. */
@@ -137,6 +141,39 @@ export function trustedProxyEntries(trustedProxies: readonly string[]): string {
       return `${proxy} 1;`;
     })
     .join(' ');
+}
+
+/** The listen queue each of the core's unix sockets asks for; the kernel caps it at `net.core.somaxconn`. */
+export const CORE_BACKLOG = 65535;
+
+/** The most unix sockets the core listens on (see {@link coreSockets}). */
+export const MAX_CORE_SOCKETS = 16;
+
+/**
+ * How many unix sockets the edge-to-core hop needs so that a burst of requests never finds every
+ * listen queue full: enough for the edge's client cap (each client connection has at most one
+ * request crossing the hop) to fit in `queue` connections per socket, at most
+ * {@link MAX_CORE_SOCKETS}. A unix socket with a full queue refuses connect() at once (EAGAIN)
+ * instead of letting the client retry as TCP does, so without room nginx answers 502: 5,000
+ * concurrent Streamable HTTP calls lost up to 77 through one socket whose queue the kernel capped
+ * at 4,096 (bench/README.md, "Bursts"). `queue` is the effective listen queue: the backlog asked
+ * for, capped by `net.core.somaxconn`.
+ */
+export function coreSockets(maxClients: number, queue: number): number {
+  return Math.min(MAX_CORE_SOCKETS, Math.max(1, Math.ceil(maxClients / Math.max(1, queue))));
+}
+
+/**
+ * The core's `listen` directives and the edge's `server` lines for `count` unix sockets in
+ * `prefix` (`core.sock`, `core-2.sock`, ...), for the HTTMCP_CORE_LISTEN and HTTMCP_CORE_SERVERS
+ * placeholders.
+ */
+export function coreSocketDirectives(prefix: string, count: number, backlog = CORE_BACKLOG): { listen: string; servers: string } {
+  const paths = Array.from({ length: count }, (_, i) => `${prefix}/${i === 0 ? 'core.sock' : `core-${i + 1}.sock`}`);
+  return {
+    listen: paths.map((path) => `listen unix:${path} backlog=${backlog};`).join(' '),
+    servers: paths.map((path) => `server unix:${path} max_fails=0;`).join(' '),
+  };
 }
 
 /** The directory of the httmcp package (holds `nginx/`), from source or from `dist/`. */

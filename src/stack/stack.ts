@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer, type RequestListener, type Server } from 'node:http';
 import { createServer, type AddressInfo } from 'node:net';
 import { availableParallelism, tmpdir } from 'node:os';
@@ -16,6 +16,9 @@ import { findNginx, NGINX_DIES_WITH_LAUNCHER, NginxProcess, PortInUseError } fro
 import {
   clientLimits,
   connectionLimits,
+  CORE_BACKLOG,
+  coreSocketDirectives,
+  coreSockets,
   DEFAULT_ALLOWED_HOSTS,
   DEFAULT_ALLOWED_ORIGINS,
   renderNginxConfig,
@@ -70,6 +73,12 @@ export interface StackOptions {
    * client the per-client limits count. Default none: the header is ignored.
    */
   trustedProxies?: string[];
+  /**
+   * The listen queue each of the core's unix sockets asks for (default
+   * `HTTMCP_CORE_BACKLOG` or 65535; the kernel caps it at `net.core.somaxconn`). The core listens
+   * on as many sockets as the edge's client cap needs at that queue (see `coreSockets`).
+   */
+  coreBacklog?: number;
   /** nginx error log level (default `notice`; workers that die on a signal are logged at `alert`). */
   nginxLogLevel?: string;
   /**
@@ -169,13 +178,26 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     await gateway.close();
     throw error;
   });
-  const backend = options.backends ? undefined : await listenOnSocket(createBackendHandler(options.servers, gateway), backendSocket);
-  if (backend) restrictSocket(backendSocket, workers);
-  const upstreams = options.backends ?? [`unix:${backendSocket}`];
-
   const nofile = Math.min(fileLimit(), options.maxOpenFiles ?? Number.POSITIVE_INFINITY);
   const workerCount = options.workerProcesses === 'auto' ? availableParallelism() : (options.workerProcesses ?? 1);
   const limits = connectionLimits(nofile, workerCount);
+  const coreBacklog = options.coreBacklog ?? positiveInteger(process.env.HTTMCP_CORE_BACKLOG, 'HTTMCP_CORE_BACKLOG') ?? CORE_BACKLOG;
+  // nginx's hops to the core and to the in-process backend are unix sockets, whose full listen
+  // queue refuses a connect at once (502) instead of letting it retry: enough sockets of each for
+  // every admitted client to have a request waiting (see coreSockets), and nginx tries the next.
+  const socketCount = coreSockets(limits.maxClients, Math.min(coreBacklog, listenQueueMax()));
+  const core = coreSocketDirectives(prefix, socketCount, coreBacklog);
+  const backendSockets = Array.from({ length: socketCount }, (_, i) => (i === 0 ? backendSocket : join(prefix, `backend-${i + 1}.sock`)));
+  const backends: Server[] = [];
+  if (!options.backends) {
+    const handler = createBackendHandler(options.servers, gateway);
+    for (const path of backendSockets) {
+      backends.push(await listenOnSocket(handler, path, coreBacklog));
+      restrictSocket(path, workers);
+    }
+  }
+  const backend = backends[0];
+  const upstreams = options.backends ?? backendSockets.map((path) => `unix:${path} max_fails=0`);
   const errorLog = join(prefix, 'logs', 'error.log');
   const config = join(prefix, 'nginx.conf');
   const instance = randomBytes(12).toString('base64url');
@@ -217,6 +239,8 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       HTTMCP_AUTH_REQUEST: gateway.auth ? '/_httmcp/auth' : 'off',
       HTTMCP_BACKEND_KEY: gateway.backendKey,
       HTTMCP_INSTANCE_ID: instance,
+      HTTMCP_CORE_LISTEN: core.listen,
+      HTTMCP_CORE_SERVERS: core.servers,
     }),
     { mode: 0o600 },
   );
@@ -225,7 +249,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   try {
     nginx = await NginxProcess.start(install, prefix, config, errorLog, { host, port, instance });
   } catch (error) {
-    if (backend) await closeServer(backend);
+    for (const server of backends) await closeServer(server);
     await gateway.close();
     throw error;
   }
@@ -238,7 +262,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     // The servers first: their hubs stop the work that publishes later (stream closers,
     // liveness sweeps) while nginx can still take it, instead of failing and logging after.
     if (backend) {
-      await closeServer(backend);
+      for (const server of backends) await closeServer(server);
       for (const server of options.servers) await server.unmount();
     }
     await nginx.stop();
@@ -327,6 +351,8 @@ function preparePrefix(prefix: string, workers: WorkerIdentity | undefined): voi
   const pid = existsSync(pidFile) ? Number(readFileSync(pidFile, 'utf8').trim()) : 0;
   if (pid > 0 && isNginx(pid)) throw new Error(`nginx (pid ${pid}) still runs on the prefix ${prefix}; stop it or use another --prefix`);
   for (const socket of ['core.sock', 'backend.sock', 'private/publish.sock']) rmSync(join(prefix, socket), { force: true });
+  // The extra sockets of the edge-to-core and backend hops (coreSockets).
+  if (existsSync(prefix)) for (const name of readdirSync(prefix)) if (/^(core|backend)-\d+\.sock$/.test(name)) rmSync(join(prefix, name), { force: true });
   if (workers) chownSync(prefix, process.getuid!(), workers.gid);
   chmodSync(prefix, workers ? 0o750 : 0o700);
   for (const dir of ['logs', 'tmp', 'private']) mkdirSync(join(prefix, dir), { recursive: true });
@@ -401,12 +427,12 @@ export function listen(handler: RequestListener, port = 0, host = '127.0.0.1'): 
 }
 
 /** {@link listen} on a unix socket: the in-process backend, reachable only through the prefix. */
-export function listenOnSocket(handler: RequestListener, path: string): Promise<Server> {
+export function listenOnSocket(handler: RequestListener, path: string, backlog = LISTEN_BACKLOG): Promise<Server> {
   const server = createHttpServer(handler);
   server.keepAliveTimeout = 65_000;
   return new Promise((resolve, reject) => {
     server.once('error', reject);
-    server.listen({ path, backlog: LISTEN_BACKLOG }, () => resolve(server));
+    server.listen({ path, backlog }, () => resolve(server));
   });
 }
 
@@ -420,4 +446,25 @@ export const LISTEN_BACKLOG = 65535;
 function closeServer(server: Server): Promise<void> {
   server.closeAllConnections();
   return new Promise((resolve) => server.close(() => resolve()));
+}
+
+/**
+ * The kernel's cap on a listen queue (`net.core.somaxconn`; readable without root). 4096 when it
+ * cannot be read, the default of current Linux.
+ */
+function listenQueueMax(): number {
+  try {
+    const value = Number(readFileSync('/proc/sys/net/core/somaxconn', 'utf8').trim());
+    return Number.isInteger(value) && value > 0 ? value : 4096;
+  } catch {
+    return 4096;
+  }
+}
+
+/** A positive integer setting from the environment, or undefined when unset; anything else throws. */
+function positiveInteger(value: string | undefined, name: string): number | undefined {
+  if (value === undefined || value === '') return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`${name} must be a positive integer, got ${JSON.stringify(value)}`);
+  return n;
 }

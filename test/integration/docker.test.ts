@@ -18,7 +18,7 @@ import { deriveBackendKey } from '../../src/http/backend-guard.js';
 import { createBackendHandler } from '../../src/http/node-handler.js';
 import { Gateway } from '../../src/gateway.js';
 import type { HTTMCP } from '../../src/server/httmcp.js';
-import { connectionLimits, DEFAULT_ALLOWED_HOSTS, DEFAULT_ALLOWED_ORIGINS, DEFAULT_CLIENT_LIMITS, packageRoot, renderNginxConfig, templatePath, type NginxConfigValues } from '../../src/stack/nginx-config.js';
+import { connectionLimits, CORE_BACKLOG, coreSocketDirectives, coreSockets, DEFAULT_ALLOWED_HOSTS, DEFAULT_ALLOWED_ORIGINS, DEFAULT_CLIENT_LIMITS, packageRoot, renderNginxConfig, templatePath, type NginxConfigValues } from '../../src/stack/nginx-config.js';
 import { freePort, LIMITS, listen } from '../../src/stack/stack.js';
 import { trustedProxyEntries } from '../../src/stack/nginx-config.js';
 import { connectClient, TRANSPORTS } from '../helpers/stack.js';
@@ -38,6 +38,13 @@ function scriptEnv(overrides: Record<string, string>): NodeJS.ProcessEnv {
 
 function runEntrypoint(overrides: Record<string, string>) {
   return spawnSync('bash', [entrypoint], { env: scriptEnv(overrides), encoding: 'utf8', timeout: 20_000 });
+}
+
+/** The core sockets the entrypoint renders for `maxClients` (same rule as the launcher). */
+function coreDefaults(prefix: string, maxClients: number): Pick<NginxConfigValues, 'HTTMCP_CORE_LISTEN' | 'HTTMCP_CORE_SERVERS'> {
+  const somaxconn = Number(readFileSync('/proc/sys/net/core/somaxconn', 'utf8').trim());
+  const core = coreSocketDirectives(prefix, coreSockets(maxClients, Math.min(CORE_BACKLOG, somaxconn)));
+  return { HTTMCP_CORE_LISTEN: core.listen, HTTMCP_CORE_SERVERS: core.servers };
 }
 
 const temps: string[] = [];
@@ -132,6 +139,7 @@ describe('nginx image entrypoint: rendering', () => {
       // What the backends with the same session secret expect (src/http/backend-guard.ts).
       HTTMCP_BACKEND_KEY: deriveBackendKey(SECRET),
       HTTMCP_INSTANCE_ID: '',
+      ...coreDefaults(prefix, connectionLimits(nofile, availableParallelism()).maxClients),
     };
     expect(readFileSync(join(prefix, 'nginx.conf'), 'utf8')).toBe(renderNginxConfig(containerDefaults));
     // The config holds the backend key; the prefix is for the workers' group only.

@@ -245,7 +245,7 @@ describe('a backend on TCP serves nginx only', () => {
     expect(tcp.map((line) => line.split(/\s+/)[3])).toEqual([`127.0.0.1:${stack.port}`]);
     // The backend is no TCP listener: nginx reaches it on its socket.
     expect(stack.backendPort).toBe(0);
-    expect(readFileSync(join(stack.prefix, 'nginx.conf'), 'utf8')).toContain(`server unix:${stack.backendSocket};`);
+    expect(readFileSync(join(stack.prefix, 'nginx.conf'), 'utf8')).toContain(`server unix:${stack.backendSocket} max_fails=0;`);
     const unix = spawnSync('ss', ['-lxnpH'], { encoding: 'utf8' }).stdout.split('\n').filter((line) => line.includes(stack.prefix));
     const owners = Object.fromEntries(unix.map((line) => [line.split(/\s+/)[4], pidsOf(line).every((pid) => nginx.has(pid)) ? 'nginx' : pidsOf(line).join()]));
     expect(owners).toEqual({

@@ -2,6 +2,9 @@ import { readFileSync } from 'node:fs';
 import {
   clientLimits,
   connectionLimits,
+  coreSocketDirectives,
+  coreSockets,
+  MAX_CORE_SOCKETS,
   DEFAULT_ALLOWED_ORIGINS,
   DEFAULT_CLIENT_LIMITS,
   packageRoot,
@@ -49,6 +52,8 @@ const VALUES: NginxConfigValues = {
   HTTMCP_INSTANCE_ID: '#INSTANCE_ID#',
   HTTMCP_REDIS_PASS: '#REDIS_PASS#',
   HTTMCP_AUTH_REQUEST: '#AUTH_REQUEST#',
+  HTTMCP_CORE_LISTEN: '#CORE_LISTEN#',
+  HTTMCP_CORE_SERVERS: '#CORE_SERVERS#',
 };
 
 const template = readFileSync(templatePath(), 'utf8');
@@ -252,5 +257,27 @@ describe('per-client limits at the edge', () => {
     expect(legacy).toContain('proxy_pass http://httmcp_backend/mcp/$1/$2/post;');
     expect(legacy).toContain('proxy_set_header X-Httmcp-Transport sse;');
     expect(legacy).not.toContain('nchan_publisher');
+  });
+});
+
+describe('coreSockets', () => {
+  test('one socket while the edge client cap fits in one listen queue', () => {
+    expect(coreSockets(3552, 4096)).toBe(1);
+    expect(coreSockets(4096, 4096)).toBe(1);
+  });
+
+  test('enough sockets for every admitted client to wait in some queue, at most MAX_CORE_SOCKETS', () => {
+    // --workers auto on 2 cores with 20,000 files: 7,104 clients, 4,096 per queue.
+    expect(coreSockets(7104, 4096)).toBe(2);
+    expect(coreSockets(3552, 256)).toBe(14);
+    expect(coreSockets(418_534, 4096)).toBe(MAX_CORE_SOCKETS);
+    expect(coreSockets(0, 4096)).toBe(1);
+  });
+
+  test('directives name core.sock first, then core-2.sock and on, each kept in rotation when its queue is full', () => {
+    expect(coreSocketDirectives('/p', 2, 256)).toEqual({
+      listen: 'listen unix:/p/core.sock backlog=256; listen unix:/p/core-2.sock backlog=256;',
+      servers: 'server unix:/p/core.sock max_fails=0; server unix:/p/core-2.sock max_fails=0;',
+    });
   });
 });
