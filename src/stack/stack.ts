@@ -54,6 +54,12 @@ export interface StackOptions {
   maxOpenFiles?: number;
   /** nginx error log level (default `notice`; workers that die on a signal are logged at `alert`). */
   nginxLogLevel?: string;
+  /**
+   * How long the old workers of a reload (`nginx -s reload`, SIGHUP) may finish requests still in
+   * flight before nginx closes what is left, as an nginx time (`10s`, `1m`). Default
+   * `HTTMCP_WORKER_SHUTDOWN_TIMEOUT`, else {@link LIMITS}.workerShutdownTimeout.
+   */
+  workerShutdownTimeout?: string;
   /** Gateway settings (session secret, budgets, limits); the publish URL is set by the stack. */
   gateway?: Omit<GatewayOptions, 'publishUrl'>;
   logger?: Logger;
@@ -88,6 +94,8 @@ export const LIMITS = {
   messageTimeout: '10m',
   /** How long SSE clients wait before reconnecting a stream the server closed. */
   sseRetryMs: 1000,
+  /** nginx's worker_shutdown_timeout: how long a reload's old workers may finish what is in flight. */
+  workerShutdownTimeout: '10s',
 } as const;
 
 /**
@@ -132,6 +140,8 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   const limits = connectionLimits(nofile, workers);
   const errorLog = join(prefix, 'logs', 'error.log');
   const config = join(prefix, 'nginx.conf');
+  const workerShutdownTimeout = options.workerShutdownTimeout ?? process.env.HTTMCP_WORKER_SHUTDOWN_TIMEOUT ?? LIMITS.workerShutdownTimeout;
+  if (parseNginxSeconds(workerShutdownTimeout) < 1) throw new Error(`worker shutdown timeout must be at least 1s, got ${JSON.stringify(workerShutdownTimeout)}`);
   writeFileSync(
     config,
     renderNginxConfig({
@@ -146,6 +156,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       HTTMCP_PREFIX: prefix,
       HTTMCP_ERROR_LOG: errorLog,
       HTTMCP_NGINX_LOG_LEVEL: options.nginxLogLevel ?? 'notice',
+      HTTMCP_WORKER_SHUTDOWN_TIMEOUT: workerShutdownTimeout,
       HTTMCP_ACCESS_LOG: 'off',
       HTTMCP_PUBLIC_LISTEN: `${host}:${port}`,
       HTTMCP_PUBLISH_LISTEN: publishListen,
