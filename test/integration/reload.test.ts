@@ -89,7 +89,7 @@ const STEPS = 8;
 const TICKS = 10;
 
 test('a reload mid-call: no worker dies, SSE and Streamable HTTP lose nothing, WebSocket clients are told and reconnect', async () => {
-  const stack = await startTestStack({ servers: [...createExampleServers(), tickServer()], workerProcesses: WORKERS, workerShutdownTimeout: '5s' });
+  const stack = await startTestStack({ servers: [...createExampleServers(), tickServer()], workerProcesses: WORKERS, workerShutdownTimeout: '30s' });
   const clients: Client[] = [];
   try {
     const demo = stack.servers.demo!;
@@ -126,7 +126,8 @@ test('a reload mid-call: no worker dies, SSE and Streamable HTTP lose nothing, W
       expect(text(result)).toBe(`finished ${STEPS} steps`);
       expect(progress).toEqual(Array.from({ length: STEPS }, (_, i) => i + 1));
     }
-    // Every tick arrives once, in order, on the resumed streams.
+    // Every tick arrives once, in order, on the resumed streams (well before the 30 s timeout
+    // would have ended a stream left on an old worker).
     const deadline = Date.now() + 10_000;
     while (ticks.some((list) => list.length < TICKS) && Date.now() < deadline) await delay(100);
     await delay(300);
@@ -147,6 +148,8 @@ test('a reload mid-call: no worker dies, SSE and Streamable HTTP lose nothing, W
     // The resumable sessions go on without a new initialize.
     for (const client of resumable) expect(text(await client.callTool({ name: 'add', arguments: { a: 1, b: 1 } }))).toBe('2');
 
+    // The old workers are gone long before worker_shutdown_timeout (30 s): their streams were
+    // closed, not left open until nginx cut them.
     const exits = await oldWorkersGone(stack, exitsBefore, 15_000);
     expect(exits.filter((line) => !/exited with code 0$/.test(line))).toEqual([]);
     expect(workerCrashes(stack)).toEqual([]);
@@ -156,12 +159,22 @@ test('a reload mid-call: no worker dies, SSE and Streamable HTTP lose nothing, W
   }
 }, 60_000);
 
-(existsSync(DEBIAN_MODULE) ? test : test.skip)("control: with Debian's nchan module the same reload kills the old workers (signal 11 at worker_shutdown_timeout)", async () => {
+/**
+ * worker_shutdown_timeout expiring with streams open: the old worker still holds a call it proxies
+ * upstream (held inline by a long inline budget), so nginx cuts what is left when the timeout
+ * expires, calling the read handler of every open connection. Debian's nchan crashes there.
+ */
+const TIMEOUT_CASES = [
+  { module: 'the fixed build', path: undefined, crashes: false },
+  ...(existsSync(DEBIAN_MODULE) ? [{ module: "Debian's module (control)", path: DEBIAN_MODULE, crashes: true }] : []),
+];
+
+test.each(TIMEOUT_CASES)('worker_shutdown_timeout expiring with event streams open, $module: crash $crashes', async ({ path, crashes }) => {
   const saved = process.env.HTTMCP_NCHAN_MODULE;
-  process.env.HTTMCP_NCHAN_MODULE = DEBIAN_MODULE;
+  if (path) process.env.HTTMCP_NCHAN_MODULE = path;
   let stack: Stack;
   try {
-    stack = await startTestStack({ workerProcesses: WORKERS, workerShutdownTimeout: '2s' });
+    stack = await startTestStack({ workerProcesses: WORKERS, workerShutdownTimeout: '1s', gateway: { inlineBudgetMs: 10_000 } });
   } finally {
     if (saved === undefined) delete process.env.HTTMCP_NCHAN_MODULE;
     else process.env.HTTMCP_NCHAN_MODULE = saved;
@@ -171,9 +184,14 @@ test('a reload mid-call: no worker dies, SSE and Streamable HTTP lose nothing, W
     clients.push(await connectSse(stack.servers.demo!), await connectClient('streamable', stack.servers.demo!));
     await delay(300);
     const exitsBefore = workerExits(stack).length;
+    // Held upstream for 3 s, so the old worker is still busy when the 1 s timeout expires.
+    const held = clients[1]!.callTool({ name: 'sleep', arguments: { ms: 3000 } }, undefined, { timeout: 10_000 }).catch(() => 'cut');
+    await delay(300);
     reload(stack);
     await oldWorkersGone(stack, exitsBefore, 15_000);
-    expect(workerCrashes(stack).join('\n')).toMatch(/exited on signal 11/);
+    await held;
+    if (crashes) expect(workerCrashes(stack).join('\n')).toMatch(/exited on signal 11/);
+    else expect(workerCrashes(stack)).toEqual([]);
   } finally {
     await Promise.all(clients.map((client) => client.close().catch(() => undefined)));
     await stack.stop();
