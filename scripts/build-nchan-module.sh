@@ -11,7 +11,10 @@
 # that carries the frame upstream and can outlive the connection, and `ngx_destroy_pool` (called
 # from `fakerequest_cleanup_timer_handler`) then reads `pool->log` from freed memory. The patch,
 # scripts/nchan-patches/01-ws-msgpool-log.patch, creates that pool with `ngx_cycle->log`, as nchan's other
-# pools are. Nothing else changes.
+# pools are. 03-graceful-shutdown.patch: `nginx -s reload` with event streams open killed the old
+# workers (signal 11) at worker_shutdown_timeout and left their streams deaf to new messages
+# (docs/operations.md, "nginx is reloaded"; test/integration/reload.test.ts). Each patch's header
+# says what it fixes.
 #
 # Use the result with:  HTTMCP_NCHAN_MODULE=/usr/local/lib/httmcp/ngx_nchan_module.so
 #
@@ -77,6 +80,7 @@ for p in "${PATCHES[@]}"; do
 done
 grep -q 'msg_pool = ngx_create_pool([^;]*ngx_cycle->log)' "$SRC/src/subscribers/websocket.c" || die "the patch did not take"
 if grep -n 'msg_pool = ngx_create_pool([^;]*connection->log)' "$SRC/src/subscribers/websocket.c"; then die "a msg_pool still uses the connection's log"; fi
+grep -q 'ipc_write_end_read_handler' "$SRC/src/store/memory/ipc.c" || die "the reload patch (03) did not take"
 
 # 4. Build the dynamic module against the installed nginx (as dh-sequence-nginx's nginx_mod does).
 BLD=$WORK/build
