@@ -5,12 +5,14 @@
 //
 //   node bench/backend-intake.mjs [N=5000] [CONC=256] [sleep|add]
 //   env: MS (sleep length, default 2000), NODEARGS (flags for the backend's node),
-//        HTTMCP_* (passed to the backend, e.g. HTTMCP_INLINE_BUDGET_MS=10)
+//        HTTMCP_* (passed to the backend, e.g. HTTMCP_INLINE_BUDGET_MS=10). All N calls share one
+//        session, so the in-flight bounds are raised to N unless set (HTTMCP_MAX_INFLIGHT_PER_SESSION).
 //
 // Three rounds on one backend (round 0 is JIT-cold). Per round: wall time until every exchange
 // was answered (204 for a released call, 200 inline), the backend's CPU for that, and for sleep
 // the time until every reply was published.
 import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { createServer } from 'node:http';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -24,12 +26,14 @@ const pubSrv = createServer((req, res) => { req.resume(); req.on('end', () => { 
 pubSrv.keepAliveTimeout = 65000;
 await new Promise((r) => pubSrv.listen(sock, r));
 const port = 39000 + Math.floor(Math.random() * 1000);
-const be = spawn(process.execPath, [...(process.env.NODEARGS ? process.env.NODEARGS.split(' ') : []), CLI, 'backend', '--listen', `127.0.0.1:${port}`, '--publish-url', `unix:${sock}`], { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, HTTMCP_SESSION_SECRET: 'x'.repeat(32) } });
+const be = spawn(process.execPath, [...(process.env.NODEARGS ? process.env.NODEARGS.split(' ') : []), CLI, 'backend', '--listen', `127.0.0.1:${port}`, '--publish-url', `unix:${sock}`], { stdio: ['ignore', 'ignore', 'inherit'], env: { HTTMCP_MAX_INFLIGHT_PER_SESSION: String(N), HTTMCP_MAX_INFLIGHT: String(2 * N), ...process.env, HTTMCP_SESSION_SECRET: 'x'.repeat(32) } });
 const pool = new Pool(`http://127.0.0.1:${port}`, { connections: CONC });
 for (;;) { try { const r = await pool.request({ path: '/healthz', method: 'GET' }); await r.body.text(); break; } catch { await new Promise((r) => setTimeout(r, 100)); } }
-const init = await pool.request({ path: '/mcp/demo', method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' }, body: JSON.stringify({ jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'x', version: '1' } } }) });
+// What nginx adds to every upstream request (src/http/backend-guard.ts, deriveBackendKey).
+const key = createHash('sha256').update(`httmcp backend key\n${'x'.repeat(32)}`).digest('hex');
+const init = await pool.request({ path: '/mcp/demo', method: 'POST', headers: { 'x-httmcp-backend-key': key, 'content-type': 'application/json', accept: 'application/json, text/event-stream' }, body: JSON.stringify({ jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'x', version: '1' } } }) });
 await init.body.text(); const session = init.headers['mcp-session-id'];
-const hdrs = { 'content-type': 'application/json', 'x-httmcp-transport': 'websocket', host: 'localhost', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==', 'sec-websocket-version': '13', 'x-forwarded-for': '127.0.0.1', 'sec-websocket-protocol': '' };
+const hdrs = { 'x-httmcp-backend-key': key, 'content-type': 'application/json', 'x-httmcp-transport': 'websocket', host: 'localhost', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==', 'sec-websocket-version': '13', 'x-forwarded-for': '127.0.0.1', 'sec-websocket-protocol': '' };
 const ticks = () => { const f = readFileSync(`/proc/${be.pid}/stat`, 'utf8'); const a = f.slice(f.lastIndexOf(')') + 2).split(' '); return Number(a[11]) + Number(a[12]); };
 const args = tool === 'sleep' ? { ms: Number(process.env.MS ?? 2000) } : { a: 1, b: 2 };
 for (let round = 0; round < 3; round++) {

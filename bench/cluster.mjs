@@ -77,6 +77,8 @@ async function startLayout(name, redis) {
         redis: name.includes('redis') ? redis.url : undefined,
         backends: backendPorts.map((p) => `127.0.0.1:${p}`),
         publishListen: `127.0.0.1:${publishPorts[i]}`,
+        // The backends' secret: nginx proves itself to them with a key derived from it.
+        env: { HTTMCP_SESSION_SECRET: SECRET },
       }),
     );
   }

@@ -35,6 +35,8 @@ import WebSocket from 'ws';
 import { Pool } from 'undici';
 
 export const PROTOCOL_VERSION = '2025-06-18';
+/** The 2026-era revision `--era 2026` speaks: no initialize, a `_meta` envelope on every request. */
+export const MODERN_PROTOCOL_VERSION = '2026-07-28';
 
 // ---------------------------------------------------------------- /proc CPU
 
@@ -110,9 +112,20 @@ function initializeMessage(id) {
 }
 const INITIALIZED = JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' });
 
-/** Returns a function id -> request string; the constant parts are built once. */
-function callBuilder(tool, args) {
-  const tail = `,"method":"tools/call","params":${JSON.stringify({ name: tool, arguments: args })}}`;
+/**
+ * Returns a function id -> request string; the constant parts are built once. On the 2026 era
+ * every request carries the per-request `_meta` envelope instead of a session.
+ */
+function callBuilder(tool, args, era = '2025') {
+  const params = { name: tool, arguments: args };
+  if (era === '2026') {
+    params._meta = {
+      'io.modelcontextprotocol/protocolVersion': MODERN_PROTOCOL_VERSION,
+      'io.modelcontextprotocol/clientCapabilities': {},
+      'io.modelcontextprotocol/clientInfo': { name: 'httmcp-bench-load', version: '1.0.0' },
+    };
+  }
+  const tail = `,"method":"tools/call","params":${JSON.stringify(params)}}`;
   return (id) => `{"jsonrpc":"2.0","id":${id}${tail}`;
 }
 
@@ -184,6 +197,7 @@ class WsClient {
       const ws = new WebSocket(wsUrl(url), 'mcp', {
         perMessageDeflate: wsDeflate,
         handshakeTimeout: timeout,
+        headers: this.run.opts.headers,
       });
       this.ws = ws;
       const initId = this.run.nextId++;
@@ -390,7 +404,13 @@ class HttpClient {
     const base = {
       accept: 'application/json, text/event-stream',
       'content-type': 'application/json',
+      ...opts.headers,
     };
+    if (opts.era === '2026') {
+      // No handshake and no session: the standard headers name the version, method and tool.
+      this.headers = { ...base, 'mcp-protocol-version': MODERN_PROTOCOL_VERSION, 'mcp-method': 'tools/call', 'mcp-name': opts.tool };
+      return;
+    }
     const initId = this.run.nextId++;
     const r = await postJson(this.pool, this.path, base, initializeMessage(initId), initId, opts);
     if (r.status < 200 || r.status >= 300) {
@@ -446,15 +466,20 @@ export async function runLoad(o) {
     args: o.args ?? { a: 1, b: 2 },
     timeout: Number(o.timeout ?? 10000),
     wsDeflate: Boolean(o.wsDeflate),
+    // Extra headers on every request and WebSocket handshake (bench/auth.mjs: Authorization).
+    headers: o.headers ?? {},
+    era: String(o.era ?? '2025'),
     log: o.log ?? ((m) => process.stderr.write(`[load] ${m}\n`)),
   };
   if (opts.transport !== 'ws' && opts.transport !== 'http') throw new Error('--transport must be ws or http');
   if (!opts.url) throw new Error('--url is required');
+  if (opts.era !== '2025' && opts.era !== '2026') throw new Error('--era must be 2025 or 2026');
+  if (opts.era === '2026' && opts.transport !== 'http') throw new Error('--era 2026 needs --transport http (2026-07-28 has no WebSocket binding)');
   if (!(opts.clients >= 1)) throw new Error('--clients must be >= 1');
   if (!(opts.duration > 0)) throw new Error('--duration must be > 0');
 
   const run = new Run(opts);
-  const buildCall = callBuilder(opts.tool, opts.args);
+  const buildCall = callBuilder(opts.tool, opts.args, opts.era);
   let pool = null;
   let clients;
   if (opts.transport === 'ws') {
@@ -546,6 +571,7 @@ export async function runLoad(o) {
   if (run.errorKinds.size) result.error_kinds = Object.fromEntries(run.errorKinds);
   if (run.warmupErrors) result.warmup_errors = run.warmupErrors;
   if (opts.transport === 'http') {
+    result.era = opts.era;
     result.sessions = sessions;
     if (run.sseResponses) result.sse_responses = run.sseResponses;
   }
@@ -603,6 +629,7 @@ async function main() {
       args: { type: 'string', default: '{"a":1,"b":2}' },
       timeout: { type: 'string', default: '10000' },
       'ws-deflate': { type: 'boolean', default: false },
+      era: { type: 'string', default: '2025' },
       quiet: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -611,7 +638,7 @@ async function main() {
     process.stderr.write(
       'usage: node bench/load.mjs --transport ws|http --url http://127.0.0.1:P/mcp/demo\n' +
         '         [--clients 16] [--duration 10] [--warmup 2] [--pid PID[,PID...]]\n' +
-        "         [--tool add] [--args '{\"a\":1,\"b\":2}'] [--timeout ms] [--ws-deflate] [--quiet]\n",
+        "         [--tool add] [--args '{\"a\":1,\"b\":2}'] [--timeout ms] [--ws-deflate] [--era 2025|2026] [--quiet]\n",
     );
     process.exit(v.help ? 0 : 2);
   }
@@ -626,6 +653,7 @@ async function main() {
     args: JSON.parse(v.args),
     timeout: v.timeout,
     wsDeflate: v['ws-deflate'],
+    era: v.era,
     log: v.quiet ? () => {} : undefined,
   });
   process.stdout.write(JSON.stringify(result) + '\n', () => process.exit(0));

@@ -66,6 +66,8 @@ for (let n = 0; n < Number(args.nodes); n++) {
   nodes.push(await startStack({
     servers: createExampleServers(), port: 0, workerProcesses: 1, logger: pino({ level: 'silent' }),
     redis: redis?.url, gateway: { sessionSecret: 'nchan-close-crash-secret-0123456789', livenessIntervalMs: 2000 },
+    // Every client comes from 127.0.0.1: lift the per-client limits.
+    clientLimits: { connections: 65535, ratePerSecond: 1_000_000, burst: 1_000_000 },
   }));
 }
 const crashes = (node) => readFileSync(node.errorLog, 'utf8').split('\n').filter((l) => /exited on signal|worker process \d+ exited with code [^0]/.test(l));

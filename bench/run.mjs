@@ -2,15 +2,18 @@
 // One comparative tools/call run on this machine:
 //   httmcp over WebSocket through nginx, httmcp over Streamable HTTP through
 //   nginx, and the official SDK's stateless Streamable HTTP server
-//   (bench/sdk-baseline-server.mjs), each at 16 and 64 closed-loop clients.
+//   (bench/sdk-baseline-server.mjs), each at 16 and 64 closed-loop clients; and
+//   2026-07-28 tools/call (`http-2026`: no session, the per-request `_meta` envelope)
+//   on the SDK v2's own createMcpHandler (bench/sdk-v2-server.mjs).
 //
 //   node bench/run.mjs                       # starts both stacks itself
 //   node bench/run.mjs --httmcp-url http://127.0.0.1:8080/mcp/demo \
 //        --backend-pid 1234 [--nginx-pids 1235,1236|auto]   # bench a running stack
 //
 // Options: --clients 16,64  --duration 10  --warmup 2  --pause 1
-//          --transports ws,http (httmcp transports)  --skip-sdk  --skip-httmcp
+//          --transports ws,http[,http-2026] (httmcp transports)  --skip-sdk  --skip-httmcp
 //          --sdk-url URL --sdk-pid PID (bench an already-running baseline)
+//          --skip-sdk-v2  --sdk-v2-url URL --sdk-v2-pid PID (the 2026-era baseline)
 //          --httmcp-path /mcp/demo  --out FILE  --check (exit 1 if a target is missed)
 //
 // Every load run is a separate `node bench/load.mjs` process. Prints a
@@ -24,16 +27,23 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import os from 'node:os';
 import { request } from 'undici';
-import { freePort, gitCommit, stopChild } from './scale-lib.mjs';
+import { BENCH_CLIENT_LIMIT_FLAGS, freePort, gitCommit, stopChild } from './scale-lib.mjs';
 
 const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
 const REPO_DIR = resolve(BENCH_DIR, '..');
 const LOAD = join(BENCH_DIR, 'load.mjs');
 const SDK_SERVER = join(BENCH_DIR, 'sdk-baseline-server.mjs');
+const SDK_V2_SERVER = join(BENCH_DIR, 'sdk-v2-server.mjs');
 
 // Targets from the project issue.
 const TARGET_BACKEND_CPU_US = 150;
 const TARGET_RPS_RATIO = 3;
+// Targets for the 2026 era (issue 11), against the SDK v2's createMcpHandler.
+const TARGET_2026_BACKEND_CPU_US = 120;
+const TARGET_2026_RPS_RATIO = 6;
+
+/** A bench transport name -> load.mjs's --transport and --era. */
+const LOAD_TRANSPORTS = { ws: ['ws', '2025'], http: ['http', '2025'], 'http-2026': ['http', '2026'] };
 
 const log = (m) => process.stderr.write(`[run] ${m}\n`);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -152,10 +162,10 @@ async function waitReady(url, timeoutMs = 30_000) {
 
 // ---------------------------------------------------------------- stacks
 
-async function startSdkBaseline() {
-  const { child, firstJson } = spawnWithJsonLine(process.execPath, [SDK_SERVER, '--port', '0'], {
+async function startSdkBaseline(script = SDK_SERVER) {
+  const { child, firstJson } = spawnWithJsonLine(process.execPath, [script, '--port', '0'], {
     cwd: REPO_DIR,
-    name: 'sdk-baseline-server',
+    name: relative(BENCH_DIR, script),
   });
   const info = await firstJson;
   await waitReady(info.url);
@@ -185,7 +195,7 @@ async function startHttmcpStack({ mcpPath }) {
     );
   }
   const port = await freePort();
-  const { child, firstJson } = spawnWithJsonLine(process.execPath, [cli, 'start', '--port', String(port), '--json'], {
+  const { child, firstJson } = spawnWithJsonLine(process.execPath, [cli, 'start', '--port', String(port), '--json', ...BENCH_CLIENT_LIMIT_FLAGS], {
     cwd: REPO_DIR,
     name: 'httmcp start',
     timeoutMs: 60_000,
@@ -214,9 +224,11 @@ async function startHttmcpStack({ mcpPath }) {
 // ---------------------------------------------------------------- load runs
 
 function runLoadProcess({ transport, url, clients, duration, warmup, pids, tool, args }) {
+  const [loadTransport, era] = LOAD_TRANSPORTS[transport];
   const argv = [
     LOAD,
-    '--transport', transport,
+    '--transport', loadTransport,
+    '--era', era,
     '--url', url,
     '--clients', String(clients),
     '--duration', String(duration),
@@ -297,6 +309,9 @@ async function main() {
       'sdk-pid': { type: 'string' },
       'skip-sdk': { type: 'boolean', default: false },
       'skip-httmcp': { type: 'boolean', default: false },
+      'sdk-v2-url': { type: 'string' },
+      'sdk-v2-pid': { type: 'string' },
+      'skip-sdk-v2': { type: 'boolean', default: false },
       tool: { type: 'string', default: 'add' },
       args: { type: 'string', default: '{"a":1,"b":2}' },
       out: { type: 'string' },
@@ -313,7 +328,7 @@ async function main() {
   const warmup = Number(v.warmup);
   const pause = Number(v.pause) * 1000;
   const transports = v.transports.split(',').map((t) => t.trim()).filter(Boolean);
-  for (const t of transports) if (t !== 'ws' && t !== 'http') throw new Error(`unknown transport ${t}`);
+  for (const t of transports) if (!(t in LOAD_TRANSPORTS)) throw new Error(`unknown transport ${t}`);
 
   const started = [];
   const cleanup = async () => {
@@ -325,6 +340,7 @@ async function main() {
   const rows = [];
   let httmcp = null;
   let sdk = null;
+  let sdkV2 = null;
   try {
     // --- the systems under test
     if (!v['skip-httmcp']) {
@@ -351,12 +367,23 @@ async function main() {
       }
       log(`sdk baseline: ${sdk.url} pid ${sdk.backendPids.join(',') || '?'}`);
     }
+    if (!v['skip-sdk-v2']) {
+      if (v['sdk-v2-url']) {
+        sdkV2 = { url: v['sdk-v2-url'], backendPids: pidList(v['sdk-v2-pid']), nginxPids: [], stop: async () => {} };
+      } else {
+        log('starting the SDK v2 baseline server');
+        sdkV2 = await startSdkBaseline(SDK_V2_SERVER);
+        started.push(sdkV2);
+      }
+      log(`sdk v2 baseline: ${sdkV2.url} pid ${sdkV2.backendPids.join(',') || '?'}`);
+    }
 
     // --- the runs
     const plan = [];
     for (const clients of clientCounts) {
       if (httmcp) for (const t of transports) plan.push({ server: 'httmcp', sut: httmcp, transport: t, clients });
       if (sdk) plan.push({ server: 'sdk', sut: sdk, transport: 'http', clients });
+      if (sdkV2) plan.push({ server: 'sdk-v2', sut: sdkV2, transport: 'http-2026', clients });
     }
     for (const [i, p] of plan.entries()) {
       if (i > 0) await sleep(pause);
@@ -364,7 +391,7 @@ async function main() {
       const pids = [...p.sut.backendPids, ...p.sut.nginxPids];
       const r = await runLoadProcess({ transport: p.transport, url: p.sut.url, clients: p.clients, duration, warmup, pids, tool: v.tool, args: v.args });
       const cpu = cpuSplit(r, p.sut.backendPids, p.sut.nginxPids);
-      const row = { server: p.server, ...r, backend_cpu_us_per_call: cpu.backend, nginx_cpu_us_per_call: cpu.nginx };
+      const row = { server: p.server, ...r, transport: p.transport, backend_cpu_us_per_call: cpu.backend, nginx_cpu_us_per_call: cpu.nginx };
       rows.push(row);
       log(
         row.failed
@@ -381,18 +408,23 @@ async function main() {
   const ratios = [];
   const checks = [];
   for (const clients of clientCounts) {
-    const base = rows.find((r) => r.server === 'sdk' && r.clients === clients && !r.failed);
     for (const r of rows.filter((x) => x.server === 'httmcp' && x.clients === clients)) {
+      // 2026-era rows compare with the SDK v2's entry, 2025-era rows with the v1 SDK server.
+      const modern = r.transport === 'http-2026';
+      const [baseServer, baseTransport, minRatio, maxCpu] = modern
+        ? ['sdk-v2', 'http-2026', TARGET_2026_RPS_RATIO, TARGET_2026_BACKEND_CPU_US]
+        : ['sdk', 'http', TARGET_RPS_RATIO, TARGET_BACKEND_CPU_US];
+      const base = rows.find((x) => x.server === baseServer && x.clients === clients && !x.failed);
       if (base && !r.failed && base.rps > 0) {
         const ratio = r.rps / base.rps;
-        ratios.push({ clients, transport: r.transport, httmcp_rps: r.rps, sdk_rps: base.rps, ratio: Math.round(ratio * 100) / 100 });
-        checks.push({ what: `rps ratio httmcp ${r.transport} / sdk http @${clients} >= ${TARGET_RPS_RATIO}x`, value: ratio, pass: ratio >= TARGET_RPS_RATIO && r.errors === 0 });
+        ratios.push({ clients, transport: r.transport, baseline: baseServer, httmcp_rps: r.rps, sdk_rps: base.rps, ratio: Math.round(ratio * 100) / 100 });
+        checks.push({ what: `rps ratio httmcp ${r.transport} / ${baseServer} ${baseTransport} @${clients} >= ${minRatio}x`, value: ratio, pass: ratio >= minRatio && r.errors === 0 });
       }
       if (!r.failed && r.backend_cpu_us_per_call != null) {
         checks.push({
-          what: `backend CPU httmcp ${r.transport} @${clients} <= ${TARGET_BACKEND_CPU_US} µs/call`,
+          what: `backend CPU httmcp ${r.transport} @${clients} <= ${maxCpu} µs/call`,
           value: r.backend_cpu_us_per_call,
-          pass: r.backend_cpu_us_per_call <= TARGET_BACKEND_CPU_US,
+          pass: r.backend_cpu_us_per_call <= maxCpu,
         });
       }
     }
@@ -401,7 +433,7 @@ async function main() {
   let report = `\n${table}\n`;
   if (ratios.length) {
     report += 'httmcp / sdk rps:\n';
-    for (const q of ratios) report += `- clients ${q.clients}, httmcp ${q.transport}: ${q.ratio.toFixed(2)}x (${fmt(q.httmcp_rps)} / ${fmt(q.sdk_rps)})\n`;
+    for (const q of ratios) report += `- clients ${q.clients}, httmcp ${q.transport} / ${q.baseline}: ${q.ratio.toFixed(2)}x (${fmt(q.httmcp_rps)} / ${fmt(q.sdk_rps)})\n`;
   }
   if (checks.length) {
     report += '\ntargets:\n';
@@ -428,9 +460,14 @@ async function main() {
           loadavg_after: os.loadavg(),
         },
         settings: { clients: clientCounts, duration, warmup, transports, tool: v.tool, args: JSON.parse(v.args) },
-        targets: { backend_cpu_us_per_call_max: TARGET_BACKEND_CPU_US, rps_ratio_min: TARGET_RPS_RATIO },
+        targets: {
+          backend_cpu_us_per_call_max: TARGET_BACKEND_CPU_US,
+          rps_ratio_min: TARGET_RPS_RATIO,
+          era_2026: { backend_cpu_us_per_call_max: TARGET_2026_BACKEND_CPU_US, rps_ratio_min: TARGET_2026_RPS_RATIO },
+        },
         httmcp: httmcp && { url: httmcp.url, backend_pids: httmcp.backendPids, nginx_pids: httmcp.nginxPids },
         sdk: sdk && { url: sdk.url, backend_pids: sdk.backendPids },
+        sdk_v2: sdkV2 && { url: sdkV2.url, backend_pids: sdkV2.backendPids },
         results: rows,
         ratios,
         checks,

@@ -179,11 +179,17 @@ export async function nchanStatus(publishUrl) {
   }
 }
 
+/**
+ * Benchmarks load one stack from one address (127.0.0.1): the per-client limits of a public
+ * deployment (docs/operations.md, "Edge") would refuse them, so they are lifted.
+ */
+export const BENCH_CLIENT_LIMIT_FLAGS = ['--client-connections', '65535', '--client-rate', '1000000', '--client-burst', '1000000'];
+
 /** Start `httmcp start --json` (detached) and wait until its demo endpoint answers. */
 export async function startStack({ port, workers = 1, redis, backends, publishListen, prefix, env, extra = [], nodeArgs = [] } = {}) {
   if (!existsSync(CLI)) throw new Error(`${CLI} missing: run npx tsc -p tsconfig.build.json first`);
   port ??= await freePort();
-  const argv = [...nodeArgs, CLI, 'start', '--port', String(port), '--json', '--workers', String(workers), ...extra];
+  const argv = [...nodeArgs, CLI, 'start', '--port', String(port), '--json', '--workers', String(workers), ...BENCH_CLIENT_LIMIT_FLAGS, ...extra];
   if (redis) argv.push('--redis', redis);
   if (backends) argv.push('--backends', backends.join(','));
   if (publishListen) argv.push('--publish-listen', publishListen);

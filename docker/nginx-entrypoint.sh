@@ -82,7 +82,33 @@ keepalive=$((HTTMCP_WORKER_CONNECTIONS / 16))
 default HTTMCP_BACKEND_KEEPALIVE "$keepalive"
 max_clients=$(((workers * (HTTMCP_WORKER_CONNECTIONS - 192 - HTTMCP_BACKEND_KEEPALIVE)) / 5))
 [ "$max_clients" -ge 1 ] || max_clients=1
+# nginx refuses a limit_conn above 65535.
+[ "$max_clients" -le 65535 ] || max_clients=65535
 default HTTMCP_MAX_CLIENTS "$max_clients"
+# Per client (src/stack/nginx-config.ts DEFAULT_CLIENT_LIMITS): requests held open, requests per
+# second and the burst above that rate.
+default HTTMCP_CLIENT_CONNECTIONS 64
+default HTTMCP_CLIENT_RATE 20
+default HTTMCP_CLIENT_BURST 50
+for name in HTTMCP_CLIENT_CONNECTIONS HTTMCP_CLIENT_RATE HTTMCP_CLIENT_BURST; do
+  case ${!name} in
+    '' | *[!0-9]*) die "$name must be a whole number, got '${!name}'" ;;
+  esac
+done
+# HTTMCP_TRUSTED_PROXIES: addresses or CIDRs (comma- or space-separated) of the proxies in front,
+# whose X-Forwarded-For then names the client (trustedProxyEntries() in nginx-config.ts). Unset
+# or empty: the header is ignored. HTTMCP_TRUSTED_PROXY_ENTRIES, if set, is used as given instead.
+if [ -z "${HTTMCP_TRUSTED_PROXY_ENTRIES+set}" ]; then
+  HTTMCP_TRUSTED_PROXY_ENTRIES=''
+  proxies=${HTTMCP_TRUSTED_PROXIES:-}
+  for proxy in ${proxies//,/ }; do
+    case $proxy in
+      *[!0-9A-Fa-f.:/]* | */*/*) die "HTTMCP_TRUSTED_PROXIES: '$proxy' is not an IP address or CIDR range" ;;
+    esac
+    HTTMCP_TRUSTED_PROXY_ENTRIES="${HTTMCP_TRUSTED_PROXY_ENTRIES:+$HTTMCP_TRUSTED_PROXY_ENTRIES }$proxy 1;"
+  done
+fi
+export HTTMCP_TRUSTED_PROXY_ENTRIES
 default HTTMCP_ERROR_LOG stderr
 default HTTMCP_NGINX_LOG_LEVEL notice
 default HTTMCP_WORKER_SHUTDOWN_TIMEOUT 10s
@@ -102,6 +128,23 @@ default HTTMCP_MAX_BODY 4m
 default HTTMCP_MAX_PUBLISH 16m
 optional HTTMCP_REDIS_UPSTREAM ''
 optional HTTMCP_REDIS_PASS ''
+# Authentication (docs/auth.md): on when the backend is given an issuer or API keys. Give this
+# container the same HTTMCP_OAUTH_ISSUER / HTTMCP_API_KEYS (only whether they are set matters here).
+if [ -n "${HTTMCP_OAUTH_ISSUER:-}${HTTMCP_API_KEYS:-}" ]; then
+  default HTTMCP_AUTH_REQUEST /_httmcp/auth
+else
+  default HTTMCP_AUTH_REQUEST off
+fi
+# No /healthz instance header by default (the local launcher sets one per start).
+optional HTTMCP_INSTANCE_ID ''
+# Backends serve only requests with this key (src/http/backend-guard.ts): derived from the
+# session secret the backends share, the same way deriveBackendKey() does.
+if [ -z "${HTTMCP_BACKEND_KEY:-}" ]; then
+  [ -n "${HTTMCP_SESSION_SECRET:-}" ] ||
+    die "set HTTMCP_SESSION_SECRET (the backends' value; nginx derives the key it proves itself with from it) or HTTMCP_BACKEND_KEY"
+  HTTMCP_BACKEND_KEY=$(printf 'httmcp backend key\n%s' "$HTTMCP_SESSION_SECRET" | sha256sum | cut -d' ' -f1)
+fi
+export HTTMCP_BACKEND_KEY
 
 HTTMCP_CONFIG=${HTTMCP_CONFIG:-$HTTMCP_PREFIX/nginx.conf}
 
@@ -116,16 +159,27 @@ for name in $names; do
 done
 [ -z "$missing" ] || die "no value for template placeholder(s):$missing (set them in the environment)"
 
-# ---- runtime directories: workers (www-data) must traverse the prefix to reach core.sock;
-#      nginx creates tmp/client_body and tmp/proxy itself (owned by the worker user).
+# ---- runtime directories: the workers' group (www-data) must traverse the prefix to reach
+#      core.sock, nobody else may (0750); nginx creates tmp/client_body and tmp/proxy itself
+#      (owned by the worker user).
 mkdir -p "$HTTMCP_PREFIX/tmp" "$(dirname "$HTTMCP_CONFIG")"
 if [ "$(id -u)" = 0 ]; then
-  chmod 0755 "$HTTMCP_PREFIX" "$HTTMCP_PREFIX/tmp"
+  worker_user=$(printf '%s' "$HTTMCP_USER_DIRECTIVE" | sed -n 's/^[[:space:]]*user[[:space:]]\{1,\}\([^[:space:];]*\).*/\1/p')
+  worker_group=$(printf '%s' "$HTTMCP_USER_DIRECTIVE" | sed -n 's/^[[:space:]]*user[[:space:]]\{1,\}[^[:space:];]*[[:space:]]\{1,\}\([^[:space:];]*\).*/\1/p')
+  if [ -n "$worker_user" ]; then
+    [ -n "$worker_group" ] || worker_group=$(id -gn "$worker_user") || die "no user $worker_user (HTTMCP_USER_DIRECTIVE)"
+    chown "root:$worker_group" "$HTTMCP_PREFIX"
+    chmod 0750 "$HTTMCP_PREFIX"
+  else
+    chmod 0700 "$HTTMCP_PREFIX"
+  fi
+  chmod 0755 "$HTTMCP_PREFIX/tmp"
 fi
 
 # ---- render
 rendered="$HTTMCP_CONFIG.tmp.$$"
-envsubst "$shell_format" <"$HTTMCP_TEMPLATE" >"$rendered"
+# 0600: the config holds the backend key.
+(umask 077 && envsubst "$shell_format" <"$HTTMCP_TEMPLATE" >"$rendered")
 # Comment lines may mention ${HTTMCP_*} (the template's header does); anything else is an error.
 if grep -n '\${HTTMCP_' "$rendered" | grep -v '^[0-9]*:[[:space:]]*#' >&2; then
   rm -f "$rendered"

@@ -1,4 +1,4 @@
-# nginx + nchan for httmcp, from the SAME Debian packages CI installs (.ci/run) and the
+# nginx + nchan for httmcp, from the SAME Debian packages `npm test` installs (scripts/setup.mjs) and the
 # integration tests run against. Build context: the repository root
 #   docker build -f docker/nginx.Dockerfile -t httmcp-nginx .
 # Configuration is the ${HTTMCP_*} environment contract of docker/nginx-entrypoint.sh
@@ -32,11 +32,14 @@ COPY nginx/nginx.conf.template /etc/httmcp/nginx.conf.template
 COPY docker/nginx-entrypoint.sh /usr/local/bin/httmcp-nginx-entrypoint
 COPY docker/nginx-healthcheck.sh /usr/local/bin/httmcp-nginx-healthcheck
 
-# The prefix holds the rendered config, pid file, temp dirs and core.sock (edge -> core). The
-# master runs as root and workers as www-data, so the prefix must stay traversable (0755).
+# The prefix holds the rendered config (0600: it holds the backend key), pid file, temp dirs and
+# core.sock (edge -> core). The master runs as root and workers as www-data, so the prefix is
+# for root and the www-data group only (0750; the entrypoint sets it again for a mounted prefix).
 RUN chmod 0755 /usr/local/bin/httmcp-nginx-entrypoint /usr/local/bin/httmcp-nginx-healthcheck \
  && mkdir -p /var/lib/httmcp/tmp \
- && chmod 0755 /var/lib/httmcp /var/lib/httmcp/tmp
+ && chown root:www-data /var/lib/httmcp \
+ && chmod 0750 /var/lib/httmcp \
+ && chmod 0755 /var/lib/httmcp/tmp
 
 ENV HTTMCP_TEMPLATE=/etc/httmcp/nginx.conf.template \
     HTTMCP_NCHAN_MODULE=/usr/local/lib/httmcp/ngx_nchan_module.so \

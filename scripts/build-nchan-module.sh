@@ -11,7 +11,11 @@
 # that carries the frame upstream and can outlive the connection, and `ngx_destroy_pool` (called
 # from `fakerequest_cleanup_timer_handler`) then reads `pool->log` from freed memory. The patch,
 # scripts/nchan-patches/01-ws-msgpool-log.patch, creates that pool with `ngx_cycle->log`, as nchan's other
-# pools are. 03-graceful-shutdown.patch: `nginx -s reload` with event streams open killed the old
+# pools are. 02-ws-upstream-queue.patch frees the frames still queued for the upstream hop when
+# their WebSocket closes (each kept a worker connection until the worker exited) and queues at
+# most 2 frames per WebSocket, reading the socket on when one is answered (docs/operations.md,
+# "Known issue: WebSocket frames queued for the upstream hop leaked worker connections").
+# 03-graceful-shutdown.patch: `nginx -s reload` with event streams open killed the old
 # workers (signal 11) at worker_shutdown_timeout and left their streams deaf to new messages
 # (docs/operations.md, "nginx is reloaded"; test/integration/reload.test.ts). Each patch's header
 # says what it fixes.
@@ -25,12 +29,32 @@
 # configure flags (package nginx-dev, as Debian's dh-sequence-nginx builds its module packages),
 # so the module's ABI matches the installed nginx.
 #
-# Env: NCHAN_BUILD_DIR (default /var/tmp/httmcp-nchan-build), JOBS (default: nproc).
+# `--check [DEST]` builds nothing: it exits 0 when DEST was built by this script from exactly the
+# current patches and settings for the installed nginx (its `.stamp` file matches), 1 otherwise.
+# `npm start` and `npm test` (scripts/setup.mjs) use it to rebuild only when something changed.
+#
+# Env: NCHAN_BUILD_DIR (default /var/tmp/httmcp-nchan-build), JOBS (default: nproc),
+# HTTMCP_NCHAN_WS_QUEUE (default 2: messages of one WebSocket nchan holds for the upstream hop
+# before it stops reading the socket; see 02-ws-upstream-queue.patch).
 set -euo pipefail
 
+CHECK_ONLY=''
+if [ "${1:-}" = --check ]; then CHECK_ONLY=1; shift; fi
 DEST=${1:-/usr/local/lib/httmcp/ngx_nchan_module.so}
 HERE=$(cd "$(dirname "$0")" && pwd)
+SELF=$HERE/$(basename "$0")
 PATCHES=("$HERE"/nchan-patches/*.patch)
+WS_QUEUE=${HTTMCP_NCHAN_WS_QUEUE:-2}
+
+# What the module is built from: this script, the patches and the installed nginx. A module whose
+# stamp differs was built from something else and is rebuilt.
+stamp() {
+  { cat "$SELF" "${PATCHES[@]}"; echo "ws-queue=$WS_QUEUE"; dpkg-query -W -f '${Version}' nginx 2>/dev/null; } | sha256sum | cut -d' ' -f1
+}
+if [ -n "$CHECK_ONLY" ]; then
+  [ -f "$DEST" ] && [ -f "$DEST.stamp" ] && [ "$(cat "$DEST.stamp")" = "$(stamp)" ]
+  exit $?
+fi
 WORK=${NCHAN_BUILD_DIR:-/var/tmp/httmcp-nchan-build}
 JOBS=${JOBS:-$(nproc)}
 MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
@@ -44,6 +68,7 @@ die() { log "error: $*"; exit 1; }
 . /etc/os-release
 [ "${VERSION_CODENAME:-}" = bookworm ] || die "made for Debian 12 (bookworm), this is ${PRETTY_NAME:-unknown}"
 [ -f "${PATCHES[0]}" ] || die "no patches in $HERE/nchan-patches"
+[[ "$WS_QUEUE" =~ ^[1-9][0-9]{0,3}$ ]] || die "HTTMCP_NCHAN_WS_QUEUE must be a whole number from 1 to 9999, got '$WS_QUEUE'"
 export DEBIAN_FRONTEND=noninteractive
 
 # 1. Build tools and nginx-dev for exactly the installed nginx (nginx-dev carries its headers and
@@ -80,24 +105,39 @@ for p in "${PATCHES[@]}"; do
 done
 grep -q 'msg_pool = ngx_create_pool([^;]*ngx_cycle->log)' "$SRC/src/subscribers/websocket.c" || die "the patch did not take"
 if grep -n 'msg_pool = ngx_create_pool([^;]*connection->log)' "$SRC/src/subscribers/websocket.c"; then die "a msg_pool still uses the connection's log"; fi
+grep -q 'define NCHAN_WS_UPSTREAM_PENDING_MAX' "$SRC/src/subscribers/websocket.c" || die "the upstream queue patch did not take"
+grep -q 'if(!cur->started)' "$SRC/src/util/nchan_fake_request.c" || die "the upstream queue patch did not take"
 grep -q 'ipc_write_end_read_handler' "$SRC/src/store/memory/ipc.c" || die "the reload patch (03) did not take"
 
 # 4. Build the dynamic module against the installed nginx (as dh-sequence-nginx's nginx_mod does).
+log "configuring against nginx $NGINX_VERSION"
 BLD=$WORK/build
 mkdir -p "$BLD"
 (
   cd /usr/share/nginx/src
   . ./conf_flags
   ./configure \
-    --with-cc-opt="$(cd "$SRC" && dpkg-buildflags --get CFLAGS) -fPIC $(cd "$SRC" && dpkg-buildflags --get CPPFLAGS)" \
+    --with-cc-opt="$(cd "$SRC" && dpkg-buildflags --get CFLAGS) -fPIC $(cd "$SRC" && dpkg-buildflags --get CPPFLAGS) -DNCHAN_WS_UPSTREAM_PENDING_MAX=$WS_QUEUE" \
     --with-ld-opt="$(cd "$SRC" && dpkg-buildflags --get LDFLAGS) -fPIC" \
     "${NGX_CONF_FLAGS[@]}" --add-dynamic-module="$SRC" --builddir="$BLD"
 ) >"$WORK/configure.log" 2>&1 || die "configure failed, see $WORK/configure.log"
-make -j"$JOBS" -f "$BLD/Makefile" -C /usr/share/nginx/src modules >"$WORK/make.log" 2>&1 || die "make failed, see $WORK/make.log"
+# Progress: one line per tenth of the compile (about a minute on 2 cores), so nobody waits blind.
+total=$(find "$SRC/src" -name '*.c' | wc -l)
+log "compiling about $total files with $JOBS jobs (log: $WORK/make.log)"
+set +o pipefail
+make -j"$JOBS" -f "$BLD/Makefile" -C /usr/share/nginx/src modules 2>&1 | tee "$WORK/make.log" \
+  | awk -v total="$total" '/ -c / { n++; step = int(n * 10 / total); if (step > shown) { shown = step; printf "build-nchan-module: compiled %d of ~%d files\n", n, total > "/dev/stderr" } }'
+status=${PIPESTATUS[0]}
+set -o pipefail
+[ "$status" = 0 ] || die "make failed, see $WORK/make.log"
 
 # 5. Check that nginx loads it, then install.
 printf 'load_module %s;\nevents {}\n' "$BLD/ngx_nchan_module.so" > "$WORK/load-test.conf"
 /usr/sbin/nginx -g 'error_log /dev/null; pid /dev/null;' -t -q -c "$WORK/load-test.conf" || die "nginx refuses the built module"
-install -D -m 0644 "$BLD/ngx_nchan_module.so" "$DEST"
-log "installed $(basename "$SRC") with ${#PATCHES[@]} patch(es) from scripts/nchan-patches at $DEST (httmcp's launcher uses it when present)"
+install -D -m 0644 "$BLD/ngx_nchan_module.so" "$DEST.new"
+stamp > "$DEST.stamp.new"
+# Renamed into place, never written over: running nginx processes map the old file.
+mv -f "$DEST.new" "$DEST"
+mv -f "$DEST.stamp.new" "$DEST.stamp"
+log "installed $(basename "$SRC") with ${#PATCHES[@]} patch(es) (WebSocket upstream queue: $WS_QUEUE) from scripts/nchan-patches at $DEST (httmcp's launcher uses it when present)"
 echo "$DEST"

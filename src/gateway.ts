@@ -1,9 +1,15 @@
 import type { Logger } from './log.js';
 import { createLogger } from './log.js';
 import { NchanPublisher } from './nchan/publisher.js';
-import { SessionHub } from './session/session-hub.js';
+import { SessionHub, type HubRetained } from './session/session-hub.js';
+import { limitsFromEnv, resolveLimits, type BackendLimits } from './session/limits.js';
 import { DEFAULT_MESSAGE_BUFFER, parseNginxSeconds, type MessageBuffer } from './session/resume.js';
 import { principalFromHeaders, SessionIds } from './session/session-id.js';
+import { Authenticator, type AuthOptions } from './auth/authenticator.js';
+import { authFromEnv } from './auth/config.js';
+import { decodePrincipal, principalKey, PRINCIPAL_HEADER, type Principal } from './auth/principal.js';
+import { BoundedMap } from './util/bounded-map.js';
+import { deriveBackendKey } from './http/backend-guard.js';
 
 /** Settings shared by every server of one backend process. */
 export interface GatewayOptions {
@@ -15,7 +21,16 @@ export interface GatewayOptions {
    * as this process.
    */
   sessionSecret?: string;
-  /** Who the client is, for binding sessions; default: a digest of its Authorization header. */
+  /**
+   * Authentication at the edge (off when unset): nginx asks this backend for a verdict on each
+   * request's token and passes the principal on; sessions are then bound to the principal.
+   * `HTTMCP_OAUTH_ISSUER`, `HTTMCP_API_KEYS` and `HTTMCP_PUBLIC_URL` (see docs/auth.md).
+   */
+  auth?: AuthOptions | Authenticator;
+  /**
+   * Who the client is, for binding sessions; default: a digest of its Authorization header, or
+   * with {@link auth} the verified principal's issuer and subject.
+   */
   principal?: (headers: Record<string, string | string[] | undefined>) => string;
   /** See {@link SessionHubOptions.inlineBudgetMs} (`HTTMCP_INLINE_BUDGET_MS`). */
   inlineBudgetMs?: number;
@@ -33,6 +48,12 @@ export interface GatewayOptions {
    * it missed may be gone.
    */
   messageBuffer?: MessageBuffer;
+  /**
+   * Bounds of what one client can make the backend keep or run: requests in flight,
+   * subscriptions, declared capabilities, batch length... (`HTTMCP_MAX_*`; see
+   * {@link BackendLimits} and docs/operations.md, "Limits").
+   */
+  limits?: Partial<BackendLimits>;
   logger?: Logger;
 }
 
@@ -47,8 +68,19 @@ export class Gateway {
   readonly maxMessageBytes: number;
   readonly principal: (headers: Record<string, string | string[] | undefined>) => string;
   readonly messageBuffer: MessageBuffer;
+  /** Authentication, when it is on. */
+  readonly auth: Authenticator | undefined;
+  /**
+   * What nginx must send in `X-Httmcp-Backend-Key` for the backend to serve a request (derived
+   * from the session secret; see {@link deriveBackendKey}).
+   */
+  readonly backendKey: string;
+  /** The bounds every server of this gateway applies. */
+  readonly limits: BackendLimits;
   private readonly options: GatewayOptions;
   private readonly hubs = new Set<SessionHub>();
+  /** Trusted principal headers already decoded (authentication on). */
+  private readonly principals = new BoundedMap<string, Principal>(10_000);
   private static instance: Gateway | undefined;
 
   constructor(options: GatewayOptions) {
@@ -60,14 +92,24 @@ export class Gateway {
       this.logger.warn('HTTMCP_SESSION_SECRET is not set: generated one, so sessions end when this process does');
     }
     this.sessionIds = new SessionIds(secret);
+    this.backendKey = deriveBackendKey(secret);
     this.publisher = new NchanPublisher({
       url: options.publishUrl,
       logger: this.logger,
       ...(options.publishTimeoutMs === undefined ? {} : { timeoutMs: options.publishTimeoutMs }),
     });
     this.maxMessageBytes = options.maxMessageBytes ?? 4 * 1024 * 1024;
-    this.principal = options.principal ?? principalFromHeaders;
+    this.auth = options.auth === undefined || options.auth instanceof Authenticator ? options.auth : new Authenticator(options.auth);
+    this.principal =
+      options.principal ??
+      (this.auth
+        ? (headers) => {
+            const principal = this.verifiedPrincipal(headers);
+            return principal ? principalKeyOf(principal) : '';
+          }
+        : principalFromHeaders);
     this.messageBuffer = options.messageBuffer ?? DEFAULT_MESSAGE_BUFFER;
+    this.limits = resolveLimits(options.limits);
   }
 
   /** A gateway configured from `HTTMCP_*` environment variables. */
@@ -104,7 +146,31 @@ export class Gateway {
         timeoutSeconds: bufferTimeout ?? DEFAULT_MESSAGE_BUFFER.timeoutSeconds,
       };
     }
-    return new Gateway({ ...options, ...overrides });
+    const limits = limitsFromEnv(env);
+    if (Object.keys(limits).length > 0) options.limits = limits;
+    if (!('auth' in overrides)) {
+      const auth = authFromEnv(env);
+      if (auth) options.auth = auth;
+    }
+    return new Gateway({ ...options, ...overrides, limits: { ...options.limits, ...overrides.limits } });
+  }
+
+  /**
+   * The principal nginx verified for this request (its trusted header), or undefined when
+   * authentication is off or the request did not come through the edge's check.
+   */
+  verifiedPrincipal(headers: Record<string, string | string[] | undefined>): Principal | undefined {
+    if (!this.auth) return undefined;
+    const raw = headers[PRINCIPAL_HEADER];
+    const value = Array.isArray(raw) ? raw[0] : raw;
+    if (value === undefined) return undefined;
+    // Decoded once per distinct header: a session's requests all carry the same one.
+    let principal = this.principals.get(value);
+    if (principal === undefined) {
+      principal = decodePrincipal(value);
+      if (principal) this.principals.set(value, principal);
+    }
+    return principal;
   }
 
   /** The process-wide gateway used by servers that were not given one (from the environment). */
@@ -122,6 +188,7 @@ export class Gateway {
       ...(inlineBudgetMs === undefined ? {} : { inlineBudgetMs }),
       ...(inlineReplyMax === undefined ? {} : { inlineReplyMax }),
       ...(livenessIntervalMs === undefined ? {} : { livenessIntervalMs }),
+      limits: this.limits,
     });
     this.hubs.add(hub);
     const onclose = hub.onclose;
@@ -132,18 +199,31 @@ export class Gateway {
     return hub;
   }
 
-  /** Requests being handled and publish counters, for metrics and tests. */
-  stats(): { inflight: number; sessionsClosed: number; published: number; retried: number; failed: number } {
+  /**
+   * Requests being handled, publish counters, and what every server keeps between messages
+   * (`retained`, summed over servers: see docs/operations.md, "Limits"), for metrics and tests.
+   */
+  stats(): { inflight: number; sessionsClosed: number; published: number; retried: number; failed: number; retained: Record<string, number> } {
     let inflight = 0;
     let sessionsClosed = 0;
+    const retained: Record<string, number> = {};
     for (const hub of this.hubs) {
       inflight += hub.inflightCount;
       sessionsClosed += hub.closedSessionCount;
+      for (const [key, value] of Object.entries(hub.retained as HubRetained)) retained[key] = (retained[key] ?? 0) + value;
     }
-    return { inflight, sessionsClosed, ...this.publisher.stats };
+    return { inflight, sessionsClosed, ...this.publisher.stats, retained };
   }
 
   async close(): Promise<void> {
     await this.publisher.close();
   }
+}
+
+/** With authentication on, a session is bound to the verified principal's issuer and subject. */
+const principalKeys = new WeakMap<Principal, string>();
+function principalKeyOf(principal: Principal): string {
+  let key = principalKeys.get(principal);
+  if (key === undefined) principalKeys.set(principal, (key = principalKey(principal)));
+  return key;
 }

@@ -28,17 +28,41 @@ export type {
   ToolReturn,
 } from './server/types.js';
 export { Gateway, type GatewayOptions } from './gateway.js';
-export { SessionHub, type Delivery, type Forwarded, type SessionHubOptions, type Wire } from './session/session-hub.js';
+export { SessionHub, type Delivery, type Forwarded, type HubRetained, type SessionHubOptions, type Wire } from './session/session-hub.js';
+export { DEFAULT_LIMITS, LIMIT_EXCEEDED, LIMIT_SETTINGS, type BackendLimits } from './session/limits.js';
+export {
+  Authenticator,
+  ApiKeys,
+  JwtVerifier,
+  TokenRejected,
+  authFromEnv,
+  hashApiKey,
+  parseApiKeys,
+  type ApiKeyEntry,
+  type AuthOptions,
+  type JwtVerifierOptions,
+  type Principal,
+  type Verdict,
+} from './auth/index.js';
 export { SessionIds, principalFromHeaders } from './session/session-id.js';
 export { type MessageBuffer } from './session/resume.js';
 export { resumingEventSourceFetch } from './client/resuming-fetch.js';
 export { NchanPublisher, PublishError, type ChannelInfo, type PublisherOptions, type PublisherStats } from './nchan/publisher.js';
 export { NchanEndpoint, STREAM_STATUS, type Answer } from './http/endpoint.js';
 export { createNchanRouter } from './http/router.js';
+export { BACKEND_KEY_HEADER, checkBackendRequest, deriveBackendKey, type GuardRefusal } from './http/backend-guard.js';
 export { createBackendHandler } from './http/node-handler.js';
 export { startStack, freePort, listen, LIMITS, type Stack, type StackOptions } from './stack/stack.js';
-export { findNginx, FIXED_NCHAN_MODULE, NginxMissingError, INSTALL_HINT, type NginxInstall } from './stack/nginx.js';
-export { renderNginxConfig, placeholders, DEFAULT_ALLOWED_HOSTS, DEFAULT_ALLOWED_ORIGINS, type NginxConfigValues } from './stack/nginx-config.js';
+export { findNginx, FIXED_NCHAN_MODULE, NginxMissingError, PortInUseError, INSTALL_HINT, type NginxInstall } from './stack/nginx.js';
+export {
+  renderNginxConfig,
+  placeholders,
+  DEFAULT_ALLOWED_HOSTS,
+  DEFAULT_ALLOWED_ORIGINS,
+  DEFAULT_CLIENT_LIMITS,
+  type ClientLimits,
+  type NginxConfigValues,
+} from './stack/nginx-config.js';
 export { createLogger, type Logger } from './log.js';
 export * from './transports/index.js';
 export * from './openapi/index.js';

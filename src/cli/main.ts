@@ -10,7 +10,9 @@ import { registerNatsCommand } from './nats-command.js';
 import { registerOpenApiCommand } from './openapi-command.js';
 import { registerStdioCommand } from './stdio-command.js';
 import { createBackendHandler } from '../http/node-handler.js';
+import { deriveBackendKey } from '../http/backend-guard.js';
 import { listen, startStack, type Stack } from '../stack/stack.js';
+import { DEFAULT_CLIENT_LIMITS } from '../stack/nginx-config.js';
 
 interface StackFlags {
   port: number;
@@ -23,6 +25,14 @@ interface StackFlags {
   redis?: string;
   backends?: string;
   publishListen?: string;
+  clientConnections?: number;
+  clientRate?: number;
+  clientBurst?: number;
+  trustedProxies?: string;
+  oauthIssuer?: string;
+  oauthScopes?: string;
+  apiKeys?: string;
+  publicUrl?: string;
 }
 
 const program = new Command()
@@ -51,7 +61,12 @@ program
   .argument('[module]', 'a JS module exporting HTTMCP servers (default: the examples)')
   .option('-l, --listen <host:port>', 'address to listen on', '127.0.0.1:3000')
   .option('--publish-url <url>', "nchan's publish listener (default: HTTMCP_PUBLISH_URL)")
-  .action(async (module: string | undefined, flags: { listen: string; publishUrl?: string }) => {
+  .option('--oauth-issuer <urls>', 'require bearer tokens (JWT) from these issuers (HTTMCP_OAUTH_ISSUER); nginx must run with auth on too')
+  .option('--oauth-scopes <scopes>', 'scopes every request needs (HTTMCP_OAUTH_SCOPES)')
+  .option('--api-keys <entries>', 'accept these API keys: subject:sha256hex[:scopes] (HTTMCP_API_KEYS)')
+  .option('--public-url <origin>', 'the origin clients use: token audiences are <origin>/mcp/<name> (HTTMCP_PUBLIC_URL; needed with auth)')
+  .action(async (module: string | undefined, flags: { listen: string; publishUrl?: string } & Pick<StackFlags, 'oauthIssuer' | 'oauthScopes' | 'apiKeys' | 'publicUrl'>) => {
+    applyAuthFlags(flags);
     const servers = module ? await loadServers(module) : (await import('../../examples/index.js')).createExampleServers();
     const logger = createLogger();
     const gateway = Gateway.fromEnv(process.env, { logger, ...(flags.publishUrl ? { publishUrl: flags.publishUrl } : {}) });
@@ -64,6 +79,15 @@ program
     };
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
+  });
+
+program
+  .command('backend-key')
+  .description("print the key nginx must send backends (X-Httmcp-Backend-Key), derived from HTTMCP_SESSION_SECRET: the template's HTTMCP_BACKEND_KEY for an nginx you run yourself")
+  .action(() => {
+    const secret = process.env.HTTMCP_SESSION_SECRET;
+    if (!secret) throw new Error('HTTMCP_SESSION_SECRET is not set: the key is derived from the secret the backends share');
+    process.stdout.write(`${deriveBackendKey(secret)}\n`);
   });
 
 function splitHostPort(value: string): [string, number] {
@@ -83,11 +107,44 @@ function withStackFlags(command: Command): Command {
     .option('--redis <url>', "nchan's Redis store (redis://host:port): nodes on one Redis form one cluster")
     .option('--backends <list>', 'comma-separated host:port of backends (httmcp backend) to use instead of an in-process one')
     .option('--publish-listen <host:port>', "where nginx takes backends' publishes (default: a private unix socket)")
-    .option('--json', 'print one JSON line with the URLs instead of text');
+    .addOption(
+      new Option('--client-connections <n>', `requests one client may hold open: WebSockets, streams (default ${DEFAULT_CLIENT_LIMITS.connections})`)
+        .env('HTTMCP_CLIENT_CONNECTIONS')
+        .argParser(parseCount),
+    )
+    .addOption(
+      new Option('--client-rate <n>', `requests per second one client may send (default ${DEFAULT_CLIENT_LIMITS.ratePerSecond})`)
+        .env('HTTMCP_CLIENT_RATE')
+        .argParser(parseCount),
+    )
+    .addOption(
+      new Option('--client-burst <n>', `requests above that rate admitted at once (default ${DEFAULT_CLIENT_LIMITS.burst})`)
+        .env('HTTMCP_CLIENT_BURST')
+        .argParser(parseCount),
+    )
+    .addOption(
+      new Option('--trusted-proxies <list>', 'comma-separated addresses or CIDRs of proxies whose X-Forwarded-For names the client (default: none)').env(
+        'HTTMCP_TRUSTED_PROXIES',
+      ),
+    )
+    .option('--json', 'print one JSON line with the URLs instead of text')
+    .option('--oauth-issuer <urls>', 'require bearer tokens (JWT) from these issuers, comma-separated (HTTMCP_OAUTH_ISSUER); docs/auth.md')
+    .option('--oauth-scopes <scopes>', 'scopes every request needs, comma-separated (HTTMCP_OAUTH_SCOPES)')
+    .option('--api-keys <entries>', 'accept these API keys: subject:sha256hex[:scopes], comma-separated (HTTMCP_API_KEYS)')
+    .option('--public-url <origin>', 'the origin clients use, when it is not http://host:port; token audiences are <origin>/mcp/<name> (HTTMCP_PUBLIC_URL)');
+}
+
+/** Authentication flags win over the environment they stand for (the backend reads it too). */
+function applyAuthFlags(flags: Pick<StackFlags, 'oauthIssuer' | 'oauthScopes' | 'apiKeys' | 'publicUrl'>): void {
+  if (flags.oauthIssuer !== undefined) process.env.HTTMCP_OAUTH_ISSUER = flags.oauthIssuer;
+  if (flags.oauthScopes !== undefined) process.env.HTTMCP_OAUTH_SCOPES = flags.oauthScopes;
+  if (flags.apiKeys !== undefined) process.env.HTTMCP_API_KEYS = flags.apiKeys;
+  if (flags.publicUrl !== undefined) process.env.HTTMCP_PUBLIC_URL = flags.publicUrl;
 }
 
 async function run(servers: HTTMCP[], flags: StackFlags): Promise<void> {
   const logger = createLogger();
+  applyAuthFlags(flags);
   let stack: Stack;
   try {
     stack = await startStack({
@@ -100,8 +157,14 @@ async function run(servers: HTTMCP[], flags: StackFlags): Promise<void> {
       ...(flags.hosts === undefined ? {} : { allowedHosts: flags.hosts }),
       ...(flags.prefix === undefined ? {} : { prefix: flags.prefix }),
       ...(flags.redis === undefined ? {} : { redis: flags.redis }),
-      ...(flags.backends === undefined ? {} : { backends: flags.backends.split(',').map((b) => b.trim()).filter(Boolean) }),
+      ...(flags.backends === undefined ? {} : { backends: splitList(flags.backends) }),
       ...(flags.publishListen === undefined ? {} : { publishListen: flags.publishListen }),
+      clientLimits: {
+        ...(flags.clientConnections === undefined ? {} : { connections: flags.clientConnections }),
+        ...(flags.clientRate === undefined ? {} : { ratePerSecond: flags.clientRate }),
+        ...(flags.clientBurst === undefined ? {} : { burst: flags.clientBurst }),
+      },
+      ...(flags.trustedProxies === undefined ? {} : { trustedProxies: splitList(flags.trustedProxies) }),
     });
   } catch (error) {
     if (error instanceof NginxMissingError) {
@@ -129,6 +192,12 @@ async function run(servers: HTTMCP[], flags: StackFlags): Promise<void> {
     }
     process.stdout.write('Ctrl-C stops nginx and the backend.\n');
   }
+  // Never half alive: when nginx dies, the stack has stopped its backend; this process goes too,
+  // non-zero, so a service manager restarts the whole stack.
+  void stack.failed.then((error) => {
+    process.stderr.write(`httmcp: ${error.message}\n`);
+    process.exit(1);
+  });
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
@@ -160,6 +229,19 @@ async function loadServers(specifier: string): Promise<HTTMCP[]> {
     throw new Error(`${specifier} exports no HTTMCP server (export one, an array of them, or a function returning them)`);
   }
   return unique;
+}
+
+function splitList(value: string): string[] {
+  return value
+    .split(/[\s,]+/)
+    .map((item) => item.trim())
+    .filter(Boolean);
+}
+
+function parseCount(value: string): number {
+  const count = Number(value);
+  if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(count)) throw new InvalidArgumentError('a whole number');
+  return count;
 }
 
 function parsePort(value: string): number {

@@ -2,6 +2,7 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { connect, type NatsConnection } from 'nats';
 import { createLogger } from '../log.js';
 import type { HTTMCP } from '../server/httmcp.js';
+import { limitsFromEnv } from '../session/limits.js';
 import { NATS_DEFAULTS } from '../transports/nats/protocol.js';
 import { serveNats, type NatsService } from '../transports/nats/service.js';
 import type { ServerLoader } from './stdio-command.js';
@@ -46,7 +47,9 @@ async function serve(servers: HTTMCP[], flags: NatsFlags): Promise<void> {
     throw new Error(`cannot reach NATS at ${flags.url}: ${(error as Error).message}`);
   }
   const services: NatsService[] = [];
-  for (const server of servers) services.push(await serveNats(server, nc, { prefix: flags.prefix, queue: flags.queue, logger }));
+  const { inflightPerSession } = limitsFromEnv(process.env);
+  const bounds = inflightPerSession === undefined ? {} : { maxInflightPerSession: inflightPerSession };
+  for (const server of servers) services.push(await serveNats(server, nc, { prefix: flags.prefix, queue: flags.queue, logger, ...bounds }));
 
   const described = services.map((s) => ({ name: s.name, subject: s.subject, worker: s.workerSubject, queue: s.queue }));
   if (flags.json) {

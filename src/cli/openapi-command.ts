@@ -29,7 +29,16 @@ interface OpenApiFlags {
   outputSchemas: boolean;
   validate: 'strict' | 'warn' | 'off';
   timeout?: number;
+  connectTimeout?: number;
+  headersTimeout?: number;
+  bodyTimeout?: number;
+  connections?: number;
+  connectionsPerClient?: number;
+  queuePerClient?: number;
   maxResponseBytes?: number;
+  maxToolBytes?: number;
+  pageBytes?: number;
+  schemaInlineLimit?: number;
   list?: boolean;
   origins?: string;
   workers: string;
@@ -75,8 +84,17 @@ export function registerOpenApiCommand(program: Command): void {
     .option('--resources', 'serve GET operations whose required parameters are all in the path as resources instead of tools')
     .option('--no-output-schemas', 'no outputSchema/structuredContent; replies are text only')
     .addOption(new Option('--validate <mode>', 'spec validation: warn (in the background), strict (fatal) or off').choices(['warn', 'strict', 'off']).default('warn'))
-    .addOption(new Option('--timeout <ms>', 'longest API call, retries included (default 120000)').argParser(parseCount))
-    .addOption(new Option('--max-response-bytes <n>', 'largest API reply read (default 1048576)').argParser(parseCount))
+    .addOption(limit('--timeout <ms>', "a call's deadline: waiting for a connection, retries and a trickling reply included (default 45000)", 'TIMEOUT_MS'))
+    .addOption(limit('--connect-timeout <ms>', 'connecting to the API (default 10000)', 'CONNECT_TIMEOUT_MS'))
+    .addOption(limit('--headers-timeout <ms>', "waiting for the API's response headers (default 30000)", 'HEADERS_TIMEOUT_MS'))
+    .addOption(limit('--body-timeout <ms>', 'longest pause between two pieces of a reply (default 15000)', 'BODY_TIMEOUT_MS'))
+    .addOption(limit('--connections <n>', 'API calls in flight per API origin, all clients together (default 64)', 'CONNECTIONS'))
+    .addOption(limit('--connections-per-client <n>', 'API calls in flight per API origin of one client; more wait their turn (default 4)', 'CONNECTIONS_PER_CLIENT'))
+    .addOption(limit('--queue-per-client <n>', 'API calls of one client waiting for a connection; more get a tool error (default 32)', 'QUEUE_PER_CLIENT', 0))
+    .addOption(limit('--max-response-bytes <n>', 'largest API reply read (default 1048576)', 'MAX_RESPONSE_BYTES'))
+    .addOption(limit('--max-tool-bytes <n>', 'largest tool definition (JSON); larger tools are skipped with a warning (default 262144)', 'MAX_TOOL_BYTES'))
+    .addOption(limit('--page-bytes <n>', 'largest tools/list page (JSON of its tools; one tool at least) (default 1048576)', 'PAGE_BYTES'))
+    .addOption(limit('--schema-inline-limit <n>', 'referenced schemas up to this size (JSON characters) are inlined, larger ones are $defs (default 2048)', 'SCHEMA_INLINE_LIMIT', 0))
     .option('--list', 'print the tools as JSON (name, description, inputSchema, annotations) and exit')
     .option('--origins <regex>', 'regular expression of browser Origins allowed (default: localhost pages)')
     .option('--workers <n>', 'nginx worker processes, or "auto"', '1')
@@ -110,8 +128,7 @@ async function runOpenApi(specArgument: string | undefined, flags: OpenApiFlags)
   if (server.tools.length === 0 && server.resources.length === 0) say('warning: no operation became a tool (check the filters)');
 
   if (flags.list) {
-    const tools = server.toolDefinitions.map(({ name, description, inputSchema, annotations }) => ({ name, description, inputSchema, annotations }));
-    await new Promise<void>((resolve) => process.stdout.write(`${JSON.stringify(tools, null, 2)}\n`, () => resolve()));
+    await printTools(server);
     process.exit(0);
   }
 
@@ -151,6 +168,11 @@ async function runOpenApi(specArgument: string | undefined, flags: OpenApiFlags)
     process.stdout.write(`  ${server.name.padEnd(12)} ${url}   (WebSocket: ${url.replace(/^http/, 'ws')})   ${server.tools.length} tools\n`);
     process.stdout.write('Ctrl-C stops nginx and the backend.\n');
   }
+  // Never half alive: nginx gone means the stack stopped; exit non-zero (docs/operations.md).
+  void stack.failed.then((error) => {
+    process.stderr.write(`httmcp openapi: ${error.message}\n`);
+    process.exit(1);
+  });
   let stopping = false;
   const stop = async () => {
     if (stopping) return;
@@ -188,8 +210,37 @@ export function optionsFrom(flags: Partial<OpenApiFlags>): OpenAPIMCPOptions {
   if (Object.keys(filter).length > 0) options.filter = filter;
   if (flags.resources) options.resources = true;
   if (flags.timeout !== undefined) options.totalTimeoutMs = flags.timeout;
+  if (flags.connectTimeout !== undefined) options.connectTimeoutMs = flags.connectTimeout;
+  if (flags.headersTimeout !== undefined) options.headersTimeoutMs = flags.headersTimeout;
+  if (flags.bodyTimeout !== undefined) options.bodyTimeoutMs = flags.bodyTimeout;
+  if (flags.connections !== undefined) options.connections = flags.connections;
+  if (flags.connectionsPerClient !== undefined) options.connectionsPerClient = flags.connectionsPerClient;
+  if (flags.queuePerClient !== undefined) options.queuePerClient = flags.queuePerClient;
   if (flags.maxResponseBytes !== undefined) options.maxResponseBytes = flags.maxResponseBytes;
+  if (flags.maxToolBytes !== undefined) options.maxToolBytes = flags.maxToolBytes;
+  if (flags.pageBytes !== undefined) options.pageBytes = flags.pageBytes;
+  if (flags.schemaInlineLimit !== undefined) options.schemaInlineLimit = flags.schemaInlineLimit;
   return options;
+}
+
+/** A numeric limit flag, also read from `HTTMCP_OPENAPI_<env>` (the flag wins). */
+function limit(flags: string, description: string, env: string, least = 1): Option {
+  return new Option(flags, description).env(`HTTMCP_OPENAPI_${env}`).argParser((value) => parseLimit(value, least));
+}
+
+/**
+ * `--list`: the tools as a JSON array, written one tool at a time (a whole large list as one
+ * string could exceed the longest string V8 can make).
+ */
+async function printTools(server: OpenAPIMCP): Promise<void> {
+  const write = (text: string) => new Promise<void>((resolve, reject) => process.stdout.write(text, (error) => (error ? reject(error) : resolve())));
+  const tools = server.toolDefinitions;
+  await write(tools.length === 0 ? '[' : '[\n');
+  for (const [i, { name, description, inputSchema, annotations }] of tools.entries()) {
+    const json = JSON.stringify({ name, description, inputSchema, annotations }, null, 2).replace(/^/gm, '  ');
+    await write(`${json}${i < tools.length - 1 ? ',' : ''}\n`);
+  }
+  await write(']\n');
 }
 
 function describeProgress(event: LoadProgress): string {
@@ -205,7 +256,7 @@ function describeProgress(event: LoadProgress): string {
     case 'building':
       return `building tools: ${event.done}/${event.total}`;
     case 'built':
-      return `${event.tools} tools${event.skipped > 0 ? `, ${event.skipped} operations skipped` : ''} (built in ${event.ms} ms)`;
+      return `${event.tools} tools${event.skipped > 0 ? `, ${event.skipped} operations skipped` : ''} (built in ${event.ms} ms; tools/list ${size(event.bytes)} of JSON)`;
   }
 }
 
@@ -236,6 +287,12 @@ function parsePort(value: string): number {
   const port = Number(value);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new InvalidArgumentError('a port is a number from 0 to 65535');
   return port;
+}
+
+function parseLimit(value: string, least: number): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < least) throw new InvalidArgumentError(`expected a whole number of at least ${least}`);
+  return n;
 }
 
 function parseCount(value: string): number {

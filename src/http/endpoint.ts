@@ -2,8 +2,12 @@ import { ErrorCode, isInitializeRequest, SUPPORTED_PROTOCOL_VERSIONS } from '@mo
 import type { Gateway } from '../gateway.js';
 import type { Logger } from '../log.js';
 import type { Delivery, SessionHub, Wire } from '../session/session-hub.js';
+import { limitError } from '../session/limits.js';
 import { gapNotice, mayHaveGap, parseLegacyEventId, parseNchanEventId, type NchanEventId } from '../session/resume.js';
 import { BoundedMap } from '../util/bounded-map.js';
+import { TOO_LARGE } from './io.js';
+import { nestsDeeperThan } from '../util/json-depth.js';
+import { missingScopes, type ToolScopes } from '../server/scopes.js';
 
 /** Request headers as Node gives them. */
 export type Headers = Record<string, string | string[] | undefined>;
@@ -22,14 +26,22 @@ export const STREAM_STATUS = 460;
 const TRANSPORT_ERROR = -32000;
 
 /**
+ * Messages of a batch handed to the server between two turns of the event loop: a batch is
+ * handled in slices so that one client's large batch never holds up everyone else's messages.
+ */
+const BATCH_SLICE = 32;
+
+/**
  * Everything nginx asks the backend about one server, independent of any HTTP framework.
  *
  * - `open`        GET /mcp/{name}: open a WebSocket or legacy SSE session, or attach the
  *                 Streamable HTTP GET stream, by X-Accel-Redirect into nchan
  * - `post`        POST /mcp/{name}: a Streamable HTTP message: JSON, 202, or a held stream
  * - `terminate`   DELETE /mcp/{name}: end a Streamable HTTP session
- * - `message`     POST /mcp/{name}/{session}/message: a message nchan forwarded (WebSocket
- *                 frame or SSE POST); 200 publishes the body into the session, 204 nothing
+ * - `message`     POST /mcp/{name}/{session}/message: a WebSocket frame nchan forwarded;
+ *                 200 publishes the body into the session, 204 nothing
+ * - `legacyPost`  POST /mcp/{name}/{session}/post: a legacy SSE client's POST, proxied; the
+ *                 reply is published to the session's stream and the POST gets 202
  * - `closed`      POST /mcp/{name}/{session}/closed: nchan's unsubscribe hook
  */
 export class NchanEndpoint {
@@ -39,22 +51,49 @@ export class NchanEndpoint {
   private readonly hub: SessionHub;
   private readonly gateway: Gateway;
   /** Ids already verified for a principal: an HMAC per message is the hot path's largest cost. */
-  private readonly verified = new BoundedMap<string, string>(50_000);
+  private readonly verified: BoundedMap<string, string>;
   /**
    * Streamable HTTP sessions ended by DELETE. Ids are stateless, so a deleted one would verify
    * again; this process remembers it (sessions stick to one backend) for as long as it can.
    */
-  private readonly deleted = new BoundedMap<string, true>(100_000);
+  private readonly deleted: BoundedMap<string, true>;
 
-  constructor(name: string, hub: SessionHub, gateway: Gateway) {
+  /** The scopes each tool needs (Streamable HTTP refuses a call without them with HTTP 403). */
+  private readonly toolScopes: ToolScopes | undefined;
+
+  constructor(name: string, hub: SessionHub, gateway: Gateway, toolScopes?: ToolScopes) {
     this.name = name;
+    this.toolScopes = toolScopes;
     this.hub = hub;
     this.gateway = gateway;
     this.maxMessageBytes = gateway.maxMessageBytes;
     this.logger = gateway.logger;
+    this.verified = new BoundedMap(Math.ceil(gateway.limits.trackedSessions / 2));
+    this.deleted = new BoundedMap(gateway.limits.trackedSessions);
+  }
+
+  /**
+   * With authentication on, a request must carry the principal nginx verified (its auth_request
+   * sets it, and overwrites any a client sent): one that reached the backend another way is
+   * refused. So is a message on a WebSocket whose token has expired since its handshake (the
+   * principal of a WebSocket is the one verified when it opened): nchan then closes the socket
+   * (1008) and the client reconnects with a fresh token. Off, this costs one property check.
+   */
+  private unauthenticated(headers: Headers): Answer | undefined {
+    const auth = this.gateway.auth;
+    if (!auth) return undefined;
+    const principal = this.gateway.verifiedPrincipal(headers);
+    if (principal && (principal.expiresAt === undefined || principal.expiresAt > Date.now() / 1000)) return undefined;
+    return {
+      status: 401,
+      headers: { 'content-type': 'application/json', 'www-authenticate': `Bearer resource_metadata="${auth.metadataUrl(this.name)}"` },
+      body: errorBody(TRANSPORT_ERROR, principal ? 'Unauthorized: the token has expired' : 'Unauthorized: this server needs a bearer token'),
+    };
   }
 
   async open(headers: Headers): Promise<Answer> {
+    const refused = this.unauthenticated(headers);
+    if (refused) return refused;
     const requested = header(headers, 'mcp-session-id');
     if (requested !== undefined) {
       // Streamable HTTP: the standalone stream for server pushes, or the resumption of a stream.
@@ -77,7 +116,7 @@ export class NchanEndpoint {
       return this.enter(requested, { after });
     }
     if (headers['x-httmcp-transport'] === 'websocket') return this.enter(this.mint(headers));
-    if (!acceptsExactly(headers, 'text/event-stream')) {
+    if (!acceptsEventStream(headers)) {
       return httpError(406, 'Not Acceptable: GET opens a WebSocket or an SSE stream (Accept: text/event-stream)');
     }
     const resumed = await this.resumeLegacy(headers);
@@ -131,19 +170,24 @@ export class NchanEndpoint {
     if (!/^application\/json\s*(;|$)/i.test(header(headers, 'content-type') ?? '')) {
       return httpError(415, 'Unsupported Media Type: Content-Type must be application/json');
     }
-    const refusal = unsupportedVersion(headers);
+    const refusal = unsupportedVersion(headers) ?? this.unauthenticated(headers);
     if (refusal) return refusal;
+    if (nestsDeeperThan(body, this.gateway.limits.jsonDepth)) return this.tooDeep(false);
     let session = header(headers, 'mcp-session-id');
     let minted = false;
+    let principal: string | undefined;
     if (session === undefined) {
       if (!looksLikeInitialize(body)) return httpError(400, 'Bad Request: Mcp-Session-Id header is required');
-      session = this.mint(headers);
+      principal = this.gateway.principal(headers);
+      session = this.mint(headers, principal);
       minted = true;
-    } else if (!this.isValid(session, headers)) {
+    } else if ((principal = this.principalOf(session, headers)) === undefined) {
       return sessionNotFound();
     }
-    if (body.trimStart().startsWith('[')) return this.batch(session, headers, body);
-    const delivery = await this.hub.receive({ session, wire: 'streamable', headers, body });
+    if (body.trimStart().startsWith('[')) return this.batch(session, principal, headers, body);
+    const forbidden = this.gateway.auth && this.toolScopes?.size ? this.insufficientScope(headers, body) : undefined;
+    if (forbidden) return forbidden;
+    const delivery = await this.hub.receive({ session, wire: 'streamable', headers, body, principal, auth: this.gateway.verifiedPrincipal(headers) });
     const sessionHeader: Record<string, string> = minted || delivery.kind === 'stream' ? { 'mcp-session-id': session } : {};
     switch (delivery.kind) {
       case 'reply':
@@ -157,8 +201,39 @@ export class NchanEndpoint {
     }
   }
 
+  /**
+   * A Streamable HTTP `tools/call` of a tool whose scopes the principal lacks: HTTP 403 with the
+   * scopes to ask for, as the MCP authorization spec's step-up wants (the SDK client then asks
+   * the authorization server for them and retries). Other transports get a JSON-RPC error from
+   * the server's ScopedTransport: an HTTP error would close a WebSocket.
+   */
+  private insufficientScope(headers: Headers, body: string): Answer | undefined {
+    const principal = this.gateway.verifiedPrincipal(headers);
+    if (!principal || !this.toolScopes?.size || !body.includes('"tools/call"')) return undefined;
+    let name: unknown;
+    try {
+      const message = JSON.parse(body) as { method?: unknown; params?: { name?: unknown } };
+      if (message.method !== 'tools/call') return undefined;
+      name = message.params?.name;
+    } catch {
+      return undefined;
+    }
+    if (typeof name !== 'string') return undefined;
+    const needed = this.toolScopes.get(name);
+    if (missingScopes(needed, principal.scopes).length === 0) return undefined;
+    const scope = [...new Set([...principal.scopes, ...needed!])].join(' ');
+    return {
+      status: 403,
+      headers: {
+        'content-type': 'application/json',
+        'www-authenticate': `Bearer error="insufficient_scope", scope="${scope}", resource_metadata="${this.gateway.auth!.metadataUrl(this.name)}", error_description="tool ${name.replace(/["\\]/g, '')} needs more scopes"`,
+      },
+      body: errorBody(ErrorCode.InvalidRequest, `Forbidden: tool ${name} needs scope ${needed!.join(' ')} (insufficient_scope)`),
+    };
+  }
+
   async terminate(headers: Headers): Promise<Answer> {
-    const refusal = unsupportedVersion(headers);
+    const refusal = unsupportedVersion(headers) ?? this.unauthenticated(headers);
     if (refusal) return refusal;
     const session = header(headers, 'mcp-session-id');
     if (session === undefined) return httpError(400, 'Bad Request: Mcp-Session-Id header is required');
@@ -175,18 +250,58 @@ export class NchanEndpoint {
   }
 
   async message(session: string, headers: Headers, body: string): Promise<Answer> {
-    if (!this.isValid(session, headers)) {
+    if (this.unauthenticated(headers)) {
+      // 403 makes nchan close the WebSocket (1008) / refuse the POST, and publish nothing.
+      return { status: 403, headers: { 'content-type': 'text/plain' }, body: 'unauthorized' };
+    }
+    const principal = this.principalOf(session, headers);
+    if (principal === undefined) {
       this.gateway.logger.warn({ server: this.name }, 'refused a message on a forged or foreign session id');
       // 403 makes nchan close the WebSocket / refuse the POST, and publish nothing.
       return { status: 403, headers: { 'content-type': 'text/plain' }, body: 'invalid session' };
     }
+    if (nestsDeeperThan(body, this.gateway.limits.jsonDepth)) return this.tooDeep(true);
     const wire: Wire = headers['x-httmcp-transport'] === 'websocket' ? 'websocket' : 'sse';
-    const delivery = await this.hub.receive({ session, wire, headers, body });
+    const delivery = await this.hub.receive({ session, wire, headers, body, principal, auth: this.gateway.verifiedPrincipal(headers) });
     if (delivery.kind === 'reply' || delivery.kind === 'invalid') {
       // Errors are published too: the client sees them and its WebSocket stays open.
       return { status: 200, headers: { 'content-type': 'application/json' }, body: delivery.body };
     }
     return { status: 204 };
+  }
+
+  /**
+   * A legacy HTTP+SSE client's POST (2024-11-05), proxied by nginx: whatever answers it (the
+   * reply, or the error for a bad message) goes to the session's event stream, published before
+   * the POST is answered 202 with no body. A request that outlasts the inline budget publishes
+   * its reply when it is done, as on every transport.
+   */
+  async legacyPost(session: string, headers: Headers, body: string | typeof TOO_LARGE): Promise<Answer> {
+    const refused = this.unauthenticated(headers);
+    if (refused) return refused;
+    const principal = this.principalOf(session, headers);
+    if (principal === undefined) {
+      this.gateway.logger.warn({ server: this.name }, 'refused a message on a forged or foreign session id');
+      return httpError(403, 'Forbidden: not a session of this client');
+    }
+    let reply: string | undefined;
+    if (body === TOO_LARGE) {
+      reply = this.tooLarge(true).body;
+    } else if (nestsDeeperThan(body, this.gateway.limits.jsonDepth)) {
+      reply = this.tooDeep(true).body;
+    } else {
+      const delivery = await this.hub.receive({ session, wire: 'sse', headers, body, principal, auth: this.gateway.verifiedPrincipal(headers) });
+      if (delivery.kind === 'reply' || delivery.kind === 'invalid') reply = delivery.body;
+    }
+    if (reply !== undefined) {
+      try {
+        await this.gateway.publisher.publish(session, reply);
+      } catch {
+        // Counted and logged by the publisher. The message was handled: say so, but not 202.
+        return httpError(503, 'Service Unavailable: the message was handled but its answer could not be sent to the event stream');
+      }
+    }
+    return { status: 202 };
   }
 
   /** A message nchan forwarded was larger than {@link maxMessageBytes}. */
@@ -196,7 +311,21 @@ export class NchanEndpoint {
     return { status: onNchanHop ? 200 : 413, headers: { 'content-type': 'application/json' }, body: reply };
   }
 
+  /** A message nested deeper than the limit: refused before it is parsed. */
+  private tooDeep(onNchanHop: boolean): Answer {
+    const error = limitError('jsonDepth', this.gateway.limits, 'the message nests arrays and objects too deeply');
+    const body = JSON.stringify({ jsonrpc: '2.0', id: null, error });
+    // On nchan's hop an HTTP error would close the client's WebSocket: publish the error instead.
+    return { status: onNchanHop ? 200 : 400, headers: { 'content-type': 'application/json' }, body };
+  }
+
   closed(session: string, headers: Headers): Answer {
+    const stream = STREAM_CHANNEL.exec(session);
+    if (stream) {
+      // A Streamable HTTP request's stream lost its client (nginx.conf.template, /_httmcp/stream).
+      if (this.isValid(stream[1]!, headers)) this.hub.streamLeft(session);
+      return { status: 204 };
+    }
     // The GET stream of a Streamable HTTP session may come and go; the session lives on.
     if (header(headers, 'mcp-session-id') !== undefined || !this.isValid(session, headers)) return { status: 204 };
     if (headers['x-httmcp-transport'] === 'websocket') {
@@ -208,8 +337,7 @@ export class NchanEndpoint {
     return { status: 204 };
   }
 
-  private mint(headers: Headers): string {
-    const principal = this.gateway.principal(headers);
+  private mint(headers: Headers, principal = this.gateway.principal(headers)): string {
     const session = this.gateway.sessionIds.mint(this.name, principal);
     this.verified.set(session, principal);
     return session;
@@ -220,7 +348,7 @@ export class NchanEndpoint {
    * MCP-Protocol-Version). Every request's reply comes back in one JSON array, so the exchange
    * is held until all are done; progress of batched requests is not streamed.
    */
-  private async batch(session: string, headers: Headers, body: string): Promise<Answer> {
+  private async batch(session: string, principal: string, headers: Headers, body: string): Promise<Answer> {
     const version = header(headers, 'mcp-protocol-version') ?? '2025-03-26';
     let messages: unknown;
     try {
@@ -238,21 +366,36 @@ export class NchanEndpoint {
     if (!Array.isArray(messages) || messages.length === 0) {
       return { status: 400, headers: { 'content-type': 'application/json' }, body: errorBody(ErrorCode.InvalidRequest, 'Invalid Request: an empty batch') };
     }
-    const deliveries: Delivery[] = await Promise.all(
-      messages.map((message) => this.hub.receive({ session, wire: 'streamable', headers, body: JSON.stringify(message), holdUntilReplied: true })),
-    );
-    const replies = deliveries.flatMap((d) => (d.kind === 'reply' || d.kind === 'invalid' ? [d.body] : []));
+    const limits = this.gateway.limits;
+    if (messages.length > limits.batchLength) {
+      const error = limitError('batchLength', limits, `a batch of ${messages.length} messages is too long`);
+      return { status: 400, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ jsonrpc: '2.0', id: null, error }) };
+    }
+    const auth = this.gateway.verifiedPrincipal(headers);
+    const deliveries: Array<Promise<Delivery>> = [];
+    for (let i = 0; i < messages.length; i++) {
+      if (i > 0 && i % BATCH_SLICE === 0) await new Promise((resolve) => setImmediate(resolve));
+      const parsed: unknown = messages[i];
+      deliveries.push(this.hub.receive({ session, wire: 'streamable', headers, body: '', parsed, principal, auth, holdUntilReplied: true }));
+    }
+    const done = await Promise.all(deliveries);
+    const replies = done.flatMap((d) => (d.kind === 'reply' || d.kind === 'invalid' ? [d.body] : []));
     if (replies.length === 0) return { status: 202 };
     return { status: 200, headers: { 'content-type': 'application/json' }, body: `[${replies.join(',')}]` };
   }
 
   private isValid(session: string, headers: Headers): boolean {
-    if (this.deleted.get(session)) return false;
+    return this.principalOf(session, headers) !== undefined;
+  }
+
+  /** The principal of a valid session of this client, or undefined when the id is not valid for it. */
+  private principalOf(session: string, headers: Headers): string | undefined {
+    if (this.deleted.get(session)) return undefined;
     const principal = this.gateway.principal(headers);
-    if (this.verified.get(session) === principal) return true;
-    if (!this.gateway.sessionIds.verify(session, this.name, principal)) return false;
+    if (this.verified.get(session) === principal) return principal;
+    if (!this.gateway.sessionIds.verify(session, this.name, principal)) return undefined;
     this.verified.set(session, principal);
-    return true;
+    return principal;
   }
 
   /**
@@ -283,6 +426,9 @@ function redirectQuery(args: { sse?: string | undefined; after?: NchanEventId | 
   return query.size === 0 ? '' : `?${query.toString()}`;
 }
 
+/** A Streamable HTTP request's stream channel, `{session}.{random}` (see SessionHub). */
+const STREAM_CHANNEL = /^([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)\.[A-Za-z0-9_-]+$/;
+
 function header(headers: Headers, name: string): string | undefined {
   const value = headers[name];
   return Array.isArray(value) ? value[0] : value;
@@ -292,9 +438,18 @@ function accepts(headers: Headers, type: string): boolean {
   return acceptsExactly(headers, type) || (header(headers, 'accept') ?? '').includes('*/*');
 }
 
-/** A GET is only an event stream when the client says so (a wildcard Accept is a browser or curl). */
+/** A Streamable HTTP GET is only an event stream when the client says so, as the spec requires. */
 function acceptsExactly(headers: Headers, type: string): boolean {
   return (header(headers, 'accept') ?? '').includes(type);
+}
+
+/**
+ * A legacy SSE client may send a wildcard: supergateway's GET says `Accept: *\/*`, and the
+ * 2024-11-05 transport asks nothing of the header.
+ */
+function acceptsEventStream(headers: Headers): boolean {
+  const accept = header(headers, 'accept') ?? '';
+  return accept.includes('text/event-stream') || /(^|,)\s*(\*\/\*|text\/\*)\s*(;|,|$)/.test(accept);
 }
 
 /** Cheap pre-check before minting a session; the hub does the real validation. */

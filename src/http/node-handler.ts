@@ -2,9 +2,11 @@ import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http
 import type { Gateway } from '../gateway.js';
 import type { HTTMCP } from '../server/httmcp.js';
 import type { NchanEndpoint } from './endpoint.js';
+import { checkBackendRequest } from './backend-guard.js';
 import { answer, readBody, TOO_LARGE, writeAnswer } from './io.js';
+import { AUTH_PATH, METADATA_PATH, metadataAnswer, noServerVerdict, verdictAnswer } from './auth-endpoint.js';
 
-const SERVER_PATH = /^\/mcp\/([A-Za-z0-9_-]+)(?:\/([A-Za-z0-9_.-]+)\/(message|closed))?$/;
+const SERVER_PATH = /^\/mcp\/([A-Za-z0-9_-]+)(?:\/([A-Za-z0-9_.-]+)\/(message|post|closed))?$/;
 
 /**
  * `gateway.stats()` in the Prometheus text exposition format (version 0.0.4), so a publish that
@@ -19,12 +21,20 @@ export function prometheusText(stats: ReturnType<Gateway['stats']>): string {
     ['httmcp_inflight_requests', 'gauge', 'Client requests being handled now.', stats.inflight],
     ['httmcp_sessions_closed_total', 'counter', 'Sessions whose client left or deleted them, as reported by nchan.', stats.sessionsClosed],
   ];
-  return metrics.map(([name, type, help, value]) => `# HELP ${name} ${help}\n# TYPE ${name} ${type}\n${name} ${value}\n`).join('');
+  const retained = Object.entries(stats.retained ?? {})
+    .map(([kind, value]) => `httmcp_retained{kind="${kind}"} ${value}\n`)
+    .join('');
+  return (
+    metrics.map(([name, type, help, value]) => `# HELP ${name} ${help}\n# TYPE ${name} ${type}\n${name} ${value}\n`).join('') +
+    `# HELP httmcp_retained What the backend keeps between messages, by kind (bounded: docs/operations.md, Limits).\n# TYPE httmcp_retained gauge\n${retained}`
+  );
 }
 
 /**
  * The backend as a plain node:http listener: every server's endpoint plus `/healthz` and `/metrics`, with no
  * framework between nginx and the SDK. This is what `httmcp start` and `httmcp backend` run.
+ * It serves only nginx: requests without the backend key, with an Origin or with a foreign Host
+ * get 403 ({@link checkBackendRequest}).
  */
 export function createBackendHandler(servers: HTTMCP[], gateway: Gateway): RequestListener {
   const endpoints = new Map<string, NchanEndpoint>();
@@ -34,9 +44,28 @@ export function createBackendHandler(servers: HTTMCP[], gateway: Gateway): Reque
   }
   const onError = (error: unknown) => gateway.logger.error({ err: error }, 'request failed');
 
+  /** The verdict for nginx's auth_request and Protected Resource Metadata, when auth is on. */
+  const authRoutes = (path: string, req: IncomingMessage, res: ServerResponse): void => {
+    const auth = gateway.auth!;
+    const verdict = AUTH_PATH.exec(path);
+    if (verdict) {
+      if (!endpoints.has(verdict[1]!)) return writeAnswer(res, noServerVerdict());
+      return void answer(res, () => verdictAnswer(auth, verdict[1]!, req.headers, gateway.logger), onError);
+    }
+    const metadata = METADATA_PATH.exec(path);
+    if (metadata && (metadata[1] === undefined || endpoints.has(metadata[1]))) {
+      if (req.method !== 'GET' && req.method !== 'HEAD') return writeAnswer(res, { status: 405, headers: { allow: 'GET, HEAD' } });
+      return writeAnswer(res, metadataAnswer(auth, metadata[1]));
+    }
+    writeAnswer(res, { status: 404, headers: { 'content-type': 'text/plain' }, body: 'not found' });
+  };
+
   return (req: IncomingMessage, res: ServerResponse) => {
     const url = req.url ?? '/';
     const path = url.includes('?') ? url.slice(0, url.indexOf('?')) : url;
+    const monitoring = path === '/healthz' || path === '/metrics';
+    const refusal = checkBackendRequest(req.headers, gateway.backendKey, !monitoring);
+    if (refusal) return writeAnswer(res, { status: refusal.status, headers: { 'content-type': 'text/plain' }, body: `${refusal.reason}\n` });
     if (path === '/healthz') {
       return writeAnswer(res, {
         status: 200,
@@ -54,7 +83,10 @@ export function createBackendHandler(servers: HTTMCP[], gateway: Gateway): Reque
     }
     const match = SERVER_PATH.exec(path);
     const endpoint = match ? endpoints.get(match[1]!) : undefined;
-    if (!match || !endpoint) return writeAnswer(res, { status: 404, headers: { 'content-type': 'text/plain' }, body: 'not found' });
+    if (!match || !endpoint) {
+      if (gateway.auth) return authRoutes(path, req, res);
+      return writeAnswer(res, { status: 404, headers: { 'content-type': 'text/plain' }, body: 'not found' });
+    }
     const [, , session, hop] = match;
 
     if (session === undefined) {
@@ -74,6 +106,9 @@ export function createBackendHandler(servers: HTTMCP[], gateway: Gateway): Reque
     }
     if (req.method !== 'POST') return writeAnswer(res, { status: 405, headers: { allow: 'POST' } });
     if (hop === 'closed') return void answer(res, () => endpoint.closed(session, req.headers), onError);
+    if (hop === 'post') {
+      return void answer(res, async () => endpoint.legacyPost(session, req.headers, await readBody(req, endpoint.maxMessageBytes)), onError);
+    }
     return void answer(res, async () => {
       const body = await readBody(req, endpoint.maxMessageBytes);
       return body === TOO_LARGE ? endpoint.tooLarge(true) : endpoint.message(session, req.headers, body);

@@ -1,16 +1,25 @@
 import express, { type Router } from 'express';
 import type { NchanEndpoint } from './endpoint.js';
+import { checkBackendRequest } from './backend-guard.js';
 import { answer, readBody, TOO_LARGE } from './io.js';
 
 /**
  * The Express adapter: the routes nginx calls for one server, as a Router to mount on any app
  * (`app.use(server.router)`). The node:http adapter (node-handler.ts) serves the same endpoint
- * with less overhead; `httmcp start` and `httmcp backend` use that one.
+ * with less overhead; `httmcp start` and `httmcp backend` use that one. Like that one, it
+ * serves nginx only: requests without the backend key, with an Origin or a foreign Host get 403.
  */
-export function createNchanRouter(endpoint: NchanEndpoint): Router {
+export function createNchanRouter(endpoint: NchanEndpoint, backendKey: string): Router {
   const router = express.Router();
   const base = `/mcp/${endpoint.name}`;
   const log = (error: unknown) => endpoint.logger.error({ err: error }, 'request failed');
+
+  // Only nginx, which adds the key derived from the shared session secret (backend-guard.ts).
+  router.use(base, (req, res, next) => {
+    const refusal = checkBackendRequest(req.headers, backendKey, true);
+    if (refusal) res.status(refusal.status).type('text/plain').send(`${refusal.reason}\n`);
+    else next();
+  });
 
   router.get(base, (req, res) => answer(res, () => endpoint.open(req.headers), log));
   router.delete(base, (req, res) => answer(res, () => endpoint.terminate(req.headers), log));
@@ -25,6 +34,9 @@ export function createNchanRouter(endpoint: NchanEndpoint): Router {
       const body = await readBody(req, endpoint.maxMessageBytes);
       return body === TOO_LARGE ? endpoint.tooLarge(true) : endpoint.message(req.params.session, req.headers, body);
     }, log),
+  );
+  router.post(`${base}/:session/post`, (req, res) =>
+    answer(res, async () => endpoint.legacyPost(req.params.session, req.headers, await readBody(req, endpoint.maxMessageBytes)), log),
   );
   router.post(`${base}/:session/closed`, (req, res) => answer(res, () => endpoint.closed(req.params.session, req.headers), log));
   return router;

@@ -6,11 +6,12 @@
 export { OpenAPIMCP, serverName, type OpenAPIMCPOptions } from './server.js';
 export { loadSpec, SpecLoadError, type LoadedSpec, type LoadOptions, type LoadProgress, type SpecInput, type ValidationMode } from './load.js';
 export { Authenticator, type AuthOptions, type Credential, type SessionCredential } from './auth.js';
-export { HttpClient, HttpError, retryDelay, type HttpOptions, type HttpRequest, type HttpResponse } from './request.js';
-export { buildTools, type BuiltTools, type OpenApiTool, type OperationFilter, type ToolOptions as OpenApiToolOptions } from './tools.js';
+export { HttpClient, HttpError, HTTP_DEFAULTS, retryDelay, type HttpOptions, type HttpRequest, type HttpResponse, type SendOptions } from './request.js';
+export { FairGate, GateFullError, type FairGateLimits } from './fair-gate.js';
+export { buildTools, DEFAULT_MAX_TOOL_BYTES, type BuiltTools, type OpenApiTool, type OperationFilter, type ToolOptions as OpenApiToolOptions } from './tools.js';
 export { assignToolNames, derivedName, sanitizeToolName, TOOL_NAME } from './names.js';
 export { buildInput, sanitizeArgName, FILE_SCHEMA, type Binding, type ToolInput } from './arguments.js';
-export { SchemaConverter, withNull, isObjectSchema, type ConvertedSchema, type Direction } from './schema.js';
+export { SchemaConverter, withNull, isObjectSchema, DEFAULT_INLINE_LIMIT, type ConvertedSchema, type ConverterOptions, type Direction } from './schema.js';
 export { collectOperations, collectSecuritySchemes, type CollectedOperations } from './operations.js';
 export { RefResolver } from './refs.js';
 export { resolveServer, type ServerOptions } from './servers.js';

@@ -15,6 +15,11 @@ export interface CallContext {
   /** Headers of the MCP client's request (for per-session credentials only; never forwarded). */
   headers: Record<string, string | string[] | undefined>;
   log?: (level: LoggingLevel, data: unknown) => Promise<void>;
+  /**
+   * Who is calling, for the fair share of API connections: calls of one client wait for each
+   * other beyond `connectionsPerClient`, never for other clients' (default: one anonymous client).
+   */
+  client?: string;
 }
 
 /** A request ready to send, and what is safe to show of it. */
@@ -77,8 +82,12 @@ export class Invoker {
     const { method } = built.request;
     let response;
     try {
-      response = await this.http.send(built.request, ctx.signal, (attempt, delay, status) => {
-        void ctx.log?.('notice', `${method.toUpperCase()} ${built.displayUrl}: HTTP ${status}, retry ${attempt} in ${delay} ms`);
+      response = await this.http.send(built.request, {
+        signal: ctx.signal,
+        ...(ctx.client === undefined ? {} : { client: ctx.client }),
+        onRetry: (attempt, delay, status) => {
+          void ctx.log?.('notice', `${method.toUpperCase()} ${built.displayUrl}: HTTP ${status}, retry ${attempt} in ${delay} ms`);
+        },
       });
     } catch (error) {
       if (ctx.signal.aborted) throw error;
@@ -99,7 +108,7 @@ export class Invoker {
   /** Reads a resource mapped onto a GET operation; `args` come from the URI's variables. */
   async read(tool: OpenApiTool, args: Record<string, unknown>, uri: string, ctx: CallContext): Promise<ReadResourceResult> {
     const built = await this.build(tool, args, ctx.headers, ctx.signal);
-    const response = await this.http.send(built.request, ctx.signal);
+    const response = await this.http.send(built.request, { signal: ctx.signal, ...(ctx.client === undefined ? {} : { client: ctx.client }) });
     return toResourceContents(response, uri);
   }
 

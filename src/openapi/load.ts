@@ -25,7 +25,8 @@ export type LoadProgress =
   | { phase: 'bundled'; ms: number }
   | { phase: 'validated'; ms: number; problems: boolean }
   | { phase: 'building'; done: number; total: number }
-  | { phase: 'built'; tools: number; skipped: number; ms: number };
+  /** `bytes`: the whole tool list as JSON (served in pages, see `pageBytes`). */
+  | { phase: 'built'; tools: number; skipped: number; ms: number; bytes: number };
 
 export interface LoadOptions {
   /**

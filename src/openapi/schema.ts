@@ -8,11 +8,25 @@ import { RefResolver, someRef } from './refs.js';
  */
 export type Direction = 'input' | 'output';
 
-/** A converted schema and the cyclic `$ref` targets (JSON pointers) it needs under `$defs`. */
+/** A converted schema and the `$ref` targets (JSON pointers) it needs under `$defs`. */
 export interface ConvertedSchema {
   schema: JsonSchema;
   defs: ReadonlySet<string>;
 }
+
+/** How {@link SchemaConverter} shapes its results. */
+export interface ConverterOptions {
+  /**
+   * Largest referenced schema, in characters of JSON once converted, that is inlined where it is
+   * used (default {@link DEFAULT_INLINE_LIMIT}). A larger one becomes `{"$ref": "#/$defs/Name"}`,
+   * written once per tool however often it is used: this is what keeps a spec whose schemas share
+   * subschemas (a DAG) from growing exponentially when inlined.
+   */
+  inlineLimit?: number;
+}
+
+/** Referenced schemas up to this many characters of JSON are inlined (see {@link ConverterOptions.inlineLimit}). */
+export const DEFAULT_INLINE_LIMIT = 2048;
 
 /** Keywords that only annotate: merged next to a `$ref` without changing what validates. */
 const ANNOTATIONS = new Set(['title', 'description', 'default', 'examples', 'example', 'deprecated', 'readOnly', 'writeOnly', 'nullable', 'x-nullable']);
@@ -33,25 +47,34 @@ const NAMED = /^#\/(?:components\/schemas|definitions)\/[^/]+$/;
 /**
  * Turns OpenAPI schemas (2.0, 3.0 or 3.1, with `$ref`s) into plain JSON Schema for MCP clients.
  *
- * Nothing of the spec is ever changed: every result is a new object. Non-recursive `$ref`s are
- * inlined (clients handle those best); schemas on a `$ref` cycle become `{"$ref": "#/$defs/Name"}`
- * and the caller adds `$defs` (see {@link SchemaConverter.rootSchema}), so no result is ever a
- * cyclic object. Conversions of referenced schemas are memoized, so results share subtrees: treat
- * them as read-only.
+ * Nothing of the spec is ever changed: every result is a new object. Small non-recursive `$ref`s
+ * are inlined (clients handle those best). Three kinds become `{"$ref": "#/$defs/Name"}`, and the
+ * caller adds `$defs` (JSON Schema 2020-12, the MCP default dialect; see
+ * {@link SchemaConverter.rootSchema}): schemas on a `$ref` cycle (so no result is ever a cyclic
+ * object), schemas larger than `inlineLimit` once converted (so shared subschemas are written
+ * once per tool, not at every use: inlining a DAG of schemas grows exponentially), and, in
+ * replies, every named schema. Conversions of referenced schemas are memoized, so results share
+ * subtrees: treat them as read-only.
  */
 export class SchemaConverter {
   private readonly memo = new Map<string, ConvertedSchema>();
+  /** Per direction and pointer: whether the converted schema is too large to inline. */
+  private readonly large = new Map<string, boolean>();
   private readonly graph: RefGraph;
   private readonly defNames = new Map<string, string>();
   private readonly defOwners = new Map<string, string>();
   private readonly badPatterns = new Set<string>();
+  private readonly inlineLimit: number;
 
   constructor(
     private readonly resolver: RefResolver,
     private readonly version: SpecVersion,
     private readonly warn: (message: string) => void = () => {},
+    options: ConverterOptions = {},
   ) {
     this.graph = new RefGraph(resolver);
+    this.inlineLimit = options.inlineLimit ?? DEFAULT_INLINE_LIMIT;
+    if (!Number.isInteger(this.inlineLimit) || this.inlineLimit < 0) throw new RangeError(`inlineLimit must be a whole number, got ${this.inlineLimit}`);
   }
 
   /** Converts one schema; `undefined` (no schema) is the empty schema. */
@@ -169,8 +192,27 @@ export class SchemaConverter {
       return { $ref: `#/$defs/${this.defName(pointer)}` };
     }
     const converted = this.convertPointer(pointer, direction);
+    if (this.tooLargeToInline(pointer, direction, converted)) {
+      defs.add(pointer);
+      return { $ref: `#/$defs/${this.defName(pointer)}` };
+    }
     for (const d of converted.defs) defs.add(d);
     return converted.schema;
+  }
+
+  /**
+   * Whether a converted schema is larger than `inlineLimit`. Measuring is cheap and never
+   * explodes: what a converted schema inlines is itself at most `inlineLimit` long, so its JSON
+   * is bounded by its own keywords plus that per reference.
+   */
+  private tooLargeToInline(pointer: string, direction: Direction, converted: ConvertedSchema): boolean {
+    const key = `${direction}\u0000${pointer}`;
+    let large = this.large.get(key);
+    if (large === undefined) {
+      large = JSON.stringify(converted.schema).length > this.inlineLimit;
+      this.large.set(key, large);
+    }
+    return large;
   }
 
   /** Every keyword of `node` except `$ref`, translated to JSON Schema. */
@@ -298,18 +340,19 @@ export function withNull(schema: JsonSchemaObject): JsonSchemaObject {
 }
 
 /** Whether `schema` only ever accepts JSON objects (what MCP needs of an `outputSchema`). */
-export function isObjectSchema(schema: JsonSchema, defs?: Record<string, JsonSchema>): boolean {
-  if (!isRecord(schema)) return false;
+export function isObjectSchema(schema: JsonSchema, defs?: Record<string, JsonSchema>, depth = 0): boolean {
+  if (!isRecord(schema) || depth > 32) return false;
   if (schema.type === 'object') return true;
   if (schema.type !== undefined) return false;
   if (typeof schema.$ref === 'string' && defs) {
     const target = defs[schema.$ref.replace(/^#\/\$defs\//, '')];
-    return target !== undefined && isObjectSchema(target);
+    return target !== undefined && isObjectSchema(target, defs, depth + 1);
   }
   for (const key of ['allOf', 'oneOf', 'anyOf'] as const) {
     const list = schema[key];
     if (Array.isArray(list) && list.length > 0) {
-      if (key === 'allOf' ? list.some((s) => isObjectSchema(s as JsonSchema, defs)) : list.every((s) => isObjectSchema(s as JsonSchema, defs))) {
+      const isObject = (s: unknown) => isObjectSchema(s as JsonSchema, defs, depth + 1);
+      if (key === 'allOf' ? list.some(isObject) : list.every(isObject)) {
         return true;
       }
     }

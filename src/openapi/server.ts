@@ -11,7 +11,8 @@ import {
 import type { ZodRawShape } from 'zod';
 import type { Logger } from '../log.js';
 import { HTTMCP, type HTTMCPOptions } from '../server/httmcp.js';
-import type { ToolHandler, ToolOptions as HttmcpToolOptions } from '../server/types.js';
+import { rememberItemBytes } from '../server/paginate.js';
+import type { Context, ToolHandler, ToolOptions as HttmcpToolOptions } from '../server/types.js';
 import { Authenticator, type Credential, type SessionCredential } from './auth.js';
 import { Invoker, type CallContext } from './invoke.js';
 import { loadSpec, type LoadedSpec, type LoadProgress, type SpecInput, type ValidationMode } from './load.js';
@@ -66,6 +67,16 @@ export interface OpenAPIMCPOptions extends HttpOptions, Partial<HTTMCPOptions> {
   outputSchemas?: boolean;
   /** Longest tool description (default 4000 characters). */
   maxDescriptionLength?: number;
+  /**
+   * Largest tool definition in bytes of JSON (default 256 KiB); a larger tool is skipped with a
+   * warning saying its size. `tools/list` pages are bounded too (`pageSize`, `pageBytes`).
+   */
+  maxToolBytes?: number;
+  /**
+   * Referenced schemas up to this many characters of JSON are inlined where used (default 2048);
+   * larger ones are written once per tool under `$defs` and referenced with `$ref`.
+   */
+  schemaInlineLimit?: number;
   /** Characters of an error body kept in a tool result (default 2000). */
   maxErrorChars?: number;
 
@@ -175,7 +186,7 @@ export class OpenAPIMCP extends HTTMCP {
     });
     this.spec = spec;
     const resolver = new RefResolver(spec.document);
-    const converter = new SchemaConverter(resolver, spec.version, warn);
+    const converter = new SchemaConverter(resolver, spec.version, warn, options.schemaInlineLimit === undefined ? {} : { inlineLimit: options.schemaInlineLimit });
     const collected = collectOperations(spec, resolver);
     const built = buildTools(collected.operations, converter, {
       ...(options.names === undefined ? {} : { names: options.names }),
@@ -183,6 +194,7 @@ export class OpenAPIMCP extends HTTMCP {
       ...(options.filter === undefined ? {} : { filter: options.filter }),
       ...(options.outputSchemas === undefined ? {} : { outputSchemas: options.outputSchemas }),
       ...(options.maxDescriptionLength === undefined ? {} : { maxDescriptionLength: options.maxDescriptionLength }),
+      ...(options.maxToolBytes === undefined ? {} : { maxToolBytes: options.maxToolBytes }),
       onProgress: (done, total) => options.onProgress?.({ phase: 'building', done, total }),
     });
     const skipped = [...collected.skipped, ...built.skipped];
@@ -203,6 +215,7 @@ export class OpenAPIMCP extends HTTMCP {
     this.skipped = skipped;
     this.warnings = warnings;
     this.toolList = tools.map((t) => t.definition);
+    for (const tool of tools) rememberItemBytes(tool.definition, tool.bytes);
     this.byName = new Map(tools.map((t) => [t.name, t]));
 
     const schemes = collectSecuritySchemes(spec, resolver);
@@ -248,11 +261,12 @@ export class OpenAPIMCP extends HTTMCP {
             const value = (variables as Record<string, string | string[] | undefined>)[variable];
             if (value !== undefined) args[arg] = decode(Array.isArray(value) ? value.join(',') : value);
           }
-          return this.invoker.read(resource.tool, args, ctx.uri.href, ctx);
+          return this.invoker.read(resource.tool, args, ctx.uri.href, callContext(ctx, ''));
         },
       );
     }
-    options.onProgress?.({ phase: 'built', tools: tools.length, skipped: skipped.length, ms: Math.round(performance.now() - started) });
+    const bytes = tools.reduce((sum, tool) => sum + tool.bytes + 1, 1);
+    options.onProgress?.({ phase: 'built', tools: tools.length, skipped: skipped.length, ms: Math.round(performance.now() - started), bytes });
   }
 
   /** Exactly what `tools/list` returns for the API's tools (built once). */
@@ -267,12 +281,18 @@ export class OpenAPIMCP extends HTTMCP {
 
   /**
    * Calls a tool directly, without an MCP client (scripts, tests). `headers` stand for the MCP
-   * client's headers (per-session credentials).
+   * client's headers (per-session credentials), `client` for who calls (the fair share of API
+   * connections; default one anonymous client).
    */
   async callTool(name: string, args: Record<string, unknown> = {}, context: Partial<CallContext> = {}): Promise<CallToolResult> {
     const tool = this.byName.get(name);
     if (!tool) throw new Error(`${this.name} has no tool ${JSON.stringify(name)}`);
-    return this.invoker.call(tool, args, { signal: context.signal ?? new AbortController().signal, headers: context.headers ?? {}, ...(context.log ? { log: context.log } : {}) });
+    return this.invoker.call(tool, args, {
+      signal: context.signal ?? new AbortController().signal,
+      headers: context.headers ?? {},
+      ...(context.log ? { log: context.log } : {}),
+      ...(context.client === undefined ? {} : { client: context.client }),
+    });
   }
 
   /**
@@ -299,7 +319,7 @@ export class OpenAPIMCP extends HTTMCP {
     server.server.setRequestHandler(CallToolRequestSchema, async (request, extra) => {
       const tool = this.byName.get(request.params.name);
       if (!tool) throw new McpError(ErrorCode.InvalidParams, `Tool ${request.params.name} not found`);
-      return this.invoker.call(tool, request.params.arguments ?? {}, this.context(extra, server));
+      return this.invoker.call(tool, request.params.arguments ?? {}, callContext(this.context(extra, server), this.principalOf(extra, server)));
     });
     return server;
   }
@@ -314,6 +334,17 @@ export class OpenAPIMCP extends HTTMCP {
   async close(): Promise<void> {
     await this.http.close();
   }
+}
+
+/**
+ * A handler's context as a call's: with who is calling, for the fair share of API connections.
+ * That is the session's principal when it has one (the gateway's notion, as for the backend's
+ * per-principal bounds: by default a digest of the `Authorization` header), so that opening more
+ * sessions gains nothing, else the MCP session.
+ */
+function callContext(ctx: Context, principal: string): CallContext {
+  const client = principal !== '' ? `principal:${principal}` : ctx.sessionId === undefined ? undefined : `session:${ctx.sessionId}`;
+  return { signal: ctx.signal, headers: ctx.headers, log: (level, data) => ctx.log(level, data), ...(client === undefined ? {} : { client }) };
 }
 
 /** `Swagger Petstore - OpenAPI 3.0` → `swagger-petstore-openapi-3-0`. */

@@ -1,6 +1,6 @@
 import type { Tool, ToolAnnotations } from '@modelcontextprotocol/sdk/types.js';
 import { buildInput, type ToolInput } from './arguments.js';
-import { isRecord, type HttpMethod, type JsonSchemaObject, type OperationSpec } from './model.js';
+import { isRecord, SpecError, type HttpMethod, type JsonSchemaObject, type OperationSpec } from './model.js';
 import { assignToolNames } from './names.js';
 import { baseType, bodyKind } from './operations.js';
 import { isObjectSchema, type SchemaConverter } from './schema.js';
@@ -30,6 +30,12 @@ export interface ToolOptions {
   outputSchemas?: boolean;
   /** Longest tool description in characters (default 4000). */
   maxDescriptionLength?: number;
+  /**
+   * Largest tool definition, in bytes of JSON (default {@link DEFAULT_MAX_TOOL_BYTES}): a larger
+   * tool is skipped with its size as the reason. No model can use a schema that size, and one
+   * such tool would make every `tools/list` page that holds it that large.
+   */
+  maxToolBytes?: number;
   /** Reports progress while building many tools. */
   onProgress?: (done: number, total: number) => void;
 }
@@ -44,7 +50,12 @@ export interface OpenApiTool {
   outputSchema?: JsonSchemaObject;
   /** The `Accept` header the tool sends. */
   accept: string;
+  /** Size of `definition` in bytes of JSON. */
+  bytes: number;
 }
+
+/** Default of {@link ToolOptions.maxToolBytes}: 256 KiB (the GitHub API's largest tool is 53 kB). */
+export const DEFAULT_MAX_TOOL_BYTES = 256 * 1024;
 
 export interface BuiltTools {
   tools: OpenApiTool[];
@@ -78,6 +89,7 @@ export function buildTools(operations: readonly OperationSpec[], converter: Sche
 }
 
 function buildTool(op: OperationSpec, name: string, converter: SchemaConverter, options: ToolOptions): OpenApiTool {
+  const maxBytes = options.maxToolBytes ?? DEFAULT_MAX_TOOL_BYTES;
   const input = buildInput(op, converter);
   const outputSchema = options.outputSchemas === false ? undefined : outputSchemaOf(op, converter);
   const definition: Tool = {
@@ -89,7 +101,23 @@ function buildTool(op: OperationSpec, name: string, converter: SchemaConverter, 
     annotations: annotationsOf(op, name, options.annotations),
     _meta: { 'httmcp/openapi': { method: op.method.toUpperCase(), path: op.path, ...(op.operationId === undefined ? {} : { operationId: op.operationId }) } },
   };
-  return { name, operation: op, definition, input, ...(outputSchema === undefined ? {} : { outputSchema }), accept: acceptOf(op) };
+  const bytes = jsonBytes(definition);
+  if (bytes > maxBytes) {
+    throw new SpecError(
+      `its tool definition is ${bytes === Infinity ? 'longer than the longest string' : `${bytes} bytes`} of JSON, more than maxToolBytes (${maxBytes}); raise maxToolBytes (--max-tool-bytes) or leave the operation out`,
+    );
+  }
+  return { name, operation: op, definition, input, ...(outputSchema === undefined ? {} : { outputSchema }), accept: acceptOf(op), bytes };
+}
+
+/** Bytes of `value` as JSON; `Infinity` when it cannot even be written (longer than V8's largest string). */
+function jsonBytes(value: unknown): number {
+  try {
+    return Buffer.byteLength(JSON.stringify(value));
+  } catch (error) {
+    if (error instanceof RangeError) return Infinity;
+    throw error;
+  }
 }
 
 function selectedBy(filter: OperationFilter | undefined, op: OperationSpec, name: string): boolean {

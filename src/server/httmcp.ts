@@ -18,14 +18,18 @@ import {
 } from '@modelcontextprotocol/sdk/types.js';
 import type { Router } from 'express';
 import type { ZodRawShape } from 'zod';
+import { principalOfAuthInfo } from '../auth/auth-info.js';
 import { Gateway } from '../gateway.js';
 import { NchanEndpoint } from '../http/endpoint.js';
 import { createNchanRouter } from '../http/router.js';
+import { DEFAULT_LIMITS, LIMIT_SETTINGS, type BackendLimits } from '../session/limits.js';
 import type { SessionHub } from '../session/session-hub.js';
 import { BoundedMap } from '../util/bounded-map.js';
+import { Subscriptions } from './subscriptions.js';
 import { toPromptResult, toResourceResult, toToolResult } from './content.js';
 import { definitionsOf } from './decorators.js';
 import { PaginatingTransport } from './paginate.js';
+import { ScopedTransport } from './scopes.js';
 import type {
   Context,
   Definition,
@@ -51,6 +55,8 @@ export interface HTTMCPOptions {
   requestTimeoutMs?: number;
   /** Items per page of tools/list, prompts/list, resources/list and templates (default 100). */
   pageSize?: number;
+  /** Largest page of those lists in bytes of JSON of items, one item at least (default 1 MiB). */
+  pageBytes?: number;
 }
 
 const NAME = /^[A-Za-z0-9_-]{1,64}$/;
@@ -64,6 +70,8 @@ interface Mounted {
   router?: Router;
 }
 const LEVELS = LoggingLevelSchema.options;
+/** Subscription limits that all clients share: worth reclaiming abandoned subscriptions for. */
+const SERVER_WIDE = new Set([LIMIT_SETTINGS.subscriptionsTotal, LIMIT_SETTINGS.subscriptionsTotalBytes]);
 type Extra = RequestHandlerExtra<ServerRequest, ServerNotification>;
 
 /**
@@ -82,12 +90,14 @@ export class HTTMCP {
   readonly name: string;
   readonly options: HTTMCPOptions;
   private readonly definitions: Definition[] = [];
+  /** The scopes of tools declared with `scopes` (enforced when authentication is on). */
+  readonly toolScopes = new Map<string, readonly string[]>();
   private readonly servers = new Set<McpServer>();
   /** Per-session `logging/setLevel`, bounded so idle sessions cannot grow it without limit. */
-  private readonly logLevels = new BoundedMap<string, LoggingLevel>(100_000);
+  private logLevelMap: BoundedMap<string, LoggingLevel> | undefined;
   private mounted: Mounted | undefined;
   /** `resources/subscribe`: uri -> subscriber (session id, or one SDK server's client) -> sender. */
-  private readonly subscriptions = new Map<string, Map<string, (notification: ServerNotification) => Promise<void>>>();
+  private subscriptionMap: Subscriptions | undefined;
   /** Identities of SDK servers connected to single-client transports, for subscriptions. */
   private readonly serverIds = new WeakMap<McpServer, string>();
   private nextServerId = 1;
@@ -137,10 +147,23 @@ export class HTTMCP {
    * backends, call it where the subscription was made (sessions stick to one backend).
    */
   async resourceUpdated(uri: string): Promise<void> {
-    const subscribers = this.subscriptions.get(uri);
-    if (!subscribers) return;
+    const senders = this.subscriptions.senders(uri);
+    if (senders.length === 0) return;
     const notification: ServerNotification = { method: 'notifications/resources/updated', params: { uri } };
-    await Promise.all([...subscribers.values()].map((send) => send(notification)));
+    await Promise.all(senders.map((send) => send(notification)));
+  }
+
+  /** The bounds this server applies: its gateway's, or the defaults before it is mounted. */
+  private get limits(): BackendLimits {
+    return this.mounted?.gateway.limits ?? DEFAULT_LIMITS;
+  }
+
+  private get subscriptions(): Subscriptions {
+    return (this.subscriptionMap ??= new Subscriptions(this.limits));
+  }
+
+  private get logLevels(): BoundedMap<string, LoggingLevel> {
+    return (this.logLevelMap ??= new BoundedMap(this.limits.trackedSessions));
   }
 
   /** Names of everything registered, for logs and tests. */
@@ -161,7 +184,7 @@ export class HTTMCP {
   /** The router bound to `gateway`. A server is mounted on one gateway at a time. */
   mount(gateway: Gateway): Router {
     const mounted = this.attach(gateway);
-    return (mounted.router ??= createNchanRouter(mounted.endpoint));
+    return (mounted.router ??= createNchanRouter(mounted.endpoint, gateway.backendKey));
   }
 
   /** The framework-neutral endpoint bound to `gateway` (what the router and node:http serve). */
@@ -176,9 +199,14 @@ export class HTTMCP {
     }
     const hub = gateway.createHub(this.name);
     hub.onSessionClosed = (session) => this.forgetSession(session);
+    hub.retainedByServer = () => ({
+      subscriptions: this.subscriptionMap?.size ?? 0,
+      subscriptionsBytes: this.subscriptionMap?.bytes ?? 0,
+      logLevels: this.logLevelMap?.size ?? 0,
+    });
     const server = this.createMcpServer();
     void server.connect(this.paginated(hub));
-    this.mounted = { gateway, hub, server, endpoint: new NchanEndpoint(this.name, hub, gateway) };
+    this.mounted = { gateway, hub, server, endpoint: new NchanEndpoint(this.name, hub, gateway, this.toolScopes) };
     return this.mounted;
   }
 
@@ -197,7 +225,7 @@ export class HTTMCP {
   }
 
   private paginated(transport: Transport): Transport {
-    return new PaginatingTransport(transport, this.options.pageSize ?? 100);
+    return new ScopedTransport(new PaginatingTransport(transport, this.options.pageSize ?? 100, this.options.pageBytes), this.toolScopes);
   }
 
   /** A fresh SDK `McpServer` carrying every definition; kept in sync with later additions. */
@@ -215,19 +243,18 @@ export class HTTMCP {
     server.server.registerCapabilities({ resources: { subscribe: true, listChanged: true } });
     /** Who subscribed through this SDK server: forgotten with it (its clients cannot be reached). */
     const subscribed = new Set<string>();
-    server.server.setRequestHandler(SubscribeRequestSchema, (request, extra) => {
+    server.server.setRequestHandler(SubscribeRequestSchema, async (request, extra) => {
       const key = this.subscriberKey(extra, server);
-      subscribed.add(key);
-      const send = this.laterSender(extra, server);
-      let subscribers = this.subscriptions.get(request.params.uri);
-      if (!subscribers) this.subscriptions.set(request.params.uri, (subscribers = new Map()));
-      subscribers.set(key, send);
+      // The hub's sessions are forgotten when they end; one set of all of them would only grow.
+      if (!this.mounted || server !== this.mounted.server) subscribed.add(key);
+      const subscribe = () => this.subscriptions.add(request.params.uri, key, this.principalOf(extra, server), this.laterSender(extra, server));
+      let refusal = subscribe();
+      if (refusal && SERVER_WIDE.has(refusal.data.limit) && (await this.reclaimSubscriptions()) > 0) refusal = subscribe();
+      if (refusal) throw new McpError(refusal.code, refusal.message, refusal.data);
       return {};
     });
     server.server.setRequestHandler(UnsubscribeRequestSchema, (request, extra) => {
-      const subscribers = this.subscriptions.get(request.params.uri);
-      subscribers?.delete(this.subscriberKey(extra, server));
-      if (subscribers?.size === 0) this.subscriptions.delete(request.params.uri);
+      this.subscriptions.remove(request.params.uri, this.subscriberKey(extra, server));
       return {};
     });
     for (const definition of this.definitions) apply(server, definition, this);
@@ -265,6 +292,7 @@ export class HTTMCP {
       requestId: extra.requestId,
       signal: extra.signal,
       headers,
+      auth: principalOfAuthInfo(extra.authInfo),
       extra,
       progress: async (progress, total, message) => {
         if (progressToken === undefined) return;
@@ -314,6 +342,26 @@ export class HTTMCP {
     return server.server.getClientCapabilities();
   }
 
+  /**
+   * Forgets subscriptions of sessions nobody listens on any more (their channel has no
+   * subscriber): a Streamable HTTP client that left without DELETE never says so otherwise.
+   */
+  private reclaimSubscriptions(): Promise<number> {
+    const mounted = this.mounted;
+    if (!mounted) return Promise.resolve(0);
+    return this.subscriptions.reclaim(async (key) => {
+      if (key.startsWith('server:')) return false; // forgotten when its SDK server closes
+      const info = await mounted.gateway.publisher.info(key);
+      return info === undefined || info.subscribers === 0;
+    });
+  }
+
+  /** Who sent this request, for per-principal bounds ('' when anonymous or not known). */
+  protected principalOf(extra: Extra, server: McpServer): string {
+    if (this.mounted && server === this.mounted.server) return this.mounted.hub.principalOf(extra.requestId) ?? '';
+    return '';
+  }
+
   /** Who per-client state belongs to: the request's session, or the one client of an SDK server. */
   private subscriberKey(extra: Extra | undefined, server: McpServer): string {
     const session = extra ? sessionOf(extra) : undefined;
@@ -325,11 +373,8 @@ export class HTTMCP {
 
   /** Drops what a session left behind (subscriptions, log level) when it ends. */
   private forgetSession(key: string): void {
-    this.logLevels.delete(key);
-    for (const [uri, subscribers] of this.subscriptions) {
-      subscribers.delete(key);
-      if (subscribers.size === 0) this.subscriptions.delete(uri);
-    }
+    this.logLevelMap?.delete(key);
+    this.subscriptionMap?.forget(key);
   }
 
   private add(definition: Definition): this {
@@ -341,6 +386,7 @@ export class HTTMCP {
     }
     for (const server of this.servers) apply(server, definition, this);
     this.definitions.push(definition);
+    if (definition.kind === 'tool' && definition.options.scopes?.length) this.toolScopes.set(definition.name, [...definition.options.scopes]);
     return this;
   }
 }

@@ -16,6 +16,7 @@ import type {
   ToolAnnotations,
 } from '@modelcontextprotocol/sdk/types.js';
 import type { z, ZodRawShape } from 'zod';
+import type { Principal } from '../auth/principal.js';
 
 /** A value or a promise of it. */
 export type MaybePromise<T> = T | Promise<T>;
@@ -43,6 +44,12 @@ export interface ToolOptions<I extends ZodRawShape | undefined = undefined, O ex
   /** zod shape of the result; makes the tool return `structuredContent`. */
   output?: O;
   annotations?: ToolAnnotations;
+  /**
+   * OAuth scopes a caller needs (all of them), when authentication is on: `tools/list` hides the
+   * tool from principals without them, and calling it is refused with `insufficient_scope`
+   * (HTTP 403 on Streamable HTTP, a JSON-RPC error elsewhere). Not enforced without authentication.
+   */
+  scopes?: string[];
 }
 
 /** Describes a resource, static (`docs://readme`) or templated (`users://{id}/profile`). */
@@ -78,6 +85,11 @@ export interface Context {
   readonly requestId: RequestId;
   /** Aborted when the client sends `notifications/cancelled` or its session ends. */
   readonly signal: AbortSignal;
+  /**
+   * Who is calling, when authentication is on (the edge verified the client's token or API key);
+   * undefined when it is off.
+   */
+  readonly auth: Principal | undefined;
   /** Headers of the client's request (for WebSocket, those of its handshake). */
   readonly headers: Record<string, string | string[] | undefined>;
   /** Sends `notifications/progress` when the client asked for progress; otherwise does nothing. */

@@ -12,7 +12,11 @@ import {
 import type { Logger } from '../log.js';
 import type { NchanPublisher } from '../nchan/publisher.js';
 import { BoundedMap } from '../util/bounded-map.js';
+import { Quota, type QuotaScope } from '../util/quota.js';
+import { limitError, resolveLimits, type BackendLimits } from './limits.js';
 import { StreamCloser } from './stream-closer.js';
+import { authInfoOf } from '../auth/auth-info.js';
+import { PRINCIPAL_HEADER, type Principal } from '../auth/principal.js';
 
 /**
  * The channel every session of server `name` also subscribes to (see the session location in
@@ -60,6 +64,26 @@ export interface SessionHubOptions {
    * session, so a short interval costs many requests when many long calls run at once.
    */
   livenessIntervalMs?: number;
+  /** Bounds of what clients can make the hub keep or run (defaults: {@link DEFAULT_LIMITS}). */
+  limits?: Partial<BackendLimits>;
+}
+
+/** What a hub keeps right now, for `/healthz`, tests and capacity planning. */
+export interface HubRetained {
+  inflight: number;
+  /** Sessions whose declared capabilities are kept, and their bytes of JSON. */
+  capabilities: number;
+  capabilitiesBytes: number;
+  /** Legacy SSE sessions whose stream ended and which may come back. */
+  leaving: number;
+  /** Requests sent to clients that have not answered yet. */
+  serverRequests: number;
+  /** Event ids of request streams remembered for resuming. */
+  resumeEvents: number;
+  /** Finished request streams waiting for their client before they are ended. */
+  streamClosers: number;
+  /** Whatever the server on the hub reports (subscriptions, log levels). */
+  [more: string]: number;
 }
 
 /** One forwarded message with the session it arrived on. */
@@ -69,11 +93,17 @@ export interface Forwarded {
   /** The client's headers (for WebSocket: those of its handshake). */
   headers: Record<string, string | string[] | undefined>;
   body: string;
+  /** Who sent it, when the edge authenticated the request (reaches handlers as `ctx.auth`). */
+  auth?: Principal | undefined;
   /**
    * Hold the exchange until the reply is ready instead of releasing it after the budget
    * (Streamable HTTP batches: their replies go back together as one JSON array).
    */
   holdUntilReplied?: boolean;
+  /** Who the client is (per-principal bounds); '' or absent for anonymous clients. */
+  principal?: string;
+  /** The body already parsed (one message of a batch); `body` is then not read. */
+  parsed?: unknown;
 }
 
 interface Inflight {
@@ -91,12 +121,15 @@ interface Inflight {
   /** Publishes of this request, in order. */
   chain: Promise<void>;
   startedAt: number;
+  principal: string;
+  /**
+   * Streamable HTTP: since when the request's stream may have no client (nchan's unsubscribe
+   * hook, or a sweep that found no subscriber); a sweep an interval later ends the request if
+   * nobody is there. `watched`: a sweep saw a client on the stream, so the hook will tell.
+   */
+  leftAt?: number;
+  watched?: true;
 }
-
-/** Where a Streamable HTTP client resumes after the event it saw last. */
-const RESUME_CAPACITY = 100_000;
-
-const SERVER_REQUEST_TTL_MS = 10 * 60_000;
 
 /**
  * The SDK {@link Transport} for every nchan-held session of one MCP server.
@@ -117,10 +150,16 @@ export class SessionHub implements Transport {
   private readonly name: string;
   private readonly publisher: NchanPublisher;
   /**
-   * What each client declared at `initialize`, so requests to it (sampling, elicitation, roots)
-   * can fail fast when it cannot answer. Bounded; unknown after a restart, which is harmless.
+   * What each client declared at `initialize` (as JSON: its size is what it costs), so requests
+   * to it (sampling, elicitation, roots) can fail fast when it cannot answer. Bounded in count
+   * and bytes; unknown after a restart or once forgotten, which is harmless.
    */
-  private readonly capabilities = new BoundedMap<string, ClientCapabilities>(100_000);
+  private readonly capabilities: BoundedMap<string, string>;
+  /** Bounds of this hub; see {@link BackendLimits}. */
+  readonly limits: BackendLimits;
+  private readonly running: Quota;
+  /** Extra counts for {@link retained}, from the server on this hub. */
+  retainedByServer?: () => Record<string, number>;
   private readonly logger: Logger;
   private readonly inlineBudgetMs: number;
   private readonly inlineReplyMax: number;
@@ -129,6 +168,7 @@ export class SessionHub implements Transport {
   private readonly livenessIntervalMs: number;
   private readonly liveness: NodeJS.Timeout;
   private sweeping = false;
+  private closing = false;
 
   private nextId = 1;
   private closedSessions = 0;
@@ -139,14 +179,16 @@ export class SessionHub implements Transport {
    * Legacy SSE sessions whose stream ended, and when: their client may come back with
    * Last-Event-ID, so their requests keep running until a sweep finds the channel still empty.
    */
-  private readonly leaving = new BoundedMap<string, number>(100_000);
+  private readonly leaving: BoundedMap<string, number>;
   /** Ids of requests the server sent to clients -> the session that must answer. */
-  private readonly serverRequests = new Map<RequestId, { session: string; at: number }>();
+  private readonly serverRequests: BoundedMap<RequestId, string>;
+  /** Streamable HTTP request stream channel -> its request (for nchan's unsubscribe hook). */
+  private readonly byChannel = new Map<string, number>();
   /**
    * `${session}\n${event id}` -> the request whose stream carried that event, so a client that
    * lost its stream and comes back with Last-Event-ID is sent to that request's stream.
    */
-  private readonly streamEvents = new BoundedMap<string, { entry: Inflight; channel: string; ambiguous?: true }>(RESUME_CAPACITY);
+  private readonly streamEvents: BoundedMap<string, { entry: Inflight; channel: string; ambiguous?: true }>;
 
   constructor(options: SessionHubOptions) {
     this.name = options.name;
@@ -155,7 +197,17 @@ export class SessionHub implements Transport {
     this.inlineBudgetMs = options.inlineBudgetMs ?? 50;
     this.inlineReplyMax = options.inlineReplyMax ?? 60 * 1024;
     this.publishMax = options.publishMax ?? 8 * 1024 * 1024;
-    this.streams = new StreamCloser(this.publisher, this.logger);
+    this.limits = resolveLimits(options.limits);
+    this.capabilities = new BoundedMap(this.limits.trackedSessions, { max: this.limits.capabilitiesTotalBytes, of: (json) => json.length });
+    this.leaving = new BoundedMap(this.limits.trackedSessions);
+    this.serverRequests = new BoundedMap(this.limits.serverRequests);
+    this.streamEvents = new BoundedMap(this.limits.resumeEvents);
+    this.running = new Quota({
+      perSession: this.limits.inflightPerSession,
+      perPrincipal: this.limits.inflightPerPrincipal,
+      total: this.limits.inflightTotal,
+    });
+    this.streams = new StreamCloser(this.publisher, this.logger, this.limits.streamClosers);
     this.livenessIntervalMs = options.livenessIntervalMs ?? 10_000;
     this.liveness = setInterval(() => void this.sweep(), this.livenessIntervalMs);
     this.liveness.unref();
@@ -164,10 +216,12 @@ export class SessionHub implements Transport {
   async start(): Promise<void> {}
 
   async close(): Promise<void> {
+    this.closing = true;
     clearInterval(this.liveness);
-    for (const entry of this.inflight.values()) this.release(entry);
-    this.inflight.clear();
-    this.bySessionId.clear();
+    for (const [hubId, entry] of this.inflight) {
+      this.release(entry);
+      this.forget(hubId, entry);
+    }
     this.streams.close();
     this.onclose?.();
   }
@@ -175,6 +229,25 @@ export class SessionHub implements Transport {
   /** Number of requests being handled right now (for metrics and tests). */
   get inflightCount(): number {
     return this.inflight.size;
+  }
+
+  /** Counts of everything this hub keeps between messages (see docs/operations.md, "Limits"). */
+  get retained(): HubRetained {
+    return {
+      inflight: this.inflight.size,
+      capabilities: this.capabilities.size,
+      capabilitiesBytes: this.capabilities.totalWeight,
+      leaving: this.leaving.size,
+      serverRequests: this.serverRequests.size,
+      resumeEvents: this.streamEvents.size,
+      streamClosers: this.streams.pending,
+      ...this.retainedByServer?.(),
+    };
+  }
+
+  /** Who sent request `hubId` (the id the server sees), while it runs: '' when anonymous. */
+  principalOf(hubId: RequestId): string | undefined {
+    return typeof hubId === 'number' ? this.inflight.get(hubId)?.principal : undefined;
   }
 
   /** Sessions this hub saw end (client left or deleted it) since it started, for `/metrics`. */
@@ -202,11 +275,11 @@ export class SessionHub implements Transport {
   }
 
   private async classify(forwarded: Forwarded): Promise<Delivery> {
-    const parsed = parseMessage(forwarded.body);
+    const parsed = 'parsed' in forwarded ? classifyJson(forwarded.parsed) : parseMessage(forwarded.body);
     if ('error' in parsed) return { kind: 'invalid', body: JSON.stringify(parsed.error) };
-    const extra: MessageExtraInfo = {
-      requestInfo: { headers: { ...forwarded.headers, 'mcp-session-id': forwarded.session } },
-    };
+    const extra: MessageExtraInfo = forwarded.auth
+      ? authenticatedExtra(forwarded)
+      : { requestInfo: { headers: { ...forwarded.headers, 'mcp-session-id': forwarded.session } } };
     const message = parsed.message;
 
     switch (parsed.kind) {
@@ -226,7 +299,7 @@ export class SessionHub implements Transport {
         // A response to a request the server sent: only the session it was sent to may answer.
         const id = (message as { id: RequestId }).id;
         const origin = this.serverRequests.get(id);
-        if (!origin || origin.session !== forwarded.session) {
+        if (origin !== forwarded.session) {
           this.logger.warn({ session: forwarded.session, id }, 'dropped a response to no request of this session');
           return { kind: 'none' };
         }
@@ -258,16 +331,33 @@ export class SessionHub implements Transport {
   sessionClosed(session: string): void {
     this.leaving.delete(session);
     this.closedSessions++;
-    for (const [hubId, entry] of this.inflight) {
-      if (entry.session === session) this.cancel(hubId, 'session closed');
+    if (this.running.of(session) > 0) {
+      for (const [hubId, entry] of this.inflight) {
+        if (entry.session === session) this.cancel(hubId, 'session closed');
+      }
     }
     this.capabilities.delete(session);
     this.onSessionClosed?.(session);
   }
 
+  /**
+   * nchan's unsubscribe hook for a Streamable HTTP request's stream: its client went away. The
+   * spec lets a client come back for the rest (GET with Last-Event-ID), so the request is ended
+   * only when a sweep an interval later still finds nobody on its stream.
+   */
+  streamLeft(channel: string): void {
+    const hubId = this.byChannel.get(channel);
+    const entry = hubId === undefined ? undefined : this.inflight.get(hubId);
+    if (!entry || entry.leftAt !== undefined) return;
+    entry.leftAt = Date.now();
+    // One interval from now rather than at the sweep after next; at most one timer per request.
+    setTimeout(() => void this.checkStream(hubId!, entry, Date.now()), this.livenessIntervalMs).unref();
+  }
+
   /** The capabilities the session's client declared, if this process saw its `initialize`. */
   clientCapabilities(session: string): ClientCapabilities | undefined {
-    return this.capabilities.get(session);
+    const json = this.capabilities.get(session);
+    return json === undefined ? undefined : (JSON.parse(json) as ClientCapabilities);
   }
 
   /**
@@ -277,8 +367,7 @@ export class SessionHub implements Transport {
   private cancel(hubId: number, reason: unknown, extra?: MessageExtraInfo): void {
     const entry = this.inflight.get(hubId);
     if (!entry) return;
-    this.inflight.delete(hubId);
-    this.bySessionId.delete(entry.key);
+    this.forget(hubId, entry);
     const params = reason === undefined ? { requestId: hubId } : { requestId: hubId, reason: String(reason) };
     this.onmessage?.({ jsonrpc: '2.0', method: 'notifications/cancelled', params }, extra);
     if (entry.pending) {
@@ -286,8 +375,16 @@ export class SessionHub implements Transport {
       entry.pending.resolve({ kind: 'none' });
       entry.pending = undefined;
     } else if (entry.wire === 'streamable') {
-      void entry.chain.then(() => this.streams.closeWhenRead(channelOf(entry)));
+      void entry.chain.then(() => this.streams.closeWhenRead(this.channelOf(entry)));
     }
+  }
+
+  /** Ends the hub's bookkeeping of a request that is done or cancelled. */
+  private forget(hubId: number, entry: Inflight): void {
+    this.inflight.delete(hubId);
+    this.bySessionId.delete(entry.key);
+    this.running.release(entry.session, entry.principal);
+    if (entry.channel !== undefined && this.byChannel.get(entry.channel) === hubId) this.byChannel.delete(entry.channel);
   }
 
   /** Publishes a message to a session later, outside any request. */
@@ -321,6 +418,17 @@ export class SessionHub implements Transport {
     if (this.bySessionId.has(key)) {
       return Promise.resolve(invalid(message.id, ErrorCode.InvalidRequest, `Request id ${JSON.stringify(message.id)} is already in use`));
     }
+    let capabilities: string | undefined;
+    if (message.method === 'initialize') {
+      const declared = (message.params as { capabilities?: ClientCapabilities } | undefined)?.capabilities;
+      capabilities = declared === undefined ? undefined : jsonOf(declared);
+      if (declared !== undefined && (capabilities === undefined || !fitsIn(capabilities, this.limits.capabilitiesBytes))) {
+        return Promise.resolve(refused(message.id, limitError('capabilitiesBytes', this.limits, 'the client capabilities declared at initialize are too large')));
+      }
+    }
+    const principal = forwarded.principal ?? '';
+    const refusal = this.running.acquire(forwarded.session, principal);
+    if (refusal !== undefined) return Promise.resolve(refused(message.id, this.inflightRefusal(refusal)));
     const hubId = this.nextId++;
     const entry: Inflight = {
       session: forwarded.session,
@@ -330,6 +438,7 @@ export class SessionHub implements Transport {
       channel: forwarded.wire === 'streamable' ? undefined : forwarded.session,
       chain: Promise.resolve(),
       startedAt: Date.now(),
+      principal,
     };
     const delivery = new Promise<Delivery>((resolve) => {
       const timer = setTimeout(() => this.release(entry), forwarded.holdUntilReplied ? 2 ** 31 - 1 : this.inlineBudgetMs);
@@ -337,10 +446,7 @@ export class SessionHub implements Transport {
     });
     this.inflight.set(hubId, entry);
     this.bySessionId.set(key, hubId);
-    if (message.method === 'initialize') {
-      const capabilities = (message.params as { capabilities?: ClientCapabilities } | undefined)?.capabilities;
-      if (capabilities) this.capabilities.set(forwarded.session, capabilities);
-    }
+    if (capabilities !== undefined) this.capabilities.set(forwarded.session, capabilities);
     this.onmessage?.({ ...message, id: hubId }, extra);
     return delivery;
   }
@@ -352,8 +458,7 @@ export class SessionHub implements Transport {
       this.logger.error({ id: hubId }, 'reply to an unknown request');
       return;
     }
-    this.inflight.delete(hubId as number);
-    this.bySessionId.delete(entry.key);
+    this.forget(hubId as number, entry);
     const reply = { ...message, id: entry.originalId };
     const body = this.limit(JSON.stringify(reply), reply);
 
@@ -372,7 +477,18 @@ export class SessionHub implements Transport {
     // Give nchan time to write the reply out before the delete ends the stream: a few ms for a
     // small reply, about a quarter of a second for 600 KB.
     const graceMs = 20 + Math.ceil(body.length / 2500);
-    if (entry.wire === 'streamable') void entry.chain.then(() => this.streams.closeWhenRead(channelOf(entry), graceMs));
+    if (entry.wire === 'streamable') void entry.chain.then(() => this.streams.closeWhenRead(this.channelOf(entry), graceMs));
+  }
+
+  private inflightRefusal(scope: QuotaScope): ReturnType<typeof limitError> {
+    switch (scope) {
+      case 'session':
+        return limitError('inflightPerSession', this.limits, 'too many requests running in this session');
+      case 'principal':
+        return limitError('inflightPerPrincipal', this.limits, 'too many requests running for this client');
+      case 'total':
+        return limitError('inflightTotal', this.limits, 'too many requests running on this server');
+    }
   }
 
   /**
@@ -386,8 +502,11 @@ export class SessionHub implements Transport {
     try {
       const now = Date.now();
       const sessions = new Set<string>();
-      for (const entry of this.inflight.values()) {
-        if (!entry.pending && entry.wire !== 'streamable' && now - entry.startedAt >= this.livenessIntervalMs) sessions.add(entry.session);
+      const streams: Array<[number, Inflight]> = [];
+      for (const [hubId, entry] of this.inflight) {
+        if (entry.pending || now - entry.startedAt < this.livenessIntervalMs) continue;
+        if (entry.wire !== 'streamable') sessions.add(entry.session);
+        else if (entry.leftAt !== undefined ? now - entry.leftAt >= this.livenessIntervalMs : !entry.watched) streams.push([hubId, entry]);
       }
       for (const [session, since] of this.leaving) {
         if (now - since < this.livenessIntervalMs) break; // oldest first: the rest are newer
@@ -401,8 +520,31 @@ export class SessionHub implements Transport {
           this.sessionClosed(session);
         }
       }
+      // A few at a time: thousands of abandoned streams are checked in seconds, not minutes.
+      for (let i = 0; i < streams.length; i += 32) {
+        await Promise.all(streams.slice(i, i + 32).map(([hubId, entry]) => this.checkStream(hubId, entry, now)));
+      }
     } finally {
       this.sweeping = false;
+    }
+  }
+
+  /**
+   * A Streamable HTTP request whose stream may have lost its client: ended when nobody was on it
+   * for a whole interval (nchan's unsubscribe hook or an earlier sweep started the clock).
+   */
+  private async checkStream(hubId: number, entry: Inflight, now: number): Promise<void> {
+    if (this.inflight.get(hubId) !== entry || this.closing) return;
+    const info = await this.publisher.info(this.channelOf(entry)).catch(() => 'unknown' as const);
+    if (info === 'unknown') return;
+    if (info !== undefined && info.subscribers > 0) {
+      entry.leftAt = undefined;
+      entry.watched = true;
+    } else if (entry.leftAt === undefined) {
+      entry.leftAt = now;
+    } else {
+      this.logger.info({ session: entry.session }, 'the client of a Streamable HTTP request left its stream and did not come back; ending the request');
+      this.cancel(hubId, 'client left');
     }
   }
 
@@ -417,7 +559,7 @@ export class SessionHub implements Transport {
     entry.pending = undefined;
     if (entry.wire === 'streamable') {
       void this.enqueuePublish(entry, '');
-      pending.resolve({ kind: 'stream', channel: channelOf(entry) });
+      pending.resolve({ kind: 'stream', channel: this.channelOf(entry) });
     } else {
       pending.resolve({ kind: 'none' });
     }
@@ -434,7 +576,9 @@ export class SessionHub implements Transport {
     if (!entry || entry.wire !== 'streamable') return Promise.resolve();
     this.release(entry);
     const closing = entry.chain.then(async () => {
-      await this.streams.closeWhenRead(channelOf(entry));
+      const channel = this.channelOf(entry);
+      await this.streams.closeWhenRead(channel);
+      if (this.byChannel.get(channel) === hubId) this.byChannel.delete(channel);
       entry.channel = undefined;
     });
     entry.chain = closing.catch(() => undefined);
@@ -450,7 +594,7 @@ export class SessionHub implements Transport {
   resume(session: string, lastEventId: string): { channel: string; after?: string } | undefined {
     const seen = this.streamEvents.get(`${session}\n${lastEventId}`);
     if (!seen) return undefined;
-    const channel = channelOf(seen.entry);
+    const channel = this.channelOf(seen.entry);
     // Event ids are per channel (time:counter): an id from the old channel means nothing in the
     // new one, and the same id may have been given on both. Unless the id certainly belongs to
     // the current channel, replay it from the start: duplicates are harmless, gaps are not.
@@ -460,7 +604,7 @@ export class SessionHub implements Transport {
   private enqueuePublish(entry: Inflight, body: string): Promise<void> {
     const next = entry.chain.then(
       () =>
-        this.publisher.publish(channelOf(entry), body).then((info) => {
+        this.publisher.publish(this.channelOf(entry), body).then((info) => {
           if (entry.wire === 'streamable' && info.lastMessageId) this.recordStreamEvent(entry, info.lastMessageId);
         }),
       () => undefined,
@@ -487,21 +631,29 @@ export class SessionHub implements Transport {
 
   private recordStreamEvent(entry: Inflight, eventId: string): void {
     const key = `${entry.session}\n${eventId}`;
-    const channel = channelOf(entry);
+    const channel = this.channelOf(entry);
     const earlier = this.streamEvents.get(key);
     const ambiguous = earlier !== undefined && (earlier.channel !== channel || earlier.entry !== entry);
     this.streamEvents.set(key, ambiguous ? { entry, channel, ambiguous: true } : { entry, channel });
   }
 
   private rememberServerRequest(id: RequestId, session: string): void {
-    const now = Date.now();
-    this.serverRequests.set(id, { session, at: now });
-    if (this.serverRequests.size > 10_000) {
-      for (const [key, value] of this.serverRequests) {
-        if (now - value.at < SERVER_REQUEST_TTL_MS) break;
-        this.serverRequests.delete(key);
-      }
-    }
+    // Past the bound the oldest is forgotten: its answer, should it still come, is dropped and
+    // the SDK's own request timeout ends the wait.
+    this.serverRequests.set(id, session);
+  }
+
+  /**
+   * The request's channel; on Streamable HTTP a stream channel `{session}.{random}` of its own,
+   * named when first needed (most calls never need one).
+   */
+  private channelOf(entry: Inflight): string {
+    if (entry.channel !== undefined) return entry.channel;
+    const channel = `${entry.session}.${randomBytes(9).toString('base64url')}`;
+    entry.channel = channel;
+    const hubId = this.bySessionId.get(entry.key);
+    if (hubId !== undefined && this.inflight.get(hubId) === entry) this.byChannel.set(channel, hubId);
+    return channel;
   }
 }
 
@@ -522,6 +674,10 @@ function parseMessage(body: string): Parsed {
   } catch {
     return { error: errorReply(null, ErrorCode.ParseError, 'Parse error: the message is not valid JSON') };
   }
+  return classifyJson(json);
+}
+
+function classifyJson(json: unknown): Parsed {
   if (Array.isArray(json)) {
     return { error: errorReply(null, ErrorCode.InvalidRequest, 'JSON-RPC batches are not supported') };
   }
@@ -572,11 +728,29 @@ function invalid(id: RequestId | null, code: number, message: string): Delivery 
   return { kind: 'invalid', body: JSON.stringify(errorReply(id, code, message)) };
 }
 
+/** A well-formed request the server will not run now: a JSON-RPC error reply to it. */
+function refused(id: RequestId, error: object): Delivery {
+  return { kind: 'reply', body: JSON.stringify({ jsonrpc: '2.0', id, error }) };
+}
+
+/** JSON of a client-sent value, or undefined when it cannot be written (nesting too deep). */
+function jsonOf(value: unknown): string | undefined {
+  try {
+    return JSON.stringify(value);
+  } catch {
+    return undefined;
+  }
+}
+
 function sessionKey(session: string, id: RequestId | undefined): string {
   return `${session}\n${JSON.stringify(id)}`;
 }
 
-/** The request's channel; on Streamable HTTP a stream channel `{session}.{random}` of its own. */
-function channelOf(entry: Inflight): string {
-  return (entry.channel ??= `${entry.session}.${randomBytes(9).toString('base64url')}`);
+/**
+ * The extra of a message whose sender the edge authenticated: handlers get who is calling
+ * (`authInfo`), never the credential, so nothing they forward can leak it.
+ */
+function authenticatedExtra(forwarded: Forwarded): MessageExtraInfo {
+  const { authorization: _credential, [PRINCIPAL_HEADER]: _principal, ...headers } = forwarded.headers;
+  return { requestInfo: { headers: { ...headers, 'mcp-session-id': forwarded.session } }, authInfo: authInfoOf(forwarded.auth!) };
 }

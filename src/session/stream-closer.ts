@@ -16,11 +16,22 @@ const GIVE_UP_MS = 60_000;
 export class StreamCloser {
   private readonly timers = new Set<NodeJS.Timeout>();
   private closed = false;
+  private waiting = 0;
 
+  /**
+   * @param capacity - most streams waiting for their client at once; past it a finished stream
+   *   is left to nchan's message timeout (each waiting one polls nchan up to once a second).
+   */
   constructor(
     private readonly publisher: NchanPublisher,
     private readonly logger: Logger,
+    private readonly capacity = 10_000,
   ) {}
+
+  /** Streams being ended now (waiting for their client, or for the delete). */
+  get pending(): number {
+    return this.waiting;
+  }
 
   /**
    * Deletes `channel` once a subscriber is attached and `graceMs` more have passed; resolves when
@@ -28,7 +39,17 @@ export class StreamCloser {
    * that write ends the stream before the client has it (seen with replies of 600 KB).
    */
   closeWhenRead(channel: string, graceMs = 0): Promise<void> {
-    return new Promise((resolve) => void this.attempt(channel, Date.now(), 5, resolve, graceMs));
+    if (this.waiting >= this.capacity) {
+      this.logger.warn({ channel, capacity: this.capacity }, 'too many request streams waiting to be ended (HTTMCP_MAX_STREAM_CLOSERS); this one is left to expire');
+      return Promise.resolve();
+    }
+    this.waiting++;
+    return new Promise<void>((resolve) =>
+      void this.attempt(channel, Date.now(), 5, () => {
+        this.waiting--;
+        resolve();
+      }, graceMs),
+    );
   }
 
   close(): void {

@@ -1,4 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -11,6 +12,10 @@ export interface NginxConfigValues {
   HTTMCP_WORKER_NOFILE: string;
   HTTMCP_WORKER_CONNECTIONS: string;
   HTTMCP_MAX_CLIENTS: string;
+  HTTMCP_CLIENT_CONNECTIONS: string;
+  HTTMCP_CLIENT_RATE: string;
+  HTTMCP_CLIENT_BURST: string;
+  HTTMCP_TRUSTED_PROXY_ENTRIES: string;
   HTTMCP_BACKEND_KEEPALIVE: string;
   HTTMCP_PREFIX: string;
   HTTMCP_ERROR_LOG: string;
@@ -30,6 +35,12 @@ export interface NginxConfigValues {
   HTTMCP_MAX_PUBLISH: string;
   HTTMCP_REDIS_UPSTREAM: string;
   HTTMCP_REDIS_PASS: string;
+  /** `off`, or the auth_request location (`/_httmcp/auth`) when authentication is on. */
+  HTTMCP_AUTH_REQUEST: string;
+  /** What nginx sends backends in X-Httmcp-Backend-Key (`deriveBackendKey` of the session secret). */
+  HTTMCP_BACKEND_KEY: string;
+  /** Names this start of nginx on `/healthz` (X-Httmcp-Instance); empty: no header. */
+  HTTMCP_INSTANCE_ID: string;
 }
 
 /** Host names allowed by default (DNS-rebinding protection): this machine's loopback names. */
@@ -69,7 +80,64 @@ export function connectionLimits(nofile: number, workers: number): ConnectionLim
   const workerConnections = nofile > 4096 ? nofile - 1024 : Math.floor(nofile / 2);
   const backendKeepalive = Math.min(1024, Math.max(64, Math.floor(workerConnections / 16)));
   const perWorker = workerConnections - CONNECTION_RESERVE - backendKeepalive;
-  return { workerConnections, maxClients: Math.max(1, Math.floor((workers * perWorker) / 5)), backendKeepalive };
+  // nginx refuses a limit_conn above 65535 ("connection limit must be less 65536").
+  const maxClients = Math.min(65535, Math.max(1, Math.floor((workers * perWorker) / 5)));
+  return { workerConnections, maxClients, backendKeepalive };
+}
+
+/**
+ * What one client (an address; the real one behind a trusted proxy) may hold and send at the
+ * edge. Past a limit it gets 429 with Retry-After and a JSON-RPC error.
+ */
+export interface ClientLimits {
+  /**
+   * Requests open at once: each WebSocket, SSE stream and Streamable HTTP request stream holds
+   * one for as long as it is open, a plain request while it runs (1 to 65535).
+   */
+  connections: number;
+  /** Requests per second, sustained (WebSocket handshakes and HTTP requests; not WebSocket frames). */
+  ratePerSecond: number;
+  /** Requests above the rate admitted at once before the rate applies (0 for none). */
+  burst: number;
+}
+
+/**
+ * Per-client defaults for a public deployment: a client with a few sessions and dozens of calls
+ * at once stays far below them; one address cannot hold more than 64 of the server's streams or
+ * send more than 20 requests a second (after a burst of 50). Behind a NAT many people share an
+ * address: raise them there, or name the proxies in front with `trustedProxies`.
+ */
+export const DEFAULT_CLIENT_LIMITS: Readonly<ClientLimits> = { connections: 64, ratePerSecond: 20, burst: 50 };
+
+/** Checks `limits` (nginx refuses a config with them otherwise, less clearly) and fills in defaults. */
+export function clientLimits(limits: Partial<ClientLimits> = {}): ClientLimits {
+  const merged = { ...DEFAULT_CLIENT_LIMITS, ...limits };
+  const check = (name: keyof ClientLimits, min: number, max: number) => {
+    const value = merged[name];
+    if (!Number.isInteger(value) || value < min || value > max) throw new Error(`client limit ${name} must be an integer from ${min} to ${max}, got ${value}`);
+  };
+  check('connections', 1, 65535);
+  check('ratePerSecond', 1, 1_000_000);
+  check('burst', 0, 1_000_000);
+  return merged;
+}
+
+/**
+ * The `geo` entries naming the proxies in front of the edge (addresses or CIDR ranges) whose
+ * X-Forwarded-For then names the client the per-client limits count; empty when there are none
+ * (the header is ignored).
+ */
+export function trustedProxyEntries(trustedProxies: readonly string[]): string {
+  return trustedProxies
+    .map((proxy) => {
+      const [address, bits, extra] = proxy.split('/');
+      const family = isIP(address ?? '');
+      const max = family === 6 ? 128 : 32;
+      const validBits = bits === undefined || (/^\d{1,3}$/.test(bits) && Number(bits) <= max);
+      if (family === 0 || !validBits || extra !== undefined) throw new Error(`a trusted proxy is an IP address or CIDR range, got ${JSON.stringify(proxy)}`);
+      return `${proxy} 1;`;
+    })
+    .join(' ');
 }
 
 /** The directory of the httmcp package (holds `nginx/`), from source or from `dist/`. */

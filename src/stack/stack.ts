@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer, type RequestListener, type Server } from 'node:http';
 import { createServer, type AddressInfo } from 'node:net';
 import { availableParallelism, tmpdir } from 'node:os';
@@ -9,8 +10,18 @@ import { Gateway, type GatewayOptions } from '../gateway.js';
 import { createLogger, type Logger } from '../log.js';
 import type { HTTMCP } from '../server/httmcp.js';
 import { parseNginxSeconds } from '../session/resume.js';
-import { findNginx, NginxProcess } from './nginx.js';
-import { connectionLimits, DEFAULT_ALLOWED_HOSTS, DEFAULT_ALLOWED_ORIGINS, renderNginxConfig } from './nginx-config.js';
+import type { AuthOptions } from '../auth/authenticator.js';
+import { authFromEnv } from '../auth/config.js';
+import { findNginx, NGINX_DIES_WITH_LAUNCHER, NginxProcess, PortInUseError } from './nginx.js';
+import {
+  clientLimits,
+  connectionLimits,
+  DEFAULT_ALLOWED_HOSTS,
+  DEFAULT_ALLOWED_ORIGINS,
+  renderNginxConfig,
+  trustedProxyEntries,
+  type ClientLimits,
+} from './nginx-config.js';
 
 /** How to run a local stack. */
 export interface StackOptions {
@@ -52,6 +63,13 @@ export interface StackOptions {
    * worker_connections and how many clients the edge admits.
    */
   maxOpenFiles?: number;
+  /** What one client may hold and send at the edge (default: `DEFAULT_CLIENT_LIMITS`). */
+  clientLimits?: Partial<ClientLimits>;
+  /**
+   * Proxies in front of the edge (addresses or CIDR ranges) whose X-Forwarded-For names the
+   * client the per-client limits count. Default none: the header is ignored.
+   */
+  trustedProxies?: string[];
   /** nginx error log level (default `notice`; workers that die on a signal are logged at `alert`). */
   nginxLogLevel?: string;
   /**
@@ -60,6 +78,18 @@ export interface StackOptions {
    * `HTTMCP_WORKER_SHUTDOWN_TIMEOUT`, else {@link LIMITS}.workerShutdownTimeout.
    */
   workerShutdownTimeout?: string;
+  /**
+   * Authentication (off by default). Default: from the environment (`HTTMCP_OAUTH_ISSUER`,
+   * `HTTMCP_API_KEYS`, ...; docs/auth.md), with the stack's own URL as the public origin.
+   */
+  auth?: AuthOptions;
+  /** The origin clients use, when it is not `http://host:port` (a TLS proxy in front): token audiences. */
+  publicUrl?: string;
+  /**
+   * The user nginx workers run as when the launcher is root (`HTTMCP_NGINX_USER`; default
+   * `www-data` where it exists, else `nobody`). Its primary group may enter the prefix.
+   */
+  nginxUser?: string;
   /** Gateway settings (session secret, budgets, limits); the publish URL is set by the stack. */
   gateway?: Omit<GatewayOptions, 'publishUrl'>;
   logger?: Logger;
@@ -75,8 +105,16 @@ export interface Stack {
   prefix: string;
   errorLog: string;
   nginxPid: number;
-  /** Port of the in-process backend (0 with external `backends`). */
+  /** Always 0: the in-process backend listens on {@link Stack.backendSocket}, not on a port. */
   backendPort: number;
+  /** The in-process backend's unix socket, in the prefix only nginx's workers may enter ('' with external `backends`). */
+  backendSocket: string;
+  /**
+   * Resolves when the stack stopped on its own because nginx exited (it is then stopped
+   * entirely: the backend is closed too), with what nginx's log said. Never resolves when
+   * {@link Stack.stop} stops it.
+   */
+  failed: Promise<Error>;
   /** nchan's publish listener, for backends started elsewhere. */
   publishUrl: string;
   gateway: Gateway;
@@ -104,16 +142,16 @@ export const LIMITS = {
  */
 export async function startStack(options: StackOptions): Promise<Stack> {
   const install = findNginx();
+  // Settings first: nothing is started or created for a stack that cannot run.
+  const perClient = clientLimits(options.clientLimits);
+  const trustedProxies = trustedProxyEntries(options.trustedProxies ?? []);
   const logger = options.logger ?? createLogger();
   const host = options.host ?? '127.0.0.1';
   const port = options.port || (await freePort(host));
   const prefix = options.prefix ?? mkdtempSync(join(tmpdir(), 'httmcp-'));
-  // nginx workers (nobody, when started as root) must reach core.sock; the publish socket lives
-  // in a directory only this user can enter.
-  mkdirSync(prefix, { recursive: true });
-  chmodSync(prefix, 0o755);
-  for (const dir of ['logs', 'tmp', 'private']) mkdirSync(join(prefix, dir), { recursive: true });
-  chmodSync(join(prefix, 'private'), 0o700);
+  const workers = nginxWorkers(options.nginxUser);
+  const backendSocket = join(prefix, 'backend.sock');
+  preparePrefix(prefix, workers);
   const publishSocket = join(prefix, 'private', 'publish.sock');
   const publishListen = options.publishListen ?? `unix:${publishSocket}`;
   const publishUrl = options.publishListen ? `http://${options.publishListen}` : `unix:${publishSocket}`;
@@ -121,9 +159,11 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     throw new Error(`redis must be a redis:// URL, got ${JSON.stringify(options.redis)}`);
   }
 
+  const auth = options.auth ?? authFromEnv(process.env, options.publicUrl ?? `http://${host.includes(':') ? `[${host}]` : host}:${port}`);
   // HTTMCP_SESSION_SECRET and the other HTTMCP_* settings apply to the stack's backend too, so
   // nodes started with the same secret accept each other's sessions.
   const gateway = Gateway.fromEnv(process.env, {
+    ...(auth ? { auth } : {}),
     inlineReplyMax: LIMITS.inlineReplyMax,
     // What this stack's nginx runs with (the template gets LIMITS, not the environment).
     messageBuffer: { length: LIMITS.messageBufferLength, timeoutSeconds: parseNginxSeconds(LIMITS.messageTimeout) },
@@ -131,27 +171,40 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     logger,
     publishUrl,
   });
-  const backend = options.backends ? undefined : await listen(createBackendHandler(options.servers, gateway));
-  const backendPort = backend ? (backend.address() as AddressInfo).port : 0;
-  const upstreams = options.backends ?? [`127.0.0.1:${backendPort}`];
+  // Before anything listens: nginx would retry a taken port for seconds, and an older nginx
+  // there would answer for it meanwhile.
+  await assertPortFree(host, port).catch(async (error: unknown) => {
+    await gateway.close();
+    throw error;
+  });
+  const backend = options.backends ? undefined : await listenOnSocket(createBackendHandler(options.servers, gateway), backendSocket);
+  if (backend) restrictSocket(backendSocket, workers);
+  const upstreams = options.backends ?? [`unix:${backendSocket}`];
 
   const nofile = Math.min(fileLimit(), options.maxOpenFiles ?? Number.POSITIVE_INFINITY);
-  const workers = options.workerProcesses === 'auto' ? availableParallelism() : (options.workerProcesses ?? 1);
-  const limits = connectionLimits(nofile, workers);
+  const workerCount = options.workerProcesses === 'auto' ? availableParallelism() : (options.workerProcesses ?? 1);
+  const limits = connectionLimits(nofile, workerCount);
   const errorLog = join(prefix, 'logs', 'error.log');
   const config = join(prefix, 'nginx.conf');
   const workerShutdownTimeout = options.workerShutdownTimeout ?? process.env.HTTMCP_WORKER_SHUTDOWN_TIMEOUT ?? LIMITS.workerShutdownTimeout;
   if (parseNginxSeconds(workerShutdownTimeout) < 1) throw new Error(`worker shutdown timeout must be at least 1s, got ${JSON.stringify(workerShutdownTimeout)}`);
+  const instance = randomBytes(12).toString('base64url');
+  // 0600: it holds the backend key. Only the master (launcher's user) reads it.
+  rmSync(config, { force: true });
   writeFileSync(
     config,
     renderNginxConfig({
       HTTMCP_NCHAN_MODULE: install.module,
       HTTMCP_HEADERS_MORE_MODULE: install.headersMoreModule,
       HTTMCP_WORKER_PROCESSES: String(options.workerProcesses ?? 1),
-      HTTMCP_USER_DIRECTIVE: process.getuid?.() === 0 ? 'user root;' : '',
+      HTTMCP_USER_DIRECTIVE: workers ? `user ${workers.user} ${workers.group};` : '',
       HTTMCP_WORKER_NOFILE: String(nofile),
       HTTMCP_WORKER_CONNECTIONS: String(limits.workerConnections),
       HTTMCP_MAX_CLIENTS: String(limits.maxClients),
+      HTTMCP_CLIENT_CONNECTIONS: String(perClient.connections),
+      HTTMCP_CLIENT_RATE: String(perClient.ratePerSecond),
+      HTTMCP_CLIENT_BURST: String(perClient.burst),
+      HTTMCP_TRUSTED_PROXY_ENTRIES: trustedProxies,
       HTTMCP_BACKEND_KEEPALIVE: String(limits.backendKeepalive),
       HTTMCP_PREFIX: prefix,
       HTTMCP_ERROR_LOG: errorLog,
@@ -172,12 +225,16 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       HTTMCP_REDIS_UPSTREAM: options.redis ? `upstream httmcp_redis { nchan_redis_server ${options.redis}; }` : '',
       // In every nchan location: at http or server level nchan ignores it without a word.
       HTTMCP_REDIS_PASS: options.redis ? 'nchan_redis_pass httmcp_redis;' : '',
+      HTTMCP_AUTH_REQUEST: gateway.auth ? '/_httmcp/auth' : 'off',
+      HTTMCP_BACKEND_KEY: gateway.backendKey,
+      HTTMCP_INSTANCE_ID: instance,
     }),
+    { mode: 0o600 },
   );
 
   let nginx: NginxProcess;
   try {
-    nginx = await NginxProcess.start(install, prefix, config, errorLog, { host, port });
+    nginx = await NginxProcess.start(install, prefix, config, errorLog, { host, port, instance });
   } catch (error) {
     if (backend) await closeServer(backend);
     await gateway.close();
@@ -186,12 +243,37 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   const killOnExit = () => nginx.killNow();
   process.once('exit', killOnExit);
 
+  let stopping: Promise<void> | undefined;
+  const stopAll = async () => {
+    process.removeListener('exit', killOnExit);
+    // The servers first: their hubs stop the work that publishes later (stream closers,
+    // liveness sweeps) while nginx can still take it, instead of failing and logging after.
+    if (backend) {
+      await closeServer(backend);
+      for (const server of options.servers) await server.unmount();
+    }
+    await nginx.stop();
+    await gateway.close();
+  };
+  // Never half alive: without nginx nobody reaches the backend, so it stops too.
+  const failed = nginx.exited.then(async (code) => {
+    if (stopping) return new Promise<Error>(() => undefined);
+    const error = new Error(`nginx (pid ${nginx.pid}) exited (${code === null ? 'killed by a signal' : `code ${code}`}); the stack stopped. ${errorLog}:\n${lastLogLines(errorLog)}`);
+    logger.error({ err: error }, 'nginx exited; stopping the backend');
+    stopping = stopAll();
+    await stopping.catch((stopError: unknown) => logger.error({ err: stopError }, 'stopping after nginx exited failed'));
+    return error;
+  });
+
   const url = `http://${host}:${port}`;
   logger.info({ url, prefix, nchanModule: install.module }, 'stack started');
+  if (!NGINX_DIES_WITH_LAUNCHER) {
+    logger.warn("util-linux's setpriv was not found: if this process is killed with SIGKILL, its nginx keeps running (docs/operations.md, \"Process supervision and internal hops\")");
+  }
   if (!install.nchanFixed) {
     logger.warn(
       { nchanModule: install.module },
-      "this nchan module can crash a worker when a WebSocket closes with a message on its way to the backend; `sudo bash scripts/build-nchan-module.sh` installs a fixed build that is used instead (docs/operations.md)",
+      "this nchan module can crash a worker when a WebSocket closes with a message on its way to the backend, and leaks worker connections when one closes with messages queued; `sudo bash scripts/build-nchan-module.sh` installs a fixed build that is used instead (docs/operations.md)",
     );
   }
   return {
@@ -201,19 +283,13 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     prefix,
     errorLog,
     nginxPid: nginx.pid,
-    backendPort,
+    backendPort: 0,
+    backendSocket: backend ? backendSocket : '',
     publishUrl,
     gateway,
-    async stop() {
-      process.removeListener('exit', killOnExit);
-      // The servers first: their hubs stop the work that publishes later (stream closers,
-      // liveness sweeps) while nginx can still take it, instead of failing and logging after.
-      if (backend) {
-        await closeServer(backend);
-        for (const server of options.servers) await server.unmount();
-      }
-      await nginx.stop();
-      await gateway.close();
+    failed,
+    stop() {
+      return (stopping ??= stopAll());
     },
   };
 }
@@ -225,6 +301,80 @@ export async function startStack(options: StackOptions): Promise<Stack> {
 function fileLimit(): number {
   const hard = Number(spawnSync('sh', ['-c', 'ulimit -Hn'], { encoding: 'utf8' }).stdout.trim());
   return Number.isFinite(hard) && hard > 0 ? Math.min(hard, 1_048_576) : 1024;
+}
+
+/** The user and group nginx workers run as, when the launcher is root (else nginx keeps the launcher's). */
+interface WorkerIdentity {
+  user: string;
+  group: string;
+  gid: number;
+}
+
+/**
+ * Workers never run as root: as root, the launcher drops them to `nginxUser`, or
+ * `HTTMCP_NGINX_USER`, or `www-data` (Debian's web server user, also the image's), or `nobody`.
+ */
+function nginxWorkers(nginxUser?: string): WorkerIdentity | undefined {
+  if (process.getuid?.() !== 0) return undefined;
+  const id = (args: string[]) => spawnSync('id', args, { encoding: 'utf8' });
+  const user = nginxUser ?? process.env.HTTMCP_NGINX_USER ?? (id(['-u', 'www-data']).status === 0 ? 'www-data' : 'nobody');
+  const group = id(['-gn', user]);
+  const gid = id(['-g', user]);
+  if (group.status !== 0 || gid.status !== 0) throw new Error(`nginx workers should run as user ${JSON.stringify(user)}, which does not exist (HTTMCP_NGINX_USER)`);
+  if (Number(id(['-u', user]).stdout) === 0) throw new Error(`nginx workers must not run as root (HTTMCP_NGINX_USER=${user})`);
+  return { user, group: group.stdout.trim(), gid: Number(gid.stdout) };
+}
+
+/**
+ * The prefix holds nginx's config (with the backend key), core.sock (edge to core) and
+ * backend.sock (the in-process backend): only the launcher's user and the workers' group may
+ * enter it (0750; 0700 when workers run as the launcher's user). publish.sock is in `private/`,
+ * which only the launcher's user may enter. A prefix that an nginx still runs on is refused;
+ * sockets left by one that was killed are removed (nginx cannot bind over them).
+ */
+function preparePrefix(prefix: string, workers: WorkerIdentity | undefined): void {
+  mkdirSync(prefix, { recursive: true });
+  const pidFile = join(prefix, 'nginx.pid');
+  const pid = existsSync(pidFile) ? Number(readFileSync(pidFile, 'utf8').trim()) : 0;
+  if (pid > 0 && isNginx(pid)) throw new Error(`nginx (pid ${pid}) still runs on the prefix ${prefix}; stop it or use another --prefix`);
+  for (const socket of ['core.sock', 'backend.sock', 'private/publish.sock']) rmSync(join(prefix, socket), { force: true });
+  if (workers) chownSync(prefix, process.getuid!(), workers.gid);
+  chmodSync(prefix, workers ? 0o750 : 0o700);
+  for (const dir of ['logs', 'tmp', 'private']) mkdirSync(join(prefix, dir), { recursive: true });
+  chmodSync(join(prefix, 'private'), 0o700);
+}
+
+function isNginx(pid: number): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').startsWith('nginx');
+  } catch {
+    return false;
+  }
+}
+
+/** The backend's socket: for the workers' group (or the launcher's user alone), never for others. */
+function restrictSocket(path: string, workers: WorkerIdentity | undefined): void {
+  if (workers) chownSync(path, process.getuid!(), workers.gid);
+  chmodSync(path, workers ? 0o660 : 0o600);
+}
+
+/** Fails with {@link PortInUseError} when something listens on host:port. */
+function assertPortFree(host: string, port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', (error: NodeJS.ErrnoException) =>
+      reject(error.code === 'EADDRINUSE' ? new PortInUseError(`${host}:${port}`) : error),
+    );
+    probe.listen({ port, host, exclusive: true }, () => probe.close(() => resolve()));
+  });
+}
+
+function lastLogLines(file: string, lines = 10): string {
+  try {
+    return readFileSync(file, 'utf8').trim().split('\n').slice(-lines).join('\n');
+  } catch {
+    return '';
+  }
 }
 
 /** Loopback names, plus the address the stack listens on when that is a specific one. */
@@ -258,6 +408,16 @@ export function listen(handler: RequestListener, port = 0, host = '127.0.0.1'): 
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen({ port, host, backlog: LISTEN_BACKLOG }, () => resolve(server));
+  });
+}
+
+/** {@link listen} on a unix socket: the in-process backend, reachable only through the prefix. */
+export function listenOnSocket(handler: RequestListener, path: string): Promise<Server> {
+  const server = createHttpServer(handler);
+  server.keepAliveTimeout = 65_000;
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen({ path, backlog: LISTEN_BACKLOG }, () => resolve(server));
   });
 }
 

@@ -152,6 +152,11 @@ export class WsClient {
     });
   }
 
+  /** Drives a socket that was opened elsewhere (just opened: nothing received yet). */
+  static wrap(ws: WebSocket): WsClient {
+    return new WsClient(ws);
+  }
+
   private wake(): void {
     for (const wake of this.wakers) wake();
   }

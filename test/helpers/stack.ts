@@ -24,6 +24,9 @@ export async function startTestStack(options: Partial<StackOptions> = {}): Promi
     workerProcesses: 1,
     logger: pino({ level: process.env.HTTMCP_TEST_LOG ?? 'silent' }),
     ...options,
+    // Tests open hundreds of sessions from 127.0.0.1: per-client limits out of the way unless a
+    // test sets them (edge-limits.test.ts).
+    clientLimits: { connections: 65535, ratePerSecond: 1_000_000, burst: 1_000_000, ...options.clientLimits },
     // Tests check that handlers of a client that left are aborted; do not wait 10 s for it.
     gateway: { livenessIntervalMs: 2000, ...options.gateway },
   });

@@ -33,7 +33,8 @@ function stopped(child: ChildProcess): Promise<void> {
 
 beforeAll(async () => {
   backendPort = await freePort();
-  stack = await startTestStack({ servers: createExampleServers(), backends: [`127.0.0.1:${backendPort}`] });
+  // The backend's secret: nginx proves itself to it with a key derived from the secret.
+  stack = await startTestStack({ servers: createExampleServers(), backends: [`127.0.0.1:${backendPort}`], gateway: { sessionSecret: SECRET } });
   backend = await startBackend();
 });
 

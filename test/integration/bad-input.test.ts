@@ -327,7 +327,7 @@ describe('legacy HTTP+SSE', () => {
   beforeAll(async () => {
     stream = await openEventStream(demo);
     endpoint = stack.url + (await stream.next((e) => e.event === 'endpoint')).data;
-    await postMessage(JSON.stringify(INITIALIZE), 201);
+    await postMessage(JSON.stringify(INITIALIZE), 202);
     await stream.next((e) => e.data.includes('"serverInfo"'));
   });
 
@@ -339,11 +339,8 @@ describe('legacy HTTP+SSE', () => {
     await response.text();
   }
 
-  /**
-   * POSTs and returns the next event the stream receives. nchan answers the POST 201 when it
-   * published the backend's inline reply, 204 when the backend published it itself.
-   */
-  async function exchange(body: string | Buffer, status = 201): Promise<unknown> {
+  /** POSTs (202, always: the answer goes to the stream) and returns the next event the stream receives. */
+  async function exchange(body: string | Buffer, status = 202): Promise<unknown> {
     const seen = stream.events.length;
     await postMessage(body, status);
     return JSON.parse((await stream.next((_e, i) => i >= seen)).data);
@@ -368,8 +365,8 @@ describe('legacy HTTP+SSE', () => {
   test('a 75 KB UTF-8 reply (larger than the subrequest buffer) still arrives', async () => {
     const topic = 'é'.repeat(40_000);
     const request = JSON.stringify({ jsonrpc: '2.0', id: 'e', method: 'prompts/get', params: { name: 'explain', arguments: { topic } } });
-    // Too large for nginx's subrequest buffer in bytes: published through the listener, so 204.
-    const reply = (await exchange(request, 204)) as {
+    // Too large for nginx's subrequest buffer in bytes: published through the listener.
+    const reply = (await exchange(request)) as {
       result: { messages: Array<{ content: { text: string } }> };
     };
     expect(reply.result.messages[0]!.content.text).toBe(`Explain ${topic} in two sentences.`);

@@ -31,8 +31,10 @@ beforeAll(async () => {
   redis = await startRedis();
   const backendPort = await freePort();
   const backends = [`127.0.0.1:${backendPort}`];
-  nodeA = await startTestStack({ servers: createExampleServers(), backends, redis: redis.url });
-  nodeB = await startTestStack({ servers: createExampleServers(), backends, redis: redis.url, publishListen: `127.0.0.1:${await freePort()}` });
+  // The backend's secret: nginx proves itself to it with a key derived from the secret.
+  const gateway = { sessionSecret: SECRET };
+  nodeA = await startTestStack({ servers: createExampleServers(), backends, redis: redis.url, gateway });
+  nodeB = await startTestStack({ servers: createExampleServers(), backends, redis: redis.url, gateway, publishListen: `127.0.0.1:${await freePort()}` });
   // The backend publishes through node B only; clients below connect to node A only.
   backend = await startBackend(backendPort, nodeB.publishUrl);
 });

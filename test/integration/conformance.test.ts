@@ -6,6 +6,11 @@
  * Node 22 of the `node@22` devDependency (the suite needs `fs.globSync`), reads the `checks.json`
  * each scenario writes, and fails on any FAILURE check not listed in
  * test/conformance/expected-failures.txt, and on any listed one that passes now.
+ *
+ * The suite's next line (0.2.0-alpha.12, devDependency `mcp-conformance-next`) also runs, with
+ * `--requirements 2025-11-25`: every scenario the 2025-11-25 revision requires must pass. It guards
+ * the 2025 era while the 2026-07-28 era is added (docs/design/2026-07-28.md); its
+ * `--requirements 2026-07-28` run joins once httmcp serves that revision.
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -22,6 +27,8 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 /** Node 22 from the `node@22` devDependency (`npm ci` installs its binary). */
 const NODE22 = join(ROOT, 'node_modules', 'node', 'bin', 'node');
 const SUITE_DIR = join(ROOT, 'node_modules', '@modelcontextprotocol', 'conformance');
+/** `@modelcontextprotocol/conformance@0.2.0-alpha.12` under an npm alias, next to 0.1.16. */
+const NEXT_SUITE_DIR = join(ROOT, 'node_modules', 'mcp-conformance-next');
 const BASELINE = join(ROOT, 'test', 'conformance', 'expected-failures.txt');
 /** The whole suite takes seconds; this only bounds a hang. */
 const SUITE_TIMEOUT_MS = 8 * 60_000;
@@ -48,13 +55,13 @@ interface Run {
 }
 
 /** Runs the suite's CLI with Node 22; never rejects (the caller asserts on the outcome). */
-function conformance(args: string[], timeoutMs = SUITE_TIMEOUT_MS): Promise<Run> {
-  const pkg = JSON.parse(readFileSync(join(SUITE_DIR, 'package.json'), 'utf8')) as { bin: string | Record<string, string> };
+function conformance(args: string[], timeoutMs = SUITE_TIMEOUT_MS, suiteDir = SUITE_DIR): Promise<Run> {
+  const pkg = JSON.parse(readFileSync(join(suiteDir, 'package.json'), 'utf8')) as { bin: string | Record<string, string> };
   const bin = typeof pkg.bin === 'string' ? pkg.bin : pkg.bin.conformance!;
   const env = { ...process.env };
   delete env.NODE_OPTIONS; // jest's --experimental-vm-modules is not for the suite
   // Async on purpose: the backend under test runs in this process and must keep answering.
-  const child = spawn(NODE22, [join(SUITE_DIR, bin), ...args], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(NODE22, [join(suiteDir, bin), ...args], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (chunk: Buffer) => (stdout += chunk));
@@ -200,6 +207,39 @@ describe('official MCP conformance suite through nginx+nchan', () => {
     );
     const stale = baseline.filter((entry) => !failing.has(entry.key)).map((entry) => `line ${entry.line}: ${entry.key}  # ${entry.reason}`);
     expect(stale).toEqual([]);
+  });
+});
+
+describe('conformance 0.2.0-alpha.12 --requirements 2025-11-25 through nginx+nchan', () => {
+  let stack: Stack;
+  let outDir: string;
+  let run: Run;
+  let results: ScenarioResult[] = [];
+
+  beforeAll(async () => {
+    if (!existsSync(NEXT_SUITE_DIR)) throw new Error(`${NEXT_SUITE_DIR} is missing: run npm ci (devDependency mcp-conformance-next)`);
+    stack = await startTestStack({ servers: [createEverythingServer()] });
+    outDir = mkdtempSync(join(tmpdir(), 'httmcp-conformance-2025-'));
+    run = await conformance(['server', '--url', stack.servers.everything!, '--requirements', '2025-11-25', '-o', outDir], SUITE_TIMEOUT_MS, NEXT_SUITE_DIR);
+    results = readResults(outDir);
+    console.log(`${summarize(results).replace('--suite all', '--requirements 2025-11-25')}\n  (results: ${outDir})`);
+  }, HOOK_TIMEOUT_MS);
+
+  afterAll(async () => {
+    await stack?.stop();
+    if (outDir && count(results, 'FAILURE') === 0) rmSync(outDir, { recursive: true, force: true });
+  });
+
+  test('every scenario the 2025-11-25 revision requires passes', () => {
+    if (run.timedOut || run.signal !== null || !run.stdout.includes('=== SUMMARY ===')) {
+      throw new Error(`the suite did not finish (timed out: ${run.timedOut}, signal: ${run.signal}, exit code: ${run.code})\n${run.stdout.slice(-4000)}\n${run.stderr.slice(-4000)}`);
+    }
+    const failures = results.flatMap(({ scenario, checks }) =>
+      checks.filter((check) => check.status === 'FAILURE').map((check) => `${scenario} ${check.id}: ${check.errorMessage ?? check.description ?? ''}`),
+    );
+    expect(failures).toEqual([]);
+    expect(results.length).toBeGreaterThan(0);
+    expect(run.code).toBe(0);
   });
 });
 

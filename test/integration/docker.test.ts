@@ -5,7 +5,7 @@
  * real backend, reached by official SDK clients.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { availableParallelism, tmpdir } from 'node:os';
@@ -14,22 +14,26 @@ import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { Progress } from '@modelcontextprotocol/sdk/types.js';
 import { pino } from 'pino';
 import { createExampleServers } from '../../examples/index.js';
+import { deriveBackendKey } from '../../src/http/backend-guard.js';
 import { createBackendHandler } from '../../src/http/node-handler.js';
 import { Gateway } from '../../src/gateway.js';
 import type { HTTMCP } from '../../src/server/httmcp.js';
-import { connectionLimits, DEFAULT_ALLOWED_HOSTS, DEFAULT_ALLOWED_ORIGINS, packageRoot, renderNginxConfig, templatePath, type NginxConfigValues } from '../../src/stack/nginx-config.js';
+import { connectionLimits, DEFAULT_ALLOWED_HOSTS, DEFAULT_ALLOWED_ORIGINS, DEFAULT_CLIENT_LIMITS, packageRoot, renderNginxConfig, templatePath, type NginxConfigValues } from '../../src/stack/nginx-config.js';
 import { freePort, LIMITS, listen } from '../../src/stack/stack.js';
+import { trustedProxyEntries } from '../../src/stack/nginx-config.js';
 import { connectClient, TRANSPORTS } from '../helpers/stack.js';
 
 const root = packageRoot();
 const entrypoint = join(root, 'docker', 'nginx-entrypoint.sh');
 const healthcheck = join(root, 'docker', 'nginx-healthcheck.sh');
 const isRoot = process.getuid?.() === 0;
+/** The session secret the backends and (for the backend key) the nginx container share. */
+const SECRET = 'docker-test-secret-0123456789abcdef';
 
 /** The test's environment without any HTTMCP_* variable of its own, plus `overrides`. */
 function scriptEnv(overrides: Record<string, string>): NodeJS.ProcessEnv {
   const env = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('HTTMCP_')));
-  return { ...env, HTTMCP_TEMPLATE: templatePath(), ...overrides };
+  return { ...env, HTTMCP_TEMPLATE: templatePath(), HTTMCP_SESSION_SECRET: SECRET, ...overrides };
 }
 
 function runEntrypoint(overrides: Record<string, string>) {
@@ -51,7 +55,7 @@ afterAll(() => {
 const compose = spawnSync('docker-compose', ['version'], { encoding: 'utf8' });
 const hasCompose = !compose.error && compose.status === 0;
 if (!hasCompose && !process.env.CI) {
-  // Outside CI only; .ci/run installs docker-compose, and in CI a missing one fails below.
+  // Outside CI only; `npm test` installs docker-compose (scripts/setup.mjs), and in CI a missing one fails below.
   console.warn('docker.test.ts: docker-compose is not installed; skipping the docker-compose.yml checks (apt-get install docker-compose)');
 }
 
@@ -102,6 +106,10 @@ describe('nginx image entrypoint: rendering', () => {
       HTTMCP_WORKER_NOFILE: String(nofile),
       HTTMCP_WORKER_CONNECTIONS: String(connectionLimits(nofile, availableParallelism()).workerConnections),
       HTTMCP_MAX_CLIENTS: String(connectionLimits(nofile, availableParallelism()).maxClients),
+      HTTMCP_CLIENT_CONNECTIONS: String(DEFAULT_CLIENT_LIMITS.connections),
+      HTTMCP_CLIENT_RATE: String(DEFAULT_CLIENT_LIMITS.ratePerSecond),
+      HTTMCP_CLIENT_BURST: String(DEFAULT_CLIENT_LIMITS.burst),
+      HTTMCP_TRUSTED_PROXY_ENTRIES: '',
       HTTMCP_BACKEND_KEEPALIVE: String(connectionLimits(nofile, availableParallelism()).backendKeepalive),
       HTTMCP_PREFIX: prefix,
       HTTMCP_ERROR_LOG: 'stderr',
@@ -121,8 +129,23 @@ describe('nginx image entrypoint: rendering', () => {
       HTTMCP_MAX_PUBLISH: LIMITS.maxPublish,
       HTTMCP_REDIS_UPSTREAM: '',
       HTTMCP_REDIS_PASS: '',
+      HTTMCP_AUTH_REQUEST: 'off',
+      // What the backends with the same session secret expect (src/http/backend-guard.ts).
+      HTTMCP_BACKEND_KEY: deriveBackendKey(SECRET),
+      HTTMCP_INSTANCE_ID: '',
     };
     expect(readFileSync(join(prefix, 'nginx.conf'), 'utf8')).toBe(renderNginxConfig(containerDefaults));
+    // The config holds the backend key; the prefix is for the workers' group only.
+    expect(statSync(join(prefix, 'nginx.conf')).mode & 0o777).toBe(0o600);
+    expect(statSync(prefix).mode & 0o777).toBe(isRoot ? 0o750 : statSync(prefix).mode & 0o777);
+    if (isRoot) expect(statSync(prefix).gid).toBe(Number(spawnSync('id', ['-g', 'www-data'], { encoding: 'utf8' }).stdout));
+  });
+
+  test('without the session secret (or a backend key) it stops, saying what to set', () => {
+    const prefix = tempDir();
+    const result = runEntrypoint({ HTTMCP_PREFIX: prefix, HTTMCP_RENDER_ONLY: '1', HTTMCP_SESSION_SECRET: '' });
+    expect(result.status).toBe(1);
+    expect(result.stderr).toMatch(/set HTTMCP_SESSION_SECRET/);
   });
 
   test('nginx $variables survive and overrides land where the launcher puts them', () => {
@@ -142,6 +165,46 @@ describe('nginx image entrypoint: rendering', () => {
     expect(config).toContain('nchan_channel_id $upstream_http_x_httmcp_stream;');
     expect(config).toContain('proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;');
     expect(config).not.toMatch(/^\s*user /m);
+  });
+
+  test('per-client limits and trusted proxies from the environment; a malformed proxy stops it', () => {
+    const prefix = tempDir();
+    const result = runEntrypoint({
+      HTTMCP_PREFIX: prefix,
+      HTTMCP_RENDER_ONLY: '1',
+      HTTMCP_CLIENT_CONNECTIONS: '300',
+      HTTMCP_CLIENT_RATE: '100',
+      HTTMCP_CLIENT_BURST: '0',
+      HTTMCP_TRUSTED_PROXIES: '10.0.0.0/8, 192.168.1.7 fd00::/8',
+    });
+    expect(result.stderr).toBe('');
+    const config = readFileSync(join(prefix, 'nginx.conf'), 'utf8');
+    expect(config).toContain('limit_conn httmcp_per_client 300;');
+    expect(config).toContain('rate=100r/s;');
+    expect(config).toContain('limit_req zone=httmcp_client_rate burst=0 nodelay;');
+    expect(config).toContain(`default  0;\n        ${trustedProxyEntries(['10.0.0.0/8', '192.168.1.7', 'fd00::/8'])}\n`);
+
+    for (const [name, value] of [
+      ['HTTMCP_TRUSTED_PROXIES', '10.0.0.1; include /etc/passwd'],
+      ['HTTMCP_CLIENT_RATE', '20r/s'],
+    ]) {
+      const bad = runEntrypoint({ HTTMCP_PREFIX: tempDir(), HTTMCP_RENDER_ONLY: '1', [name!]: value! });
+      expect([name, bad.status]).toEqual([name, 1]);
+      expect(bad.stderr).toContain(name);
+    }
+  });
+
+  test('authentication: HTTMCP_OAUTH_ISSUER or HTTMCP_API_KEYS turns auth_request on, nothing turns it off', () => {
+    const render = (env: Record<string, string>) => {
+      const prefix = tempDir();
+      expect(runEntrypoint({ HTTMCP_PREFIX: prefix, HTTMCP_RENDER_ONLY: '1', ...env }).status).toBe(0);
+      return readFileSync(join(prefix, 'nginx.conf'), 'utf8');
+    };
+    expect(render({ HTTMCP_OAUTH_ISSUER: 'https://kc.example.com/realms/mcp' })).toMatch(/^\s*auth_request \/_httmcp\/auth;$/m);
+    expect(render({ HTTMCP_API_KEYS: `ci:${'0'.repeat(64)}` })).toMatch(/^\s*auth_request \/_httmcp\/auth;$/m);
+    const off = render({ HTTMCP_OAUTH_ISSUER: '', HTTMCP_API_KEYS: '' });
+    expect(off).toMatch(/^\s*auth_request off;$/m);
+    expect(off).not.toMatch(/auth_request \/_httmcp/);
   });
 
   test('an empty value for a required setting falls back to the default (an empty Origin regex would allow all)', () => {
@@ -201,7 +264,7 @@ describe('nginx image entrypoint: serving SDK clients with this machine\'s Debia
     publicPort = await freePort();
     const publishPort = await freePort();
     const logger = pino({ level: process.env.HTTMCP_TEST_LOG ?? 'silent' });
-    gateway = new Gateway({ publishUrl: `http://127.0.0.1:${publishPort}`, inlineReplyMax: LIMITS.inlineReplyMax, logger });
+    gateway = new Gateway({ publishUrl: `http://127.0.0.1:${publishPort}`, sessionSecret: SECRET, inlineReplyMax: LIMITS.inlineReplyMax, logger });
     servers = createExampleServers();
     backend = await listen(createBackendHandler(servers, gateway));
     const backendPort = (backend.address() as AddressInfo).port;
@@ -256,16 +319,25 @@ describe('nginx image entrypoint: serving SDK clients with this machine\'s Debia
   (isRoot ? test : test.skip)('workers run as www-data and still reach core.sock (prefix stays traversable)', async () => {
     // From /proc (minimal CI images have no `ps`): the master's children and their real uid.
     const wwwData = spawnSync('id', ['-u', 'www-data'], { encoding: 'utf8' }).stdout.trim();
-    const uids: string[] = [];
-    for (const pid of readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
-      let status: string;
-      try {
-        status = readFileSync(`/proc/${pid}/status`, 'utf8');
-      } catch {
-        continue; // gone meanwhile
+    const workerUids = () => {
+      const found: string[] = [];
+      for (const pid of readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
+        let status: string;
+        try {
+          status = readFileSync(`/proc/${pid}/status`, 'utf8');
+        } catch {
+          continue; // gone meanwhile
+        }
+        if (/^PPid:\s+(\d+)$/m.exec(status)?.[1] !== String(nginx!.pid)) continue;
+        found.push(/^Uid:\s+(\d+)/m.exec(status)![1]!);
       }
-      if (/^PPid:\s+(\d+)$/m.exec(status)?.[1] !== String(nginx!.pid)) continue;
-      uids.push(/^Uid:\s+(\d+)/m.exec(status)![1]!);
+      return found;
+    };
+    // A worker is root from its fork until it switches user, and /healthz may have been answered
+    // by another worker meanwhile (workers auto): give each a moment to finish starting.
+    let uids = workerUids();
+    for (const deadline = Date.now() + 5000; uids.some((uid) => uid !== wwwData) && Date.now() < deadline; uids = workerUids()) {
+      await new Promise((r) => setTimeout(r, 100));
     }
     expect(uids.length).toBeGreaterThan(0);
     expect(new Set(uids)).toEqual(new Set([wwwData]));

@@ -6,17 +6,19 @@ import { createNotesServer } from '../../examples/notes.js';
 import { freePort, type HTTMCP, type Stack } from '../../src/index.js';
 import { connectClient, startTestStack, TRANSPORTS, workerCrashes } from '../helpers/stack.js';
 
+const SECRET = 'express-test-secret-0123456789abcdef';
 let stack: Stack;
 let app: Server;
 let servers: HTTMCP[];
 
 beforeAll(async () => {
   const port = await freePort();
-  stack = await startTestStack({ servers: [createDemoServer(), createNotesServer()], backends: [`127.0.0.1:${port}`] });
+  // The app's secret: nginx proves itself to the routers with a key derived from it.
+  stack = await startTestStack({ servers: [createDemoServer(), createNotesServer()], backends: [`127.0.0.1:${port}`], gateway: { sessionSecret: SECRET } });
   // Exactly what the README shows: routers on the user's own Express app, configured from the
   // environment. The app also parses JSON bodies for its own routes, as real apps often do.
   process.env.HTTMCP_PUBLISH_URL = stack.publishUrl;
-  process.env.HTTMCP_SESSION_SECRET = 'express-test-secret-0123456789abcdef';
+  process.env.HTTMCP_SESSION_SECRET = SECRET;
   servers = [createDemoServer(), createNotesServer()];
   const userApp = express();
   userApp.use(express.json());

@@ -27,8 +27,10 @@ describe('two backends behind two nodes, one killed', () => {
     redis = await startRedis();
     const [pa, pb] = [await freePort(), await freePort()];
     const backends = [`127.0.0.1:${pa}`, `127.0.0.1:${pb}`];
-    nodeA = await startTestStack({ servers: createExampleServers(), backends, redis: redis.url, publishListen: `127.0.0.1:${await freePort()}` });
-    nodeB = await startTestStack({ servers: createExampleServers(), backends, redis: redis.url, publishListen: `127.0.0.1:${await freePort()}` });
+    // The backends' secret: nginx proves itself to them with a key derived from the secret.
+    const gateway = { sessionSecret: SECRET };
+    nodeA = await startTestStack({ servers: createExampleServers(), backends, redis: redis.url, gateway, publishListen: `127.0.0.1:${await freePort()}` });
+    nodeB = await startTestStack({ servers: createExampleServers(), backends, redis: redis.url, gateway, publishListen: `127.0.0.1:${await freePort()}` });
     // Each backend publishes through a different node; Redis carries it to the other.
     backendA = await new BackendProcess(pa, nodeA.publishUrl, SECRET).start();
     backendB = await new BackendProcess(pb, nodeB.publishUrl, SECRET).start();
@@ -115,14 +117,14 @@ describe('the publish endpoint down or slow', () => {
     // Down: nothing listens on the port the backend publishes to.
     const deadPort = await freePort();
     const downPort = await freePort();
-    stackDown = await startTestStack({ servers: createExampleServers(), backends: [`127.0.0.1:${downPort}`] });
+    stackDown = await startTestStack({ servers: createExampleServers(), backends: [`127.0.0.1:${downPort}`], gateway: { sessionSecret: SECRET } });
     down = await new BackendProcess(downPort, `http://127.0.0.1:${deadPort}`, SECRET).start();
     // Slow: a listener that accepts connections and never answers.
     blackhole = createServer((socket) => void held.push(socket));
     await new Promise<void>((r) => blackhole.listen(0, '127.0.0.1', () => r()));
     const holePort = (blackhole.address() as { port: number }).port;
     const slowPort = await freePort();
-    stackSlow = await startTestStack({ servers: createExampleServers(), backends: [`127.0.0.1:${slowPort}`] });
+    stackSlow = await startTestStack({ servers: createExampleServers(), backends: [`127.0.0.1:${slowPort}`], gateway: { sessionSecret: SECRET } });
     slow = await new BackendProcess(slowPort, `http://127.0.0.1:${holePort}`, SECRET, { HTTMCP_PUBLISH_TIMEOUT_MS: '500' }).start();
   }, 30_000);
 

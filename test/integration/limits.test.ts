@@ -6,8 +6,8 @@ import { startTestStack, workerCrashes } from '../helpers/stack.js';
  * Regression: when an nginx worker runs out of connections, nchan's WebSocket upstream code
  * trips an assertion (websocket.c, `d->subrequest`) and the worker dies with every session on it.
  * Seen with 2,500 WebSocket sessions each running a long call on one worker. The edge now admits
- * at most a fifth of the worker connections (after a reserve) as clients and answers 503 past
- * that. Here in small: 2,000 files -> 1,000 worker connections -> (1,000 - 256) / 5 = 148 clients.
+ * at most a fifth of the worker connections (after a reserve) as clients and answers 429 past
+ * that (the status of every connection limit at the edge). Here in small: 2,000 files -> 1,000 worker connections -> (1,000 - 256) / 5 = 148 clients.
  */
 let stack: Stack;
 
@@ -46,12 +46,12 @@ function call(ws: WebSocket, id: number, method: string, params: object): Promis
   });
 }
 
-test('more clients than connections allow: the excess gets 503, the admitted all finish, no worker dies', async () => {
+test('more clients than connections allow: the excess gets 429, the admitted all finish, no worker dies', async () => {
   const attempts = await Promise.all(Array.from({ length: 200 }, () => open(stack.servers.demo!)));
   const sessions = attempts.filter((a): a is WebSocket => typeof a !== 'number');
   const refused = attempts.filter((a) => typeof a === 'number');
   expect(sessions).toHaveLength(148);
-  expect(refused).toEqual(Array(52).fill(503));
+  expect(refused).toEqual(Array(52).fill(429));
   const initialize = { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'limits', version: '1' } };
   await Promise.all(sessions.map((ws) => call(ws, 0, 'initialize', initialize)));
   // Every admitted session runs a long call at once: each needs an upstream connection too.

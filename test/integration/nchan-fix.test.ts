@@ -25,7 +25,7 @@ function perturbedRun(module: string): { crashes: number; lines: string } {
   return { crashes: (JSON.parse(summary) as { crashes: number }).crashes, lines: run.stdout };
 }
 
-// CI installs the fixed build (.ci/run); elsewhere the test needs it installed to run.
+// `npm test` builds the fixed module (scripts/setup.mjs); elsewhere the test needs it installed to run.
 const fixedTest = existsSync(FIXED_NCHAN_MODULE) || process.env.CI ? test : test.skip;
 
 fixedTest('the fixed build: WebSockets closing with frames upstream crash no worker, even with freed memory overwritten', () => {

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort, HTTMCP, type Stack } from '../../src/index.js';
+import { blowUpSpec } from '../fixtures/openapi/blow-up.js';
 import { shopSpec } from '../fixtures/openapi/shop.js';
 import { StandIn } from '../fixtures/openapi/stand-in.js';
 import { CLI, startCli, type CliProcess } from '../helpers/cli.js';
@@ -56,7 +57,25 @@ test('--list prints the tools as JSON and exits 0; progress goes to stderr', () 
   });
   expect(result.stderr).toContain('httmcp openapi: loading');
   expect(result.stderr).toMatch(/OpenAPI 3\.0, 3 paths/);
-  expect(result.stderr).toMatch(/4 tools \(built in \d+ ms\)/);
+  expect(result.stderr).toMatch(/4 tools \(built in \d+ ms; tools\/list 2 kB of JSON\)/);
+});
+
+test('--list prints a spec whose shared schemas would inline 2^30 times; limits come from flags or HTTMCP_OPENAPI_* (the flag wins)', () => {
+  const file = join(mkdtempSync(join(tmpdir(), 'openapi-cli-')), 'dag.json');
+  writeFileSync(file, JSON.stringify(blowUpSpec({ depth: 30 })));
+  const listed = run([file, '--list']);
+  expect(listed.status).toBe(0);
+  expect(listed.stdout.length).toBeLessThan(2_000_000);
+  expect((JSON.parse(listed.stdout) as unknown[]).length).toBe(40);
+  expect(listed.stderr).toMatch(/40 tools \(built in \d+ ms; tools\/list \d+ kB of JSON\)/);
+
+  const limited = run([file, '--list', '--max-tool-bytes', '10000'], { HTTMCP_OPENAPI_MAX_TOOL_BYTES: '1' });
+  expect((JSON.parse(limited.stdout) as Array<{ name: string }>).map((t) => t.name)).toEqual(Array.from({ length: 20 }, (_, i) => `getThing${2 * i}`));
+  expect(limited.stderr).toMatch(/warning: skipped PUT \/things0\/\{id\}: its tool definition is \d+ bytes of JSON, more than maxToolBytes \(10000\)/);
+  const fromEnv = run([file, '--list', '-q'], { HTTMCP_OPENAPI_MAX_TOOL_BYTES: '1' });
+  expect(JSON.parse(fromEnv.stdout)).toEqual([]);
+  const bad = run([file, '--list'], { HTTMCP_OPENAPI_CONNECTIONS: '0' });
+  expect([bad.status, bad.stderr]).toEqual([1, expect.stringContaining("HTTMCP_OPENAPI_CONNECTIONS' is invalid. expected a whole number of at least 1")]);
 });
 
 test('-f and filters by tag, operation and method', () => {
@@ -113,7 +132,7 @@ describe('backend only (--publish-server) behind an nginx+nchan running elsewher
   beforeAll(async () => {
     backendPort = await freePort();
     // nginx+nchan fronting an external backend at backendPort; the placeholder only names the URL.
-    stack = await startTestStack({ servers: [new HTTMCP({ name: 'shop', version: '1.0.0' })], backends: [`127.0.0.1:${backendPort}`] });
+    stack = await startTestStack({ servers: [new HTTMCP({ name: 'shop', version: '1.0.0' })], backends: [`127.0.0.1:${backendPort}`], gateway: { sessionSecret: SECRET } });
   });
   afterAll(async () => {
     await stack?.stop();

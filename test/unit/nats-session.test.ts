@@ -8,7 +8,7 @@ import { HTTMCP } from '../../src/server/httmcp.js';
 import { NatsSession } from '../../src/transports/index.js';
 import { waitFor } from './support.js';
 
-function setup() {
+function setup(maxInflight?: number) {
   const published: { subject: string; message: JSONRPCMessage }[] = [];
   const seen: { capabilities: unknown; sessionId: string | undefined }[] = [];
   const server = new HTTMCP({ name: 'unit', version: '1.0.0' })
@@ -21,7 +21,7 @@ function setup() {
       return 'logged';
     })
     .tool('wait', {}, (_args, ctx) => new Promise((resolve) => ctx.signal.addEventListener('abort', () => resolve('aborted'))));
-  const session = new NatsSession('client-1', 'mcp.response.client-1', (subject, message) => published.push({ subject, message }));
+  const session = new NatsSession('client-1', 'mcp.response.client-1', (subject, message) => published.push({ subject, message }), undefined, maxInflight);
   let mcp: Awaited<ReturnType<HTTMCP['connect']>> | undefined;
   const ready = server.connect(session).then((m) => (mcp = m));
   session.after(ready);
@@ -81,4 +81,13 @@ test('in-flight requests are counted until answered or cancelled, and close abor
   expect(published).toEqual([]);
   await session.receive({ jsonrpc: '2.0', id: 'c', method: 'ping' }, hello, {});
   expect(published).toEqual([]);
+});
+
+test('requests past the per-session in-flight bound are answered with -32029 at once', async () => {
+  const { session, published } = setup(2);
+  for (let id = 1; id <= 3; id++) await session.receive({ jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'wait', arguments: {} } }, hello, {});
+  await waitFor(() => published.length === 1, 'the refusal');
+  expect(published[0]!.message).toMatchObject({ id: 3, error: { code: -32029, data: { limit: 'HTTMCP_MAX_INFLIGHT_PER_SESSION', value: 2 } } });
+  expect(session.inflightCount).toBe(2);
+  await session.close();
 });

@@ -1,11 +1,14 @@
 import { readFileSync } from 'node:fs';
 import {
+  clientLimits,
   connectionLimits,
   DEFAULT_ALLOWED_ORIGINS,
+  DEFAULT_CLIENT_LIMITS,
   packageRoot,
   placeholders,
   renderNginxConfig,
   templatePath,
+  trustedProxyEntries,
   type NginxConfigValues,
 } from '../../src/stack/nginx-config.js';
 
@@ -21,6 +24,10 @@ const VALUES: NginxConfigValues = {
   HTTMCP_WORKER_NOFILE: '#WORKER_NOFILE#',
   HTTMCP_WORKER_CONNECTIONS: '#WORKER_CONNECTIONS#',
   HTTMCP_MAX_CLIENTS: '#MAX_CLIENTS#',
+  HTTMCP_CLIENT_CONNECTIONS: '#CLIENT_CONNECTIONS#',
+  HTTMCP_CLIENT_RATE: '#CLIENT_RATE#',
+  HTTMCP_CLIENT_BURST: '#CLIENT_BURST#',
+  HTTMCP_TRUSTED_PROXY_ENTRIES: '#TRUSTED_PROXY_ENTRIES#',
   HTTMCP_BACKEND_KEEPALIVE: '#BACKEND_KEEPALIVE#',
   HTTMCP_PREFIX: '#PREFIX#',
   HTTMCP_ERROR_LOG: '#ERROR_LOG#',
@@ -39,7 +46,10 @@ const VALUES: NginxConfigValues = {
   HTTMCP_MAX_BODY: '#MAX_BODY#',
   HTTMCP_MAX_PUBLISH: '#MAX_PUBLISH#',
   HTTMCP_REDIS_UPSTREAM: '#REDIS_UPSTREAM#',
+  HTTMCP_BACKEND_KEY: '#BACKEND_KEY#',
+  HTTMCP_INSTANCE_ID: '#INSTANCE_ID#',
   HTTMCP_REDIS_PASS: '#REDIS_PASS#',
+  HTTMCP_AUTH_REQUEST: '#AUTH_REQUEST#',
 };
 
 const template = readFileSync(templatePath(), 'utf8');
@@ -129,6 +139,11 @@ describe('connectionLimits', () => {
     expect(connectionLimits(1_048_576, 2).backendKeepalive).toBe(1024);
   });
 
+  test('the client cap stays within what nginx accepts for limit_conn (65535) with a large file limit', () => {
+    expect(connectionLimits(1_048_576, 2).maxClients).toBe(65535);
+    expect(connectionLimits(1_048_576, 1).maxClients).toBe(65535);
+  });
+
   test('all workers together keep room for their idle caches and reserves when every admitted client holds four connections', () => {
     for (const nofile of [512, 1024, 2000, 4096, 8192, 20000, 65536]) {
       for (const workers of [1, 2, 4, 10]) {
@@ -137,5 +152,106 @@ describe('connectionLimits', () => {
         expect(maxClients * 4 + workers * (backendKeepalive + 192)).toBeLessThanOrEqual(workers * workerConnections);
       }
     }
+  });
+});
+
+describe('per-client limits at the edge', () => {
+  const edge = () => template.slice(template.indexOf('# ---------------------------------------------------------------- edge'), template.indexOf('# ---------------------------------------------------------------- core'));
+
+  test('defaults: 64 open requests, 20 per second after a burst of 50; given values replace them', () => {
+    expect(clientLimits()).toEqual({ connections: 64, ratePerSecond: 20, burst: 50 });
+    expect(DEFAULT_CLIENT_LIMITS).toEqual(clientLimits());
+    expect(clientLimits({ connections: 5, burst: 0 })).toEqual({ connections: 5, ratePerSecond: 20, burst: 0 });
+  });
+
+  test.each([
+    [{ connections: 0 }, 'connections'],
+    [{ connections: 65536 }, 'connections'],
+    [{ connections: 1.5 }, 'connections'],
+    [{ ratePerSecond: 0 }, 'ratePerSecond'],
+    [{ burst: -1 }, 'burst'],
+    [{ burst: Number.NaN }, 'burst'],
+  ])('%j is refused, naming %s', (limits, name) => {
+    expect(() => clientLimits(limits)).toThrow(`client limit ${name} must be an integer`);
+  });
+
+  test('the template keys both per-client zones on one map (room for a principal) and applies them where clients come in', () => {
+    expect(template).toContain('limit_conn_zone $httmcp_client_key zone=httmcp_per_client:10m;');
+    expect(template).toContain('limit_req_zone $httmcp_client_key zone=httmcp_client_rate:10m rate=${HTTMCP_CLIENT_RATE}r/s;');
+    // Server level, next to the global cap; the rate where requests enter (not nchan's hops).
+    // Only the global cap at server level: /healthz and nchan's internal hops are not clients.
+    const serverLevel = edge().slice(0, edge().indexOf('location '));
+    expect(serverLevel).toContain('limit_conn httmcp_clients ${HTTMCP_MAX_CLIENTS};');
+    expect(serverLevel).not.toContain('httmcp_per_client');
+    const limits = [
+      'limit_conn httmcp_clients ${HTTMCP_MAX_CLIENTS};',
+      'limit_conn httmcp_per_client ${HTTMCP_CLIENT_CONNECTIONS};',
+      'limit_req zone=httmcp_client_rate burst=${HTTMCP_CLIENT_BURST} nodelay;',
+    ];
+    // Where requests and WebSocket handshakes enter, and nowhere else.
+    const http = /location \/mcp\/ \{([\s\S]*?)\n {8}\}/.exec(edge())?.[1] ?? '';
+    const ws = /location ~ \^\/_httmcp\/ws\/[^{]*\{([\s\S]*?)\n {8}\}/.exec(edge())?.[1] ?? '';
+    for (const limit of limits) {
+      expect(http).toContain(limit);
+      expect(ws).toContain(limit);
+    }
+    expect(template.split('httmcp_per_client ${HTTMCP_CLIENT_CONNECTIONS}')).toHaveLength(3);
+    expect(template.split('zone=httmcp_client_rate burst')).toHaveLength(3);
+  });
+
+  test('a refused request gets 429, Retry-After and a JSON-RPC error body', () => {
+    expect(template).toContain('limit_conn_status 429;');
+    expect(template).toContain('limit_req_status 429;');
+    expect(edge()).toContain('error_page 429 @httmcp_limited;');
+    const limited = /location @httmcp_limited \{([^}]*(?:\}[^}]*)*?)\n {8}\}/.exec(edge())?.[1] ?? '';
+    expect(limited).toContain('add_header Retry-After $httmcp_retry_after always;');
+    const body = /return 429 '(.*)';/.exec(limited)?.[1] ?? '';
+    // With the variables filled in as nginx would, the body is a JSON-RPC error.
+    const filled = body
+      .replace('$httmcp_limit_message', 'Too many requests')
+      .replace('$httmcp_limit_kind', 'rate')
+      .replace('$httmcp_retry_after', '1');
+    expect(JSON.parse(filled)).toEqual({
+      jsonrpc: '2.0',
+      id: null,
+      error: { code: -32000, message: 'Too many requests', data: { limit: 'rate', retryAfterSeconds: 1 } },
+    });
+  });
+
+  test('trusted proxies: none by default; each one a geo entry; only their X-Forwarded-For names the client', () => {
+    expect(trustedProxyEntries([])).toBe('');
+    expect(trustedProxyEntries(['10.0.0.0/8', '192.168.1.7', '::1', 'fd00::/8'])).toBe('10.0.0.0/8 1; 192.168.1.7 1; ::1 1; fd00::/8 1;');
+    expect(template).toMatch(/geo \$httmcp_via_trusted_proxy \{\s*default\s+0;\s*\$\{HTTMCP_TRUSTED_PROXY_ENTRIES\}\s*\}/);
+    const key = /map \$httmcp_via_trusted_proxy:\$http_x_forwarded_for \$httmcp_client_key \{([^}]*)\}/.exec(template)?.[1] ?? '';
+    expect(key).toMatch(/default\s+\$binary_remote_addr;/);
+    // The map's regex, as nginx (PCRE) runs it: the last address, and only after "1:".
+    const regex = new RegExp(/"~(.*)"\s+\$httmcp_forwarded;/.exec(key)![1]!.replace('(?<httmcp_forwarded>', '(?<a>'));
+    expect(regex.exec('1:203.0.113.5')?.groups?.a).toBe('203.0.113.5');
+    expect(regex.exec('1:198.51.100.7, 203.0.113.5')?.groups?.a).toBe('203.0.113.5');
+    expect(regex.exec('1:a, b,2001:db8::1 ')?.groups?.a).toBe('2001:db8::1');
+    expect(regex.exec('0:203.0.113.5')).toBeNull();
+    expect(regex.exec('1:')).toBeNull();
+    expect(regex.exec('1:203.0.113.5, unknown')).toBeNull();
+  });
+
+  test.each(['10.0.0.0/33', '::/129', 'example.com', '10.0.0.1; include /etc/passwd', '10.0.0.0/8/8', '', '1.2.3.4/'])(
+    'a trusted proxy %j that is not an address or CIDR is refused',
+    (proxy) => {
+      expect(() => trustedProxyEntries([proxy])).toThrow('a trusted proxy is an IP address or CIDR range');
+    },
+  );
+
+  test('the WebSocket session location shows nchan only the subprotocol the edge answers (never ws+meta.nchan)', () => {
+    const session = edge().slice(edge().indexOf('location ~ ^/_httmcp/session/'));
+    expect(session).toContain('more_set_input_headers "Sec-WebSocket-Protocol: $httmcp_ws_protocol";');
+    expect(session).toContain('more_set_headers "Sec-WebSocket-Protocol: $httmcp_ws_protocol";');
+  });
+
+  test('legacy SSE POSTs are proxied to the backend, never published by nchan from the client', () => {
+    const core = template.slice(template.indexOf('# ---------------------------------------------------------------- core'));
+    const legacy = /location ~ \^\/mcp\/\(\[A-Za-z0-9_-\]\+\)\/\(\[A-Za-z0-9_.-\]\+\)\$ \{([\s\S]*?)\n {8}\}/.exec(core)?.[1] ?? '';
+    expect(legacy).toContain('proxy_pass http://httmcp_backend/mcp/$1/$2/post;');
+    expect(legacy).toContain('proxy_set_header X-Httmcp-Transport sse;');
+    expect(legacy).not.toContain('nchan_publisher');
   });
 });

@@ -68,3 +68,23 @@ test('a page size that is not a positive integer is refused', () => {
   const [, serverSide] = InMemoryTransport.createLinkedPair();
   return expect(server.connect(serverSide)).rejects.toThrow(/page size must be a positive integer/);
 });
+
+test('a page also stops at pageBytes of items (one item at least), and the cursors still lead through all of them', async () => {
+  const server = new HTTMCP({ name: 'big', version: '1', pageSize: 100, pageBytes: 5000 });
+  const sizes = [3000, 3000, 1000, 9000, 500, 500, 4000];
+  sizes.forEach((size, i) => server.tool(`tool_${i}`, { description: 'x'.repeat(size) }, () => ''));
+  const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
+  await server.connect(serverSide);
+  const client = new Client({ name: 'c', version: '1' });
+  await client.connect(clientSide);
+  const pages: string[][] = [];
+  let cursor: string | undefined;
+  do {
+    const page = await client.listTools(cursor === undefined ? {} : { cursor });
+    pages.push(page.tools.map((t) => t.name));
+    cursor = page.nextCursor;
+  } while (cursor !== undefined);
+  // 3000 + 3000 > 5000; 3000 + 1000 fits; 9000 alone (over the budget, but a page holds one); 500 + 500 + 4000 > 5000.
+  expect(pages).toEqual([['tool_0'], ['tool_1', 'tool_2'], ['tool_3'], ['tool_4', 'tool_5'], ['tool_6']]);
+  await client.close();
+});

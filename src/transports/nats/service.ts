@@ -33,6 +33,8 @@ export interface NatsServeOptions {
   maxSessions?: number;
   /** A client session idle this long is forgotten (default 15 minutes); it is rebuilt if the client returns. */
   sessionIdleMs?: number;
+  /** Requests one client session may have running (default 100, as `HTTMCP_MAX_INFLIGHT_PER_SESSION`). */
+  maxInflightPerSession?: number;
   /** Where to log (default: the httmcp logger, on stderr). */
   logger?: Logger;
 }
@@ -78,6 +80,7 @@ export class NatsService {
   private readonly sweeper: NodeJS.Timeout;
   private worker: Subscription | undefined;
   private stopping: Promise<void> | undefined;
+  private readonly maxInflightPerSession: number | undefined;
 
   private constructor(
     private readonly server: HTTMCP,
@@ -93,6 +96,7 @@ export class NatsService {
     this.queue = ids.queue;
     this.serviceName = ids.serviceName;
     this.logger = (options.logger ?? createLogger()).child({ server: server.name, worker: ids.id });
+    this.maxInflightPerSession = options.maxInflightPerSession;
     const idleMs = options.sessionIdleMs ?? 15 * 60_000;
     this.sessions = new SessionTable({ capacity: options.maxSessions ?? 10_000, idleMs });
     this.sweeper = setInterval(() => this.sessions.sweep(), Math.max(10, Math.min(idleMs / 2, 30_000)));
@@ -206,6 +210,7 @@ export class NatsService {
       replyTo,
       (subject, m) => this.publish(subject, m, clientId),
       (e) => this.logger.warn({ err: e, client: clientId }, 'session problem'),
+      this.maxInflightPerSession,
     );
     this.sessions.add(clientId, session);
     // Messages queue in the session behind its connection to the SDK server.

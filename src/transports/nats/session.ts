@@ -6,6 +6,7 @@ import {
   type MessageExtraInfo,
   type RequestId,
 } from '@modelcontextprotocol/sdk/types.js';
+import { DEFAULT_LIMITS, limitError } from '../../session/limits.js';
 import { idKey, kindOf, type ClientHello } from './protocol.js';
 
 /** Where a session's outgoing messages go. */
@@ -55,7 +56,17 @@ export class NatsSession implements Transport {
    * @param warn hears of problems that fail no request (a replay the SDK server refused); the
    *   SDK takes `onerror` over, and middleware between it and this transport may replace it.
    */
-  constructor(clientId: string, replyTo: string, publish: SessionPublisher, warn: (error: Error) => void = () => undefined) {
+  /**
+   * @param maxInflight - requests of the client handled at once; past it a request is answered
+   *   with a -32029 error at once (`HTTMCP_MAX_INFLIGHT_PER_SESSION` for the nchan transports).
+   */
+  constructor(
+    clientId: string,
+    replyTo: string,
+    publish: SessionPublisher,
+    warn: (error: Error) => void = () => undefined,
+    private readonly maxInflight: number = DEFAULT_LIMITS.inflightPerSession,
+  ) {
     this.sessionId = clientId;
     this.replyTo = replyTo;
     this.publish = publish;
@@ -146,7 +157,15 @@ export class NatsSession implements Transport {
     }
 
     if (this.closed) return;
-    if (kind === 'request') this.inflight.add(idKey((message as { id: RequestId }).id));
+    if (kind === 'request') {
+      const id = (message as { id: RequestId }).id;
+      if (this.inflight.size >= this.maxInflight) {
+        const error = limitError('inflightPerSession', { ...DEFAULT_LIMITS, inflightPerSession: this.maxInflight }, 'too many requests running in this session');
+        this.publish(this.replyTo, { jsonrpc: '2.0', id, error });
+        return;
+      }
+      this.inflight.add(idKey(id));
+    }
     if (method === 'notifications/cancelled') this.inflight.delete(idKey(params?.requestId));
     this.onmessage?.(message, extra);
   }

@@ -1,0 +1,140 @@
+#!/usr/bin/env node
+// tools/call throughput with authentication off and with JWT auth on, in the same run
+// (issue 12: auth on should keep at least 90% of the figure with auth off).
+//
+//   npm run build && node bench/auth.mjs [--clients 64] [--duration 10] [--warmup 2] [--transports http,ws] [--rounds 2]
+//
+// Starts a local authorization server (oauth2-mock-server, a devDependency) and, for each
+// mode, `httmcp start` (nginx+nchan and the backend with the example servers) as a child
+// process; then bench/load.mjs's closed loop against /mcp/demo, with a bearer token whose
+// audience is the demo server when auth is on. Backend and nginx CPU per call are read from
+// /proc. Prints one JSON line per (mode, transport) and a summary table on stderr.
+
+import { spawn } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { parseArgs } from 'node:util';
+import { OAuth2Server } from 'oauth2-mock-server';
+import { runLoad } from './load.mjs';
+
+const { values } = parseArgs({
+  options: {
+    clients: { type: 'string', default: '64' },
+    duration: { type: 'string', default: '10' },
+    warmup: { type: 'string', default: '2' },
+    transports: { type: 'string', default: 'http,ws' },
+    // Modes alternate (off, jwt, off, jwt, ...): on a shared machine the load drifts.
+    rounds: { type: 'string', default: '2' },
+  },
+});
+const CLI = new URL('../dist/src/cli/main.js', import.meta.url).pathname;
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address();
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+/** `httmcp start --json` with `env`; resolves with its JSON line and the child. */
+function startStack(port, env) {
+  const child = spawn(process.execPath, [CLI, 'start', '--port', String(port), '--json'], {
+    env: { ...process.env, HTTMCP_LOG_LEVEL: 'warn', ...env },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  return new Promise((resolve, reject) => {
+    let out = '';
+    child.stdout.on('data', (d) => {
+      out += d;
+      const line = out.split('\n').find((l) => l.startsWith('{'));
+      if (line) resolve({ child, info: JSON.parse(line) });
+    });
+    child.once('exit', (code) => reject(new Error(`httmcp start exited ${code}`)));
+  });
+}
+
+/** nginx workers: the children of the master. */
+function workersOf(master) {
+  const pids = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === master) pids.push(Number(name));
+    } catch {}
+  }
+  return pids;
+}
+
+const as = new OAuth2Server();
+await as.issuer.keys.generate('RS256');
+await as.start(0, '127.0.0.1');
+const issuer = as.issuer.url;
+
+const rows = [];
+try {
+  const modes = Array.from({ length: Number(values.rounds) }, () => ['off', 'jwt']).flat();
+  for (const mode of modes) {
+    const port = await freePort();
+    const { child, info } = await startStack(port, mode === 'jwt' ? { HTTMCP_OAUTH_ISSUER: issuer } : { HTTMCP_OAUTH_ISSUER: '', HTTMCP_API_KEYS: '' });
+    const url = info.servers.demo;
+    const headers = {};
+    if (mode === 'jwt') {
+      const token = await as.issuer.buildToken({ expiresIn: 3600, scopesOrTransform: (_h, payload) => Object.assign(payload, { sub: 'bench', aud: url }) });
+      headers.authorization = `Bearer ${token}`;
+    }
+    try {
+      for (const transport of values.transports.split(',')) {
+        const nginx = workersOf(info.nginxPid);
+        const result = await runLoad({
+          transport,
+          url,
+          clients: values.clients,
+          duration: values.duration,
+          warmup: values.warmup,
+          pids: [info.backendPid, ...nginx],
+          headers,
+          log: () => {},
+        });
+        const cpu = result.cpu_by_pid ?? {};
+        const nginxUs = nginx.reduce((sum, pid) => sum + (cpu[pid]?.cpu_us_per_call ?? 0), 0);
+        const row = {
+          mode,
+          transport,
+          clients: Number(values.clients),
+          rps: result.rps,
+          p50_ms: result.p50_ms,
+          p99_ms: result.p99_ms,
+          errors: result.errors,
+          backend_us_per_call: cpu[info.backendPid]?.cpu_us_per_call,
+          nginx_us_per_call: Math.round(nginxUs * 10) / 10,
+        };
+        rows.push(row);
+        process.stdout.write(JSON.stringify(row) + '\n');
+      }
+    } finally {
+      child.kill('SIGTERM');
+      await new Promise((r) => child.once('exit', r));
+    }
+  }
+} finally {
+  await as.stop();
+}
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+for (const transport of values.transports.split(',')) {
+  const of = (mode, field) => median(rows.filter((r) => r.mode === mode && r.transport === transport).map((r) => r[field]));
+  const off = of('off', 'rps');
+  const on = of('jwt', 'rps');
+  process.stderr.write(
+    `${transport}: median rps auth off ${off}, JWT on ${on} (${((100 * on) / off).toFixed(1)}%); ` +
+      `backend µs/call ${of('off', 'backend_us_per_call')} -> ${of('jwt', 'backend_us_per_call')}; ` +
+      `nginx µs/call ${of('off', 'nginx_us_per_call')} -> ${of('jwt', 'nginx_us_per_call')}\n`,
+  );
+}

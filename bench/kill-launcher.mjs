@@ -1,0 +1,53 @@
+// How long nginx outlives a SIGKILLed launcher: starts `httmcp start --json` RUNS times (default
+// 5), SIGKILLs it, and polls /proc and the public port every 5 ms until the nginx master and its
+// workers are gone and the port refuses connections. Needs the build (npm run build).
+//   node bench/kill-launcher.mjs [runs]
+import { spawn } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { CLI, freePort } from './scale-lib.mjs';
+
+const runs = Number(process.argv[2] ?? 5);
+const running = (pid) => {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
+  } catch {
+    return false;
+  }
+};
+const childrenOf = (pid) =>
+  readdirSync('/proc')
+    .filter((name) => /^\d+$/.test(name))
+    .filter((name) => {
+      try {
+        return /^PPid:\s+(\d+)$/m.exec(readFileSync(`/proc/${name}/status`, 'utf8'))?.[1] === String(pid);
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
+const answers = (port) =>
+  new Promise((resolve) => {
+    const socket = connect({ host: '127.0.0.1', port });
+    socket.once('connect', () => (socket.destroy(), resolve(true)));
+    socket.once('error', () => resolve(false));
+  });
+
+for (let i = 1; i <= runs; i++) {
+  const port = await freePort();
+  const child = spawn(process.execPath, [CLI, 'start', '--port', String(port), '--json'], { env: { ...process.env, HTTMCP_LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'ignore'] });
+  const info = await new Promise((resolve) => {
+    let out = '';
+    child.stdout.on('data', (d) => {
+      out += d;
+      const line = out.split('\n').find((l) => l.startsWith('{'));
+      if (line) resolve(JSON.parse(line));
+    });
+  });
+  const nginx = [info.nginxPid, ...childrenOf(info.nginxPid)];
+  const start = process.hrtime.bigint();
+  child.kill('SIGKILL');
+  while (nginx.some(running) || (await answers(port))) await new Promise((r) => setTimeout(r, 5));
+  console.log(`run ${i}: ${nginx.length} nginx processes gone and port ${port} refusing ${(Number(process.hrtime.bigint() - start) / 1e6).toFixed(1)} ms after SIGKILL`);
+}

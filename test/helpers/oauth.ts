@@ -1,0 +1,190 @@
+import { randomUUID } from 'node:crypto';
+import type { OAuthClientProvider } from '@modelcontextprotocol/sdk/client/auth.js';
+import type { OAuthClientInformationMixed, OAuthClientMetadata, OAuthTokens } from '@modelcontextprotocol/sdk/shared/auth.js';
+import { OAuth2Server } from 'oauth2-mock-server';
+import { exportJWK, generateKeyPair, SignJWT, UnsecuredJWT } from 'jose';
+
+/** Claims a test token is given on top of the issuer's own (iss, iat, nbf, exp). */
+export interface TokenClaims {
+  sub?: string;
+  aud?: string | string[];
+  scope?: string;
+  client_id?: string;
+  /** Seconds from now; negative for an expired token. */
+  expiresIn?: number;
+  [claim: string]: unknown;
+}
+
+/**
+ * A real OAuth 2.1 authorization server on 127.0.0.1 for the tests (`oauth2-mock-server`):
+ * discovery, JWKS, authorization code with PKCE, token. It gets what the MCP authorization
+ * spec needs on top: dynamic client registration (RFC 7591) and access tokens whose audience
+ * is the `resource` the client asked for (RFC 8707).
+ */
+export class TestAuthorizationServer {
+  readonly server = new OAuth2Server();
+  /** Clients registered through DCR. */
+  readonly clients = new Map<string, Record<string, unknown>>();
+  /** The subject the next authorization-code token is issued to. */
+  subject = 'alice';
+  /** Opaque tokens and their introspection answers (RFC 7662). */
+  readonly opaque = new Map<string, Record<string, unknown>>();
+  /** Introspection requests served. */
+  introspections = 0;
+  /** The resource server's credentials at the introspection endpoint. */
+  readonly resourceServer = { clientId: 'httmcp-rs', clientSecret: 'rs-secret-4d2f' };
+  /** The scope each authorization code was granted (what the client asked for). */
+  private readonly codeScopes = new Map<string, string>();
+
+  static async start(): Promise<TestAuthorizationServer> {
+    const as = new TestAuthorizationServer();
+    // keys.add, not keys.generate: generate's plain-object check fails on a JWK made in another
+    // realm (Jest's VM modules); add copies it first.
+    const { privateKey } = await generateKeyPair('RS256', { extractable: true });
+    await as.server.issuer.keys.add({ ...(await exportJWK(privateKey)), alg: 'RS256', kid: randomUUID() });
+    as.install();
+    await as.server.start(0, '127.0.0.1');
+    return as;
+  }
+
+  get issuer(): string {
+    return this.server.issuer.url!;
+  }
+
+  private install(): void {
+    const service = this.server.service;
+    service.on('beforeWellKnownOpenIdConfiguration', (response: { body: Record<string, unknown> }) => {
+      response.body.registration_endpoint = `${this.issuer}/register`;
+      response.body.token_endpoint_auth_methods_supported = ['none'];
+      response.body.introspection_endpoint = `${this.issuer}/opaque/introspect`;
+    });
+    service.addRoute('POST', '/opaque/introspect', (req, res) => {
+      this.introspections++;
+      const expected = `Basic ${Buffer.from(`${this.resourceServer.clientId}:${this.resourceServer.clientSecret}`).toString('base64')}`;
+      if (req.headers.authorization !== expected) {
+        res.writeHead(401, { 'content-type': 'application/json' }).end('{"error":"invalid_client"}');
+        return;
+      }
+      const token = (req.body as Record<string, unknown> | undefined)?.token;
+      const claims = typeof token === 'string' ? this.opaque.get(token) : undefined;
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(claims ? { active: true, iss: this.issuer, ...claims } : { active: false }));
+    });
+    service.addRoute('POST', '/register', (req, res) => {
+      const metadata = (req.body ?? {}) as Record<string, unknown>;
+      const client = { ...metadata, client_id: randomUUID(), client_id_issued_at: Math.floor(Date.now() / 1000), token_endpoint_auth_method: 'none' };
+      this.clients.set(client.client_id, client);
+      res.writeHead(201, { 'content-type': 'application/json' }).end(JSON.stringify(client));
+    });
+    service.on('beforeAuthorizeRedirect', (redirect: { url: URL }, req: { url?: string }) => {
+      const scope = new URL(req.url ?? '/', this.issuer).searchParams.get('scope');
+      const code = redirect.url.searchParams.get('code');
+      if (code && scope) this.codeScopes.set(code, scope);
+    });
+    service.on('beforeTokenSigning', (token: { payload: Record<string, unknown> }, req: { body?: Record<string, unknown> }) => {
+      const body = req.body ?? {};
+      if (typeof body.code === 'string' && this.codeScopes.has(body.code)) token.payload.scope = this.codeScopes.get(body.code);
+      if (typeof body.resource === 'string') token.payload.aud = body.resource;
+      if (typeof body.client_id === 'string') token.payload.client_id = body.client_id;
+      if (body.grant_type === 'authorization_code' || body.grant_type === 'refresh_token') token.payload.sub = this.subject;
+    });
+  }
+
+  /** A token signed with the issuer's real key. */
+  async token(claims: TokenClaims): Promise<string> {
+    const { expiresIn = 300, ...rest } = claims;
+    return this.server.issuer.buildToken({
+      expiresIn,
+      scopesOrTransform: (_header, payload) => {
+        Object.assign(payload, rest);
+        if (expiresIn < 0) {
+          payload.iat = payload.exp - 600;
+          payload.nbf = payload.iat;
+        }
+      },
+    });
+  }
+
+  /** An opaque (non-JWT) token that the introspection endpoint knows with these claims. */
+  opaqueToken(claims: TokenClaims): string {
+    const { expiresIn = 300, ...rest } = claims;
+    const token = randomUUID().replace(/-/g, '');
+    this.opaque.set(token, { ...rest, exp: Math.floor(Date.now() / 1000) + expiresIn });
+    return token;
+  }
+
+  /** A token with the right claims, signed by a key the issuer never published. */
+  async forgedToken(claims: TokenClaims): Promise<string> {
+    const { privateKey } = await generateKeyPair('RS256');
+    const kid = (this.server.issuer.keys.toJSON()[0] as { kid: string }).kid;
+    const { expiresIn = 300, ...rest } = claims;
+    return new SignJWT(rest)
+      .setProtectedHeader({ alg: 'RS256', kid })
+      .setIssuer(this.issuer)
+      .setIssuedAt()
+      .setExpirationTime(Math.floor(Date.now() / 1000) + expiresIn)
+      .sign(privateKey);
+  }
+
+  /** An unsigned token (`alg: none`). */
+  unsignedToken(claims: TokenClaims): string {
+    const { expiresIn = 300, ...rest } = claims;
+    return new UnsecuredJWT(rest).setIssuer(this.issuer).setIssuedAt().setExpirationTime(Math.floor(Date.now() / 1000) + expiresIn).encode();
+  }
+
+  async stop(): Promise<void> {
+    await this.server.stop();
+  }
+}
+
+/**
+ * The SDK client's OAuth provider for a test "user agent": it keeps everything in memory, and
+ * when the SDK sends the user to the authorization endpoint it follows that redirect itself and
+ * keeps the code the authorization server gives back, as a browser would deliver it.
+ */
+export class MemoryOAuthProvider implements OAuthClientProvider {
+  private client: OAuthClientInformationMixed | undefined;
+  private stored: OAuthTokens | undefined;
+  private verifier = '';
+  /** The authorization code the last redirect brought back. */
+  code: string | undefined;
+  /** Every authorization URL the SDK opened (its `resource` and `scope` are checked). */
+  readonly authorizationUrls: URL[] = [];
+
+  readonly redirectUrl = 'http://127.0.0.1:1/callback';
+  readonly clientMetadata: OAuthClientMetadata = {
+    client_name: 'httmcp test client',
+    redirect_uris: ['http://127.0.0.1:1/callback'],
+    grant_types: ['authorization_code', 'refresh_token'],
+    response_types: ['code'],
+    token_endpoint_auth_method: 'none',
+  };
+
+  clientInformation(): OAuthClientInformationMixed | undefined {
+    return this.client;
+  }
+  saveClientInformation(info: OAuthClientInformationMixed): void {
+    this.client = info;
+  }
+  tokens(): OAuthTokens | undefined {
+    return this.stored;
+  }
+  saveTokens(tokens: OAuthTokens): void {
+    // Without a refresh token the SDK asks the user again (step-up) instead of refreshing.
+    this.stored = this.keepRefreshToken ? tokens : { ...tokens, refresh_token: undefined };
+  }
+
+  /** @param keepRefreshToken - false: forget refresh tokens, as a client that never gets any. */
+  constructor(private readonly keepRefreshToken = true) {}
+  async redirectToAuthorization(url: URL): Promise<void> {
+    this.authorizationUrls.push(url);
+    const response = await fetch(url, { redirect: 'manual' });
+    const location = response.headers.get('location');
+    this.code = location ? (new URL(location).searchParams.get('code') ?? undefined) : undefined;
+  }
+  saveCodeVerifier(verifier: string): void {
+    this.verifier = verifier;
+  }
+  codeVerifier(): string {
+    return this.verifier;
+  }
+}
