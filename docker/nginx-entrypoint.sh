@@ -132,6 +132,7 @@ default HTTMCP_CORE_LISTEN "$core_listen"
 default HTTMCP_CORE_SERVERS "$core_servers"
 default HTTMCP_ERROR_LOG stderr
 default HTTMCP_NGINX_LOG_LEVEL notice
+default HTTMCP_WORKER_SHUTDOWN_TIMEOUT 10s
 default HTTMCP_ACCESS_LOG off
 default HTTMCP_PUBLIC_LISTEN 0.0.0.0:8080
 # The backend's publish target (HTTMCP_PUBLISH_URL=http://nginx:8081). Reachable on the

@@ -15,6 +15,10 @@
 # their WebSocket closes (each kept a worker connection until the worker exited) and queues at
 # most 2 frames per WebSocket, reading the socket on when one is answered (docs/operations.md,
 # "Known issue: WebSocket frames queued for the upstream hop leaked worker connections").
+# 03-graceful-shutdown.patch: `nginx -s reload` with event streams open killed the old
+# workers (signal 11) at worker_shutdown_timeout and left their streams deaf to new messages
+# (docs/operations.md, "nginx is reloaded"; test/integration/reload.test.ts). Each patch's header
+# says what it fixes.
 #
 # Use the result with:  HTTMCP_NCHAN_MODULE=/usr/local/lib/httmcp/ngx_nchan_module.so
 #
@@ -103,6 +107,7 @@ grep -q 'msg_pool = ngx_create_pool([^;]*ngx_cycle->log)' "$SRC/src/subscribers/
 if grep -n 'msg_pool = ngx_create_pool([^;]*connection->log)' "$SRC/src/subscribers/websocket.c"; then die "a msg_pool still uses the connection's log"; fi
 grep -q 'define NCHAN_WS_UPSTREAM_PENDING_MAX' "$SRC/src/subscribers/websocket.c" || die "the upstream queue patch did not take"
 grep -q 'if(!cur->started)' "$SRC/src/util/nchan_fake_request.c" || die "the upstream queue patch did not take"
+grep -q 'ipc_write_end_read_handler' "$SRC/src/store/memory/ipc.c" || die "the reload patch (03) did not take"
 
 # 4. Build the dynamic module against the installed nginx (as dh-sequence-nginx's nginx_mod does).
 log "configuring against nginx $NGINX_VERSION"

@@ -20,6 +20,7 @@ export interface NginxConfigValues {
   HTTMCP_PREFIX: string;
   HTTMCP_ERROR_LOG: string;
   HTTMCP_NGINX_LOG_LEVEL: string;
+  HTTMCP_WORKER_SHUTDOWN_TIMEOUT: string;
   HTTMCP_ACCESS_LOG: string;
   HTTMCP_PUBLIC_LISTEN: string;
   HTTMCP_PUBLISH_LISTEN: string;

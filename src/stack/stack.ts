@@ -82,6 +82,12 @@ export interface StackOptions {
   /** nginx error log level (default `notice`; workers that die on a signal are logged at `alert`). */
   nginxLogLevel?: string;
   /**
+   * How long the old workers of a reload (`nginx -s reload`, SIGHUP) may finish requests still in
+   * flight before nginx closes what is left, as an nginx time (`10s`, `1m`). Default
+   * `HTTMCP_WORKER_SHUTDOWN_TIMEOUT`, else {@link LIMITS}.workerShutdownTimeout.
+   */
+  workerShutdownTimeout?: string;
+  /**
    * Authentication (off by default). Default: from the environment (`HTTMCP_OAUTH_ISSUER`,
    * `HTTMCP_API_KEYS`, ...; docs/auth.md), with the stack's own URL as the public origin.
    */
@@ -135,6 +141,8 @@ export const LIMITS = {
   messageTimeout: '10m',
   /** How long SSE clients wait before reconnecting a stream the server closed. */
   sseRetryMs: 1000,
+  /** nginx's worker_shutdown_timeout: how long a reload's old workers may finish what is in flight. */
+  workerShutdownTimeout: '10s',
 } as const;
 
 /**
@@ -200,6 +208,8 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   const upstreams = options.backends ?? backendSockets.map((path) => `unix:${path} max_fails=0`);
   const errorLog = join(prefix, 'logs', 'error.log');
   const config = join(prefix, 'nginx.conf');
+  const workerShutdownTimeout = options.workerShutdownTimeout ?? process.env.HTTMCP_WORKER_SHUTDOWN_TIMEOUT ?? LIMITS.workerShutdownTimeout;
+  if (parseNginxSeconds(workerShutdownTimeout) < 1) throw new Error(`worker shutdown timeout must be at least 1s, got ${JSON.stringify(workerShutdownTimeout)}`);
   const instance = randomBytes(12).toString('base64url');
   // 0600: it holds the backend key. Only the master (launcher's user) reads it.
   rmSync(config, { force: true });
@@ -221,6 +231,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       HTTMCP_PREFIX: prefix,
       HTTMCP_ERROR_LOG: errorLog,
       HTTMCP_NGINX_LOG_LEVEL: options.nginxLogLevel ?? 'notice',
+      HTTMCP_WORKER_SHUTDOWN_TIMEOUT: workerShutdownTimeout,
       HTTMCP_ACCESS_LOG: 'off',
       HTTMCP_PUBLIC_LISTEN: `${host}:${port}`,
       HTTMCP_PUBLISH_LISTEN: publishListen,

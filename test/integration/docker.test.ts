@@ -121,6 +121,7 @@ describe('nginx image entrypoint: rendering', () => {
       HTTMCP_PREFIX: prefix,
       HTTMCP_ERROR_LOG: 'stderr',
       HTTMCP_NGINX_LOG_LEVEL: 'notice',
+      HTTMCP_WORKER_SHUTDOWN_TIMEOUT: LIMITS.workerShutdownTimeout,
       HTTMCP_ACCESS_LOG: 'off',
       HTTMCP_PUBLIC_LISTEN: '0.0.0.0:8080',
       HTTMCP_PUBLISH_LISTEN: '0.0.0.0:8081',
