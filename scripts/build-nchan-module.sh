@@ -15,6 +15,10 @@
 # their WebSocket closes (each kept a worker connection until the worker exited) and queues at
 # most 2 frames per WebSocket, reading the socket on when one is answered (docs/operations.md,
 # "Known issue: WebSocket frames queued for the upstream hop leaked worker connections").
+# 04-ws-publish-callback-ctx.patch stops a WebSocket's publish callback from writing into its
+# request context after the request was freed (a Redis answer arriving after the socket closed).
+# 05-ws-upstream-sync-answer.patch handles a frame's upstream request that fails at once (nginx
+# answers 502 inside the call that starts it) instead of reading its handle uninitialised.
 #
 # Use the result with:  HTTMCP_NCHAN_MODULE=/usr/local/lib/httmcp/ngx_nchan_module.so
 #
@@ -103,6 +107,10 @@ grep -q 'msg_pool = ngx_create_pool([^;]*ngx_cycle->log)' "$SRC/src/subscribers/
 if grep -n 'msg_pool = ngx_create_pool([^;]*connection->log)' "$SRC/src/subscribers/websocket.c"; then die "a msg_pool still uses the connection's log"; fi
 grep -q 'define NCHAN_WS_UPSTREAM_PENDING_MAX' "$SRC/src/subscribers/websocket.c" || die "the upstream queue patch did not take"
 grep -q 'if(!cur->started)' "$SRC/src/util/nchan_fake_request.c" || die "the upstream queue patch did not take"
+# the channel counters are written into fsub->ctx only after the zombie-publisher check
+awk '/zombie publisher/ { z = 1 } /fsub->ctx->channel_subscriber_last_seen/ { if (!z) bad = 1 } END { exit bad }' \
+  "$SRC/src/subscribers/websocket.c" || die "the publish callback patch did not take"
+grep -q 'd->subrequest = sr->post_subrequest->data;' "$SRC/src/subscribers/websocket.c" || die "the upstream answer patch did not take"
 
 # 4. Build the dynamic module against the installed nginx (as dh-sequence-nginx's nginx_mod does).
 log "configuring against nginx $NGINX_VERSION"
