@@ -13,9 +13,12 @@ import { FIXED_NCHAN_MODULE } from '../../src/index.js';
 const REPRODUCER = fileURLToPath(new URL('../../bench/nchan-close-crash.mjs', import.meta.url));
 const DEBIAN_MODULE = '/usr/lib/nginx/modules/ngx_nchan_module.so';
 
-/** Crash lines ("worker process N exited on signal S") of a perturbed run with that module. */
-function perturbedRun(module: string): { crashes: number; lines: string } {
-  const run = spawnSync(process.execPath, [REPRODUCER, '--rounds', '4', '--perturb', '--close', 'nextterm'], {
+/**
+ * Crash lines ("worker process N exited on signal S") of a perturbed run with that module, while
+ * the stack runs (`crashes`; those while it stops are a separate, known issue: docs/operations.md).
+ */
+function perturbedRun(module: string, extra: string[] = ['--close', 'nextterm']): { crashes: number; lines: string } {
+  const run = spawnSync(process.execPath, [REPRODUCER, '--rounds', '4', '--perturb', ...extra], {
     env: { ...process.env, HTTMCP_NCHAN_MODULE: module },
     encoding: 'utf8',
     timeout: 60_000,
@@ -31,6 +34,14 @@ const fixedTest = existsSync(FIXED_NCHAN_MODULE) || process.env.CI ? test : test
 fixedTest('the fixed build: WebSockets closing with frames upstream crash no worker, even with freed memory overwritten', () => {
   expect(existsSync(FIXED_NCHAN_MODULE)).toBe(true);
   const { crashes, lines } = perturbedRun(FIXED_NCHAN_MODULE);
+  expect({ crashes, lines }).toEqual({ crashes: 0, lines: expect.any(String) });
+}, 90_000);
+
+// Valid pings, each socket closed right after sending, with Redis: the publish of the backend's
+// answer comes back after the socket is gone (patch 04), and bursts of frames fail the connect to
+// the backend at once (patch 05). Both killed workers of the 01+02 build, not in every run.
+fixedTest('the fixed build: WebSockets closing right after pipelining valid frames, with Redis, crash no worker', () => {
+  const { crashes, lines } = perturbedRun(FIXED_NCHAN_MODULE, ['--kinds', '5', '--close', 'now']);
   expect({ crashes, lines }).toEqual({ crashes: 0, lines: expect.any(String) });
 }, 90_000);
 
