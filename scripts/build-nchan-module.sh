@@ -19,6 +19,8 @@
 # request context after the request was freed (a Redis answer arriving after the socket closed).
 # 05-ws-upstream-sync-answer.patch handles a frame's upstream request that fails at once (nginx
 # answers 502 inside the call that starts it) instead of reading its handle uninitialised.
+# 06-ws-publish-at-worker-exit.patch keeps a Redis publish that fails at a worker's exit from
+# finalizing its WebSocket into the memory store's already freed spools.
 #
 # Use the result with:  HTTMCP_NCHAN_MODULE=/usr/local/lib/httmcp/ngx_nchan_module.so
 #
@@ -111,6 +113,7 @@ grep -q 'if(!cur->started)' "$SRC/src/util/nchan_fake_request.c" || die "the ups
 awk '/zombie publisher/ { z = 1 } /fsub->ctx->channel_subscriber_last_seen/ { if (!z) bad = 1 } END { exit bad }' \
   "$SRC/src/subscribers/websocket.c" || die "the publish callback patch did not take"
 grep -q 'd->subrequest = sr->post_subrequest->data;' "$SRC/src/subscribers/websocket.c" || die "the upstream answer patch did not take"
+grep -q 'if(nchan_worker_exiting)' "$SRC/src/subscribers/websocket.c" || die "the worker exit patch did not take"
 
 # 4. Build the dynamic module against the installed nginx (as dh-sequence-nginx's nginx_mod does).
 log "configuring against nginx $NGINX_VERSION"
