@@ -10,7 +10,8 @@
 //   4 50 frames of broken deep nesting, 5 50 valid pings pipelined, post: the flood test's POSTs.
 // then closes the socket as --close says: `next` after its first message (like the flood test),
 // `nextterm` the same but abruptly (no close frame), `now`/`term` right after sending, `none` never.
-// It counts workers that died on a signal in nginx's error logs.
+// It counts workers that died on a signal in nginx's error logs (`crashes`), and apart from them
+// those that died while the stack stopped (`crashesAtStop`).
 //
 // --perturb starts nginx with MALLOC_PERTURB_=255 and glibc's tcache off, so freed heap memory is
 // overwritten at once: a use-after-free of freed memory then crashes every time instead of only
@@ -117,9 +118,14 @@ for (let round = 0; round < ROUNDS; round++) {
   await new Promise((r) => setTimeout(r, 300));
 }
 await new Promise((r) => setTimeout(r, 1000));
+const before = nodes.map((node) => crashes(node).length);
 const lines = nodes.flatMap(crashes);
-console.log(JSON.stringify({ kinds: KINDS, rounds: ROUNDS, clients: CLIENTS, close: CLOSE, nodes: nodes.length, redis: !!redis, perturb: args.perturb, crashes: lines.length, seconds: Math.round((Date.now() - started) / 1000) }));
-for (const line of lines) console.log(`  ${line}`);
+// Workers that die while the stack stops (nchan's exit handlers; the backend is gone by then)
+// are counted apart: `crashes` is what clients of a running node suffer.
 for (const node of nodes) await node.stop();
 redis?.stop();
+const atStop = nodes.flatMap((node, n) => crashes(node).slice(before[n]));
+console.log(JSON.stringify({ kinds: KINDS, rounds: ROUNDS, clients: CLIENTS, close: CLOSE, nodes: nodes.length, redis: !!redis, perturb: args.perturb, crashes: lines.length, crashesAtStop: atStop.length, seconds: Math.round((Date.now() - started) / 1000) }));
+for (const line of lines) console.log(`  ${line}`);
+for (const line of atStop) console.log(`  at stop: ${line}`);
 process.exit(0);

@@ -17,8 +17,14 @@
 # "Known issue: WebSocket frames queued for the upstream hop leaked worker connections").
 # 03-graceful-shutdown.patch: `nginx -s reload` with event streams open killed the old
 # workers (signal 11) at worker_shutdown_timeout and left their streams deaf to new messages
-# (docs/operations.md, "nginx is reloaded"; test/integration/reload.test.ts). Each patch's header
-# says what it fixes.
+# (docs/operations.md, "nginx is reloaded"; test/integration/reload.test.ts).
+# 04-ws-publish-callback-ctx.patch stops a WebSocket's publish callback from writing into its
+# request context after the request was freed (a Redis answer arriving after the socket closed).
+# 05-ws-upstream-sync-answer.patch handles a frame's upstream request that fails at once (nginx
+# answers 502 inside the call that starts it) instead of reading its handle uninitialised.
+# 06-ws-publish-at-worker-exit.patch keeps a Redis publish that fails at a worker's exit from
+# finalizing its WebSocket into the memory store's already freed spools.
+# Each patch's header says what it fixes.
 #
 # Use the result with:  HTTMCP_NCHAN_MODULE=/usr/local/lib/httmcp/ngx_nchan_module.so
 #
@@ -108,6 +114,11 @@ if grep -n 'msg_pool = ngx_create_pool([^;]*connection->log)' "$SRC/src/subscrib
 grep -q 'define NCHAN_WS_UPSTREAM_PENDING_MAX' "$SRC/src/subscribers/websocket.c" || die "the upstream queue patch did not take"
 grep -q 'if(!cur->started)' "$SRC/src/util/nchan_fake_request.c" || die "the upstream queue patch did not take"
 grep -q 'ipc_write_end_read_handler' "$SRC/src/store/memory/ipc.c" || die "the reload patch (03) did not take"
+# the channel counters are written into fsub->ctx only after the zombie-publisher check
+awk '/zombie publisher/ { z = 1 } /fsub->ctx->channel_subscriber_last_seen/ { if (!z) bad = 1 } END { exit bad }' \
+  "$SRC/src/subscribers/websocket.c" || die "the publish callback patch did not take"
+grep -q 'd->subrequest = sr->post_subrequest->data;' "$SRC/src/subscribers/websocket.c" || die "the upstream answer patch did not take"
+grep -q 'if(nchan_worker_exiting)' "$SRC/src/subscribers/websocket.c" || die "the worker exit patch did not take"
 
 # 4. Build the dynamic module against the installed nginx (as dh-sequence-nginx's nginx_mod does).
 log "configuring against nginx $NGINX_VERSION"
