@@ -592,7 +592,9 @@ async function observabilityMain(v) {
     for (const [i, p] of plan.entries()) {
       if (i > 0) await sleep(pause);
       log(`(${i + 1}/${plan.length}) round ${p.round} ${p.config} ${p.transport} clients=${p.clients} (load ${uptime()})`);
-      const pids = [...p.sut.backendPids, ...p.sut.nginxPids];
+      // The backend's CPU only: nginx workers may be replaced during a long run, and the
+      // backend is where metrics and tracing run.
+      const pids = p.sut.backendPids;
       const r = await runLoadProcess({ transport: p.transport, url: p.sut.url, clients: p.clients, duration, warmup, pids, tool: v.tool, args: v.args });
       const cpu = cpuSplit(r, p.sut.backendPids, p.sut.nginxPids);
       const row = { config: p.config, round: p.round, server: `httmcp ${p.config}`, ...r, backend_cpu_us_per_call: cpu.backend, nginx_cpu_us_per_call: cpu.nginx, loadavg: os.loadavg() };
