@@ -1,7 +1,7 @@
 import { BackendMetrics, OTHER_TOOL, UNKNOWN_TOOL } from '../../src/observability/metrics.js';
 import { parseStubStatus } from '../../src/observability/nchan-status.js';
 
-const figures = () => ({ inflight: 2, sessionsClosed: 3, published: 5, retried: 1, failed: 0 });
+const figures = () => ({ inflight: 2, sessionsClosed: 3, published: 5, retried: 1, failed: 0, retained: { inflight: 2, leaving: 1 } });
 
 test('tool labels: unknown names never become label values, and each server has at most the cap', () => {
   const metrics = new BackendMetrics({ figures, maxToolsPerServer: 2 });
@@ -22,6 +22,7 @@ test('the gateway figures keep their names and types; calls are counted by outco
   expect(text).toContain('# TYPE httmcp_publish_total counter\nhttmcp_publish_total 5\n');
   expect(text).toContain('# TYPE httmcp_inflight_requests gauge\nhttmcp_inflight_requests 2\n');
   expect(text).toContain('httmcp_sessions_closed_total 3\n');
+  expect(text).toContain('httmcp_retained{kind="leaving"} 1\n');
   expect(text).toContain('httmcp_tool_calls_total{server="s",tool="t",outcome="ok"} 1\n');
   expect(text).toContain('httmcp_tool_errors_total{server="s",tool="t"} 1\n');
   expect(text).toContain('httmcp_tool_calls_in_flight{server="s",tool="t"} 1\n');
