@@ -16,6 +16,15 @@
 //          --skip-sdk-v2  --sdk-v2-url URL --sdk-v2-pid PID (the 2026-era baseline)
 //          --httmcp-path /mcp/demo  --out FILE  --check (exit 1 if a target is missed)
 //
+//   node bench/run.mjs --observability [--repeat 3]
+//        Same-run comparison of two httmcp stacks: per-tool metrics and tracing both off
+//        (HTTMCP_REQUEST_METRICS=off, no OTEL_*) against both on (metrics scraped every 5 s,
+//        OpenTelemetry SDK exporting OTLP to a local sink, sampled at 1%:
+//        parentbased_traceidratio 0.01). Runs alternate off/on per (transport, clients),
+//        repeated; reports the median rps of each and on/off (target >= 0.95). Writes
+//        bench/results/<YYYY-MM-DD>-observability.json. --on-env / --off-env '{"NAME":"value"}'
+//        change either side's environment (to find what costs what).
+//
 // Every load run is a separate `node bench/load.mjs` process. Prints a
 // markdown table and the httmcp/sdk rps ratios, and writes all raw results to
 // bench/results/<YYYY-MM-DD>-tools-call.json.
@@ -51,8 +60,8 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 // ---------------------------------------------------------------- processes
 
 /** Spawn a child in its own process group; resolves the first stdout line that parses as JSON. */
-function spawnWithJsonLine(cmd, args, { cwd, timeoutMs = 30_000, name }) {
-  const child = spawn(cmd, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+function spawnWithJsonLine(cmd, args, { cwd, timeoutMs = 30_000, name, env }) {
+  const child = spawn(cmd, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'], detached: true, ...(env ? { env: { ...process.env, ...env } } : {}) });
   const stderrTail = [];
   child.stderr.setEncoding('utf8');
   child.stderr.on('data', (d) => {
@@ -187,7 +196,7 @@ async function startSdkBaseline(script = SDK_SERVER) {
 // node descendants; nginx pids are the CLI's descendants named `nginx`.
 // The CLI is stopped with SIGTERM to its process group.
 // ============================================================================
-async function startHttmcpStack({ mcpPath }) {
+async function startHttmcpStack({ mcpPath, env, extraArgs = [] }) {
   const cli = join(REPO_DIR, 'dist', 'src', 'cli', 'main.js');
   if (!existsSync(cli)) {
     throw new Error(
@@ -195,10 +204,11 @@ async function startHttmcpStack({ mcpPath }) {
     );
   }
   const port = await freePort();
-  const { child, firstJson } = spawnWithJsonLine(process.execPath, [cli, 'start', '--port', String(port), '--json', ...BENCH_CLIENT_LIMIT_FLAGS], {
+  const { child, firstJson } = spawnWithJsonLine(process.execPath, [cli, 'start', '--port', String(port), '--json', ...BENCH_CLIENT_LIMIT_FLAGS, ...extraArgs], {
     cwd: REPO_DIR,
     name: 'httmcp start',
     timeoutMs: 60_000,
+    env,
   });
   let info;
   try {
@@ -316,9 +326,14 @@ async function main() {
       args: { type: 'string', default: '{"a":1,"b":2}' },
       out: { type: 'string' },
       check: { type: 'boolean', default: false },
+      observability: { type: 'boolean', default: false },
+      repeat: { type: 'string', default: '3' },
+      'on-env': { type: 'string' },
+      'off-env': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
+  if (v.observability) return observabilityMain(v);
   if (v.help) {
     process.stdout.write(readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').filter((l) => l.startsWith('//')).map((l) => l.slice(3)).join('\n') + '\n');
     return;
@@ -479,6 +494,179 @@ async function main() {
   );
   log(`results written to ${relative(process.cwd(), out)}`);
   if (v.check && (checks.some((c) => !c.pass) || rows.some((r) => r.failed))) process.exitCode = 1;
+}
+
+// ---------------------------------------------------------------- --observability
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length === 0 ? NaN : s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+
+/** An OTLP/HTTP endpoint that accepts and drops every export (what a collector costs is not ours). */
+async function startOtlpSink() {
+  const { createServer } = await import('node:http');
+  let exports = 0;
+  const server = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      if (req.url === '/v1/traces') exports++;
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+    });
+  });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  return { url: `http://127.0.0.1:${server.address().port}`, exports: () => exports, stop: async () => server.close() };
+}
+
+async function observabilityMain(v) {
+  const clientCounts = v.clients.split(',').map(Number).filter((n) => n > 0);
+  const duration = Number(v.duration);
+  const warmup = Number(v.warmup);
+  const pause = Number(v.pause) * 1000;
+  const repeat = Math.max(1, Number(v.repeat));
+  const transports = v.transports.split(',').map((t) => t.trim()).filter(Boolean);
+  const started = [];
+  const cleanup = async () => {
+    for (const s of started.reverse()) await s.stop().catch(() => {});
+  };
+  process.on('SIGINT', () => cleanup().then(() => process.exit(130)));
+  process.on('SIGTERM', () => cleanup().then(() => process.exit(143)));
+  const uptime = () => os.loadavg().map((x) => x.toFixed(2)).join(', ');
+  const loadBefore = os.loadavg();
+  log(`load average before: ${uptime()}`);
+
+  const rows = [];
+  let sink;
+  let scraped = 0;
+  let scrapeFailures = 0;
+  let scraper;
+  let otlpExports = 0;
+  try {
+    sink = await startOtlpSink();
+    started.push(sink);
+    const metricsPort = await freePort();
+    log('starting the stack with metrics and tracing off');
+    const off = await startHttmcpStack({
+      mcpPath: v['httmcp-path'],
+      env: { HTTMCP_REQUEST_METRICS: 'off', OTEL_TRACES_EXPORTER: '', OTEL_EXPORTER_OTLP_ENDPOINT: '', ...JSON.parse(v['off-env'] ?? '{}') },
+    });
+    started.push(off);
+    log('starting the stack with metrics and tracing on (1% sampled)');
+    const on = await startHttmcpStack({
+      mcpPath: v['httmcp-path'],
+      extraArgs: ['--metrics-listen', `127.0.0.1:${metricsPort}`],
+      env: {
+        HTTMCP_REQUEST_METRICS: 'on',
+        OTEL_EXPORTER_OTLP_ENDPOINT: sink.url,
+        OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf',
+        OTEL_TRACES_SAMPLER: 'parentbased_traceidratio',
+        OTEL_TRACES_SAMPLER_ARG: '0.01',
+        ...JSON.parse(v['on-env'] ?? '{}'),
+      },
+    });
+    started.push(on);
+    // A Prometheus-like scraper on the "on" stack for the whole run.
+    const scrape = async () => {
+      try {
+        const res = await request(`http://127.0.0.1:${metricsPort}/metrics`);
+        await res.body.text();
+        if (res.statusCode === 200) scraped++;
+        else scrapeFailures++;
+      } catch {
+        scrapeFailures++;
+      }
+    };
+    await scrape();
+    scraper = setInterval(scrape, 5000);
+
+    const plan = [];
+    for (let round = 1; round <= repeat; round++) {
+      for (const clients of clientCounts) {
+        for (const transport of transports) {
+          // Alternate which goes first, so a drift in machine load does not favour one side.
+          const pair = round % 2 ? [['off', off], ['on', on]] : [['on', on], ['off', off]];
+          for (const [config, sut] of pair) plan.push({ round, clients, transport, config, sut });
+        }
+      }
+    }
+    for (const [i, p] of plan.entries()) {
+      if (i > 0) await sleep(pause);
+      log(`(${i + 1}/${plan.length}) round ${p.round} ${p.config} ${p.transport} clients=${p.clients} (load ${uptime()})`);
+      // The backend's CPU only: nginx workers may be replaced during a long run, and the
+      // backend is where metrics and tracing run.
+      const pids = p.sut.backendPids;
+      const r = await runLoadProcess({ transport: p.transport, url: p.sut.url, clients: p.clients, duration, warmup, pids, tool: v.tool, args: v.args });
+      const cpu = cpuSplit(r, p.sut.backendPids, p.sut.nginxPids);
+      const row = { config: p.config, round: p.round, server: `httmcp ${p.config}`, ...r, backend_cpu_us_per_call: cpu.backend, nginx_cpu_us_per_call: cpu.nginx, loadavg: os.loadavg() };
+      rows.push(row);
+      log(row.failed ? `    failed: ${row.error}` : `    rps ${fmt(row.rps)} p50 ${fmt(row.p50_ms, 2)} ms p99 ${fmt(row.p99_ms, 2)} ms errors ${row.errors} backend ${fmt(row.backend_cpu_us_per_call, 1)} µs/call`);
+    }
+  } finally {
+    if (scraper) clearInterval(scraper);
+    otlpExports = sink?.exports() ?? 0;
+    await cleanup();
+  }
+
+  const summary = [];
+  for (const clients of clientCounts) {
+    for (const transport of transports) {
+      const of = (config) => rows.filter((r) => r.config === config && r.clients === clients && r.transport === transport && !r.failed);
+      const offRows = of('off');
+      const onRows = of('on');
+      const offRps = median(offRows.map((r) => r.rps));
+      const onRps = median(onRows.map((r) => r.rps));
+      summary.push({
+        transport,
+        clients,
+        off_rps: offRows.map((r) => Math.round(r.rps)),
+        on_rps: onRows.map((r) => Math.round(r.rps)),
+        off_median: Math.round(offRps),
+        on_median: Math.round(onRps),
+        ratio: Math.round((onRps / offRps) * 1000) / 1000,
+        off_backend_cpu_us: Math.round(median(offRows.map((r) => r.backend_cpu_us_per_call ?? NaN)) * 10) / 10,
+        on_backend_cpu_us: Math.round(median(onRows.map((r) => r.backend_cpu_us_per_call ?? NaN)) * 10) / 10,
+        pass: onRps / offRps >= 0.95,
+      });
+    }
+  }
+  let table =
+    '| transport | clients | off rps (runs) | on rps (runs) | off median | on median | on/off | backend CPU µs/call off → on |\n' +
+    '|---|---:|---|---|---:|---:|---:|---:|\n';
+  for (const s of summary) {
+    table += `| ${s.transport} | ${s.clients} | ${s.off_rps.join(', ')} | ${s.on_rps.join(', ')} | ${s.off_median} | ${s.on_median} | ${s.ratio.toFixed(3)} | ${fmt(s.off_backend_cpu_us, 1)} → ${fmt(s.on_backend_cpu_us, 1)} |\n`;
+  }
+  process.stdout.write(`\n${table}\nscrapes ${scraped} (failed ${scrapeFailures}), OTLP exports received ${otlpExports}\nload average before ${loadBefore.map((x) => x.toFixed(2)).join(', ')}, after ${uptime()}\n`);
+  const now = new Date();
+  const out = v.out ? resolve(v.out) : join(BENCH_DIR, 'results', `${now.toISOString().slice(0, 10)}-observability.json`);
+  mkdirSync(dirname(out), { recursive: true });
+  const cpus = os.cpus();
+  writeFileSync(
+    out,
+    JSON.stringify(
+      {
+        date: now.toISOString(),
+        command: ['node', relative(REPO_DIR, fileURLToPath(import.meta.url)), ...process.argv.slice(2)].join(' '),
+        commit: gitCommit(),
+        machine: { node: process.version, platform: `${os.platform()} ${os.release()}`, cpus: cpus.length, cpu_model: cpus[0]?.model, loadavg_before: loadBefore, loadavg_after: os.loadavg() },
+        settings: { clients: clientCounts, duration, warmup, transports, repeat, tool: v.tool, args: JSON.parse(v.args) },
+        configs: {
+          off: { HTTMCP_REQUEST_METRICS: 'off', tracing: 'no SDK' },
+          on: { HTTMCP_REQUEST_METRICS: 'on', scrape_interval_s: 5, OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: '0.01', exporter: 'otlp http/protobuf to a local sink' },
+        },
+        scrapes: scraped,
+        scrape_failures: scrapeFailures,
+        otlp_exports: otlpExports,
+        target: 'on/off rps >= 0.95',
+        summary,
+        results: rows,
+        table_markdown: table,
+      },
+      null,
+      2,
+    ) + '\n',
+  );
+  log(`results written to ${relative(process.cwd(), out)}`);
+  if (v.check && summary.some((s) => !s.pass)) process.exitCode = 1;
 }
 
 main().catch((err) => {

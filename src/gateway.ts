@@ -10,6 +10,7 @@ import { authFromEnv } from './auth/config.js';
 import { decodePrincipal, principalKey, PRINCIPAL_HEADER, type Principal } from './auth/principal.js';
 import { BoundedMap } from './util/bounded-map.js';
 import { deriveBackendKey } from './http/backend-guard.js';
+import { BackendMetrics } from './observability/metrics.js';
 
 /** Settings shared by every server of one backend process. */
 export interface GatewayOptions {
@@ -55,6 +56,17 @@ export interface GatewayOptions {
    */
   limits?: Partial<BackendLimits>;
   logger?: Logger;
+  /**
+   * Record per-tool call counts, errors and latency (`HTTMCP_REQUEST_METRICS`, default on; `off`
+   * leaves `/metrics` with the gateway's own counters, nchan's and the process's).
+   */
+  requestMetrics?: boolean;
+  /** See {@link BackendMetricsOptions.maxToolsPerServer} (`HTTMCP_METRICS_MAX_TOOLS`, default 500). */
+  metricsMaxTools?: number;
+  /** Longest wait for nchan's status at a scrape, in ms (`HTTMCP_NCHAN_STATUS_TIMEOUT_MS`, default 1000). */
+  nchanStatusTimeoutMs?: number;
+  /** How long nchan's status is reused between scrapes, in ms (`HTTMCP_NCHAN_STATUS_CACHE_MS`, default 1000). */
+  nchanStatusCacheMs?: number;
 }
 
 /**
@@ -77,6 +89,10 @@ export class Gateway {
   readonly backendKey: string;
   /** The bounds every server of this gateway applies. */
   readonly limits: BackendLimits;
+  /** This backend's Prometheus registry and recorders (served at `/metrics`). */
+  readonly metrics: BackendMetrics;
+  /** Whether per-tool metrics are recorded ({@link GatewayOptions.requestMetrics}). */
+  readonly requestMetrics: boolean;
   private readonly options: GatewayOptions;
   private readonly hubs = new Set<SessionHub>();
   /** Trusted principal headers already decoded (authentication on). */
@@ -110,6 +126,16 @@ export class Gateway {
         : principalFromHeaders);
     this.messageBuffer = options.messageBuffer ?? DEFAULT_MESSAGE_BUFFER;
     this.limits = resolveLimits(options.limits);
+    this.requestMetrics = options.requestMetrics ?? true;
+    this.metrics = new BackendMetrics({
+      figures: () => this.stats(),
+      nchanStatus: {
+        publishUrl: options.publishUrl,
+        ...(options.nchanStatusTimeoutMs === undefined ? {} : { timeoutMs: options.nchanStatusTimeoutMs }),
+        ...(options.nchanStatusCacheMs === undefined ? {} : { cacheMs: options.nchanStatusCacheMs }),
+      },
+      ...(options.metricsMaxTools === undefined ? {} : { maxToolsPerServer: options.metricsMaxTools }),
+    });
   }
 
   /** A gateway configured from `HTTMCP_*` environment variables. */
@@ -138,6 +164,17 @@ export class Gateway {
     if (inlineMax !== undefined) options.inlineReplyMax = inlineMax;
     const liveness = number('HTTMCP_LIVENESS_INTERVAL_MS');
     if (liveness !== undefined) options.livenessIntervalMs = liveness;
+    const requestMetrics = env.HTTMCP_REQUEST_METRICS;
+    if (requestMetrics !== undefined && requestMetrics !== '') {
+      if (!/^(on|off|1|0|true|false)$/.test(requestMetrics)) throw new Error(`HTTMCP_REQUEST_METRICS must be on or off, got ${JSON.stringify(requestMetrics)}`);
+      options.requestMetrics = /^(on|1|true)$/.test(requestMetrics);
+    }
+    const maxTools = number('HTTMCP_METRICS_MAX_TOOLS');
+    if (maxTools !== undefined) options.metricsMaxTools = maxTools;
+    const statusTimeout = number('HTTMCP_NCHAN_STATUS_TIMEOUT_MS');
+    if (statusTimeout !== undefined) options.nchanStatusTimeoutMs = statusTimeout;
+    const statusCache = number('HTTMCP_NCHAN_STATUS_CACHE_MS');
+    if (statusCache !== undefined) options.nchanStatusCacheMs = statusCache;
     const bufferLength = number('HTTMCP_MESSAGE_BUFFER_LENGTH');
     const bufferTimeout = env.HTTMCP_MESSAGE_TIMEOUT ? parseNginxSeconds(env.HTTMCP_MESSAGE_TIMEOUT) : undefined;
     if (bufferLength !== undefined || bufferTimeout !== undefined) {
@@ -216,6 +253,7 @@ export class Gateway {
   }
 
   async close(): Promise<void> {
+    await this.metrics.close();
     await this.publisher.close();
   }
 }

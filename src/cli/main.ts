@@ -13,6 +13,8 @@ import { createBackendHandler } from '../http/node-handler.js';
 import { deriveBackendKey } from '../http/backend-guard.js';
 import { listen, startStack, type Stack } from '../stack/stack.js';
 import { DEFAULT_CLIENT_LIMITS } from '../stack/nginx-config.js';
+import { listenForMetrics } from '../observability/metrics-listener.js';
+import { tracingRequested } from '../observability/otel-env.js';
 
 interface StackFlags {
   port: number;
@@ -33,7 +35,11 @@ interface StackFlags {
   oauthScopes?: string;
   apiKeys?: string;
   publicUrl?: string;
+  metricsListen?: string;
 }
+
+const METRICS_LISTEN_HELP =
+  "also serve the backend's Prometheus /metrics here, for a scraper on the host (for example 127.0.0.1:9464; default: only through nginx's private hops)";
 
 const program = new Command()
   .name('httmcp')
@@ -65,17 +71,21 @@ program
   .option('--oauth-scopes <scopes>', 'scopes every request needs (HTTMCP_OAUTH_SCOPES)')
   .option('--api-keys <entries>', 'accept these API keys: subject:sha256hex[:scopes] (HTTMCP_API_KEYS)')
   .option('--public-url <origin>', 'the origin clients use: token audiences are <origin>/mcp/<name> (HTTMCP_PUBLIC_URL; needed with auth)')
-  .action(async (module: string | undefined, flags: { listen: string; publishUrl?: string } & Pick<StackFlags, 'oauthIssuer' | 'oauthScopes' | 'apiKeys' | 'publicUrl'>) => {
+  .option('--metrics-listen <host:port>', METRICS_LISTEN_HELP)
+  .action(async (module: string | undefined, flags: { listen: string; publishUrl?: string; metricsListen?: string } & Pick<StackFlags, 'oauthIssuer' | 'oauthScopes' | 'apiKeys' | 'publicUrl'>) => {
     applyAuthFlags(flags);
+    const stopTracing = await startTracingIfAsked();
     const servers = module ? await loadServers(module) : (await import('../../examples/index.js')).createExampleServers();
     const logger = createLogger();
     const gateway = Gateway.fromEnv(process.env, { logger, ...(flags.publishUrl ? { publishUrl: flags.publishUrl } : {}) });
     const [host, port] = splitHostPort(flags.listen);
     const server = await listen(createBackendHandler(servers, gateway), port, host);
     logger.info({ listen: flags.listen, servers: servers.map((s) => s.name) }, 'backend listening');
+    const metricsServer = flags.metricsListen === undefined ? undefined : await serveMetrics(gateway, flags.metricsListen, logger);
     const stop = () => {
       server.close();
-      void gateway.close().then(() => process.exit(0));
+      metricsServer?.close();
+      void gateway.close().then(stopTracing).then(() => process.exit(0));
     };
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
@@ -89,6 +99,21 @@ program
     if (!secret) throw new Error('HTTMCP_SESSION_SECRET is not set: the key is derived from the secret the backends share');
     process.stdout.write(`${deriveBackendKey(secret)}\n`);
   });
+
+/** Starts the OpenTelemetry SDK when the standard OTEL_* variables ask for traces; returns how to stop it. */
+async function startTracingIfAsked(): Promise<() => Promise<void>> {
+  if (!tracingRequested()) return async () => undefined;
+  // Loaded only then: a backend without tracing never loads the SDK.
+  const { startTracing } = await import('../observability/otel-sdk.js');
+  return startTracing();
+}
+
+async function serveMetrics(gateway: Gateway, address: string, logger: ReturnType<typeof createLogger>) {
+  const [host, port] = splitHostPort(address);
+  const server = await listenForMetrics(gateway.metrics, port, host === '0.0.0.0' && !address.includes(':') ? '127.0.0.1' : host);
+  logger.info({ metrics: `http://${address}/metrics` }, 'metrics listening');
+  return server;
+}
 
 function splitHostPort(value: string): [string, number] {
   const at = value.lastIndexOf(':');
@@ -127,6 +152,7 @@ function withStackFlags(command: Command): Command {
         'HTTMCP_TRUSTED_PROXIES',
       ),
     )
+    .option('--metrics-listen <host:port>', METRICS_LISTEN_HELP)
     .option('--json', 'print one JSON line with the URLs instead of text')
     .option('--oauth-issuer <urls>', 'require bearer tokens (JWT) from these issuers, comma-separated (HTTMCP_OAUTH_ISSUER); docs/auth.md')
     .option('--oauth-scopes <scopes>', 'scopes every request needs, comma-separated (HTTMCP_OAUTH_SCOPES)')
@@ -145,6 +171,7 @@ function applyAuthFlags(flags: Pick<StackFlags, 'oauthIssuer' | 'oauthScopes' | 
 async function run(servers: HTTMCP[], flags: StackFlags): Promise<void> {
   const logger = createLogger();
   applyAuthFlags(flags);
+  const stopTracing = await startTracingIfAsked();
   let stack: Stack;
   try {
     stack = await startStack({
@@ -173,6 +200,8 @@ async function run(servers: HTTMCP[], flags: StackFlags): Promise<void> {
     }
     throw error;
   }
+  const metricsServer =
+    flags.metricsListen === undefined || flags.backends !== undefined ? undefined : await serveMetrics(stack.gateway, flags.metricsListen, logger);
   if (flags.json) {
     process.stdout.write(
       JSON.stringify({
@@ -183,6 +212,7 @@ async function run(servers: HTTMCP[], flags: StackFlags): Promise<void> {
         nginxPid: stack.nginxPid,
         backendPid: flags.backends === undefined ? process.pid : undefined,
         publishUrl: stack.publishUrl,
+        metricsUrl: metricsServer ? `http://${flags.metricsListen}/metrics` : undefined,
       }) + '\n',
     );
   } else {
@@ -203,7 +233,9 @@ async function run(servers: HTTMCP[], flags: StackFlags): Promise<void> {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'stopping');
+    metricsServer?.close();
     await stack.stop();
+    await stopTracing();
     process.exit(0);
   };
   process.on('SIGINT', () => void stop('SIGINT'));

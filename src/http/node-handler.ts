@@ -9,28 +9,6 @@ import { AUTH_PATH, METADATA_PATH, metadataAnswer, noServerVerdict, verdictAnswe
 const SERVER_PATH = /^\/mcp\/([A-Za-z0-9_-]+)(?:\/([A-Za-z0-9_.-]+)\/(message|post|closed))?$/;
 
 /**
- * `gateway.stats()` in the Prometheus text exposition format (version 0.0.4), so a publish that
- * nchan refused or never got is visible to monitoring, not only in the log. Counters are totals
- * since this process started; a restarted backend starts again at 0 (Prometheus handles resets).
- */
-export function prometheusText(stats: ReturnType<Gateway['stats']>): string {
-  const metrics: Array<[name: string, type: 'counter' | 'gauge', help: string, value: number]> = [
-    ['httmcp_publish_total', 'counter', 'Messages published to nchan successfully.', stats.published],
-    ['httmcp_publish_retries_total', 'counter', 'Publish attempts retried after a network error or a 5xx from nchan.', stats.retried],
-    ['httmcp_publish_failures_total', 'counter', 'Publishes given up after every retry, or refused by nchan (message lost).', stats.failed],
-    ['httmcp_inflight_requests', 'gauge', 'Client requests being handled now.', stats.inflight],
-    ['httmcp_sessions_closed_total', 'counter', 'Sessions whose client left or deleted them, as reported by nchan.', stats.sessionsClosed],
-  ];
-  const retained = Object.entries(stats.retained ?? {})
-    .map(([kind, value]) => `httmcp_retained{kind="${kind}"} ${value}\n`)
-    .join('');
-  return (
-    metrics.map(([name, type, help, value]) => `# HELP ${name} ${help}\n# TYPE ${name} ${type}\n${name} ${value}\n`).join('') +
-    `# HELP httmcp_retained What the backend keeps between messages, by kind (bounded: docs/operations.md, Limits).\n# TYPE httmcp_retained gauge\n${retained}`
-  );
-}
-
-/**
  * The backend as a plain node:http listener: every server's endpoint plus `/healthz` and `/metrics`, with no
  * framework between nginx and the SDK. This is what `httmcp start` and `httmcp backend` run.
  * It serves only nginx: requests without the backend key, with an Origin or with a foreign Host
@@ -75,11 +53,8 @@ export function createBackendHandler(servers: HTTMCP[], gateway: Gateway): Reque
     }
     if (path === '/metrics') {
       if (req.method !== 'GET' && req.method !== 'HEAD') return writeAnswer(res, { status: 405, headers: { allow: 'GET, HEAD' } });
-      return writeAnswer(res, {
-        status: 200,
-        headers: { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' },
-        body: prometheusText(gateway.stats()),
-      });
+      // prom-client's registry of this backend (src/observability/metrics.ts).
+      return void answer(res, async () => ({ status: 200, headers: { 'content-type': gateway.metrics.contentType }, body: await gateway.metrics.text() }), onError);
     }
     const match = SERVER_PATH.exec(path);
     const endpoint = match ? endpoints.get(match[1]!) : undefined;

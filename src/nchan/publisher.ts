@@ -1,5 +1,6 @@
 import { Pool } from 'undici';
 import type { Logger } from '../log.js';
+import { channelContext, withClientSpan } from '../observability/tracing.js';
 
 /** Where the backend reaches nchan's private publish listener. */
 export interface PublisherOptions {
@@ -97,10 +98,14 @@ export class NchanPublisher {
    * @param event - SSE event name subscribers see (`message` unless the legacy `endpoint`).
    */
   async publish(channel: string, body: string, event = 'message'): Promise<ChannelInfo> {
-    const info = await this.request('POST', channel, body, {
-      'content-type': 'application/json',
-      'x-eventsource-event': event,
-    });
+    // A child span of the request being handled, when it is traced (nothing otherwise).
+    const info = await withClientSpan(
+      'nchan publish',
+      { 'httmcp.nchan.channel': channel, 'httmcp.nchan.event': event },
+      () => this.request('POST', channel, body, { 'content-type': 'application/json', 'x-eventsource-event': event }),
+      undefined,
+      channelContext(channel),
+    );
     this.stats.published++;
     return info ?? { messages: 0, subscribers: 0 };
   }

@@ -1,4 +1,5 @@
 import type { CallToolResult, LoggingLevel, ReadResourceResult } from '@modelcontextprotocol/sdk/types.js';
+import { requestContext, withClientSpan } from '../observability/tracing.js';
 import type { Authenticator, AuthTarget } from './auth.js';
 import { encodeBody } from './body.js';
 import { ArgumentError, SpecError, type OperationSpec, type ParameterSpec, type ServerSpec } from './model.js';
@@ -82,13 +83,15 @@ export class Invoker {
     const { method } = built.request;
     let response;
     try {
-      response = await this.http.send(built.request, {
-        signal: ctx.signal,
-        ...(ctx.client === undefined ? {} : { client: ctx.client }),
-        onRetry: (attempt, delay, status) => {
-          void ctx.log?.('notice', `${method.toUpperCase()} ${built.displayUrl}: HTTP ${status}, retry ${attempt} in ${delay} ms`);
-        },
-      });
+      response = await tracedSend(built, ctx.headers, () =>
+        this.http.send(built.request, {
+          signal: ctx.signal,
+          ...(ctx.client === undefined ? {} : { client: ctx.client }),
+          onRetry: (attempt, delay, status) => {
+            void ctx.log?.('notice', `${method.toUpperCase()} ${built.displayUrl}: HTTP ${status}, retry ${attempt} in ${delay} ms`);
+          },
+        }),
+      );
     } catch (error) {
       if (ctx.signal.aborted) throw error;
       if (error instanceof HttpError) return errorResult(`${method.toUpperCase()} ${built.displayUrl}: ${error.message}`);
@@ -108,7 +111,9 @@ export class Invoker {
   /** Reads a resource mapped onto a GET operation; `args` come from the URI's variables. */
   async read(tool: OpenApiTool, args: Record<string, unknown>, uri: string, ctx: CallContext): Promise<ReadResourceResult> {
     const built = await this.build(tool, args, ctx.headers, ctx.signal);
-    const response = await this.http.send(built.request, { signal: ctx.signal, ...(ctx.client === undefined ? {} : { client: ctx.client }) });
+    const response = await tracedSend(built, ctx.headers, () =>
+      this.http.send(built.request, { signal: ctx.signal, ...(ctx.client === undefined ? {} : { client: ctx.client }) }),
+    );
     return toResourceContents(response, uri);
   }
 
@@ -216,6 +221,15 @@ export class Invoker {
       .map((name) => `${name} (${this.auth.envName(name)})`)
       .join(', ')}.`;
   }
+}
+
+/**
+ * The upstream request as a CLIENT span of the traced MCP request, with `traceparent` added to
+ * its headers so the API's own traces join the client's.
+ */
+function tracedSend<T>(built: BuiltRequest, clientHeaders: object, send: () => Promise<T>): Promise<T> {
+  const method = built.request.method.toUpperCase();
+  return withClientSpan(method, { 'http.request.method': method, 'url.full': built.displayUrl }, send, built.request.headers, requestContext(clientHeaders));
 }
 
 function errorResult(text: string): CallToolResult {

@@ -295,6 +295,11 @@ export class OpenAPIMCP extends HTTMCP {
     });
   }
 
+  /** Whether the API has a tool of this name (metric labels and span names use only these). */
+  override hasTool(name: string): boolean {
+    return this.byName.has(name);
+  }
+
   /**
    * Refused: an OpenAPIMCP serves the API's tools. Put hand-written tools on another HTTMCP
    * server; several servers mount on one app and one stack.
@@ -319,7 +324,7 @@ export class OpenAPIMCP extends HTTMCP {
     server.server.setRequestHandler(CallToolRequestSchema, async (request, extra) => {
       const tool = this.byName.get(request.params.name);
       if (!tool) throw new McpError(ErrorCode.InvalidParams, `Tool ${request.params.name} not found`);
-      return this.invoker.call(tool, request.params.arguments ?? {}, callContext(this.context(extra, server), this.principalOf(extra, server)));
+      return this.invoker.call(tool, request.params.arguments ?? {}, callContext(this.context(extra, server, tool.name), this.principalOf(extra, server)));
     });
     return server;
   }

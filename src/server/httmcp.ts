@@ -20,7 +20,9 @@ import type { Router } from 'express';
 import type { ZodRawShape } from 'zod';
 import { principalOfAuthInfo } from '../auth/auth-info.js';
 import { Gateway } from '../gateway.js';
+import { createLogger, type Logger } from '../log.js';
 import { NchanEndpoint } from '../http/endpoint.js';
+import { instrumentTransport } from '../observability/instrument.js';
 import { createNchanRouter } from '../http/router.js';
 import { DEFAULT_LIMITS, LIMIT_SETTINGS, type BackendLimits } from '../session/limits.js';
 import type { SessionHub } from '../session/session-hub.js';
@@ -166,6 +168,14 @@ export class HTTMCP {
     return (this.logLevelMap ??= new BoundedMap(this.limits.trackedSessions));
   }
 
+  /**
+   * Whether a `tools/call` of `name` reaches a tool: only such names become metric labels and
+   * span names, so clients cannot create series at will.
+   */
+  hasTool(name: string): boolean {
+    return this.definitions.some((d) => d.kind === 'tool' && d.name === name);
+  }
+
   /** Names of everything registered, for logs and tests. */
   get catalog(): { tools: string[]; resources: string[]; prompts: string[] } {
     const names = (kind: Definition['kind']) => this.definitions.filter((d) => d.kind === kind).map((d) => d.name);
@@ -205,7 +215,13 @@ export class HTTMCP {
       logLevels: this.logLevelMap?.size ?? 0,
     });
     const server = this.createMcpServer();
-    void server.connect(this.paginated(hub));
+    const observed = instrumentTransport(hub, {
+      server: this.name,
+      metrics: gateway.requestMetrics ? gateway.metrics : undefined,
+      hasTool: (name) => this.hasTool(name),
+      logger: gateway.logger,
+    });
+    void server.connect(this.paginated(observed));
     this.mounted = { gateway, hub, server, endpoint: new NchanEndpoint(this.name, hub, gateway, this.toolScopes) };
     return this.mounted;
   }
@@ -268,8 +284,11 @@ export class HTTMCP {
   }
 
   /** @internal Builds the context handed to handlers of `server`. */
-  context(extra: Extra, server: McpServer): Context {
+  context(extra: Extra, server: McpServer, tool?: string): Context {
     const sessionId = sessionOf(extra);
+    const serverName = this.name;
+    let logger: Logger | undefined;
+    const base = this.mounted?.gateway.logger ?? this.options.gateway?.logger;
     const timeout = this.options.requestTimeoutMs ?? 60_000;
     const ask = async <T>(
       capability: keyof ClientCapabilities,
@@ -290,6 +309,10 @@ export class HTTMCP {
     return {
       sessionId,
       requestId: extra.requestId,
+      // A child logger only when a handler logs: most calls never do.
+      get logger() {
+        return (logger ??= (base ?? defaultLogger()).child({ server: serverName, ...(sessionId === undefined ? { request: extra.requestId } : { session: sessionId }), ...(tool === undefined ? {} : { tool }) }));
+      },
       signal: extra.signal,
       headers,
       auth: principalOfAuthInfo(extra.authInfo),
@@ -391,6 +414,13 @@ export class HTTMCP {
   }
 }
 
+let fallbackLogger: Logger | undefined;
+
+/** The process logger for handlers of a server not mounted on a gateway (stdio, NATS, tests). */
+function defaultLogger(): Logger {
+  return (fallbackLogger ??= createLogger());
+}
+
 /** The session a request belongs to, on nchan (header set by the hub) or any other transport. */
 function sessionOf(extra: Extra): string | undefined {
   if (extra.sessionId !== undefined) return extra.sessionId;
@@ -424,7 +454,7 @@ function apply(server: McpServer, definition: Definition, owner: HTTMCP): void {
           inputSchema: options.input ?? {},
           ...(options.output === undefined ? {} : { outputSchema: options.output }),
         },
-        async (args: unknown, extra: Extra) => toToolResult(await handler(args as never, owner.context(extra, server)), structured),
+        async (args: unknown, extra: Extra) => toToolResult(await handler(args as never, owner.context(extra, server, definition.name)), structured),
       );
       return;
     }

@@ -1,4 +1,5 @@
 import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
+import type { Logger } from '../log.js';
 import type {
   CallToolResult,
   CreateMessageRequest,
@@ -117,6 +118,11 @@ export interface Context {
    * Does nothing on transports without such a stream.
    */
   closeStream(): Promise<void>;
+  /**
+   * The backend's pino logger for this request: every line carries the server, the session (or,
+   * without one, the request id) and the tool, so an operator can follow one call.
+   */
+  readonly logger: Logger;
   /** The SDK's own handler extra, for anything not covered above. */
   readonly extra: RequestHandlerExtra<ServerRequest, ServerNotification>;
 }

@@ -1,0 +1,215 @@
+import { performance } from 'node:perf_hooks';
+import type { Transport, TransportSendOptions } from '@modelcontextprotocol/sdk/shared/transport.js';
+import type { JSONRPCMessage, JSONRPCRequest, MessageExtraInfo, RequestId } from '@modelcontextprotocol/sdk/types.js';
+import type { Logger } from '../log.js';
+import type { BackendMetrics, Outcome } from './metrics.js';
+import {
+  beginSessionTrace,
+  endSessionTrace,
+  failSpan,
+  parentContext,
+  ROOT_CONTEXT,
+  setRequestContext,
+  startServerSpan,
+  trace,
+  tracingRegistered,
+  type Carrier,
+  type Span,
+  type TraceContext,
+} from './tracing.js';
+
+/** What {@link instrumentTransport} records for one server. */
+export interface InstrumentOptions {
+  /** The server's name: the `server` label and the `httmcp.server` span attribute. */
+  server: string;
+  /** Where per-tool metrics go; omitted: none are recorded. */
+  metrics?: BackendMetrics | undefined;
+  /** Whether the server has a tool of this name (unknown names never become label values or span names). */
+  hasTool: (name: string) => boolean;
+  logger: Logger;
+  /** Trace requests; default: when an OpenTelemetry SDK is registered (see tracing.ts). */
+  tracing?: boolean;
+}
+
+/** A request between its arrival and its reply. */
+interface Open {
+  startedAt: number;
+  method: string;
+  tool: string | undefined;
+  session: string | undefined;
+  finish: ((outcome: Outcome, seconds: number) => void) | undefined;
+  span: Span | undefined;
+  /** The span's context, while publishes of its session are attributed to it (sampled only). */
+  traced: TraceContext | undefined;
+}
+
+/**
+ * `transport` with per-request metrics and a span per MCP request, or `transport` itself when
+ * neither metrics nor tracing are on (then nothing runs per message).
+ */
+export function instrumentTransport(transport: Transport, options: InstrumentOptions): Transport {
+  const tracing = options.tracing ?? tracingRegistered();
+  if (!options.metrics && !tracing) return transport;
+  return new InstrumentedTransport(transport, { ...options, tracing });
+}
+
+/**
+ * Transport middleware between a session hub and the SDK server: it sees every request arrive
+ * and its reply leave, so it times tool calls and opens the request's SERVER span, following
+ * the OpenTelemetry MCP semantic conventions (span `{mcp.method.name} {gen_ai.tool.name}`,
+ * `mcp.session.id`, `mcp.protocol.version`...). OpenAPI upstream calls and publishes made for
+ * the request become its children (propagated explicitly, see tracing.ts).
+ */
+export class InstrumentedTransport implements Transport {
+  onclose?: () => void;
+  onerror?: (error: Error) => void;
+  onmessage?: <T extends JSONRPCMessage>(message: T, extra?: MessageExtraInfo) => void;
+  private readonly open = new Map<RequestId, Open>();
+
+  constructor(
+    private readonly inner: Transport,
+    private readonly options: InstrumentOptions & { tracing: boolean },
+  ) {
+    inner.onclose = () => this.onclose?.();
+    inner.onerror = (error) => this.onerror?.(error);
+    inner.onmessage = (message, extra) => this.receive(message, extra);
+  }
+
+  get sessionId(): string | undefined {
+    return this.inner.sessionId;
+  }
+
+  setProtocolVersion(version: string): void {
+    this.inner.setProtocolVersion?.(version);
+  }
+
+  start(): Promise<void> {
+    return this.inner.start();
+  }
+
+  async close(): Promise<void> {
+    for (const [id] of this.open) this.end(id, 'cancelled');
+    await this.inner.close();
+  }
+
+  send(message: JSONRPCMessage, options?: TransportSendOptions): Promise<void> {
+    const id = 'method' in message ? undefined : (message as { id?: RequestId }).id;
+    if (id === undefined || !this.open.has(id)) return this.inner.send(message, options);
+    let outcome: Outcome = 'ok';
+    let errorType: string | undefined;
+    if ('error' in message) {
+      outcome = 'error';
+      errorType = String(message.error.code);
+    } else if ('result' in message && (message.result as { isError?: unknown }).isError === true) {
+      outcome = 'tool_error';
+      errorType = 'tool_error';
+    }
+    // Ended once the reply is out: a reply published to nchan is part of the request's time.
+    const sent = this.inner.send(message, options);
+    void sent.then(
+      () => this.end(id, outcome, errorType),
+      () => this.end(id, 'error', 'publish_failed'),
+    );
+    return sent;
+  }
+
+  private receive(message: JSONRPCMessage, extra?: MessageExtraInfo): void {
+    if (!('method' in message)) return this.onmessage?.(message, extra);
+    if (!('id' in message)) {
+      // The hub tells the server about cancellations (client's or a closed session's) this way.
+      if (message.method === 'notifications/cancelled') {
+        const id = (message.params as { requestId?: RequestId } | undefined)?.requestId;
+        if (id !== undefined) this.end(id, 'cancelled', 'cancelled');
+      }
+      return this.onmessage?.(message, extra);
+    }
+    const request = message as JSONRPCRequest;
+    const params = request.params as { name?: unknown; uri?: unknown; _meta?: Carrier } | undefined;
+    const headers = extra?.requestInfo?.headers as Record<string, string | string[] | undefined> | undefined;
+    const session = first(headers?.['mcp-session-id']);
+    const { server, metrics } = this.options;
+    const name = typeof params?.name === 'string' ? params.name : undefined;
+    const isCall = request.method === 'tools/call' && name !== undefined;
+    const known = isCall && this.options.hasTool(name);
+    const tool = isCall ? (metrics ? metrics.toolLabel(server, name, known) : known ? name : '_unknown') : undefined;
+    const entry: Open = {
+      startedAt: performance.now(),
+      method: request.method,
+      tool,
+      session,
+      finish: isCall && metrics ? metrics.toolCallStarted(server, tool!) : undefined,
+      span: undefined,
+      traced: undefined,
+    };
+    this.open.set(request.id, entry);
+    if (!this.options.tracing) return this.onmessage?.(message, extra);
+
+    // Low-cardinality span names: a tool name only when the server has that tool.
+    const parent = parentContext(params?._meta, headers);
+    const span = startServerSpan(known ? `${request.method} ${name}` : request.method, parent);
+    // Attributes only for spans that are kept: at 1% sampling the other 99% skip building and
+    // sanitizing them (samplers see none: ratio and parent-based samplers need none).
+    if (span.isRecording()) {
+      span.setAttributes(this.attributesOf(request.method, name, isCall, params, headers, session));
+    }
+    entry.span = span;
+    // Handed on explicitly, never by entering the context (see tracing.ts): to OpenAPI calls
+    // through the headers object the handler gets, to publishes through the session.
+    if (span.isRecording() || parent !== ROOT_CONTEXT) {
+      const ctx = trace.setSpan(parent, span);
+      const requestHeaders = extra?.requestInfo?.headers;
+      if (requestHeaders) setRequestContext(requestHeaders, ctx);
+      if (span.isRecording() && session !== undefined) {
+        entry.traced = ctx;
+        beginSessionTrace(session, ctx);
+      }
+    }
+    this.onmessage?.(message, extra);
+  }
+
+  private attributesOf(
+    method: string,
+    name: string | undefined,
+    isCall: boolean,
+    params: { uri?: unknown } | undefined,
+    headers: Record<string, string | string[] | undefined> | undefined,
+    session: string | undefined,
+  ): Record<string, string> {
+    const attributes: Record<string, string> = { 'mcp.method.name': method, 'httmcp.server': this.options.server, 'network.transport': 'tcp' };
+    if (session !== undefined) attributes['mcp.session.id'] = session;
+    const version = first(headers?.['mcp-protocol-version']);
+    if (version !== undefined) attributes['mcp.protocol.version'] = version;
+    const wire = first(headers?.['x-httmcp-transport']);
+    if (wire !== undefined) attributes['httmcp.transport'] = wire;
+    if (isCall) {
+      attributes['gen_ai.tool.name'] = name!;
+      attributes['gen_ai.operation.name'] = 'execute_tool';
+    } else if (method === 'prompts/get' && name !== undefined) {
+      attributes['gen_ai.prompt.name'] = name;
+    } else if (typeof params?.uri === 'string') {
+      attributes['mcp.resource.uri'] = params.uri;
+    }
+    return attributes;
+  }
+
+  private end(id: RequestId, outcome: Outcome, errorType?: string): void {
+    const entry = this.open.get(id);
+    if (!entry) return;
+    this.open.delete(id);
+    const seconds = (performance.now() - entry.startedAt) / 1000;
+    entry.finish?.(outcome, seconds);
+    if (entry.span) {
+      if (errorType !== undefined) failSpan(entry.span, errorType);
+      entry.span.end();
+      if (entry.traced && entry.session !== undefined) endSessionTrace(entry.session, entry.traced);
+    }
+    const { logger } = this.options;
+    if (logger.isLevelEnabled('debug')) {
+      logger.debug({ server: this.options.server, session: entry.session, method: entry.method, tool: entry.tool, outcome, ms: Math.round(seconds * 1000) }, 'request done');
+    }
+  }
+}
+
+function first(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}

@@ -1,0 +1,63 @@
+import { ROOT_CONTEXT, type Context, type ContextManager } from '@opentelemetry/api';
+import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
+import { NodeSDK } from '@opentelemetry/sdk-node';
+
+/**
+ * Starts the OpenTelemetry Node SDK for traces, configured by the standard `OTEL_*` variables
+ * (exporter, endpoint, protocol, headers, sampler, resource). Only the CLI calls this; a program
+ * that uses httmcp as a library starts its own SDK. Metrics stay on Prometheus (`/metrics`) and
+ * logs on pino: unless the environment says otherwise, the SDK's metric and log exporters are off.
+ *
+ * httmcp hands trace context on explicitly (tracing.ts), so by default the SDK gets a
+ * synchronous context manager: the SDK's usual AsyncLocalStorage one turns on Node's async hooks
+ * for the whole process at the first span export, which cost the backend about as much per
+ * tools/call as the rest of tracing together (bench/README.md, "Observability overhead").
+ * `HTTMCP_OTEL_ASYNC_CONTEXT=on` brings it back, for served modules that propagate contexts of
+ * their own (the request's span is never made active either way).
+ * @returns how to flush and stop it.
+ */
+export function startTracing(env: NodeJS.ProcessEnv = process.env): () => Promise<void> {
+  env.OTEL_METRICS_EXPORTER ??= 'none';
+  env.OTEL_LOGS_EXPORTER ??= 'none';
+  env.OTEL_SERVICE_NAME ??= 'httmcp';
+  const asyncContext = env.HTTMCP_OTEL_ASYNC_CONTEXT === 'on' || env.HTTMCP_OTEL_ASYNC_CONTEXT === '1';
+  const sdk = new NodeSDK({ instrumentations: [], contextManager: asyncContext ? new AsyncLocalStorageContextManager() : new SyncContextManager() });
+  sdk.start();
+  return () => sdk.shutdown();
+}
+
+/** The active context for the duration of a synchronous call only (no async propagation). */
+export class SyncContextManager implements ContextManager {
+  private current: Context = ROOT_CONTEXT;
+
+  active(): Context {
+    return this.current;
+  }
+
+  with<A extends unknown[], F extends (...args: A) => ReturnType<F>>(context: Context, fn: F, thisArg?: ThisParameterType<F>, ...args: A): ReturnType<F> {
+    const previous = this.current;
+    this.current = context;
+    try {
+      return fn.call(thisArg, ...args);
+    } finally {
+      this.current = previous;
+    }
+  }
+
+  bind<T>(context: Context, target: T): T {
+    if (typeof target !== 'function') return target;
+    const manager = this;
+    return function (this: unknown, ...args: unknown[]) {
+      return manager.with(context, () => (target as (...a: unknown[]) => unknown).apply(this, args));
+    } as T;
+  }
+
+  enable(): this {
+    return this;
+  }
+
+  disable(): this {
+    this.current = ROOT_CONTEXT;
+    return this;
+  }
+}
