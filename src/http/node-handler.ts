@@ -4,6 +4,7 @@ import type { HTTMCP } from '../server/httmcp.js';
 import type { NchanEndpoint } from './endpoint.js';
 import { checkBackendRequest } from './backend-guard.js';
 import { answer, readBody, TOO_LARGE, writeAnswer } from './io.js';
+import { CONSOLE_PATH, createConsoleRoutes } from '../console/console-api.js';
 import { AUTH_PATH, METADATA_PATH, metadataAnswer, noServerVerdict, verdictAnswer } from './auth-endpoint.js';
 
 const SERVER_PATH = /^\/mcp\/([A-Za-z0-9_-]+)(?:\/([A-Za-z0-9_.-]+)\/(message|post|closed))?$/;
@@ -43,6 +44,7 @@ export function createBackendHandler(servers: HTTMCP[], gateway: Gateway): Reque
     endpoints.set(server.name, server.endpoint(gateway));
   }
   const onError = (error: unknown) => gateway.logger.error({ err: error }, 'request failed');
+  const consoleRoutes = createConsoleRoutes(servers, gateway);
 
   /** The verdict for nginx's auth_request and Protected Resource Metadata, when auth is on. */
   const authRoutes = (path: string, req: IncomingMessage, res: ServerResponse): void => {
@@ -81,6 +83,8 @@ export function createBackendHandler(servers: HTTMCP[], gateway: Gateway): Reque
         body: prometheusText(gateway.stats()),
       });
     }
+    // The operator console, behind nginx's /console/ (its allow-list) like every other route.
+    if (path.startsWith(CONSOLE_PATH)) return void answer(res, () => consoleRoutes(path, req, res), onError);
     const match = SERVER_PATH.exec(path);
     const endpoint = match ? endpoints.get(match[1]!) : undefined;
     if (!match || !endpoint) {

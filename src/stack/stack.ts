@@ -19,6 +19,8 @@ import {
   CORE_BACKLOG,
   coreSocketDirectives,
   coreSockets,
+  consoleAccess,
+  consoleAllowFromEnv,
   DEFAULT_ALLOWED_HOSTS,
   DEFAULT_ALLOWED_ORIGINS,
   renderNginxConfig,
@@ -79,6 +81,11 @@ export interface StackOptions {
    * on as many sockets as the edge's client cap needs at that queue (see `coreSockets`).
    */
   coreBacklog?: number;
+  /**
+   * Who may open the operator console at `/console/`: addresses or CIDR ranges, `['all']`, or
+   * `[]` for nobody. Default: `HTTMCP_CONSOLE_ALLOW`, else loopback only (127.0.0.1, ::1).
+   */
+  consoleAllow?: readonly string[];
   /** nginx error log level (default `notice`; workers that die on a signal are logged at `alert`). */
   nginxLogLevel?: string;
   /**
@@ -154,6 +161,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   // Settings first: nothing is started or created for a stack that cannot run.
   const perClient = clientLimits(options.clientLimits);
   const trustedProxies = trustedProxyEntries(options.trustedProxies ?? []);
+  const consoleRules = consoleAccess(options.consoleAllow ?? consoleAllowFromEnv(process.env.HTTMCP_CONSOLE_ALLOW));
   const logger = options.logger ?? createLogger();
   const host = options.host ?? '127.0.0.1';
   const port = options.port || (await freePort(host));
@@ -252,6 +260,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       HTTMCP_INSTANCE_ID: instance,
       HTTMCP_CORE_LISTEN: core.listen,
       HTTMCP_CORE_SERVERS: core.servers,
+      HTTMCP_CONSOLE_ACCESS: consoleRules,
     }),
     { mode: 0o600 },
   );
