@@ -61,10 +61,11 @@ function renderCards(state) {
     ['publish failures', gateway.failed, gateway.failed > 0],
     ['sessions closed', gateway.sessionsClosed],
     ['backend uptime', format.duration(backend.uptimeSeconds)],
+    ...(state.nginx ? [['nginx worker restarts', state.nginx.workerExits, state.nginx.workerExits > 0]] : []),
   ];
   document.getElementById('cards').replaceChildren(
     ...cards.map(([label, value, bad]) =>
-      el('div', { class: bad ? 'card bad' : 'card', 'data-card': label }, el('div', { class: 'value', text: String(value) }), el('div', { class: 'label', text: label })),
+      el('div', { class: bad ? 'card bad' : 'card', 'data-card': label, title: label === 'nginx worker restarts' ? state.nginx.lastWorkerExit : undefined }, el('div', { class: 'value', text: String(value) }), el('div', { class: 'label', text: label })),
     ),
   );
 }

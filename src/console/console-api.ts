@@ -9,6 +9,13 @@ import type { HTTMCP } from '../server/httmcp.js';
 import type { Answer } from '../http/endpoint.js';
 import { packageRoot } from '../stack/nginx-config.js';
 import { readNchanStatus } from './nchan-status.js';
+import { NginxLogWatcher } from './nginx-log.js';
+
+/** What the console knows beyond the gateway. */
+export interface ConsoleOptions {
+  /** nginx's error log, when this backend runs next to nginx (`httmcp start`): worker restarts. */
+  nginxErrorLog?: string;
+}
 
 /**
  * Where the backend serves the console. nginx maps the public `/console/` here, for the addresses
@@ -43,8 +50,13 @@ const CATALOG_TTL_MS = 5000;
  * `api/state` (calls, per-tool counters, the gateway's stats and nchan's status). Nothing here
  * changes anything: the page tries tools through the public MCP endpoint, like any client.
  */
-export function createConsoleRoutes(servers: HTTMCP[], gateway: Gateway): (path: string, req: IncomingMessage, res: ServerResponse) => Promise<Answer> {
+export function createConsoleRoutes(
+  servers: HTTMCP[],
+  gateway: Gateway,
+  options: ConsoleOptions = {},
+): (path: string, req: IncomingMessage, res: ServerResponse) => Promise<Answer> {
   const startedAt = Date.now();
+  const nginxLog = options.nginxErrorLog ? new NginxLogWatcher(options.nginxErrorLog) : undefined;
   const files = new Map<string, string>();
   let catalog: { at: number; value: Promise<ConsoleServer[]> } | undefined;
 
@@ -72,6 +84,7 @@ export function createConsoleRoutes(servers: HTTMCP[], gateway: Gateway): (path:
         backend: { pid: process.pid, startedAt, uptimeSeconds: Math.round(process.uptime()), rssBytes: process.memoryUsage.rss() },
         gateway: gateway.stats(),
         nchan,
+        nginx: nginxLog ? nginxLog.read() : null,
         calls: gateway.calls.snapshot(),
       });
     }

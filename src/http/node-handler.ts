@@ -4,7 +4,7 @@ import type { HTTMCP } from '../server/httmcp.js';
 import type { NchanEndpoint } from './endpoint.js';
 import { checkBackendRequest } from './backend-guard.js';
 import { answer, readBody, TOO_LARGE, writeAnswer } from './io.js';
-import { CONSOLE_PATH, createConsoleRoutes } from '../console/console-api.js';
+import { CONSOLE_PATH, createConsoleRoutes, type ConsoleOptions } from '../console/console-api.js';
 import { AUTH_PATH, METADATA_PATH, metadataAnswer, noServerVerdict, verdictAnswer } from './auth-endpoint.js';
 
 const SERVER_PATH = /^\/mcp\/([A-Za-z0-9_-]+)(?:\/([A-Za-z0-9_.-]+)\/(message|post|closed))?$/;
@@ -37,14 +37,14 @@ export function prometheusText(stats: ReturnType<Gateway['stats']>): string {
  * It serves only nginx: requests without the backend key, with an Origin or with a foreign Host
  * get 403 ({@link checkBackendRequest}).
  */
-export function createBackendHandler(servers: HTTMCP[], gateway: Gateway): RequestListener {
+export function createBackendHandler(servers: HTTMCP[], gateway: Gateway, consoleOptions: ConsoleOptions = {}): RequestListener {
   const endpoints = new Map<string, NchanEndpoint>();
   for (const server of servers) {
     if (endpoints.has(server.name)) throw new Error(`two servers are named ${JSON.stringify(server.name)}; names are URL segments and must differ`);
     endpoints.set(server.name, server.endpoint(gateway));
   }
   const onError = (error: unknown) => gateway.logger.error({ err: error }, 'request failed');
-  const consoleRoutes = createConsoleRoutes(servers, gateway);
+  const consoleRoutes = createConsoleRoutes(servers, gateway, consoleOptions);
 
   /** The verdict for nginx's auth_request and Protected Resource Metadata, when auth is on. */
   const authRoutes = (path: string, req: IncomingMessage, res: ServerResponse): void => {

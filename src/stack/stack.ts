@@ -204,9 +204,10 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   const socketCount = coreSockets(limits.maxClients, Math.min(coreBacklog, listenQueueMax()));
   const core = coreSocketDirectives(prefix, socketCount, coreBacklog);
   const backendSockets = Array.from({ length: socketCount }, (_, i) => (i === 0 ? backendSocket : join(prefix, `backend-${i + 1}.sock`)));
+  const errorLog = join(prefix, 'logs', 'error.log');
   const backends: Server[] = [];
   if (!options.backends) {
-    const handler = createBackendHandler(options.servers, gateway);
+    const handler = createBackendHandler(options.servers, gateway, { nginxErrorLog: errorLog });
     for (const path of backendSockets) {
       backends.push(await listenOnSocket(handler, path, coreBacklog));
       restrictSocket(path, workers);
@@ -214,7 +215,6 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   }
   const backend = backends[0];
   const upstreams = options.backends ?? backendSockets.map((path) => `unix:${path} max_fails=0`);
-  const errorLog = join(prefix, 'logs', 'error.log');
   const config = join(prefix, 'nginx.conf');
   const workerShutdownTimeout = options.workerShutdownTimeout ?? process.env.HTTMCP_WORKER_SHUTDOWN_TIMEOUT ?? LIMITS.workerShutdownTimeout;
   if (parseNginxSeconds(workerShutdownTimeout) < 1) throw new Error(`worker shutdown timeout must be at least 1s, got ${JSON.stringify(workerShutdownTimeout)}`);

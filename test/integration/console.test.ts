@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -116,7 +117,20 @@ describeWithChromium('operator console in a real browser', () => {
     for (const path of ['/console/', '/console/console.js', '/console/api/state', '/console/api/catalog']) {
       expect((await getFrom(`${stack.url}${path}`, '127.0.0.2')).status).toBe(403);
     }
-    // The MCP endpoint itself stays open to that address: only the console is restricted.
+    // The rest of the edge stays open to that address: only the console is restricted.
     expect((await getFrom(`${stack.url}/healthz`, '127.0.0.2')).status).toBe(200);
   });
+
+  test('counts an nginx worker that died and was restarted', async () => {
+    const card = page.locator('[data-card="nginx worker restarts"] .value');
+    await expect(card.textContent()).resolves.toBe('0');
+    const children = execFileSync('pgrep', ['-P', String(stack.nginxPid)], { encoding: 'utf8' }).trim().split('\n').map(Number);
+    const worker = children.find((pid) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('worker process'));
+    expect(worker).toBeDefined();
+    process.kill(worker!, 'SIGKILL');
+    await page.locator('[data-card="nginx worker restarts"] .value', { hasText: /^1$/ }).waitFor({ timeout: 15_000 });
+    await expect(page.locator('[data-card="nginx worker restarts"]').getAttribute('title')).resolves.toContain(`worker process ${worker} exited on signal 9`);
+    // The master started another: the edge answers again.
+    expect((await getFrom(`${stack.url}/healthz`, '127.0.0.1')).status).toBe(200);
+  }, 30_000);
 });
