@@ -240,7 +240,7 @@ function renderServers(servers) {
       block.append(el('div', { class: 'kind', text: `${kind} (${items.length})` }));
       for (const item of items) {
         block.append(
-          el('details', { 'data-item': `${kind}:${item.name}` }, el('summary', {}, el('code', { text: item.name }), ' ', el('span', { class: 'muted', text: item.description ?? item.uri ?? item.uriTemplate ?? '' })), ...body(item)),
+          el('details', { 'data-item': `${kind}:${item.name}` }, el('summary', {}, el('code', { text: item.name }), ' ', el('span', { class: 'muted', text: item.description ?? item.uri ?? item.uriTemplate ?? '' }), kind === 'tools' && server.toolScopes?.[item.name] ? el('span', { class: 'scopes', text: ` needs scope ${server.toolScopes[item.name].join(' ')}` }) : null), ...body(item)),
         );
       }
     }

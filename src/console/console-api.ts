@@ -31,6 +31,8 @@ export interface ConsoleServer {
   resources: Resource[];
   resourceTemplates: ResourceTemplate[];
   prompts: Prompt[];
+  /** Scopes a tool needs when authentication is on, by tool (declared with `scopes`). */
+  toolScopes: Record<string, readonly string[]>;
 }
 
 /** The page's files (in the package's `console/` directory), read once. */
@@ -136,6 +138,7 @@ async function describe(server: HTTMCP): Promise<ConsoleServer> {
       resources: await all<Resource>((cursor) => client.listResources(cursor ? { cursor } : {}), 'resources'),
       resourceTemplates: await all<ResourceTemplate>((cursor) => client.listResourceTemplates(cursor ? { cursor } : {}), 'resourceTemplates'),
       prompts: await all<Prompt>((cursor) => client.listPrompts(cursor ? { cursor } : {}), 'prompts'),
+      toolScopes: Object.fromEntries(server.toolScopes),
     };
   } finally {
     await client.close();

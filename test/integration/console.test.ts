@@ -94,6 +94,14 @@ describeWithChromium('operator console in a real browser', () => {
     await callsOf('demo/add').filter({ hasText: /^4$/ }).waitFor();
     await page.locator('#calls-table tr[data-call="demo/add"] td.ok').first().waitFor();
 
+    // A call longer than the inline budget is answered on an SSE stream: the page reads it too.
+    await page.locator('[data-item="tools:sleep"] summary').first().click();
+    const sleep = page.locator('form[data-try="demo/sleep"]');
+    await sleep.locator('input[name="ms"]').fill('300');
+    await sleep.locator('button[type="submit"]').click();
+    await page.locator('[data-item="tools:sleep"] pre.result', { hasText: 'slept 300 ms' }).waitFor();
+    await page.locator('#tools-table tr[data-tool="demo/sleep"] td.calls', { hasText: /^1$/ }).waitFor();
+
     // A boolean, an enum or an object falls back sensibly: every tool of every server got a form.
     const tools = await page.locator('[data-item^="tools:"]').count();
     expect(await page.locator('form.try').count()).toBe(tools);
