@@ -57,7 +57,9 @@ interface Counter {
 export class CallLog {
   private readonly ring: Array<CallRecord | undefined>;
   private head = 0;
-  private readonly counters = new Map<string, Counter>();
+  /** By server, then tool: no key string is built per call. */
+  private readonly counters = new Map<string, Map<string, Counter>>();
+  private counted = 0;
   private readonly buckets = new Array<{ second: number; calls: number; errors: number }>(SECONDS);
 
   /** @param capacity recent calls kept (default 200). */
@@ -75,11 +77,13 @@ export class CallLog {
     this.ring[this.head] = record;
     this.head = (this.head + 1) % this.capacity;
 
-    const key = `${server}\u0000${tool}`;
-    let counter = this.counters.get(key);
-    if (!counter && this.counters.size < MAX_TOOLS) {
+    let byTool = this.counters.get(server);
+    if (!byTool) this.counters.set(server, (byTool = new Map()));
+    let counter = byTool.get(tool);
+    if (!counter && this.counted < MAX_TOOLS) {
       counter = { server, tool, calls: 0, errors: 0, samples: new Float64Array(SAMPLES), next: 0 };
-      this.counters.set(key, counter);
+      byTool.set(tool, counter);
+      this.counted++;
     }
     if (counter) {
       counter.calls++;
@@ -107,7 +111,7 @@ export class CallLog {
       if (!record) break;
       recent.push(record);
     }
-    const tools = [...this.counters.values()].map(({ server, tool, calls, errors, samples, next }) => {
+    const tools = [...this.counters.values()].flatMap((byTool) => [...byTool.values()]).map(({ server, tool, calls, errors, samples, next }) => {
       const sorted = Array.from(samples.subarray(0, Math.min(next, SAMPLES))).sort((a, b) => a - b);
       return { server, tool, calls, errors, p50: percentile(sorted, 0.5), p90: percentile(sorted, 0.9), p99: percentile(sorted, 0.99) };
     });
