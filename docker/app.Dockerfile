@@ -24,6 +24,8 @@ RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 COPY --from=build /app/dist ./dist
 # The config template ships with the package (packageRoot() looks for nginx/nginx.conf.template).
 COPY nginx ./nginx
+# The operator console's page, served by the backend at /console/ (through nginx).
+COPY console ./console
 
 # nchan's publish listener on the nginx container (compose-internal network only). Set
 # HTTMCP_SESSION_SECRET to the same value on every backend of a deployment.

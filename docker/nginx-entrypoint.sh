@@ -85,6 +85,10 @@ max_clients=$(((workers * (HTTMCP_WORKER_CONNECTIONS - 192 - HTTMCP_BACKEND_KEEP
 # nginx refuses a limit_conn above 65535.
 [ "$max_clients" -le 65535 ] || max_clients=65535
 default HTTMCP_MAX_CLIENTS "$max_clients"
+# The operator console's access rules (consoleAccess() in nginx-config.ts): this container only,
+# unless set (for example 'allow 10.0.0.0/8; deny all;').
+default HTTMCP_CONSOLE_ACCESS 'allow 127.0.0.1; allow ::1; deny all;'
+
 # Per client (src/stack/nginx-config.ts DEFAULT_CLIENT_LIMITS): requests held open, requests per
 # second and the burst above that rate.
 default HTTMCP_CLIENT_CONNECTIONS 64

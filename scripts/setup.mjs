@@ -29,6 +29,7 @@ const PACKAGES = {
     'nats-server': 'the NATS transport tests start their own nats-server',
     iproute2: '`ss`, with which the supervision test lists every listener of a stack',
     'python3-venv': 'the Python MCP SDK interop tests create a venv (python3 -m venv) and pip-install `mcp` into it',
+    chromium: 'the console test (test/integration/console.test.ts) opens the operator console in a real headless browser',
   },
 };
 

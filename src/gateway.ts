@@ -11,6 +11,7 @@ import { decodePrincipal, principalKey, PRINCIPAL_HEADER, type Principal } from 
 import { BoundedMap } from './util/bounded-map.js';
 import { deriveBackendKey } from './http/backend-guard.js';
 import { BackendMetrics } from './observability/metrics.js';
+import { CallLog } from './console/call-log.js';
 
 /** Settings shared by every server of one backend process. */
 export interface GatewayOptions {
@@ -93,6 +94,8 @@ export class Gateway {
   readonly metrics: BackendMetrics;
   /** Whether per-tool metrics are recorded ({@link GatewayOptions.requestMetrics}). */
   readonly requestMetrics: boolean;
+  /** Recent tool calls and per-tool counters of every server, for the operator console. */
+  readonly calls = new CallLog();
   private readonly options: GatewayOptions;
   private readonly hubs = new Set<SessionHub>();
   /** Trusted principal headers already decoded (authentication on). */
@@ -213,6 +216,11 @@ export class Gateway {
   /** The process-wide gateway used by servers that were not given one (from the environment). */
   static shared(): Gateway {
     return (Gateway.instance ??= Gateway.fromEnv());
+  }
+
+  /** nchan's publish listener (`http://host:port` or `unix:/path.sock`). */
+  get publishUrl(): string {
+    return this.options.publishUrl;
   }
 
   /** A session hub for the server named `name`. */

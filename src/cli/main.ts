@@ -12,7 +12,7 @@ import { registerStdioCommand } from './stdio-command.js';
 import { createBackendHandler } from '../http/node-handler.js';
 import { deriveBackendKey } from '../http/backend-guard.js';
 import { listen, startStack, type Stack } from '../stack/stack.js';
-import { DEFAULT_CLIENT_LIMITS } from '../stack/nginx-config.js';
+import { consoleAllowFromEnv, DEFAULT_CLIENT_LIMITS } from '../stack/nginx-config.js';
 import { listenForMetrics } from '../observability/metrics-listener.js';
 import { tracingRequested } from '../observability/otel-env.js';
 
@@ -31,6 +31,7 @@ interface StackFlags {
   clientRate?: number;
   clientBurst?: number;
   trustedProxies?: string;
+  consoleAllow?: string;
   oauthIssuer?: string;
   oauthScopes?: string;
   apiKeys?: string;
@@ -153,6 +154,11 @@ function withStackFlags(command: Command): Command {
       ),
     )
     .option('--metrics-listen <host:port>', METRICS_LISTEN_HELP)
+    .addOption(
+      new Option('--console-allow <list>', 'addresses or CIDRs that may open the operator console at /console/, "all", or "off" (default: 127.0.0.1, ::1)').env(
+        'HTTMCP_CONSOLE_ALLOW',
+      ),
+    )
     .option('--json', 'print one JSON line with the URLs instead of text')
     .option('--oauth-issuer <urls>', 'require bearer tokens (JWT) from these issuers, comma-separated (HTTMCP_OAUTH_ISSUER); docs/auth.md')
     .option('--oauth-scopes <scopes>', 'scopes every request needs, comma-separated (HTTMCP_OAUTH_SCOPES)')
@@ -192,6 +198,7 @@ async function run(servers: HTTMCP[], flags: StackFlags): Promise<void> {
         ...(flags.clientBurst === undefined ? {} : { burst: flags.clientBurst }),
       },
       ...(flags.trustedProxies === undefined ? {} : { trustedProxies: splitList(flags.trustedProxies) }),
+      ...(flags.consoleAllow === undefined ? {} : { consoleAllow: consoleAllowFromEnv(flags.consoleAllow) }),
     });
   } catch (error) {
     if (error instanceof NginxMissingError) {
@@ -213,6 +220,7 @@ async function run(servers: HTTMCP[], flags: StackFlags): Promise<void> {
         backendPid: flags.backends === undefined ? process.pid : undefined,
         publishUrl: stack.publishUrl,
         metricsUrl: metricsServer ? `http://${flags.metricsListen}/metrics` : undefined,
+        console: `${stack.url}/console/`,
       }) + '\n',
     );
   } else {
@@ -220,6 +228,7 @@ async function run(servers: HTTMCP[], flags: StackFlags): Promise<void> {
     for (const [name, url] of Object.entries(stack.servers)) {
       process.stdout.write(`  ${name.padEnd(12)} ${url}   (WebSocket: ${url.replace(/^http/, 'ws')})\n`);
     }
+    process.stdout.write(`  ${'console'.padEnd(12)} ${stack.url}/console/   (operator console; HTTMCP_CONSOLE_ALLOW says who may open it)\n`);
     process.stdout.write('Ctrl-C stops nginx and the backend.\n');
   }
   // Never half alive: when nginx dies, the stack has stopped its backend; this process goes too,

@@ -4,6 +4,7 @@ import type { HTTMCP } from '../server/httmcp.js';
 import type { NchanEndpoint } from './endpoint.js';
 import { checkBackendRequest } from './backend-guard.js';
 import { answer, readBody, TOO_LARGE, writeAnswer } from './io.js';
+import { CONSOLE_PATH, createConsoleRoutes, type ConsoleOptions } from '../console/console-api.js';
 import { AUTH_PATH, METADATA_PATH, metadataAnswer, noServerVerdict, verdictAnswer } from './auth-endpoint.js';
 
 const SERVER_PATH = /^\/mcp\/([A-Za-z0-9_-]+)(?:\/([A-Za-z0-9_.-]+)\/(message|post|closed))?$/;
@@ -14,13 +15,14 @@ const SERVER_PATH = /^\/mcp\/([A-Za-z0-9_-]+)(?:\/([A-Za-z0-9_.-]+)\/(message|po
  * It serves only nginx: requests without the backend key, with an Origin or with a foreign Host
  * get 403 ({@link checkBackendRequest}).
  */
-export function createBackendHandler(servers: HTTMCP[], gateway: Gateway): RequestListener {
+export function createBackendHandler(servers: HTTMCP[], gateway: Gateway, consoleOptions: ConsoleOptions = {}): RequestListener {
   const endpoints = new Map<string, NchanEndpoint>();
   for (const server of servers) {
     if (endpoints.has(server.name)) throw new Error(`two servers are named ${JSON.stringify(server.name)}; names are URL segments and must differ`);
     endpoints.set(server.name, server.endpoint(gateway));
   }
   const onError = (error: unknown) => gateway.logger.error({ err: error }, 'request failed');
+  const consoleRoutes = createConsoleRoutes(servers, gateway, consoleOptions);
 
   /** The verdict for nginx's auth_request and Protected Resource Metadata, when auth is on. */
   const authRoutes = (path: string, req: IncomingMessage, res: ServerResponse): void => {
@@ -56,6 +58,8 @@ export function createBackendHandler(servers: HTTMCP[], gateway: Gateway): Reque
       // prom-client's registry of this backend (src/observability/metrics.ts).
       return void answer(res, async () => ({ status: 200, headers: { 'content-type': gateway.metrics.contentType }, body: await gateway.metrics.text() }), onError);
     }
+    // The operator console, behind nginx's /console/ (its allow-list) like every other route.
+    if (path.startsWith(CONSOLE_PATH)) return void answer(res, () => consoleRoutes(path, req, res), onError);
     const match = SERVER_PATH.exec(path);
     const endpoint = match ? endpoints.get(match[1]!) : undefined;
     if (!match || !endpoint) {

@@ -324,7 +324,15 @@ export class OpenAPIMCP extends HTTMCP {
     server.server.setRequestHandler(CallToolRequestSchema, async (request, extra) => {
       const tool = this.byName.get(request.params.name);
       if (!tool) throw new McpError(ErrorCode.InvalidParams, `Tool ${request.params.name} not found`);
-      return this.invoker.call(tool, request.params.arguments ?? {}, callContext(this.context(extra, server, tool.name), this.principalOf(extra, server)));
+      const started = performance.now();
+      try {
+        const result = await this.invoker.call(tool, request.params.arguments ?? {}, callContext(this.context(extra, server, tool.name), this.principalOf(extra, server)));
+        this.recordCall(tool.name, started, result.isError ? 'isError' : undefined);
+        return result;
+      } catch (error) {
+        this.recordCall(tool.name, started, error ?? 'error');
+        throw error;
+      }
     });
     return server;
   }

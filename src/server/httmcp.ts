@@ -11,6 +11,7 @@ import {
   SetLevelRequestSchema,
   SubscribeRequestSchema,
   UnsubscribeRequestSchema,
+  type CallToolResult,
   type ClientCapabilities,
   type LoggingLevel,
   type ServerNotification,
@@ -174,6 +175,14 @@ export class HTTMCP {
    */
   hasTool(name: string): boolean {
     return this.definitions.some((d) => d.kind === 'tool' && d.name === name);
+  }
+
+  /**
+   * Counts a finished tool call in the gateway's call log (the operator console; a server not
+   * mounted on a gateway counts nothing). `error`: what it failed with, if it did.
+   */
+  recordCall(tool: string, startedAt: number, error?: unknown): void {
+    this.mounted?.gateway.calls.record(this.name, tool, performance.now() - startedAt, error);
   }
 
   /** Names of everything registered, for logs and tests. */
@@ -440,6 +449,12 @@ function declareEveryKind(server: McpServer): void {
   server.registerPrompt(placeholder, {}, () => ({ messages: [] })).remove();
 }
 
+/** The text of a tool result that reports an error, for the call log. */
+function toolErrorText(result: CallToolResult): string {
+  const text = result.content.find((part) => part.type === 'text');
+  return text && 'text' in text ? text.text : 'isError';
+}
+
 function apply(server: McpServer, definition: Definition, owner: HTTMCP): void {
   switch (definition.kind) {
     case 'tool': {
@@ -454,7 +469,17 @@ function apply(server: McpServer, definition: Definition, owner: HTTMCP): void {
           inputSchema: options.input ?? {},
           ...(options.output === undefined ? {} : { outputSchema: options.output }),
         },
-        async (args: unknown, extra: Extra) => toToolResult(await handler(args as never, owner.context(extra, server, definition.name)), structured),
+        async (args: unknown, extra: Extra) => {
+          const started = performance.now();
+          try {
+            const result = toToolResult(await handler(args as never, owner.context(extra, server, definition.name)), structured);
+            owner.recordCall(definition.name, started, result.isError ? toolErrorText(result) : undefined);
+            return result;
+          } catch (error) {
+            owner.recordCall(definition.name, started, error ?? 'error');
+            throw error;
+          }
+        },
       );
       return;
     }

@@ -45,6 +45,8 @@ export interface NginxConfigValues {
   HTTMCP_CORE_LISTEN: string;
   /** The edge's `server` lines for the same sockets. */
   HTTMCP_CORE_SERVERS: string;
+  /** `allow`/`deny` directives of the operator console's location ({@link consoleAccess}). */
+  HTTMCP_CONSOLE_ACCESS: string;
 }
 
 /** Host names allowed by default (DNS-rebinding protection): this machine's loopback names. */
@@ -175,6 +177,35 @@ export function coreSocketDirectives(prefix: string, count: number, backlog = CO
     listen: paths.map((path) => `listen unix:${path} backlog=${backlog};`).join(' '),
     servers: paths.map((path) => `server unix:${path} max_fails=0;`).join(' '),
   };
+}
+
+/** Who may open the operator console by default: this machine only. */
+export const DEFAULT_CONSOLE_ALLOW: readonly string[] = ['127.0.0.1', '::1'];
+
+/**
+ * The console location's access rules: `allow` for each address or CIDR range (or `all`), then
+ * `deny all`. An empty list closes the console to everyone.
+ */
+export function consoleAccess(allow: readonly string[] = DEFAULT_CONSOLE_ALLOW): string {
+  const rules = allow.map((entry) => {
+    if (entry === 'all') return 'allow all;';
+    const [address, bits, extra] = entry.split('/');
+    const family = isIP(address ?? '');
+    const validBits = bits === undefined || (/^\d{1,3}$/.test(bits) && Number(bits) <= (family === 6 ? 128 : 32));
+    if (family === 0 || !validBits || extra !== undefined) throw new Error(`console access is an IP address, a CIDR range or "all", got ${JSON.stringify(entry)}`);
+    return `allow ${entry};`;
+  });
+  return [...rules, 'deny all;'].join(' ');
+}
+
+/**
+ * `HTTMCP_CONSOLE_ALLOW`: addresses or CIDR ranges separated by commas or spaces, `all`, or
+ * `off` (nobody); unset or empty: {@link DEFAULT_CONSOLE_ALLOW}.
+ */
+export function consoleAllowFromEnv(value: string | undefined): readonly string[] {
+  if (value === undefined || value.trim() === '') return DEFAULT_CONSOLE_ALLOW;
+  if (value.trim() === 'off') return [];
+  return value.split(/[\s,]+/).filter(Boolean);
 }
 
 /** The directory of the httmcp package (holds `nginx/`), from source or from `dist/`. */

@@ -19,6 +19,8 @@ import {
   CORE_BACKLOG,
   coreSocketDirectives,
   coreSockets,
+  consoleAccess,
+  consoleAllowFromEnv,
   DEFAULT_ALLOWED_HOSTS,
   DEFAULT_ALLOWED_ORIGINS,
   renderNginxConfig,
@@ -79,6 +81,11 @@ export interface StackOptions {
    * on as many sockets as the edge's client cap needs at that queue (see `coreSockets`).
    */
   coreBacklog?: number;
+  /**
+   * Who may open the operator console at `/console/`: addresses or CIDR ranges, `['all']`, or
+   * `[]` for nobody. Default: `HTTMCP_CONSOLE_ALLOW`, else loopback only (127.0.0.1, ::1).
+   */
+  consoleAllow?: readonly string[];
   /** nginx error log level (default `notice`; workers that die on a signal are logged at `alert`). */
   nginxLogLevel?: string;
   /**
@@ -154,6 +161,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   // Settings first: nothing is started or created for a stack that cannot run.
   const perClient = clientLimits(options.clientLimits);
   const trustedProxies = trustedProxyEntries(options.trustedProxies ?? []);
+  const consoleRules = consoleAccess(options.consoleAllow ?? consoleAllowFromEnv(process.env.HTTMCP_CONSOLE_ALLOW));
   const logger = options.logger ?? createLogger();
   const host = options.host ?? '127.0.0.1';
   const port = options.port || (await freePort(host));
@@ -196,9 +204,10 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   const socketCount = coreSockets(limits.maxClients, Math.min(coreBacklog, listenQueueMax()));
   const core = coreSocketDirectives(prefix, socketCount, coreBacklog);
   const backendSockets = Array.from({ length: socketCount }, (_, i) => (i === 0 ? backendSocket : join(prefix, `backend-${i + 1}.sock`)));
+  const errorLog = join(prefix, 'logs', 'error.log');
   const backends: Server[] = [];
   if (!options.backends) {
-    const handler = createBackendHandler(options.servers, gateway);
+    const handler = createBackendHandler(options.servers, gateway, { nginxErrorLog: errorLog });
     for (const path of backendSockets) {
       backends.push(await listenOnSocket(handler, path, coreBacklog));
       restrictSocket(path, workers);
@@ -206,7 +215,6 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   }
   const backend = backends[0];
   const upstreams = options.backends ?? backendSockets.map((path) => `unix:${path} max_fails=0`);
-  const errorLog = join(prefix, 'logs', 'error.log');
   const config = join(prefix, 'nginx.conf');
   const workerShutdownTimeout = options.workerShutdownTimeout ?? process.env.HTTMCP_WORKER_SHUTDOWN_TIMEOUT ?? LIMITS.workerShutdownTimeout;
   if (parseNginxSeconds(workerShutdownTimeout) < 1) throw new Error(`worker shutdown timeout must be at least 1s, got ${JSON.stringify(workerShutdownTimeout)}`);
@@ -252,6 +260,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       HTTMCP_INSTANCE_ID: instance,
       HTTMCP_CORE_LISTEN: core.listen,
       HTTMCP_CORE_SERVERS: core.servers,
+      HTTMCP_CONSOLE_ACCESS: consoleRules,
     }),
     { mode: 0o600 },
   );

@@ -1,0 +1,147 @@
+import { readFileSync } from 'node:fs';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { join } from 'node:path';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
+import type { Prompt, Resource, ResourceTemplate, Tool } from '@modelcontextprotocol/sdk/types.js';
+import type { Gateway } from '../gateway.js';
+import type { HTTMCP } from '../server/httmcp.js';
+import type { Answer } from '../http/endpoint.js';
+import { packageRoot } from '../stack/nginx-config.js';
+import { readNchanStatus } from './nchan-status.js';
+import { NginxLogWatcher } from './nginx-log.js';
+
+/** What the console knows beyond the gateway. */
+export interface ConsoleOptions {
+  /** nginx's error log, when this backend runs next to nginx (`httmcp start`): worker restarts. */
+  nginxErrorLog?: string;
+}
+
+/**
+ * Where the backend serves the console. nginx maps the public `/console/` here, for the addresses
+ * the console is open to only (HTTMCP_CONSOLE_ALLOW), and adds the backend key like for any hop.
+ */
+export const CONSOLE_PATH = '/_httmcp/console/';
+
+/** One server as the console lists it. */
+export interface ConsoleServer {
+  name: string;
+  url: string;
+  tools: Tool[];
+  resources: Resource[];
+  resourceTemplates: ResourceTemplate[];
+  prompts: Prompt[];
+  /** Scopes a tool needs when authentication is on, by tool (declared with `scopes`). */
+  toolScopes: Record<string, readonly string[]>;
+}
+
+/** The page's files (in the package's `console/` directory), read once. */
+const FILES: Record<string, string> = {
+  '': 'text/html; charset=utf-8',
+  'index.html': 'text/html; charset=utf-8',
+  'console.js': 'text/javascript; charset=utf-8',
+  'console.css': 'text/css; charset=utf-8',
+};
+
+/** How long a server's catalog is served from memory (it changes only when the code adds tools). */
+const CATALOG_TTL_MS = 5000;
+
+/**
+ * The console's routes on the backend: the static page and two read-only JSON documents,
+ * `api/catalog` (the servers with their tools, resources and prompts and their schemas) and
+ * `api/state` (calls, per-tool counters, the gateway's stats and nchan's status). Nothing here
+ * changes anything: the page tries tools through the public MCP endpoint, like any client.
+ */
+export function createConsoleRoutes(
+  servers: HTTMCP[],
+  gateway: Gateway,
+  options: ConsoleOptions = {},
+): (path: string, req: IncomingMessage, res: ServerResponse) => Promise<Answer> {
+  const startedAt = Date.now();
+  const nginxLog = options.nginxErrorLog ? new NginxLogWatcher(options.nginxErrorLog) : undefined;
+  const files = new Map<string, string>();
+  let catalog: { at: number; value: Promise<ConsoleServer[]> } | undefined;
+
+  const json = (value: unknown): Answer => ({
+    status: 200,
+    headers: { 'content-type': 'application/json', 'cache-control': 'no-store' },
+    body: JSON.stringify(value),
+  });
+
+  return async (path, req) => {
+    if (req.method !== 'GET' && req.method !== 'HEAD') return { status: 405, headers: { allow: 'GET, HEAD' } };
+    const name = path.slice(CONSOLE_PATH.length);
+    if (name === 'api/catalog') {
+      if (!catalog || Date.now() - catalog.at > CATALOG_TTL_MS) {
+        const value = Promise.all(servers.map(describe));
+        catalog = { at: Date.now(), value };
+        value.catch(() => (catalog = undefined));
+      }
+      return json(await catalog.value);
+    }
+    if (name === 'api/state') {
+      const nchan = await readNchanStatus(gateway.publishUrl).catch((error: unknown) => ({ error: error instanceof Error ? error.message : String(error) }));
+      return json({
+        now: Date.now(),
+        backend: { pid: process.pid, startedAt, uptimeSeconds: Math.round(process.uptime()), rssBytes: process.memoryUsage.rss() },
+        gateway: gateway.stats(),
+        nchan,
+        nginx: nginxLog ? nginxLog.read() : null,
+        calls: gateway.calls.snapshot(),
+      });
+    }
+    const type = FILES[name];
+    if (type === undefined) return { status: 404, headers: { 'content-type': 'text/plain' }, body: 'not found\n' };
+    const file = name === '' ? 'index.html' : name;
+    let body = files.get(file);
+    if (body === undefined) files.set(file, (body = readFileSync(join(packageRoot(), 'console', file), 'utf8')));
+    return {
+      status: 200,
+      headers: {
+        'content-type': type,
+        'cache-control': 'no-cache',
+        // The page runs only its own files and talks only to this origin.
+        'content-security-policy': "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
+        'x-content-type-options': 'nosniff',
+      },
+      body,
+    };
+  };
+}
+
+/**
+ * A server's tools, resources and prompts as a client sees them, through the SDK's public API
+ * over an in-memory transport (every page of every list).
+ */
+async function describe(server: HTTMCP): Promise<ConsoleServer> {
+  const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
+  const mcp = await server.connect(serverSide);
+  const client = new Client({ name: 'httmcp-console', version: '1.0.0' });
+  try {
+    await client.connect(clientSide);
+    const all = async <T>(list: (cursor?: string) => Promise<{ nextCursor?: string | undefined } & Record<string, unknown>>, key: string): Promise<T[]> => {
+      const items: T[] = [];
+      let cursor: string | undefined;
+      // Bounded: a server that keeps returning cursors does not hold the console forever.
+      for (let page = 0; page < 100; page++) {
+        const result = await list(cursor);
+        items.push(...((result[key] as T[] | undefined) ?? []));
+        cursor = result.nextCursor;
+        if (!cursor) break;
+      }
+      return items;
+    };
+    return {
+      name: server.name,
+      url: `/mcp/${server.name}`,
+      tools: await all<Tool>((cursor) => client.listTools(cursor ? { cursor } : {}), 'tools'),
+      resources: await all<Resource>((cursor) => client.listResources(cursor ? { cursor } : {}), 'resources'),
+      resourceTemplates: await all<ResourceTemplate>((cursor) => client.listResourceTemplates(cursor ? { cursor } : {}), 'resourceTemplates'),
+      prompts: await all<Prompt>((cursor) => client.listPrompts(cursor ? { cursor } : {}), 'prompts'),
+      toolScopes: Object.fromEntries(server.toolScopes),
+    };
+  } finally {
+    await client.close();
+    await mcp.close();
+  }
+}
