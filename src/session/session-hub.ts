@@ -504,10 +504,10 @@ export class SessionHub implements Transport {
       const streams: Array<[number, Inflight]> = [];
       for (const [hubId, entry] of this.inflight) {
         if (entry.pending) continue;
-        // Every stream, every sweep, even one a sweep saw a client on: its unsubscribe hook may never
-        // arrive (nginx could not reach the backend, or the client left before nchan subscribed
-        // it), and one empty sighting only starts the clock, so a stream being attached is safe.
-        // A client that left is so found within two intervals, hook or not.
+        // Every stream, every sweep, even one a sweep saw a client on: its unsubscribe hook may
+        // never arrive (nginx could not reach the backend, or the client left before nchan
+        // subscribed it), and one empty sighting only starts the clock, so a stream still being
+        // attached is safe. A client that left is so found within two intervals, hook or not.
         if (entry.wire === 'streamable') streams.push([hubId, entry]);
         else if (now - entry.startedAt >= this.livenessIntervalMs) sessions.add(entry.session);
       }
