@@ -2,7 +2,7 @@
 // Single-client attacks, each measured by what OTHER clients still get.
 //
 //   node bench/attacks.mjs [--quick] [--only a,b,...] [--workers 1] [--probe 300]
-//        [--url URL --prefix DIR --backend-pid PID] [--out FILE]
+//        [--url URL --prefix DIR --backend-pid PID] [--out FILE] [--attacker-process]
 //
 // Starts a stack like `npm start` does (`httmcp start`, its defaults: one nginx worker) unless
 // --url is given, then runs a CONTROL client the whole time: two official SDK clients (Streamable
@@ -22,16 +22,17 @@
 // Results: one JSON file (bench/results/<date>-attacks[-quick].json) and a markdown table.
 
 import { parseArgs } from 'node:util';
-import { performance } from 'node:perf_hooks';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import http from 'node:http';
+import { spawn } from 'node:child_process';
 import WebSocket from 'ws';
 import { Agent, fetch as undiciFetch } from 'undici';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { WebSocketClientTransport } from '@modelcontextprotocol/sdk/client/websocket.js';
-import { stackBuild, errorLogCounts, gitCommit, httpGetText, limits, log as mkLog, procMem, r1, saveResult, sleep, startStack } from './scale-lib.mjs';
+import { childrenOf, stackBuild, errorLogCounts, gitCommit, httpGetText, limits, log as mkLog, procMem, r1, saveResult, sleep, startStack } from './scale-lib.mjs';
 import { CallError, INITIALIZED, LegacySseSession, initializeBody, sourceAddresses, streamablePost, streamableSession, wsSession } from './raw-mcp.mjs';
 
 const { values: v } = parseArgs({
@@ -46,6 +47,11 @@ const { values: v } = parseArgs({
     out: { type: 'string' },
     // Seconds after an attack ends before capacity is measured again.
     settle: { type: 'string', default: '10' },
+    // idle-ws-hog: open the attacker's WebSockets from a child process, so the handshakes' cost
+    // in Node stays out of the control's event loop (as with an attacker on another machine).
+    'attacker-process': { type: 'boolean', default: false },
+    // Internal: this process is that child (`--hog-child URL TARGET`).
+    'hog-child': { type: 'string' },
   },
 });
 const L = mkLog('attacks');
@@ -263,6 +269,53 @@ async function backendInflight(ctx) {
   }
 }
 
+/** utime+stime of a process in clock ticks (100 per second here); 0 once it is gone. */
+function cpuTicks(pid) {
+  try {
+    const st = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
+    return Number(f[11]) + Number(f[12]);
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * Where the CPU goes during an attack: this process (the attacker and the control share it, so
+ * its event loop's delay is added to every control latency), the backend, nginx (master and
+ * workers) and everything else on the machine (other work on shared cores).
+ */
+function cpuMeter(ctx) {
+  let nginxPids = [];
+  try {
+    const master = Number(readFileSync(join(ctx.prefix, 'nginx.pid'), 'utf8').trim());
+    nginxPids = [master, ...childrenOf(master)];
+  } catch {}
+  const machine = () => {
+    const t = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+    return { busy: t[0] + t[1] + t[2] + t[5] + t[6] + t[7], idle: t[3] + t[4] };
+  };
+  const sample = () => ({ harness: cpuTicks(process.pid), backend: ctx.backendPid ? cpuTicks(ctx.backendPid) : 0, nginx: nginxPids.reduce((a, p) => a + cpuTicks(p), 0), m: machine() });
+  const loop = monitorEventLoopDelay({ resolution: 10 });
+  loop.enable();
+  const a = sample();
+  return () => {
+    const b = sample();
+    loop.disable();
+    const d = (k) => b[k] - a[k];
+    return {
+      cpu_s: {
+        harness: r1(d('harness') / 100),
+        backend: r1(d('backend') / 100),
+        nginx: r1(d('nginx') / 100),
+        other: r1((b.m.busy - a.m.busy - d('harness') - d('backend') - d('nginx')) / 100),
+        machine_idle: r1((b.m.idle - a.m.idle) / 100),
+      },
+      harness_loop_delay_ms: { p50: r1(loop.percentile(50) / 1e6), p99: r1(loop.percentile(99) / 1e6), max: r1(loop.max / 1e6) },
+    };
+  };
+}
+
 /**
  * Each attack: `run(ctx)` does the attack and resolves details; `hold` (optional) runs while the
  * attack holds its resources (capacity is probed then too), before `release`.
@@ -294,19 +347,23 @@ const ATTACKS = [
     async run(ctx) {
       const cap = clientCap(ctx.prefix) ?? 3600;
       const target = Math.min(6000, cap + 200);
-      const sockets = [];
-      const kinds = await pool(target, 200, async () => {
-        const ws = await new Promise((resolve, reject) => {
-          const s = new WebSocket(ctx.url.replace(/^http/, 'ws'), 'mcp', { perMessageDeflate: false, handshakeTimeout: 10_000, localAddress: ATTACKER });
-          s.on('open', () => resolve(s));
-          s.on('unexpected-response', (_, res) => (reject(new CallError(`http_${res.statusCode}`)), s.terminate()));
-          s.on('error', (e) => reject(new CallError(e.code ?? 'ws_error')));
+      if (!v['attacker-process']) {
+        const { sockets, kinds } = await hogSockets(ctx.url, target);
+        ctx.release = () => sockets.forEach((s) => s.terminate());
+        return { edge_client_cap: cap, attempted: target, opened: sockets.length, outcomes: kinds };
+      }
+      const child = spawn(process.execPath, [process.argv[1], '--hog-child', ctx.url, '--probe', String(target)], { stdio: ['pipe', 'pipe', 'inherit'] });
+      const line = await new Promise((resolve, reject) => {
+        let out = '';
+        child.stdout.on('data', (d) => {
+          out += d;
+          if (out.includes('\n')) resolve(out.slice(0, out.indexOf('\n')));
         });
-        ws.on('error', () => {});
-        sockets.push(ws);
+        child.on('exit', (code) => reject(new Error(`hog child exited (${code})`)));
       });
-      ctx.release = () => sockets.forEach((s) => s.terminate());
-      return { edge_client_cap: cap, attempted: target, opened: sockets.length, outcomes: kinds };
+      ctx.release = () => child.kill('SIGKILL');
+      const { opened, kinds, cpu_s } = JSON.parse(line);
+      return { edge_client_cap: cap, attempted: target, opened, outcomes: kinds, attacker_process: true, attacker_cpu_s_opening: cpu_s };
     },
     hold: true,
   },
@@ -497,6 +554,7 @@ async function runAttack(attack, ctx, probeN) {
     L(`${attack.name}: baseline control p99 ${baselineControl.all.p99_ms} ms, capacity ${capacityBefore.opened}/${probeN}; ${attack.what}`);
     ctx.release = null;
     const start = performance.now();
+    const meter = cpuMeter(ctx);
     let details;
     try {
       details = await attack.run(ctx);
@@ -510,6 +568,7 @@ async function runAttack(attack, ctx, probeN) {
       ctx.release?.();
     }
     const end = performance.now();
+    const cpuDuring = meter();
     await sleep(SETTLE_MS);
     const settled = performance.now();
     const capacityAfter = await capacity(ctx.url, probeN);
@@ -537,6 +596,7 @@ async function runAttack(attack, ctx, probeN) {
       capacity_after: capacityAfter,
       backend_rss_mib: { before: rssBefore, after: rssMiB() },
       nginx_error_log: logDelta,
+      during: cpuDuring,
       control_reconnects: Object.fromEntries(controls.map((c) => [c.kind, c.reconnects])),
     };
     row.targets = {
@@ -544,6 +604,7 @@ async function runAttack(attack, ctx, probeN) {
       no_worker_deaths: logDelta ? logDelta.exited_on_signal === 0 : null,
       control_p99_under_250ms: whole.all.p99_ms != null && whole.all.p99_ms < 250 && whole.all.errors === 0,
     };
+    L(`${attack.name}: during the attack, CPU s ${JSON.stringify(cpuDuring.cpu_s)}; harness event-loop delay ms ${JSON.stringify(cpuDuring.harness_loop_delay_ms)}`);
     L(
       `${attack.name}: ${row.attack_ms} ms; control during p50/p99/max ${during.all.p50_ms}/${during.all.p99_ms}/${during.all.max_ms} ms, ${during.all.errors} errors; after: p99 ${afterStats.all.p99_ms}, ${afterStats.all.errors} errors; capacity ${capacityBefore.opened} → ${capacityAfter.opened}/${probeN}; deaths ${logDelta?.exited_on_signal}; load ${row.load_average_after[0]}`,
     );
@@ -553,7 +614,29 @@ async function runAttack(attack, ctx, probeN) {
   }
 }
 
+/** The hog's WebSockets: `target` handshakes from the attacker's address, 200 at a time. */
+async function hogSockets(url, target) {
+  const sockets = [];
+  const kinds = await pool(target, 200, async () => {
+    const ws = await new Promise((resolve, reject) => {
+      const s = new WebSocket(url.replace(/^http/, 'ws'), 'mcp', { perMessageDeflate: false, handshakeTimeout: 10_000, localAddress: ATTACKER });
+      s.on('open', () => resolve(s));
+      s.on('unexpected-response', (_, res) => (reject(new CallError(`http_${res.statusCode}`)), s.terminate()));
+      s.on('error', (e) => reject(new CallError(e.code ?? 'ws_error')));
+    });
+    ws.on('error', () => {});
+    sockets.push(ws);
+  });
+  return { sockets, kinds };
+}
+
 async function main() {
+  if (v['hog-child']) {
+    // Opens the hog's sockets, says so on one line, and holds them until killed.
+    const { sockets, kinds } = await hogSockets(v['hog-child'], Number(v.probe));
+    process.stdout.write(`${JSON.stringify({ opened: sockets.length, kinds, cpu_s: r1(cpuTicks(process.pid) / 100) })}\n`);
+    return new Promise(() => {});
+  }
   const only = v.only ? new Set(v.only.split(',')) : null;
   const attacks = ATTACKS.filter((a) => !only || only.has(a.name));
   if (only && attacks.length !== only.size) throw new Error(`--only: unknown attack; known: ${ATTACKS.map((a) => a.name).join(', ')}`);

@@ -124,11 +124,10 @@ interface Inflight {
   principal: string;
   /**
    * Streamable HTTP: since when the request's stream may have no client (nchan's unsubscribe
-   * hook, or a sweep that found no subscriber); a sweep an interval later ends the request if
-   * nobody is there. `watched`: a sweep saw a client on the stream, so the hook will tell.
+   * hook, or a sweep that found no subscriber); a check an interval later ends the request if
+   * nobody is there.
    */
   leftAt?: number;
-  watched?: true;
 }
 
 /**
@@ -351,7 +350,7 @@ export class SessionHub implements Transport {
     if (!entry || entry.leftAt !== undefined) return;
     entry.leftAt = Date.now();
     // One interval from now rather than at the sweep after next; at most one timer per request.
-    setTimeout(() => void this.checkStream(hubId!, entry, Date.now()), this.livenessIntervalMs).unref();
+    setTimeout(() => void this.checkStream(hubId!, entry), this.livenessIntervalMs).unref();
   }
 
   /** The capabilities the session's client declared, if this process saw its `initialize`. */
@@ -504,9 +503,13 @@ export class SessionHub implements Transport {
       const sessions = new Set<string>();
       const streams: Array<[number, Inflight]> = [];
       for (const [hubId, entry] of this.inflight) {
-        if (entry.pending || now - entry.startedAt < this.livenessIntervalMs) continue;
-        if (entry.wire !== 'streamable') sessions.add(entry.session);
-        else if (entry.leftAt !== undefined ? now - entry.leftAt >= this.livenessIntervalMs : !entry.watched) streams.push([hubId, entry]);
+        if (entry.pending) continue;
+        // Every stream, every sweep, even one a sweep saw a client on: its unsubscribe hook may
+        // never arrive (nginx could not reach the backend, or the client left before nchan
+        // subscribed it), and one empty sighting only starts the clock, so a stream still being
+        // attached is safe. A client that left is so found within two intervals, hook or not.
+        if (entry.wire === 'streamable') streams.push([hubId, entry]);
+        else if (now - entry.startedAt >= this.livenessIntervalMs) sessions.add(entry.session);
       }
       for (const [session, since] of this.leaving) {
         if (now - since < this.livenessIntervalMs) break; // oldest first: the rest are newer
@@ -522,7 +525,7 @@ export class SessionHub implements Transport {
       }
       // A few at a time: thousands of abandoned streams are checked in seconds, not minutes.
       for (let i = 0; i < streams.length; i += 32) {
-        await Promise.all(streams.slice(i, i + 32).map(([hubId, entry]) => this.checkStream(hubId, entry, now)));
+        await Promise.all(streams.slice(i, i + 32).map(([hubId, entry]) => this.checkStream(hubId, entry)));
       }
     } finally {
       this.sweeping = false;
@@ -533,16 +536,20 @@ export class SessionHub implements Transport {
    * A Streamable HTTP request whose stream may have lost its client: ended when nobody was on it
    * for a whole interval (nchan's unsubscribe hook or an earlier sweep started the clock).
    */
-  private async checkStream(hubId: number, entry: Inflight, now: number): Promise<void> {
+  private async checkStream(hubId: number, entry: Inflight): Promise<void> {
     if (this.inflight.get(hubId) !== entry || this.closing) return;
     const info = await this.publisher.info(this.channelOf(entry)).catch(() => 'unknown' as const);
-    if (info === 'unknown') return;
+    if (info === 'unknown' || this.inflight.get(hubId) !== entry) return;
+    // When nchan answered, not when the sweep began: a sweep through thousands of streams takes
+    // seconds, which must not come off a client's time to come back.
+    const now = Date.now();
     if (info !== undefined && info.subscribers > 0) {
       entry.leftAt = undefined;
-      entry.watched = true;
     } else if (entry.leftAt === undefined) {
       entry.leftAt = now;
-    } else {
+    } else if (now - entry.leftAt >= this.livenessIntervalMs * 0.9) {
+      // Not a full interval: the next sweep's clock may read a few ms short of one, and missing
+      // it would cost the client's work another whole interval.
       this.logger.info({ session: entry.session }, 'the client of a Streamable HTTP request left its stream and did not come back; ending the request');
       this.cancel(hubId, 'client left');
     }

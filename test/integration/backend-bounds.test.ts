@@ -289,6 +289,22 @@ describe('a client that leaves has its running handlers aborted', () => {
     await waitFor(() => aborted.has('leave-streamable'), 'the handler to be aborted', 8000);
   });
 
+  test('Streamable HTTP request stream closed after a liveness sweep saw its client on it', async () => {
+    // The attack benchmark's miss (issue 10, point 6): a sweep that finds the client on its
+    // stream leaves the rest to nchan's unsubscribe hook, so a hook the backend never gets kept
+    // the request running for as long as it ran.
+    const { session: id } = await session();
+    const block = startBlock(id!, 'leave-watched-streamable');
+    const res = await block.done;
+    const reader = res.body!.getReader();
+    await reader.read();
+    await waitFor(() => started.has('leave-watched-streamable'), 'the handler to start');
+    await new Promise((r) => setTimeout(r, 5000)); // two sweeps (2 s in tests) see the client
+    expect(aborted.has('leave-watched-streamable')).toBe(false);
+    block.stop();
+    await waitFor(() => aborted.has('leave-watched-streamable'), 'the handler to be aborted', 8000);
+  });
+
   test('a Streamable HTTP client that resumes its stream in time keeps its request', async () => {
     const { session: id } = await session();
     const block = startBlock(id!, 'resume-streamable');

@@ -260,6 +260,14 @@ describe('per-client limits at the edge', () => {
     expect(legacy).toContain('proxy_set_header X-Httmcp-Transport sse;');
     expect(legacy).not.toContain('nchan_publisher');
   });
+
+  test('every location that proxies to a backend sends the backend key (a hook without it is refused)', () => {
+    // Each location block (nginx style: opened and closed at the same indentation).
+    const blocks = [...template.matchAll(/^( +)location [^\n]*\{\n([\s\S]*?)^\1\}/gm)].map((m) => m[0]);
+    const toBackend = blocks.filter((block) => block.includes('proxy_pass http://httmcp_backend'));
+    expect(toBackend.some((block) => block.includes('/_httmcp/stream_closed/'))).toBe(true);
+    for (const block of toBackend) expect(block).toContain('proxy_set_header X-Httmcp-Backend-Key "${HTTMCP_BACKEND_KEY}";');
+  });
 });
 
 describe('coreSockets', () => {
