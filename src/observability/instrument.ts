@@ -17,6 +17,7 @@ import {
   type Span,
   type TraceContext,
 } from './tracing.js';
+import { TransportMiddleware } from '../server/transport-middleware.js';
 
 /** What {@link instrumentTransport} records for one server. */
 export interface InstrumentOptions {
@@ -60,39 +61,22 @@ export function instrumentTransport(transport: Transport, options: InstrumentOpt
  * `mcp.session.id`, `mcp.protocol.version`...). OpenAPI upstream calls and publishes made for
  * the request become its children (propagated explicitly, see tracing.ts).
  */
-export class InstrumentedTransport implements Transport {
-  onclose?: () => void;
-  onerror?: (error: Error) => void;
-  onmessage?: <T extends JSONRPCMessage>(message: T, extra?: MessageExtraInfo) => void;
+export class InstrumentedTransport extends TransportMiddleware {
   private readonly open = new Map<RequestId, Open>();
 
   constructor(
-    private readonly inner: Transport,
+    inner: Transport,
     private readonly options: InstrumentOptions & { tracing: boolean },
   ) {
-    inner.onclose = () => this.onclose?.();
-    inner.onerror = (error) => this.onerror?.(error);
-    inner.onmessage = (message, extra) => this.receive(message, extra);
+    super(inner);
   }
 
-  get sessionId(): string | undefined {
-    return this.inner.sessionId;
-  }
-
-  setProtocolVersion(version: string): void {
-    this.inner.setProtocolVersion?.(version);
-  }
-
-  start(): Promise<void> {
-    return this.inner.start();
-  }
-
-  async close(): Promise<void> {
+  override async close(): Promise<void> {
     for (const [id] of this.open) this.end(id, 'cancelled');
     await this.inner.close();
   }
 
-  send(message: JSONRPCMessage, options?: TransportSendOptions): Promise<void> {
+  override send(message: JSONRPCMessage, options?: TransportSendOptions): Promise<void> {
     const id = 'method' in message ? undefined : (message as { id?: RequestId }).id;
     if (id === undefined || !this.open.has(id)) return this.inner.send(message, options);
     let outcome: Outcome = 'ok';
@@ -113,7 +97,7 @@ export class InstrumentedTransport implements Transport {
     return sent;
   }
 
-  private receive(message: JSONRPCMessage, extra?: MessageExtraInfo): void {
+  protected override receive(message: JSONRPCMessage, extra?: MessageExtraInfo): void {
     if (!('method' in message)) return this.onmessage?.(message, extra);
     if (!('id' in message)) {
       // The hub tells the server about cancellations (client's or a closed session's) this way.

@@ -1,5 +1,6 @@
 import type { Transport, TransportSendOptions } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { ErrorCode, type JSONRPCMessage, type JSONRPCRequest, type MessageExtraInfo, type RequestId } from '@modelcontextprotocol/sdk/types.js';
+import { TransportMiddleware } from './transport-middleware.js';
 
 /** The list methods and the field of their result that holds the list. */
 const LISTS: Record<string, string> = {
@@ -25,42 +26,21 @@ const itemBytes = new WeakMap<object, number>();
  * list moves on), which bounds every answer however large the items are. Cursors are opaque
  * offsets; a list that changes between pages may shift by the change, as with any offset cursor.
  */
-export class PaginatingTransport implements Transport {
-  onclose?: () => void;
-  onerror?: (error: Error) => void;
-  onmessage?: <T extends JSONRPCMessage>(message: T, extra?: MessageExtraInfo) => void;
+export class PaginatingTransport extends TransportMiddleware {
   /** Requests being answered: id -> which list, from where. */
   private readonly pages = new Map<RequestId, { field: string; offset: number }>();
 
   constructor(
-    private readonly inner: Transport,
+    inner: Transport,
     private readonly pageSize: number,
     private readonly pageBytes: number = DEFAULT_PAGE_BYTES,
   ) {
+    super(inner);
     if (!Number.isInteger(pageSize) || pageSize < 1) throw new RangeError(`page size must be a positive integer, got ${pageSize}`);
     if (!Number.isInteger(pageBytes) || pageBytes < 1) throw new RangeError(`page bytes must be a positive integer, got ${pageBytes}`);
-    inner.onclose = () => this.onclose?.();
-    inner.onerror = (error) => this.onerror?.(error);
-    inner.onmessage = (message, extra) => this.receive(message, extra);
   }
 
-  get sessionId(): string | undefined {
-    return this.inner.sessionId;
-  }
-
-  setProtocolVersion(version: string): void {
-    this.inner.setProtocolVersion?.(version);
-  }
-
-  start(): Promise<void> {
-    return this.inner.start();
-  }
-
-  close(): Promise<void> {
-    return this.inner.close();
-  }
-
-  send(message: JSONRPCMessage, options?: TransportSendOptions): Promise<void> {
+  override send(message: JSONRPCMessage, options?: TransportSendOptions): Promise<void> {
     if (this.pages.size > 0 && ('result' in message || 'error' in message)) {
       const id = (message as { id: RequestId }).id;
       const page = this.pages.get(id);
@@ -73,7 +53,7 @@ export class PaginatingTransport implements Transport {
     return this.inner.send(message, options);
   }
 
-  private receive(message: JSONRPCMessage, extra?: MessageExtraInfo): void {
+  protected override receive(message: JSONRPCMessage, extra?: MessageExtraInfo): void {
     const request = 'method' in message && 'id' in message ? (message as JSONRPCRequest) : undefined;
     const field = request ? LISTS[request.method] : undefined;
     if (!request || field === undefined) {

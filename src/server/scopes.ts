@@ -1,6 +1,7 @@
 import type { Transport, TransportSendOptions } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { ErrorCode, type JSONRPCMessage, type JSONRPCRequest, type MessageExtraInfo, type RequestId } from '@modelcontextprotocol/sdk/types.js';
 import { principalOfAuthInfo } from '../auth/auth-info.js';
+import { TransportMiddleware } from './transport-middleware.js';
 
 /** The scopes each tool needs, by tool name (tools that need none are absent). */
 export type ToolScopes = ReadonlyMap<string, readonly string[]>;
@@ -18,39 +19,18 @@ export function missingScopes(needed: readonly string[] | undefined, granted: re
  * Enforced only for requests that carry a principal (authentication on); without one every tool
  * is listed and callable, as without authentication everything is.
  */
-export class ScopedTransport implements Transport {
-  onclose?: () => void;
-  onerror?: (error: Error) => void;
-  onmessage?: <T extends JSONRPCMessage>(message: T, extra?: MessageExtraInfo) => void;
+export class ScopedTransport extends TransportMiddleware {
   /** tools/list requests being answered, by id: the scopes of whoever asked. */
   private readonly lists = new Map<RequestId, readonly string[]>();
 
   constructor(
-    private readonly inner: Transport,
+    inner: Transport,
     private readonly scopesOf: ToolScopes,
   ) {
-    inner.onclose = () => this.onclose?.();
-    inner.onerror = (error) => this.onerror?.(error);
-    inner.onmessage = (message, extra) => this.receive(message, extra);
+    super(inner);
   }
 
-  get sessionId(): string | undefined {
-    return this.inner.sessionId;
-  }
-
-  setProtocolVersion(version: string): void {
-    this.inner.setProtocolVersion?.(version);
-  }
-
-  start(): Promise<void> {
-    return this.inner.start();
-  }
-
-  close(): Promise<void> {
-    return this.inner.close();
-  }
-
-  send(message: JSONRPCMessage, options?: TransportSendOptions): Promise<void> {
+  override send(message: JSONRPCMessage, options?: TransportSendOptions): Promise<void> {
     if (this.lists.size > 0 && 'id' in message && message.id !== undefined && ('result' in message || 'error' in message)) {
       const granted = this.lists.get(message.id);
       if (granted) {
@@ -61,7 +41,7 @@ export class ScopedTransport implements Transport {
     return this.inner.send(message, options);
   }
 
-  private receive(message: JSONRPCMessage, extra?: MessageExtraInfo): void {
+  protected override receive(message: JSONRPCMessage, extra?: MessageExtraInfo): void {
     const principal = this.scopesOf.size > 0 ? principalOfAuthInfo(extra?.authInfo) : undefined;
     if (principal && 'method' in message && 'id' in message) {
       const request = message as JSONRPCRequest;
