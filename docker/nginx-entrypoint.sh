@@ -94,7 +94,15 @@ default HTTMCP_CONSOLE_ACCESS 'allow 127.0.0.1; allow ::1; deny all;'
 default HTTMCP_CLIENT_CONNECTIONS 64
 default HTTMCP_CLIENT_RATE 20
 default HTTMCP_CLIENT_BURST 50
-for name in HTTMCP_CLIENT_CONNECTIONS HTTMCP_CLIENT_RATE HTTMCP_CLIENT_BURST; do
+# Per authenticated principal and server (DEFAULT_PRINCIPAL_LIMITS; docs/auth.md "Rate limits"):
+# the same three, and the rate and burst for one tool named in Mcp-Name. Unused with auth off.
+default HTTMCP_PRINCIPAL_CONNECTIONS 128
+default HTTMCP_PRINCIPAL_RATE 50
+default HTTMCP_PRINCIPAL_BURST 100
+default HTTMCP_PRINCIPAL_TOOL_RATE 20
+default HTTMCP_PRINCIPAL_TOOL_BURST 40
+for name in HTTMCP_CLIENT_CONNECTIONS HTTMCP_CLIENT_RATE HTTMCP_CLIENT_BURST HTTMCP_PRINCIPAL_CONNECTIONS HTTMCP_PRINCIPAL_RATE \
+  HTTMCP_PRINCIPAL_BURST HTTMCP_PRINCIPAL_TOOL_RATE HTTMCP_PRINCIPAL_TOOL_BURST; do
   case ${!name} in
     '' | *[!0-9]*) die "$name must be a whole number, got '${!name}'" ;;
   esac

@@ -60,7 +60,9 @@ export {
   DEFAULT_ALLOWED_HOSTS,
   DEFAULT_ALLOWED_ORIGINS,
   DEFAULT_CLIENT_LIMITS,
+  DEFAULT_PRINCIPAL_LIMITS,
   type ClientLimits,
+  type PrincipalLimits,
   type NginxConfigValues,
 } from './stack/nginx-config.js';
 export { createLogger, type Logger } from './log.js';

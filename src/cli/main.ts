@@ -12,7 +12,7 @@ import { registerStdioCommand } from './stdio-command.js';
 import { createBackendHandler } from '../http/node-handler.js';
 import { deriveBackendKey } from '../http/backend-guard.js';
 import { listen, startStack, type Stack } from '../stack/stack.js';
-import { consoleAllowFromEnv, DEFAULT_CLIENT_LIMITS } from '../stack/nginx-config.js';
+import { consoleAllowFromEnv, DEFAULT_CLIENT_LIMITS, DEFAULT_PRINCIPAL_LIMITS } from '../stack/nginx-config.js';
 import { listenForMetrics } from '../observability/metrics-listener.js';
 import { tracingRequested } from '../observability/otel-env.js';
 
@@ -29,6 +29,11 @@ interface StackFlags {
   publishListen?: string;
   clientConnections?: number;
   clientRate?: number;
+  principalConnections?: number;
+  principalRate?: number;
+  principalBurst?: number;
+  principalToolRate?: number;
+  principalToolBurst?: number;
   clientBurst?: number;
   trustedProxies?: string;
   consoleAllow?: string;
@@ -149,6 +154,31 @@ function withStackFlags(command: Command): Command {
         .argParser(parseCount),
     )
     .addOption(
+      new Option('--principal-connections <n>', `requests and streams one principal may hold open on a server, with auth on (default ${DEFAULT_PRINCIPAL_LIMITS.connections})`)
+        .env('HTTMCP_PRINCIPAL_CONNECTIONS')
+        .argParser(parseCount),
+    )
+    .addOption(
+      new Option('--principal-rate <n>', `requests per second one principal may send to a server, with auth on (default ${DEFAULT_PRINCIPAL_LIMITS.ratePerSecond})`)
+        .env('HTTMCP_PRINCIPAL_RATE')
+        .argParser(parseCount),
+    )
+    .addOption(
+      new Option('--principal-burst <n>', `requests above that rate admitted at once (default ${DEFAULT_PRINCIPAL_LIMITS.burst})`)
+        .env('HTTMCP_PRINCIPAL_BURST')
+        .argParser(parseCount),
+    )
+    .addOption(
+      new Option('--principal-tool-rate <n>', `requests per second one principal may send to one tool named in Mcp-Name (default ${DEFAULT_PRINCIPAL_LIMITS.toolRatePerSecond})`)
+        .env('HTTMCP_PRINCIPAL_TOOL_RATE')
+        .argParser(parseCount),
+    )
+    .addOption(
+      new Option('--principal-tool-burst <n>', `requests above the tool rate admitted at once (default ${DEFAULT_PRINCIPAL_LIMITS.toolBurst})`)
+        .env('HTTMCP_PRINCIPAL_TOOL_BURST')
+        .argParser(parseCount),
+    )
+    .addOption(
       new Option('--trusted-proxies <list>', 'comma-separated addresses or CIDRs of proxies whose X-Forwarded-For names the client (default: none)').env(
         'HTTMCP_TRUSTED_PROXIES',
       ),
@@ -196,6 +226,13 @@ async function run(servers: HTTMCP[], flags: StackFlags): Promise<void> {
         ...(flags.clientConnections === undefined ? {} : { connections: flags.clientConnections }),
         ...(flags.clientRate === undefined ? {} : { ratePerSecond: flags.clientRate }),
         ...(flags.clientBurst === undefined ? {} : { burst: flags.clientBurst }),
+      },
+      principalLimits: {
+        ...(flags.principalConnections === undefined ? {} : { connections: flags.principalConnections }),
+        ...(flags.principalRate === undefined ? {} : { ratePerSecond: flags.principalRate }),
+        ...(flags.principalBurst === undefined ? {} : { burst: flags.principalBurst }),
+        ...(flags.principalToolRate === undefined ? {} : { toolRatePerSecond: flags.principalToolRate }),
+        ...(flags.principalToolBurst === undefined ? {} : { toolBurst: flags.principalToolBurst }),
       },
       ...(flags.trustedProxies === undefined ? {} : { trustedProxies: splitList(flags.trustedProxies) }),
       ...(flags.consoleAllow === undefined ? {} : { consoleAllow: consoleAllowFromEnv(flags.consoleAllow) }),

@@ -15,6 +15,11 @@ export interface NginxConfigValues {
   HTTMCP_CLIENT_CONNECTIONS: string;
   HTTMCP_CLIENT_RATE: string;
   HTTMCP_CLIENT_BURST: string;
+  HTTMCP_PRINCIPAL_CONNECTIONS: string;
+  HTTMCP_PRINCIPAL_RATE: string;
+  HTTMCP_PRINCIPAL_BURST: string;
+  HTTMCP_PRINCIPAL_TOOL_RATE: string;
+  HTTMCP_PRINCIPAL_TOOL_BURST: string;
   HTTMCP_TRUSTED_PROXY_ENTRIES: string;
   HTTMCP_BACKEND_KEEPALIVE: string;
   HTTMCP_PREFIX: string;
@@ -125,6 +130,48 @@ export function clientLimits(limits: Partial<ClientLimits> = {}): ClientLimits {
   check('connections', 1, 65535);
   check('ratePerSecond', 1, 1_000_000);
   check('burst', 0, 1_000_000);
+  return merged;
+}
+
+/**
+ * What one authenticated principal (issuer and subject) may hold and send on one server, counted
+ * in the core, where requests arrive with the edge's verdict; with authentication off nothing is
+ * counted per principal. Past a limit: 429 with Retry-After and a JSON-RPC error.
+ */
+export interface PrincipalLimits {
+  /** Requests and streams (Streamable HTTP, legacy SSE) open at once on one server (1 to 65535). */
+  connections: number;
+  /** Requests per second to one server, sustained. */
+  ratePerSecond: number;
+  /** Requests above that rate admitted at once (0 for none). */
+  burst: number;
+  /**
+   * Requests per second for one tool, resource or prompt of one server: counted where the
+   * request names it in the `Mcp-Name` header (protocol 2026-07-28), not for older clients.
+   */
+  toolRatePerSecond: number;
+  /** Requests above the tool rate admitted at once (0 for none). */
+  toolBurst: number;
+}
+
+/**
+ * Per-principal defaults: a principal may use several addresses (each also under
+ * {@link DEFAULT_CLIENT_LIMITS}), so its share of a server is a few clients' worth.
+ */
+export const DEFAULT_PRINCIPAL_LIMITS: Readonly<PrincipalLimits> = { connections: 128, ratePerSecond: 50, burst: 100, toolRatePerSecond: 20, toolBurst: 40 };
+
+/** Checks `limits` and fills in defaults (see {@link clientLimits}). */
+export function principalLimits(limits: Partial<PrincipalLimits> = {}): PrincipalLimits {
+  const merged = { ...DEFAULT_PRINCIPAL_LIMITS, ...limits };
+  const check = (name: keyof PrincipalLimits, min: number, max: number) => {
+    const value = merged[name];
+    if (!Number.isInteger(value) || value < min || value > max) throw new Error(`principal limit ${name} must be an integer from ${min} to ${max}, got ${value}`);
+  };
+  check('connections', 1, 65535);
+  check('ratePerSecond', 1, 1_000_000);
+  check('burst', 0, 1_000_000);
+  check('toolRatePerSecond', 1, 1_000_000);
+  check('toolBurst', 0, 1_000_000);
   return merged;
 }
 

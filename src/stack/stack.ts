@@ -15,6 +15,8 @@ import { authFromEnv } from '../auth/config.js';
 import { findNginx, NGINX_DIES_WITH_LAUNCHER, NginxProcess, PortInUseError } from './nginx.js';
 import {
   clientLimits,
+  principalLimits,
+  type PrincipalLimits,
   connectionLimits,
   CORE_BACKLOG,
   coreSocketDirectives,
@@ -70,6 +72,8 @@ export interface StackOptions {
   maxOpenFiles?: number;
   /** What one client may hold and send at the edge (default: `DEFAULT_CLIENT_LIMITS`). */
   clientLimits?: Partial<ClientLimits>;
+  /** What one authenticated principal may hold and send on a server (default: `DEFAULT_PRINCIPAL_LIMITS`). */
+  principalLimits?: Partial<PrincipalLimits>;
   /**
    * Proxies in front of the edge (addresses or CIDR ranges) whose X-Forwarded-For names the
    * client the per-client limits count. Default none: the header is ignored.
@@ -160,6 +164,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   const install = findNginx();
   // Settings first: nothing is started or created for a stack that cannot run.
   const perClient = clientLimits(options.clientLimits);
+  const perPrincipal = principalLimits(options.principalLimits);
   const trustedProxies = trustedProxyEntries(options.trustedProxies ?? []);
   const consoleRules = consoleAccess(options.consoleAllow ?? consoleAllowFromEnv(process.env.HTTMCP_CONSOLE_ALLOW));
   const logger = options.logger ?? createLogger();
@@ -234,6 +239,11 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       HTTMCP_CLIENT_CONNECTIONS: String(perClient.connections),
       HTTMCP_CLIENT_RATE: String(perClient.ratePerSecond),
       HTTMCP_CLIENT_BURST: String(perClient.burst),
+      HTTMCP_PRINCIPAL_CONNECTIONS: String(perPrincipal.connections),
+      HTTMCP_PRINCIPAL_RATE: String(perPrincipal.ratePerSecond),
+      HTTMCP_PRINCIPAL_BURST: String(perPrincipal.burst),
+      HTTMCP_PRINCIPAL_TOOL_RATE: String(perPrincipal.toolRatePerSecond),
+      HTTMCP_PRINCIPAL_TOOL_BURST: String(perPrincipal.toolBurst),
       HTTMCP_TRUSTED_PROXY_ENTRIES: trustedProxies,
       HTTMCP_BACKEND_KEEPALIVE: String(limits.backendKeepalive),
       HTTMCP_PREFIX: prefix,

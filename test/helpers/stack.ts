@@ -27,6 +27,7 @@ export async function startTestStack(options: Partial<StackOptions> = {}): Promi
     // Tests open hundreds of sessions from 127.0.0.1: per-client limits out of the way unless a
     // test sets them (edge-limits.test.ts).
     clientLimits: { connections: 65535, ratePerSecond: 1_000_000, burst: 1_000_000, ...options.clientLimits },
+    principalLimits: { connections: 65535, ratePerSecond: 1_000_000, burst: 1_000_000, toolRatePerSecond: 1_000_000, toolBurst: 1_000_000, ...options.principalLimits },
     // Tests check that handlers of a client that left are aborted; do not wait 10 s for it.
     gateway: { livenessIntervalMs: 2000, ...options.gateway },
   });

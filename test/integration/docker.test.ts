@@ -18,7 +18,7 @@ import { deriveBackendKey } from '../../src/http/backend-guard.js';
 import { createBackendHandler } from '../../src/http/node-handler.js';
 import { Gateway } from '../../src/gateway.js';
 import type { HTTMCP } from '../../src/server/httmcp.js';
-import { connectionLimits, CORE_BACKLOG, coreSocketDirectives, coreSockets, DEFAULT_ALLOWED_HOSTS, DEFAULT_ALLOWED_ORIGINS, DEFAULT_CLIENT_LIMITS, packageRoot, renderNginxConfig, templatePath, type NginxConfigValues } from '../../src/stack/nginx-config.js';
+import { connectionLimits, CORE_BACKLOG, coreSocketDirectives, coreSockets, DEFAULT_ALLOWED_HOSTS, DEFAULT_ALLOWED_ORIGINS, DEFAULT_CLIENT_LIMITS, DEFAULT_PRINCIPAL_LIMITS, packageRoot, renderNginxConfig, templatePath, type NginxConfigValues } from '../../src/stack/nginx-config.js';
 import { freePort, LIMITS, listen } from '../../src/stack/stack.js';
 import { trustedProxyEntries } from '../../src/stack/nginx-config.js';
 import { connectClient, TRANSPORTS } from '../helpers/stack.js';
@@ -116,6 +116,11 @@ describe('nginx image entrypoint: rendering', () => {
       HTTMCP_CLIENT_CONNECTIONS: String(DEFAULT_CLIENT_LIMITS.connections),
       HTTMCP_CLIENT_RATE: String(DEFAULT_CLIENT_LIMITS.ratePerSecond),
       HTTMCP_CLIENT_BURST: String(DEFAULT_CLIENT_LIMITS.burst),
+      HTTMCP_PRINCIPAL_CONNECTIONS: String(DEFAULT_PRINCIPAL_LIMITS.connections),
+      HTTMCP_PRINCIPAL_RATE: String(DEFAULT_PRINCIPAL_LIMITS.ratePerSecond),
+      HTTMCP_PRINCIPAL_BURST: String(DEFAULT_PRINCIPAL_LIMITS.burst),
+      HTTMCP_PRINCIPAL_TOOL_RATE: String(DEFAULT_PRINCIPAL_LIMITS.toolRatePerSecond),
+      HTTMCP_PRINCIPAL_TOOL_BURST: String(DEFAULT_PRINCIPAL_LIMITS.toolBurst),
       HTTMCP_TRUSTED_PROXY_ENTRIES: '',
       HTTMCP_BACKEND_KEEPALIVE: String(connectionLimits(nofile, availableParallelism()).backendKeepalive),
       HTTMCP_PREFIX: prefix,
@@ -184,6 +189,8 @@ describe('nginx image entrypoint: rendering', () => {
       HTTMCP_CLIENT_CONNECTIONS: '300',
       HTTMCP_CLIENT_RATE: '100',
       HTTMCP_CLIENT_BURST: '0',
+      HTTMCP_PRINCIPAL_RATE: '9',
+      HTTMCP_PRINCIPAL_TOOL_BURST: '3',
       HTTMCP_TRUSTED_PROXIES: '10.0.0.0/8, 192.168.1.7 fd00::/8',
     });
     expect(result.stderr).toBe('');
@@ -191,11 +198,14 @@ describe('nginx image entrypoint: rendering', () => {
     expect(config).toContain('limit_conn httmcp_per_client 300;');
     expect(config).toContain('rate=100r/s;');
     expect(config).toContain('limit_req zone=httmcp_client_rate burst=0 nodelay;');
+    expect(config).toContain('zone=httmcp_principal_rate:10m rate=9r/s;');
+    expect(config).toContain('limit_req zone=httmcp_principal_tool_rate burst=3 nodelay;');
     expect(config).toContain(`default  0;\n        ${trustedProxyEntries(['10.0.0.0/8', '192.168.1.7', 'fd00::/8'])}\n`);
 
     for (const [name, value] of [
       ['HTTMCP_TRUSTED_PROXIES', '10.0.0.1; include /etc/passwd'],
       ['HTTMCP_CLIENT_RATE', '20r/s'],
+      ['HTTMCP_PRINCIPAL_TOOL_RATE', '-1'],
     ]) {
       const bad = runEntrypoint({ HTTMCP_PREFIX: tempDir(), HTTMCP_RENDER_ONLY: '1', [name!]: value! });
       expect([name, bad.status]).toEqual([name, 1]);

@@ -7,7 +7,9 @@ import {
   MAX_CORE_SOCKETS,
   DEFAULT_ALLOWED_ORIGINS,
   DEFAULT_CLIENT_LIMITS,
+  DEFAULT_PRINCIPAL_LIMITS,
   packageRoot,
+  principalLimits,
   placeholders,
   renderNginxConfig,
   templatePath,
@@ -30,6 +32,11 @@ const VALUES: NginxConfigValues = {
   HTTMCP_CLIENT_CONNECTIONS: '#CLIENT_CONNECTIONS#',
   HTTMCP_CLIENT_RATE: '#CLIENT_RATE#',
   HTTMCP_CLIENT_BURST: '#CLIENT_BURST#',
+  HTTMCP_PRINCIPAL_CONNECTIONS: '#PRINCIPAL_CONNECTIONS#',
+  HTTMCP_PRINCIPAL_RATE: '#PRINCIPAL_RATE#',
+  HTTMCP_PRINCIPAL_BURST: '#PRINCIPAL_BURST#',
+  HTTMCP_PRINCIPAL_TOOL_RATE: '#PRINCIPAL_TOOL_RATE#',
+  HTTMCP_PRINCIPAL_TOOL_BURST: '#PRINCIPAL_TOOL_BURST#',
   HTTMCP_TRUSTED_PROXY_ENTRIES: '#TRUSTED_PROXY_ENTRIES#',
   HTTMCP_BACKEND_KEEPALIVE: '#BACKEND_KEEPALIVE#',
   HTTMCP_PREFIX: '#PREFIX#',
@@ -158,6 +165,27 @@ describe('connectionLimits', () => {
         expect(maxClients * 4 + workers * (backendKeepalive + 192)).toBeLessThanOrEqual(workers * workerConnections);
       }
     }
+  });
+});
+
+describe('per-principal limits in the core', () => {
+  const core = () => template.slice(template.indexOf('# ---------------------------------------------------------------- core'), template.indexOf('# ---------------------------------------------------------------- publish'));
+
+  test('defaults, and values out of range refused', () => {
+    expect(principalLimits()).toEqual(DEFAULT_PRINCIPAL_LIMITS);
+    expect(principalLimits({ burst: 0 })).toMatchObject({ burst: 0, ratePerSecond: DEFAULT_PRINCIPAL_LIMITS.ratePerSecond });
+    expect(() => principalLimits({ toolRatePerSecond: 0 })).toThrow('principal limit toolRatePerSecond must be an integer');
+    expect(() => principalLimits({ connections: 65536 })).toThrow('principal limit connections must be an integer');
+  });
+
+  test("keyed on the edge's verdict, applied where the edge's requests enter the core", () => {
+    // The edge forwards the verdict's key, never a client's (an empty value sends no header).
+    expect(template).toContain('proxy_set_header X-Httmcp-Principal-Key $httmcp_auth_principal_key;');
+    expect(template).toContain('limit_req_zone $httmcp_principal_key zone=httmcp_principal_rate:10m rate=${HTTMCP_PRINCIPAL_RATE}r/s;');
+    const server = /location ~ \^\/mcp\/\(\[A-Za-z0-9_-\]\+\)\$ \{([\s\S]*?)\n {8}\}/.exec(core())?.[1] ?? '';
+    expect(server).toContain('limit_req zone=httmcp_principal_rate burst=${HTTMCP_PRINCIPAL_BURST} nodelay;');
+    expect(server).toContain('limit_req zone=httmcp_principal_tool_rate burst=${HTTMCP_PRINCIPAL_TOOL_BURST} nodelay;');
+    expect(server).toContain('limit_conn httmcp_per_principal ${HTTMCP_PRINCIPAL_CONNECTIONS};');
   });
 });
 
