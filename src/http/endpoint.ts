@@ -7,7 +7,7 @@ import { gapNotice, mayHaveGap, parseLegacyEventId, parseNchanEventId, type Ncha
 import { BoundedMap } from '../util/bounded-map.js';
 import { TOO_LARGE } from './io.js';
 import { nestsDeeperThan } from '../util/json-depth.js';
-import { missingScopes, type ToolScopes } from '../server/scopes.js';
+import { missingScopes, Scopes } from '../server/scopes.js';
 
 /** Request headers as Node gives them. */
 export type Headers = Record<string, string | string[] | undefined>;
@@ -30,6 +30,9 @@ const TRANSPORT_ERROR = -32000;
  * handled in slices so that one client's large batch never holds up everyone else's messages.
  */
 const BATCH_SLICE = 32;
+
+/** Methods that use one tool, prompt or resource (Scopes.targetOf): only those bodies are parsed for scopes. */
+const USES_ONE_THING = /"(?:tools\/call|prompts\/get|resources\/read|resources\/subscribe|completion\/complete)"/;
 
 /**
  * Everything nginx asks the backend about one server, independent of any HTTP framework.
@@ -59,11 +62,11 @@ export class NchanEndpoint {
   private readonly deleted: BoundedMap<string, true>;
 
   /** The scopes each tool needs (Streamable HTTP refuses a call without them with HTTP 403). */
-  private readonly toolScopes: ToolScopes | undefined;
+  private readonly scopes: Scopes | undefined;
 
-  constructor(name: string, hub: SessionHub, gateway: Gateway, toolScopes?: ToolScopes) {
+  constructor(name: string, hub: SessionHub, gateway: Gateway, scopes?: Scopes) {
     this.name = name;
-    this.toolScopes = toolScopes;
+    this.scopes = scopes;
     this.hub = hub;
     this.gateway = gateway;
     this.maxMessageBytes = gateway.maxMessageBytes;
@@ -185,7 +188,7 @@ export class NchanEndpoint {
       return sessionNotFound();
     }
     if (body.trimStart().startsWith('[')) return this.batch(session, principal, headers, body);
-    const forbidden = this.gateway.auth && this.toolScopes?.size ? this.insufficientScope(headers, body) : undefined;
+    const forbidden = this.gateway.auth && this.scopes?.size ? this.insufficientScope(headers, body) : undefined;
     if (forbidden) return forbidden;
     const delivery = await this.hub.receive({ session, wire: 'streamable', headers, body, principal, auth: this.gateway.verifiedPrincipal(headers) });
     const sessionHeader: Record<string, string> = minted || delivery.kind === 'stream' ? { 'mcp-session-id': session } : {};
@@ -202,33 +205,34 @@ export class NchanEndpoint {
   }
 
   /**
-   * A Streamable HTTP `tools/call` of a tool whose scopes the principal lacks: HTTP 403 with the
-   * scopes to ask for, as the MCP authorization spec's step-up wants (the SDK client then asks
-   * the authorization server for them and retries). Other transports get a JSON-RPC error from
-   * the server's ScopedTransport: an HTTP error would close a WebSocket.
+   * A Streamable HTTP request that uses a tool, prompt or resource whose scopes the principal
+   * lacks (`tools/call`, `prompts/get`, `resources/read`, …): HTTP 403 with the scopes to ask
+   * for, as the MCP authorization spec's step-up wants (the SDK client then asks the
+   * authorization server for them and retries). Other transports get a JSON-RPC error from the
+   * server's ScopedTransport: an HTTP error would close a WebSocket.
    */
   private insufficientScope(headers: Headers, body: string): Answer | undefined {
     const principal = this.gateway.verifiedPrincipal(headers);
-    if (!principal || !this.toolScopes?.size || !body.includes('"tools/call"')) return undefined;
-    let name: unknown;
+    if (!principal || !this.scopes?.size || !USES_ONE_THING.test(body)) return undefined;
+    let message: { method?: unknown; params?: unknown };
     try {
-      const message = JSON.parse(body) as { method?: unknown; params?: { name?: unknown } };
-      if (message.method !== 'tools/call') return undefined;
-      name = message.params?.name;
+      message = JSON.parse(body) as { method?: unknown; params?: unknown };
     } catch {
       return undefined;
     }
-    if (typeof name !== 'string') return undefined;
-    const needed = this.toolScopes.get(name);
-    if (missingScopes(needed, principal.scopes).length === 0) return undefined;
+    if (typeof message !== 'object' || message === null || typeof message.method !== 'string') return undefined;
+    const target = Scopes.targetOf(message.method, message.params);
+    const needed = target ? this.scopes.of(target) : undefined;
+    if (!target || missingScopes(needed, principal.scopes).length === 0) return undefined;
     const scope = [...new Set([...principal.scopes, ...needed!])].join(' ');
+    const what = `${target.kind} ${target.name.replace(/["\\\r\n]/g, '')}`;
     return {
       status: 403,
       headers: {
         'content-type': 'application/json',
-        'www-authenticate': `Bearer error="insufficient_scope", scope="${scope}", resource_metadata="${this.gateway.auth!.metadataUrl(this.name)}", error_description="tool ${name.replace(/["\\]/g, '')} needs more scopes"`,
+        'www-authenticate': `Bearer error="insufficient_scope", scope="${scope}", resource_metadata="${this.gateway.auth!.metadataUrl(this.name)}", error_description="${what} needs more scopes"`,
       },
-      body: errorBody(ErrorCode.InvalidRequest, `Forbidden: tool ${name} needs scope ${needed!.join(' ')} (insufficient_scope)`),
+      body: errorBody(ErrorCode.InvalidRequest, `Forbidden: ${target.kind} ${target.name} needs scope ${needed!.join(' ')} (insufficient_scope)`),
     };
   }
 

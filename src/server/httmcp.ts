@@ -32,7 +32,7 @@ import { Subscriptions } from './subscriptions.js';
 import { toPromptResult, toResourceResult, toToolResult } from './content.js';
 import { definitionsOf } from './decorators.js';
 import { PaginatingTransport } from './paginate.js';
-import { ScopedTransport } from './scopes.js';
+import { Scopes, ScopedTransport } from './scopes.js';
 import type {
   Context,
   Definition,
@@ -93,8 +93,8 @@ export class HTTMCP {
   readonly name: string;
   readonly options: HTTMCPOptions;
   private readonly definitions: Definition[] = [];
-  /** The scopes of tools declared with `scopes` (enforced when authentication is on). */
-  readonly toolScopes = new Map<string, readonly string[]>();
+  /** The scopes of tools, prompts and resources declared with `scopes` (enforced when authentication is on). */
+  readonly scopes = new Scopes();
   private readonly servers = new Set<McpServer>();
   /** Per-session `logging/setLevel`, bounded so idle sessions cannot grow it without limit. */
   private logLevelMap: BoundedMap<string, LoggingLevel> | undefined;
@@ -231,7 +231,7 @@ export class HTTMCP {
       logger: gateway.logger,
     });
     void server.connect(this.paginated(observed));
-    this.mounted = { gateway, hub, server, endpoint: new NchanEndpoint(this.name, hub, gateway, this.toolScopes) };
+    this.mounted = { gateway, hub, server, endpoint: new NchanEndpoint(this.name, hub, gateway, this.scopes) };
     return this.mounted;
   }
 
@@ -250,7 +250,7 @@ export class HTTMCP {
   }
 
   private paginated(transport: Transport): Transport {
-    return new ScopedTransport(new PaginatingTransport(transport, this.options.pageSize ?? 100, this.options.pageBytes), this.toolScopes);
+    return new ScopedTransport(new PaginatingTransport(transport, this.options.pageSize ?? 100, this.options.pageBytes), this.scopes);
   }
 
   /** A fresh SDK `McpServer` carrying every definition; kept in sync with later additions. */
@@ -418,7 +418,12 @@ export class HTTMCP {
     }
     for (const server of this.servers) apply(server, definition, this);
     this.definitions.push(definition);
-    if (definition.kind === 'tool' && definition.options.scopes?.length) this.toolScopes.set(definition.name, [...definition.options.scopes]);
+    const scopes = definition.options.scopes;
+    if (scopes?.length) {
+      if (definition.kind === 'tool') this.scopes.tools.set(definition.name, [...scopes]);
+      else if (definition.kind === 'prompt') this.scopes.prompts.set(definition.name, [...scopes]);
+      else this.scopes.setResource(definition.uri, [...scopes]);
+    }
     return this;
   }
 }

@@ -65,6 +65,12 @@ export interface ResourceOptions {
    * name. Receives what the user typed so far and the other variables already chosen.
    */
   complete?: Record<string, (value: string, context: { arguments: Record<string, string> }) => string[] | Promise<string[]>>;
+  /**
+   * OAuth scopes a reader needs (all of them), when authentication is on: `resources/list` and
+   * `resources/templates/list` hide the resource (every URI of a template) from principals
+   * without them, and reading or subscribing to it is refused with `insufficient_scope`.
+   */
+  scopes?: string[];
 }
 
 /** Describes a prompt. Prompt arguments are strings in MCP, so use `z.string()` shapes. */
@@ -74,6 +80,11 @@ export interface PromptOptions<A extends ZodRawShape | undefined = undefined> {
   title?: string;
   description?: string;
   args?: A;
+  /**
+   * OAuth scopes a caller needs (all of them), when authentication is on: `prompts/list` hides
+   * the prompt from principals without them, and getting it is refused with `insufficient_scope`.
+   */
+  scopes?: string[];
 }
 
 /**

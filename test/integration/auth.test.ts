@@ -24,6 +24,26 @@ function probeServer(calls: Array<Principal | undefined>): HTTMCP {
     .tool('purge', { description: 'admins only', scopes: ['admin'] }, (_args, ctx) => {
       calls.push(ctx.auth);
       return 'purged';
+    })
+    .resource('readme', 'docs://readme', { mimeType: 'text/plain' }, (_vars, ctx) => {
+      calls.push(ctx.auth);
+      return 'read me';
+    })
+    .resource('plans', 'secret://plans', { mimeType: 'text/plain', scopes: ['admin'] }, (_vars, ctx) => {
+      calls.push(ctx.auth);
+      return 'the plans';
+    })
+    .resource('report', 'reports://{id}', { mimeType: 'text/plain', scopes: ['admin'] }, (vars, ctx) => {
+      calls.push(ctx.auth);
+      return `report ${String(vars.id)}`;
+    })
+    .prompt('greet', { description: 'for everyone' }, (_args, ctx) => {
+      calls.push(ctx.auth);
+      return 'hello';
+    })
+    .prompt('audit', { description: 'admins only', scopes: ['admin'] }, (_args, ctx) => {
+      calls.push(ctx.auth);
+      return 'audit everything';
     });
 }
 
@@ -307,6 +327,58 @@ describe('OAuth resource server at the edge', () => {
       expect(calls.length).toBe(before);
       await client.callTool({ name: 'whoami', arguments: {} });
       expect(calls.length).toBe(before + 1);
+      await client.close();
+    });
+
+    test.each(['streamable', 'sse', 'websocket'] as const)('%s: resources, templates and prompts are listed by scope too', async (kind) => {
+      for (const [scope, resources, templates, prompts] of [
+        ['tools.call', ['docs://readme'], [], ['greet']],
+        ['tools.call admin', ['docs://readme', 'secret://plans'], ['reports://{id}'], ['greet', 'audit']],
+      ] as const) {
+        const token = await as.token({ sub: 'gina', aud: probe(), scope });
+        const client = new Client({ name: 'scopes', version: '1.0.0' });
+        await client.connect(transportWith(kind, probe(), `Bearer ${token}`));
+        expect((await client.listResources()).resources.map((r) => r.uri)).toEqual(resources);
+        expect((await client.listResourceTemplates()).resourceTemplates.map((t) => t.uriTemplate)).toEqual(templates);
+        expect((await client.listPrompts()).prompts.map((p) => p.name)).toEqual(prompts);
+        await client.close();
+      }
+    });
+
+    test('streamable: reading a resource or getting a prompt without its scope is HTTP 403 insufficient_scope; no handler runs', async () => {
+      const token = await as.token({ sub: 'gina', aud: probe(), scope: 'tools.call' });
+      const session = (await initialize({ authorization: `Bearer ${token}` })).headers.get('mcp-session-id')!;
+      const before = calls.length;
+      for (const [method, params] of [
+        ['resources/read', { uri: 'secret://plans' }],
+        ['resources/read', { uri: 'reports://7' }],
+        ['resources/subscribe', { uri: 'reports://7' }],
+        ['prompts/get', { name: 'audit' }],
+      ] as const) {
+        const response = await fetch(probe(), {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', accept: STREAMABLE_ACCEPT, 'mcp-session-id': session, 'mcp-protocol-version': '2025-06-18', authorization: `Bearer ${token}` },
+          body: JSON.stringify({ jsonrpc: '2.0', id: 9, method, params }),
+        });
+        expect([method, response.status]).toEqual([method, 403]);
+        expect(response.headers.get('www-authenticate')).toMatch(/^Bearer error="insufficient_scope", scope="tools.call admin", /);
+        expect(await response.json()).toMatchObject({ error: { message: expect.stringContaining('insufficient_scope') as string } });
+      }
+      expect(calls.length).toBe(before);
+    });
+
+    test.each(['sse', 'websocket'] as const)('%s: reading a resource or getting a prompt without its scope is a JSON-RPC error; the others work', async (kind) => {
+      const token = await as.token({ sub: 'gina', aud: probe(), scope: 'tools.call' });
+      const client = new Client({ name: 'scopes', version: '1.0.0' });
+      await client.connect(transportWith(kind, probe(), `Bearer ${token}`));
+      const before = calls.length;
+      await expect(client.readResource({ uri: 'secret://plans' })).rejects.toThrow(/insufficient_scope/);
+      await expect(client.readResource({ uri: 'reports://7' })).rejects.toThrow(/insufficient_scope/);
+      await expect(client.getPrompt({ name: 'audit' })).rejects.toThrow(/insufficient_scope/);
+      expect(calls.length).toBe(before);
+      expect((await client.readResource({ uri: 'docs://readme' })).contents).toMatchObject([{ text: 'read me' }]);
+      expect((await client.getPrompt({ name: 'greet' })).messages).toHaveLength(1);
+      expect(calls.length).toBe(before + 2);
       await client.close();
     });
 
