@@ -26,6 +26,7 @@ interface OpenApiFlags {
   excludeOperation: string[];
   method: string[];
   resources?: boolean;
+  securityScopes?: boolean;
   outputSchemas: boolean;
   validate: 'strict' | 'warn' | 'off';
   timeout?: number;
@@ -82,6 +83,7 @@ export function registerOpenApiCommand(program: Command): void {
     .option('--exclude-operation <ids>', 'leave out these operations', collectList, [])
     .option('--method <methods>', 'only these HTTP methods', collectList, [])
     .option('--resources', 'serve GET operations whose required parameters are all in the path as resources instead of tools')
+    .option('--security-scopes', "with auth on: an operation's OAuth scopes (its security requirement) are the scopes its tool needs (docs/auth.md)")
     .option('--no-output-schemas', 'no outputSchema/structuredContent; replies are text only')
     .addOption(new Option('--validate <mode>', 'spec validation: warn (in the background), strict (fatal) or off').choices(['warn', 'strict', 'off']).default('warn'))
     .addOption(limit('--timeout <ms>', "a call's deadline: waiting for a connection, retries and a trickling reply included (default 45000)", 'TIMEOUT_MS'))
@@ -209,6 +211,7 @@ export function optionsFrom(flags: Partial<OpenApiFlags>): OpenAPIMCPOptions {
   if (flags.method?.length) filter.methods = flags.method;
   if (Object.keys(filter).length > 0) options.filter = filter;
   if (flags.resources) options.resources = true;
+  if (flags.securityScopes) options.securityScopes = true;
   if (flags.timeout !== undefined) options.totalTimeoutMs = flags.timeout;
   if (flags.connectTimeout !== undefined) options.connectTimeoutMs = flags.connectTimeout;
   if (flags.headersTimeout !== undefined) options.headersTimeoutMs = flags.headersTimeout;

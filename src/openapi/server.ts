@@ -22,6 +22,7 @@ import { RefResolver } from './refs.js';
 import { HttpClient, type HttpOptions } from './request.js';
 import { mapResources, resourceScheme, type OpenApiResource } from './resources.js';
 import { SchemaConverter } from './schema.js';
+import { operationScopes } from './scopes.js';
 import { buildTools, type OpenApiTool, type OperationFilter } from './tools.js';
 import { SchemaValidator } from './validate.js';
 
@@ -86,6 +87,13 @@ export interface OpenAPIMCPOptions extends HttpOptions, Partial<HTTMCPOptions> {
    * operation; a filter maps the matching ones.
    */
   resources?: boolean | OperationFilter;
+  /**
+   * With authentication on (docs/auth.md), an operation's OAuth scopes (its `security`
+   * requirement's `oauth2`/`openIdConnect` scopes) become the scopes its tool or resource needs
+   * from the MCP client's principal: listed only to principals that have them, refused with
+   * `insufficient_scope` otherwise. Default false (every principal may call every operation).
+   */
+  securityScopes?: boolean;
   /** Keep the tools of operations mapped to resources (default false). */
   keepResourceTools?: boolean;
   /** URI scheme of those resources (default: from the server name). */
@@ -228,6 +236,16 @@ export class OpenAPIMCP extends HTTMCP {
     for (const session of options.sessionCredentials ?? []) {
       if (!schemes.has(session.scheme)) warn(`session credential for ${session.scheme}: the spec has no such security scheme`);
     }
+    const scopesOf = (operation: OperationSpec, name: string): string[] => {
+      if (!options.securityScopes) return [];
+      const { scopes, merged } = operationScopes(operation, schemes);
+      if (merged) warn(`${name}: the security alternatives of ${operation.key} name different scopes; all of them are required (${scopes.join(' ')})`);
+      return scopes;
+    };
+    for (const tool of tools) {
+      const scopes = scopesOf(tool.operation, tool.name);
+      if (scopes.length > 0) this.scopes.tools.set(tool.name, scopes);
+    }
     for (const scheme of Object.keys(options.auth ?? {})) {
       if (!schemes.has(scheme)) warn(`credential for ${scheme}: the spec has no such security scheme (it has: ${[...schemes.keys()].join(', ') || 'none'})`);
     }
@@ -254,6 +272,7 @@ export class OpenAPIMCP extends HTTMCP {
           ...(resource.tool.definition.title === undefined ? {} : { title: resource.tool.definition.title }),
           ...(resource.tool.definition.description === undefined ? {} : { description: resource.tool.definition.description }),
           ...(resource.mimeType === undefined ? {} : { mimeType: resource.mimeType }),
+          scopes: scopesOf(resource.tool.operation, resource.name),
         },
         (variables, ctx) => {
           const args: Record<string, unknown> = {};
