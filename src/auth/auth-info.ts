@@ -2,17 +2,31 @@ import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
 import type { Principal } from './principal.js';
 
 /**
+ * The bearer token behind an `AuthInfo`, for RFC 8693 token exchange only (OpenAPI
+ * `tokenExchange`): held by reference in this process, never in the object itself, so no
+ * handler that logs or forwards `extra.authInfo` or `ctx.auth` can leak it.
+ */
+const credentials = new WeakMap<AuthInfo, string>();
+
+/**
  * The principal in the SDK's own `AuthInfo` shape (handlers written for the SDK read
  * `extra.authInfo`). `token` is empty on purpose: the client's token stays at the edge.
  */
-export function authInfoOf(principal: Principal): AuthInfo {
-  return {
+export function authInfoOf(principal: Principal, bearer?: string): AuthInfo {
+  const info: AuthInfo = {
     token: '',
     clientId: principal.clientId ?? principal.subject,
     scopes: [...principal.scopes],
     ...(principal.expiresAt === undefined ? {} : { expiresAt: principal.expiresAt }),
     extra: { principal },
   };
+  if (bearer) credentials.set(info, bearer);
+  return info;
+}
+
+/** The client's bearer token behind `info` (see `credentials` above), if the request had one. */
+export function bearerOfAuthInfo(info: AuthInfo | undefined): string | undefined {
+  return info ? credentials.get(info) : undefined;
 }
 
 /** The principal that {@link authInfoOf} put in an `AuthInfo`. */

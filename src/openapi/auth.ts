@@ -92,6 +92,7 @@ export class Authenticator {
     target: AuthTarget,
     clientHeaders: Record<string, string | string[] | undefined>,
     signal?: AbortSignal,
+    overrides?: Record<string, Credential>,
   ): Promise<{ used: string[]; missing: string[] }> {
     if (requirements.length === 0) return { used: [], missing: [] };
     const missing = new Set<string>();
@@ -99,7 +100,7 @@ export class Authenticator {
     for (const alternative of requirements) {
       const names = Object.keys(alternative);
       if (names.length === 0) continue;
-      const found = names.map((name) => [name, this.credential(name, clientHeaders)] as const);
+      const found = names.map((name) => [name, overrides?.[name] ?? this.credential(name, clientHeaders)] as const);
       const lacking = found.filter(([name, credential]) => credential === undefined || !this.schemes.has(name));
       if (lacking.length > 0) {
         for (const [name] of lacking) missing.add(name);

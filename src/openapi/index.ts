@@ -6,6 +6,7 @@
 export { OpenAPIMCP, serverName, type OpenAPIMCPOptions } from './server.js';
 export { loadSpec, SpecLoadError, type LoadedSpec, type LoadOptions, type LoadProgress, type SpecInput, type ValidationMode } from './load.js';
 export { Authenticator, type AuthOptions, type Credential, type SessionCredential } from './auth.js';
+export { TokenExchanger, type TokenExchangeOptions } from './token-exchange.js';
 export { HttpClient, HttpError, HTTP_DEFAULTS, retryDelay, type HttpOptions, type HttpRequest, type HttpResponse, type SendOptions } from './request.js';
 export { FairGate, GateFullError, type FairGateLimits } from './fair-gate.js';
 export { buildTools, DEFAULT_MAX_TOOL_BYTES, type BuiltTools, type OpenApiTool, type OperationFilter, type ToolOptions as OpenApiToolOptions } from './tools.js';

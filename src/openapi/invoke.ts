@@ -1,6 +1,6 @@
 import type { CallToolResult, LoggingLevel, ReadResourceResult } from '@modelcontextprotocol/sdk/types.js';
 import { requestContext, withClientSpan } from '../observability/tracing.js';
-import type { Authenticator, AuthTarget } from './auth.js';
+import type { Authenticator, AuthTarget, Credential } from './auth.js';
 import { encodeBody } from './body.js';
 import { ArgumentError, SpecError, type OperationSpec, type ParameterSpec, type ServerSpec } from './model.js';
 import { assertHeaderSafe, cookiePair, fillPath, headerValue, queryPairs } from './parameters.js';
@@ -21,6 +21,8 @@ export interface CallContext {
    * other beyond `connectionsPerClient`, never for other clients' (default: one anonymous client).
    */
   client?: string;
+  /** Credentials for this call only, by security scheme (a token exchanged for the caller). */
+  credentials?: Record<string, Credential>;
 }
 
 /** A request ready to send, and what is safe to show of it. */
@@ -73,7 +75,7 @@ export class Invoker {
     if (problems) return errorResult(`Invalid arguments for ${tool.name}:\n- ${problems.join('\n- ')}`);
     let built: BuiltRequest;
     try {
-      built = await this.build(tool, args, ctx.headers, ctx.signal);
+      built = await this.build(tool, args, ctx.headers, ctx.signal, ctx.credentials);
     } catch (error) {
       if (error instanceof ArgumentError) return errorResult(`Invalid arguments for ${tool.name}: ${error.message}`);
       if (error instanceof SpecError) return errorResult(`${tool.name} cannot be called: ${error.message}`);
@@ -110,7 +112,7 @@ export class Invoker {
 
   /** Reads a resource mapped onto a GET operation; `args` come from the URI's variables. */
   async read(tool: OpenApiTool, args: Record<string, unknown>, uri: string, ctx: CallContext): Promise<ReadResourceResult> {
-    const built = await this.build(tool, args, ctx.headers, ctx.signal);
+    const built = await this.build(tool, args, ctx.headers, ctx.signal, ctx.credentials);
     const response = await tracedSend(built, ctx.headers, () =>
       this.http.send(built.request, { signal: ctx.signal, ...(ctx.client === undefined ? {} : { client: ctx.client }) }),
     );
@@ -123,6 +125,7 @@ export class Invoker {
     args: Record<string, unknown>,
     clientHeaders: Record<string, string | string[] | undefined>,
     signal?: AbortSignal,
+    credentials?: Record<string, Credential>,
   ): Promise<BuiltRequest> {
     const op = tool.operation;
     const base = this.baseFor(op);
@@ -160,7 +163,7 @@ export class Invoker {
     for (const [name, value] of Object.entries(this.options.headers ?? {})) headers[name.toLowerCase()] = value;
 
     const target: AuthTarget = { headers: {}, query: [], cookies: [], secretQuery: [] };
-    const { used, missing } = await this.auth.apply(op.security, target, clientHeaders, signal);
+    const { used, missing } = await this.auth.apply(op.security, target, clientHeaders, signal, credentials);
     Object.assign(headers, target.headers);
 
     let encoded: ReturnType<typeof encodeBody> | undefined;

@@ -9,6 +9,8 @@ import {
   type ToolAnnotations,
 } from '@modelcontextprotocol/sdk/types.js';
 import type { ZodRawShape } from 'zod';
+import { bearerOfAuthInfo, principalOfAuthInfo } from '../auth/auth-info.js';
+import { principalKey } from '../auth/principal.js';
 import type { Logger } from '../log.js';
 import { HTTMCP, type HTTMCPOptions } from '../server/httmcp.js';
 import { rememberItemBytes } from '../server/paginate.js';
@@ -23,6 +25,7 @@ import { HttpClient, type HttpOptions } from './request.js';
 import { mapResources, resourceScheme, type OpenApiResource } from './resources.js';
 import { SchemaConverter } from './schema.js';
 import { operationScopes } from './scopes.js';
+import { TokenExchanger, type TokenExchangeOptions } from './token-exchange.js';
 import { buildTools, type OpenApiTool, type OperationFilter } from './tools.js';
 import { SchemaValidator } from './validate.js';
 
@@ -57,6 +60,12 @@ export interface OpenAPIMCPOptions extends HttpOptions, Partial<HTTMCPOptions> {
    * `Authorization` reaches the API only when listed here.
    */
   sessionCredentials?: SessionCredential[];
+  /**
+   * With authentication on (docs/auth.md): calls the API with a token exchanged (RFC 8693) for
+   * the MCP client's own, whose audience is the API, in the security scheme named here; cached
+   * per principal until shortly before it expires. The client's token itself never reaches the API.
+   */
+  tokenExchange?: TokenExchangeOptions;
 
   /** Which operations become tools. */
   filter?: OperationFilter;
@@ -147,6 +156,7 @@ export class OpenAPIMCP extends HTTMCP {
   private readonly byName: ReadonlyMap<string, OpenApiTool>;
   private readonly http: HttpClient;
   private readonly invoker: Invoker;
+  private readonly exchanger: TokenExchanger | undefined;
 
   /**
    * Loads `spec` (object, JSON/YAML text, file path or URL) and builds the server.
@@ -249,6 +259,10 @@ export class OpenAPIMCP extends HTTMCP {
     for (const scheme of Object.keys(options.auth ?? {})) {
       if (!schemes.has(scheme)) warn(`credential for ${scheme}: the spec has no such security scheme (it has: ${[...schemes.keys()].join(', ') || 'none'})`);
     }
+    if (options.tokenExchange) {
+      if (!schemes.has(options.tokenExchange.scheme)) warn(`tokenExchange for ${options.tokenExchange.scheme}: the spec has no such security scheme`);
+      this.exchanger = new TokenExchanger(options.tokenExchange);
+    }
     this.http = new HttpClient(options);
     this.invoker = new Invoker(
       this.http,
@@ -274,13 +288,13 @@ export class OpenAPIMCP extends HTTMCP {
           ...(resource.mimeType === undefined ? {} : { mimeType: resource.mimeType }),
           scopes: scopesOf(resource.tool.operation, resource.name),
         },
-        (variables, ctx) => {
+        async (variables, ctx) => {
           const args: Record<string, unknown> = {};
           for (const [variable, arg] of resource.variables) {
             const value = (variables as Record<string, string | string[] | undefined>)[variable];
             if (value !== undefined) args[arg] = decode(Array.isArray(value) ? value.join(',') : value);
           }
-          return this.invoker.read(resource.tool, args, ctx.uri.href, callContext(ctx, ''));
+          return this.invoker.read(resource.tool, args, ctx.uri.href, { ...callContext(ctx, ''), ...(await this.exchanged(ctx.extra)) });
         },
       );
     }
@@ -344,8 +358,18 @@ export class OpenAPIMCP extends HTTMCP {
       const tool = this.byName.get(request.params.name);
       if (!tool) throw new McpError(ErrorCode.InvalidParams, `Tool ${request.params.name} not found`);
       const started = performance.now();
+      let exchanged: Pick<CallContext, 'credentials'>;
       try {
-        const result = await this.invoker.call(tool, request.params.arguments ?? {}, callContext(this.context(extra, server, tool.name), this.principalOf(extra, server)));
+        exchanged = await this.exchanged(extra);
+      } catch (error) {
+        this.recordCall(tool.name, started, 'isError');
+        return { isError: true, content: [{ type: 'text' as const, text: (error as Error).message }] };
+      }
+      try {
+        const result = await this.invoker.call(tool, request.params.arguments ?? {}, {
+          ...callContext(this.context(extra, server, tool.name), this.principalOf(extra, server)),
+          ...exchanged,
+        });
         this.recordCall(tool.name, started, result.isError ? 'isError' : undefined);
         return result;
       } catch (error) {
@@ -354,6 +378,16 @@ export class OpenAPIMCP extends HTTMCP {
       }
     });
     return server;
+  }
+
+  /** The credential of a call made for the caller with an exchanged token (`tokenExchange`); none without. */
+  private async exchanged(extra: { authInfo?: Parameters<typeof bearerOfAuthInfo>[0]; signal: AbortSignal }): Promise<Pick<CallContext, 'credentials'>> {
+    if (!this.exchanger) return {};
+    const principal = principalOfAuthInfo(extra.authInfo);
+    const bearer = bearerOfAuthInfo(extra.authInfo);
+    if (!principal || !bearer) throw new Error('this API is called with a token exchanged for the caller\'s: the request has no bearer token (authentication is off?)');
+    const token = await this.exchanger.token(principalKey(principal), bearer, extra.signal);
+    return { credentials: { [this.exchanger.options.scheme]: { token } } };
   }
 
   /** Detaches from the gateway and closes the API connections. */

@@ -758,6 +758,7 @@ function sessionKey(session: string, id: RequestId | undefined): string {
  * (`authInfo`), never the credential, so nothing they forward can leak it.
  */
 function authenticatedExtra(forwarded: Forwarded): MessageExtraInfo {
-  const { authorization: _credential, [PRINCIPAL_HEADER]: _principal, ...headers } = forwarded.headers;
-  return { requestInfo: { headers: { ...headers, 'mcp-session-id': forwarded.session } }, authInfo: authInfoOf(forwarded.auth!) };
+  const { authorization: credential, [PRINCIPAL_HEADER]: _principal, ...headers } = forwarded.headers;
+  const bearer = typeof credential === 'string' ? /^bearer\s+(\S+)$/i.exec(credential)?.[1] : undefined;
+  return { requestInfo: { headers: { ...headers, 'mcp-session-id': forwarded.session } }, authInfo: authInfoOf(forwarded.auth!, bearer) };
 }

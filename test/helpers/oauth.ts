@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { OAuthClientProvider } from '@modelcontextprotocol/sdk/client/auth.js';
 import type { OAuthClientInformationMixed, OAuthClientMetadata, OAuthTokens } from '@modelcontextprotocol/sdk/shared/auth.js';
 import { OAuth2Server } from 'oauth2-mock-server';
-import { exportJWK, generateKeyPair, SignJWT, UnsecuredJWT } from 'jose';
+import { createLocalJWKSet, exportJWK, generateKeyPair, jwtVerify, SignJWT, UnsecuredJWT, type JSONWebKeySet } from 'jose';
 
 /** Claims a test token is given on top of the issuer's own (iss, iat, nbf, exp). */
 export interface TokenClaims {
@@ -33,6 +33,10 @@ export class TestAuthorizationServer {
   introspections = 0;
   /** The resource server's credentials at the introspection endpoint. */
   readonly resourceServer = { clientId: 'httmcp-rs', clientSecret: 'rs-secret-4d2f' };
+  /** A gateway's client for RFC 8693 token exchange at `/exchange`. */
+  readonly exchangeClient = { clientId: 'httmcp-gw', clientSecret: 'gw-secret-9a1c' };
+  /** Token exchanges served: the subject and the audience asked for. */
+  readonly exchanges: Array<{ sub: unknown; audience: string | undefined }> = [];
   /** The scope each authorization code was granted (what the client asked for). */
   private readonly codeScopes = new Map<string, string>();
 
@@ -68,6 +72,31 @@ export class TestAuthorizationServer {
       const token = (req.body as Record<string, unknown> | undefined)?.token;
       const claims = typeof token === 'string' ? this.opaque.get(token) : undefined;
       res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(claims ? { active: true, iss: this.issuer, ...claims } : { active: false }));
+    });
+    // RFC 8693 token exchange, which oauth2-mock-server's token endpoint does not know: a token
+    // of this issuer (subject_token) for one with the audience asked for, acting for the client.
+    service.addRoute('POST', '/exchange', async (req, res) => {
+      const body = (req.body ?? {}) as Record<string, unknown>;
+      const expected = `Basic ${Buffer.from(`${this.exchangeClient.clientId}:${this.exchangeClient.clientSecret}`).toString('base64')}`;
+      const refuse = (status: number, error: string): void => {
+        res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify({ error }));
+      };
+      if (req.headers.authorization !== expected) return refuse(401, 'invalid_client');
+      if (body.grant_type !== 'urn:ietf:params:oauth:grant-type:token-exchange' || body.subject_token_type !== 'urn:ietf:params:oauth:token-type:access_token') {
+        return refuse(400, 'unsupported_grant_type');
+      }
+      let subject: Record<string, unknown>;
+      try {
+        subject = (await jwtVerify(String(body.subject_token), createLocalJWKSet({ keys: this.server.issuer.keys.toJSON() } as unknown as JSONWebKeySet), { issuer: this.issuer })).payload;
+      } catch {
+        return refuse(400, 'invalid_grant');
+      }
+      const audience = typeof body.audience === 'string' ? body.audience : undefined;
+      this.exchanges.push({ sub: subject.sub, audience });
+      const token = await this.token({ sub: subject.sub as string, aud: audience, act: { sub: this.exchangeClient.clientId }, scope: typeof body.scope === 'string' ? body.scope : 'api' });
+      res.writeHead(200, { 'content-type': 'application/json' }).end(
+        JSON.stringify({ access_token: token, issued_token_type: 'urn:ietf:params:oauth:token-type:access_token', token_type: 'Bearer', expires_in: 300 }),
+      );
     });
     service.addRoute('POST', '/register', (req, res) => {
       const metadata = (req.body ?? {}) as Record<string, unknown>;

@@ -1,0 +1,111 @@
+import { fileURLToPath } from 'node:url';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { WebSocketClientTransport } from '@modelcontextprotocol/sdk/client/websocket.js';
+import { decodeJwt } from 'jose';
+import WebSocket from 'ws';
+import { OpenAPIMCP, type Stack } from '../../src/index.js';
+import { freePort } from '../../src/stack/stack.js';
+import { StandIn } from '../fixtures/openapi/stand-in.js';
+import { TestAuthorizationServer } from '../helpers/oauth.js';
+import { startTestStack } from '../helpers/stack.js';
+
+/**
+ * RFC 8693 token exchange for an OpenAPI upstream (`tokenExchange`): the API gets a token of the
+ * caller for its own audience, never the MCP client's token (real nginx+nchan, a real AS).
+ */
+
+const SPEC = fileURLToPath(new URL('../fixtures/openapi/scoped.yaml', import.meta.url));
+const API_AUDIENCE = 'https://pets.example.com';
+
+describe('OpenAPI upstream calls with an exchanged token', () => {
+  let as: TestAuthorizationServer;
+  let api: StandIn;
+  let stack: Stack;
+  let url: string;
+
+  beforeAll(async () => {
+    as = await TestAuthorizationServer.start();
+    api = await StandIn.start();
+    const port = await freePort();
+    const base = `http://127.0.0.1:${port}`;
+    url = `${base}/mcp/pets`;
+    const pets = await OpenAPIMCP.create(SPEC, {
+      name: 'pets',
+      baseUrl: api.url,
+      validate: 'off',
+      env: {},
+      tokenExchange: { scheme: 'oauth', tokenUrl: `${as.issuer}/exchange`, ...as.exchangeClient, audience: API_AUDIENCE },
+    });
+    stack = await startTestStack({ port, servers: [pets], auth: { publicUrl: base, jwt: { issuers: [as.issuer] } } });
+  });
+  afterAll(async () => {
+    await stack?.stop();
+    await api?.close();
+    await as?.stop();
+  });
+
+  async function connect(token: string, kind: 'streamable' | 'websocket'): Promise<Client> {
+    const client = new Client({ name: 'exchange', version: '1.0.0' });
+    if (kind === 'streamable') {
+      await client.connect(new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers: { authorization: `Bearer ${token}` } } }));
+    } else {
+      (globalThis as { WebSocket?: unknown }).WebSocket = class extends WebSocket {
+        constructor(address: string | URL, protocols?: string | string[]) {
+          super(address, protocols, { headers: { authorization: `Bearer ${token}` } });
+        }
+      };
+      await client.connect(new WebSocketClientTransport(new URL(url.replace(/^http/, 'ws'))));
+    }
+    return client;
+  }
+
+  /** The claims of the token the API received last. */
+  const lastApiToken = () => {
+    const header = api.requests.at(-1)!.headers.authorization!;
+    expect(header).toMatch(/^Bearer /);
+    return { raw: header.slice(7), claims: decodeJwt(header.slice(7)) };
+  };
+
+  test.each(['streamable', 'websocket'] as const)("%s: the API gets the caller's exchanged token (its audience, the caller as subject), cached per principal", async (kind) => {
+    const user = `user-${kind}`;
+    const token = await as.token({ sub: user, aud: url, scope: 'pets:read' });
+    const client = await connect(token, kind);
+    await client.callTool({ name: 'listPets', arguments: {} });
+    const first = lastApiToken();
+    expect(first.raw).not.toBe(token);
+    expect(first.claims).toMatchObject({ sub: user, aud: API_AUDIENCE, act: { sub: as.exchangeClient.clientId }, iss: as.issuer });
+    await client.callTool({ name: 'listPets', arguments: {} });
+    expect(lastApiToken().raw).toBe(first.raw);
+    expect(as.exchanges.filter((e) => e.sub === user)).toEqual([{ sub: user, audience: API_AUDIENCE }]);
+    await client.close();
+  });
+
+  test('another user gets a token of their own', async () => {
+    const alice = await connect(await as.token({ sub: 'alice', aud: url }), 'streamable');
+    const bob = await connect(await as.token({ sub: 'bob', aud: url }), 'streamable');
+    await alice.callTool({ name: 'listPets', arguments: {} });
+    expect(lastApiToken().claims.sub).toBe('alice');
+    await bob.callTool({ name: 'listPets', arguments: {} });
+    expect(lastApiToken().claims.sub).toBe('bob');
+    await alice.close();
+    await bob.close();
+  });
+
+  test('an exchange the authorization server refuses is a tool error, and nothing reaches the API', async () => {
+    const client = await connect(await as.token({ sub: 'carol', aud: url }), 'streamable');
+    const secret = as.exchangeClient.clientSecret;
+    (as.exchangeClient as { clientSecret: string }).clientSecret = 'rotated';
+    const before = api.requests.length;
+    try {
+      const result = await client.callTool({ name: 'listPets', arguments: {} });
+      expect(result.isError).toBe(true);
+      expect(JSON.stringify(result.content)).toContain('token exchange');
+      expect(JSON.stringify(result.content)).toContain('invalid_client');
+      expect(api.requests.length).toBe(before);
+    } finally {
+      (as.exchangeClient as { clientSecret: string }).clientSecret = secret;
+      await client.close();
+    }
+  });
+});
