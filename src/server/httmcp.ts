@@ -95,6 +95,10 @@ export class HTTMCP {
   private readonly definitions: Definition[] = [];
   /** The scopes of tools, prompts and resources declared with `scopes` (enforced when authentication is on). */
   readonly scopes = new Scopes();
+  /** The scopes of tools declared with `scopes`, by tool name (see {@link HTTMCP.scopes} for prompts and resources). */
+  get toolScopes(): ReadonlyMap<string, readonly string[]> {
+    return this.scopes.tools;
+  }
   private readonly servers = new Set<McpServer>();
   /** Per-session `logging/setLevel`, bounded so idle sessions cannot grow it without limit. */
   private logLevelMap: BoundedMap<string, LoggingLevel> | undefined;
