@@ -207,7 +207,9 @@ describe('a backend on TCP serves nginx only', () => {
   /** What `user` gets connecting to the unix socket `path`: an error code, or CONNECTED. */
   function connectAs(user: string, path: string): string {
     const script = "require('net').connect({ path: process.argv[1] }).on('connect', function () { console.log('CONNECTED'); this.destroy(); }).on('error', (e) => console.log(e.code))";
-    return spawnSync('runuser', ['-u', user, '--', process.execPath, '-e', script, path], { encoding: 'utf8' }).stdout.trim();
+    // cwd '/': the checkout may be in a directory only root can enter, and node refuses to start
+    // in a working directory it cannot reach, which would read as neither answer.
+    return spawnSync('runuser', ['-u', user, '--', process.execPath, '-e', script, path], { encoding: 'utf8', cwd: '/' }).stdout.trim();
   }
 
   test('workers run as www-data, not root', () => {
