@@ -3,7 +3,7 @@
  * built `httmcp` command, nginx+nchan, `httmcp backend`, `runuser`, `ss`.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -207,9 +207,11 @@ describe('a backend on TCP serves nginx only', () => {
   /** What `user` gets connecting to the unix socket `path`: an error code, or CONNECTED. */
   function connectAs(user: string, path: string): string {
     const script = "require('net').connect({ path: process.argv[1] }).on('connect', function () { console.log('CONNECTED'); this.destroy(); }).on('error', (e) => console.log(e.code))";
-    // cwd '/': the checkout may be in a directory only root can enter, and node refuses to start
-    // in a working directory it cannot reach, which would read as neither answer.
-    return spawnSync('runuser', ['-u', user, '--', process.execPath, '-e', script, path], { encoding: 'utf8', cwd: '/' }).stdout.trim();
+    // The checkout may be in a directory only root can enter (CI's clone), and `npm test` may run
+    // the node of the `node` devDependency from inside it: the other user needs a node of the
+    // system's, and a working directory it can enter; otherwise neither answer would come back.
+    const node = ['/usr/bin/node', '/usr/local/bin/node'].find((path) => existsSync(path)) ?? process.execPath;
+    return spawnSync('runuser', ['-u', user, '--', node, '-e', script, path], { encoding: 'utf8', cwd: '/' }).stdout.trim();
   }
 
   test('workers run as www-data, not root', () => {
