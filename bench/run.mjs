@@ -303,6 +303,25 @@ function markdownTable(rows) {
 
 const pidList = (s) => (s ? s.split(',').map((x) => Number(x.trim())).filter((n) => Number.isInteger(n) && n > 0) : []);
 
+/**
+ * Writes a result file (`--out`, or bench/results/<date>-<name>.json), headed by when, with what
+ * command, at which commit and on what machine it was measured; returns its path.
+ */
+function writeResults(v, name, machine, fields) {
+  const now = new Date();
+  const out = v.out ? resolve(v.out) : join(BENCH_DIR, 'results', `${now.toISOString().slice(0, 10)}-${name}.json`);
+  mkdirSync(dirname(out), { recursive: true });
+  const cpus = os.cpus();
+  const header = {
+    date: now.toISOString(),
+    command: ['node', relative(REPO_DIR, fileURLToPath(import.meta.url)), ...process.argv.slice(2)].join(' '),
+    commit: gitCommit(),
+    machine: { node: process.version, platform: `${os.platform()} ${os.release()}`, cpus: cpus.length, cpu_model: cpus[0]?.model, ...machine },
+  };
+  writeFileSync(out, JSON.stringify({ ...header, ...fields }, null, 2) + '\n');
+  return out;
+}
+
 async function main() {
   const { values: v } = parseArgs({
     options: {
@@ -456,42 +475,21 @@ async function main() {
   }
   process.stdout.write(report);
 
-  const now = new Date();
-  const out = v.out ? resolve(v.out) : join(BENCH_DIR, 'results', `${now.toISOString().slice(0, 10)}-tools-call.json`);
-  mkdirSync(dirname(out), { recursive: true });
-  const cpus = os.cpus();
-  writeFileSync(
-    out,
-    JSON.stringify(
-      {
-        date: now.toISOString(),
-        command: ['node', relative(REPO_DIR, fileURLToPath(import.meta.url)), ...process.argv.slice(2)].join(' '),
-        commit: gitCommit(),
-        machine: {
-          node: process.version,
-          platform: `${os.platform()} ${os.release()}`,
-          cpus: cpus.length,
-          cpu_model: cpus[0]?.model,
-          loadavg_after: os.loadavg(),
-        },
-        settings: { clients: clientCounts, duration, warmup, transports, tool: v.tool, args: JSON.parse(v.args) },
-        targets: {
-          backend_cpu_us_per_call_max: TARGET_BACKEND_CPU_US,
-          rps_ratio_min: TARGET_RPS_RATIO,
-          era_2026: { backend_cpu_us_per_call_max: TARGET_2026_BACKEND_CPU_US, rps_ratio_min: TARGET_2026_RPS_RATIO },
-        },
-        httmcp: httmcp && { url: httmcp.url, backend_pids: httmcp.backendPids, nginx_pids: httmcp.nginxPids },
-        sdk: sdk && { url: sdk.url, backend_pids: sdk.backendPids },
-        sdk_v2: sdkV2 && { url: sdkV2.url, backend_pids: sdkV2.backendPids },
-        results: rows,
-        ratios,
-        checks,
-        table_markdown: table,
-      },
-      null,
-      2,
-    ) + '\n',
-  );
+  const out = writeResults(v, 'tools-call', { loadavg_after: os.loadavg() }, {
+    settings: { clients: clientCounts, duration, warmup, transports, tool: v.tool, args: JSON.parse(v.args) },
+    targets: {
+      backend_cpu_us_per_call_max: TARGET_BACKEND_CPU_US,
+      rps_ratio_min: TARGET_RPS_RATIO,
+      era_2026: { backend_cpu_us_per_call_max: TARGET_2026_BACKEND_CPU_US, rps_ratio_min: TARGET_2026_RPS_RATIO },
+    },
+    httmcp: httmcp && { url: httmcp.url, backend_pids: httmcp.backendPids, nginx_pids: httmcp.nginxPids },
+    sdk: sdk && { url: sdk.url, backend_pids: sdk.backendPids },
+    sdk_v2: sdkV2 && { url: sdkV2.url, backend_pids: sdkV2.backendPids },
+    results: rows,
+    ratios,
+    checks,
+    table_markdown: table,
+  });
   log(`results written to ${relative(process.cwd(), out)}`);
   if (v.check && (checks.some((c) => !c.pass) || rows.some((r) => r.failed))) process.exitCode = 1;
 }
@@ -636,35 +634,20 @@ async function observabilityMain(v) {
     table += `| ${s.transport} | ${s.clients} | ${s.off_rps.join(', ')} | ${s.on_rps.join(', ')} | ${s.off_median} | ${s.on_median} | ${s.ratio.toFixed(3)} | ${fmt(s.off_backend_cpu_us, 1)} → ${fmt(s.on_backend_cpu_us, 1)} |\n`;
   }
   process.stdout.write(`\n${table}\nscrapes ${scraped} (failed ${scrapeFailures}), OTLP exports received ${otlpExports}\nload average before ${loadBefore.map((x) => x.toFixed(2)).join(', ')}, after ${uptime()}\n`);
-  const now = new Date();
-  const out = v.out ? resolve(v.out) : join(BENCH_DIR, 'results', `${now.toISOString().slice(0, 10)}-observability.json`);
-  mkdirSync(dirname(out), { recursive: true });
-  const cpus = os.cpus();
-  writeFileSync(
-    out,
-    JSON.stringify(
-      {
-        date: now.toISOString(),
-        command: ['node', relative(REPO_DIR, fileURLToPath(import.meta.url)), ...process.argv.slice(2)].join(' '),
-        commit: gitCommit(),
-        machine: { node: process.version, platform: `${os.platform()} ${os.release()}`, cpus: cpus.length, cpu_model: cpus[0]?.model, loadavg_before: loadBefore, loadavg_after: os.loadavg() },
-        settings: { clients: clientCounts, duration, warmup, transports, repeat, tool: v.tool, args: JSON.parse(v.args) },
-        configs: {
-          off: { HTTMCP_REQUEST_METRICS: 'off', tracing: 'no SDK' },
-          on: { HTTMCP_REQUEST_METRICS: 'on', scrape_interval_s: 5, OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: '0.01', exporter: 'otlp http/protobuf to a local sink' },
-        },
-        scrapes: scraped,
-        scrape_failures: scrapeFailures,
-        otlp_exports: otlpExports,
-        target: 'on/off rps >= 0.95',
-        summary,
-        results: rows,
-        table_markdown: table,
-      },
-      null,
-      2,
-    ) + '\n',
-  );
+  const out = writeResults(v, 'observability', { loadavg_before: loadBefore, loadavg_after: os.loadavg() }, {
+    settings: { clients: clientCounts, duration, warmup, transports, repeat, tool: v.tool, args: JSON.parse(v.args) },
+    configs: {
+      off: { HTTMCP_REQUEST_METRICS: 'off', tracing: 'no SDK' },
+      on: { HTTMCP_REQUEST_METRICS: 'on', scrape_interval_s: 5, OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: '0.01', exporter: 'otlp http/protobuf to a local sink' },
+    },
+    scrapes: scraped,
+    scrape_failures: scrapeFailures,
+    otlp_exports: otlpExports,
+    target: 'on/off rps >= 0.95',
+    summary,
+    results: rows,
+    table_markdown: table,
+  });
   log(`results written to ${relative(process.cwd(), out)}`);
   if (v.check && summary.some((s) => !s.pass)) process.exitCode = 1;
 }
