@@ -86,3 +86,68 @@ function header(headers: Headers, name: string): string | undefined {
   const value = headers[name];
   return Array.isArray(value) ? value[0] : value;
 }
+
+/** A tool argument the client must mirror in an `Mcp-Param-{header}` header (`x-mcp-header`). */
+export interface ParamDeclaration {
+  /** The header's name after `Mcp-Param-`. */
+  header: string;
+  /** Where the argument sits in `arguments`. */
+  path: string[];
+  /** Its JSON Schema type (numbers compare as numbers). */
+  type: unknown;
+}
+
+/**
+ * The `x-mcp-header` declarations of a tool's input schema, on properties reachable from the
+ * root through `properties` only (where the spec allows them).
+ */
+export function paramDeclarations(schema: unknown, path: string[] = [], found: ParamDeclaration[] = []): ParamDeclaration[] {
+  const properties = isObject(schema) ? schema.properties : undefined;
+  if (!isObject(properties)) return found;
+  for (const [key, property] of Object.entries(properties)) {
+    if (!isObject(property)) continue;
+    const header = property['x-mcp-header'];
+    if (typeof header === 'string' && header !== '') found.push({ header, path: [...path, key], type: property.type });
+    paramDeclarations(property, [...path, key], found);
+  }
+  return found;
+}
+
+const CANONICAL_DECIMAL = /^-?\d+(\.\d+)?$/;
+
+/**
+ * Checks the `Mcp-Param-*` headers of a `tools/call` against its arguments: each declared
+ * argument the body carries (not null) must be mirrored, decoded equal (numbers compared as
+ * numbers). A header for an absent argument is ignored, as the spec says.
+ */
+export function checkParamHeaders(declarations: readonly ParamDeclaration[], args: unknown, headers: Headers): HeaderMismatch | undefined {
+  for (const declaration of declarations) {
+    let value: unknown = args;
+    for (const key of declaration.path) value = isObject(value) ? value[key] : undefined;
+    const text = primitiveText(value);
+    if (text === undefined) continue;
+    const name = `Mcp-Param-${declaration.header}`;
+    const where = `arguments.${declaration.path.join('.')}`;
+    const raw = header(headers, name.toLowerCase());
+    if (raw === undefined) return mismatch(name, '(missing)', `the body carries ${where}=${JSON.stringify(value)} but the ${name} header is absent`);
+    const decoded = decodeHeaderValue(raw.trim());
+    if (decoded === undefined) return mismatch(name, raw, `the ${name} header carries an invalid Base64 value`);
+    const numeric = (declaration.type === 'integer' || declaration.type === 'number') && typeof value === 'number' && CANONICAL_DECIMAL.test(decoded);
+    if (numeric ? Number(decoded) !== value : decoded !== text) {
+      return mismatch(name, raw, `the ${name} header says ${JSON.stringify(decoded)} but the body carries ${where}=${JSON.stringify(value)}`);
+    }
+  }
+  return undefined;
+}
+
+/** A primitive argument as header text; undefined for null, absent or non-primitive values. */
+function primitiveText(value: unknown): string | undefined {
+  if (typeof value === 'string') return value;
+  if (typeof value === 'boolean') return value ? 'true' : 'false';
+  if (typeof value === 'number' && Number.isFinite(value)) return String(value);
+  return undefined;
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}

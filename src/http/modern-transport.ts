@@ -52,6 +52,11 @@ export class MultiplexTransport implements Transport {
   onclose?: () => void;
   onerror?: (error: Error) => void;
   onmessage?: <T extends JSONRPCMessage>(message: T) => void;
+  /**
+   * Notifications of the instance tied to no request (`list_changed` and the like): 2026
+   * clients get them on `subscriptions/listen` streams, which whoever sets this serves.
+   */
+  onunrelated?: (notification: JSONRPCNotification) => void;
 
   private readonly exchanges = new Map<number, Exchange>();
 
@@ -99,6 +104,10 @@ export class MultiplexTransport implements Transport {
       // (list_changed) reach clients through subscriptions/listen, which the instance never
       // serves here.
       const related = options?.relatedRequestId;
+      if (related === undefined) {
+        if (!('id' in message)) this.onunrelated?.(message);
+        return;
+      }
       const exchange = typeof related === 'number' ? this.exchanges.get(related) : undefined;
       if (exchange && !('id' in message)) exchange.sink.event(JSON.stringify(message));
       return;

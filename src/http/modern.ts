@@ -1,8 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import {
+  CLIENT_CAPABILITIES_META_KEY,
+  PROTOCOL_VERSION_META_KEY,
   ProtocolErrorCode,
   UnsupportedProtocolVersionError,
   type InboundModernRoute,
+  type JSONRPCNotification,
   type JSONRPCRequest,
   type McpServer,
   type RequestId,
@@ -15,7 +18,7 @@ import { limitError, type BackendLimits } from '../session/limits.js';
 import { StreamCloser } from '../session/stream-closer.js';
 import { Quota, type QuotaScope } from '../util/quota.js';
 import type { Answer } from './endpoint.js';
-import { checkStandardHeaders, HEADER_MISMATCH } from './modern-headers.js';
+import { checkParamHeaders, checkStandardHeaders, HEADER_MISMATCH, paramDeclarations, type ParamDeclaration } from './modern-headers.js';
 import { MultiplexTransport, type ExchangeSink, type Headers } from './modern-transport.js';
 
 /** Protocol revisions served on the 2026-era (per-request envelope) path. */
@@ -121,6 +124,13 @@ export class ModernEndpoint {
   private readonly byChannel = new Map<string, RequestStream>();
   private readonly liveness: NodeJS.Timeout;
   private sweeping = false;
+  /**
+   * Tools whose arguments clients mirror in `Mcp-Param-*` headers (`x-mcp-header`), from the
+   * instance's own `tools/list`; read again after it says the list changed.
+   */
+  private declarations: Promise<Map<string, ParamDeclaration[]>> | undefined;
+  /** See {@link MultiplexTransport.onunrelated}; `list_changed` also invalidates the declarations. */
+  onunrelated?: (notification: JSONRPCNotification) => void;
 
   constructor(options: ModernEndpointOptions) {
     this.name = options.name;
@@ -141,6 +151,10 @@ export class ModernEndpoint {
     });
     this.liveness = setInterval(() => void this.sweep(), this.livenessIntervalMs);
     this.liveness.unref();
+    this.mux.onunrelated = (notification) => {
+      if (notification.method === 'notifications/tools/list_changed') this.declarations = undefined;
+      this.onunrelated?.(notification);
+    };
   }
 
   /** The transport of the pinned instance (its request facts feed httmcp's `Context`). */
@@ -181,6 +195,12 @@ export class ModernEndpoint {
     if (REMOVED_IN_2026.has(request.method)) {
       return errorAnswer(404, request.id, ProtocolErrorCode.MethodNotFound, `Method not found: ${request.method} is not part of protocol revision ${claimed}`);
     }
+    if (request.method === 'tools/call') {
+      const params = request.params as { name?: unknown; arguments?: unknown } | undefined;
+      const declared = typeof params?.name === 'string' ? (await this.toolDeclarations()).get(params.name) : undefined;
+      const mirrored = declared && checkParamHeaders(declared, params?.arguments, headers);
+      if (mirrored) return errorAnswer(400, request.id, HEADER_MISMATCH, mirrored.message, mirrored.data);
+    }
     const refusal = this.running.acquire('', principal);
     if (refusal !== undefined) {
       const error = this.inflightRefusal(refusal);
@@ -190,6 +210,40 @@ export class ModernEndpoint {
       const stream = new RequestStream(this, resolve, principal);
       stream.internal = this.mux.deliver(request, { id: request.id, principal, headers, auth, sink: stream });
       stream.arm(this.inlineBudgetMs);
+    });
+  }
+
+  private toolDeclarations(): Promise<Map<string, ParamDeclaration[]>> {
+    return (this.declarations ??= this.listDeclarations().catch((error: unknown) => {
+      this.logger.warn({ server: this.name, err: error }, 'could not list the tools of the 2026-era instance');
+      this.declarations = undefined;
+      return new Map<string, ParamDeclaration[]>();
+    }));
+  }
+
+  private async listDeclarations(): Promise<Map<string, ParamDeclaration[]>> {
+    const found = new Map<string, ParamDeclaration[]>();
+    let cursor: string | undefined;
+    do {
+      const page = (await this.ask('tools/list', cursor === undefined ? {} : { cursor })) as { tools?: Array<{ name: string; inputSchema?: unknown }>; nextCursor?: string };
+      for (const tool of page.tools ?? []) {
+        const declared = paramDeclarations(tool.inputSchema);
+        if (declared.length > 0) found.set(tool.name, declared);
+      }
+      cursor = page.nextCursor;
+    } while (cursor !== undefined);
+    return found;
+  }
+
+  /** A request of httmcp's own to the pinned instance (as an anonymous 2026 client). */
+  private ask(method: string, params: Record<string, unknown>): Promise<unknown> {
+    return new Promise((resolve, reject) => {
+      const _meta = { [PROTOCOL_VERSION_META_KEY]: MODERN_PROTOCOL_VERSIONS[0], [CLIENT_CAPABILITIES_META_KEY]: {} };
+      const sink: ExchangeSink = {
+        reply: (body, errorCode) => (errorCode === undefined ? resolve((JSON.parse(body) as { result: unknown }).result) : reject(new Error(body))),
+        event: () => undefined,
+      };
+      this.mux.deliver({ jsonrpc: '2.0', id: 0, method, params: { ...params, _meta } }, { id: 0, principal: '', headers: {}, auth: undefined, sink });
     });
   }
 

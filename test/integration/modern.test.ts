@@ -48,6 +48,14 @@ class ModernDemo extends HTTMCP {
         }
         return { content: [{ type: 'text', text: 'done' }] };
       });
+      server.registerTool(
+        'where',
+        {
+          description: 'echoes arguments clients mirror in Mcp-Param-* headers',
+          inputSchema: z.object({ region: z.string().meta({ 'x-mcp-header': 'Region' }), count: z.number().int().meta({ 'x-mcp-header': 'Count' }) }),
+        },
+        ({ region, count }) => ({ content: [{ type: 'text', text: `${region}:${count}` }] }),
+      );
       server.registerResource('readme', 'demo://readme', { mimeType: 'text/markdown' }, (uri) => ({ contents: [{ uri: uri.href, text: '# demo' }] }));
       server.registerPrompt('explain', { argsSchema: z.object({ topic: z.string() }) }, ({ topic }) => ({
         messages: [{ role: 'user', content: { type: 'text', text: `Explain ${topic} in two sentences.` } }],
@@ -113,6 +121,7 @@ describe('2026-07-28 requests through nginx+nchan', () => {
     expect(tools).toEqual(expect.arrayContaining(['add', 'long_task']));
     expect(await client.callTool({ name: 'add', arguments: { a: 2, b: 3 } })).toMatchObject({ content: [{ type: 'text', text: '5' }] });
     expect(await client.readResource({ uri: 'demo://readme' })).toMatchObject({ contents: [{ uri: 'demo://readme', text: '# demo' }] });
+    expect(await client.callTool({ name: 'where', arguments: { region: 'eu west', count: 3 } })).toMatchObject({ content: [{ text: 'eu west:3' }] });
     const prompt = await client.getPrompt({ name: 'explain', arguments: { topic: 'nchan' } });
     expect(prompt.messages[0]).toMatchObject({ content: { text: 'Explain nchan in two sentences.' } });
     expect(workerCrashes(stack)).toEqual([]);
@@ -158,6 +167,13 @@ describe('2026-07-28 requests through nginx+nchan', () => {
 
     const versionMismatch = await post({ id: 12, method: 'tools/list', params: { _meta: ENVELOPE } }, { 'mcp-protocol-version': '2025-11-25' });
     expect(versionMismatch).toMatchObject({ status: 400, json: { id: 12, error: { code: -32020 } } });
+
+    const whereCall = { id: 16, method: 'tools/call', params: { name: 'where', arguments: { region: 'eu', count: 7 }, _meta: ENVELOPE } };
+    expect(await post(whereCall, { 'mcp-param-region': 'eu', 'mcp-param-count': '7.0' })).toMatchObject({ status: 200, json: { id: 16, result: { content: [{ text: 'eu:7' }] } } });
+    expect(await post(whereCall, { 'mcp-param-region': '=?base64?ZXU=?=', 'mcp-param-count': '7' })).toMatchObject({ status: 200, json: { id: 16 } });
+    expect(await post(whereCall, { 'mcp-param-region': 'us', 'mcp-param-count': '7' })).toMatchObject({ status: 400, json: { id: 16, error: { code: -32020 } } });
+    expect(await post(whereCall, { 'mcp-param-count': '7' })).toMatchObject({ status: 400, json: { id: 16, error: { code: -32020 } } });
+    expect(await post(whereCall, { 'mcp-param-region': '=?base64?!!?=', 'mcp-param-count': '7' })).toMatchObject({ status: 400, json: { error: { code: -32020 } } });
 
     const notFound = await post({ id: 13, method: 'no/such', params: { _meta: ENVELOPE } });
     expect(notFound).toMatchObject({ status: 404, json: { id: 13, error: { code: -32601 } } });
