@@ -23,7 +23,7 @@ import { instrumentTransport } from '../observability/instrument.js';
 import { createNchanRouter } from '../http/router.js';
 import { DEFAULT_LIMITS, LIMIT_SETTINGS, type BackendLimits } from '../session/limits.js';
 import type { SessionHub } from '../session/session-hub.js';
-import type { McpServer as ModernMcpServer } from '@modelcontextprotocol/server';
+import { modernRequestFacts } from '../http/modern-transport.js';
 import { BoundedMap } from '../util/bounded-map.js';
 import { Subscriptions } from './subscriptions.js';
 import { toPromptResult, toResourceResult, toToolResult } from './content.js';
@@ -235,7 +235,11 @@ export class HTTMCP {
     });
     void server.connect(this.paginated(observed));
     const modernFactory = this.modernServerFactory();
-    const modern = modernFactory ? gateway.createModern(this.name, modernFactory) : undefined;
+    const modern = modernFactory
+      ? gateway.createModern(this.name, modernFactory, (transport) =>
+          this.paginated(instrumentTransport(transport, { server: this.name, metrics: gateway.requestMetrics ? gateway.metrics : undefined, hasTool: (name) => this.hasTool(name), logger: gateway.logger })),
+        )
+      : undefined;
     this.mounted = { gateway, hub, server, endpoint: new NchanEndpoint(this.name, hub, gateway, this.scopes, modern) };
     return this.mounted;
   }
@@ -252,8 +256,8 @@ export class HTTMCP {
    * What builds the SDK v2 instance that serves this server's 2026-07-28 requests (one per
    * server, pinned to that era: src/http/modern.ts), or undefined when it serves none.
    */
-  protected modernServerFactory(): (() => ModernMcpServer) | undefined {
-    return undefined;
+  protected modernServerFactory(): (() => McpServer) | undefined {
+    return () => this.createMcpServer();
   }
 
   /** Serves this server over any SDK transport (stdio, NATS, in-memory...). */
@@ -310,10 +314,11 @@ export class HTTMCP {
   context(extra: Extra, server: McpServer, tool?: string): Context {
     // Read once: the transport forgets a request's facts when its reply leaves, and handlers may
     // log or push after that (background work).
-    const facts = factsOfContext(extra, server.server.transport);
+    const modern = modernRequestFacts(server, extra.mcpReq.id);
+    const facts = modern ?? factsOfContext(extra, server.server.transport);
     const sessionId = extra.sessionId ?? facts?.session;
     const key = sessionId ?? this.serverKey(server);
-    const requestId = extra.mcpReq.id;
+    const requestId = modern?.clientId ?? extra.mcpReq.id;
     const serverName = this.name;
     let logger: Logger | undefined;
     const base = this.mounted?.gateway.logger ?? this.options.gateway?.logger;
@@ -340,7 +345,7 @@ export class HTTMCP {
       },
       signal: extra.mcpReq.signal,
       headers: facts?.headers ?? {},
-      auth: principalOfAuthInfo(extra.http?.authInfo),
+      auth: modern ? modern.auth : principalOfAuthInfo(extra.http?.authInfo),
       extra,
       progress: async (progress, total, message) => {
         if (progressToken === undefined) return;
