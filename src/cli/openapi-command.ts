@@ -40,6 +40,8 @@ interface OpenApiFlags {
   maxToolBytes?: number;
   pageBytes?: number;
   schemaInlineLimit?: number;
+  cacheTtl?: number;
+  cacheScope?: 'public' | 'private';
   list?: boolean;
   origins?: string;
   workers: string;
@@ -97,6 +99,16 @@ export function registerOpenApiCommand(program: Command): void {
     .addOption(limit('--max-tool-bytes <n>', 'largest tool definition (JSON); larger tools are skipped with a warning (default 262144)', 'MAX_TOOL_BYTES'))
     .addOption(limit('--page-bytes <n>', 'largest tools/list page (JSON of its tools; one tool at least) (default 1048576)', 'PAGE_BYTES'))
     .addOption(limit('--schema-inline-limit <n>', 'referenced schemas up to this size (JSON characters) are inlined, larger ones are $defs (default 2048)', 'SCHEMA_INLINE_LIMIT', 0))
+    .addOption(
+      new Option('--cache-ttl <ms>', 'ttlMs of cacheable 2026-07-28 results (lists, resource reads, server/discover); default 0')
+        .env('HTTMCP_CACHE_TTL_MS')
+        .argParser((value) => parseLimit(value, 0)),
+    )
+    .addOption(
+      new Option('--cache-scope <scope>', "cacheScope of those results: 'public' only for an API that answers everyone alike (default private; never public for --session-auth or token exchange)")
+        .choices(['private', 'public'])
+        .env('HTTMCP_CACHE_SCOPE'),
+    )
     .option('--list', 'print the tools as JSON (name, description, inputSchema, annotations) and exit')
     .option('--origins <regex>', 'regular expression of browser Origins allowed (default: localhost pages)')
     .option('--workers <n>', 'nginx worker processes, or "auto"', '1')
@@ -223,6 +235,9 @@ export function optionsFrom(flags: Partial<OpenApiFlags>): OpenAPIMCPOptions {
   if (flags.maxToolBytes !== undefined) options.maxToolBytes = flags.maxToolBytes;
   if (flags.pageBytes !== undefined) options.pageBytes = flags.pageBytes;
   if (flags.schemaInlineLimit !== undefined) options.schemaInlineLimit = flags.schemaInlineLimit;
+  if (flags.cacheTtl !== undefined || flags.cacheScope !== undefined) {
+    options.cacheHint = { ...(flags.cacheTtl === undefined ? {} : { ttlMs: flags.cacheTtl }), ...(flags.cacheScope === undefined ? {} : { cacheScope: flags.cacheScope }) };
+  }
   return options;
 }
 

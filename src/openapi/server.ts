@@ -3,6 +3,7 @@ import type { ZodRawShape } from 'zod';
 import { bearerOfAuthInfo, principalOfAuthInfo } from '../auth/auth-info.js';
 import { principalKey } from '../auth/principal.js';
 import type { Logger } from '../log.js';
+import type { ItemKind } from '../server/cache-hints.js';
 import { HTTMCP, type HTTMCPOptions } from '../server/httmcp.js';
 import { rememberItemBytes } from '../server/paginate.js';
 import type { Context, ToolHandler, ToolOptions as HttmcpToolOptions } from '../server/types.js';
@@ -148,6 +149,8 @@ export class OpenAPIMCP extends HTTMCP {
   private readonly http: HttpClient;
   private readonly invoker: Invoker;
   private readonly exchanger: TokenExchanger | undefined;
+  /** Whether API calls carry the MCP caller's own credentials (session credentials or an exchanged token). */
+  private readonly callsAsCaller: boolean;
 
   /**
    * Loads `spec` (object, JSON/YAML text, file path or URL) and builds the server.
@@ -254,6 +257,7 @@ export class OpenAPIMCP extends HTTMCP {
       if (!schemes.has(options.tokenExchange.scheme)) warn(`tokenExchange for ${options.tokenExchange.scheme}: the spec has no such security scheme`);
       this.exchanger = new TokenExchanger(options.tokenExchange);
     }
+    this.callsAsCaller = this.exchanger !== undefined || (options.sessionCredentials?.length ?? 0) > 0;
     this.http = new HttpClient(options);
     this.invoker = new Invoker(
       this.http,
@@ -291,6 +295,15 @@ export class OpenAPIMCP extends HTTMCP {
     }
     const bytes = tools.reduce((sum, tool) => sum + tool.bytes + 1, 1);
     options.onProgress?.({ phase: 'built', tools: tools.length, skipped: skipped.length, ms: Math.round(performance.now() - started), bytes });
+  }
+
+  /**
+   * A resource read with the caller's own credentials (`sessionCredentials`, `tokenExchange`)
+   * is the caller's: its 2026-07-28 results are never `cacheScope: 'public'`.
+   */
+  protected override dependsOnPrincipal(kind: ItemKind, key: string | undefined): boolean {
+    if ((kind === 'resource' || kind === 'template') && key !== undefined && this.callsAsCaller) return true;
+    return super.dependsOnPrincipal(kind, key);
   }
 
   /** Exactly what `tools/list` returns for the API's tools (built once). */

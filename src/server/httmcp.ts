@@ -31,6 +31,7 @@ import { definitionsOf } from './decorators.js';
 import { PaginatingTransport } from './paginate.js';
 import { factsOfContext } from './request-facts.js';
 import { Scopes, ScopedTransport } from './scopes.js';
+import { CacheHintTransport, cacheHintFromEnv, checkCacheHint, serverCacheHints, type CacheHint, type CacheHints, type ItemKind } from './cache-hints.js';
 import type {
   Context,
   Definition,
@@ -58,6 +59,17 @@ export interface HTTMCPOptions {
   pageSize?: number;
   /** Largest page of those lists in bytes of JSON of items, one item at least (default 1 MiB). */
   pageBytes?: number;
+  /**
+   * Cache hint of every cacheable 2026-07-28 result of this server (`server/discover`, the four
+   * lists, `resources/read`): how long a client may keep it (`ttlMs`) and whether shared caches
+   * may (`cacheScope: 'public'`). Default `{ ttlMs: 0, cacheScope: 'private' }`: immediately
+   * stale, never shared; `HTTMCP_CACHE_TTL_MS` and `HTTMCP_CACHE_SCOPE` set it for every server
+   * that sets none. Items narrow it (`cacheHint` of a tool, prompt or resource), and
+   * results shown per principal (scopes) are never public. 2025-era results carry no hints.
+   */
+  cacheHint?: CacheHint;
+  /** Per operation, field by field over {@link HTTMCPOptions.cacheHint} (the SDK's `cacheHints`). */
+  cacheHints?: CacheHints;
 }
 
 const NAME = /^[A-Za-z0-9_-]{1,64}$/;
@@ -99,6 +111,10 @@ export class HTTMCP {
     return this.scopes.tools;
   }
   private readonly servers = new Set<McpServer>();
+  /** The SDK's per-operation `cacheHints` (undefined: the SDK's safe default). */
+  private readonly cacheHints: CacheHints | undefined;
+  /** `cacheHint` of items that declared one: kind -> name (tools, prompts) or URI (template) -> hint. */
+  private readonly itemHints = new Map<ItemKind, Map<string, CacheHint>>();
   /** Per-session `logging/setLevel`, bounded so idle sessions cannot grow it without limit. */
   private logLevelMap: BoundedMap<string, LoggingLevel> | undefined;
   private mounted: Mounted | undefined;
@@ -114,6 +130,8 @@ export class HTTMCP {
     }
     this.name = options.name;
     this.options = options;
+    // The environment's hint is the default of servers that set none (`HTTMCP_CACHE_TTL_MS`, `HTTMCP_CACHE_SCOPE`).
+    this.cacheHints = serverCacheHints(options.cacheHint ?? cacheHintFromEnv(), options.cacheHints);
   }
 
   /** Adds a tool. The handler's arguments are typed from `options.input`. */
@@ -268,7 +286,28 @@ export class HTTMCP {
   }
 
   private paginated(transport: Transport): Transport {
-    return new ScopedTransport(new PaginatingTransport(transport, this.options.pageSize ?? 100, this.options.pageBytes), this.scopes);
+    const hinted = new CacheHintTransport(transport, {
+      itemHint: (kind, key) => this.itemHints.get(kind)?.get(key),
+      dependsOnPrincipal: (kind, key) => this.dependsOnPrincipal(kind, key),
+    });
+    return new ScopedTransport(new PaginatingTransport(hinted, this.options.pageSize ?? 100, this.options.pageBytes), this.scopes);
+  }
+
+  /**
+   * Whether what clients get of `kind` (its list, or reading resource `key`) depends on who
+   * asks, so that its 2026-07-28 results are never `cacheScope: 'public'`: lists filtered by
+   * scopes, and resources that need scopes. Subclasses that answer per caller say so too.
+   */
+  protected dependsOnPrincipal(kind: ItemKind, key: string | undefined): boolean {
+    switch (kind) {
+      case 'tool':
+        return this.scopes.tools.size > 0;
+      case 'prompt':
+        return this.scopes.prompts.size > 0;
+      case 'resource':
+      case 'template':
+        return key === undefined ? this.scopes.size - this.scopes.tools.size - this.scopes.prompts.size > 0 : this.scopes.of({ kind: 'resource', name: key }) !== undefined;
+    }
   }
 
   /** A fresh SDK `McpServer` carrying every definition; kept in sync with later additions. */
@@ -276,7 +315,7 @@ export class HTTMCP {
     const { name, version, title, instructions } = this.options;
     const server = new McpServer(
       { name, version, ...(title === undefined ? {} : { title }) },
-      { capabilities: { logging: {} }, ...(instructions === undefined ? {} : { instructions }) },
+      { capabilities: { logging: {} }, ...(instructions === undefined ? {} : { instructions }), ...(this.cacheHints === undefined ? {} : { cacheHints: this.cacheHints }) },
     );
     server.server.setRequestHandler('logging/setLevel', (request, extra) => {
       this.logLevels.set(this.subscriberKey(extra, server), request.params.level);
@@ -440,8 +479,17 @@ export class HTTMCP {
     if (definition.kind === 'resource' && this.definitions.some((d) => d.kind === 'resource' && d.uri === definition.uri)) {
       throw new TypeError(`${this.name}: a resource at ${JSON.stringify(definition.uri)} is already registered`);
     }
+    const hint = definition.options.cacheHint;
+    if (hint) checkCacheHint(hint, `${this.name}: ${definition.kind} ${definition.name}`);
     for (const server of this.servers) apply(server, definition, this);
     this.definitions.push(definition);
+    if (hint) {
+      const kind: ItemKind = definition.kind === 'resource' ? (definition.uri.includes('{') ? 'template' : 'resource') : definition.kind;
+      const key = definition.kind === 'resource' ? definition.uri : definition.name;
+      let hints = this.itemHints.get(kind);
+      if (!hints) this.itemHints.set(kind, (hints = new Map()));
+      hints.set(key, hint);
+    }
     const scopes = definition.options.scopes;
     if (scopes?.length) {
       if (definition.kind === 'tool') this.scopes.tools.set(definition.name, [...scopes]);
@@ -531,6 +579,8 @@ function apply(server: McpServer, definition: Definition, owner: HTTMCP): void {
         ...(options.title === undefined ? {} : { title: options.title }),
         ...(options.description === undefined ? {} : { description: options.description }),
         ...(options.mimeType === undefined ? {} : { mimeType: options.mimeType }),
+        // The SDK puts it on this resource's reads, over the server's `resources/read` hint.
+        ...(options.cacheHint === undefined ? {} : { cacheHint: options.cacheHint }),
       };
       const read = async (url: URL, variables: Record<string, string | string[]>, extra: Extra) =>
         toResourceResult(await handler(variables as never, { ...owner.context(extra, server), uri: url }), url, options.mimeType);

@@ -16,6 +16,7 @@ import type {
 import type { Logger } from '../log.js';
 import type { z, ZodRawShape } from 'zod';
 import type { Principal } from '../auth/principal.js';
+import type { CacheHint } from './cache-hints.js';
 
 /** A value or a promise of it. */
 export type MaybePromise<T> = T | Promise<T>;
@@ -49,6 +50,11 @@ export interface ToolOptions<I extends ZodRawShape | undefined = undefined, O ex
    * (HTTP 403 on Streamable HTTP, a JSON-RPC error elsewhere). Not enforced without authentication.
    */
   scopes?: string[];
+  /**
+   * How cacheable the 2026-07-28 `tools/list` pages that show this tool are: a page takes the
+   * shortest `ttlMs` and the narrowest `cacheScope` of its tools and the server's hint.
+   */
+  cacheHint?: CacheHint;
 }
 
 /** Describes a resource, static (`docs://readme`) or templated (`users://{id}/profile`). */
@@ -69,6 +75,11 @@ export interface ResourceOptions {
    * without them, and reading or subscribing to it is refused with `insufficient_scope`.
    */
   scopes?: string[];
+  /**
+   * Cache hint of this resource's 2026-07-28 `resources/read` results (over the server's), and
+   * a bound on the list pages that show it. A resource with `scopes` is never `public`.
+   */
+  cacheHint?: CacheHint;
 }
 
 /** Describes a prompt. Prompt arguments are strings in MCP, so use `z.string()` shapes. */
@@ -83,6 +94,8 @@ export interface PromptOptions<A extends ZodRawShape | undefined = undefined> {
    * the prompt from principals without them, and getting it is refused with `insufficient_scope`.
    */
   scopes?: string[];
+  /** Like a tool's `cacheHint`: a bound on the 2026-07-28 `prompts/list` pages that show this prompt. */
+  cacheHint?: CacheHint;
 }
 
 /**
