@@ -232,7 +232,7 @@ export class HTTMCP {
       hasTool: (name) => this.hasTool(name),
       logger: gateway.logger,
     });
-    void server.connect(this.paginated(observed));
+    void server.connect(this.middleware(observed));
     this.mounted = { gateway, hub, server, endpoint: new NchanEndpoint(this.name, hub, gateway, this.scopes) };
     return this.mounted;
   }
@@ -247,11 +247,15 @@ export class HTTMCP {
   /** Serves this server over any SDK transport (stdio, NATS, in-memory...). */
   async connect(transport: Transport): Promise<McpServer> {
     const server = this.createMcpServer();
-    await server.connect(this.paginated(transport));
+    await server.connect(this.middleware(transport));
     return server;
   }
 
-  private paginated(transport: Transport): Transport {
+  /**
+   * @internal `transport` under httmcp's middleware (pagination, per-item scopes): what an SDK
+   * server of this HTTMCP server is connected to, directly or through the SDK's stdio entry.
+   */
+  middleware(transport: Transport): Transport {
     return new ScopedTransport(new PaginatingTransport(transport, this.options.pageSize ?? 100, this.options.pageBytes), this.scopes);
   }
 
@@ -338,6 +342,9 @@ export class HTTMCP {
         });
       },
       log: async (level, data, logger) => {
+        // A 2026-07-28 request names its level in its `_meta` envelope, which the SDK applies;
+        // 2025 sessions set theirs with `logging/setLevel`, kept here per session.
+        if (extra.mcpReq.envelope !== undefined) return extra.mcpReq.log(level, data, logger);
         const threshold = this.logLevels.get(key);
         if (threshold !== undefined && LEVELS.indexOf(level) < LEVELS.indexOf(threshold)) return;
         await extra.mcpReq.notify({
