@@ -251,11 +251,11 @@ export class HTTMCP {
       hasTool: (name) => this.hasTool(name),
       logger: gateway.logger,
     });
-    void server.connect(this.paginated(observed));
+    void server.connect(this.middleware(observed));
     const modernFactory = this.modernServerFactory();
     const modern = modernFactory
       ? gateway.createModern(this.name, modernFactory, (transport) =>
-          this.paginated(instrumentTransport(transport, { server: this.name, metrics: gateway.requestMetrics ? gateway.metrics : undefined, hasTool: (name) => this.hasTool(name), logger: gateway.logger })),
+          this.middleware(instrumentTransport(transport, { server: this.name, metrics: gateway.requestMetrics ? gateway.metrics : undefined, hasTool: (name) => this.hasTool(name), logger: gateway.logger })),
         )
       : undefined;
     this.mounted = { gateway, hub, server, endpoint: new NchanEndpoint(this.name, hub, gateway, this.scopes, modern) };
@@ -281,11 +281,16 @@ export class HTTMCP {
   /** Serves this server over any SDK transport (stdio, NATS, in-memory...). */
   async connect(transport: Transport): Promise<McpServer> {
     const server = this.createMcpServer();
-    await server.connect(this.paginated(transport));
+    await server.connect(this.middleware(transport));
     return server;
   }
 
-  private paginated(transport: Transport): Transport {
+  /**
+   * @internal `transport` under httmcp's middleware (pagination, per-item scopes, cache hints):
+   * what an SDK server of this HTTMCP server is connected to, directly or through the SDK's
+   * stdio entry.
+   */
+  middleware(transport: Transport): Transport {
     const hinted = new CacheHintTransport(transport, {
       itemHint: (kind, key) => this.itemHints.get(kind)?.get(key),
       dependsOnPrincipal: (kind, key) => this.dependsOnPrincipal(kind, key),
@@ -394,6 +399,9 @@ export class HTTMCP {
         });
       },
       log: async (level, data, logger) => {
+        // A 2026-07-28 request names its level in its `_meta` envelope, which the SDK applies;
+        // 2025 sessions set theirs with `logging/setLevel`, kept here per session.
+        if (extra.mcpReq.envelope !== undefined) return extra.mcpReq.log(level, data, logger);
         const threshold = this.logLevels.get(key);
         if (threshold !== undefined && LEVELS.indexOf(level) < LEVELS.indexOf(threshold)) return;
         await extra.mcpReq.notify({
