@@ -10,6 +10,7 @@ import { nestsDeeperThan } from '../util/json-depth.js';
 import { missingScopes, Scopes } from '../server/scopes.js';
 import { classifyInboundRequest, PROTOCOL_VERSION_META_KEY, type InboundLadderRejection } from '@modelcontextprotocol/server';
 import { MODERN_PROTOCOL_VERSIONS, type ModernEndpoint } from './modern.js';
+import { SocketEras } from './socket-era.js';
 
 /** Request headers as Node gives them. */
 export type Headers = Record<string, string | string[] | undefined>;
@@ -67,6 +68,8 @@ export class NchanEndpoint {
   private readonly scopes: Scopes | undefined;
   /** The 2026-07-28 path (requests with the per-request envelope), when the server serves it. */
   readonly modern: ModernEndpoint | undefined;
+  /** Which era each WebSocket speaks, and its 2026 requests (when the server serves 2026). */
+  readonly sockets: SocketEras | undefined;
 
   constructor(name: string, hub: SessionHub, gateway: Gateway, scopes?: Scopes, modern?: ModernEndpoint) {
     this.name = name;
@@ -78,6 +81,7 @@ export class NchanEndpoint {
     this.logger = gateway.logger;
     this.verified = new BoundedMap(Math.ceil(gateway.limits.trackedSessions / 2));
     this.deleted = new BoundedMap(gateway.limits.trackedSessions);
+    this.sockets = modern && new SocketEras({ modern, legacy: { initialized: (session) => hub.clientCapabilities(session) !== undefined }, publisher: gateway.publisher, logger: gateway.logger, maxSockets: gateway.limits.trackedSessions });
   }
 
   /**
@@ -100,7 +104,8 @@ export class NchanEndpoint {
   }
 
   async open(headers: Headers): Promise<Answer> {
-    const refused = this.unauthenticated(headers) ?? this.notInModernEra(headers);
+    // A WebSocket's era is pinned by its first message, not its handshake (src/http/socket-era.ts).
+    const refused = this.unauthenticated(headers) ?? (headers['x-httmcp-transport'] === 'websocket' ? undefined : this.notInModernEra(headers));
     if (refused) return refused;
     const requested = header(headers, 'mcp-session-id');
     if (requested !== undefined) {
@@ -312,6 +317,10 @@ export class NchanEndpoint {
     }
     if (nestsDeeperThan(body, this.gateway.limits.jsonDepth)) return this.tooDeep(true);
     const wire: Wire = headers['x-httmcp-transport'] === 'websocket' ? 'websocket' : 'sse';
+    if (wire === 'websocket' && this.sockets) {
+      const served = await this.sockets.message(session, headers, body, principal, this.gateway.verifiedPrincipal(headers));
+      if (served) return served;
+    }
     const delivery = await this.hub.receive({ session, wire, headers, body, principal, auth: this.gateway.verifiedPrincipal(headers) });
     if (delivery.kind === 'reply' || delivery.kind === 'invalid') {
       // Errors are published too: the client sees them and its WebSocket stays open.
@@ -381,6 +390,7 @@ export class NchanEndpoint {
     // The GET stream of a Streamable HTTP session may come and go; the session lives on.
     if (header(headers, 'mcp-session-id') !== undefined || !this.isValid(session, headers)) return { status: 204 };
     if (headers['x-httmcp-transport'] === 'websocket') {
+      this.sockets?.closed(session);
       this.hub.sessionClosed(session);
     } else {
       // A legacy SSE client may be reconnecting with Last-Event-ID: its work goes on for now.

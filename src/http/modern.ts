@@ -227,6 +227,46 @@ export class ModernEndpoint {
     });
   }
 
+  /**
+   * A 2026-era request that arrived on a WebSocket (src/http/socket-era.ts): the checks of
+   * {@link post} that hold without per-request headers (a frame has none), then delivery to the
+   * pinned instance, whose messages for it go to `sink` (the connection's own channel).
+   * Returns a handle to cancel it, or the JSON-RPC error that refused it (nothing ran).
+   */
+  deliverFromSocket(request: JSONRPCRequest, claimed: string | undefined, headers: Headers, principal: string, auth: Principal | undefined, sink: ExchangeSink): SocketDelivery | RefusedRequest {
+    if (claimed === undefined || !MODERN_PROTOCOL_VERSIONS.includes(claimed)) {
+      const error = new UnsupportedProtocolVersionError({ supported: [...MODERN_PROTOCOL_VERSIONS], requested: claimed ?? 'unknown' });
+      return { code: error.code, message: error.message, data: error.data };
+    }
+    if (REMOVED_IN_2026.has(request.method)) {
+      return { code: ProtocolErrorCode.MethodNotFound, message: `Method not found: ${request.method} is not part of protocol revision ${claimed}` };
+    }
+    if (this.hooks.has(request.method)) {
+      // Served by nchan-held HTTP streams (subscriptions/listen); docs/transports.md says why not here.
+      return { code: ProtocolErrorCode.MethodNotFound, message: `Method not found: ${request.method} is not served on a WebSocket; send it by POST to /mcp/${this.name}` };
+    }
+    const refusal = this.running.acquire('', principal);
+    if (refusal !== undefined) return this.inflightRefusal(refusal);
+    let done = false;
+    const finish = (): boolean => {
+      if (done) return false;
+      done = true;
+      this.running.release('', principal);
+      return true;
+    };
+    const authInfo = auth ? authInfoOf(auth, bearerOf(headers)) : undefined;
+    const counted: ExchangeSink = {
+      reply: (body, errorCode) => {
+        if (finish()) sink.reply(body, errorCode);
+      },
+      event: (body) => {
+        if (!done) sink.event(body);
+      },
+    };
+    const internal = this.mux.deliver(request, { id: request.id, principal, headers: handlerHeaders(headers, auth), auth, authInfo, sink: counted });
+    return { cancel: (reason) => finish() && this.mux.cancel(internal, reason) };
+  }
+
   private toolDeclarations(): Promise<Map<string, ParamDeclaration[]>> {
     return (this.declarations ??= this.listDeclarations().catch((error: unknown) => {
       this.logger.warn({ server: this.name, err: error }, 'could not list the tools of the 2026-era instance');
@@ -346,6 +386,19 @@ export class ModernEndpoint {
       this.sweeping = false;
     }
   }
+}
+
+/** A 2026-era request running for a WebSocket client (see {@link ModernEndpoint.deliverFromSocket}). */
+export interface SocketDelivery {
+  /** Ends it: the handler's signal aborts and nothing more reaches its sink. */
+  cancel(reason: string): void;
+}
+
+/** A JSON-RPC error that refused a request before it ran. */
+export interface RefusedRequest {
+  code: number;
+  message: string;
+  data?: unknown;
 }
 
 /**
