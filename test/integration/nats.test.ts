@@ -252,6 +252,33 @@ test('a hand-written NATS client can speak the protocol: any process answers a f
   }
 });
 
+test('a 2026-07-28 request over NATS gets -32022 listing the versions NATS serves, and opens no session', async () => {
+  const inbox = 'mcp.response.modern';
+  const sub = nc.subscribe(inbox, { max: 1 });
+  const h = headers();
+  h.set(NATS_HEADERS.clientId, 'modern');
+  h.set(NATS_HEADERS.replyTo, inbox);
+  const envelope = { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientCapabilities': {} };
+  const body = { jsonrpc: '2.0', id: 'm1', method: 'tools/call', params: { name: 'add', arguments: { a: 1, b: 2 }, _meta: envelope } };
+  const sessionsBefore = service('demo').sessionCount;
+  const ack = await nc.request(serviceSubject('demo'), new TextEncoder().encode(JSON.stringify(body)), { timeout: 1000, headers: h });
+  expect(ack.headers?.get(NATS_HEADERS.worker)).toBe(service('demo').workerSubject);
+  for await (const msg of sub) {
+    const reply = JSON.parse(new TextDecoder().decode(msg.data)) as { id: unknown; error: { code: number; message: string; data: { supported: string[]; requested: string } } };
+    expect(reply.id).toBe('m1');
+    expect(reply.error.code).toBe(-32022);
+    expect(reply.error.message).toMatch(/NATS serves the 2025 era/);
+    expect(reply.error.data.requested).toBe('2026-07-28');
+    expect(reply.error.data.supported).toEqual(expect.arrayContaining(['2025-11-25', '2025-06-18', '2025-03-26']));
+    expect(reply.error.data.supported).not.toContain('2026-07-28');
+  }
+  expect(service('demo').sessionCount).toBe(sessionsBefore);
+  // The same client goes on with a 2025 session.
+  await withClient('demo', async (client) => {
+    expect(await client.callTool({ name: 'add', arguments: { a: 2, b: 2 } })).toMatchObject({ content: [{ text: '4' }] });
+  });
+});
+
 test('a server nobody serves fails the connect with a clear error instead of hanging', async () => {
   const transport = new NatsClientTransport(nc, { server: 'nobody', deliveryAttempts: 2 });
   const { Client } = await import('@modelcontextprotocol/sdk/client/index.js');

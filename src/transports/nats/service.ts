@@ -2,6 +2,7 @@ import { Empty, nuid, type Msg, type NatsConnection, type NatsError, type Servic
 import { ProtocolErrorCode, type JSONRPCMessage, type RequestId } from '@modelcontextprotocol/server';
 import { createLogger, type Logger } from '../../log.js';
 import type { HTTMCP } from '../../server/httmcp.js';
+import { modernRequestRefusal } from './era.js';
 import {
   NATS_DEFAULTS,
   NATS_HEADERS,
@@ -199,6 +200,12 @@ export class NatsService {
       return;
     }
     msg.respond(Empty, { headers: this.workerHeaders() });
+    const refusal = modernRequestRefusal(message);
+    if (refusal) {
+      // Opens no session: the client is told which versions it can open one with.
+      this.publish(replyTo, refusal, clientId);
+      return;
+    }
 
     this.deliver(this.sessions.use(clientId) ?? this.open(clientId, replyTo), message, msg);
   }
