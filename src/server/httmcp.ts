@@ -355,6 +355,8 @@ export class HTTMCP {
         });
       },
       log: async (level, data, logger) => {
+        // 2026-07-28: the request's own `_meta` logLevel decides (no logLevel, no log messages).
+        if (modern) return extra.mcpReq.log(level, data, logger);
         const threshold = this.logLevels.get(key);
         if (threshold !== undefined && LEVELS.indexOf(level) < LEVELS.indexOf(threshold)) return;
         await extra.mcpReq.notify({
