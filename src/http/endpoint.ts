@@ -317,7 +317,7 @@ export class NchanEndpoint {
     }
     if (nestsDeeperThan(body, this.gateway.limits.jsonDepth)) return this.tooDeep(true);
     const wire: Wire = headers['x-httmcp-transport'] === 'websocket' ? 'websocket' : 'sse';
-    if (wire === 'websocket' && this.sockets) {
+    if (wire === 'websocket' && this.sockets?.mayTake(session, body)) {
       const served = await this.sockets.message(session, headers, body, principal, this.gateway.verifiedPrincipal(headers));
       if (served) return served;
     }

@@ -81,6 +81,15 @@ export class SocketEras {
   }
 
   /**
+   * Whether a frame may be this module's to answer (see {@link message}): the connection speaks
+   * 2026-07-28, or the frame names the envelope. Synchronous, so 2025 frames pay one map lookup
+   * and a substring scan, and no promise.
+   */
+  mayTake(session: string, body: string): boolean {
+    return this.sockets.get(session) !== undefined || body.includes(PROTOCOL_VERSION_META_KEY);
+  }
+
+  /**
    * A WebSocket frame nchan forwarded: the answer when the era decides it (a 2026 request, or a
    * message of the other era), undefined when it takes the 2025 session path. 2025 traffic pays
    * one map lookup and a substring scan. Errors are answered 200 so that nchan publishes them

@@ -78,6 +78,17 @@ test('--list prints a spec whose shared schemas would inline 2^30 times; limits 
   expect([bad.status, bad.stderr]).toEqual([1, expect.stringContaining("HTTMCP_OPENAPI_CONNECTIONS' is invalid. expected a whole number of at least 1")]);
 });
 
+test('--cache-ttl and --cache-scope (or HTTMCP_CACHE_TTL_MS, HTTMCP_CACHE_SCOPE) are checked before anything is served', () => {
+  const spec = join(FIXTURES, 'petstore.yaml');
+  expect(run([spec, '--list', '-q', '--cache-ttl', '60000', '--cache-scope', 'public']).status).toBe(0);
+  const scope = run([spec, '--list', '-q', '--cache-scope', 'shared']);
+  expect([scope.status, scope.stderr]).toEqual([1, expect.stringContaining("Allowed choices are private, public")]);
+  const negative = run([spec, '--list', '-q'], { HTTMCP_CACHE_TTL_MS: '-1' });
+  expect([negative.status, negative.stderr]).toEqual([1, expect.stringContaining('HTTMCP_CACHE_TTL_MS')]);
+  const tooLong = run([spec, '--list', '-q', '--cache-ttl', String(2 * 86_400_000)]);
+  expect([tooLong.status, tooLong.stderr]).toEqual([1, expect.stringMatching(/cache ttlMs must be an integer from 0 to 86400000/)]);
+});
+
 test('-f and filters by tag, operation and method', () => {
   const names = (args: string[]) => (JSON.parse(run(['-f', join(FIXTURES, 'petstore.yaml'), '--list', '-q', ...args]).stdout) as Array<{ name: string }>).map((t) => t.name);
   expect(names(['--include-tag', 'write'])).toEqual(['createPet']);
