@@ -96,6 +96,19 @@ export class SocketEras {
    * to the socket instead of closing it.
    */
   async message(session: string, headers: Headers, body: string, principal: string, auth: Principal | undefined): Promise<Answer | undefined> {
+    const answer = await this.answer(session, headers, body, principal, auth);
+    if (answer?.body === undefined || Buffer.byteLength(answer.body, 'utf8') <= this.inlineReplyMax) return answer;
+    // An error echoing a huge client-chosen id would overflow nginx's subrequest buffer on
+    // nchan's hop (a worker crash on the WebSocket path): published instead.
+    try {
+      await this.publisher.publish(session, answer.body);
+    } catch (error) {
+      this.logger.warn({ channel: session, err: error }, 'could not publish to a 2026 WebSocket');
+    }
+    return { status: 204 };
+  }
+
+  private async answer(session: string, headers: Headers, body: string, principal: string, auth: Principal | undefined): Promise<Answer | undefined> {
     const pinned = this.sockets.get(session);
     if (pinned === undefined && !body.includes(PROTOCOL_VERSION_META_KEY)) return undefined;
     let parsed: unknown;

@@ -142,6 +142,20 @@ describe('WebSocket and 2026-07-28 through nginx+nchan', () => {
     expect(ws.received.some(byId(1))).toBe(false);
   });
 
+  test('an error echoing a huge client id is published, not answered on nchan\'s hop', async () => {
+    const ws = await open(stack.servers.demo!);
+    await ws.initialize();
+    const id = 'x'.repeat(200_000);
+    ws.send(modern(id, 'tools/list'));
+    const refused = (await ws.next(byId(id), 10_000)) as { error: { code: number } };
+    expect(refused.error.code).toBe(-32022);
+    const pinned = await open();
+    pinned.send(modern(1, 'tools/list'));
+    await pinned.next(byId(1));
+    pinned.send({ jsonrpc: '2.0', id, method: 'tools/list' });
+    expect(((await pinned.next(byId(id), 10_000)) as { error: { code: number } }).error.code).toBe(-32602);
+  });
+
   test('no nginx worker died', () => {
     expect(workerCrashes(stack)).toEqual([]);
   });
