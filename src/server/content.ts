@@ -1,4 +1,4 @@
-import type { CallToolResult, GetPromptResult, PromptMessage, ReadResourceResult } from '@modelcontextprotocol/sdk/types.js';
+import type { CallToolResult, GetPromptResult, PromptMessage, ReadResourceResult } from '@modelcontextprotocol/server';
 import type { PromptReturn, ResourceReturn } from './types.js';
 
 /** Turns whatever a tool handler returned into a `CallToolResult`. */

@@ -233,11 +233,11 @@ export class HTTMCP {
       hasTool: (name) => this.hasTool(name),
       logger: gateway.logger,
     });
-    void server.connect(this.paginated(observed));
+    void server.connect(this.middleware(observed));
     const modernFactory = this.modernServerFactory();
     const modern = modernFactory
       ? gateway.createModern(this.name, modernFactory, (transport) =>
-          this.paginated(instrumentTransport(transport, { server: this.name, metrics: gateway.requestMetrics ? gateway.metrics : undefined, hasTool: (name) => this.hasTool(name), logger: gateway.logger })),
+          this.middleware(instrumentTransport(transport, { server: this.name, metrics: gateway.requestMetrics ? gateway.metrics : undefined, hasTool: (name) => this.hasTool(name), logger: gateway.logger })),
         )
       : undefined;
     this.mounted = { gateway, hub, server, endpoint: new NchanEndpoint(this.name, hub, gateway, this.scopes, modern) };
@@ -263,11 +263,15 @@ export class HTTMCP {
   /** Serves this server over any SDK transport (stdio, NATS, in-memory...). */
   async connect(transport: Transport): Promise<McpServer> {
     const server = this.createMcpServer();
-    await server.connect(this.paginated(transport));
+    await server.connect(this.middleware(transport));
     return server;
   }
 
-  private paginated(transport: Transport): Transport {
+  /**
+   * @internal `transport` under httmcp's middleware (pagination, per-item scopes): what an SDK
+   * server of this HTTMCP server is connected to, directly or through the SDK's stdio entry.
+   */
+  middleware(transport: Transport): Transport {
     return new ScopedTransport(new PaginatingTransport(transport, this.options.pageSize ?? 100, this.options.pageBytes), this.scopes);
   }
 
@@ -355,8 +359,9 @@ export class HTTMCP {
         });
       },
       log: async (level, data, logger) => {
-        // 2026-07-28: the request's own `_meta` logLevel decides (no logLevel, no log messages).
-        if (modern) return extra.mcpReq.log(level, data, logger);
+        // A 2026-07-28 request names its level in its `_meta` envelope, which the SDK applies;
+        // 2025 sessions set theirs with `logging/setLevel`, kept here per session.
+        if (extra.mcpReq.envelope !== undefined) return extra.mcpReq.log(level, data, logger);
         const threshold = this.logLevels.get(key);
         if (threshold !== undefined && LEVELS.indexOf(level) < LEVELS.indexOf(threshold)) return;
         await extra.mcpReq.notify({
