@@ -459,7 +459,7 @@ export class HTTMCP {
   /** Who sent this request, for per-principal bounds ('' when anonymous or not known). */
   protected principalOf(extra: Extra, server: McpServer): string {
     if (this.mounted && server === this.mounted.server) return this.mounted.hub.principalOf(extra.mcpReq.id) ?? '';
-    return '';
+    return modernRequestFacts(server, extra.mcpReq.id)?.principal ?? '';
   }
 
   /** Who per-client state belongs to: the request's session, or the one client of an SDK server. */
