@@ -23,6 +23,7 @@ import { principalOfAuthInfo } from '../auth/auth-info.js';
 import { Gateway } from '../gateway.js';
 import { createLogger, type Logger } from '../log.js';
 import { NchanEndpoint } from '../http/endpoint.js';
+import { ListChangedFanout, ListenEndpoint, ListenFanout } from '../listen/index.js';
 import { instrumentTransport } from '../observability/instrument.js';
 import { createNchanRouter } from '../http/router.js';
 import { DEFAULT_LIMITS, LIMIT_SETTINGS, type BackendLimits } from '../session/limits.js';
@@ -70,6 +71,9 @@ interface Mounted {
   hub: SessionHub;
   server: McpServer;
   endpoint: NchanEndpoint;
+  /** `subscriptions/listen` streams (2026-07-28) and the one publish per event they get. */
+  listen: ListenEndpoint;
+  fanout: ListenFanout;
   router?: Router;
 }
 const LEVELS = LoggingLevelSchema.options;
@@ -154,6 +158,8 @@ export class HTTMCP {
    * backends, call it where the subscription was made (sessions stick to one backend).
    */
   async resourceUpdated(uri: string): Promise<void> {
+    // 2026-07-28 listen streams: one publish, whoever listens, on every node.
+    await this.mounted?.fanout.resourceUpdated(uri);
     const senders = this.subscriptions.senders(uri);
     if (senders.length === 0) return;
     const notification: ServerNotification = { method: 'notifications/resources/updated', params: { uri } };
@@ -210,6 +216,11 @@ export class HTTMCP {
     return (mounted.router ??= createNchanRouter(mounted.endpoint, gateway.backendKey));
   }
 
+  /** Where the 2026-07-28 request path opens `subscriptions/listen` streams, bound to `gateway`. */
+  listenEndpoint(gateway: Gateway): ListenEndpoint {
+    return this.attach(gateway).listen;
+  }
+
   /** The framework-neutral endpoint bound to `gateway` (what the router and node:http serve). */
   endpoint(gateway: Gateway): NchanEndpoint {
     return this.attach(gateway).endpoint;
@@ -234,8 +245,17 @@ export class HTTMCP {
       hasTool: (name) => this.hasTool(name),
       logger: gateway.logger,
     });
-    void server.connect(this.paginated(observed));
-    this.mounted = { gateway, hub, server, endpoint: new NchanEndpoint(this.name, hub, gateway, this.scopes) };
+    const fanout = new ListenFanout(this.name, gateway.publisher, gateway.logger);
+    // This instance's list_changed also goes to listen streams: the one place they are published.
+    void server.connect(this.paginated(new ListChangedFanout(observed, fanout)));
+    this.mounted = {
+      gateway,
+      hub,
+      server,
+      endpoint: new NchanEndpoint(this.name, hub, gateway, this.scopes),
+      listen: new ListenEndpoint(this.name, gateway, this.scopes),
+      fanout,
+    };
     return this.mounted;
   }
 
