@@ -1,10 +1,10 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 
 /**
  * The nchan channels of `subscriptions/listen` streams (MCP 2026-07-28; docs/design/2026-07-28.md
- * §4.4). A listen stream subscribes to its own acknowledgement channel and to shared channels that
- * every listener of the same kind of event subscribes to, so an event is published once, whatever
- * the number of listeners and nginx nodes.
+ * §4.4). A listen stream subscribes to shared channels that every listener of the same kind of
+ * event subscribes to, so an event is published once, whatever the number of listeners and nginx
+ * nodes.
  */
 
 /** The list_changed kinds a listen filter may ask for, each a channel of its own. */
@@ -41,15 +41,17 @@ export function resourceChannel(server: string, uri: string): string {
   return `httmcp.res.${createHash('sha256').update(server).update('\n').update(uri).digest().subarray(0, 16).toString('base64url')}`;
 }
 
-/** A fresh per-stream channel for the stream's acknowledgement, stored briefly until it attaches. */
-export function ackChannel(server: string): string {
-  return `httmcp.ack.${server}.${randomBytes(16).toString('base64url')}`;
+/** A channel of one server that nothing is published to, so that every listen stream has one. */
+export function quietChannel(server: string): string {
+  return `httmcp.listen.${server}`;
 }
 
 /** The response headers of the backend's 460 that nginx reads to hold a listen stream (nginx.conf.template). */
 export const LISTEN_HEADERS = {
-  /** The stream's channels, comma-separated (`nchan_channel_id_split_delimiter`), the ack channel first. */
+  /** The stream's shared channels, comma-separated (`nchan_channel_id_split_delimiter`). */
   channels: 'x-httmcp-listen',
+  /** The stream's acknowledgement, JSON in printable ASCII: nginx writes it as the stream's first event. */
+  ack: 'x-httmcp-listen-ack',
   /** The JSON text of the listen request's id, put in place of {@link SUBSCRIPTION_ID_STAND_IN}. */
   subscriptionId: 'x-httmcp-subscription-id',
 } as const;

@@ -2,7 +2,7 @@ import type { Gateway } from '../gateway.js';
 import type { Answer } from '../http/endpoint.js';
 import { STREAM_STATUS } from '../http/endpoint.js';
 import { missingScopes, type Scopes } from '../server/scopes.js';
-import { ackChannel, LIST_KINDS, LISTEN_HEADERS, listChannel, resourceChannel, SUBSCRIPTION_ID_META_KEY, SUBSCRIPTION_ID_STAND_IN } from './channels.js';
+import { LIST_KINDS, LISTEN_HEADERS, listChannel, quietChannel, resourceChannel, SUBSCRIPTION_ID_META_KEY, SUBSCRIPTION_ID_STAND_IN } from './channels.js';
 import { FilterError, parseFilter, subscriptionIdText, type ListenFilter } from './filter.js';
 
 type Headers = Record<string, string | string[] | undefined>;
@@ -11,8 +11,11 @@ type Headers = Record<string, string | string[] | undefined>;
 const INVALID_PARAMS = -32602;
 /** JSON-RPC Invalid request (what the 2025 path answers to a use without the scopes it needs). */
 const INVALID_REQUEST = -32600;
-/** JSON-RPC Internal error. */
-const INTERNAL_ERROR = -32603;
+/**
+ * Bytes of the acknowledgement and the channel list together, which travel in the 460's headers:
+ * nginx reads them into the listen location's 16k header buffer (nginx.conf.template).
+ */
+export const LISTEN_HEADER_BUDGET = 14 * 1024;
 
 /** The `subscriptions/listen` request as the 2026 path parsed it. */
 export interface ListenRequest {
@@ -22,10 +25,11 @@ export interface ListenRequest {
 
 /**
  * Opens `subscriptions/listen` streams (MCP 2026-07-28) that nchan holds, so the backend keeps
- * nothing per listener: it checks the filter, publishes the stream's acknowledgement to a channel
- * of the stream's own (stored until the stream attaches), and answers 460 with the channels for
- * nginx to subscribe the stream to (nginx.conf.template, `/_httmcp/listen_stream`). Events reach
- * the stream through shared channels, published once per event by {@link ListenFanout}.
+ * nothing per listener and publishes nothing: it checks the filter and answers 460 with the
+ * stream's acknowledgement and the shared channels to subscribe it to (nginx.conf.template,
+ * `/_httmcp/listen_stream`). nginx writes the acknowledgement into the comment nchan opens every
+ * stream with, so it is the first event whatever nchan delivers next. Events reach the stream
+ * through the shared channels, published once per event by {@link ListenFanout}.
  *
  * The 2026 request path calls {@link ListenEndpoint.open} for a request whose method is
  * `subscriptions/listen`, after its own envelope and header checks.
@@ -52,18 +56,20 @@ export class ListenEndpoint {
     const forbidden = this.forbidden(request.id, filter, headers);
     if (forbidden) return forbidden;
 
-    const ack = ackChannel(this.server);
-    const channels = [ack];
+    // A channel nothing is published to: a stream that asked for nothing still has one.
+    const channels = [quietChannel(this.server)];
     for (const kind of LIST_KINDS) if (filter[`${kind}ListChanged`]) channels.push(listChannel(this.server, kind));
     for (const uri of filter.resourceSubscriptions ?? []) channels.push(resourceChannel(this.server, uri));
-    const acknowledgement = stamped('notifications/subscriptions/acknowledged', { notifications: filter });
-    try {
-      await this.gateway.publisher.publish(ack, acknowledgement);
-    } catch (cause) {
-      this.gateway.logger.error({ err: cause, server: this.server }, 'could not publish a listen stream acknowledgement');
-      return error(request.id, INTERNAL_ERROR, 'Internal error: the listen stream could not be opened; retry');
+    const ack = headerSafeJson({
+      jsonrpc: '2.0',
+      method: 'notifications/subscriptions/acknowledged',
+      params: { notifications: filter, _meta: { [SUBSCRIPTION_ID_META_KEY]: request.id } },
+    });
+    const list = channels.join(',');
+    if (ack.length + list.length > LISTEN_HEADER_BUDGET) {
+      return error(request.id, INVALID_PARAMS, `Invalid params: the filter is too large for one listen stream (its URIs take ${ack.length + list.length} bytes of the ${LISTEN_HEADER_BUDGET} a stream has); subscribe to fewer URIs per stream`);
     }
-    return { status: STREAM_STATUS, headers: { [LISTEN_HEADERS.channels]: channels.join(','), [LISTEN_HEADERS.subscriptionId]: idText } };
+    return { status: STREAM_STATUS, headers: { [LISTEN_HEADERS.channels]: list, [LISTEN_HEADERS.subscriptionId]: idText, [LISTEN_HEADERS.ack]: ack } };
   }
 
   /**
@@ -101,6 +107,11 @@ export class ListenEndpoint {
 export function stamped(method: string, params: Record<string, unknown> = {}): string {
   const meta = (params._meta as Record<string, unknown> | undefined) ?? {};
   return JSON.stringify({ jsonrpc: '2.0', method, params: { ...params, _meta: { ...meta, [SUBSCRIPTION_ID_META_KEY]: SUBSCRIPTION_ID_STAND_IN } } });
+}
+
+/** JSON with every character outside printable ASCII escaped (\uXXXX): a header value, and one SSE data line. */
+function headerSafeJson(value: unknown): string {
+  return JSON.stringify(value).replace(/[^\x20-\x7E]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 function validId(id: unknown): string | number | null {

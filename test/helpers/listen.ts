@@ -88,3 +88,53 @@ export async function openListen(url: string, id: string | number, notifications
 export function messages(stream: EventStream): Array<{ method: string; params: Record<string, unknown> & { _meta?: Record<string, unknown> } }> {
   return stream.events.map((event) => JSON.parse(event.data) as { method: string; params: Record<string, unknown> });
 }
+
+/** What {@link hammerAckOrder} saw. */
+export interface AckOrderRun {
+  streams: number;
+  /** list_changed events the streams received (after their acks). */
+  events: number;
+  publishes: number;
+  /** Streams whose first message was not their ack, or that got a message with another id. */
+  violations: string[];
+}
+
+/**
+ * Opens `rounds` x `perRound` listen streams on `url` while `publish` runs back to back, and
+ * checks that each stream's first message is its own acknowledgement and every later one a
+ * `tools/list_changed` with its own id: the race between the stored ack and live events.
+ */
+export async function hammerAckOrder(url: string, publish: () => Promise<void>, rounds: number, perRound: number): Promise<AckOrderRun> {
+  const run: AckOrderRun = { streams: 0, events: 0, publishes: 0, violations: [] };
+  let publishing = true;
+  const publisher = (async () => {
+    while (publishing) {
+      await publish();
+      run.publishes++;
+    }
+  })();
+  try {
+    for (let round = 0; round < rounds; round++) {
+      const ids = Array.from({ length: perRound }, (_, i) => `r${round}-${i}`);
+      const streams = await Promise.all(ids.map((id) => openListen(url, id, { toolsListChanged: true })));
+      try {
+        await Promise.all(streams.map((stream) => stream.next((_e, index) => index >= 2, 10_000)));
+        for (const [i, stream] of streams.entries()) {
+          const got = messages(stream);
+          run.streams++;
+          run.events += got.length - 1;
+          const [first, ...rest] = got;
+          if (first?.method !== 'notifications/subscriptions/acknowledged') run.violations.push(`${ids[i]}: first was ${first?.method}`);
+          if (rest.some((m) => m.method !== 'notifications/tools/list_changed')) run.violations.push(`${ids[i]}: a second ack or a foreign event`);
+          if (got.some((m) => m.params._meta?.[SUBSCRIPTION_ID] !== ids[i])) run.violations.push(`${ids[i]}: a message with another subscription id`);
+        }
+      } finally {
+        for (const stream of streams) stream.close();
+      }
+    }
+  } finally {
+    publishing = false;
+    await publisher;
+  }
+  return run;
+}

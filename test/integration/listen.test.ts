@@ -8,7 +8,8 @@ import { jest } from '@jest/globals';
 import { z } from 'zod';
 import { LISTEN_HEADERS } from '../../src/listen/index.js';
 import { type EventStream } from '../helpers/raw-clients.js';
-import { messages, openListen, startListenStack, SUBSCRIPTION_ID, type ListenStack } from '../helpers/listen.js';
+import { ListenFanout } from '../../src/listen/index.js';
+import { hammerAckOrder, messages, openListen, startListenStack, SUBSCRIPTION_ID, type ListenStack } from '../helpers/listen.js';
 import { workerCrashes } from '../helpers/stack.js';
 
 let node: ListenStack;
@@ -135,6 +136,7 @@ describe('bad filters get -32602 and nothing is published', () => {
     ['a URI with the stand-in of subscription ids', { resourceSubscriptions: ['x"@@SUBSCRIPTION_ID@@'] }],
     ['too many URIs', { resourceSubscriptions: Array.from({ length: 251 }, (_, i) => `notes://${i}`) }],
     ['a URI that is too long', { resourceSubscriptions: [`notes://${'x'.repeat(3000)}`] }],
+    ['more URI text than one stream carries', { resourceSubscriptions: Array.from({ length: 100 }, (_, i) => `notes://${i}/${'x'.repeat(200)}`) }],
   ])('%s', async (_what, filter) => {
     const counts = countPublishes();
     const stream = await listen(5, filter);
@@ -165,6 +167,23 @@ test('250 URIs, the most one stream takes, fit through nginx; every one gets its
   await stream.next((e) => updated(e, 'notes://many/249'));
   expect(messages(stream).slice(1).map((m) => m.params.uri)).toEqual(['notes://many/0', 'notes://many/249']);
 });
+
+test('URIs outside ASCII travel in the acknowledgement and their events intact', async () => {
+  const uri = 'notes://café/ü?q="x"&r=\\';
+  const stream = await listen('u', { resourceSubscriptions: [uri] });
+  const ack = await stream.next((e) => e.data.includes('acknowledged'));
+  expect(JSON.parse(ack.data).params.notifications.resourceSubscriptions).toEqual([uri]);
+  await node.demo.resourceUpdated(uri);
+  await stream.next((e) => updated(e, uri));
+});
+
+test('the ack always comes first: 100 streams attach while list_changed is published back to back (memory store)', async () => {
+  const fanout = new ListenFanout('demo', node.stack.gateway.publisher, node.stack.gateway.logger);
+  const run = await hammerAckOrder(url, () => fanout.listChanged('tools'), 10, 10);
+  process.stdout.write(`ack order, memory store: ${JSON.stringify({ ...run, violations: run.violations.length })}\n`);
+  expect(run.violations).toEqual([]);
+  expect(run.streams).toBe(100);
+}, 120_000);
 
 test('no nginx worker died', () => {
   expect(workerCrashes(node.stack)).toEqual([]);
