@@ -28,6 +28,7 @@ import { instrumentTransport } from '../observability/instrument.js';
 import { createNchanRouter } from '../http/router.js';
 import { DEFAULT_LIMITS, LIMIT_SETTINGS, type BackendLimits } from '../session/limits.js';
 import type { SessionHub } from '../session/session-hub.js';
+import type { McpServer as ModernMcpServer } from '@modelcontextprotocol/server';
 import { BoundedMap } from '../util/bounded-map.js';
 import { Subscriptions } from './subscriptions.js';
 import { toPromptResult, toResourceResult, toToolResult } from './content.js';
@@ -248,14 +249,12 @@ export class HTTMCP {
     const fanout = new ListenFanout(this.name, gateway.publisher, gateway.logger);
     // This instance's list_changed also goes to listen streams: the one place they are published.
     void server.connect(this.paginated(new ListChangedFanout(observed, fanout)));
-    this.mounted = {
-      gateway,
-      hub,
-      server,
-      endpoint: new NchanEndpoint(this.name, hub, gateway, this.scopes),
-      listen: new ListenEndpoint(this.name, gateway, this.scopes),
-      fanout,
-    };
+    const modernFactory = this.modernServerFactory();
+    const modern = modernFactory ? gateway.createModern(this.name, modernFactory) : undefined;
+    const listen = new ListenEndpoint(this.name, gateway, this.scopes);
+    // Listen streams are held by nchan, not by the pinned instance (src/listen/).
+    modern?.hooks.set('subscriptions/listen', ({ request, headers }) => listen.open(request, headers));
+    this.mounted = { gateway, hub, server, endpoint: new NchanEndpoint(this.name, hub, gateway, this.scopes, modern), listen, fanout };
     return this.mounted;
   }
 
@@ -263,7 +262,16 @@ export class HTTMCP {
   async unmount(): Promise<void> {
     const mounted = this.mounted;
     this.mounted = undefined;
+    await mounted?.endpoint.modern?.close();
     await mounted?.server.close();
+  }
+
+  /**
+   * What builds the SDK v2 instance that serves this server's 2026-07-28 requests (one per
+   * server, pinned to that era: src/http/modern.ts), or undefined when it serves none.
+   */
+  protected modernServerFactory(): (() => ModernMcpServer) | undefined {
+    return undefined;
   }
 
   /** Serves this server over any SDK transport (stdio, NATS, in-memory...). */
