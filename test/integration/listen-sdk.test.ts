@@ -8,8 +8,10 @@ import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/cli
 import { McpServer } from '@modelcontextprotocol/server';
 import { jest } from '@jest/globals';
 import { z } from 'zod';
-import { HTTMCP, type Stack } from '../../src/index.js';
+import { freePort, hashApiKey, HTTMCP, type Stack } from '../../src/index.js';
 import { eventually } from '../helpers/cluster.js';
+import { ENVELOPE, listenHeaders } from '../helpers/listen.js';
+import { EventStream } from '../helpers/raw-clients.js';
 import { startTestStack, workerCrashes } from '../helpers/stack.js';
 
 const MODERN = '2026-07-28';
@@ -84,4 +86,67 @@ test('a bogus filter gets -32602 from listen(), and the client still works', asy
   const { client } = await connect();
   await expect(client.listen({ resourceSubscriptions: [''] })).rejects.toThrow(/-32602|Invalid params/);
   expect(await client.callTool({ name: 'echo', arguments: { text: 'still here' } })).toMatchObject({ content: [{ type: 'text', text: 'still here' }] });
+});
+
+describe('with authentication: a resource the principal may not read is refused at listen time', () => {
+  const KEYS = { reader: 'listen-reader-key-0123456789', admin: 'listen-admin-key-0123456789' };
+  let authed: Stack;
+  let secretNotes: ModernNotes;
+
+  beforeAll(async () => {
+    const port = await freePort();
+    secretNotes = new ModernNotes({ name: 'notes', version: '1.0.0' });
+    secretNotes.resource('secret', 'notes://secret', { scopes: ['secret:read'] }, () => 'classified');
+    authed = await startTestStack({
+      port,
+      servers: [secretNotes],
+      auth: {
+        publicUrl: `http://127.0.0.1:${port}`,
+        apiKeys: [
+          { subject: 'reader', sha256: hashApiKey(KEYS.reader), scopes: [] },
+          { subject: 'admin', sha256: hashApiKey(KEYS.admin), scopes: ['secret:read'] },
+        ],
+      },
+    });
+  });
+
+  afterAll(async () => {
+    await authed?.stop();
+  });
+
+  function listen(key: string, id: string, uris: string[]): Promise<Response> {
+    return fetch(authed.servers.notes!, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key}`, ...listenHeaders() },
+      body: JSON.stringify({ jsonrpc: '2.0', id, method: 'subscriptions/listen', params: { notifications: { resourceSubscriptions: uris }, _meta: ENVELOPE } }),
+    });
+  }
+
+  test('403 with the scope to ask for, nothing published; a principal with the scope gets its stream', async () => {
+    const publish = jest.spyOn(authed.gateway.publisher, 'publish');
+    const refused = await listen(KEYS.reader, 'r', ['notes://readme', 'notes://secret']);
+    expect(refused.status).toBe(403);
+    expect(refused.headers.get('www-authenticate')).toMatch(/error="insufficient_scope", scope="secret:read"/);
+    expect(await refused.json()).toEqual({ jsonrpc: '2.0', id: 'r', error: { code: -32600, message: expect.stringMatching(/^Forbidden: resource notes:\/\/secret needs scope secret:read/) } });
+    expect(publish).not.toHaveBeenCalled();
+    publish.mockRestore();
+
+    const controller = new AbortController();
+    const allowed = await fetch(authed.servers.notes!, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${KEYS.admin}`, ...listenHeaders() },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 'a', method: 'subscriptions/listen', params: { notifications: { resourceSubscriptions: ['notes://secret'] }, _meta: ENVELOPE } }),
+      signal: controller.signal,
+    });
+    const stream = new EventStream(allowed, controller);
+    try {
+      await stream.next((e) => e.data.includes('acknowledged'));
+      await secretNotes.resourceUpdated('notes://secret');
+      const event = await stream.next((e) => e.data.includes('resources/updated'));
+      expect(JSON.parse(event.data).params).toEqual({ uri: 'notes://secret', _meta: { 'io.modelcontextprotocol/subscriptionId': 'a' } });
+    } finally {
+      stream.close();
+    }
+    expect(workerCrashes(authed)).toEqual([]);
+  });
 });
