@@ -11,6 +11,7 @@ import { z } from 'zod';
 import { freePort, hashApiKey, HTTMCP, type Stack } from '../../src/index.js';
 import { eventually } from '../helpers/cluster.js';
 import { ENVELOPE, listenHeaders } from '../helpers/listen.js';
+import { pythonSdk, runPythonClient, type PythonSdk } from '../helpers/python-sdk.js';
 import { EventStream } from '../helpers/raw-clients.js';
 import { startTestStack, workerCrashes } from '../helpers/stack.js';
 
@@ -18,10 +19,18 @@ const MODERN = '2026-07-28';
 
 /** A server with a v2 instance for its 2026 requests (until every HTTMCP builds its own). */
 class ModernNotes extends HTTMCP {
+  private touched = 0;
+
   protected override modernServerFactory(): () => McpServer {
     return () => {
       const server = new McpServer({ name: 'notes', version: '1.0.0' }, { capabilities: { tools: { listChanged: true }, resources: { listChanged: true } } });
       server.registerTool('echo', { inputSchema: z.object({ text: z.string() }) }, ({ text }) => ({ content: [{ type: 'text', text }] }));
+      // Changes the server from a client's call: a tool more, and notes://readme updated.
+      server.registerTool('touch', { inputSchema: z.object({}) }, async () => {
+        this.tool(`touched_${++this.touched}`, { input: {} }, () => 'ok');
+        await this.resourceUpdated('notes://readme');
+        return { content: [{ type: 'text', text: 'touched' }] };
+      });
       server.registerResource('readme', 'notes://readme', { mimeType: 'text/plain' }, (uri) => ({ contents: [{ uri: uri.href, text: 'hi' }] }));
       return server;
     };
@@ -87,6 +96,20 @@ test('a bogus filter gets -32602 from listen(), and the client still works', asy
   await expect(client.listen({ resourceSubscriptions: [''] })).rejects.toThrow(/-32602|Invalid params/);
   expect(await client.callTool({ name: 'echo', arguments: { text: 'still here' } })).toMatchObject({ content: [{ type: 'text', text: 'still here' }] });
 });
+
+const sdk = await pythonSdk();
+if ('skip' in sdk) console.warn(`listen-sdk.test.ts: the Python SDK case is skipped: ${sdk.skip}`);
+const pythonTest = 'skip' in sdk ? test.skip : test;
+
+pythonTest('the Python SDK (mcp 2.3.0) listens: its stream gets tools/list_changed and resources/updated', async () => {
+  const reply = await runPythonClient<{ protocolVersion: string; honored: unknown; events: unknown[] }>(sdk as PythonSdk, 'listen.py', [stack.servers.notes!, 'notes://readme'], 60_000);
+  expect(reply).toEqual({
+    protocolVersion: MODERN,
+    honored: { toolsListChanged: true, resourceSubscriptions: ['notes://readme'] },
+    events: [{ kind: 'resource_updated', uri: 'notes://readme' }, { kind: 'tools_list_changed' }],
+  });
+  expect(workerCrashes(stack)).toEqual([]);
+}, 120_000);
 
 describe('with authentication: a resource the principal may not read is refused at listen time', () => {
   const KEYS = { reader: 'listen-reader-key-0123456789', admin: 'listen-admin-key-0123456789' };
