@@ -163,9 +163,9 @@ describe('everything else goes on to the backend', () => {
     ['a 2025 GET', 'GET', { 'mcp-protocol-version': '2025-06-18', 'mcp-session-id': 'abc.def' }, undefined],
   ])('%s', async (_what, method, headers, body) => {
     const id = probe();
-    const reply = await send(method, { ...headers, 'x-probe': id }, body);
+    // What the backend answers is its own business (tests of the 2026 path); it got the request.
+    await send(method, { ...headers, 'x-probe': id }, body);
     expect(reached.has(id)).toBe(true);
-    if (reply.headers['content-type'] === 'application/json') expect(JSON.parse(reply.body)?.error?.code).not.toBe(-32020);
   });
 
   test('2025 clients are untouched', async () => {
