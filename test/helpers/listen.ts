@@ -2,9 +2,11 @@
  * `subscriptions/listen` (MCP 2026-07-28) through real nginx+nchan, for tests: a stack whose
  * backend runs in this process, and raw listen streams read with fetch.
  *
- * Until the 2026 request path serves listen requests itself, the backend here hands a POST whose
- * Mcp-Method is `subscriptions/listen` to the server's ListenEndpoint (what that path does after
- * its own envelope and header checks), and everything else to the ordinary backend handler.
+ * The example servers have no 2026 instance yet (the 2026 path hands listen requests to the
+ * ListenEndpoint through its method hook only for servers that have one: listen-sdk.test.ts), so
+ * the backend here hands a POST whose Mcp-Method is `subscriptions/listen` to the server's
+ * ListenEndpoint itself, as that hook does after the envelope and header checks, and everything
+ * else to the ordinary backend handler.
  */
 import { createServer, type RequestListener, type Server } from 'node:http';
 import { createExampleServers } from '../../examples/index.js';
