@@ -146,6 +146,13 @@ default HTTMCP_ERROR_LOG stderr
 default HTTMCP_NGINX_LOG_LEVEL notice
 default HTTMCP_WORKER_SHUTDOWN_TIMEOUT 10s
 default HTTMCP_ACCESS_LOG off
+# A bare file (/dev/stdout) gets the template's `httmcp` format (combined + Mcp-Method, Mcp-Name),
+# as accessLogDirective() in src/stack/nginx-config.ts does.
+case $HTTMCP_ACCESS_LOG in
+  off | *' '*) ;;
+  *) HTTMCP_ACCESS_LOG="$HTTMCP_ACCESS_LOG httmcp" ;;
+esac
+export HTTMCP_ACCESS_LOG
 default HTTMCP_PUBLIC_LISTEN 0.0.0.0:8080
 # The backend's publish target (HTTMCP_PUBLISH_URL=http://nginx:8081). Reachable on the
 # compose-internal network only: never publish this port.

@@ -19,6 +19,7 @@ import { principalOfAuthInfo } from '../auth/auth-info.js';
 import { Gateway } from '../gateway.js';
 import { createLogger, type Logger } from '../log.js';
 import { NchanEndpoint } from '../http/endpoint.js';
+import { ListChangedFanout, ListenEndpoint, ListenFanout } from '../listen/index.js';
 import { instrumentTransport } from '../observability/instrument.js';
 import { createNchanRouter } from '../http/router.js';
 import { DEFAULT_LIMITS, LIMIT_SETTINGS, type BackendLimits } from '../session/limits.js';
@@ -80,6 +81,9 @@ interface Mounted {
   hub: SessionHub;
   server: McpServer;
   endpoint: NchanEndpoint;
+  /** `subscriptions/listen` streams (2026-07-28) and the one publish per event they get. */
+  listen: ListenEndpoint;
+  fanout: ListenFanout;
   router?: Router;
 }
 const LEVELS = LoggingLevelSchema.options;
@@ -171,6 +175,8 @@ export class HTTMCP {
    * backends, call it where the subscription was made (sessions stick to one backend).
    */
   async resourceUpdated(uri: string): Promise<void> {
+    // 2026-07-28 listen streams: one publish, whoever listens, on every node.
+    await this.mounted?.fanout.resourceUpdated(uri);
     const senders = this.subscriptions.senders(uri);
     if (senders.length === 0) return;
     const notification: ServerNotification = { method: 'notifications/resources/updated', params: { uri } };
@@ -227,6 +233,11 @@ export class HTTMCP {
     return (mounted.router ??= createNchanRouter(mounted.endpoint, gateway.backendKey));
   }
 
+  /** Where the 2026-07-28 request path opens `subscriptions/listen` streams, bound to `gateway`. */
+  listenEndpoint(gateway: Gateway): ListenEndpoint {
+    return this.attach(gateway).listen;
+  }
+
   /** The framework-neutral endpoint bound to `gateway` (what the router and node:http serve). */
   endpoint(gateway: Gateway): NchanEndpoint {
     return this.attach(gateway).endpoint;
@@ -251,14 +262,19 @@ export class HTTMCP {
       hasTool: (name) => this.hasTool(name),
       logger: gateway.logger,
     });
-    void server.connect(this.middleware(observed));
+    const fanout = new ListenFanout(this.name, gateway.publisher, gateway.logger);
+    // This instance's list_changed also goes to listen streams: the one place they are published.
+    void server.connect(this.middleware(new ListChangedFanout(observed, fanout)));
     const modernFactory = this.modernServerFactory();
     const modern = modernFactory
       ? gateway.createModern(this.name, modernFactory, (transport) =>
           this.middleware(instrumentTransport(transport, { server: this.name, metrics: gateway.requestMetrics ? gateway.metrics : undefined, hasTool: (name) => this.hasTool(name), logger: gateway.logger })),
         )
       : undefined;
-    this.mounted = { gateway, hub, server, endpoint: new NchanEndpoint(this.name, hub, gateway, this.scopes, modern) };
+    const listen = new ListenEndpoint(this.name, gateway, this.scopes);
+    // Listen streams are held by nchan, not by the pinned instance (src/listen/).
+    modern?.hooks.set('subscriptions/listen', ({ request, headers }) => listen.open(request, headers));
+    this.mounted = { gateway, hub, server, endpoint: new NchanEndpoint(this.name, hub, gateway, this.scopes, modern), listen, fanout };
     return this.mounted;
   }
 

@@ -61,7 +61,15 @@ export interface BackendLimits {
    * ended; past it a stream is left to nchan's message timeout (`HTTMCP_MAX_STREAM_CLOSERS`).
    */
   streamClosers: number;
+  /**
+   * Resource URIs one `subscriptions/listen` stream (2026-07-28) may subscribe to, at most 250:
+   * nchan subscribes a stream to at most 255 channels (`HTTMCP_MAX_LISTEN_URIS`).
+   */
+  listenUris: number;
 }
+
+/** The most resource URIs a listen stream can take: nchan's 255 channels, less its ack and list_changed channels. */
+export const MAX_LISTEN_URIS = 250;
 
 export const DEFAULT_LIMITS: Readonly<BackendLimits> = Object.freeze({
   inflightPerSession: 100,
@@ -80,6 +88,7 @@ export const DEFAULT_LIMITS: Readonly<BackendLimits> = Object.freeze({
   serverRequests: 10_000,
   resumeEvents: 100_000,
   streamClosers: 10_000,
+  listenUris: MAX_LISTEN_URIS,
 });
 
 /** The environment variable of each limit. */
@@ -100,6 +109,7 @@ export const LIMIT_SETTINGS: Readonly<Record<keyof BackendLimits, string>> = Obj
   serverRequests: 'HTTMCP_MAX_SERVER_REQUESTS',
   resumeEvents: 'HTTMCP_MAX_RESUME_EVENTS',
   streamClosers: 'HTTMCP_MAX_STREAM_CLOSERS',
+  listenUris: 'HTTMCP_MAX_LISTEN_URIS',
 });
 
 /** `partial` over the defaults; every value must be a positive integer. */
@@ -110,6 +120,7 @@ export function resolveLimits(partial: Partial<BackendLimits> = {}): BackendLimi
       throw new RangeError(`${LIMIT_SETTINGS[key as keyof BackendLimits]} must be a positive integer, got ${String(value)}`);
     }
   }
+  if (limits.listenUris > MAX_LISTEN_URIS) throw new RangeError(`${LIMIT_SETTINGS.listenUris} must be at most ${MAX_LISTEN_URIS} (nchan's channels per subscriber), got ${limits.listenUris}`);
   return limits;
 }
 

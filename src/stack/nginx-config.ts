@@ -226,6 +226,20 @@ export function coreSocketDirectives(prefix: string, count: number, backlog = CO
   };
 }
 
+/** The template's access log format: nginx's `combined`, then the Mcp-Method and Mcp-Name headers. */
+export const ACCESS_LOG_FORMAT = 'httmcp';
+
+/**
+ * The value of the HTTMCP_ACCESS_LOG placeholder (`access_log` arguments): `off` when `path` is
+ * unset, empty or `off`, else the file (or `/dev/stdout`) in the {@link ACCESS_LOG_FORMAT} format.
+ */
+export function accessLogDirective(path: string | undefined): string {
+  const target = path?.trim() ?? '';
+  if (target === '' || target === 'off') return 'off';
+  if (/[\s;{}'"$]/.test(target)) throw new Error(`the access log is a file path without spaces, quotes, $, ; or braces, got ${JSON.stringify(path)}`);
+  return `${target} ${ACCESS_LOG_FORMAT}`;
+}
+
 /** Who may open the operator console by default: this machine only. */
 export const DEFAULT_CONSOLE_ALLOW: readonly string[] = ['127.0.0.1', '::1'];
 

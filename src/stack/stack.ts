@@ -14,6 +14,7 @@ import type { AuthOptions } from '../auth/authenticator.js';
 import { authFromEnv } from '../auth/config.js';
 import { findNginx, NGINX_DIES_WITH_LAUNCHER, NginxProcess, PortInUseError } from './nginx.js';
 import {
+  accessLogDirective,
   clientLimits,
   principalLimits,
   type PrincipalLimits,
@@ -90,6 +91,11 @@ export interface StackOptions {
    * `[]` for nobody. Default: `HTTMCP_CONSOLE_ALLOW`, else loopback only (127.0.0.1, ::1).
    */
   consoleAllow?: readonly string[];
+  /**
+   * nginx's access log: a file, `/dev/stdout`, or `off` (the default; `HTTMCP_ACCESS_LOG` when
+   * unset). Lines are nginx's `combined` format plus the Mcp-Method and Mcp-Name headers.
+   */
+  accessLog?: string;
   /** nginx error log level (default `notice`; workers that die on a signal are logged at `alert`). */
   nginxLogLevel?: string;
   /**
@@ -166,6 +172,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   const perClient = clientLimits(options.clientLimits);
   const perPrincipal = principalLimits(options.principalLimits);
   const trustedProxies = trustedProxyEntries(options.trustedProxies ?? []);
+  const accessLog = accessLogDirective(options.accessLog ?? process.env.HTTMCP_ACCESS_LOG);
   const consoleRules = consoleAccess(options.consoleAllow ?? consoleAllowFromEnv(process.env.HTTMCP_CONSOLE_ALLOW));
   const logger = options.logger ?? createLogger();
   const host = options.host ?? '127.0.0.1';
@@ -250,7 +257,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       HTTMCP_ERROR_LOG: errorLog,
       HTTMCP_NGINX_LOG_LEVEL: options.nginxLogLevel ?? 'notice',
       HTTMCP_WORKER_SHUTDOWN_TIMEOUT: workerShutdownTimeout,
-      HTTMCP_ACCESS_LOG: 'off',
+      HTTMCP_ACCESS_LOG: accessLog,
       HTTMCP_PUBLIC_LISTEN: `${host}:${port}`,
       HTTMCP_PUBLISH_LISTEN: publishListen,
       HTTMCP_BACKEND_SERVERS: upstreams.map((address) => `server ${address};`).join(' '),

@@ -200,7 +200,8 @@ test('a registry change is one broadcast that every session of the server receiv
     await waitFor(() => heard.every((count) => count >= 1));
     await new Promise((r) => setTimeout(r, 200));
     expect(heard).toEqual([1, 1, 1]);
-    expect(stack.gateway.stats().published - before).toBe(1);
+    // One per era: the 2025 sessions' broadcast and the 2026 listen streams' channel (src/listen/).
+    expect(stack.gateway.stats().published - before).toBe(2);
     for (const client of clients) {
       expect((await client.listTools()).tools.map((t) => t.name)).toContain('late_tool');
     }

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import {
+  accessLogDirective,
   clientLimits,
   connectionLimits,
   coreSocketDirectives,
@@ -317,5 +318,17 @@ describe('coreSockets', () => {
       listen: 'listen unix:/p/core.sock backlog=256; listen unix:/p/core-2.sock backlog=256;',
       servers: 'server unix:/p/core.sock max_fails=0; server unix:/p/core-2.sock max_fails=0;',
     });
+  });
+});
+
+describe('accessLogDirective', () => {
+  test('off unless a file is named; a file gets the httmcp format', () => {
+    for (const off of [undefined, '', ' ', 'off']) expect(accessLogDirective(off)).toBe('off');
+    expect(accessLogDirective('/dev/stdout')).toBe('/dev/stdout httmcp');
+    expect(accessLogDirective(' /var/log/httmcp/access.log ')).toBe('/var/log/httmcp/access.log httmcp');
+  });
+
+  test('refuses a value that would change the directive', () => {
+    for (const bad of ['/a b', '/a;', "/a'", '/a"', '/$x', '/a{']) expect(() => accessLogDirective(bad)).toThrow(/access log/);
   });
 });
