@@ -325,6 +325,7 @@ export class HTTMCP {
     const requestId = modern?.clientId ?? extra.mcpReq.id;
     const serverName = this.name;
     let logger: Logger | undefined;
+    let headers: Record<string, string | string[] | undefined> | undefined;
     const base = this.mounted?.gateway.logger ?? this.options.gateway?.logger;
     const timeout = this.options.requestTimeoutMs ?? 60_000;
     const ask = async <T>(capability: keyof ClientCapabilities, request: ServerRequest, timeoutMs: number | undefined): Promise<T> => {
@@ -348,7 +349,10 @@ export class HTTMCP {
         return (logger ??= (base ?? defaultLogger()).child({ server: serverName, ...(sessionId === undefined ? { request: requestId } : { session: sessionId }), ...(tool === undefined ? {} : { tool }) }));
       },
       signal: extra.mcpReq.signal,
-      headers: facts?.headers ?? {},
+      // Read on demand: the hub copies a request's headers for handlers only when asked.
+      get headers() {
+        return (headers ??= facts?.headers ?? {});
+      },
       auth: modern ? modern.auth : principalOfAuthInfo(extra.http?.authInfo),
       extra,
       progress: async (progress, total, message) => {

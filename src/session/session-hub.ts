@@ -108,10 +108,10 @@ export interface Forwarded {
   parsed?: unknown;
 }
 
-interface Inflight extends RequestFacts {
+interface Inflight {
   session: string;
-  /** The client's headers as handlers see them (`ctx.headers`): with the session, without credentials. */
-  headers: Record<string, string | string[] | undefined>;
+  /** Its session and headers as handlers see them (see {@link SessionHub.requestFacts}). */
+  facts: HubRequestFacts;
   wire: Wire;
   originalId: RequestId;
   key: string;
@@ -255,7 +255,7 @@ export class SessionHub implements Transport, RequestFactsSource {
 
   /** The session and headers of a request being handled, by the id the hub delivered it with. */
   requestFacts(hubId: RequestId): RequestFacts | undefined {
-    return typeof hubId === 'number' ? this.inflight.get(hubId) : undefined;
+    return typeof hubId === 'number' ? this.inflight.get(hubId)?.facts : undefined;
   }
 
   /** Sessions this hub saw end (client left or deleted it) since it started, for `/metrics`. */
@@ -446,7 +446,7 @@ export class SessionHub implements Transport, RequestFactsSource {
       chain: Promise.resolve(),
       startedAt: Date.now(),
       principal,
-      headers: handlerHeaders(forwarded),
+      facts: new HubRequestFacts(forwarded),
     };
     const delivery = new Promise<Delivery>((resolve) => {
       const timer = setTimeout(() => this.release(entry), forwarded.holdUntilReplied ? 2 ** 31 - 1 : this.inlineBudgetMs);
@@ -772,9 +772,31 @@ function authenticatedExtra(forwarded: Forwarded): MessageExtraInfo {
   return { authInfo: authInfoOf(forwarded.auth!, bearer) };
 }
 
+/**
+ * The session and headers of one request. The headers a handler sees are a copy (with the
+ * session, without the credential), made on first read: most handlers never read them.
+ */
+class HubRequestFacts implements RequestFacts {
+  private copied: Record<string, string | string[] | undefined> | undefined;
+  readonly session: string;
+  // Not the whole Forwarded: a context a handler keeps must not keep the request body alive.
+  private readonly clientHeaders: Forwarded['headers'];
+  private readonly authenticated: boolean;
+
+  constructor(forwarded: Forwarded) {
+    this.session = forwarded.session;
+    this.clientHeaders = forwarded.headers;
+    this.authenticated = forwarded.auth !== undefined;
+  }
+
+  get headers(): Record<string, string | string[] | undefined> {
+    return (this.copied ??= handlerHeaders(this.clientHeaders, this.session, this.authenticated));
+  }
+}
+
 /** The headers a handler sees: the client's, with its session, and without the credential when the edge authenticated it. */
-function handlerHeaders(forwarded: Forwarded): Record<string, string | string[] | undefined> {
-  if (!forwarded.auth) return { ...forwarded.headers, 'mcp-session-id': forwarded.session };
-  const { authorization: _credential, [PRINCIPAL_HEADER]: _principal, ...headers } = forwarded.headers;
-  return { ...headers, 'mcp-session-id': forwarded.session };
+function handlerHeaders(client: Forwarded['headers'], session: string, authenticated: boolean): Record<string, string | string[] | undefined> {
+  if (!authenticated) return { ...client, 'mcp-session-id': session };
+  const { authorization: _credential, [PRINCIPAL_HEADER]: _principal, ...headers } = client;
+  return { ...headers, 'mcp-session-id': session };
 }
