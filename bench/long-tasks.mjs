@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Long tasks: N concurrent 2-second tool calls through nginx, on one transport.
 //
-//   node bench/long-tasks.mjs [--transport ws|streamable|sse] [--sessions 5000]
+//   node bench/long-tasks.mjs [--transport ws|streamable|sse|http-2026] [--sessions 5000]
 //        [--calls-per-session 1] [--ms 2000] [--deadline 2600] [--workers 4|auto]
 //        [--sources 250] [--url URL --backend-pid PID] [--out FILE]
 //        [--warmup N [--warmup-ms 200]] [--timeline] [--env K=V ...] [--node-arg=--flag ...]
@@ -24,6 +24,10 @@
 // (as N machines would be; per-address limits at the edge then see N clients). `lost` counts
 // calls with no reply (an HTTP error such as a 502, a reset, a timeout); `errors` counts those
 // plus JSON-RPC errors. The goal is 0 of 5,000 lost on every transport.
+//
+// `http-2026`: 2026-07-28 requests (no session, no initialize: "sessions" are clients with a
+// connection of their own); every call a POST with the per-request envelope and the standard
+// headers, answered on the SSE stream nginx holds for it once it outlasts the inline budget.
 
 import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
@@ -72,6 +76,12 @@ const { values: v } = parseArgs({
 });
 const L = mkLog('long');
 const PV = '2025-06-18';
+const MODERN = '2026-07-28';
+const MODERN_ENVELOPE = {
+  'io.modelcontextprotocol/protocolVersion': MODERN,
+  'io.modelcontextprotocol/clientCapabilities': {},
+  'io.modelcontextprotocol/clientInfo': { name: 'httmcp-bench-long', version: '1.0.0' },
+};
 
 /** utime+stime of a process in clock ticks (100 per second here). */
 function cpuTicks(pid) {
@@ -139,11 +149,22 @@ async function openSession(transport, url, localAddress, timeoutMs) {
       close: () => agent && agent.destroy(),
     };
   }
+  if (transport === 'http-2026') {
+    const extraHeaders = { 'mcp-method': 'tools/call', 'mcp-name': 'sleep' };
+    return {
+      call: (id, body) => {
+        const message = JSON.parse(body);
+        message.params._meta = MODERN_ENVELOPE;
+        return streamablePost(url, JSON.stringify(message), { waitId: id, localAddress, agent, timeoutMs, extraHeaders, protocolVersion: MODERN }).then((r) => r.message);
+      },
+      close: () => agent && agent.destroy(),
+    };
+  }
   if (transport === 'sse') {
     const s = await LegacySseSession.open(url, { localAddress, agent });
     return { call: (id, body) => s.post(body, id, { timeoutMs }), close: () => s.close() };
   }
-  throw new Error(`--transport must be ws, streamable or sse, not ${transport}`);
+  throw new Error(`--transport must be ws, streamable, sse or http-2026, not ${transport}`);
 }
 
 async function main() {
