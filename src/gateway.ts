@@ -2,6 +2,8 @@ import type { Logger } from './log.js';
 import { createLogger } from './log.js';
 import { NchanPublisher } from './nchan/publisher.js';
 import { ModernEndpoint, type ModernEndpointOptions } from './http/modern.js';
+import { openTaskStore, resolveTaskSettings, TASK_STORE_SETTING, taskSettingsFromEnv, type TaskSettings } from './tasks/settings.js';
+import type { TaskStore } from './tasks/store.js';
 import { SessionHub, type HubRetained } from './session/session-hub.js';
 import { limitsFromEnv, resolveLimits, type BackendLimits } from './session/limits.js';
 import { DEFAULT_MESSAGE_BUFFER, parseNginxSeconds, type MessageBuffer } from './session/resume.js';
@@ -65,6 +67,14 @@ export interface GatewayOptions {
   requestMetrics?: boolean;
   /** See {@link BackendMetricsOptions.maxToolsPerServer} (`HTTMCP_METRICS_MAX_TOOLS`, default 500). */
   metricsMaxTools?: number;
+  /**
+   * Where tasks (the `io.modelcontextprotocol/tasks` extension) are kept: a store, or a
+   * `redis://` URL every backend on it shares (`HTTMCP_TASK_STORE`; `httmcp start --redis` sets
+   * it to nchan's Redis). Default: in this process.
+   */
+  taskStore?: TaskStore | string;
+  /** Task ttl, poll interval, per-principal bounds and lease (`HTTMCP_TASK_*`, docs/operations.md). */
+  taskSettings?: Partial<TaskSettings>;
   /** Longest wait for nchan's status at a scrape, in ms (`HTTMCP_NCHAN_STATUS_TIMEOUT_MS`, default 1000). */
   nchanStatusTimeoutMs?: number;
   /** How long nchan's status is reused between scrapes, in ms (`HTTMCP_NCHAN_STATUS_CACHE_MS`, default 1000). */
@@ -99,6 +109,8 @@ export class Gateway {
   readonly calls = new CallLog();
   private readonly options: GatewayOptions;
   private readonly hubs = new Set<SessionHub>();
+  private tasks: TaskStore | undefined;
+  private resolvedTaskSettings: TaskSettings | undefined;
   /** Trusted principal headers already decoded (authentication on). */
   private readonly principals = new BoundedMap<string, Principal>(10_000);
   private static instance: Gateway | undefined;
@@ -175,6 +187,10 @@ export class Gateway {
     }
     const maxTools = number('HTTMCP_METRICS_MAX_TOOLS');
     if (maxTools !== undefined) options.metricsMaxTools = maxTools;
+    const taskStore = env[TASK_STORE_SETTING];
+    if (taskStore) options.taskStore = taskStore;
+    const taskSettings = taskSettingsFromEnv(env);
+    if (Object.keys(taskSettings).length > 0) options.taskSettings = taskSettings;
     const statusTimeout = number('HTTMCP_NCHAN_STATUS_TIMEOUT_MS');
     if (statusTimeout !== undefined) options.nchanStatusTimeoutMs = statusTimeout;
     const statusCache = number('HTTMCP_NCHAN_STATUS_CACHE_MS');
@@ -228,11 +244,12 @@ export class Gateway {
    * The 2026-07-28 request path of the server named `name`, served by one instance from
    * `factory` (see {@link ModernEndpoint}); same inline budget and reply limits as its hub.
    */
-  createModern(name: string, factory: ModernEndpointOptions['factory']): ModernEndpoint {
+  createModern(name: string, factory: ModernEndpointOptions['factory'], wrapTransport?: ModernEndpointOptions['wrapTransport']): ModernEndpoint {
     const { inlineBudgetMs, inlineReplyMax, livenessIntervalMs } = this.options;
     return new ModernEndpoint({
       name,
       factory,
+      ...(wrapTransport === undefined ? {} : { wrapTransport }),
       publisher: this.publisher,
       logger: this.logger,
       limits: this.limits,
@@ -240,6 +257,23 @@ export class Gateway {
       ...(inlineReplyMax === undefined ? {} : { inlineReplyMax }),
       ...(livenessIntervalMs === undefined ? {} : { livenessIntervalMs }),
     });
+  }
+
+  /** The task settings every server of this gateway applies. */
+  get taskSettings(): TaskSettings {
+    return (this.resolvedTaskSettings ??= resolveTaskSettings(this.options.taskSettings));
+  }
+
+  /** Where every server of this gateway keeps its tasks (made on first use). */
+  get taskStore(): TaskStore {
+    if (!this.tasks) {
+      const configured = this.options.taskStore;
+      this.tasks =
+        typeof configured === 'object'
+          ? configured
+          : openTaskStore(configured, (error) => this.logger.warn({ err: error }, 'task store (Redis) connection error'));
+    }
+    return this.tasks;
   }
 
   /** A session hub for the server named `name`. */
@@ -280,6 +314,8 @@ export class Gateway {
   }
 
   async close(): Promise<void> {
+    // A store given in the options belongs to whoever gave it.
+    if (this.tasks && typeof this.options.taskStore !== 'object') await this.tasks.close().catch(() => {});
     await this.metrics.close();
     await this.publisher.close();
   }

@@ -7,6 +7,7 @@ import {
   type CallToolResult,
   type ClientCapabilities,
   type LoggingLevel,
+  type RequestId,
   type RequestOptions,
   type ServerContext,
   type ServerNotification,
@@ -31,6 +32,8 @@ import { definitionsOf } from './decorators.js';
 import { PaginatingTransport } from './paginate.js';
 import { factsOfContext } from './request-facts.js';
 import { Scopes, ScopedTransport } from './scopes.js';
+import type { Tasks, TaskRequestFacts, TaskSupport } from '../tasks/extension.js';
+import { tasksForModern } from '../tasks/modern-tasks.js';
 import type {
   Context,
   Definition,
@@ -69,6 +72,8 @@ interface Mounted {
   server: McpServer;
   endpoint: NchanEndpoint;
   router?: Router;
+  /** The Tasks extension of the 2026-era instance, when a tool runs as a task. */
+  tasks?: Tasks<TaskRequestFacts>;
 }
 const LEVELS = LoggingLevelSchema.options;
 /** Subscription limits that all clients share: worth reclaiming abandoned subscriptions for. */
@@ -180,6 +185,17 @@ export class HTTMCP {
     return this.definitions.some((d) => d.kind === 'tool' && d.name === name);
   }
 
+  /** How the tool `name` takes part in tasks (its `task` option), if it does. */
+  taskSupport(name: string): TaskSupport | undefined {
+    const definition = this.definitions.find((d) => d.kind === 'tool' && d.name === name);
+    return definition?.kind === 'tool' ? definition.options.task : undefined;
+  }
+
+  /** @internal A tool handler threw `error`: a protocol error fails the task it runs for, if any. */
+  toolThrew(id: RequestId, error: unknown): void {
+    if (error instanceof ProtocolError) this.mounted?.tasks?.protocolError(id, error);
+  }
+
   /**
    * Counts a finished tool call in the gateway's call log (the operator console; a server not
    * mounted on a gateway counts nothing). `error`: what it failed with, if it did.
@@ -235,8 +251,10 @@ export class HTTMCP {
     });
     void server.connect(this.paginated(observed));
     const modernFactory = this.modernServerFactory();
-    const modern = modernFactory ? gateway.createModern(this.name, modernFactory) : undefined;
-    this.mounted = { gateway, hub, server, endpoint: new NchanEndpoint(this.name, hub, gateway, this.scopes, modern) };
+    // Tasks (2026-07-28 extension) only for servers with task tools: others advertise nothing.
+    const tasks = modernFactory && this.definitions.some((d) => d.kind === 'tool' && d.options.task) ? tasksForModern(gateway, { name: this.name, version: this.options.version }, (tool) => this.taskSupport(tool)) : undefined;
+    const modern = modernFactory ? gateway.createModern(this.name, tasks ? tasks.factory(modernFactory) : modernFactory, tasks?.wrap) : undefined;
+    this.mounted = { gateway, hub, server, endpoint: new NchanEndpoint(this.name, hub, gateway, this.scopes, modern), ...(tasks ? { tasks: tasks.tasks } : {}) };
     return this.mounted;
   }
 
@@ -244,6 +262,7 @@ export class HTTMCP {
   async unmount(): Promise<void> {
     const mounted = this.mounted;
     this.mounted = undefined;
+    await mounted?.tasks?.close();
     await mounted?.endpoint.modern?.close();
     await mounted?.server.close();
   }
@@ -514,6 +533,7 @@ function apply(server: McpServer, definition: Definition, owner: HTTMCP): void {
             return result;
           } catch (error) {
             owner.recordCall(definition.name, started, error ?? 'error');
+            owner.toolThrew(extra.mcpReq.id, error);
             throw error;
           }
         },

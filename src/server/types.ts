@@ -16,6 +16,7 @@ import type {
 import type { Logger } from '../log.js';
 import type { z, ZodRawShape } from 'zod';
 import type { Principal } from '../auth/principal.js';
+import type { TaskSupport } from '../tasks/extension.js';
 
 /** A value or a promise of it. */
 export type MaybePromise<T> = T | Promise<T>;
@@ -43,6 +44,15 @@ export interface ToolOptions<I extends ZodRawShape | undefined = undefined, O ex
   /** zod shape of the result; makes the tool return `structuredContent`. */
   output?: O;
   annotations?: ToolAnnotations;
+  /**
+   * Runs the tool as a task (the `io.modelcontextprotocol/tasks` extension of 2026-07-28) for
+   * clients that declare the extension: they get `resultType: "task"` at once and poll
+   * `tasks/get` for the result while the handler runs detached. `optional`: other clients (and
+   * the 2025 era) get a plain call; `required`: other 2026 clients are refused (-32021). A
+   * handler that throws a protocol error (`ProtocolError`) fails its task; other errors complete
+   * it with `isError`. See docs/operations.md, "Limits / Tasks".
+   */
+  task?: TaskSupport;
   /**
    * OAuth scopes a caller needs (all of them), when authentication is on: `tools/list` hides the
    * tool from principals without them, and calling it is refused with `insufficient_scope`

@@ -7,7 +7,7 @@ export {
   TASK_STORE_SETTING,
   resolveTaskSettings,
   taskSettingsFromEnv,
-  taskStoreFromEnv,
+  openTaskStore,
   type TaskSettings,
 } from './settings.js';
 export {

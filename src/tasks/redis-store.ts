@@ -133,6 +133,18 @@ export class RedisTaskStore implements TaskStore {
     return new RedisTaskStore(client, options.prefix ?? 'httmcp:');
   }
 
+  /**
+   * A store whose connection is being made: commands wait for it (node-redis queues them), so a
+   * server can be built synchronously. A failed first connection is reported to `onError` and
+   * retried by node-redis.
+   */
+  static open(options: RedisTaskStoreOptions): RedisTaskStore {
+    const client = newClient(options.url);
+    client.on('error', (error: Error) => options.onError?.(error));
+    client.connect().catch((error: unknown) => options.onError?.(error instanceof Error ? error : new Error(String(error))));
+    return new RedisTaskStore(client, options.prefix ?? 'httmcp:');
+  }
+
   async create(task: NewTask): Promise<TaskRecord> {
     const now = Date.now();
     const created = new Date(now).toISOString();

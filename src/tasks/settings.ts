@@ -67,10 +67,12 @@ export function taskSettingsFromEnv(env: NodeJS.ProcessEnv): Partial<TaskSetting
   return settings;
 }
 
-/** The store `env` asks for: Redis at `HTTMCP_TASK_STORE`, else one in this process. */
-export async function taskStoreFromEnv(env: NodeJS.ProcessEnv, onError?: (error: Error) => void): Promise<TaskStore> {
-  const url = env[TASK_STORE_SETTING];
+/**
+ * The store a setting names: Redis at a `redis://` URL (shared by every backend on it), else one
+ * in this process. Built synchronously; the Redis connection is made in the background.
+ */
+export function openTaskStore(url: string | undefined, onError?: (error: Error) => void): TaskStore {
   if (url === undefined || url === '') return new MemoryTaskStore();
   if (!/^rediss?:\/\/\S+$/.test(url)) throw new Error(`${TASK_STORE_SETTING} must be a redis:// URL, got ${JSON.stringify(url)}`);
-  return RedisTaskStore.connect({ url, ...(onError ? { onError } : {}) });
+  return RedisTaskStore.open({ url, ...(onError ? { onError } : {}) });
 }
