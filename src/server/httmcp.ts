@@ -191,6 +191,11 @@ export class HTTMCP {
     return definition?.kind === 'tool' ? definition.options.task : undefined;
   }
 
+  /** @internal See `Context.runAsTask`: `id` is the request id the 2026-era instance knows. */
+  runAsTask(id: RequestId, server: McpServer): Promise<boolean> {
+    return this.mounted?.tasks?.detach(id, server) ?? Promise.resolve(false);
+  }
+
   /** @internal A tool handler threw `error`: a protocol error fails the task it runs for, if any. */
   toolThrew(id: RequestId, error: unknown): void {
     if (error instanceof ProtocolError) this.mounted?.tasks?.protocolError(id, error);
@@ -384,6 +389,7 @@ export class HTTMCP {
         if (this.mounted && server === this.mounted.server) await this.mounted.hub.closeStream(requestId);
         else extra.http?.closeSSE?.();
       },
+      runAsTask: () => this.runAsTask(requestId, server),
     };
   }
 

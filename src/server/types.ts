@@ -138,6 +138,15 @@ export interface Context {
    */
   closeStream(): Promise<void>;
   /**
+   * Turns this `tools/call` into a task (the 2026-07-28 tasks extension) from inside the handler:
+   * the client is answered `resultType: "task"` now and what the handler returns later becomes
+   * the task's result. For a tool that first asks for input in the call itself and then goes on
+   * in the background (a tool with the `task` option is a task from the start). Resolves false
+   * when it cannot (a 2025 session, a client without the extension, the task bound reached, a
+   * server none of whose tools has the `task` option): the call goes on as a plain one.
+   */
+  runAsTask(): Promise<boolean>;
+  /**
    * The backend's pino logger for this request: every line carries the server, the session (or,
    * without one, the request id) and the tool, so an operator can follow one call.
    */

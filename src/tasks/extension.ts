@@ -95,10 +95,15 @@ export class Tasks<F extends TaskRequestFacts = TaskRequestFacts> {
   private readonly store: TaskStore;
   private readonly settings: TaskSettings;
   private readonly options: TasksOptions<F>;
-  /** Task rounds running here, by the id they run under. */
-  private readonly runs = new Map<string, Run<F>>();
-  /** Facts of requests the instance is serving now, by id (tasks/* handlers read them). */
-  private readonly inflight = new Map<RequestId, F | undefined>();
+  /** Task rounds running here, by the id they run under (a detached call keeps its own). */
+  private readonly runs = new Map<RequestId, Run<F>>();
+  /**
+   * Requests the instance is serving now, by id: their facts (tasks/* handlers read them) and,
+   * for `tools/call`, their params (a call that detaches becomes a task of them).
+   */
+  private readonly inflight = new Map<RequestId, { facts: F | undefined; params?: JsonObject }>();
+  private lower: Transport | undefined;
+  private installed: McpServer | undefined;
   private nextRound = 1;
   private deliver: ((message: JSONRPCMessage) => void) | undefined;
   private readonly heartbeat: NodeJS.Timeout;
@@ -121,8 +126,40 @@ export class Tasks<F extends TaskRequestFacts = TaskRequestFacts> {
 
   /** The facts of a request the instance serves, task rounds included (httmcp's `Context`). */
   requestFacts(id: RequestId): F | undefined {
-    const run = typeof id === 'string' ? this.runs.get(id) : undefined;
-    return run ? run.facts : this.inflight.get(id);
+    const run = this.runs.get(id);
+    return run ? run.facts : this.inflight.get(id)?.facts;
+  }
+
+  /**
+   * Turns the `tools/call` running under `id` into a task, from inside its handler: the client
+   * gets `resultType: "task"` now, and what the handler returns later becomes the task's result.
+   * For tools that first ask for input synchronously (multi round-trip) and then go on in the
+   * background. False when it cannot (the request did not declare the extension, is not a
+   * `tools/call`, or the principal's task bound is reached): the call goes on as a plain one.
+   */
+  async detach(id: RequestId, server?: McpServer): Promise<boolean> {
+    // Ids are the transport's own: one from another instance (the 2025 one) means nothing here.
+    if (server !== undefined && server !== this.installed) return false;
+    if (this.runs.has(id)) return true;
+    const pending = this.inflight.get(id);
+    const lower = this.lower;
+    if (!pending?.params || !lower || !declaresExtension(pending.params) || this.closed) return false;
+    await this.leased;
+    let record: TaskRecord;
+    try {
+      record = await this.store.create(this.newTask(pending.params, pending.facts));
+    } catch (error) {
+      if (error instanceof TaskLimitError) return false;
+      throw error;
+    }
+    if (!this.inflight.delete(id)) {
+      // The call was answered meanwhile (its handler did not wait for this): no task after all.
+      await this.store.cancel(record.taskId, record.principal);
+      return false;
+    }
+    this.track(id, record, pending.facts);
+    await lower.send({ jsonrpc: '2.0', id, result: this.createTaskResult(record) });
+    return true;
   }
 
   /**
@@ -132,12 +169,13 @@ export class Tasks<F extends TaskRequestFacts = TaskRequestFacts> {
    * failure); other exceptions complete it with `isError`. Does nothing outside task rounds.
    */
   protocolError(id: RequestId, error: { code: number; message: string; data?: unknown }): void {
-    const run = typeof id === 'string' ? this.runs.get(id) : undefined;
+    const run = this.runs.get(id);
     if (run) run.failure = { code: error.code, message: error.message, ...(error.data === undefined ? {} : { data: error.data }) };
   }
 
   /** Declares the extension and serves its methods on `server` (before it is connected). */
   install(server: McpServer): void {
+    this.installed = server;
     server.server.registerCapabilities({ extensions: { [TASKS_EXTENSION_ID]: {} } });
     server.server.setRequestHandler('tasks/get', { params: TaskIdParams }, async (params, ctx) => {
       const principal = this.gate(ctx);
@@ -151,7 +189,7 @@ export class Tasks<F extends TaskRequestFacts = TaskRequestFacts> {
       const responses = ctx.mcpReq.inputResponses ?? params.inputResponses ?? {};
       const outcome = await this.store.answer(params.taskId, principal, responses, this.owner);
       if (!outcome) throw notFound();
-      if (outcome.resume) this.run(outcome.record, this.inflight.get(ctx.mcpReq.id));
+      if (outcome.resume) this.run(outcome.record, this.inflight.get(ctx.mcpReq.id)?.facts);
       return {};
     });
     server.server.setRequestHandler('tasks/cancel', { params: TaskIdParams }, async (params, ctx) => {
@@ -165,6 +203,7 @@ export class Tasks<F extends TaskRequestFacts = TaskRequestFacts> {
 
   /** The transport to serve the instance on, in place of `lower`. */
   wrap(lower: Transport): Transport {
+    this.lower = lower;
     const wrapper: Transport = {
       start: () => lower.start(),
       close: () => lower.close(),
@@ -181,7 +220,7 @@ export class Tasks<F extends TaskRequestFacts = TaskRequestFacts> {
       const facts = this.options.factsOf(message.id);
       const support = message.method === 'tools/call' ? this.supportOf(message) : undefined;
       if (support === undefined) {
-        this.inflight.set(message.id, facts);
+        this.inflight.set(message.id, message.method === 'tools/call' ? { facts, params: (message.params ?? {}) as JsonObject } : { facts });
         wrapper.onmessage?.(message);
         return;
       }
@@ -214,27 +253,19 @@ export class Tasks<F extends TaskRequestFacts = TaskRequestFacts> {
         await lower.send({ jsonrpc: '2.0', id: request.id, error: { code: error.code, message: error.message, data: error.data } });
         return;
       }
-      this.inflight.set(request.id, facts);
+      this.inflight.set(request.id, { facts, params });
       this.deliver?.(request);
       return;
     }
     await this.leased;
     let record: TaskRecord;
     try {
-      record = await this.store.create({
-        taskId: randomBytes(16).toString('base64url'),
-        principal: facts?.principal ?? '',
-        ttlMs: this.settings.ttlMs,
-        pollIntervalMs: this.settings.pollIntervalMs,
-        owner: this.owner,
-        request: withoutProgressToken(params),
-        maxPerPrincipal: this.settings.maxPerPrincipal,
-      });
+      record = await this.store.create(this.newTask(params, facts));
     } catch (error) {
       if (!(error instanceof TaskLimitError)) throw error;
       if (support === 'optional') {
         // A plain call still serves the client; the bound is on what the store keeps.
-        this.inflight.set(request.id, facts);
+        this.inflight.set(request.id, { facts, params });
         this.deliver?.(request);
         return;
       }
@@ -247,16 +278,35 @@ export class Tasks<F extends TaskRequestFacts = TaskRequestFacts> {
     this.run(record, facts);
   }
 
-  /** Runs a round of the task's call in this process. */
-  private run(record: TaskRecord, facts: F | undefined): void {
-    if (!record.request || this.closed) return;
-    const id = `${ROUND_PREFIX}${record.taskId}:${this.nextRound++}`;
+  private newTask(params: JsonObject, facts: F | undefined) {
+    return {
+      taskId: randomBytes(16).toString('base64url'),
+      principal: facts?.principal ?? '',
+      ttlMs: this.settings.ttlMs,
+      pollIntervalMs: this.settings.pollIntervalMs,
+      owner: this.owner,
+      request: withoutProgressToken(params),
+      maxPerPrincipal: this.settings.maxPerPrincipal,
+    };
+  }
+
+  /** Notes that the instance's reply to `id` belongs to the task (and when to give up on it). */
+  private track(id: RequestId, record: TaskRecord, facts: F | undefined): void {
     const remaining = Date.parse(record.createdAt) + record.ttlMs - Date.now();
     const expiry = setTimeout(() => this.abort(id, 'task expired'), Math.max(0, remaining));
     expiry.unref();
     this.runs.set(id, { taskId: record.taskId, facts, expiry });
+  }
+
+  /** Runs a round of the task's call in this process. */
+  private run(record: TaskRecord, facts: F | undefined): void {
+    if (!record.request || this.closed) return;
+    const id = `${ROUND_PREFIX}${record.taskId}:${this.nextRound++}`;
+    this.track(id, record, facts);
     const params: JsonObject = { ...record.request };
-    if (record.inputResponses) params['inputResponses'] = record.inputResponses;
+    // Answers the call carried when it became a task, then every one given through tasks/update.
+    const carried = record.request['inputResponses'] as Record<string, unknown> | undefined;
+    if (record.inputResponses) params['inputResponses'] = { ...carried, ...record.inputResponses };
     if (record.requestState !== undefined) params['requestState'] = record.requestState;
     this.deliver?.({ jsonrpc: '2.0', id, method: 'tools/call', params });
   }
@@ -266,14 +316,14 @@ export class Tasks<F extends TaskRequestFacts = TaskRequestFacts> {
     if ('method' in message) {
       // Progress and log messages of a task round have nobody to go to (the spec has none for tasks).
       const related = options?.relatedRequestId;
-      if (typeof related === 'string' && related.startsWith(ROUND_PREFIX)) return;
+      if (related !== undefined && (this.runs.has(related) || (typeof related === 'string' && related.startsWith(ROUND_PREFIX)))) return;
       return lower.send(message, options);
     }
     const id = message.id;
-    if (typeof id === 'string' && id.startsWith(ROUND_PREFIX)) {
-      const run = this.runs.get(id);
+    const run = id === null || id === undefined ? undefined : this.runs.get(id);
+    if (run || (typeof id === 'string' && id.startsWith(ROUND_PREFIX))) {
       if (!run) return; // cancelled or expired: the store already says so
-      this.runs.delete(id);
+      this.runs.delete(id!);
       clearTimeout(run.expiry);
       await this.settle(run, message).catch((error: unknown) => this.options.onError?.(error));
       return;
@@ -324,7 +374,7 @@ export class Tasks<F extends TaskRequestFacts = TaskRequestFacts> {
   }
 
   /** Ends a round running here: its handler's signal aborts and its reply will be dropped. */
-  private abort(id: string, reason: string): void {
+  private abort(id: RequestId, reason: string): void {
     const run = this.runs.get(id);
     if (!run) return;
     this.runs.delete(id);
@@ -360,7 +410,7 @@ export class Tasks<F extends TaskRequestFacts = TaskRequestFacts> {
         `Missing required client capability: declare the ${TASKS_EXTENSION_ID} extension to use tasks`,
       );
     }
-    return this.inflight.get(ctx.mcpReq.id)?.principal ?? '';
+    return this.inflight.get(ctx.mcpReq.id)?.facts?.principal ?? '';
   }
 
   private supportOf(request: JSONRPCRequest): TaskSupport | undefined {

@@ -48,6 +48,17 @@ class TaskFixtures extends HTTMCP {
         }
         return { content: [{ type: 'text', text: 'both answered' }] };
       });
+      // Asks for input in the call itself (multi round-trip), then goes on as a task.
+      const user = z.object({ name: z.string() });
+      server.registerTool('test_tool_with_task', { inputSchema: z.object({}) }, async (_args, ctx) => {
+        const answer = acceptedContent(ctx.mcpReq.inputResponses, 'user_name', user);
+        if (answer === undefined) {
+          return inputRequired({ inputRequests: { user_name: inputRequired.elicit({ message: 'Your name?', requestedSchema: user }) } });
+        }
+        if (!(await this.runAsTask(ctx.mcpReq.id, server))) throw new Error('could not become a task');
+        await delay(300);
+        return { content: [{ type: 'text', text: `Hello, ${answer.name}! (from a task)` }] };
+      });
       return server;
     };
   }
@@ -229,12 +240,10 @@ describe('tasks through nginx+nchan (memory store)', () => {
       }
     }
     process.stdout.write(`tasks-* conformance: ${JSON.stringify(outcome, null, 2)}\n`);
-    // Every scenario but the composition one (a tool that asks for input before it becomes a
-    // task: not supported, the task starts before the handler runs) passes every check.
-    for (const scenario of scenarios.filter((s) => s !== 'tasks-mrtr-composition')) {
-      expect({ scenario, failed: outcome[scenario]!.failed }).toEqual({ scenario, failed: [] });
-    }
-    expect(outcome['tasks-lifecycle']!.passed.length).toBeGreaterThanOrEqual(8);
+    for (const scenario of scenarios) expect({ scenario, failed: outcome[scenario]!.failed }).toEqual({ scenario, failed: [] });
+    // tasks-status-notifications has no checks in this release (pending a subscriptions/listen rewrite).
+    const passed = Object.values(outcome).reduce((n, o) => n + o.passed.length, 0);
+    expect(passed).toBeGreaterThanOrEqual(44);
   }, 15 * 60_000);
 });
 

@@ -111,6 +111,14 @@ function buildServer(runs: { slowAborted: number }): McpServer {
     structuredContent: { sum: a + b },
   }));
   server.registerTool('big', { inputSchema: z.object({}) }, async () => ({ content: [{ type: 'text', text: 'x'.repeat(4096) }] }));
+  // Not a task tool: asks for a name in the call itself, then becomes a task.
+  server.registerTool('later', { inputSchema: z.object({}) }, async (_args, ctx) => {
+    const answer = acceptedContent(ctx.mcpReq.inputResponses, 'who', named);
+    if (!answer) return inputRequired({ inputRequests: { who: inputRequired.elicit({ message: 'Name?', requestedSchema: named }) } });
+    const detached = await tasksOf.get(server)!.detach(ctx.mcpReq.id, server);
+    await sleep(100);
+    return { content: [{ type: 'text', text: `${detached ? 'task' : 'plain'} for ${answer.name}` }] };
+  });
   return server;
 }
 
@@ -343,6 +351,18 @@ describe.each(stores)('tasks extension on a pinned 2026 instance (%s)', (_name, 
     const big = await alice().result('tools/call', { name: 'big', arguments: {} });
     const failed = await alice().until(big['taskId'], terminal);
     expect(failed).toMatchObject({ status: 'failed', error: { code: -32029, data: { limit: 'HTTMCP_MAX_TASK_RESULT_BYTES' } } });
+  });
+
+  test('a handler that asked for input in the call itself can turn it into a task (detach); without the extension it stays plain', async () => {
+    const c = alice();
+    const first = await c.result('tools/call', { name: 'later', arguments: {} });
+    expect(first).toMatchObject({ resultType: 'input_required', inputRequests: { who: { method: 'elicitation/create' } } });
+    const second = await c.result('tools/call', { name: 'later', arguments: {}, inputResponses: { who: { action: 'accept', content: { name: 'Alice' } } } });
+    expect(second).toMatchObject({ resultType: 'task', status: 'working' });
+    expect(await c.until(second['taskId'], terminal)).toMatchObject({ status: 'completed', result: { content: [{ text: 'task for Alice' }] } });
+    const plain = client(() => backend, 'alice', WITHOUT);
+    const sync = await plain.result('tools/call', { name: 'later', arguments: {}, inputResponses: { who: { action: 'accept', content: { name: 'Bob' } } } });
+    expect(sync).toMatchObject({ resultType: 'complete', content: [{ text: 'plain for Bob' }] });
   });
 
   test('tasks/list and tasks/result do not exist (-32601)', async () => {
