@@ -389,7 +389,7 @@ export class HTTMCP {
         if (this.mounted && server === this.mounted.server) await this.mounted.hub.closeStream(requestId);
         else extra.http?.closeSSE?.();
       },
-      runAsTask: () => this.runAsTask(requestId, server),
+      runAsTask: () => this.runAsTask(extra.mcpReq.id, server),
     };
   }
 
