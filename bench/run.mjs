@@ -11,7 +11,7 @@
 //        --backend-pid 1234 [--nginx-pids 1235,1236|auto]   # bench a running stack
 //
 // Options: --clients 16,64  --duration 10  --warmup 2  --pause 1
-//          --transports ws,http[,http-2026] (httmcp transports)  --skip-sdk  --skip-httmcp
+//          --transports ws,http,http-2026 (httmcp transports; http-2026 = 2026-07-28 requests)  --skip-sdk  --skip-httmcp
 //          --sdk-url URL --sdk-pid PID (bench an already-running baseline)
 //          --skip-sdk-v2  --sdk-v2-url URL --sdk-v2-pid PID (the 2026-era baseline)
 //          --httmcp-path /mcp/demo  --out FILE  --check (exit 1 if a target is missed)
@@ -329,7 +329,8 @@ async function main() {
       duration: { type: 'string', default: '10' },
       warmup: { type: 'string', default: '2' },
       pause: { type: 'string', default: '1' },
-      transports: { type: 'string', default: 'ws,http' },
+      // Default: ws,http,http-2026 for the tools-call run; ws,http for --observability.
+      transports: { type: 'string' },
       'httmcp-url': { type: 'string' },
       'httmcp-path': { type: 'string', default: '/mcp/demo' },
       'backend-pid': { type: 'string' },
@@ -361,7 +362,7 @@ async function main() {
   const duration = Number(v.duration);
   const warmup = Number(v.warmup);
   const pause = Number(v.pause) * 1000;
-  const transports = v.transports.split(',').map((t) => t.trim()).filter(Boolean);
+  const transports = (v.transports ?? 'ws,http,http-2026').split(',').map((t) => t.trim()).filter(Boolean);
   for (const t of transports) if (!(t in LOAD_TRANSPORTS)) throw new Error(`unknown transport ${t}`);
 
   const started = [];
@@ -522,7 +523,7 @@ async function observabilityMain(v) {
   const warmup = Number(v.warmup);
   const pause = Number(v.pause) * 1000;
   const repeat = Math.max(1, Number(v.repeat));
-  const transports = v.transports.split(',').map((t) => t.trim()).filter(Boolean);
+  const transports = (v.transports ?? 'ws,http').split(',').map((t) => t.trim()).filter(Boolean);
   const started = [];
   const cleanup = async () => {
     for (const s of started.reverse()) await s.stop().catch(() => {});

@@ -35,7 +35,7 @@ function silentWav(samples: number): Buffer {
 const WAV_BASE64 = silentWav(8).toString('base64');
 
 const JSON_SCHEMA_2020_12 = 'https://json-schema.org/draft/2020-12/schema';
-const ADDRESS_JSON_SCHEMA = { type: 'object', properties: { street: { type: 'string' }, city: { type: 'string' } } };
+const ADDRESS_JSON_SCHEMA = { $anchor: 'address', type: 'object', properties: { street: { type: 'string' }, city: { type: 'string' } } };
 
 /**
  * Input of `json_schema_2020_12_tool` (SEP-1613): a zod object whose JSON Schema carries the
@@ -51,7 +51,16 @@ const JSON_SCHEMA_2020_12_INPUT = z
       .optional()
       .meta({ $ref: '#/$defs/address' }),
   })
-  .meta({ $schema: JSON_SCHEMA_2020_12, $defs: { address: ADDRESS_JSON_SCHEMA } });
+  .meta({
+    $schema: JSON_SCHEMA_2020_12,
+    $defs: { address: ADDRESS_JSON_SCHEMA },
+    // Composition and conditional keywords clients must pass through untouched (SEP-2106); they
+    // admit every input the zod schema admits.
+    allOf: [{ anyOf: [{ required: ['name'] }, { not: { required: ['name'] } }] }],
+    if: { required: ['address'] },
+    then: { properties: { address: { type: 'object' } } },
+    else: { properties: { name: { type: 'string' } } },
+  });
 
 /**
  * `ToolOptions.input` is typed as a zod shape; the SDK underneath also takes a whole object
@@ -120,6 +129,20 @@ export class Everything {
     await delay(50, undefined, { signal: ctx.signal });
     await ctx.log('info', 'Tool execution completed');
     return 'Tool with logging executed successfully';
+  }
+
+  @tool({ description: 'Logs while it runs; a 2026-07-28 request gets no log message unless its _meta asks for a level' })
+  async test_logging_tool(_args: Record<string, never>, ctx: Context) {
+    await ctx.log('info', 'test_logging_tool ran');
+    return 'logged';
+  }
+
+  @tool({
+    description: 'Echoes an argument clients mirror in the Mcp-Param-Region header (x-mcp-header, SEP-2243)',
+    input: { region: z.string().meta({ 'x-mcp-header': 'Region' }) },
+  })
+  test_custom_headers({ region }: { region: string }) {
+    return `region ${region}`;
   }
 
   @tool({ description: 'Tests tool that reports progress notifications' })

@@ -1,4 +1,4 @@
-import type { JSONRPCMessage, JSONRPCNotification, JSONRPCRequest, RequestId, Transport, TransportSendOptions } from '@modelcontextprotocol/server';
+import type { AuthInfo, JSONRPCMessage, JSONRPCNotification, JSONRPCRequest, MessageExtraInfo, RequestId, Transport, TransportSendOptions } from '@modelcontextprotocol/server';
 import type { Principal } from '../auth/principal.js';
 
 /** Request headers as Node gives them. */
@@ -22,6 +22,8 @@ export interface Exchange {
   readonly headers: Headers;
   /** The principal the edge verified, when authentication is on (`ctx.auth`). */
   readonly auth: Principal | undefined;
+  /** The same in the SDK's shape, for transport middleware below the instance (scopes). */
+  readonly authInfo?: AuthInfo | undefined;
   readonly sink: ExchangeSink;
 }
 
@@ -51,7 +53,7 @@ let nextInternalId = 1;
 export class MultiplexTransport implements Transport {
   onclose?: () => void;
   onerror?: (error: Error) => void;
-  onmessage?: <T extends JSONRPCMessage>(message: T) => void;
+  onmessage?: <T extends JSONRPCMessage>(message: T, extra?: MessageExtraInfo) => void;
   /**
    * Notifications of the instance tied to no request (`list_changed` and the like): 2026
    * clients get them on `subscriptions/listen` streams, which whoever sets this serves.
@@ -76,7 +78,7 @@ export class MultiplexTransport implements Transport {
   deliver(request: JSONRPCRequest, exchange: Exchange): number {
     const internal = nextInternalId++;
     this.exchanges.set(internal, exchange);
-    this.onmessage?.({ ...request, id: internal });
+    this.onmessage?.({ ...request, id: internal }, exchange.authInfo ? { authInfo: exchange.authInfo } : undefined);
     return internal;
   }
 
@@ -119,4 +121,21 @@ export class MultiplexTransport implements Transport {
     const errorCode = 'error' in message ? message.error.code : undefined;
     exchange.sink.reply(JSON.stringify({ ...message, id: exchange.id }), errorCode);
   }
+}
+
+/** The pinned instances' transports, by instance (see {@link modernRequestFacts}). */
+const transports = new WeakMap<object, MultiplexTransport>();
+
+/** Records that `server` is served by `transport` (the SDK's entry hides its own transport). */
+export function servedBy(server: object, transport: MultiplexTransport): void {
+  transports.set(server, transport);
+}
+
+/**
+ * The facts of request `id` when `server` is a pinned 2026-era instance and the request runs:
+ * what httmcp's `Context` reads for `ctx.headers`, `ctx.auth` and `ctx.requestId` (the SDK's
+ * `serveStdio` entry passes handlers no transport facts of its own).
+ */
+export function modernRequestFacts(server: object, id: RequestId): ModernRequestFacts | undefined {
+  return transports.get(server)?.requestFacts(id);
 }

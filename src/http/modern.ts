@@ -11,6 +11,8 @@ import {
   type RequestId,
   type Transport,
 } from '@modelcontextprotocol/server';
+import { authInfoOf } from '../auth/auth-info.js';
+import { PRINCIPAL_HEADER } from '../auth/principal.js';
 import { serveStdio } from '@modelcontextprotocol/server/stdio';
 import type { Principal } from '../auth/principal.js';
 import type { Logger } from '../log.js';
@@ -20,7 +22,7 @@ import { StreamCloser } from '../session/stream-closer.js';
 import { Quota, type QuotaScope } from '../util/quota.js';
 import type { Answer } from './endpoint.js';
 import { checkParamHeaders, checkStandardHeaders, HEADER_MISMATCH, paramDeclarations, type ParamDeclaration } from './modern-headers.js';
-import { MultiplexTransport, type ExchangeSink, type Headers } from './modern-transport.js';
+import { MultiplexTransport, servedBy, type ExchangeSink, type Headers } from './modern-transport.js';
 
 /** Protocol revisions served on the 2026-era (per-request envelope) path. */
 export const MODERN_PROTOCOL_VERSIONS: readonly string[] = ['2026-07-28'];
@@ -75,11 +77,8 @@ export interface ModernEndpointOptions {
   name: string;
   /** Builds the server's SDK instance; called once (the instance is pinned to the 2026 era). */
   factory: () => McpServer | Promise<McpServer>;
-  /**
-   * What the instance is served on: a middleware around the multiplexing transport (the
-   * multi-round-trip intake of src/mrtr/), or by default the transport itself.
-   */
-  wrapTransport?: (mux: MultiplexTransport) => Transport;
+  /** Transport middleware between the instance and the exchanges (pagination, scopes, metrics). */
+  wrap?: (transport: Transport) => Transport;
   publisher: NchanPublisher;
   logger: Logger;
   limits: BackendLimits;
@@ -150,11 +149,19 @@ export class ModernEndpoint {
     // 2026 has no sessions: per principal and in all.
     this.running = new Quota({ perSession: Number.POSITIVE_INFINITY, perPrincipal: this.limits.inflightPerPrincipal, total: this.limits.inflightTotal });
     this.streams = new StreamCloser(this.publisher, this.logger, this.limits.streamClosers);
-    this.handle = serveStdio(options.factory, {
-      transport: options.wrapTransport ? options.wrapTransport(this.mux) : this.mux,
+    const factory = options.factory;
+    this.handle = serveStdio(
+      async () => {
+        const server = await factory();
+        servedBy(server, this.mux);
+        return server;
+      },
+      {
+      transport: options.wrap ? options.wrap(this.mux) : this.mux,
       legacy: 'reject',
       onerror: (error) => this.logger.debug({ server: this.name, err: error }, '2026-era instance reported an error'),
-    });
+      },
+    );
     this.liveness = setInterval(() => void this.sweep(), this.livenessIntervalMs);
     this.liveness.unref();
     this.mux.onunrelated = (notification) => {
@@ -214,7 +221,8 @@ export class ModernEndpoint {
     }
     return new Promise<Answer>((resolve) => {
       const stream = new RequestStream(this, resolve, principal);
-      stream.internal = this.mux.deliver(request, { id: request.id, principal, headers, auth, sink: stream });
+      const authInfo = auth ? authInfoOf(auth, bearerOf(headers)) : undefined;
+      stream.internal = this.mux.deliver(request, { id: request.id, principal, headers: handlerHeaders(headers, auth), auth, authInfo, sink: stream });
       stream.arm(this.inlineBudgetMs);
     });
   }
@@ -443,6 +451,18 @@ function modernChannel(): string {
 
 function isModernChannel(channel: string): boolean {
   return channel.startsWith('m26.');
+}
+
+function bearerOf(headers: Headers): string | undefined {
+  const credential = headers.authorization;
+  return typeof credential === 'string' ? /^bearer\s+(\S+)$/i.exec(credential)?.[1] : undefined;
+}
+
+/** The headers a handler sees: without the credential (and the edge's principal) when the edge authenticated the client. */
+function handlerHeaders(headers: Headers, auth: Principal | undefined): Headers {
+  if (!auth) return headers;
+  const { authorization: _credential, [PRINCIPAL_HEADER]: _principal, ...rest } = headers;
+  return rest;
 }
 
 function errorAnswer(status: number, id: RequestId, code: number, message: string, data?: unknown): Answer {

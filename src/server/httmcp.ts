@@ -24,7 +24,7 @@ import { instrumentTransport } from '../observability/instrument.js';
 import { createNchanRouter } from '../http/router.js';
 import { DEFAULT_LIMITS, LIMIT_SETTINGS, type BackendLimits } from '../session/limits.js';
 import type { SessionHub } from '../session/session-hub.js';
-import type { McpServer as ModernMcpServer } from '@modelcontextprotocol/server';
+import { modernRequestFacts, type ModernRequestFacts } from '../http/modern-transport.js';
 import { BoundedMap } from '../util/bounded-map.js';
 import { Subscriptions } from './subscriptions.js';
 import { toPromptResult, toResourceResult, toToolResult } from './content.js';
@@ -32,7 +32,7 @@ import { definitionsOf } from './decorators.js';
 import { PaginatingTransport } from './paginate.js';
 import { factsOfContext } from './request-facts.js';
 import { Scopes, ScopedTransport } from './scopes.js';
-import type { Tasks, TaskRequestFacts, TaskSupport } from '../tasks/extension.js';
+import type { Tasks, TaskSupport } from '../tasks/extension.js';
 import { tasksForModern } from '../tasks/modern-tasks.js';
 import type {
   Context,
@@ -73,7 +73,7 @@ interface Mounted {
   endpoint: NchanEndpoint;
   router?: Router;
   /** The Tasks extension of the 2026-era instance, when a tool runs as a task. */
-  tasks?: Tasks<TaskRequestFacts>;
+  tasks?: Tasks<ModernRequestFacts>;
 }
 const LEVELS = LoggingLevelSchema.options;
 /** Subscription limits that all clients share: worth reclaiming abandoned subscriptions for. */
@@ -258,7 +258,12 @@ export class HTTMCP {
     const modernFactory = this.modernServerFactory();
     // Tasks (2026-07-28 extension) only for servers with task tools: others advertise nothing.
     const tasks = modernFactory && this.definitions.some((d) => d.kind === 'tool' && d.options.task) ? tasksForModern(gateway, { name: this.name, version: this.options.version }, (tool) => this.taskSupport(tool)) : undefined;
-    const modern = modernFactory ? gateway.createModern(this.name, tasks ? tasks.factory(modernFactory) : modernFactory, tasks?.wrap) : undefined;
+    const modern = modernFactory
+      ? gateway.createModern(this.name, tasks ? tasks.factory(modernFactory) : modernFactory, (transport) =>
+          // Task rounds enter below the middleware, so scopes and metrics see them as calls.
+          this.paginated(instrumentTransport(tasks ? tasks.wrap(transport) : transport, { server: this.name, metrics: gateway.requestMetrics ? gateway.metrics : undefined, hasTool: (name) => this.hasTool(name), logger: gateway.logger })),
+        )
+      : undefined;
     this.mounted = { gateway, hub, server, endpoint: new NchanEndpoint(this.name, hub, gateway, this.scopes, modern), ...(tasks ? { tasks: tasks.tasks } : {}) };
     return this.mounted;
   }
@@ -276,8 +281,8 @@ export class HTTMCP {
    * What builds the SDK v2 instance that serves this server's 2026-07-28 requests (one per
    * server, pinned to that era: src/http/modern.ts), or undefined when it serves none.
    */
-  protected modernServerFactory(): (() => ModernMcpServer) | undefined {
-    return undefined;
+  protected modernServerFactory(): (() => McpServer) | undefined {
+    return () => this.createMcpServer();
   }
 
   /** Serves this server over any SDK transport (stdio, NATS, in-memory...). */
@@ -334,10 +339,12 @@ export class HTTMCP {
   context(extra: Extra, server: McpServer, tool?: string): Context {
     // Read once: the transport forgets a request's facts when its reply leaves, and handlers may
     // log or push after that (background work).
-    const facts = factsOfContext(extra, server.server.transport);
+    // A task round runs under an id of the tasks extension, which keeps its request's facts.
+    const modern = modernRequestFacts(server, extra.mcpReq.id) ?? this.mounted?.tasks?.requestFacts(extra.mcpReq.id, server);
+    const facts = modern ?? factsOfContext(extra, server.server.transport);
     const sessionId = extra.sessionId ?? facts?.session;
     const key = sessionId ?? this.serverKey(server);
-    const requestId = extra.mcpReq.id;
+    const requestId = modern?.clientId ?? extra.mcpReq.id;
     const serverName = this.name;
     let logger: Logger | undefined;
     const base = this.mounted?.gateway.logger ?? this.options.gateway?.logger;
@@ -364,7 +371,7 @@ export class HTTMCP {
       },
       signal: extra.mcpReq.signal,
       headers: facts?.headers ?? {},
-      auth: principalOfAuthInfo(extra.http?.authInfo),
+      auth: modern ? modern.auth : principalOfAuthInfo(extra.http?.authInfo),
       extra,
       progress: async (progress, total, message) => {
         if (progressToken === undefined) return;
@@ -374,6 +381,8 @@ export class HTTMCP {
         });
       },
       log: async (level, data, logger) => {
+        // 2026-07-28: the request's own `_meta` logLevel decides (no logLevel, no log messages).
+        if (modern) return extra.mcpReq.log(level, data, logger);
         const threshold = this.logLevels.get(key);
         if (threshold !== undefined && LEVELS.indexOf(level) < LEVELS.indexOf(threshold)) return;
         await extra.mcpReq.notify({

@@ -125,7 +125,9 @@ export class Tasks<F extends TaskRequestFacts = TaskRequestFacts> {
   }
 
   /** The facts of a request the instance serves, task rounds included (httmcp's `Context`). */
-  requestFacts(id: RequestId): F | undefined {
+  requestFacts(id: RequestId, server?: McpServer): F | undefined {
+    // Ids are the transport's own: one from another instance (the 2025 one) means nothing here.
+    if (server !== undefined && server !== this.installed) return undefined;
     const run = this.runs.get(id);
     return run ? run.facts : this.inflight.get(id)?.facts;
   }

@@ -10,7 +10,9 @@
  * The suite's next line (0.2.0-alpha.12, devDependency `mcp-conformance-next`) also runs, with
  * `--requirements 2025-11-25`: every scenario the 2025-11-25 revision requires must pass. It guards
  * the 2025 era while the 2026-07-28 era is added (docs/design/2026-07-28.md); its
- * `--requirements 2026-07-28` run joins once httmcp serves that revision.
+ * `--requirements 2026-07-28` run (every scenario the revision requires, the `tasks-*` extension
+ * ones included) fails on any FAILURE check not in test/conformance/expected-failures-2026.txt,
+ * which lists only checks other lanes of issue 11 still own, and on any listed one that passes.
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -30,6 +32,7 @@ const SUITE_DIR = join(ROOT, 'node_modules', '@modelcontextprotocol', 'conforman
 /** `@modelcontextprotocol/conformance@0.2.0-alpha.12` under an npm alias, next to 0.1.16. */
 const NEXT_SUITE_DIR = join(ROOT, 'node_modules', 'mcp-conformance-next');
 const BASELINE = join(ROOT, 'test', 'conformance', 'expected-failures.txt');
+const BASELINE_2026 = join(ROOT, 'test', 'conformance', 'expected-failures-2026.txt');
 /** The whole suite takes seconds; this only bounds a hang. */
 const SUITE_TIMEOUT_MS = 8 * 60_000;
 const HOOK_TIMEOUT_MS = 10 * 60_000;
@@ -243,6 +246,55 @@ describe('conformance 0.2.0-alpha.12 --requirements 2025-11-25 through nginx+nch
   });
 });
 
+describe('conformance 0.2.0-alpha.12 --requirements 2026-07-28 through nginx+nchan', () => {
+  let stack: Stack;
+  let outDir: string;
+  let run: Run;
+  let results: ScenarioResult[] = [];
+  let baseline: BaselineEntry[];
+
+  beforeAll(async () => {
+    if (!existsSync(NEXT_SUITE_DIR)) throw new Error(`${NEXT_SUITE_DIR} is missing: run npm ci (devDependency mcp-conformance-next)`);
+    baseline = readBaseline(BASELINE_2026);
+    stack = await startTestStack({ servers: [createEverythingServer()] });
+    outDir = mkdtempSync(join(tmpdir(), 'httmcp-conformance-2026-'));
+    run = await conformance(['server', '--url', stack.servers.everything!, '--requirements', '2026-07-28', '-o', outDir], SUITE_TIMEOUT_MS, NEXT_SUITE_DIR);
+    results = readResults(outDir);
+    console.log(`${summarize(results).replace('--suite all', '--requirements 2026-07-28')}\n  (results: ${outDir})`);
+  }, HOOK_TIMEOUT_MS);
+
+  afterAll(async () => {
+    await stack?.stop();
+    if (outDir) rmSync(outDir, { recursive: true, force: true });
+  });
+
+  test('the suite ran to the end', () => {
+    if (run.timedOut || run.signal !== null || !run.stdout.includes('=== SUMMARY ===')) {
+      throw new Error(`the suite did not finish (timed out: ${run.timedOut}, signal: ${run.signal}, exit code: ${run.code})\n${run.stdout.slice(-4000)}\n${run.stderr.slice(-4000)}`);
+    }
+    expect(results.length).toBeGreaterThan(0);
+    expect(run.code).toBe(count(results, 'FAILURE') > 0 ? 1 : 0);
+  });
+
+  test('no FAILURE check outside test/conformance/expected-failures-2026.txt', () => {
+    const expected = new Set(baseline.map((entry) => entry.key));
+    const unexpected = results.flatMap(({ scenario, checks }) =>
+      checks
+        .filter((check) => check.status === 'FAILURE' && !expected.has(`${scenario} ${check.id}`))
+        .map((check) => `${scenario} ${check.id}: ${check.errorMessage ?? check.description ?? '(no message)'}`),
+    );
+    expect(unexpected).toEqual([]);
+  });
+
+  test('every line of test/conformance/expected-failures-2026.txt still fails (its lane removes the ones that pass)', () => {
+    const failing = new Set(
+      results.flatMap(({ scenario, checks }) => checks.filter((check) => check.status === 'FAILURE').map((check) => `${scenario} ${check.id}`)),
+    );
+    const stale = baseline.filter((entry) => !failing.has(entry.key)).map((entry) => `line ${entry.line}: ${entry.key}  # ${entry.reason}`);
+    expect(stale).toEqual([]);
+  });
+});
+
 /**
  * What the suite's scenarios call. Several scenarios cannot tell a missing tool from a present
  * one (the SDK answers an unknown tool with an `isError` result that has text content), so the
@@ -264,6 +316,8 @@ const FIXTURE = {
     'test_elicitation_sep1034_defaults',
     'test_elicitation_sep1330_enums',
     'json_schema_2020_12_tool',
+    'test_logging_tool',
+    'test_custom_headers',
   ],
   resources: ['test://static-text', 'test://static-binary', 'test://watched-resource'],
   templates: ['test://template/{id}/data'],

@@ -4,9 +4,9 @@
  * errors, slow requests held by nchan, and cancellation by closing the stream.
  */
 import { Client, StreamableHTTPClientTransport, type VersionNegotiationOptions } from '@modelcontextprotocol/client';
-import { McpServer } from '@modelcontextprotocol/server';
 import { setTimeout as delay } from 'node:timers/promises';
 import { z } from 'zod';
+import { createDemoServer } from '../../examples/demo.js';
 import { HTTMCP, type Stack } from '../../src/index.js';
 import { connectClient, startTestStack, workerCrashes } from '../helpers/stack.js';
 
@@ -19,61 +19,37 @@ const ENVELOPE = {
 
 /** Handlers of `wait` that saw their signal abort (cancellation by closing the stream). */
 const aborted: string[] = [];
+/** What handlers of `facts` saw of their request. */
+const seen: Array<{ requestId: unknown; header: unknown; sessionId: unknown }> = [];
 
-/** The `demo` tools on a v2 instance until HTTMCP builds its own (the `v2` lane). */
-class ModernDemo extends HTTMCP {
-  protected override modernServerFactory(): () => McpServer {
-    return () => {
-      const server = new McpServer({ name: 'demo', version: '1.0.0' }, { capabilities: { logging: {} } });
-      server.registerTool('add', { description: 'Add two numbers', inputSchema: z.object({ a: z.number(), b: z.number() }) }, ({ a, b }) => ({
-        content: [{ type: 'text', text: String(a + b) }],
-      }));
-      server.registerTool(
-        'long_task',
-        { description: 'steps with progress', inputSchema: z.object({ steps: z.number().int().default(3), stepMs: z.number().int().default(100) }) },
-        async ({ steps, stepMs }, ctx) => {
-          for (let step = 1; step <= steps; step++) {
-            await delay(stepMs, undefined, { signal: ctx.mcpReq.signal });
-            const token = ctx.mcpReq._meta?.progressToken;
-            if (token !== undefined) await ctx.mcpReq.notify({ method: 'notifications/progress', params: { progressToken: token, progress: step, total: steps } });
-          }
-          return { content: [{ type: 'text', text: `finished ${steps} steps` }] };
-        },
-      );
-      server.registerTool('wait', { description: 'waits until cancelled', inputSchema: z.object({ tag: z.string() }) }, async ({ tag }, ctx) => {
-        try {
-          await delay(60_000, undefined, { signal: ctx.mcpReq.signal });
-        } catch {
-          aborted.push(tag);
-        }
-        return { content: [{ type: 'text', text: 'done' }] };
-      });
-      server.registerTool(
-        'where',
-        {
-          description: 'echoes arguments clients mirror in Mcp-Param-* headers',
-          inputSchema: z.object({ region: z.string().meta({ 'x-mcp-header': 'Region' }), count: z.number().int().meta({ 'x-mcp-header': 'Count' }) }),
-        },
-        ({ region, count }) => ({ content: [{ type: 'text', text: `${region}:${count}` }] }),
-      );
-      server.registerResource('readme', 'demo://readme', { mimeType: 'text/markdown' }, (uri) => ({ contents: [{ uri: uri.href, text: '# demo' }] }));
-      server.registerPrompt('explain', { argsSchema: z.object({ topic: z.string() }) }, ({ topic }) => ({
-        messages: [{ role: 'user', content: { type: 'text', text: `Explain ${topic} in two sentences.` } }],
-      }));
-      return server;
-    };
-  }
+/** Tools only these tests need, next to the example `demo` server. */
+function createProbeServer(): HTTMCP {
+  return new HTTMCP({ name: 'probe', version: '1.0.0' })
+    .tool('wait', { input: { tag: z.string() } }, async ({ tag }, ctx) => {
+      try {
+        await delay(60_000, undefined, { signal: ctx.signal });
+      } catch {
+        aborted.push(tag);
+      }
+      return 'done';
+    })
+    .tool('where', { input: { region: z.string().meta({ 'x-mcp-header': 'Region' }), count: z.number().int().meta({ 'x-mcp-header': 'Count' }) } }, ({ region, count }) => `${region}:${count}`)
+    .tool('facts', {}, (_args, ctx) => {
+      seen.push({ requestId: ctx.requestId, header: ctx.headers['x-probe'], sessionId: ctx.sessionId });
+      return 'ok';
+    });
 }
 
 describe('2026-07-28 requests through nginx+nchan', () => {
   let stack: Stack;
   let url: string;
+  let probe: string;
   const clients: Client[] = [];
 
   beforeAll(async () => {
-    const demo = new ModernDemo({ name: 'demo', version: '1.0.0' }).tool('add', { input: { a: z.number(), b: z.number() } }, ({ a, b }) => a + b);
-    stack = await startTestStack({ servers: [demo] });
+    stack = await startTestStack({ servers: [createDemoServer(), createProbeServer()] });
     url = stack.servers.demo!;
+    probe = stack.servers.probe!;
   });
 
   afterAll(async () => {
@@ -81,15 +57,15 @@ describe('2026-07-28 requests through nginx+nchan', () => {
     await stack?.stop();
   });
 
-  async function connect(versionNegotiation: VersionNegotiationOptions): Promise<Client> {
+  async function connect(versionNegotiation: VersionNegotiationOptions, at = url): Promise<Client> {
     const client = new Client({ name: 'httmcp-test-2026', version: '1.0.0' }, { versionNegotiation });
     clients.push(client);
-    await client.connect(new StreamableHTTPClientTransport(new URL(url)));
+    await client.connect(new StreamableHTTPClientTransport(new URL(at)));
     return client;
   }
 
   /** A raw 2026 POST with the standard headers, which `headers` may override or drop (undefined). */
-  async function post(body: Record<string, unknown>, headers: Record<string, string | undefined> = {}): Promise<{ status: number; json: any; text: string }> {
+  async function post(body: Record<string, unknown>, headers: Record<string, string | undefined> = {}, at = url): Promise<{ status: number; json: any; text: string }> {
     const params = body.params as { name?: string; uri?: string } | undefined;
     const all: Record<string, string | undefined> = {
       'content-type': 'application/json',
@@ -100,7 +76,7 @@ describe('2026-07-28 requests through nginx+nchan', () => {
       ...headers,
     };
     const sent = Object.fromEntries(Object.entries(all).filter((entry): entry is [string, string] => entry[1] !== undefined));
-    const response = await fetch(url, { method: 'POST', headers: sent, body: JSON.stringify({ jsonrpc: '2.0', ...body }) });
+    const response = await fetch(at, { method: 'POST', headers: sent, body: JSON.stringify({ jsonrpc: '2.0', ...body }) });
     const text = await response.text();
     let json: unknown;
     try {
@@ -118,10 +94,12 @@ describe('2026-07-28 requests through nginx+nchan', () => {
     const client = await connect(negotiation);
     expect(client.getProtocolEra()).toBe('modern');
     const tools = (await client.listTools()).tools.map((tool) => tool.name);
-    expect(tools).toEqual(expect.arrayContaining(['add', 'long_task']));
+    expect(tools).toEqual(expect.arrayContaining(['add', 'divide', 'sleep', 'long_task']));
     expect(await client.callTool({ name: 'add', arguments: { a: 2, b: 3 } })).toMatchObject({ content: [{ type: 'text', text: '5' }] });
-    expect(await client.readResource({ uri: 'demo://readme' })).toMatchObject({ contents: [{ uri: 'demo://readme', text: '# demo' }] });
-    expect(await client.callTool({ name: 'where', arguments: { region: 'eu west', count: 3 } })).toMatchObject({ content: [{ text: 'eu west:3' }] });
+    expect(await client.callTool({ name: 'divide', arguments: { dividend: 7, divisor: 2 } })).toMatchObject({ structuredContent: { quotient: 3, remainder: 1 } });
+    const readme = await client.readResource({ uri: 'demo://readme' });
+    expect(readme.contents[0]).toMatchObject({ uri: 'demo://readme', mimeType: 'text/markdown' });
+    expect(await client.readResource({ uri: 'demo://greeting/nchan' })).toMatchObject({ contents: [{ text: 'Hello, nchan!' }] });
     const prompt = await client.getPrompt({ name: 'explain', arguments: { topic: 'nchan' } });
     expect(prompt.messages[0]).toMatchObject({ content: { text: 'Explain nchan in two sentences.' } });
     expect(workerCrashes(stack)).toEqual([]);
@@ -133,6 +111,7 @@ describe('2026-07-28 requests through nginx+nchan', () => {
     const result = await client.callTool({ name: 'long_task', arguments: { steps: 3, stepMs: 100 } }, { onprogress: (p) => void progress.push(p.progress) });
     expect(result).toMatchObject({ content: [{ type: 'text', text: 'finished 3 steps' }] });
     expect(progress.length).toBeGreaterThanOrEqual(2);
+    expect(progress.every((p) => p >= 1 && p <= 3)).toBe(true);
     expect(progress).toEqual([...progress].sort((a, b) => a - b));
   });
 
@@ -169,11 +148,11 @@ describe('2026-07-28 requests through nginx+nchan', () => {
     expect(versionMismatch).toMatchObject({ status: 400, json: { id: 12, error: { code: -32020 } } });
 
     const whereCall = { id: 16, method: 'tools/call', params: { name: 'where', arguments: { region: 'eu', count: 7 }, _meta: ENVELOPE } };
-    expect(await post(whereCall, { 'mcp-param-region': 'eu', 'mcp-param-count': '7.0' })).toMatchObject({ status: 200, json: { id: 16, result: { content: [{ text: 'eu:7' }] } } });
-    expect(await post(whereCall, { 'mcp-param-region': '=?base64?ZXU=?=', 'mcp-param-count': '7' })).toMatchObject({ status: 200, json: { id: 16 } });
-    expect(await post(whereCall, { 'mcp-param-region': 'us', 'mcp-param-count': '7' })).toMatchObject({ status: 400, json: { id: 16, error: { code: -32020 } } });
-    expect(await post(whereCall, { 'mcp-param-count': '7' })).toMatchObject({ status: 400, json: { id: 16, error: { code: -32020 } } });
-    expect(await post(whereCall, { 'mcp-param-region': '=?base64?!!?=', 'mcp-param-count': '7' })).toMatchObject({ status: 400, json: { error: { code: -32020 } } });
+    expect(await post(whereCall, { 'mcp-param-region': 'eu', 'mcp-param-count': '7.0' }, probe)).toMatchObject({ status: 200, json: { id: 16, result: { content: [{ text: 'eu:7' }] } } });
+    expect(await post(whereCall, { 'mcp-param-region': '=?base64?ZXU=?=', 'mcp-param-count': '7' }, probe)).toMatchObject({ status: 200, json: { id: 16 } });
+    expect(await post(whereCall, { 'mcp-param-region': 'us', 'mcp-param-count': '7' }, probe)).toMatchObject({ status: 400, json: { id: 16, error: { code: -32020 } } });
+    expect(await post(whereCall, { 'mcp-param-count': '7' }, probe)).toMatchObject({ status: 400, json: { id: 16, error: { code: -32020 } } });
+    expect(await post(whereCall, { 'mcp-param-region': '=?base64?!!?=', 'mcp-param-count': '7' }, probe)).toMatchObject({ status: 400, json: { error: { code: -32020 } } });
 
     const notFound = await post({ id: 13, method: 'no/such', params: { _meta: ENVELOPE } });
     expect(notFound).toMatchObject({ status: 404, json: { id: 13, error: { code: -32601 } } });
@@ -200,9 +179,17 @@ describe('2026-07-28 requests through nginx+nchan', () => {
     await legacy.close();
   });
 
+  test('the v2 client mirrors x-mcp-header arguments; handlers see the client id and headers of a 2026 request', async () => {
+    const client = await connect({ mode: { pin: MODERN } }, probe);
+    expect(await client.callTool({ name: 'where', arguments: { region: 'eu west', count: 3 } })).toMatchObject({ content: [{ text: 'eu west:3' }] });
+    const answer = await post({ id: 'client-id-1', method: 'tools/call', params: { name: 'facts', arguments: {}, _meta: ENVELOPE } }, { 'x-probe': 'yes' }, probe);
+    expect(answer).toMatchObject({ status: 200, json: { id: 'client-id-1', result: { content: [{ text: 'ok' }] } } });
+    expect(seen.at(-1)).toEqual({ requestId: 'client-id-1', header: 'yes', sessionId: undefined });
+  });
+
   test('closing a slow request stream cancels it: the handler sees its signal abort', async () => {
     const controller = new AbortController();
-    const response = await fetch(url, {
+    const response = await fetch(probe, {
       method: 'POST',
       headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': MODERN, 'mcp-method': 'tools/call', 'mcp-name': 'wait' },
       body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'wait', arguments: { tag: 'closed' }, _meta: ENVELOPE } }),
