@@ -124,6 +124,11 @@ export class Tasks<F extends TaskRequestFacts = TaskRequestFacts> {
     return this.runs.size;
   }
 
+  /** Requests of the instance this keeps facts of now (for tests: nothing outlives its request). */
+  get tracked(): number {
+    return this.inflight.size;
+  }
+
   /** The facts of a request the instance serves, task rounds included (httmcp's `Context`). */
   requestFacts(id: RequestId, server?: McpServer): F | undefined {
     // Ids are the transport's own: one from another instance (the 2025 one) means nothing here.
@@ -216,6 +221,11 @@ export class Tasks<F extends TaskRequestFacts = TaskRequestFacts> {
     lower.onerror = (error) => wrapper.onerror?.(error);
     lower.onmessage = (message) => {
       if (!('method' in message) || !('id' in message)) {
+        // A cancelled request gets no reply from the SDK: forget it here too.
+        if ('method' in message && message.method === 'notifications/cancelled') {
+          const id = (message.params as { requestId?: RequestId } | undefined)?.requestId;
+          if (id !== undefined) this.inflight.delete(id);
+        }
         wrapper.onmessage?.(message);
         return;
       }

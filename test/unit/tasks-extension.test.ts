@@ -45,6 +45,12 @@ class Mux implements Transport {
     this.waiting.delete(message.id as number);
     pending.resolve(message);
   }
+  /** Cancels the latest request (what the HTTP layer does when its client goes away). */
+  cancelLast(): void {
+    const id = this.next - 1;
+    this.waiting.delete(id);
+    this.onmessage?.({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: id, reason: 'client left' } });
+  }
   facts(id: RequestId): Facts | undefined {
     return typeof id === 'number' ? this.waiting.get(id)?.facts : undefined;
   }
@@ -363,6 +369,22 @@ describe.each(stores)('tasks extension on a pinned 2026 instance (%s)', (_name, 
     const plain = client(() => backend, 'alice', WITHOUT);
     const sync = await plain.result('tools/call', { name: 'later', arguments: {}, inputResponses: { who: { action: 'accept', content: { name: 'Bob' } } } });
     expect(sync).toMatchObject({ resultType: 'complete', content: [{ text: 'plain for Bob' }] });
+  });
+
+  test('nothing is kept per request after its reply or its cancellation', async () => {
+    const c = alice();
+    await c.result('tools/call', { name: 'greet', arguments: { name: 'x' } });
+    const created = await c.result('tools/call', { name: 'slow_compute', arguments: { seconds: 0 } });
+    await c.until(created['taskId'], terminal);
+    // A plain call cancelled by its client (as the HTTP layer does when the stream closes).
+    const plain = client(() => backend, 'alice', WITHOUT);
+    void plain.call('tools/call', { name: 'slow_compute', arguments: { seconds: 60 } });
+    await sleep(50);
+    expect(backend.tasks.tracked).toBe(1);
+    backend.mux.cancelLast();
+    await sleep(50);
+    expect(backend.tasks.tracked).toBe(0);
+    expect(backend.tasks.running).toBe(0);
   });
 
   test('tasks/list and tasks/result do not exist (-32601)', async () => {
