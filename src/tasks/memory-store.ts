@@ -31,7 +31,8 @@ export class MemoryTaskStore implements TaskStore {
 
   async create(task: NewTask): Promise<TaskRecord> {
     const held = this.byPrincipal.get(task.principal);
-    if (held) for (const id of held) this.live(id);
+    // Expired tasks still counted are dropped only when they could make the difference.
+    if (held && held.size >= task.maxPerPrincipal) for (const id of [...held]) this.live(id);
     if ((this.byPrincipal.get(task.principal)?.size ?? 0) >= task.maxPerPrincipal) throw new TaskLimitError(task.maxPerPrincipal);
     const now = new Date().toISOString();
     const record: TaskRecord = {
