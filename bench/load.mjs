@@ -530,7 +530,15 @@ export async function runLoad(o) {
   if (opts.warmup > 0) await sleep(opts.warmup * 1000);
 
   const cpuBefore = new Map();
-  for (const pid of opts.pids) cpuBefore.set(pid, readProcCpu(pid));
+  for (const pid of opts.pids) {
+    // A pid may be gone: nginx's cache loader exits a minute after the start, and a bench run
+    // passes every nginx pid it found then. Its CPU is not on the request path.
+    try {
+      cpuBefore.set(pid, readProcCpu(pid));
+    } catch (err) {
+      cpuBefore.set(pid, { error: err.message });
+    }
+  }
   const selfBefore = process.cpuUsage();
   const t0 = performance.now();
   run.phase = 'measure';
@@ -583,8 +591,8 @@ export async function runLoad(o) {
     for (const pid of opts.pids) {
       const a = cpuBefore.get(pid);
       const b = cpuAfter.get(pid);
-      if (b.error) {
-        byPid[pid] = { comm: a.comm, error: b.error };
+      if (a.error || b.error) {
+        byPid[pid] = { comm: a.comm, error: a.error ?? b.error };
         continue;
       }
       const us = b.us - a.us;

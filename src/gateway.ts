@@ -111,6 +111,7 @@ export class Gateway {
   private readonly hubs = new Set<SessionHub>();
   private tasks: TaskStore | undefined;
   private resolvedTaskSettings: TaskSettings | undefined;
+  private readonly moderns = new Set<ModernEndpoint>();
   /** Trusted principal headers already decoded (authentication on). */
   private readonly principals = new BoundedMap<string, Principal>(10_000);
   private static instance: Gateway | undefined;
@@ -246,7 +247,7 @@ export class Gateway {
    */
   createModern(name: string, factory: ModernEndpointOptions['factory'], wrap?: ModernEndpointOptions['wrap']): ModernEndpoint {
     const { inlineBudgetMs, inlineReplyMax, livenessIntervalMs } = this.options;
-    return new ModernEndpoint({
+    const modern = new ModernEndpoint({
       name,
       factory,
       ...(wrap === undefined ? {} : { wrap }),
@@ -257,6 +258,8 @@ export class Gateway {
       ...(inlineReplyMax === undefined ? {} : { inlineReplyMax }),
       ...(livenessIntervalMs === undefined ? {} : { livenessIntervalMs }),
     });
+    this.moderns.add(modern);
+    return modern;
   }
 
   /** The task settings every server of this gateway applies. */
@@ -305,6 +308,14 @@ export class Gateway {
     let inflight = 0;
     let sessionsClosed = 0;
     const retained: Record<string, number> = {};
+    // 2026-era requests: all a server keeps for them lives from arrival to reply.
+    retained.modernInflight = 0;
+    retained.modernStreams = 0;
+    for (const modern of this.moderns) {
+      inflight += modern.inflight;
+      retained.modernInflight += modern.inflight;
+      retained.modernStreams += modern.streaming;
+    }
     for (const hub of this.hubs) {
       inflight += hub.inflightCount;
       sessionsClosed += hub.closedSessionCount;

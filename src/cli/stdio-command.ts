@@ -21,7 +21,7 @@ export function registerStdioCommand(program: Command, loadServers: ServerLoader
       keepStdoutForProtocol();
       const server = pickServer(await loadServers(module), flags.server);
       const logger = createLogger();
-      const serving = await serveStdio(server);
+      const serving = await serveStdio(server, { onerror: (error) => logger.warn({ err: error }, 'stdio') });
       logger.info({ server: server.name, pid: process.pid }, 'serving over stdio');
       const stop = () => void serving.close();
       process.once('SIGINT', stop);

@@ -1,9 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
-import type { Prompt, Resource, ResourceTemplate, Tool } from '@modelcontextprotocol/sdk/types.js';
+import { Client, InMemoryTransport, type Prompt, type Resource, type ResourceTemplateType as ResourceTemplate, type Tool } from '@modelcontextprotocol/client';
 import type { Gateway } from '../gateway.js';
 import type { HTTMCP } from '../server/httmcp.js';
 import type { Answer } from '../http/endpoint.js';
@@ -109,35 +107,27 @@ export function createConsoleRoutes(
   };
 }
 
+/** Pages of a list the console reads at most: a server that keeps returning cursors does not hold it forever. */
+const MAX_PAGES = 100;
+
 /**
  * A server's tools, resources and prompts as a client sees them, through the SDK's public API
- * over an in-memory transport (every page of every list).
+ * over an in-memory transport (every page of every list: the client walks them).
  */
 async function describe(server: HTTMCP): Promise<ConsoleServer> {
   const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
   const mcp = await server.connect(serverSide);
-  const client = new Client({ name: 'httmcp-console', version: '1.0.0' });
+  // The 2025 handshake straight away: connect() serves that era (no server/discover probe).
+  const client = new Client({ name: 'httmcp-console', version: '1.0.0' }, { versionNegotiation: { mode: 'legacy' }, listMaxPages: MAX_PAGES });
   try {
     await client.connect(clientSide);
-    const all = async <T>(list: (cursor?: string) => Promise<{ nextCursor?: string | undefined } & Record<string, unknown>>, key: string): Promise<T[]> => {
-      const items: T[] = [];
-      let cursor: string | undefined;
-      // Bounded: a server that keeps returning cursors does not hold the console forever.
-      for (let page = 0; page < 100; page++) {
-        const result = await list(cursor);
-        items.push(...((result[key] as T[] | undefined) ?? []));
-        cursor = result.nextCursor;
-        if (!cursor) break;
-      }
-      return items;
-    };
     return {
       name: server.name,
       url: `/mcp/${server.name}`,
-      tools: await all<Tool>((cursor) => client.listTools(cursor ? { cursor } : {}), 'tools'),
-      resources: await all<Resource>((cursor) => client.listResources(cursor ? { cursor } : {}), 'resources'),
-      resourceTemplates: await all<ResourceTemplate>((cursor) => client.listResourceTemplates(cursor ? { cursor } : {}), 'resourceTemplates'),
-      prompts: await all<Prompt>((cursor) => client.listPrompts(cursor ? { cursor } : {}), 'prompts'),
+      tools: (await client.listTools()).tools,
+      resources: (await client.listResources()).resources,
+      resourceTemplates: (await client.listResourceTemplates()).resourceTemplates,
+      prompts: (await client.listPrompts()).prompts,
       toolScopes: Object.fromEntries(server.toolScopes),
     };
   } finally {

@@ -1,4 +1,4 @@
-import { ErrorCode, isInitializeRequest, SUPPORTED_PROTOCOL_VERSIONS } from '@modelcontextprotocol/sdk/types.js';
+import { ProtocolErrorCode as ErrorCode, isInitializeRequest, SUPPORTED_PROTOCOL_VERSIONS } from '@modelcontextprotocol/server';
 import type { Gateway } from '../gateway.js';
 import type { Logger } from '../log.js';
 import type { Delivery, SessionHub, Wire } from '../session/session-hub.js';

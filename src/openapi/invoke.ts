@@ -1,4 +1,4 @@
-import type { CallToolResult, LoggingLevel, ReadResourceResult } from '@modelcontextprotocol/sdk/types.js';
+import type { CallToolResult, LoggingLevel, ReadResourceResult } from '@modelcontextprotocol/server';
 import { requestContext, withClientSpan } from '../observability/tracing.js';
 import type { Authenticator, AuthTarget, Credential } from './auth.js';
 import { encodeBody } from './body.js';

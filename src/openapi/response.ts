@@ -1,5 +1,5 @@
 import { STATUS_CODES } from 'node:http';
-import type { CallToolResult, ReadResourceResult } from '@modelcontextprotocol/sdk/types.js';
+import type { CallToolResult, ReadResourceResult } from '@modelcontextprotocol/server';
 import { isRecord } from './model.js';
 import { baseType } from './operations.js';
 import type { HttpResponse } from './request.js';

@@ -1,5 +1,4 @@
-import type { CallToolResult, GetPromptResult, PromptMessage, ReadResourceResult } from '@modelcontextprotocol/sdk/types.js';
-import { isInputRequiredResult } from '@modelcontextprotocol/server';
+import { isInputRequiredResult, type CallToolResult, type GetPromptResult, type PromptMessage, type ReadResourceResult } from '@modelcontextprotocol/server';
 import type { PromptReturn, ResourceReturn } from './types.js';
 
 /** Turns whatever a tool handler returned into a `CallToolResult`. */

@@ -254,14 +254,14 @@ export class HTTMCP {
       hasTool: (name) => this.hasTool(name),
       logger: gateway.logger,
     });
-    void server.connect(this.paginated(observed));
+    void server.connect(this.middleware(observed));
     const modernFactory = this.modernServerFactory();
     // Tasks (2026-07-28 extension) only for servers with task tools: others advertise nothing.
     const tasks = modernFactory && this.definitions.some((d) => d.kind === 'tool' && d.options.task) ? tasksForModern(gateway, { name: this.name, version: this.options.version }, (tool) => this.taskSupport(tool)) : undefined;
     const modern = modernFactory
       ? gateway.createModern(this.name, tasks ? tasks.factory(modernFactory) : modernFactory, (transport) =>
           // Task rounds enter below the middleware, so scopes and metrics see them as calls.
-          this.paginated(instrumentTransport(tasks ? tasks.wrap(transport) : transport, { server: this.name, metrics: gateway.requestMetrics ? gateway.metrics : undefined, hasTool: (name) => this.hasTool(name), logger: gateway.logger })),
+          this.middleware(instrumentTransport(tasks ? tasks.wrap(transport) : transport, { server: this.name, metrics: gateway.requestMetrics ? gateway.metrics : undefined, hasTool: (name) => this.hasTool(name), logger: gateway.logger })),
         )
       : undefined;
     this.mounted = { gateway, hub, server, endpoint: new NchanEndpoint(this.name, hub, gateway, this.scopes, modern), ...(tasks ? { tasks: tasks.tasks } : {}) };
@@ -288,11 +288,15 @@ export class HTTMCP {
   /** Serves this server over any SDK transport (stdio, NATS, in-memory...). */
   async connect(transport: Transport): Promise<McpServer> {
     const server = this.createMcpServer();
-    await server.connect(this.paginated(transport));
+    await server.connect(this.middleware(transport));
     return server;
   }
 
-  private paginated(transport: Transport): Transport {
+  /**
+   * @internal `transport` under httmcp's middleware (pagination, per-item scopes): what an SDK
+   * server of this HTTMCP server is connected to, directly or through the SDK's stdio entry.
+   */
+  middleware(transport: Transport): Transport {
     return new ScopedTransport(new PaginatingTransport(transport, this.options.pageSize ?? 100, this.options.pageBytes), this.scopes);
   }
 
@@ -381,8 +385,9 @@ export class HTTMCP {
         });
       },
       log: async (level, data, logger) => {
-        // 2026-07-28: the request's own `_meta` logLevel decides (no logLevel, no log messages).
-        if (modern) return extra.mcpReq.log(level, data, logger);
+        // A 2026-07-28 request names its level in its `_meta` envelope, which the SDK applies;
+        // 2025 sessions set theirs with `logging/setLevel`, kept here per session.
+        if (extra.mcpReq.envelope !== undefined) return extra.mcpReq.log(level, data, logger);
         const threshold = this.logLevels.get(key);
         if (threshold !== undefined && LEVELS.indexOf(level) < LEVELS.indexOf(threshold)) return;
         await extra.mcpReq.notify({
@@ -441,7 +446,7 @@ export class HTTMCP {
   /** Who sent this request, for per-principal bounds ('' when anonymous or not known). */
   protected principalOf(extra: Extra, server: McpServer): string {
     if (this.mounted && server === this.mounted.server) return this.mounted.hub.principalOf(extra.mcpReq.id) ?? '';
-    return '';
+    return modernRequestFacts(server, extra.mcpReq.id)?.principal ?? '';
   }
 
   /** Who per-client state belongs to: the request's session, or the one client of an SDK server. */

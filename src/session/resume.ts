@@ -1,4 +1,4 @@
-import type { JSONRPCNotification } from '@modelcontextprotocol/sdk/types.js';
+import type { JSONRPCNotification } from '@modelcontextprotocol/server';
 import type { ChannelInfo } from '../nchan/publisher.js';
 
 /**

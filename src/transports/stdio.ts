@@ -1,12 +1,16 @@
 import type { Readable, Writable } from 'node:stream';
-import type { McpServer } from '@modelcontextprotocol/server';
-import { StdioServerTransport } from '@modelcontextprotocol/server/stdio';
+import type { McpServer, Transport } from '@modelcontextprotocol/server';
+import { serveStdio as serveStdioEntry, StdioServerTransport } from '@modelcontextprotocol/server/stdio';
 import type { HTTMCP } from '../server/httmcp.js';
+import { TransportMiddleware } from '../server/transport-middleware.js';
 
 /** A server being served over stdio by {@link serveStdio}. */
 export interface StdioServing {
-  /** The SDK server on the stdio transport. */
-  readonly server: McpServer;
+  /**
+   * The SDK server the connection pinned: built from the HTTMCP server's definitions on the
+   * client's first message, for the era that message chose (undefined before it).
+   */
+  readonly server: McpServer | undefined;
   /** Resolves when the session ends: stdin reached its end, or {@link StdioServing.close} was called. */
   readonly closed: Promise<void>;
   /** Ends the session (running handlers are aborted). */
@@ -17,30 +21,41 @@ export interface StdioServing {
  * Serves `server` over the process's stdin and stdout (newline-delimited JSON-RPC), the way
  * desktop clients that launch a command expect. Nothing else may write to stdout: log to stderr.
  *
- * The session ends when the client closes stdin, which the SDK's own stdio transport does not
- * notice on its own.
+ * Both protocol eras, through the SDK's own stdio entry (`serveStdio` of
+ * `@modelcontextprotocol/server/stdio`): the client's first message chooses one, an `initialize`
+ * the 2025 era, a request carrying the 2026-07-28 `_meta` envelope (`server/discover`, or any
+ * other) the 2026 one, and one SDK server built for that era serves the connection. httmcp's
+ * pagination runs between the entry and stdio, so it applies to both. `onerror` hears what the
+ * entry refused or dropped (a malformed envelope, an era mismatch).
  */
 export async function serveStdio(
   server: HTTMCP,
-  streams: { stdin?: Readable; stdout?: Writable } = {},
+  streams: { stdin?: Readable; stdout?: Writable; onerror?: (error: Error) => void } = {},
 ): Promise<StdioServing> {
-  const stdin = streams.stdin ?? process.stdin;
-  const transport = new StdioServerTransport(stdin, streams.stdout ?? process.stdout);
   let resolveClosed!: () => void;
   const closed = new Promise<void>((resolve) => (resolveClosed = resolve));
-  const sdkServer = await server.connect(transport);
-  const previous = sdkServer.server.onclose;
-  sdkServer.server.onclose = () => {
-    previous?.();
-    resolveClosed();
+  const wire = new WhenClosed(new StdioServerTransport(streams.stdin ?? process.stdin, streams.stdout ?? process.stdout), resolveClosed);
+  let pinned: McpServer | undefined;
+  const entry = serveStdioEntry(
+    () => (pinned = server.createMcpServer()),
+    { transport: server.middleware(wire), ...(streams.onerror ? { onerror: streams.onerror } : {}) },
+  );
+  return {
+    get server() {
+      return pinned;
+    },
+    closed,
+    close: () => entry.close(),
   };
-  const close = () => sdkServer.close();
-  const onEnd = () => void close();
-  stdin.once('end', onEnd);
-  stdin.once('close', onEnd);
-  void closed.then(() => {
-    stdin.off('end', onEnd);
-    stdin.off('close', onEnd);
-  });
-  return { server: sdkServer, closed, close };
+}
+
+/** Passes everything through, and tells when the transport under it closed (the entry takes `onclose` over). */
+class WhenClosed extends TransportMiddleware {
+  constructor(inner: Transport, onClosed: () => void) {
+    super(inner);
+    inner.onclose = () => {
+      this.onclose?.();
+      onClosed();
+    };
+  }
 }

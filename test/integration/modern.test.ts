@@ -115,6 +115,15 @@ describe('2026-07-28 requests through nginx+nchan', () => {
     expect(progress).toEqual([...progress].sort((a, b) => a - b));
   });
 
+  test('a tool slower than the inline budget answers on the held stream; nothing is kept once it is done', async () => {
+    const client = await connect({ mode: { pin: MODERN } });
+    const results = await Promise.all([300, 400, 500].map((ms) => client.callTool({ name: 'sleep', arguments: { ms } })));
+    expect(results.map((r) => (r.content as Array<{ text: string }>)[0]!.text)).toEqual(['slept 300 ms', 'slept 400 ms', 'slept 500 ms']);
+    const deadline = Date.now() + 5000;
+    while (stack.gateway.stats().retained.modernStreams! > 0 && Date.now() < deadline) await delay(50);
+    expect(stack.gateway.stats().retained).toMatchObject({ modernInflight: 0, modernStreams: 0 });
+  });
+
   test('server/discover answers the supported versions, every result carries resultType and serverInfo', async () => {
     const discover = await post({ id: 1, method: 'server/discover', params: { _meta: ENVELOPE } });
     expect(discover.status).toBe(200);
@@ -202,6 +211,7 @@ describe('2026-07-28 requests through nginx+nchan', () => {
     const deadline = Date.now() + 10_000;
     while (!aborted.includes('closed') && Date.now() < deadline) await delay(50);
     expect(aborted).toContain('closed');
+    expect(stack.gateway.stats().retained).toMatchObject({ modernInflight: 0, modernStreams: 0 });
     expect(workerCrashes(stack)).toEqual([]);
   });
 });

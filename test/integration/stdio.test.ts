@@ -1,7 +1,8 @@
 /**
  * `httmcp stdio`, driven by the SDK's own StdioClientTransport the way desktop clients launch it.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,6 +10,8 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import type { Progress } from '@modelcontextprotocol/sdk/types.js';
+import { Client as ClientV2 } from '@modelcontextprotocol/client';
+import { StdioClientTransport as StdioClientTransportV2 } from '@modelcontextprotocol/client/stdio';
 import { TRANSPORTS_CLI } from '../helpers/nats.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -132,6 +135,101 @@ test('several servers and no --server: an error naming them, on stderr, status 1
   const unknown = spawnSync(process.execPath, [TRANSPORTS_CLI, 'stdio', '--server', 'nope'], { input: '', encoding: 'utf8', timeout: 10_000 });
   expect(unknown.status).toBe(1);
   expect(unknown.stderr).toContain('no server named "nope"; the module has: demo, notes, everything');
+});
+
+/** The 2026-07-28 `_meta` envelope every request of that era carries. */
+const ENVELOPE_2026 = {
+  'io.modelcontextprotocol/protocolVersion': '2026-07-28',
+  'io.modelcontextprotocol/clientCapabilities': {},
+  'io.modelcontextprotocol/clientInfo': { name: 'raw-2026', version: '1.0.0' },
+};
+
+/** Processes of {@link rawStdio}, killed after the tests should one be left running by a failure. */
+const launched: ChildProcess[] = [];
+afterAll(() => {
+  for (const child of launched) if (child.exitCode === null) child.kill();
+});
+
+/** `httmcp stdio ARGS` spoken to line by line: `ask` writes one JSON-RPC request and resolves with its reply. */
+function rawStdio(args: string[]): { ask: (message: Record<string, unknown>) => Promise<Record<string, unknown>>; end: () => Promise<number | null> } {
+  const child = spawn(process.execPath, [TRANSPORTS_CLI, 'stdio', ...args], { stdio: ['pipe', 'pipe', 'ignore'] });
+  launched.push(child);
+  const waiting = new Map<unknown, (reply: Record<string, unknown>) => void>();
+  createInterface({ input: child.stdout }).on('line', (line) => {
+    const reply = JSON.parse(line) as Record<string, unknown>;
+    waiting.get(reply.id)?.(reply);
+  });
+  return {
+    ask: (message) =>
+      new Promise((resolve) => {
+        waiting.set(message.id, resolve);
+        child.stdin.write(`${JSON.stringify({ jsonrpc: '2.0', ...message })}\n`);
+      }),
+    end: () =>
+      new Promise((resolve) => {
+        child.once('exit', (code) => resolve(code));
+        child.stdin.end();
+      }),
+  };
+}
+
+describe('stdio serves both protocol eras, chosen by the first message', () => {
+  test('2025: initialize, then a call', async () => {
+    const raw = rawStdio(['--server', 'demo']);
+    const init = await raw.ask({ id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'raw', version: '1' } } });
+    expect(init.result).toMatchObject({ protocolVersion: '2025-11-25', serverInfo: { name: 'demo', version: '1.0.0' } });
+    const call = await raw.ask({ id: 2, method: 'tools/call', params: { name: 'add', arguments: { a: 40, b: 2 } } });
+    expect(call.result).toEqual({ content: [{ type: 'text', text: '42' }] });
+    // A 2026 request on the 2025 connection is not served as 2026.
+    const discover = await raw.ask({ id: 3, method: 'server/discover', params: { _meta: ENVELOPE_2026 } });
+    expect(discover.error).toMatchObject({ code: -32601 });
+    expect(await raw.end()).toBe(0);
+  });
+
+  test('2026-07-28: server/discover and an enveloped tools/call, no initialize', async () => {
+    const raw = rawStdio(['--server', 'demo']);
+    const discover = await raw.ask({ id: 'd', method: 'server/discover', params: { _meta: ENVELOPE_2026 } });
+    expect(discover.result).toMatchObject({
+      supportedVersions: expect.arrayContaining(['2026-07-28']),
+      _meta: { 'io.modelcontextprotocol/serverInfo': { name: 'demo', version: '1.0.0' } },
+    });
+    const call = await raw.ask({ id: 'c', method: 'tools/call', params: { name: 'add', arguments: { a: 40, b: 2 }, _meta: ENVELOPE_2026 } });
+    expect(call.result).toMatchObject({ resultType: 'complete', content: [{ type: 'text', text: '42' }] });
+    // And the reverse: the 2025 handshake on the 2026 connection is refused.
+    const init = await raw.ask({ id: 'i', method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'raw', version: '1' } } });
+    expect(init.error).toBeDefined();
+    expect(await raw.end()).toBe(0);
+  });
+
+  test('an enveloped tools/call as the very first message pins 2026 too', async () => {
+    const raw = rawStdio(['--server', 'demo']);
+    const call = await raw.ask({ id: 7, method: 'tools/call', params: { name: 'add', arguments: { a: 1, b: 2 }, _meta: ENVELOPE_2026 } });
+    expect(call.result).toMatchObject({ resultType: 'complete', content: [{ type: 'text', text: '3' }] });
+    expect(await raw.end()).toBe(0);
+  });
+
+  test('the SDK v2 client pinned to 2026-07-28: lists, calls with progress, reads and gets a prompt', async () => {
+    const transport = new StdioClientTransportV2({ command: process.execPath, args: [TRANSPORTS_CLI, 'stdio', '--server', 'demo'], stderr: 'pipe' });
+    const client = new ClientV2({ name: 'test-stdio-v2', version: '1.0.0' }, { versionNegotiation: { mode: { pin: '2026-07-28' } } });
+    try {
+      await client.connect(transport);
+      expect(client.getProtocolEra()).toBe('modern');
+      expect(client.getNegotiatedProtocolVersion()).toBe('2026-07-28');
+      expect((await client.listTools()).tools.map((t) => t.name)).toEqual(['add', 'divide', 'sleep', 'long_task']);
+      expect(await client.callTool({ name: 'add', arguments: { a: 40, b: 2 } })).toMatchObject({ content: [{ type: 'text', text: '42' }] });
+      const progress: number[] = [];
+      const long = await client.callTool({ name: 'long_task', arguments: { steps: 3, stepMs: 20 } }, { onprogress: (p) => progress.push(p.progress) });
+      expect(text(long)).toBe('finished 3 steps');
+      expect(progress.length).toBeGreaterThanOrEqual(1);
+      expect((await client.readResource({ uri: 'demo://greeting/Ada' })).contents[0]).toMatchObject({ text: 'Hello, Ada!' });
+      expect((await client.getPrompt({ name: 'explain', arguments: { topic: 'stdio' } })).messages[0]!.content).toEqual({
+        type: 'text',
+        text: 'Explain stdio in two sentences.',
+      });
+    } finally {
+      await client.close();
+    }
+  });
 });
 
 function alive(pid: number): boolean {

@@ -1,16 +1,15 @@
 import { randomBytes } from 'node:crypto';
 import { Empty, ErrorCode as NatsErrorCode, NatsError, ServiceError, type NatsConnection, type Msg, type Subscription } from 'nats';
-import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
-import {
-  ErrorCode,
-  type Implementation,
-  type JSONRPCMessage,
-  type JSONRPCNotification,
-  type JSONRPCRequest,
-  type LoggingLevel,
-  type MessageExtraInfo,
-  type RequestId,
-} from '@modelcontextprotocol/sdk/types.js';
+import type {
+  Implementation,
+  JSONRPCMessage,
+  JSONRPCNotification,
+  JSONRPCRequest,
+  LoggingLevel,
+  MessageExtraInfo,
+  RequestId,
+  Transport,
+} from '@modelcontextprotocol/server';
 import {
   NATS_DEFAULTS,
   NATS_HEADERS,
@@ -26,6 +25,9 @@ import {
   type ClientHello,
   type ControlVerb,
 } from './protocol.js';
+
+/** JSON-RPC code of a request the transport gave up on (the SDK v1's `ErrorCode.ConnectionClosed`; v2 has no wire code for it). */
+const CONNECTION_CLOSED = -32000;
 
 /** Where a {@link NatsClientTransport} finds its server and how it rides out failures. */
 export interface NatsClientTransportOptions {
@@ -387,7 +389,7 @@ export class NatsClientTransport implements Transport {
   private fail(entry: Outgoing, error: Error): void {
     if (this.requests.get(entry.key) !== entry) return;
     this.requests.delete(entry.key);
-    this.emit({ jsonrpc: '2.0', id: entry.message.id, error: { code: ErrorCode.ConnectionClosed, message: error.message } });
+    this.emit({ jsonrpc: '2.0', id: entry.message.id, error: { code: CONNECTION_CLOSED, message: error.message } });
   }
 
   /**

@@ -7,16 +7,8 @@
  * @module
  */
 import { headers as natsHeaders, type MsgHdrs } from 'nats';
-import {
-  ClientCapabilitiesSchema,
-  ImplementationSchema,
-  JSONRPCMessageSchema,
-  LoggingLevelSchema,
-  type ClientCapabilities,
-  type Implementation,
-  type JSONRPCMessage,
-  type LoggingLevel,
-} from '@modelcontextprotocol/sdk/types.js';
+import { ClientCapabilitiesSchema, ImplementationSchema, JSONRPCMessageSchema, LoggingLevelSchema } from '@modelcontextprotocol/core';
+import type { ClientCapabilities, Implementation, JSONRPCMessage, LoggingLevel } from '@modelcontextprotocol/server';
 
 /** Defaults of the subjects and queue group; each is configurable where it is used. */
 export const NATS_DEFAULTS = {

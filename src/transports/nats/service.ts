@@ -1,5 +1,5 @@
 import { Empty, nuid, type Msg, type NatsConnection, type NatsError, type Service, type ServiceMsg, type Subscription } from 'nats';
-import { ErrorCode, type JSONRPCMessage, type RequestId } from '@modelcontextprotocol/sdk/types.js';
+import { ProtocolErrorCode, type JSONRPCMessage, type RequestId } from '@modelcontextprotocol/server';
 import { createLogger, type Logger } from '../../log.js';
 import type { HTTMCP } from '../../server/httmcp.js';
 import {
@@ -280,7 +280,7 @@ export class NatsService {
       data = encodeMessage({
         jsonrpc: '2.0',
         id: id ?? null,
-        error: { code: ErrorCode.InternalError, message: `the response of ${data.length} bytes exceeds what NATS carries (${limit} bytes)` },
+        error: { code: ProtocolErrorCode.InternalError, message: `the response of ${data.length} bytes exceeds what NATS carries (${limit} bytes)` },
       } as unknown as JSONRPCMessage);
     }
     try {

@@ -1,11 +1,5 @@
-import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
-import {
-  LATEST_PROTOCOL_VERSION,
-  type JSONRPCMessage,
-  type LoggingLevel,
-  type MessageExtraInfo,
-  type RequestId,
-} from '@modelcontextprotocol/sdk/types.js';
+import { LATEST_PROTOCOL_VERSION, type JSONRPCMessage, type LoggingLevel, type RequestId, type Transport } from '@modelcontextprotocol/server';
+import type { RequestFacts, RequestFactsSource } from '../../server/request-facts.js';
 import { DEFAULT_LIMITS, limitError } from '../../session/limits.js';
 import { idKey, kindOf, type ClientHello } from './protocol.js';
 
@@ -27,10 +21,10 @@ const REPLAY_ID_PREFIX = 'httmcp-replay-';
  * replies to those synthetic requests are swallowed; the SDK server then knows the client's
  * capabilities (sampling, elicitation, roots) as if it had seen the real handshake.
  */
-export class NatsSession implements Transport {
+export class NatsSession implements Transport, RequestFactsSource {
   onclose?: () => void;
   onerror?: (error: Error) => void;
-  onmessage?: <T extends JSONRPCMessage>(message: T, extra?: MessageExtraInfo) => void;
+  onmessage?: <T extends JSONRPCMessage>(message: T) => void;
 
   /** The client's id: the SDK passes it to handlers as `extra.sessionId` (`ctx.sessionId`). */
   readonly sessionId: string;
@@ -39,8 +33,8 @@ export class NatsSession implements Transport {
 
   private readonly publish: SessionPublisher;
   private readonly warn: (error: Error) => void;
-  /** Ids of the client's requests being handled. */
-  private readonly inflight = new Set<string>();
+  /** The client's requests being handled: id key -> the headers of the NATS message that brought it. */
+  private readonly inflight = new Map<string, Record<string, string | string[]>>();
   /** Synthetic requests awaiting their reply. */
   private readonly synthetic = new Map<string, (reply: JSONRPCMessage | undefined) => void>();
   private nextSynthetic = 1;
@@ -86,6 +80,12 @@ export class NatsSession implements Transport {
   /** Whether this session was rebuilt from headers rather than opened by the client's own `initialize`. */
   get replayed(): boolean {
     return this.rebuilt;
+  }
+
+  /** The headers of a request being handled, for the handler's `ctx.headers`. */
+  requestFacts(id: RequestId): RequestFacts | undefined {
+    const headers = this.inflight.get(idKey(id));
+    return headers === undefined ? undefined : { session: this.sessionId, headers };
   }
 
   async start(): Promise<void> {}
@@ -135,7 +135,6 @@ export class NatsSession implements Transport {
 
   private async dispatch(message: JSONRPCMessage, hello: ClientHello, headers: Record<string, string | string[]>): Promise<void> {
     if (this.closed) return;
-    const extra: MessageExtraInfo = { requestInfo: { headers } };
     const kind = kindOf(message);
     const method = 'method' in message ? message.method : undefined;
     const params = ('params' in message ? message.params : undefined) as Record<string, unknown> | undefined;
@@ -144,7 +143,7 @@ export class NatsSession implements Transport {
       this.initialized = true;
       if (method !== 'initialize') {
         this.rebuilt = true;
-        await this.replayInitialize(hello, extra);
+        await this.replayInitialize(hello);
         if (method === 'notifications/initialized') return;
       }
     }
@@ -153,7 +152,7 @@ export class NatsSession implements Transport {
       this.logLevel = params?.level as LoggingLevel | undefined;
     } else if (hello.logLevel !== undefined && hello.logLevel !== this.logLevel) {
       this.logLevel = hello.logLevel;
-      await this.inject('logging/setLevel', { level: hello.logLevel }, extra);
+      await this.inject('logging/setLevel', { level: hello.logLevel });
     }
 
     if (this.closed) return;
@@ -164,13 +163,13 @@ export class NatsSession implements Transport {
         this.publish(this.replyTo, { jsonrpc: '2.0', id, error });
         return;
       }
-      this.inflight.add(idKey(id));
+      this.inflight.set(idKey(id), headers);
     }
     if (method === 'notifications/cancelled') this.inflight.delete(idKey(params?.requestId));
-    this.onmessage?.(message, extra);
+    this.onmessage?.(message);
   }
 
-  private async replayInitialize(hello: ClientHello, extra: MessageExtraInfo): Promise<void> {
+  private async replayInitialize(hello: ClientHello): Promise<void> {
     const reply = await this.inject(
       'initialize',
       {
@@ -178,22 +177,21 @@ export class NatsSession implements Transport {
         capabilities: hello.capabilities ?? {},
         clientInfo: hello.clientInfo ?? { name: 'unknown', version: '0' },
       },
-      extra,
     );
     if (reply && 'error' in reply) {
       this.warn(new Error(`replaying initialize for client ${this.sessionId} failed: ${JSON.stringify(reply.error)}`));
     }
-    if (!this.closed) this.onmessage?.({ jsonrpc: '2.0', method: 'notifications/initialized' }, extra);
+    if (!this.closed) this.onmessage?.({ jsonrpc: '2.0', method: 'notifications/initialized' });
   }
 
   /** Sends the SDK server a request of our own and waits for its (swallowed) reply. */
-  private inject(method: string, params: Record<string, unknown>, extra: MessageExtraInfo): Promise<JSONRPCMessage | undefined> {
+  private inject(method: string, params: Record<string, unknown>): Promise<JSONRPCMessage | undefined> {
     const onmessage = this.onmessage;
     if (this.closed || !onmessage) return Promise.resolve(undefined);
     const id = `${REPLAY_ID_PREFIX}${this.nextSynthetic++}`;
     return new Promise((resolve) => {
       this.synthetic.set(idKey(id), resolve);
-      onmessage({ jsonrpc: '2.0', id, method, params }, extra);
+      onmessage({ jsonrpc: '2.0', id, method, params });
     });
   }
 }
