@@ -2,6 +2,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import type { CallToolResult, GetPromptResult, ReadResourceResult } from '@modelcontextprotocol/server';
 import { z } from 'zod';
 import { completable, HTTMCP, prompt, resource, tool, type Context } from '../src/index.js';
+import { TaskFixtures } from './everything-tasks.js';
 
 /**
  * The fixture server of the official conformance suite (`@modelcontextprotocol/conformance`),
@@ -375,7 +376,7 @@ export function createEverythingServer(): HTTMCP {
     instructions: 'The fixture of the official MCP conformance suite (@modelcontextprotocol/conformance).',
     requestTimeoutMs: 30_000,
   });
-  return server.register(new Everything((uri) => server.resourceUpdated(uri)));
+  return server.register(new Everything((uri) => server.resourceUpdated(uri)), new TaskFixtures());
 }
 
 /** `httmcp serve dist/examples/everything.js` serves just this server. */

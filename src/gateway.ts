@@ -2,6 +2,8 @@ import type { Logger } from './log.js';
 import { createLogger } from './log.js';
 import { NchanPublisher } from './nchan/publisher.js';
 import { ModernEndpoint, type ModernEndpointOptions } from './http/modern.js';
+import { openTaskStore, resolveTaskSettings, TASK_STORE_SETTING, taskSettingsFromEnv, type TaskSettings } from './tasks/settings.js';
+import type { TaskStore } from './tasks/store.js';
 import { SessionHub, type HubRetained } from './session/session-hub.js';
 import { limitsFromEnv, resolveLimits, type BackendLimits } from './session/limits.js';
 import { DEFAULT_MESSAGE_BUFFER, parseNginxSeconds, type MessageBuffer } from './session/resume.js';
@@ -65,6 +67,14 @@ export interface GatewayOptions {
   requestMetrics?: boolean;
   /** See {@link BackendMetricsOptions.maxToolsPerServer} (`HTTMCP_METRICS_MAX_TOOLS`, default 500). */
   metricsMaxTools?: number;
+  /**
+   * Where tasks (the `io.modelcontextprotocol/tasks` extension) are kept: a store, or a
+   * `redis://` URL every backend on it shares (`HTTMCP_TASK_STORE`; `httmcp start --redis` sets
+   * it to nchan's Redis). Default: in this process.
+   */
+  taskStore?: TaskStore | string;
+  /** Task ttl, poll interval, per-principal bounds and lease (`HTTMCP_TASK_*`, docs/operations.md). */
+  taskSettings?: Partial<TaskSettings>;
   /** Longest wait for nchan's status at a scrape, in ms (`HTTMCP_NCHAN_STATUS_TIMEOUT_MS`, default 1000). */
   nchanStatusTimeoutMs?: number;
   /** How long nchan's status is reused between scrapes, in ms (`HTTMCP_NCHAN_STATUS_CACHE_MS`, default 1000). */
@@ -99,6 +109,8 @@ export class Gateway {
   readonly calls = new CallLog();
   private readonly options: GatewayOptions;
   private readonly hubs = new Set<SessionHub>();
+  private tasks: TaskStore | undefined;
+  private resolvedTaskSettings: TaskSettings | undefined;
   private readonly moderns = new Set<ModernEndpoint>();
   /** Trusted principal headers already decoded (authentication on). */
   private readonly principals = new BoundedMap<string, Principal>(10_000);
@@ -176,6 +188,10 @@ export class Gateway {
     }
     const maxTools = number('HTTMCP_METRICS_MAX_TOOLS');
     if (maxTools !== undefined) options.metricsMaxTools = maxTools;
+    const taskStore = env[TASK_STORE_SETTING];
+    if (taskStore) options.taskStore = taskStore;
+    const taskSettings = taskSettingsFromEnv(env);
+    if (Object.keys(taskSettings).length > 0) options.taskSettings = taskSettings;
     const statusTimeout = number('HTTMCP_NCHAN_STATUS_TIMEOUT_MS');
     if (statusTimeout !== undefined) options.nchanStatusTimeoutMs = statusTimeout;
     const statusCache = number('HTTMCP_NCHAN_STATUS_CACHE_MS');
@@ -246,6 +262,23 @@ export class Gateway {
     return modern;
   }
 
+  /** The task settings every server of this gateway applies. */
+  get taskSettings(): TaskSettings {
+    return (this.resolvedTaskSettings ??= resolveTaskSettings(this.options.taskSettings));
+  }
+
+  /** Where every server of this gateway keeps its tasks (made on first use). */
+  get taskStore(): TaskStore {
+    if (!this.tasks) {
+      const configured = this.options.taskStore;
+      this.tasks =
+        typeof configured === 'object'
+          ? configured
+          : openTaskStore(configured, (error) => this.logger.warn({ err: error }, 'task store (Redis) connection error'));
+    }
+    return this.tasks;
+  }
+
   /** A session hub for the server named `name`. */
   createHub(name: string): SessionHub {
     const { inlineBudgetMs, inlineReplyMax, livenessIntervalMs } = this.options;
@@ -292,6 +325,8 @@ export class Gateway {
   }
 
   async close(): Promise<void> {
+    // A store given in the options belongs to whoever gave it.
+    if (this.tasks && typeof this.options.taskStore !== 'object') await this.tasks.close().catch(() => {});
     await this.metrics.close();
     await this.publisher.close();
   }

@@ -66,5 +66,6 @@ export {
   type NginxConfigValues,
 } from './stack/nginx-config.js';
 export { createLogger, type Logger } from './log.js';
+export * from './tasks/index.js';
 export * from './transports/index.js';
 export * from './openapi/index.js';

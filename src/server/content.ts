@@ -1,9 +1,11 @@
-import type { CallToolResult, GetPromptResult, PromptMessage, ReadResourceResult } from '@modelcontextprotocol/server';
+import { isInputRequiredResult, type CallToolResult, type GetPromptResult, type PromptMessage, type ReadResourceResult } from '@modelcontextprotocol/server';
 import type { PromptReturn, ResourceReturn } from './types.js';
 
 /** Turns whatever a tool handler returned into a `CallToolResult`. */
 export function toToolResult(value: unknown, structured: boolean): CallToolResult {
   if (isCallToolResult(value)) return value;
+  // `inputRequired(...)` (2026-07-28 multi round-trip): the SDK answers it as it is.
+  if (isInputRequiredResult(value)) return value as unknown as CallToolResult;
   if (structured) {
     return { content: [{ type: 'text', text: JSON.stringify(value) }], structuredContent: value as Record<string, unknown> };
   }

@@ -7,6 +7,7 @@ import {
   type CallToolResult,
   type ClientCapabilities,
   type LoggingLevel,
+  type RequestId,
   type RequestOptions,
   type ServerContext,
   type ServerNotification,
@@ -24,7 +25,7 @@ import { instrumentTransport } from '../observability/instrument.js';
 import { createNchanRouter } from '../http/router.js';
 import { DEFAULT_LIMITS, LIMIT_SETTINGS, type BackendLimits } from '../session/limits.js';
 import type { SessionHub } from '../session/session-hub.js';
-import { modernRequestFacts } from '../http/modern-transport.js';
+import { modernRequestFacts, type ModernRequestFacts } from '../http/modern-transport.js';
 import { BoundedMap } from '../util/bounded-map.js';
 import { Subscriptions } from './subscriptions.js';
 import { toPromptResult, toResourceResult, toToolResult } from './content.js';
@@ -33,6 +34,8 @@ import { PaginatingTransport } from './paginate.js';
 import { factsOfContext } from './request-facts.js';
 import { Scopes, ScopedTransport } from './scopes.js';
 import { CacheHintTransport, cacheHintFromEnv, checkCacheHint, serverCacheHints, type CacheHint, type CacheHints, type ItemKind } from './cache-hints.js';
+import type { Tasks, TaskSupport } from '../tasks/extension.js';
+import { tasksForModern } from '../tasks/modern-tasks.js';
 import type {
   Context,
   Definition,
@@ -85,6 +88,8 @@ interface Mounted {
   listen: ListenEndpoint;
   fanout: ListenFanout;
   router?: Router;
+  /** The Tasks extension of the 2026-era instance, when a tool runs as a task. */
+  tasks?: Tasks<ModernRequestFacts>;
 }
 const LEVELS = LoggingLevelSchema.options;
 /** Subscription limits that all clients share: worth reclaiming abandoned subscriptions for. */
@@ -204,6 +209,22 @@ export class HTTMCP {
     return this.definitions.some((d) => d.kind === 'tool' && d.name === name);
   }
 
+  /** How the tool `name` takes part in tasks (its `task` option), if it does. */
+  taskSupport(name: string): TaskSupport | undefined {
+    const definition = this.definitions.find((d) => d.kind === 'tool' && d.name === name);
+    return definition?.kind === 'tool' ? definition.options.task : undefined;
+  }
+
+  /** @internal See `Context.runAsTask`: `id` is the request id the 2026-era instance knows. */
+  runAsTask(id: RequestId, server: McpServer): Promise<boolean> {
+    return this.mounted?.tasks?.detach(id, server) ?? Promise.resolve(false);
+  }
+
+  /** @internal A tool handler threw `error`: a protocol error fails the task it runs for, if any. */
+  toolThrew(id: RequestId, error: unknown): void {
+    if (error instanceof ProtocolError) this.mounted?.tasks?.protocolError(id, error);
+  }
+
   /**
    * Counts a finished tool call in the gateway's call log (the operator console; a server not
    * mounted on a gateway counts nothing). `error`: what it failed with, if it did.
@@ -266,15 +287,23 @@ export class HTTMCP {
     // This instance's list_changed also goes to listen streams: the one place they are published.
     void server.connect(this.middleware(new ListChangedFanout(observed, fanout)));
     const modernFactory = this.modernServerFactory();
+    // Tasks (2026-07-28 extension) only for servers with task tools: others advertise nothing.
+    const tasks = modernFactory && this.definitions.some((d) => d.kind === 'tool' && d.options.task) ? tasksForModern(gateway, { name: this.name, version: this.options.version }, (tool) => this.taskSupport(tool)) : undefined;
     const modern = modernFactory
-      ? gateway.createModern(this.name, modernFactory, (transport) =>
-          this.middleware(instrumentTransport(transport, { server: this.name, metrics: gateway.requestMetrics ? gateway.metrics : undefined, hasTool: (name) => this.hasTool(name), logger: gateway.logger })),
+      ? gateway.createModern(this.name, tasks ? tasks.factory(modernFactory) : modernFactory, (transport) =>
+          // Task rounds enter below the middleware, so scopes and metrics see them as calls.
+          this.middleware(instrumentTransport(tasks ? tasks.wrap(transport) : transport, { server: this.name, metrics: gateway.requestMetrics ? gateway.metrics : undefined, hasTool: (name) => this.hasTool(name), logger: gateway.logger })),
         )
       : undefined;
     const listen = new ListenEndpoint(this.name, gateway, this.scopes);
     // Listen streams are held by nchan, not by the pinned instance (src/listen/).
     modern?.hooks.set('subscriptions/listen', ({ request, headers }) => listen.open(request, headers));
-    this.mounted = { gateway, hub, server, endpoint: new NchanEndpoint(this.name, hub, gateway, this.scopes, modern), listen, fanout };
+    this.mounted = {
+      gateway, hub, server,
+      endpoint: new NchanEndpoint(this.name, hub, gateway, this.scopes, modern),
+      listen, fanout,
+      ...(tasks ? { tasks: tasks.tasks } : {}),
+    };
     return this.mounted;
   }
 
@@ -282,6 +311,7 @@ export class HTTMCP {
   async unmount(): Promise<void> {
     const mounted = this.mounted;
     this.mounted = undefined;
+    await mounted?.tasks?.close();
     await mounted?.endpoint.modern?.close();
     await mounted?.server.close();
   }
@@ -374,7 +404,8 @@ export class HTTMCP {
   context(extra: Extra, server: McpServer, tool?: string): Context {
     // Read once: the transport forgets a request's facts when its reply leaves, and handlers may
     // log or push after that (background work).
-    const modern = modernRequestFacts(server, extra.mcpReq.id);
+    // A task round runs under an id of the tasks extension, which keeps its request's facts.
+    const modern = modernRequestFacts(server, extra.mcpReq.id) ?? this.mounted?.tasks?.requestFacts(extra.mcpReq.id, server);
     const facts = modern ?? factsOfContext(extra, server.server.transport);
     const sessionId = extra.sessionId ?? facts?.session;
     const key = sessionId ?? this.serverKey(server);
@@ -437,6 +468,7 @@ export class HTTMCP {
         if (this.mounted && server === this.mounted.server) await this.mounted.hub.closeStream(requestId);
         else extra.http?.closeSSE?.();
       },
+      runAsTask: () => this.runAsTask(extra.mcpReq.id, server),
     };
   }
 
@@ -595,6 +627,7 @@ function apply(server: McpServer, definition: Definition, owner: HTTMCP): void {
             return result;
           } catch (error) {
             owner.recordCall(definition.name, started, error ?? 'error');
+            owner.toolThrew(extra.mcpReq.id, error);
             throw error;
           }
         },

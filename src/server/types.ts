@@ -17,6 +17,7 @@ import type { Logger } from '../log.js';
 import type { z, ZodRawShape } from 'zod';
 import type { Principal } from '../auth/principal.js';
 import type { CacheHint } from './cache-hints.js';
+import type { TaskSupport } from '../tasks/extension.js';
 
 /** A value or a promise of it. */
 export type MaybePromise<T> = T | Promise<T>;
@@ -44,6 +45,15 @@ export interface ToolOptions<I extends ZodRawShape | undefined = undefined, O ex
   /** zod shape of the result; makes the tool return `structuredContent`. */
   output?: O;
   annotations?: ToolAnnotations;
+  /**
+   * Runs the tool as a task (the `io.modelcontextprotocol/tasks` extension of 2026-07-28) for
+   * clients that declare the extension: they get `resultType: "task"` at once and poll
+   * `tasks/get` for the result while the handler runs detached. `optional`: other clients (and
+   * the 2025 era) get a plain call; `required`: other 2026 clients are refused (-32021). A
+   * handler that throws a protocol error (`ProtocolError`) fails its task; other errors complete
+   * it with `isError`. See docs/operations.md, "Limits / Tasks".
+   */
+  task?: TaskSupport;
   /**
    * OAuth scopes a caller needs (all of them), when authentication is on: `tools/list` hides the
    * tool from principals without them, and calling it is refused with `insufficient_scope`
@@ -140,6 +150,15 @@ export interface Context {
    * Does nothing on transports without such a stream.
    */
   closeStream(): Promise<void>;
+  /**
+   * Turns this `tools/call` into a task (the 2026-07-28 tasks extension) from inside the handler:
+   * the client is answered `resultType: "task"` now and what the handler returns later becomes
+   * the task's result. For a tool that first asks for input in the call itself and then goes on
+   * in the background (a tool with the `task` option is a task from the start). Resolves false
+   * when it cannot (a 2025 session, a client without the extension, the task bound reached, a
+   * server none of whose tools has the `task` option): the call goes on as a plain one.
+   */
+  runAsTask(): Promise<boolean>;
   /**
    * The backend's pino logger for this request: every line carries the server, the session (or,
    * without one, the request id) and the tool, so an operator can follow one call.

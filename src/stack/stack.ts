@@ -196,6 +196,8 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     inlineReplyMax: LIMITS.inlineReplyMax,
     // What this stack's nginx runs with (the template gets LIMITS, not the environment).
     messageBuffer: { length: LIMITS.messageBufferLength, timeoutSeconds: parseNginxSeconds(LIMITS.messageTimeout) },
+    // Tasks outlive a backend and are seen from every node when they live in the cluster's Redis.
+    ...(options.redis && !process.env.HTTMCP_TASK_STORE ? { taskStore: options.redis } : {}),
     ...options.gateway,
     logger,
     publishUrl,
