@@ -1,6 +1,7 @@
 import type { Logger } from './log.js';
 import { createLogger } from './log.js';
 import { NchanPublisher } from './nchan/publisher.js';
+import { ModernEndpoint, type ModernEndpointOptions } from './http/modern.js';
 import { SessionHub, type HubRetained } from './session/session-hub.js';
 import { limitsFromEnv, resolveLimits, type BackendLimits } from './session/limits.js';
 import { DEFAULT_MESSAGE_BUFFER, parseNginxSeconds, type MessageBuffer } from './session/resume.js';
@@ -221,6 +222,24 @@ export class Gateway {
   /** nchan's publish listener (`http://host:port` or `unix:/path.sock`). */
   get publishUrl(): string {
     return this.options.publishUrl;
+  }
+
+  /**
+   * The 2026-07-28 request path of the server named `name`, served by one instance from
+   * `factory` (see {@link ModernEndpoint}); same inline budget and reply limits as its hub.
+   */
+  createModern(name: string, factory: ModernEndpointOptions['factory']): ModernEndpoint {
+    const { inlineBudgetMs, inlineReplyMax, livenessIntervalMs } = this.options;
+    return new ModernEndpoint({
+      name,
+      factory,
+      publisher: this.publisher,
+      logger: this.logger,
+      limits: this.limits,
+      ...(inlineBudgetMs === undefined ? {} : { inlineBudgetMs }),
+      ...(inlineReplyMax === undefined ? {} : { inlineReplyMax }),
+      ...(livenessIntervalMs === undefined ? {} : { livenessIntervalMs }),
+    });
   }
 
   /** A session hub for the server named `name`. */

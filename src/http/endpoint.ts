@@ -8,6 +8,8 @@ import { BoundedMap } from '../util/bounded-map.js';
 import { TOO_LARGE } from './io.js';
 import { nestsDeeperThan } from '../util/json-depth.js';
 import { missingScopes, Scopes } from '../server/scopes.js';
+import { classifyInboundRequest, PROTOCOL_VERSION_META_KEY, type InboundLadderRejection } from '@modelcontextprotocol/server';
+import { MODERN_PROTOCOL_VERSIONS, type ModernEndpoint } from './modern.js';
 
 /** Request headers as Node gives them. */
 export type Headers = Record<string, string | string[] | undefined>;
@@ -63,10 +65,13 @@ export class NchanEndpoint {
 
   /** The scopes each tool needs (Streamable HTTP refuses a call without them with HTTP 403). */
   private readonly scopes: Scopes | undefined;
+  /** The 2026-07-28 path (requests with the per-request envelope), when the server serves it. */
+  readonly modern: ModernEndpoint | undefined;
 
-  constructor(name: string, hub: SessionHub, gateway: Gateway, scopes?: Scopes) {
+  constructor(name: string, hub: SessionHub, gateway: Gateway, scopes?: Scopes, modern?: ModernEndpoint) {
     this.name = name;
     this.scopes = scopes;
+    this.modern = modern;
     this.hub = hub;
     this.gateway = gateway;
     this.maxMessageBytes = gateway.maxMessageBytes;
@@ -95,7 +100,7 @@ export class NchanEndpoint {
   }
 
   async open(headers: Headers): Promise<Answer> {
-    const refused = this.unauthenticated(headers);
+    const refused = this.unauthenticated(headers) ?? this.notInModernEra(headers);
     if (refused) return refused;
     const requested = header(headers, 'mcp-session-id');
     if (requested !== undefined) {
@@ -173,6 +178,10 @@ export class NchanEndpoint {
     if (!/^application\/json\s*(;|$)/i.test(header(headers, 'content-type') ?? '')) {
       return httpError(415, 'Unsupported Media Type: Content-Type must be application/json');
     }
+    if (this.modern && claimsModernEra(headers, body)) {
+      const served = await this.postModern(this.modern, headers, body);
+      if (served) return served;
+    }
     const refusal = unsupportedVersion(headers) ?? this.unauthenticated(headers);
     if (refusal) return refusal;
     if (nestsDeeperThan(body, this.gateway.limits.jsonDepth)) return this.tooDeep(false);
@@ -202,6 +211,43 @@ export class NchanEndpoint {
       case 'stream':
         return { status: STREAM_STATUS, headers: { ...sessionHeader, 'x-httmcp-stream': delivery.channel } };
     }
+  }
+
+  /**
+   * A POST that may be of the 2026 era: classified by its body, as the spec and the SDK do (the
+   * envelope's `io.modelcontextprotocol/protocolVersion`, the header only cross-checked).
+   * Undefined when it is 2025-era traffic after all, which then takes the session path.
+   */
+  private async postModern(modern: ModernEndpoint, headers: Headers, body: string): Promise<Answer | undefined> {
+    const refusal = this.unauthenticated(headers);
+    if (refusal) return refusal;
+    if (nestsDeeperThan(body, this.gateway.limits.jsonDepth)) return this.tooDeep(false);
+    if (body.trimStart().startsWith('[')) return undefined; // batches are 2025-03-26 only
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(body);
+    } catch {
+      return { status: 400, headers: { 'content-type': 'application/json' }, body: errorBody(ErrorCode.ParseError, 'Parse error: the message is not valid JSON') };
+    }
+    const route = classifyInboundRequest({
+      httpMethod: 'POST',
+      protocolVersionHeader: header(headers, 'mcp-protocol-version'),
+      mcpMethodHeader: header(headers, 'mcp-method'),
+      mcpNameHeader: header(headers, 'mcp-name'),
+      body: parsed,
+    });
+    if (route.kind === 'legacy') return undefined;
+    if (route.kind === 'reject') return rejection(route, parsed);
+    const forbidden = this.gateway.auth && this.scopes?.size ? this.insufficientScope(headers, body) : undefined;
+    if (forbidden) return forbidden;
+    return modern.post(headers, route, this.gateway.principal(headers), this.gateway.verifiedPrincipal(headers));
+  }
+
+  /** GET and DELETE belong to 2025 sessions: a 2026-era client has no use for them (405). */
+  private notInModernEra(headers: Headers): Answer | undefined {
+    const version = header(headers, 'mcp-protocol-version');
+    if (!this.modern || version === undefined || !MODERN_PROTOCOL_VERSIONS.includes(version)) return undefined;
+    return { ...httpError(405, `Method Not Allowed: protocol revision ${version} has no sessions; send requests by POST`), headers: { 'content-type': 'application/json', allow: 'POST' } };
   }
 
   /**
@@ -237,7 +283,7 @@ export class NchanEndpoint {
   }
 
   async terminate(headers: Headers): Promise<Answer> {
-    const refusal = unsupportedVersion(headers) ?? this.unauthenticated(headers);
+    const refusal = this.notInModernEra(headers) ?? unsupportedVersion(headers) ?? this.unauthenticated(headers);
     if (refusal) return refusal;
     const session = header(headers, 'mcp-session-id');
     if (session === undefined) return httpError(400, 'Bad Request: Mcp-Session-Id header is required');
@@ -324,6 +370,8 @@ export class NchanEndpoint {
   }
 
   closed(session: string, headers: Headers): Answer {
+    // A 2026-era request's stream: its client closed it, which cancels the request.
+    if (this.modern?.streamLeft(session)) return { status: 204 };
     const stream = STREAM_CHANNEL.exec(session);
     if (stream) {
       // A Streamable HTTP request's stream lost its client (nginx.conf.template, /_httmcp/stream).
@@ -417,6 +465,23 @@ function unsupportedVersion(headers: Headers): Answer | undefined {
   const version = header(headers, 'mcp-protocol-version');
   if (version === undefined || SUPPORTED_PROTOCOL_VERSIONS.includes(version)) return undefined;
   return httpError(400, `Bad Request: unsupported MCP-Protocol-Version ${version} (supported: ${SUPPORTED_PROTOCOL_VERSIONS.join(', ')})`);
+}
+
+/**
+ * Cheap test for a POST that may be of the 2026 era (the classifier decides): its body names
+ * an envelope version, or its header names a 2026 revision. 2025 traffic pays a substring scan.
+ */
+function claimsModernEra(headers: Headers, body: string): boolean {
+  const version = header(headers, 'mcp-protocol-version');
+  return (version !== undefined && MODERN_PROTOCOL_VERSIONS.includes(version)) || body.includes(PROTOCOL_VERSION_META_KEY);
+}
+
+/** The classifier's refusal of a request (bad envelope, header/body version mismatch), with its id. */
+function rejection(route: InboundLadderRejection, parsed: unknown): Answer {
+  const raw = (parsed as { id?: unknown } | null)?.id;
+  const id = typeof raw === 'string' || Number.isInteger(raw) ? raw : null;
+  const error = route.data === undefined ? { code: route.code, message: route.message } : { code: route.code, message: route.message, data: route.data };
+  return { status: route.httpStatus, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ jsonrpc: '2.0', id, error }) };
 }
 
 /**

@@ -27,6 +27,7 @@ import { instrumentTransport } from '../observability/instrument.js';
 import { createNchanRouter } from '../http/router.js';
 import { DEFAULT_LIMITS, LIMIT_SETTINGS, type BackendLimits } from '../session/limits.js';
 import type { SessionHub } from '../session/session-hub.js';
+import type { McpServer as ModernMcpServer } from '@modelcontextprotocol/server';
 import { BoundedMap } from '../util/bounded-map.js';
 import { Subscriptions } from './subscriptions.js';
 import { toPromptResult, toResourceResult, toToolResult } from './content.js';
@@ -235,7 +236,9 @@ export class HTTMCP {
       logger: gateway.logger,
     });
     void server.connect(this.paginated(observed));
-    this.mounted = { gateway, hub, server, endpoint: new NchanEndpoint(this.name, hub, gateway, this.scopes) };
+    const modernFactory = this.modernServerFactory();
+    const modern = modernFactory ? gateway.createModern(this.name, modernFactory) : undefined;
+    this.mounted = { gateway, hub, server, endpoint: new NchanEndpoint(this.name, hub, gateway, this.scopes, modern) };
     return this.mounted;
   }
 
@@ -243,7 +246,16 @@ export class HTTMCP {
   async unmount(): Promise<void> {
     const mounted = this.mounted;
     this.mounted = undefined;
+    await mounted?.endpoint.modern?.close();
     await mounted?.server.close();
+  }
+
+  /**
+   * What builds the SDK v2 instance that serves this server's 2026-07-28 requests (one per
+   * server, pinned to that era: src/http/modern.ts), or undefined when it serves none.
+   */
+  protected modernServerFactory(): (() => ModernMcpServer) | undefined {
+    return undefined;
   }
 
   /** Serves this server over any SDK transport (stdio, NATS, in-memory...). */
