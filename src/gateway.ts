@@ -1,7 +1,9 @@
+import type { RequestId } from '@modelcontextprotocol/server';
 import type { Logger } from './log.js';
 import { createLogger } from './log.js';
 import { NchanPublisher } from './nchan/publisher.js';
 import { ModernEndpoint, type ModernEndpointOptions } from './http/modern.js';
+import { MultiRound } from './mrtr/multi-round.js';
 import { SessionHub, type HubRetained } from './session/session-hub.js';
 import { limitsFromEnv, resolveLimits, type BackendLimits } from './session/limits.js';
 import { DEFAULT_MESSAGE_BUFFER, parseNginxSeconds, type MessageBuffer } from './session/resume.js';
@@ -65,6 +67,16 @@ export interface GatewayOptions {
   requestMetrics?: boolean;
   /** See {@link BackendMetricsOptions.maxToolsPerServer} (`HTTMCP_METRICS_MAX_TOOLS`, default 500). */
   metricsMaxTools?: number;
+  /**
+   * Lifetime of the signed `requestState` of a multi-round-trip request in seconds
+   * (`HTTMCP_REQUEST_STATE_TTL`, default 600): a client must answer within it.
+   */
+  requestStateTtlSeconds?: number;
+  /**
+   * Largest `inputResponses` of a 2026-era retry, and of the answers its `requestState` carries,
+   * in bytes of JSON (`HTTMCP_MAX_INPUT_RESPONSES_BYTES`, default 256 KiB).
+   */
+  maxInputResponsesBytes?: number;
   /** Longest wait for nchan's status at a scrape, in ms (`HTTMCP_NCHAN_STATUS_TIMEOUT_MS`, default 1000). */
   nchanStatusTimeoutMs?: number;
   /** How long nchan's status is reused between scrapes, in ms (`HTTMCP_NCHAN_STATUS_CACHE_MS`, default 1000). */
@@ -98,6 +110,8 @@ export class Gateway {
   /** Recent tool calls and per-tool counters of every server, for the operator console. */
   readonly calls = new CallLog();
   private readonly options: GatewayOptions;
+  /** The session secret, kept only to derive the `requestState` key from it ({@link createMultiRound}). */
+  private readonly secret: string;
   private readonly hubs = new Set<SessionHub>();
   /** Trusted principal headers already decoded (authentication on). */
   private readonly principals = new BoundedMap<string, Principal>(10_000);
@@ -112,6 +126,7 @@ export class Gateway {
       this.logger.warn('HTTMCP_SESSION_SECRET is not set: generated one, so sessions end when this process does');
     }
     this.sessionIds = new SessionIds(secret);
+    this.secret = secret;
     this.backendKey = deriveBackendKey(secret);
     this.publisher = new NchanPublisher({
       url: options.publishUrl,
@@ -175,6 +190,10 @@ export class Gateway {
     }
     const maxTools = number('HTTMCP_METRICS_MAX_TOOLS');
     if (maxTools !== undefined) options.metricsMaxTools = maxTools;
+    const stateTtl = number('HTTMCP_REQUEST_STATE_TTL');
+    if (stateTtl !== undefined) options.requestStateTtlSeconds = stateTtl;
+    const maxInputResponses = number('HTTMCP_MAX_INPUT_RESPONSES_BYTES');
+    if (maxInputResponses !== undefined) options.maxInputResponsesBytes = maxInputResponses;
     const statusTimeout = number('HTTMCP_NCHAN_STATUS_TIMEOUT_MS');
     if (statusTimeout !== undefined) options.nchanStatusTimeoutMs = statusTimeout;
     const statusCache = number('HTTMCP_NCHAN_STATUS_CACHE_MS');
@@ -228,17 +247,35 @@ export class Gateway {
    * The 2026-07-28 request path of the server named `name`, served by one instance from
    * `factory` (see {@link ModernEndpoint}); same inline budget and reply limits as its hub.
    */
-  createModern(name: string, factory: ModernEndpointOptions['factory']): ModernEndpoint {
+  createModern(name: string, factory: ModernEndpointOptions['factory'], wrapTransport?: ModernEndpointOptions['wrapTransport']): ModernEndpoint {
     const { inlineBudgetMs, inlineReplyMax, livenessIntervalMs } = this.options;
     return new ModernEndpoint({
       name,
       factory,
+      ...(wrapTransport === undefined ? {} : { wrapTransport }),
       publisher: this.publisher,
       logger: this.logger,
       limits: this.limits,
       ...(inlineBudgetMs === undefined ? {} : { inlineBudgetMs }),
       ...(inlineReplyMax === undefined ? {} : { inlineReplyMax }),
       ...(livenessIntervalMs === undefined ? {} : { livenessIntervalMs }),
+    });
+  }
+
+  /**
+   * Multi-round-trip requests of one SDK instance of the server `name` (2026-07-28): its
+   * `requestState` is signed with a key derived from this gateway's session secret, so every
+   * backend of the deployment verifies it. `principal` tells who sent a request by the id the
+   * instance knows it by.
+   */
+  createMultiRound(name: string, principal: (id: RequestId) => string): MultiRound {
+    const { requestStateTtlSeconds, maxInputResponsesBytes } = this.options;
+    return new MultiRound({
+      server: name,
+      sessionSecret: this.secret,
+      principal,
+      ...(requestStateTtlSeconds === undefined ? {} : { ttlSeconds: requestStateTtlSeconds }),
+      ...(maxInputResponsesBytes === undefined ? {} : { maxInputResponsesBytes }),
     });
   }
 

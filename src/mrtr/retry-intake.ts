@@ -73,6 +73,11 @@ export class RetryIntake implements Transport {
     return this.inner.send(message, options);
   }
 
+  /** The facts the wrapped transport keeps of request `id` (httmcp's `Context` reads them through here). */
+  requestFacts(id: RequestId): unknown {
+    return (this.inner as { requestFacts?: (id: RequestId) => unknown }).requestFacts?.(id);
+  }
+
   /** What the request `id` (in flight) is, for binding its `requestState`. */
   binding(id: RequestId): RequestBinding | undefined {
     return this.bindings.get(id);

@@ -27,6 +27,8 @@ import { instrumentTransport } from '../observability/instrument.js';
 import { createNchanRouter } from '../http/router.js';
 import { DEFAULT_LIMITS, LIMIT_SETTINGS, type BackendLimits } from '../session/limits.js';
 import type { SessionHub } from '../session/session-hub.js';
+import type { ModernEndpoint } from '../http/modern.js';
+import type { MultiRound } from '../mrtr/multi-round.js';
 import type { McpServer as ModernMcpServer } from '@modelcontextprotocol/server';
 import { BoundedMap } from '../util/bounded-map.js';
 import { Subscriptions } from './subscriptions.js';
@@ -236,8 +238,12 @@ export class HTTMCP {
       logger: gateway.logger,
     });
     void server.connect(this.paginated(observed));
-    const modernFactory = this.modernServerFactory();
-    const modern = modernFactory ? gateway.createModern(this.name, modernFactory) : undefined;
+    let modern: ModernEndpoint | undefined;
+    // Multi-round-trip input of the 2026 instance: the intake sees each request before it, and the
+    // exchange table says who sent it (its requestState is bound to that principal).
+    const rounds = gateway.createMultiRound(this.name, (id) => modern?.transport.requestFacts(id)?.principal ?? '');
+    const modernFactory = this.modernServerFactory(rounds);
+    modern = modernFactory ? gateway.createModern(this.name, modernFactory, (mux) => rounds.intake(mux)) : undefined;
     this.mounted = { gateway, hub, server, endpoint: new NchanEndpoint(this.name, hub, gateway, this.scopes, modern) };
     return this.mounted;
   }
@@ -252,9 +258,10 @@ export class HTTMCP {
 
   /**
    * What builds the SDK v2 instance that serves this server's 2026-07-28 requests (one per
-   * server, pinned to that era: src/http/modern.ts), or undefined when it serves none.
+   * server, pinned to that era: src/http/modern.ts), or undefined when it serves none. `rounds`
+   * serves its multi-round-trip input (pass `rounds.serverOptions` to the instance).
    */
-  protected modernServerFactory(): (() => ModernMcpServer) | undefined {
+  protected modernServerFactory(_rounds: MultiRound): (() => ModernMcpServer) | undefined {
     return undefined;
   }
 
