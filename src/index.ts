@@ -10,7 +10,7 @@ export { HTTMCP, type HTTMCPOptions } from './server/httmcp.js';
 export { tool, resource, prompt, definitionsOf } from './server/decorators.js';
 export { PaginatingTransport } from './server/paginate.js';
 /** Marks a prompt argument's zod schema as completable (`completion/complete`), from the SDK. */
-export { completable } from '@modelcontextprotocol/sdk/server/completable.js';
+export { completable } from '@modelcontextprotocol/server';
 export type {
   ArgsOf,
   Context,

@@ -1,6 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import type { Transport, TransportSendOptions } from '@modelcontextprotocol/sdk/shared/transport.js';
-import type { JSONRPCMessage, JSONRPCRequest, MessageExtraInfo, RequestId } from '@modelcontextprotocol/sdk/types.js';
+import type { JSONRPCMessage, JSONRPCRequest, MessageExtraInfo, RequestId, Transport, TransportSendOptions } from '@modelcontextprotocol/server';
 import type { Logger } from '../log.js';
 import type { BackendMetrics, Outcome } from './metrics.js';
 import {
@@ -109,8 +108,9 @@ export class InstrumentedTransport extends TransportMiddleware {
     }
     const request = message as JSONRPCRequest;
     const params = request.params as { name?: unknown; uri?: unknown; _meta?: Carrier } | undefined;
-    const headers = extra?.requestInfo?.headers as Record<string, string | string[] | undefined> | undefined;
-    const session = first(headers?.['mcp-session-id']);
+    const facts = this.requestFacts(request.id);
+    const headers = facts?.headers;
+    const session = facts?.session ?? first(headers?.['mcp-session-id']);
     const { server, metrics } = this.options;
     const name = typeof params?.name === 'string' ? params.name : undefined;
     const isCall = request.method === 'tools/call' && name !== undefined;
@@ -141,8 +141,7 @@ export class InstrumentedTransport extends TransportMiddleware {
     // through the headers object the handler gets, to publishes through the session.
     if (span.isRecording() || parent !== ROOT_CONTEXT) {
       const ctx = trace.setSpan(parent, span);
-      const requestHeaders = extra?.requestInfo?.headers;
-      if (requestHeaders) setRequestContext(requestHeaders, ctx);
+      if (headers) setRequestContext(headers, ctx);
       if (span.isRecording() && session !== undefined) {
         entry.traced = ctx;
         beginSessionTrace(session, ctx);

@@ -1,13 +1,4 @@
-import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import {
-  CallToolRequestSchema,
-  ErrorCode,
-  ListToolsRequestSchema,
-  McpError,
-  type CallToolResult,
-  type Tool,
-  type ToolAnnotations,
-} from '@modelcontextprotocol/sdk/types.js';
+import { ProtocolError, ProtocolErrorCode, type CallToolResult, type McpServer, type ServerContext, type Tool, type ToolAnnotations } from '@modelcontextprotocol/server';
 import type { ZodRawShape } from 'zod';
 import { bearerOfAuthInfo, principalOfAuthInfo } from '../auth/auth-info.js';
 import { principalKey } from '../auth/principal.js';
@@ -353,10 +344,10 @@ export class OpenAPIMCP extends HTTMCP {
    */
   override createMcpServer(): McpServer {
     const server = super.createMcpServer();
-    server.server.setRequestHandler(ListToolsRequestSchema, () => ({ tools: this.toolList as Tool[] }));
-    server.server.setRequestHandler(CallToolRequestSchema, async (request, extra) => {
+    server.server.setRequestHandler('tools/list', () => ({ tools: this.toolList as Tool[] }));
+    server.server.setRequestHandler('tools/call', async (request, extra) => {
       const tool = this.byName.get(request.params.name);
-      if (!tool) throw new McpError(ErrorCode.InvalidParams, `Tool ${request.params.name} not found`);
+      if (!tool) throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Tool ${request.params.name} not found`);
       const started = performance.now();
       let exchanged: Pick<CallContext, 'credentials'>;
       try {
@@ -381,12 +372,12 @@ export class OpenAPIMCP extends HTTMCP {
   }
 
   /** The credential of a call made for the caller with an exchanged token (`tokenExchange`); none without. */
-  private async exchanged(extra: { authInfo?: Parameters<typeof bearerOfAuthInfo>[0]; signal: AbortSignal }): Promise<Pick<CallContext, 'credentials'>> {
+  private async exchanged(extra: ServerContext): Promise<Pick<CallContext, 'credentials'>> {
     if (!this.exchanger) return {};
-    const principal = principalOfAuthInfo(extra.authInfo);
-    const bearer = bearerOfAuthInfo(extra.authInfo);
+    const principal = principalOfAuthInfo(extra.http?.authInfo);
+    const bearer = bearerOfAuthInfo(extra.http?.authInfo);
     if (!principal || !bearer) throw new Error('this API is called with a token exchanged for the caller\'s: the request has no bearer token (authentication is off?)');
-    const token = await this.exchanger.token(principalKey(principal), bearer, extra.signal);
+    const token = await this.exchanger.token(principalKey(principal), bearer, extra.mcpReq.signal);
     return { credentials: { [this.exchanger.options.scheme]: { token } } };
   }
 

@@ -1,4 +1,4 @@
-import type { Tool, ToolAnnotations } from '@modelcontextprotocol/sdk/types.js';
+import type { Tool, ToolAnnotations } from '@modelcontextprotocol/server';
 import { buildInput, type ToolInput } from './arguments.js';
 import { isRecord, SpecError, type HttpMethod, type JsonSchemaObject, type OperationSpec } from './model.js';
 import { assignToolNames } from './names.js';

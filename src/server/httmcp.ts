@@ -1,24 +1,20 @@
-import { McpServer, ResourceTemplate } from '@modelcontextprotocol/sdk/server/mcp.js';
-import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
-import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
+import { LoggingLevelSchema } from '@modelcontextprotocol/core';
 import {
-  CreateMessageResultSchema,
-  ElicitResultSchema,
-  ErrorCode,
-  ListRootsResultSchema,
-  LoggingLevelSchema,
-  McpError,
-  SetLevelRequestSchema,
-  SubscribeRequestSchema,
-  UnsubscribeRequestSchema,
+  McpServer,
+  ProtocolError,
+  ProtocolErrorCode,
+  ResourceTemplate,
   type CallToolResult,
   type ClientCapabilities,
   type LoggingLevel,
+  type RequestOptions,
+  type ServerContext,
   type ServerNotification,
   type ServerRequest,
-} from '@modelcontextprotocol/sdk/types.js';
+  type Transport,
+} from '@modelcontextprotocol/server';
 import type { Router } from 'express';
-import type { ZodRawShape } from 'zod';
+import { z, type ZodRawShape } from 'zod';
 import { principalOfAuthInfo } from '../auth/auth-info.js';
 import { Gateway } from '../gateway.js';
 import { createLogger, type Logger } from '../log.js';
@@ -35,6 +31,7 @@ import { Subscriptions } from './subscriptions.js';
 import { toPromptResult, toResourceResult, toToolResult } from './content.js';
 import { definitionsOf } from './decorators.js';
 import { PaginatingTransport } from './paginate.js';
+import { factsOfContext } from './request-facts.js';
 import { Scopes, ScopedTransport } from './scopes.js';
 import type {
   Context,
@@ -78,7 +75,8 @@ interface Mounted {
 const LEVELS = LoggingLevelSchema.options;
 /** Subscription limits that all clients share: worth reclaiming abandoned subscriptions for. */
 const SERVER_WIDE = new Set([LIMIT_SETTINGS.subscriptionsTotal, LIMIT_SETTINGS.subscriptionsTotalBytes]);
-type Extra = RequestHandlerExtra<ServerRequest, ServerNotification>;
+/** The SDK v2 handler context (`ctx` of `setRequestHandler` and `register*` callbacks). */
+type Extra = ServerContext;
 
 /**
  * An MCP server: tools, resources and prompts declared with decorators or plain functions and
@@ -283,7 +281,7 @@ export class HTTMCP {
       { name, version, ...(title === undefined ? {} : { title }) },
       { capabilities: { logging: {} }, ...(instructions === undefined ? {} : { instructions }) },
     );
-    server.server.setRequestHandler(SetLevelRequestSchema, (request, extra) => {
+    server.server.setRequestHandler('logging/setLevel', (request, extra) => {
       this.logLevels.set(this.subscriberKey(extra, server), request.params.level);
       return {};
     });
@@ -291,17 +289,17 @@ export class HTTMCP {
     server.server.registerCapabilities({ resources: { subscribe: true, listChanged: true } });
     /** Who subscribed through this SDK server: forgotten with it (its clients cannot be reached). */
     const subscribed = new Set<string>();
-    server.server.setRequestHandler(SubscribeRequestSchema, async (request, extra) => {
+    server.server.setRequestHandler('resources/subscribe', async (request, extra) => {
       const key = this.subscriberKey(extra, server);
       // The hub's sessions are forgotten when they end; one set of all of them would only grow.
       if (!this.mounted || server !== this.mounted.server) subscribed.add(key);
-      const subscribe = () => this.subscriptions.add(request.params.uri, key, this.principalOf(extra, server), this.laterSender(extra, server));
+      const subscribe = () => this.subscriptions.add(request.params.uri, key, this.principalOf(extra, server), this.laterSender(sessionOf(extra, server), server));
       let refusal = subscribe();
       if (refusal && SERVER_WIDE.has(refusal.data.limit) && (await this.reclaimSubscriptions()) > 0) refusal = subscribe();
-      if (refusal) throw new McpError(refusal.code, refusal.message, refusal.data);
+      if (refusal) throw new ProtocolError(refusal.code, refusal.message, refusal.data);
       return {};
     });
-    server.server.setRequestHandler(UnsubscribeRequestSchema, (request, extra) => {
+    server.server.setRequestHandler('resources/unsubscribe', (request, extra) => {
       this.subscriptions.remove(request.params.uri, this.subscriberKey(extra, server));
       return {};
     });
@@ -309,7 +307,7 @@ export class HTTMCP {
     this.servers.add(server);
     server.server.onclose = () => {
       this.servers.delete(server);
-      this.forgetSession(this.subscriberKey(undefined, server));
+      this.forgetSession(this.serverKey(server));
       for (const key of subscribed) this.forgetSession(key);
     };
     return server;
@@ -317,72 +315,71 @@ export class HTTMCP {
 
   /** @internal Builds the context handed to handlers of `server`. */
   context(extra: Extra, server: McpServer, tool?: string): Context {
-    const sessionId = sessionOf(extra);
+    // Read once: the transport forgets a request's facts when its reply leaves, and handlers may
+    // log or push after that (background work).
+    const facts = factsOfContext(extra, server.server.transport);
+    const sessionId = extra.sessionId ?? facts?.session;
+    const key = sessionId ?? this.serverKey(server);
+    const requestId = extra.mcpReq.id;
     const serverName = this.name;
     let logger: Logger | undefined;
     const base = this.mounted?.gateway.logger ?? this.options.gateway?.logger;
     const timeout = this.options.requestTimeoutMs ?? 60_000;
-    const ask = async <T>(
-      capability: keyof ClientCapabilities,
-      request: ServerRequest,
-      schema: Parameters<Extra['sendRequest']>[1],
-      timeoutMs: number | undefined,
-    ): Promise<T> => {
-      const capabilities = this.clientCapabilities(extra, server);
+    const ask = async <T>(capability: keyof ClientCapabilities, request: ServerRequest, timeoutMs: number | undefined): Promise<T> => {
+      const capabilities = this.clientCapabilities(sessionId, server);
       // Unknown capabilities (a session opened before a backend restart) are tried: the client
       // answers with an error if it cannot, and the timeout bounds the wait.
       if (capabilities && capabilities[capability] === undefined) {
-        throw new McpError(ErrorCode.InvalidRequest, `The client does not support ${request.method} (it did not declare the ${capability} capability)`);
+        throw new ProtocolError(ProtocolErrorCode.InvalidRequest, `The client does not support ${request.method} (it did not declare the ${capability} capability)`);
       }
-      return (await extra.sendRequest(request, schema, { timeout: timeoutMs ?? timeout })) as T;
+      // `mcpReq.send`, not `mcpReq.elicitInput`/`requestSampling`: only it relates the request to
+      // this one, which is how the hub knows which session to send it to.
+      const options: RequestOptions = { timeout: timeoutMs ?? timeout };
+      return (await extra.mcpReq.send(request as { method: ServerRequest['method']; params?: Record<string, unknown> }, options)) as T;
     };
-    const headers = (extra.requestInfo?.headers ?? {}) as Record<string, string | string[] | undefined>;
-    const progressToken = extra._meta?.progressToken;
+    const progressToken = extra.mcpReq._meta?.progressToken;
     return {
       sessionId,
-      requestId: extra.requestId,
+      requestId,
       // A child logger only when a handler logs: most calls never do.
       get logger() {
-        return (logger ??= (base ?? defaultLogger()).child({ server: serverName, ...(sessionId === undefined ? { request: extra.requestId } : { session: sessionId }), ...(tool === undefined ? {} : { tool }) }));
+        return (logger ??= (base ?? defaultLogger()).child({ server: serverName, ...(sessionId === undefined ? { request: requestId } : { session: sessionId }), ...(tool === undefined ? {} : { tool }) }));
       },
-      signal: extra.signal,
-      headers,
-      auth: principalOfAuthInfo(extra.authInfo),
+      signal: extra.mcpReq.signal,
+      headers: facts?.headers ?? {},
+      auth: principalOfAuthInfo(extra.http?.authInfo),
       extra,
       progress: async (progress, total, message) => {
         if (progressToken === undefined) return;
-        await extra.sendNotification({
+        await extra.mcpReq.notify({
           method: 'notifications/progress',
           params: { progressToken, progress, ...(total === undefined ? {} : { total }), ...(message === undefined ? {} : { message }) },
         });
       },
       log: async (level, data, logger) => {
-        const threshold = this.logLevels.get(this.subscriberKey(extra, server));
+        const threshold = this.logLevels.get(key);
         if (threshold !== undefined && LEVELS.indexOf(level) < LEVELS.indexOf(threshold)) return;
-        await extra.sendNotification({
+        await extra.mcpReq.notify({
           method: 'notifications/message',
           params: { level, data, ...(logger === undefined ? {} : { logger }) },
         });
       },
-      push: (notification) => this.laterSender(extra, server)(notification as ServerNotification),
-      sample: (params, options) =>
-        ask('sampling', { method: 'sampling/createMessage', params }, CreateMessageResultSchema, options?.timeoutMs),
-      elicit: (params, options) =>
-        ask('elicitation', { method: 'elicitation/create', params: { mode: 'form', ...params } }, ElicitResultSchema, options?.timeoutMs),
-      roots: (options) => ask('roots', { method: 'roots/list' }, ListRootsResultSchema, options?.timeoutMs),
+      push: (notification) => this.laterSender(sessionId, server)(notification as ServerNotification),
+      sample: (params, options) => ask('sampling', { method: 'sampling/createMessage', params }, options?.timeoutMs),
+      elicit: (params, options) => ask('elicitation', { method: 'elicitation/create', params: { mode: 'form', ...params } }, options?.timeoutMs),
+      roots: (options) => ask('roots', { method: 'roots/list' }, options?.timeoutMs),
       closeStream: async () => {
-        if (this.mounted && server === this.mounted.server) await this.mounted.hub.closeStream(extra.requestId);
-        else extra.closeSSEStream?.();
+        if (this.mounted && server === this.mounted.server) await this.mounted.hub.closeStream(requestId);
+        else extra.http?.closeSSE?.();
       },
     };
   }
 
   /**
-   * How to reach the client of this request at any time, also after the request ended: through
+   * How to reach the client of a request at any time, also after the request ended: through
    * the hub for a session nchan holds, else as a notification of the client's own SDK server.
    */
-  private laterSender(extra: Extra, server: McpServer): (notification: ServerNotification) => Promise<void> {
-    const session = sessionOf(extra);
+  private laterSender(session: string | undefined, server: McpServer): (notification: ServerNotification) => Promise<void> {
     const mounted = this.mounted;
     if (mounted && server === mounted.server && session !== undefined) {
       return (notification) => mounted.hub.push(session, { jsonrpc: '2.0', ...notification });
@@ -390,9 +387,12 @@ export class HTTMCP {
     return (notification) => server.server.notification(notification);
   }
 
-  /** What the client of this request declared at `initialize` (undefined when not known). */
-  private clientCapabilities(extra: Extra, server: McpServer): ClientCapabilities | undefined {
-    const session = sessionOf(extra);
+  /**
+   * What the client of a session declared at `initialize` (undefined when not known). The SDK's
+   * `getClientCapabilities()` is instance-wide (the last `initialize` wins), so the hub keeps
+   * them per session.
+   */
+  private clientCapabilities(session: string | undefined, server: McpServer): ClientCapabilities | undefined {
     if (this.mounted && server === this.mounted.server && session !== undefined) return this.mounted.hub.clientCapabilities(session);
     return server.server.getClientCapabilities();
   }
@@ -413,14 +413,17 @@ export class HTTMCP {
 
   /** Who sent this request, for per-principal bounds ('' when anonymous or not known). */
   protected principalOf(extra: Extra, server: McpServer): string {
-    if (this.mounted && server === this.mounted.server) return this.mounted.hub.principalOf(extra.requestId) ?? '';
+    if (this.mounted && server === this.mounted.server) return this.mounted.hub.principalOf(extra.mcpReq.id) ?? '';
     return '';
   }
 
   /** Who per-client state belongs to: the request's session, or the one client of an SDK server. */
-  private subscriberKey(extra: Extra | undefined, server: McpServer): string {
-    const session = extra ? sessionOf(extra) : undefined;
-    if (session !== undefined) return session;
+  private subscriberKey(extra: Extra, server: McpServer): string {
+    return sessionOf(extra, server) ?? this.serverKey(server);
+  }
+
+  /** The key of the one client of an SDK server on a single-client transport. */
+  private serverKey(server: McpServer): string {
     let id = this.serverIds.get(server);
     if (!id) this.serverIds.set(server, (id = `server:${this.nextServerId++}`));
     return id;
@@ -458,11 +461,9 @@ function defaultLogger(): Logger {
   return (fallbackLogger ??= createLogger());
 }
 
-/** The session a request belongs to, on nchan (header set by the hub) or any other transport. */
-function sessionOf(extra: Extra): string | undefined {
-  if (extra.sessionId !== undefined) return extra.sessionId;
-  const header = extra.requestInfo?.headers['mcp-session-id'];
-  return Array.isArray(header) ? header[0] : header;
+/** The session a request belongs to: the transport's, or the one the hub delivered it for. */
+function sessionOf(extra: Extra, server: McpServer): string | undefined {
+  return extra.sessionId ?? factsOfContext(extra, server.server.transport)?.session;
 }
 
 /**
@@ -475,6 +476,20 @@ function declareEveryKind(server: McpServer): void {
   server.registerTool(placeholder, {}, () => ({ content: [] })).remove();
   server.registerResource(placeholder, `httmcp://${placeholder}`, {}, () => ({ contents: [] })).remove();
   server.registerPrompt(placeholder, {}, () => ({ messages: [] })).remove();
+}
+
+/**
+ * A zod shape as the zod object the SDK takes (what it would make of a raw shape itself). A whole
+ * zod schema passes as it is: the typed API asks for a shape, but a schema with `.meta()` or a
+ * strict root needs the object (see examples/everything.ts).
+ */
+function objectSchema(shape: ZodRawShape | undefined): z.ZodType {
+  if (shape === undefined) return z.object({});
+  return isZodSchema(shape) ? shape : z.object(shape);
+}
+
+function isZodSchema(value: object): value is z.ZodType {
+  return typeof (value as { _zod?: unknown })._zod === 'object';
 }
 
 /** The text of a tool result that reports an error, for the call log. */
@@ -494,8 +509,9 @@ function apply(server: McpServer, definition: Definition, owner: HTTMCP): void {
           ...(options.title === undefined ? {} : { title: options.title }),
           ...(options.description === undefined ? {} : { description: options.description }),
           ...(options.annotations === undefined ? {} : { annotations: options.annotations }),
-          inputSchema: options.input ?? {},
-          ...(options.output === undefined ? {} : { outputSchema: options.output }),
+          // Schemas as zod objects (the v2 SDK's preferred form; a raw shape becomes the same object).
+          inputSchema: objectSchema(options.input),
+          ...(options.output === undefined ? {} : { outputSchema: objectSchema(options.output) }),
         },
         async (args: unknown, extra: Extra) => {
           const started = performance.now();
@@ -542,7 +558,7 @@ function apply(server: McpServer, definition: Definition, owner: HTTMCP): void {
         {
           ...(options.title === undefined ? {} : { title: options.title }),
           ...(options.description === undefined ? {} : { description: options.description }),
-          ...(options.args === undefined ? {} : { argsSchema: options.args }),
+          ...(options.args === undefined ? {} : { argsSchema: objectSchema(options.args) }),
         },
         async (...params: unknown[]) => {
           const [args, extra] = (options.args === undefined ? [{}, params[0]] : params) as [unknown, Extra];

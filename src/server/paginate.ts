@@ -1,5 +1,12 @@
-import type { Transport, TransportSendOptions } from '@modelcontextprotocol/sdk/shared/transport.js';
-import { ErrorCode, type JSONRPCMessage, type JSONRPCRequest, type MessageExtraInfo, type RequestId } from '@modelcontextprotocol/sdk/types.js';
+import {
+  ProtocolErrorCode,
+  type JSONRPCMessage,
+  type JSONRPCRequest,
+  type MessageExtraInfo,
+  type RequestId,
+  type Transport,
+  type TransportSendOptions,
+} from '@modelcontextprotocol/server';
 import { TransportMiddleware } from './transport-middleware.js';
 
 /** The list methods and the field of their result that holds the list. */
@@ -66,7 +73,7 @@ export class PaginatingTransport extends TransportMiddleware {
     const params = (request.params ?? {}) as { cursor?: unknown };
     const offset = params.cursor === undefined ? 0 : decodeCursor(params.cursor);
     if (offset === undefined) {
-      void this.inner.send({ jsonrpc: '2.0', id: request.id, error: { code: ErrorCode.InvalidParams, message: 'Invalid cursor: pass back a nextCursor this server gave' } });
+      void this.inner.send({ jsonrpc: '2.0', id: request.id, error: { code: ProtocolErrorCode.InvalidParams, message: 'Invalid cursor: pass back a nextCursor this server gave' } });
       return;
     }
     this.pages.set(request.id, { field, offset });

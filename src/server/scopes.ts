@@ -1,6 +1,13 @@
-import type { Transport, TransportSendOptions } from '@modelcontextprotocol/sdk/shared/transport.js';
-import { UriTemplate } from '@modelcontextprotocol/sdk/shared/uriTemplate.js';
-import { ErrorCode, type JSONRPCMessage, type JSONRPCRequest, type MessageExtraInfo, type RequestId } from '@modelcontextprotocol/sdk/types.js';
+import {
+  ProtocolErrorCode,
+  UriTemplate,
+  type JSONRPCMessage,
+  type JSONRPCRequest,
+  type MessageExtraInfo,
+  type RequestId,
+  type Transport,
+  type TransportSendOptions,
+} from '@modelcontextprotocol/server';
 import { principalOfAuthInfo } from '../auth/auth-info.js';
 import { TransportMiddleware } from './transport-middleware.js';
 
@@ -148,7 +155,7 @@ export class ScopedTransport extends TransportMiddleware {
             jsonrpc: '2.0',
             id: request.id,
             error: {
-              code: ErrorCode.InvalidRequest,
+              code: ProtocolErrorCode.InvalidRequest,
               message: `Forbidden: ${target.kind} ${target.name} needs scope ${missing.join(' ')} (insufficient_scope)`,
               data: { error: 'insufficient_scope', scope: needed!.join(' ') },
             },

@@ -1,4 +1,4 @@
-import type { ServerNotification } from '@modelcontextprotocol/sdk/types.js';
+import type { ServerNotification } from '@modelcontextprotocol/server';
 import { limitError, type BackendLimits } from '../session/limits.js';
 import { Quota } from '../util/quota.js';
 

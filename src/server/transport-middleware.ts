@@ -1,5 +1,5 @@
-import type { Transport, TransportSendOptions } from '@modelcontextprotocol/sdk/shared/transport.js';
-import type { JSONRPCMessage, MessageExtraInfo } from '@modelcontextprotocol/sdk/types.js';
+import type { JSONRPCMessage, MessageExtraInfo, RequestId, Transport, TransportSendOptions } from '@modelcontextprotocol/server';
+import { requestFactsOf, type RequestFacts, type RequestFactsSource } from './request-facts.js';
 
 /**
  * A Transport that sits between the SDK server and another Transport and passes everything
@@ -7,7 +7,7 @@ import type { JSONRPCMessage, MessageExtraInfo } from '@modelcontextprotocol/sdk
  * client) for the messages they change. Pagination, per-tool scopes and instrumentation are
  * such layers, so the SDK server stays unaware of them.
  */
-export abstract class TransportMiddleware implements Transport {
+export abstract class TransportMiddleware implements Transport, RequestFactsSource {
   onclose?: () => void;
   onerror?: (error: Error) => void;
   onmessage?: <T extends JSONRPCMessage>(message: T, extra?: MessageExtraInfo) => void;
@@ -36,6 +36,10 @@ export abstract class TransportMiddleware implements Transport {
 
   send(message: JSONRPCMessage, options?: TransportSendOptions): Promise<void> {
     return this.inner.send(message, options);
+  }
+
+  requestFacts(id: RequestId): RequestFacts | undefined {
+    return requestFactsOf(this.inner, id);
   }
 
   /** A message from the client, on its way to the server. */

@@ -1,5 +1,3 @@
-import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
-import type { Logger } from '../log.js';
 import type {
   CallToolResult,
   CreateMessageRequest,
@@ -12,10 +10,10 @@ import type {
   PromptMessage,
   ReadResourceResult,
   RequestId,
-  ServerNotification,
-  ServerRequest,
+  ServerContext,
   ToolAnnotations,
-} from '@modelcontextprotocol/sdk/types.js';
+} from '@modelcontextprotocol/server';
+import type { Logger } from '../log.js';
 import type { z, ZodRawShape } from 'zod';
 import type { Principal } from '../auth/principal.js';
 
@@ -134,8 +132,13 @@ export interface Context {
    * without one, the request id) and the tool, so an operator can follow one call.
    */
   readonly logger: Logger;
-  /** The SDK's own handler extra, for anything not covered above. */
-  readonly extra: RequestHandlerExtra<ServerRequest, ServerNotification>;
+  /**
+   * The SDK's own handler context (`ServerContext` of `@modelcontextprotocol/server`: `mcpReq`,
+   * `http.authInfo`...), for anything not covered above. Its `sessionId` is the transport's, so
+   * on nchan it is undefined: read {@link Context.sessionId}. Its `mcpReq.id` is the id the
+   * transport delivered the request with (the hub's own, not the client's).
+   */
+  readonly extra: ServerContext;
 }
 
 /** Options of a request the server sends to the client. */

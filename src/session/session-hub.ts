@@ -1,14 +1,15 @@
 import { randomBytes } from 'node:crypto';
-import type { Transport, TransportSendOptions } from '@modelcontextprotocol/sdk/shared/transport.js';
 import {
-  ErrorCode,
+  ProtocolErrorCode as ErrorCode,
   type ClientCapabilities,
   type JSONRPCMessage,
   type JSONRPCNotification,
   type JSONRPCRequest,
   type MessageExtraInfo,
   type RequestId,
-} from '@modelcontextprotocol/sdk/types.js';
+  type Transport,
+  type TransportSendOptions,
+} from '@modelcontextprotocol/server';
 import type { Logger } from '../log.js';
 import type { NchanPublisher } from '../nchan/publisher.js';
 import { BoundedMap } from '../util/bounded-map.js';
@@ -17,6 +18,7 @@ import { limitError, resolveLimits, type BackendLimits } from './limits.js';
 import { StreamCloser } from './stream-closer.js';
 import { authInfoOf } from '../auth/auth-info.js';
 import { PRINCIPAL_HEADER, type Principal } from '../auth/principal.js';
+import type { RequestFacts, RequestFactsSource } from '../server/request-facts.js';
 
 /**
  * The channel every session of server `name` also subscribes to (see the session location in
@@ -106,8 +108,10 @@ export interface Forwarded {
   parsed?: unknown;
 }
 
-interface Inflight {
+interface Inflight extends RequestFacts {
   session: string;
+  /** The client's headers as handlers see them (`ctx.headers`): with the session, without credentials. */
+  headers: Record<string, string | string[] | undefined>;
   wire: Wire;
   originalId: RequestId;
   key: string;
@@ -139,7 +143,7 @@ interface Inflight {
  * server sends for a request go inline while its HTTP exchange is open, otherwise they are
  * published to the session (or, on Streamable HTTP, to that request's stream).
  */
-export class SessionHub implements Transport {
+export class SessionHub implements Transport, RequestFactsSource {
   onclose?: () => void;
   onerror?: (error: Error) => void;
   onmessage?: <T extends JSONRPCMessage>(message: T, extra?: MessageExtraInfo) => void;
@@ -249,6 +253,11 @@ export class SessionHub implements Transport {
     return typeof hubId === 'number' ? this.inflight.get(hubId)?.principal : undefined;
   }
 
+  /** The session and headers of a request being handled, by the id the hub delivered it with. */
+  requestFacts(hubId: RequestId): RequestFacts | undefined {
+    return typeof hubId === 'number' ? this.inflight.get(hubId) : undefined;
+  }
+
   /** Sessions this hub saw end (client left or deleted it) since it started, for `/metrics`. */
   get closedSessionCount(): number {
     return this.closedSessions;
@@ -276,9 +285,8 @@ export class SessionHub implements Transport {
   private async classify(forwarded: Forwarded): Promise<Delivery> {
     const parsed = 'parsed' in forwarded ? classifyJson(forwarded.parsed) : parseMessage(forwarded.body);
     if ('error' in parsed) return { kind: 'invalid', body: JSON.stringify(parsed.error) };
-    const extra: MessageExtraInfo = forwarded.auth
-      ? authenticatedExtra(forwarded)
-      : { requestInfo: { headers: { ...forwarded.headers, 'mcp-session-id': forwarded.session } } };
+    // Headers and session reach handlers through requestFacts(), not the SDK's extra (see request-facts.ts).
+    const extra: MessageExtraInfo | undefined = forwarded.auth ? authenticatedExtra(forwarded) : undefined;
     const message = parsed.message;
 
     switch (parsed.kind) {
@@ -412,7 +420,7 @@ export class SessionHub implements Transport {
     await this.enqueuePublish(entry, JSON.stringify(message));
   }
 
-  private receiveRequest(forwarded: Forwarded, message: JSONRPCRequest, extra: MessageExtraInfo): Promise<Delivery> {
+  private receiveRequest(forwarded: Forwarded, message: JSONRPCRequest, extra: MessageExtraInfo | undefined): Promise<Delivery> {
     const key = sessionKey(forwarded.session, message.id);
     if (this.bySessionId.has(key)) {
       return Promise.resolve(invalid(message.id, ErrorCode.InvalidRequest, `Request id ${JSON.stringify(message.id)} is already in use`));
@@ -438,6 +446,7 @@ export class SessionHub implements Transport {
       chain: Promise.resolve(),
       startedAt: Date.now(),
       principal,
+      headers: handlerHeaders(forwarded),
     };
     const delivery = new Promise<Delivery>((resolve) => {
       const timer = setTimeout(() => this.release(entry), forwarded.holdUntilReplied ? 2 ** 31 - 1 : this.inlineBudgetMs);
@@ -758,7 +767,14 @@ function sessionKey(session: string, id: RequestId | undefined): string {
  * (`authInfo`), never the credential, so nothing they forward can leak it.
  */
 function authenticatedExtra(forwarded: Forwarded): MessageExtraInfo {
-  const { authorization: credential, [PRINCIPAL_HEADER]: _principal, ...headers } = forwarded.headers;
+  const credential = forwarded.headers.authorization;
   const bearer = typeof credential === 'string' ? /^bearer\s+(\S+)$/i.exec(credential)?.[1] : undefined;
-  return { requestInfo: { headers: { ...headers, 'mcp-session-id': forwarded.session } }, authInfo: authInfoOf(forwarded.auth!, bearer) };
+  return { authInfo: authInfoOf(forwarded.auth!, bearer) };
+}
+
+/** The headers a handler sees: the client's, with its session, and without the credential when the edge authenticated it. */
+function handlerHeaders(forwarded: Forwarded): Record<string, string | string[] | undefined> {
+  if (!forwarded.auth) return { ...forwarded.headers, 'mcp-session-id': forwarded.session };
+  const { authorization: _credential, [PRINCIPAL_HEADER]: _principal, ...headers } = forwarded.headers;
+  return { ...headers, 'mcp-session-id': forwarded.session };
 }

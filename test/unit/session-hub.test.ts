@@ -1,5 +1,5 @@
-import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import { EmptyResultSchema, ErrorCode, LATEST_PROTOCOL_VERSION, type RequestId } from '@modelcontextprotocol/sdk/types.js';
+import type { McpServer } from '@modelcontextprotocol/server';
+import { ErrorCode, LATEST_PROTOCOL_VERSION, type RequestId } from '@modelcontextprotocol/sdk/types.js';
 import { setTimeout as delay } from 'node:timers/promises';
 import { z } from 'zod';
 import { Gateway } from '../../src/gateway.js';
@@ -79,7 +79,7 @@ async function harness(options: Partial<SessionHubOptions> = {}): Promise<Harnes
       return 'done';
     })
     .tool('ask', {}, async (_args, ctx) => {
-      await ctx.extra.sendRequest({ method: 'ping' }, EmptyResultSchema);
+      await ctx.extra.mcpReq.send({ method: 'ping' });
       return 'answered';
     })
     .tool('chatter', {}, async (_args, ctx) => {
@@ -510,8 +510,8 @@ describe('SessionHub: other messages', () => {
   test('a server message tied to no request goes to the server\'s broadcast channel, once', async () => {
     const h = await harness();
     await h.mcp.server.sendToolListChanged();
-    expect(h.publisher.calls).toEqual([
-      { op: 'publish', channel: 'httmcp.broadcast.test', event: 'message', body: JSON.stringify({ method: 'notifications/tools/list_changed', jsonrpc: '2.0' }) },
+    expect(h.publisher.calls.map((call) => ('body' in call ? { ...call, body: JSON.parse(call.body) } : call))).toEqual([
+      { op: 'publish', channel: 'httmcp.broadcast.test', event: 'message', body: { method: 'notifications/tools/list_changed', jsonrpc: '2.0' } },
     ]);
   });
 
