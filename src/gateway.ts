@@ -247,12 +247,12 @@ export class Gateway {
    * The 2026-07-28 request path of the server named `name`, served by one instance from
    * `factory` (see {@link ModernEndpoint}); same inline budget and reply limits as its hub.
    */
-  createModern(name: string, factory: ModernEndpointOptions['factory'], wrapTransport?: ModernEndpointOptions['wrapTransport']): ModernEndpoint {
+  createModern(name: string, factory: ModernEndpointOptions['factory'], wrap?: ModernEndpointOptions['wrap']): ModernEndpoint {
     const { inlineBudgetMs, inlineReplyMax, livenessIntervalMs } = this.options;
     return new ModernEndpoint({
       name,
       factory,
-      ...(wrapTransport === undefined ? {} : { wrapTransport }),
+      ...(wrap === undefined ? {} : { wrap }),
       publisher: this.publisher,
       logger: this.logger,
       limits: this.limits,

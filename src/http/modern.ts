@@ -72,11 +72,8 @@ export interface ModernEndpointOptions {
   name: string;
   /** Builds the server's SDK instance; called once (the instance is pinned to the 2026 era). */
   factory: () => McpServer | Promise<McpServer>;
-  /**
-   * What the instance is served on: a middleware around the multiplexing transport (the
-   * multi-round-trip intake of src/mrtr/), or by default the transport itself.
-   */
-  wrapTransport?: (mux: MultiplexTransport) => Transport;
+  /** Transport middleware between the instance and the exchanges (pagination, scopes, metrics). */
+  wrap?: (transport: Transport) => Transport;
   publisher: NchanPublisher;
   logger: Logger;
   limits: BackendLimits;
@@ -141,7 +138,7 @@ export class ModernEndpoint {
     this.running = new Quota({ perSession: Number.POSITIVE_INFINITY, perPrincipal: this.limits.inflightPerPrincipal, total: this.limits.inflightTotal });
     this.streams = new StreamCloser(this.publisher, this.logger, this.limits.streamClosers);
     this.handle = serveStdio(options.factory, {
-      transport: options.wrapTransport ? options.wrapTransport(this.mux) : this.mux,
+      transport: options.wrap ? options.wrap(this.mux) : this.mux,
       legacy: 'reject',
       onerror: (error) => this.logger.debug({ server: this.name, err: error }, '2026-era instance reported an error'),
     });

@@ -1,5 +1,7 @@
 import { LoggingLevelSchema } from '@modelcontextprotocol/core';
 import {
+  CLIENT_CAPABILITIES_META_KEY,
+  isInputRequiredResult,
   McpServer,
   ProtocolError,
   ProtocolErrorCode,
@@ -24,8 +26,10 @@ import { createNchanRouter } from '../http/router.js';
 import { DEFAULT_LIMITS, LIMIT_SETTINGS, type BackendLimits } from '../session/limits.js';
 import type { SessionHub } from '../session/session-hub.js';
 import type { ModernEndpoint } from '../http/modern.js';
+import type { InputRound } from '../mrtr/input-round.js';
 import type { MultiRound } from '../mrtr/multi-round.js';
 import type { McpServer as ModernMcpServer } from '@modelcontextprotocol/server';
+import { inputMethods } from './input.js';
 import { BoundedMap } from '../util/bounded-map.js';
 import { Subscriptions } from './subscriptions.js';
 import { toPromptResult, toResourceResult, toToolResult } from './content.js';
@@ -101,6 +105,8 @@ export class HTTMCP {
     return this.scopes.tools;
   }
   private readonly servers = new Set<McpServer>();
+  /** The multi-round-trip input of SDK servers that serve the 2026 era (see {@link createMcpServer}). */
+  private readonly multiRounds = new WeakMap<McpServer, MultiRound>();
   /** Per-session `logging/setLevel`, bounded so idle sessions cannot grow it without limit. */
   private logLevelMap: BoundedMap<string, LoggingLevel> | undefined;
   private mounted: Mounted | undefined;
@@ -241,7 +247,7 @@ export class HTTMCP {
     // exchange table says who sent it (its requestState is bound to that principal).
     const rounds = gateway.createMultiRound(this.name, (id) => modern?.transport.requestFacts(id)?.principal ?? '');
     const modernFactory = this.modernServerFactory(rounds);
-    modern = modernFactory ? gateway.createModern(this.name, modernFactory, (mux) => rounds.intake(mux)) : undefined;
+    modern = modernFactory ? gateway.createModern(this.name, modernFactory, (transport) => rounds.intake(transport)) : undefined;
     this.mounted = { gateway, hub, server, endpoint: new NchanEndpoint(this.name, hub, gateway, this.scopes, modern) };
     return this.mounted;
   }
@@ -259,8 +265,8 @@ export class HTTMCP {
    * server, pinned to that era: src/http/modern.ts), or undefined when it serves none. `rounds`
    * serves its multi-round-trip input (pass `rounds.serverOptions` to the instance).
    */
-  protected modernServerFactory(_rounds: MultiRound): (() => ModernMcpServer) | undefined {
-    return undefined;
+  protected modernServerFactory(rounds: MultiRound): (() => ModernMcpServer) | undefined {
+    return () => this.createMcpServer(rounds);
   }
 
   /** Serves this server over any SDK transport (stdio, NATS, in-memory...). */
@@ -274,13 +280,17 @@ export class HTTMCP {
     return new ScopedTransport(new PaginatingTransport(transport, this.options.pageSize ?? 100, this.options.pageBytes), this.scopes);
   }
 
-  /** A fresh SDK `McpServer` carrying every definition; kept in sync with later additions. */
-  createMcpServer(): McpServer {
+  /**
+   * A fresh SDK `McpServer` carrying every definition; kept in sync with later additions. With
+   * `rounds`, its handlers ask for input in multi-round-trip requests when it serves the 2026 era.
+   */
+  createMcpServer(rounds?: MultiRound): McpServer {
     const { name, version, title, instructions } = this.options;
     const server = new McpServer(
       { name, version, ...(title === undefined ? {} : { title }) },
-      { capabilities: { logging: {} }, ...(instructions === undefined ? {} : { instructions }) },
+      { capabilities: { logging: {} }, ...(instructions === undefined ? {} : { instructions }), ...rounds?.serverOptions },
     );
+    if (rounds) this.multiRounds.set(server, rounds);
     server.server.setRequestHandler('logging/setLevel', (request, extra) => {
       this.logLevels.set(this.subscriberKey(extra, server), request.params.level);
       return {};
@@ -313,8 +323,16 @@ export class HTTMCP {
     return server;
   }
 
-  /** @internal Builds the context handed to handlers of `server`. */
-  context(extra: Extra, server: McpServer, tool?: string): Context {
+  /**
+   * @internal The input round of one handler run, when `server` serves the 2026 era (undefined on
+   * a 2025 one: its handlers ask the client with real requests).
+   */
+  inputRound(extra: Extra, server: McpServer): InputRound | undefined {
+    return this.multiRounds.get(server)?.round(extra, server.server.getNegotiatedProtocolVersion());
+  }
+
+  /** @internal Builds the context handed to handlers of `server` (`round`: see {@link inputRound}). */
+  context(extra: Extra, server: McpServer, tool?: string, round?: InputRound): Context {
     // Read once: the transport forgets a request's facts when its reply leaves, and handlers may
     // log or push after that (background work).
     const facts = factsOfContext(extra, server.server.transport);
@@ -338,6 +356,8 @@ export class HTTMCP {
       return (await extra.mcpReq.send(request as { method: ServerRequest['method']; params?: Record<string, unknown> }, options)) as T;
     };
     const progressToken = extra.mcpReq._meta?.progressToken;
+    const declared = (): ClientCapabilities | undefined =>
+      round ? ((extra.mcpReq.envelope as Record<string, unknown> | undefined)?.[CLIENT_CAPABILITIES_META_KEY] as ClientCapabilities | undefined) : this.clientCapabilities(sessionId, server);
     return {
       sessionId,
       requestId,
@@ -365,9 +385,10 @@ export class HTTMCP {
         });
       },
       push: (notification) => this.laterSender(sessionId, server)(notification as ServerNotification),
-      sample: (params, options) => ask('sampling', { method: 'sampling/createMessage', params }, options?.timeoutMs),
-      elicit: (params, options) => ask('elicitation', { method: 'elicitation/create', params: { mode: 'form', ...params } }, options?.timeoutMs),
-      roots: (options) => ask('roots', { method: 'roots/list' }, options?.timeoutMs),
+      get clientCapabilities() {
+        return declared();
+      },
+      ...inputMethods(round, ask, declared),
       closeStream: async () => {
         if (this.mounted && server === this.mounted.server) await this.mounted.hub.closeStream(requestId);
         else extra.http?.closeSSE?.();
@@ -516,7 +537,15 @@ function apply(server: McpServer, definition: Definition, owner: HTTMCP): void {
         async (args: unknown, extra: Extra) => {
           const started = performance.now();
           try {
-            const result = toToolResult(await handler(args as never, owner.context(extra, server, definition.name)), structured);
+            const round = owner.inputRound(extra, server);
+            const ctx = owner.context(extra, server, definition.name, round);
+            const returned = round ? await round.run(() => handler(args as never, ctx)) : await handler(args as never, ctx);
+            // Asking for input (2026-07-28), or the SDK's explicit `inputRequired(...)` form.
+            if (isInputRequiredResult(returned)) {
+              owner.recordCall(definition.name, started);
+              return returned;
+            }
+            const result = toToolResult(returned, structured);
             owner.recordCall(definition.name, started, result.isError ? toolErrorText(result) : undefined);
             return result;
           } catch (error) {
@@ -534,8 +563,12 @@ function apply(server: McpServer, definition: Definition, owner: HTTMCP): void {
         ...(options.description === undefined ? {} : { description: options.description }),
         ...(options.mimeType === undefined ? {} : { mimeType: options.mimeType }),
       };
-      const read = async (url: URL, variables: Record<string, string | string[]>, extra: Extra) =>
-        toResourceResult(await handler(variables as never, { ...owner.context(extra, server), uri: url }), url, options.mimeType);
+      const read = async (url: URL, variables: Record<string, string | string[]>, extra: Extra) => {
+        const round = owner.inputRound(extra, server);
+        const ctx = { ...owner.context(extra, server, undefined, round), uri: url };
+        const returned = round ? await round.run(() => handler(variables as never, ctx)) : await handler(variables as never, ctx);
+        return isInputRequiredResult(returned) ? returned : toResourceResult(returned, url, options.mimeType);
+      };
       if (uri.includes('{')) {
         const complete = options.complete
           ? Object.fromEntries(
@@ -562,7 +595,10 @@ function apply(server: McpServer, definition: Definition, owner: HTTMCP): void {
         },
         async (...params: unknown[]) => {
           const [args, extra] = (options.args === undefined ? [{}, params[0]] : params) as [unknown, Extra];
-          return toPromptResult(await handler(args as never, owner.context(extra, server)), options.description);
+          const round = owner.inputRound(extra, server);
+          const ctx = owner.context(extra, server, undefined, round);
+          const returned = round ? await round.run(() => handler(args as never, ctx)) : await handler(args as never, ctx);
+          return isInputRequiredResult(returned) ? returned : toPromptResult(returned, options.description);
         },
       );
       return;
