@@ -243,6 +243,43 @@ describe('conformance 0.2.0-alpha.12 --requirements 2025-11-25 through nginx+nch
   });
 });
 
+describe('conformance 0.2.0-alpha.12 input-required-* scenarios (2026-07-28 multi round-trip requests) through nginx+nchan', () => {
+  let stack: Stack;
+  let outDir: string;
+  let scenarios: string[] = [];
+  let results: ScenarioResult[] = [];
+  const runs: Run[] = [];
+
+  beforeAll(async () => {
+    if (!existsSync(NEXT_SUITE_DIR)) throw new Error(`${NEXT_SUITE_DIR} is missing: run npm ci (devDependency mcp-conformance-next)`);
+    const list = await conformance(['list', '--server'], 60_000, NEXT_SUITE_DIR);
+    scenarios = parseScenarioList(list.stdout).filter((name) => name.startsWith('input-required-'));
+    stack = await startTestStack({ servers: [createEverythingServer()] });
+    outDir = mkdtempSync(join(tmpdir(), 'httmcp-conformance-mrtr-'));
+    // One scenario per run (the CLI takes one --scenario); they are quick.
+    for (const scenario of scenarios) {
+      runs.push(await conformance(['server', '--url', stack.servers.everything!, '--scenario', scenario, '-o', outDir], SUITE_TIMEOUT_MS, NEXT_SUITE_DIR));
+    }
+    results = readResults(outDir);
+    console.log(`${summarize(results).replace('--suite all', 'input-required-*')}\n  (results: ${outDir})`);
+  }, HOOK_TIMEOUT_MS);
+
+  afterAll(async () => {
+    await stack?.stop();
+    if (outDir && count(results, 'FAILURE') === 0) rmSync(outDir, { recursive: true, force: true });
+  });
+
+  test('every input-required-* scenario runs and passes, without warnings', () => {
+    expect(scenarios.length).toBeGreaterThanOrEqual(14);
+    expect(results.map((result) => result.scenario).sort()).toEqual([...scenarios].sort());
+    const notPassed = results.flatMap(({ scenario, checks }) =>
+      checks.filter((check) => check.status !== 'SUCCESS').map((check) => `${scenario} ${check.id} ${check.status}: ${check.errorMessage ?? ''}`),
+    );
+    expect(notPassed).toEqual([]);
+    expect(runs.map((run) => run.code)).toEqual(scenarios.map(() => 0));
+  });
+});
+
 /**
  * What the suite's scenarios call. Several scenarios cannot tell a missing tool from a present
  * one (the SDK answers an unknown tool with an `isError` result that has text content), so the
@@ -264,10 +301,18 @@ const FIXTURE = {
     'test_elicitation_sep1034_defaults',
     'test_elicitation_sep1330_enums',
     'json_schema_2020_12_tool',
+    'test_input_required_result_elicitation',
+    'test_input_required_result_sampling',
+    'test_input_required_result_list_roots',
+    'test_input_required_result_request_state',
+    'test_input_required_result_multiple_inputs',
+    'test_input_required_result_multi_round',
+    'test_input_required_result_tampered_state',
+    'test_input_required_result_capabilities',
   ],
   resources: ['test://static-text', 'test://static-binary', 'test://watched-resource'],
   templates: ['test://template/{id}/data'],
-  prompts: ['test_simple_prompt', 'test_prompt_with_arguments', 'test_prompt_with_embedded_resource', 'test_prompt_with_image'],
+  prompts: ['test_simple_prompt', 'test_prompt_with_arguments', 'test_prompt_with_embedded_resource', 'test_prompt_with_image', 'test_input_required_result_prompt'],
 };
 
 describe.each(TRANSPORTS)('%s: the fixture', (kind) => {
