@@ -42,6 +42,21 @@ describe('MultiRound on a server pinned to 2026-07-28', () => {
       const color = (ask('step2', COLOR).content as { color: string }).color;
       return `${name} likes ${color}`;
     });
+    tool('swallows', (ask) => {
+      try {
+        ask('user_name', NAME);
+      } catch {
+        // A handler that catches the signal...
+      }
+      return 'returned anyway';
+    });
+    tool('same_key_twice', (ask) => `${JSON.stringify(ask('k', NAME))}${JSON.stringify(ask('k', COLOR))}`);
+    tool('changing', (ask) => {
+      // A question that differs on every run (it names the run): not a stable question.
+      const first = ask('first', inputRequired.elicit({ message: `Name? (run ${runs.changing})`, requestedSchema: NAME.params.requestedSchema as never }));
+      ask('second', COLOR);
+      return JSON.stringify(first);
+    });
     tool('three_steps', (ask) => ['step1', 'step2', 'step3'].map((key) => JSON.stringify(ask(key, NAME).content).length).join(','));
     tool('all_at_once', (_ask, _args, all) => {
       const answers = all({ name: NAME, capital: CAPITAL, roots: inputRequired.listRoots() });
@@ -133,6 +148,24 @@ describe('MultiRound on a server pinned to 2026-07-28', () => {
   test('asking for a capability the client did not declare answers -32021 naming it', async () => {
     const reply = await call('greet', {}, 'alice', { sampling: {} });
     expect(reply.error).toMatchObject({ code: -32021, data: { requiredCapabilities: { elicitation: expect.anything() } } });
+  });
+
+  test('a handler that swallows the signal still ends in input_required (what it returned is dropped)', async () => {
+    const reply = await call('swallows');
+    expect(reply.result).toMatchObject({ resultType: 'input_required', inputRequests: { user_name: NAME } });
+  });
+
+  test('one key for two different questions in one run is a handler bug: an error result, not a silent mix-up', async () => {
+    const reply = await call('same_key_twice', { inputResponses: { k: accept({ name: 'A' }) } });
+    expect(reply.result).toMatchObject({ isError: true });
+    expect(text(reply)).toMatch(/two different questions/);
+  });
+
+  test('a carried answer is used only for the question it answered: a changed question is asked again', async () => {
+    const r2 = await call('changing', { inputResponses: { first: accept({ name: 'Bo' }) } });
+    expect(Object.keys(r2.result!.inputRequests as object)).toEqual(['second']);
+    const r3 = await call('changing', { inputResponses: { second: accept({ color: 'red' }) }, requestState: r2.result!.requestState });
+    expect(Object.keys(r3.result!.inputRequests as object)).toEqual(['first']);
   });
 
   test('the answers a state carries count against the same limit (a tool call reports it as an error result)', async () => {
