@@ -9,7 +9,8 @@ import { MultiRound } from '../../src/mrtr/multi-round.js';
 import { enveloped, MuxTransport, servePinned, type Reply } from '../helpers/pinned-2026.js';
 
 const SECRET = 'a-session-secret-of-32-bytes-or-more!';
-const NAME = inputRequired.elicit({ message: 'What is your name?', requestedSchema: { type: 'object', properties: { name: { type: 'string' } }, required: ['name'] } });
+const NAME_SCHEMA = { type: 'object' as const, properties: { name: { type: 'string' as const } }, required: ['name'] };
+const NAME = inputRequired.elicit({ message: 'What is your name?', requestedSchema: NAME_SCHEMA });
 const COLOR = inputRequired.elicit({ message: 'Favourite colour?', requestedSchema: { type: 'object', properties: { color: { type: 'string' } }, required: ['color'] } });
 const CAPITAL = inputRequired.createMessage({ messages: [{ role: 'user', content: { type: 'text', text: 'Capital of France?' } }], maxTokens: 50 });
 const accept = (content: Record<string, unknown>) => ({ action: 'accept', content });
@@ -53,7 +54,7 @@ describe('MultiRound on a server pinned to 2026-07-28', () => {
     tool('same_key_twice', (ask) => `${JSON.stringify(ask('k', NAME))}${JSON.stringify(ask('k', COLOR))}`);
     tool('changing', (ask) => {
       // A question that differs on every run (it names the run): not a stable question.
-      const first = ask('first', inputRequired.elicit({ message: `Name? (run ${runs.changing})`, requestedSchema: NAME.params.requestedSchema as never }));
+      const first = ask('first', inputRequired.elicit({ message: `Name? (run ${runs.changing})`, requestedSchema: NAME_SCHEMA }));
       ask('second', COLOR);
       return JSON.stringify(first);
     });
