@@ -4,7 +4,9 @@
  * signed state, refusals before the handler.
  */
 import { inputRequired, McpServer, type InputRequest } from '@modelcontextprotocol/server';
+import { jest } from '@jest/globals';
 import { z } from 'zod';
+import { Gateway } from '../../src/gateway.js';
 import { MultiRound } from '../../src/mrtr/multi-round.js';
 import { enveloped, MuxTransport, servePinned, type Reply } from '../helpers/pinned-2026.js';
 
@@ -176,5 +178,49 @@ describe('MultiRound on a server pinned to 2026-07-28', () => {
     const r3 = await call('three_steps', { inputResponses: { step2: accept({ name: 'c'.repeat(3000) }) }, requestState: r2.result!.requestState });
     expect(r3.result).toMatchObject({ isError: true });
     expect(text(r3)).toMatch(/HTTMCP_MAX_INPUT_RESPONSES_BYTES/);
+  });
+});
+
+describe('the multi-round settings of a gateway', () => {
+  const answer = (bytes: number) => ({ user_name: { action: 'accept', content: { name: 'x'.repeat(bytes) } } });
+
+  test('HTTMCP_MAX_INPUT_RESPONSES_BYTES bounds a retry, HTTMCP_REQUEST_STATE_TTL the life of a state', async () => {
+    const gateway = Gateway.fromEnv({
+      HTTMCP_PUBLISH_URL: 'http://127.0.0.1:1',
+      HTTMCP_SESSION_SECRET: 'x'.repeat(32),
+      HTTMCP_MAX_INPUT_RESPONSES_BYTES: '300',
+      HTTMCP_REQUEST_STATE_TTL: '30',
+    });
+    const mux = new MuxTransport();
+    const rounds = gateway.createMultiRound('calc', (id) => mux.principalOf(id));
+    const server = new McpServer({ name: 'calc', version: '1.0.0' }, { ...rounds.serverOptions });
+    server.registerTool('greet', { inputSchema: z.object({}) }, async (_args, ctx) => {
+      const round = rounds.round(ctx, server.server.getNegotiatedProtocolVersion())!;
+      return round.run(() => ({ content: [{ type: 'text' as const, text: `Hello, ${String((round.answer('user_name', NAME) as { content?: Record<string, unknown> }).content?.name)}` }] }));
+    });
+    const served = servePinned(server, rounds.intake(mux));
+    try {
+      const call = (extra: Record<string, unknown>) => mux.request('tools/call', enveloped({ name: 'greet', arguments: {}, ...extra }));
+      expect((await call({ inputResponses: answer(400) })).error).toMatchObject({ code: -32602, data: { max: 300 } });
+      const first = await call({});
+      const state = first.result!.requestState;
+      const clock = jest.spyOn(Date, 'now');
+      const now = Date.now();
+      try {
+        clock.mockReturnValue(now + 32_000);
+        expect((await call({ inputResponses: answer(3), requestState: state })).error).toMatchObject({ code: -32602, message: 'Invalid or expired requestState' });
+        clock.mockReturnValue(now + 20_000);
+        expect((await call({ inputResponses: answer(3), requestState: state })).result).toMatchObject({ resultType: 'complete' });
+      } finally {
+        clock.mockRestore();
+      }
+    } finally {
+      await served.close();
+    }
+  });
+
+  test('a TTL of 0 is refused when the server is mounted, naming the problem', () => {
+    const gateway = Gateway.fromEnv({ HTTMCP_PUBLISH_URL: 'http://127.0.0.1:1', HTTMCP_SESSION_SECRET: 'x'.repeat(32), HTTMCP_REQUEST_STATE_TTL: '0' });
+    expect(() => gateway.createMultiRound('calc', () => '')).toThrow(/requestState TTL must be a positive number/);
   });
 });
