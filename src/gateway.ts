@@ -274,6 +274,7 @@ export class Gateway {
       server: name,
       sessionSecret: this.secret,
       principal,
+      maxInFlight: this.limits.inflightTotal,
       ...(requestStateTtlSeconds === undefined ? {} : { ttlSeconds: requestStateTtlSeconds }),
       ...(maxInputResponsesBytes === undefined ? {} : { maxInputResponsesBytes }),
     });

@@ -18,6 +18,8 @@ export interface MultiRoundOptions {
   maxInputResponsesBytes?: number;
   /** Who sent request `id` ('' when anonymous), from what its transport delivered with it. */
   principal?: (id: RequestId, extra: MessageExtraInfo | undefined) => string;
+  /** Requests in flight whose binding is kept (the server's in-flight bound; default 100,000). */
+  maxInFlight?: number;
 }
 
 /**
@@ -54,6 +56,7 @@ export class MultiRound {
     return (this.intakeTransport = new RetryIntake(inner, {
       maxInputResponsesBytes: this.maxBytes,
       principal: this.options.principal ?? (() => ''),
+      ...(this.options.maxInFlight === undefined ? {} : { maxInFlight: this.options.maxInFlight }),
     }));
   }
 

@@ -1,4 +1,5 @@
 import type { JSONRPCMessage, MessageExtraInfo, RequestId, Transport, TransportSendOptions } from '@modelcontextprotocol/server';
+import { TransportMiddleware } from '../server/transport-middleware.js';
 import { BoundedMap } from '../util/bounded-map.js';
 import type { RequestBinding } from './request-state.js';
 
@@ -33,49 +34,23 @@ export interface RetryIntakeOptions {
  * are delivered, and what their `requestState` is bound to (principal, method, params) is kept
  * until their reply or cancellation, for {@link binding}.
  */
-export class RetryIntake implements Transport {
-  onclose?: () => void;
-  onerror?: (error: Error) => void;
-  onmessage?: <T extends JSONRPCMessage>(message: T, extra?: MessageExtraInfo) => void;
+export class RetryIntake extends TransportMiddleware {
   private readonly bindings: BoundedMap<RequestId, RequestBinding>;
   private readonly maxBytes: number;
 
   constructor(
-    private readonly inner: Transport,
+    inner: Transport,
     private readonly options: RetryIntakeOptions,
   ) {
+    super(inner);
     this.maxBytes = options.maxInputResponsesBytes ?? DEFAULT_MAX_INPUT_RESPONSES_BYTES;
     if (!(this.maxBytes > 0)) throw new RangeError(`the inputResponses limit must be positive, got ${this.maxBytes}`);
     this.bindings = new BoundedMap(options.maxInFlight ?? 100_000);
-    inner.onclose = () => this.onclose?.();
-    inner.onerror = (error) => this.onerror?.(error);
-    inner.onmessage = (message, extra) => this.receive(message, extra);
   }
 
-  get sessionId(): string | undefined {
-    return this.inner.sessionId;
-  }
-
-  setProtocolVersion(version: string): void {
-    this.inner.setProtocolVersion?.(version);
-  }
-
-  start(): Promise<void> {
-    return this.inner.start();
-  }
-
-  close(): Promise<void> {
-    return this.inner.close();
-  }
-
-  send(message: JSONRPCMessage, options?: TransportSendOptions): Promise<void> {
+  override send(message: JSONRPCMessage, options?: TransportSendOptions): Promise<void> {
     if (this.bindings.size > 0 && ('result' in message || 'error' in message) && message.id !== undefined) this.bindings.delete(message.id);
     return this.inner.send(message, options);
-  }
-
-  /** The facts the wrapped transport keeps of request `id` (httmcp's `Context` reads them through here). */
-  requestFacts(id: RequestId): unknown {
-    return (this.inner as { requestFacts?: (id: RequestId) => unknown }).requestFacts?.(id);
   }
 
   /** What the request `id` (in flight) is, for binding its `requestState`. */
@@ -83,7 +58,7 @@ export class RetryIntake implements Transport {
     return this.bindings.get(id);
   }
 
-  private receive(message: JSONRPCMessage, extra?: MessageExtraInfo): void {
+  protected override receive(message: JSONRPCMessage, extra?: MessageExtraInfo): void {
     if ('method' in message && 'id' in message && INPUT_REQUIRED_METHODS.has(message.method)) {
       const refusal = this.refusal(message.params);
       if (refusal) {
