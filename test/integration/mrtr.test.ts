@@ -12,7 +12,7 @@
  */
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { ElicitRequestSchema, CreateMessageRequestSchema, ListRootsRequestSchema } from '@modelcontextprotocol/sdk/types.js';
-import { inputRequired } from '@modelcontextprotocol/server';
+import { acceptedContent, inputRequired } from '@modelcontextprotocol/server';
 import { z } from 'zod';
 import { HTTMCP, type Context, type Stack } from '../../src/index.js';
 import { pythonSdk, runPythonClient, type PythonSdk } from '../helpers/python-sdk.js';
@@ -75,6 +75,13 @@ function createMrtrServer(): HTTMCP {
         where: inputRequired.listRoots(),
       });
       return JSON.stringify(Object.keys(answers).sort());
+    })
+    .tool('explicit', {}, (_args, ctx) => {
+      ran('explicit');
+      // The SDK's explicit form: return the question, read the answer on the next run.
+      const answer = acceptedContent(ctx.extra.mcpReq.inputResponses, 'who');
+      if (!answer) return inputRequired({ inputRequests: { who: inputRequired.elicit({ message: 'Who, explicitly?', requestedSchema: NAME_SCHEMA }) } });
+      return `explicit: ${String(answer.name)}`;
     })
     .prompt('intro', {}, async (_args, ctx) => {
       ran('intro');
@@ -148,6 +155,7 @@ describe('one handler asks for input on both eras, through nginx+nchan', () => {
     // Three runs: no answer, then the first two, then all three.
     expect(runs.survey! - before).toBe(3);
     expect(await client.callTool({ name: 'batch', arguments: {} })).toMatchObject({ content: [{ text: '["where","who"]' }] });
+    expect(await client.callTool({ name: 'explicit', arguments: {} })).toMatchObject({ content: [{ text: 'explicit: Alice' }] });
     const prompt = await client.getPrompt({ name: 'intro' });
     expect(prompt.messages[0]).toMatchObject({ content: { type: 'text', text: 'Introduce Alice.' } });
     expect(await client.readResource({ uri: 'mrtr://profile' })).toMatchObject({ contents: [{ uri: 'mrtr://profile', text: 'profile of Alice' }] });
@@ -175,6 +183,8 @@ describe('one handler asks for input on both eras, through nginx+nchan', () => {
     expect(await client.callTool({ name: 'survey', arguments: {} })).toMatchObject({ content: [{ text: 'Bob / Paris / green' }] });
     expect(runs.survey! - before).toBe(1);
     expect(await client.callTool({ name: 'batch', arguments: {} })).toMatchObject({ content: [{ text: '["where","who"]' }] });
+    // The SDK's legacy shim asks the explicit form's question over the session.
+    expect(await client.callTool({ name: 'explicit', arguments: {} })).toMatchObject({ content: [{ text: 'explicit: Bob' }] });
     expect((await client.getPrompt({ name: 'intro' })).messages[0]).toMatchObject({ content: { text: 'Introduce Bob.' } });
     expect(await client.readResource({ uri: 'mrtr://profile' })).toMatchObject({ contents: [{ text: 'profile of Bob' }] });
     expect(asked).toEqual(expect.arrayContaining(['What is your name?', 'Sign in to continue', 'Favourite colour?', 'Who?']));
