@@ -29,7 +29,7 @@ import type { ModernEndpoint } from '../http/modern.js';
 import type { InputRound } from '../mrtr/input-round.js';
 import type { MultiRound } from '../mrtr/multi-round.js';
 import type { McpServer as ModernMcpServer } from '@modelcontextprotocol/server';
-import { inputMethods } from './input.js';
+import { inputMethods, runInRound } from './input.js';
 import { BoundedMap } from '../util/bounded-map.js';
 import { Subscriptions } from './subscriptions.js';
 import { toPromptResult, toResourceResult, toToolResult } from './content.js';
@@ -539,7 +539,7 @@ function apply(server: McpServer, definition: Definition, owner: HTTMCP): void {
           try {
             const round = owner.inputRound(extra, server);
             const ctx = owner.context(extra, server, definition.name, round);
-            const returned = round ? await round.run(() => handler(args as never, ctx)) : await handler(args as never, ctx);
+            const returned = await runInRound(round, () => handler(args as never, ctx));
             // Asking for input (2026-07-28), or the SDK's explicit `inputRequired(...)` form.
             if (isInputRequiredResult(returned)) {
               owner.recordCall(definition.name, started);
@@ -566,7 +566,7 @@ function apply(server: McpServer, definition: Definition, owner: HTTMCP): void {
       const read = async (url: URL, variables: Record<string, string | string[]>, extra: Extra) => {
         const round = owner.inputRound(extra, server);
         const ctx = { ...owner.context(extra, server, undefined, round), uri: url };
-        const returned = round ? await round.run(() => handler(variables as never, ctx)) : await handler(variables as never, ctx);
+        const returned = await runInRound(round, () => handler(variables as never, ctx));
         return isInputRequiredResult(returned) ? returned : toResourceResult(returned, url, options.mimeType);
       };
       if (uri.includes('{')) {
@@ -597,7 +597,7 @@ function apply(server: McpServer, definition: Definition, owner: HTTMCP): void {
           const [args, extra] = (options.args === undefined ? [{}, params[0]] : params) as [unknown, Extra];
           const round = owner.inputRound(extra, server);
           const ctx = owner.context(extra, server, undefined, round);
-          const returned = round ? await round.run(() => handler(args as never, ctx)) : await handler(args as never, ctx);
+          const returned = await runInRound(round, () => handler(args as never, ctx));
           return isInputRequiredResult(returned) ? returned : toPromptResult(returned, options.description);
         },
       );

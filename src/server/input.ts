@@ -6,6 +6,7 @@ import {
   type CreateMessageResult,
   type ElicitResult,
   type InputRequest,
+  type InputRequiredResult,
   type InputResponse,
   type ListRootsResult,
   type ServerRequest,
@@ -72,4 +73,9 @@ export function inputMethods(
       return Object.fromEntries(answers) as Record<K, InputResponse>;
     },
   };
+}
+
+/** Runs a handler: in its input round on a 2026-07-28 request (see `InputRound.run`), as is otherwise. */
+export async function runInRound<R>(round: InputRound | undefined, handler: () => R | Promise<R>): Promise<R | InputRequiredResult> {
+  return round ? round.run(handler) : handler();
 }
