@@ -1,7 +1,7 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import type { CallToolResult, GetPromptResult, ReadResourceResult } from '@modelcontextprotocol/server';
 import { z } from 'zod';
-import { completable, HTTMCP, prompt, resource, tool, type Context } from '../src/index.js';
+import { completable, HTTMCP, inputRequired, prompt, resource, tool, type Context } from '../src/index.js';
 import { TaskFixtures } from './everything-tasks.js';
 
 /**
@@ -71,6 +71,18 @@ const JSON_SCHEMA_2020_12_INPUT = z
 const asShape = <S extends z.ZodObject>(schema: S): S['shape'] => schema as unknown as S['shape'];
 
 const WATCHED_URI = 'test://watched-resource';
+
+/** Forms of the multi-round-trip scenarios (`input-required-*`). */
+const NAME_FORM = { type: 'object' as const, properties: { name: { type: 'string' as const } }, required: ['name'] };
+const CONFIRM_FORM = { type: 'object' as const, properties: { ok: { type: 'boolean' as const } }, required: ['ok'] };
+const COLOR_FORM = { type: 'object' as const, properties: { color: { type: 'string' as const } }, required: ['color'] };
+const CONTEXT_FORM = { type: 'object' as const, properties: { context: { type: 'string' as const } }, required: ['context'] };
+
+/** The text of a sampling answer. */
+function sampledText(result: { content: unknown }): string {
+  const block = (Array.isArray(result.content) ? result.content[0] : result.content) as { type?: string; text?: string } | undefined;
+  return block?.type === 'text' ? (block.text ?? '') : `(${block?.type ?? 'no'} content)`;
+}
 
 /** The suite's fixture: exact names and answers as its scenarios expect them. */
 export class Everything {
@@ -268,6 +280,73 @@ export class Everything {
     return `Elicitation completed: action=${result.action}, content=${JSON.stringify(result.content ?? {})}`;
   }
 
+  // ---- asking for input: the input-required-* scenarios (2026-07-28 multi round-trip requests).
+  // Written once: on a 2025 session each question is a real request to the client instead.
+
+  @tool({ description: 'Asks the user for their name (elicitation) and greets them' })
+  async test_input_required_result_elicitation(_args: Record<string, never>, ctx: Context) {
+    const answer = await ctx.elicit({ message: 'What is your name?', requestedSchema: NAME_FORM }, { key: 'user_name' });
+    return answer.action === 'accept' ? `Hello, ${String(answer.content?.name)}!` : `No name given (${answer.action})`;
+  }
+
+  @tool({ description: "Asks the client's model a question (sampling)" })
+  async test_input_required_result_sampling(_args: Record<string, never>, ctx: Context) {
+    const answer = await ctx.sample(
+      { messages: [{ role: 'user', content: { type: 'text', text: 'What is the capital of France?' } }], maxTokens: 100 },
+      { key: 'capital_question' },
+    );
+    return `The model answered: ${sampledText(answer)}`;
+  }
+
+  @tool({ description: "Asks the client for its roots (roots/list)" })
+  async test_input_required_result_list_roots(_args: Record<string, never>, ctx: Context) {
+    const { roots } = await ctx.roots({ key: 'client_roots' });
+    return `Client roots: ${roots.map((root) => root.uri).join(', ') || '(none)'}`;
+  }
+
+  @tool({ description: 'Asks for a confirmation; the answer comes back with the signed requestState' })
+  async test_input_required_result_request_state(_args: Record<string, never>, ctx: Context) {
+    // A requestState echoed on this request was verified before the handler ran.
+    const answer = await ctx.elicit({ message: 'Please confirm', requestedSchema: CONFIRM_FORM }, { key: 'confirm' });
+    return `state-ok: confirmed=${answer.action === 'accept' && answer.content?.ok === true}`;
+  }
+
+  @tool({ description: 'Asks three questions at once: elicitation, sampling and roots' })
+  async test_input_required_result_multiple_inputs(_args: Record<string, never>, ctx: Context) {
+    const answers = await ctx.input({
+      user_name: inputRequired.elicit({ message: 'What is your name?', requestedSchema: NAME_FORM }),
+      greeting: inputRequired.createMessage({ messages: [{ role: 'user', content: { type: 'text', text: 'Generate a greeting' } }], maxTokens: 50 }),
+      client_roots: inputRequired.listRoots(),
+    });
+    return `Got ${Object.keys(answers).sort().join(', ')}`;
+  }
+
+  @tool({ description: 'Asks two questions, one round each (the first answer comes back in the requestState)' })
+  async test_input_required_result_multi_round(_args: Record<string, never>, ctx: Context) {
+    const name = await ctx.elicit({ message: 'Step 1: What is your name?', requestedSchema: NAME_FORM }, { key: 'step1' });
+    const color = await ctx.elicit({ message: 'Step 2: What is your favorite color?', requestedSchema: COLOR_FORM }, { key: 'step2' });
+    return `${String(name.content?.name)} likes ${String(color.content?.color)}`;
+  }
+
+  @tool({ description: 'Asks for a confirmation under an HMAC-signed requestState (a tampered one is refused)' })
+  async test_input_required_result_tampered_state(_args: Record<string, never>, ctx: Context) {
+    const answer = await ctx.elicit({ message: 'Please confirm', requestedSchema: CONFIRM_FORM }, { key: 'confirm' });
+    return `confirmed=${answer.action === 'accept' && answer.content?.ok === true}`;
+  }
+
+  @tool({ description: 'Asks only for what the client declared it can answer' })
+  async test_input_required_result_capabilities(_args: Record<string, never>, ctx: Context) {
+    const can = ctx.clientCapabilities ?? {};
+    const questions: Record<string, ReturnType<typeof inputRequired.listRoots>> = {
+      ...(can.elicitation ? { user_name: inputRequired.elicit({ message: 'What is your name?', requestedSchema: NAME_FORM }) } : {}),
+      ...(can.sampling ? { greeting: inputRequired.createMessage({ messages: [{ role: 'user', content: { type: 'text', text: 'Generate a greeting' } }], maxTokens: 50 }) } : {}),
+      ...(can.roots ? { client_roots: inputRequired.listRoots() } : {}),
+    };
+    if (Object.keys(questions).length === 0) return 'The client can answer no question';
+    const answers = await ctx.input(questions);
+    return `Got ${Object.keys(answers).sort().join(', ')}`;
+  }
+
   @tool({ description: 'Tool with JSON Schema 2020-12 features for conformance testing (SEP-1613)', input: asShape(JSON_SCHEMA_2020_12_INPUT) })
   json_schema_2020_12_tool(args: z.output<typeof JSON_SCHEMA_2020_12_INPUT>) {
     return `JSON Schema 2020-12 tool called with: ${JSON.stringify(args)}`;
@@ -354,6 +433,12 @@ export class Everything {
         { role: 'user', content: { type: 'text', text: 'Please process the embedded resource above.' } },
       ],
     };
+  }
+
+  @prompt({ title: 'Prompt asking for input', description: 'Asks the user which context to use (input_required on prompts/get)' })
+  async test_input_required_result_prompt(_args: Record<string, never>, ctx: Context) {
+    const answer = await ctx.elicit({ message: 'What context should the prompt use?', requestedSchema: CONTEXT_FORM }, { key: 'user_context' });
+    return `Answer with this context in mind: ${String(answer.content?.context ?? '(none)')}`;
   }
 
   @prompt({ title: 'Prompt With Image', description: 'A prompt that includes image content' })

@@ -1,9 +1,11 @@
+import type { RequestId } from '@modelcontextprotocol/server';
 import type { Logger } from './log.js';
 import { createLogger } from './log.js';
 import { NchanPublisher } from './nchan/publisher.js';
 import { ModernEndpoint, type ModernEndpointOptions } from './http/modern.js';
 import { openTaskStore, resolveTaskSettings, TASK_STORE_SETTING, taskSettingsFromEnv, type TaskSettings } from './tasks/settings.js';
 import type { TaskStore } from './tasks/store.js';
+import { MultiRound } from './mrtr/multi-round.js';
 import { SessionHub, type HubRetained } from './session/session-hub.js';
 import { limitsFromEnv, resolveLimits, type BackendLimits } from './session/limits.js';
 import { DEFAULT_MESSAGE_BUFFER, parseNginxSeconds, type MessageBuffer } from './session/resume.js';
@@ -75,6 +77,16 @@ export interface GatewayOptions {
   taskStore?: TaskStore | string;
   /** Task ttl, poll interval, per-principal bounds and lease (`HTTMCP_TASK_*`, docs/operations.md). */
   taskSettings?: Partial<TaskSettings>;
+  /**
+   * Lifetime of the signed `requestState` of a multi-round-trip request in seconds
+   * (`HTTMCP_REQUEST_STATE_TTL`, default 600): a client must answer within it.
+   */
+  requestStateTtlSeconds?: number;
+  /**
+   * Largest `inputResponses` of a 2026-era retry, and of the answers its `requestState` carries,
+   * in bytes of JSON (`HTTMCP_MAX_INPUT_RESPONSES_BYTES`, default 256 KiB).
+   */
+  maxInputResponsesBytes?: number;
   /** Longest wait for nchan's status at a scrape, in ms (`HTTMCP_NCHAN_STATUS_TIMEOUT_MS`, default 1000). */
   nchanStatusTimeoutMs?: number;
   /** How long nchan's status is reused between scrapes, in ms (`HTTMCP_NCHAN_STATUS_CACHE_MS`, default 1000). */
@@ -108,6 +120,8 @@ export class Gateway {
   /** Recent tool calls and per-tool counters of every server, for the operator console. */
   readonly calls = new CallLog();
   private readonly options: GatewayOptions;
+  /** The session secret, kept only to derive the `requestState` key from it ({@link createMultiRound}). */
+  private readonly secret: string;
   private readonly hubs = new Set<SessionHub>();
   private tasks: TaskStore | undefined;
   private resolvedTaskSettings: TaskSettings | undefined;
@@ -125,6 +139,7 @@ export class Gateway {
       this.logger.warn('HTTMCP_SESSION_SECRET is not set: generated one, so sessions end when this process does');
     }
     this.sessionIds = new SessionIds(secret);
+    this.secret = secret;
     this.backendKey = deriveBackendKey(secret);
     this.publisher = new NchanPublisher({
       url: options.publishUrl,
@@ -192,6 +207,10 @@ export class Gateway {
     if (taskStore) options.taskStore = taskStore;
     const taskSettings = taskSettingsFromEnv(env);
     if (Object.keys(taskSettings).length > 0) options.taskSettings = taskSettings;
+    const stateTtl = number('HTTMCP_REQUEST_STATE_TTL');
+    if (stateTtl !== undefined) options.requestStateTtlSeconds = stateTtl;
+    const maxInputResponses = number('HTTMCP_MAX_INPUT_RESPONSES_BYTES');
+    if (maxInputResponses !== undefined) options.maxInputResponsesBytes = maxInputResponses;
     const statusTimeout = number('HTTMCP_NCHAN_STATUS_TIMEOUT_MS');
     if (statusTimeout !== undefined) options.nchanStatusTimeoutMs = statusTimeout;
     const statusCache = number('HTTMCP_NCHAN_STATUS_CACHE_MS');
@@ -277,6 +296,24 @@ export class Gateway {
           : openTaskStore(configured, (error) => this.logger.warn({ err: error }, 'task store (Redis) connection error'));
     }
     return this.tasks;
+  }
+
+  /**
+   * Multi-round-trip requests of one SDK instance of the server `name` (2026-07-28): its
+   * `requestState` is signed with a key derived from this gateway's session secret, so every
+   * backend of the deployment verifies it. `principal` tells who sent a request by the id the
+   * instance knows it by.
+   */
+  createMultiRound(name: string, principal: (id: RequestId) => string): MultiRound {
+    const { requestStateTtlSeconds, maxInputResponsesBytes } = this.options;
+    return new MultiRound({
+      server: name,
+      sessionSecret: this.secret,
+      principal,
+      maxInFlight: this.limits.inflightTotal,
+      ...(requestStateTtlSeconds === undefined ? {} : { ttlSeconds: requestStateTtlSeconds }),
+      ...(maxInputResponsesBytes === undefined ? {} : { maxInputResponsesBytes }),
+    });
   }
 
   /** A session hub for the server named `name`. */

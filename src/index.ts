@@ -11,9 +11,18 @@ export { tool, resource, prompt, definitionsOf } from './server/decorators.js';
 export { PaginatingTransport } from './server/paginate.js';
 /** Marks a prompt argument's zod schema as completable (`completion/complete`), from the SDK. */
 export { completable } from '@modelcontextprotocol/server';
+/**
+ * Builders of the questions of `ctx.input` (`inputRequired.elicit`, `.elicitUrl`,
+ * `.createMessage`, `.listRoots`) and of the SDK's explicit `input_required` result, from the SDK.
+ */
+export { inputRequired } from '@modelcontextprotocol/server';
+export { InputRequiredSignal } from './mrtr/input-round.js';
 export type {
   ArgsOf,
   Context,
+  ElicitFormInput,
+  ElicitUrlInput,
+  InputOptions,
   PromptHandler,
   PromptOptions,
   PromptReturn,

@@ -2,6 +2,7 @@ import { ProtocolError, ProtocolErrorCode, type CallToolResult, type McpServer, 
 import type { ZodRawShape } from 'zod';
 import { bearerOfAuthInfo, principalOfAuthInfo } from '../auth/auth-info.js';
 import { principalKey } from '../auth/principal.js';
+import type { MultiRound } from '../mrtr/multi-round.js';
 import type { Logger } from '../log.js';
 import type { ItemKind } from '../server/cache-hints.js';
 import { HTTMCP, type HTTMCPOptions } from '../server/httmcp.js';
@@ -355,8 +356,8 @@ export class OpenAPIMCP extends HTTMCP {
    * spec (their JSON Schemas as converted, with no zod round trip), through the SDK's public
    * `setRequestHandler`; `tools/list` is served from that prebuilt list every time.
    */
-  override createMcpServer(): McpServer {
-    const server = super.createMcpServer();
+  override createMcpServer(rounds?: MultiRound): McpServer {
+    const server = super.createMcpServer(rounds);
     server.server.setRequestHandler('tools/list', () => ({ tools: this.toolList as Tool[] }));
     server.server.setRequestHandler('tools/call', async (request, extra) => {
       const tool = this.byName.get(request.params.name);

@@ -1,5 +1,7 @@
 import { LoggingLevelSchema } from '@modelcontextprotocol/core';
 import {
+  CLIENT_CAPABILITIES_META_KEY,
+  isInputRequiredResult,
   McpServer,
   ProtocolError,
   ProtocolErrorCode,
@@ -26,6 +28,10 @@ import { createNchanRouter } from '../http/router.js';
 import { DEFAULT_LIMITS, LIMIT_SETTINGS, type BackendLimits } from '../session/limits.js';
 import type { SessionHub } from '../session/session-hub.js';
 import { modernRequestFacts, type ModernRequestFacts } from '../http/modern-transport.js';
+import type { ModernEndpoint } from '../http/modern.js';
+import type { InputRound } from '../mrtr/input-round.js';
+import type { MultiRound } from '../mrtr/multi-round.js';
+import { inputMethods, runInRound } from './input.js';
 import { BoundedMap } from '../util/bounded-map.js';
 import { Subscriptions } from './subscriptions.js';
 import { toPromptResult, toResourceResult, toToolResult } from './content.js';
@@ -124,6 +130,8 @@ export class HTTMCP {
   private readonly cacheHints: CacheHints | undefined;
   /** `cacheHint` of items that declared one: kind -> name (tools, prompts) or URI (template) -> hint. */
   private readonly itemHints = new Map<ItemKind, Map<string, CacheHint>>();
+  /** The multi-round-trip input of SDK servers that serve the 2026 era (see {@link createMcpServer}). */
+  private readonly multiRounds = new WeakMap<McpServer, MultiRound>();
   /** Per-session `logging/setLevel`, bounded so idle sessions cannot grow it without limit. */
   private logLevelMap: BoundedMap<string, LoggingLevel> | undefined;
   private mounted: Mounted | undefined;
@@ -286,14 +294,20 @@ export class HTTMCP {
     const fanout = new ListenFanout(this.name, gateway.publisher, gateway.logger);
     // This instance's list_changed also goes to listen streams: the one place they are published.
     void server.connect(this.middleware(new ListChangedFanout(observed, fanout)));
-    const modernFactory = this.modernServerFactory();
+    let modern: ModernEndpoint | undefined;
+    // Multi-round-trip input of the 2026 instance: the intake sees each request before it, and the
+    // exchange table says who sent it (its requestState is bound to that principal).
+    // Task reruns run under ids only the tasks extension knows: ask it first.
+    const rounds = gateway.createMultiRound(this.name, (id) => (tasks?.tasks.requestFacts(id) ?? modern?.transport.requestFacts(id))?.principal ?? '');
+    const modernFactory = this.modernServerFactory(rounds);
     // Tasks (2026-07-28 extension) only for servers with task tools: others advertise nothing.
     const tasks = modernFactory && this.definitions.some((d) => d.kind === 'tool' && d.options.task) ? tasksForModern(gateway, { name: this.name, version: this.options.version }, (tool) => this.taskSupport(tool)) : undefined;
-    const modern = modernFactory
-      ? gateway.createModern(this.name, tasks ? tasks.factory(modernFactory) : modernFactory, (transport) =>
+    modern = modernFactory
+      ? gateway.createModern(this.name, tasks ? tasks.factory(modernFactory) : modernFactory, (transport) => {
+          const checked = rounds.intake(transport);
           // Task rounds enter below the middleware, so scopes and metrics see them as calls.
-          this.middleware(instrumentTransport(tasks ? tasks.wrap(transport) : transport, { server: this.name, metrics: gateway.requestMetrics ? gateway.metrics : undefined, hasTool: (name) => this.hasTool(name), logger: gateway.logger })),
-        )
+          return this.middleware(instrumentTransport(tasks ? tasks.wrap(checked) : checked, { server: this.name, metrics: gateway.requestMetrics ? gateway.metrics : undefined, hasTool: (name) => this.hasTool(name), logger: gateway.logger }));
+        })
       : undefined;
     const listen = new ListenEndpoint(this.name, gateway, this.scopes);
     // Listen streams are held by nchan, not by the pinned instance (src/listen/).
@@ -318,10 +332,11 @@ export class HTTMCP {
 
   /**
    * What builds the SDK v2 instance that serves this server's 2026-07-28 requests (one per
-   * server, pinned to that era: src/http/modern.ts), or undefined when it serves none.
+   * server, pinned to that era: src/http/modern.ts), or undefined when it serves none. `rounds`
+   * serves its multi-round-trip input (pass `rounds.serverOptions` to the instance).
    */
-  protected modernServerFactory(): (() => McpServer) | undefined {
-    return () => this.createMcpServer();
+  protected modernServerFactory(rounds: MultiRound): (() => McpServer) | undefined {
+    return () => this.createMcpServer(rounds);
   }
 
   /** Serves this server over any SDK transport (stdio, NATS, in-memory...). */
@@ -361,13 +376,17 @@ export class HTTMCP {
     }
   }
 
-  /** A fresh SDK `McpServer` carrying every definition; kept in sync with later additions. */
-  createMcpServer(): McpServer {
+  /**
+   * A fresh SDK `McpServer` carrying every definition; kept in sync with later additions. With
+   * `rounds`, its handlers ask for input in multi-round-trip requests when it serves the 2026 era.
+   */
+  createMcpServer(rounds?: MultiRound): McpServer {
     const { name, version, title, instructions } = this.options;
     const server = new McpServer(
       { name, version, ...(title === undefined ? {} : { title }) },
-      { capabilities: { logging: {} }, ...(instructions === undefined ? {} : { instructions }), ...(this.cacheHints === undefined ? {} : { cacheHints: this.cacheHints }) },
+      { capabilities: { logging: {} }, ...(instructions === undefined ? {} : { instructions }), ...(this.cacheHints === undefined ? {} : { cacheHints: this.cacheHints }), ...rounds?.serverOptions },
     );
+    if (rounds) this.multiRounds.set(server, rounds);
     server.server.setRequestHandler('logging/setLevel', (request, extra) => {
       this.logLevels.set(this.subscriberKey(extra, server), request.params.level);
       return {};
@@ -400,8 +419,16 @@ export class HTTMCP {
     return server;
   }
 
-  /** @internal Builds the context handed to handlers of `server`. */
-  context(extra: Extra, server: McpServer, tool?: string): Context {
+  /**
+   * @internal The input round of one handler run, when `server` serves the 2026 era (undefined on
+   * a 2025 one: its handlers ask the client with real requests).
+   */
+  inputRound(extra: Extra, server: McpServer): InputRound | undefined {
+    return this.multiRounds.get(server)?.round(extra, server.server.getNegotiatedProtocolVersion());
+  }
+
+  /** @internal Builds the context handed to handlers of `server` (`round`: see {@link inputRound}). */
+  context(extra: Extra, server: McpServer, tool?: string, round?: InputRound): Context {
     // Read once: the transport forgets a request's facts when its reply leaves, and handlers may
     // log or push after that (background work).
     // A task round runs under an id of the tasks extension, which keeps its request's facts.
@@ -428,6 +455,8 @@ export class HTTMCP {
       return (await extra.mcpReq.send(request as { method: ServerRequest['method']; params?: Record<string, unknown> }, options)) as T;
     };
     const progressToken = extra.mcpReq._meta?.progressToken;
+    const declared = (): ClientCapabilities | undefined =>
+      round ? ((extra.mcpReq.envelope as Record<string, unknown> | undefined)?.[CLIENT_CAPABILITIES_META_KEY] as ClientCapabilities | undefined) : this.clientCapabilities(sessionId, server);
     return {
       sessionId,
       requestId,
@@ -461,9 +490,10 @@ export class HTTMCP {
         });
       },
       push: (notification) => this.laterSender(sessionId, server)(notification as ServerNotification),
-      sample: (params, options) => ask('sampling', { method: 'sampling/createMessage', params }, options?.timeoutMs),
-      elicit: (params, options) => ask('elicitation', { method: 'elicitation/create', params: { mode: 'form', ...params } }, options?.timeoutMs),
-      roots: (options) => ask('roots', { method: 'roots/list' }, options?.timeoutMs),
+      get clientCapabilities() {
+        return declared();
+      },
+      ...inputMethods(round, ask, declared),
       closeStream: async () => {
         if (this.mounted && server === this.mounted.server) await this.mounted.hub.closeStream(requestId);
         else extra.http?.closeSSE?.();
@@ -622,7 +652,15 @@ function apply(server: McpServer, definition: Definition, owner: HTTMCP): void {
         async (args: unknown, extra: Extra) => {
           const started = performance.now();
           try {
-            const result = toToolResult(await handler(args as never, owner.context(extra, server, definition.name)), structured);
+            const round = owner.inputRound(extra, server);
+            const ctx = owner.context(extra, server, definition.name, round);
+            const returned = await runInRound(round, () => handler(args as never, ctx));
+            // Asking for input (2026-07-28), or the SDK's explicit `inputRequired(...)` form.
+            if (isInputRequiredResult(returned)) {
+              owner.recordCall(definition.name, started);
+              return returned;
+            }
+            const result = toToolResult(returned, structured);
             owner.recordCall(definition.name, started, result.isError ? toolErrorText(result) : undefined);
             return result;
           } catch (error) {
@@ -643,8 +681,12 @@ function apply(server: McpServer, definition: Definition, owner: HTTMCP): void {
         // The SDK puts it on this resource's reads, over the server's `resources/read` hint.
         ...(options.cacheHint === undefined ? {} : { cacheHint: options.cacheHint }),
       };
-      const read = async (url: URL, variables: Record<string, string | string[]>, extra: Extra) =>
-        toResourceResult(await handler(variables as never, { ...owner.context(extra, server), uri: url }), url, options.mimeType);
+      const read = async (url: URL, variables: Record<string, string | string[]>, extra: Extra) => {
+        const round = owner.inputRound(extra, server);
+        const ctx = { ...owner.context(extra, server, undefined, round), uri: url };
+        const returned = await runInRound(round, () => handler(variables as never, ctx));
+        return isInputRequiredResult(returned) ? returned : toResourceResult(returned, url, options.mimeType);
+      };
       if (uri.includes('{')) {
         const complete = options.complete
           ? Object.fromEntries(
@@ -671,7 +713,10 @@ function apply(server: McpServer, definition: Definition, owner: HTTMCP): void {
         },
         async (...params: unknown[]) => {
           const [args, extra] = (options.args === undefined ? [{}, params[0]] : params) as [unknown, Extra];
-          return toPromptResult(await handler(args as never, owner.context(extra, server)), options.description);
+          const round = owner.inputRound(extra, server);
+          const ctx = owner.context(extra, server, undefined, round);
+          const returned = await runInRound(round, () => handler(args as never, ctx));
+          return isInputRequiredResult(returned) ? returned : toPromptResult(returned, options.description);
         },
       );
       return;

@@ -1,10 +1,14 @@
 import type {
   CallToolResult,
+  ClientCapabilities,
   CreateMessageRequest,
   CreateMessageResult,
   ElicitRequestFormParams,
+  ElicitRequestURLParams,
   ElicitResult,
   GetPromptResult,
+  InputRequest,
+  InputResponse,
   ListRootsResult,
   LoggingLevel,
   PromptMessage,
@@ -135,15 +139,38 @@ export interface Context {
    */
   push(notification: { method: string; params?: Record<string, unknown> }): Promise<void>;
   /**
-   * Asks the client's model for a completion (`sampling/createMessage`). Fails at once with a
-   * clear error when the client did not declare the sampling capability; otherwise waits at most
-   * `timeoutMs` (default: the server's `requestTimeoutMs`).
+   * What the client declared it can do: at `initialize` (2025 era) or in this request's envelope
+   * (2026-07-28). Undefined when not known (a session opened before a backend restart).
    */
-  sample(params: CreateMessageRequest['params'], options?: ServerRequestOptions): Promise<CreateMessageResult>;
-  /** Asks the user for input through the client (`elicitation/create`, form mode). */
-  elicit(params: Omit<ElicitRequestFormParams, 'mode'> & { mode?: 'form' }, options?: ServerRequestOptions): Promise<ElicitResult>;
-  /** Asks the client for its roots (`roots/list`). */
-  roots(options?: ServerRequestOptions): Promise<ListRootsResult>;
+  readonly clientCapabilities: ClientCapabilities | undefined;
+  /**
+   * Asks the client's model for a completion (`sampling/createMessage`).
+   *
+   * The input methods (`sample`, `elicit`, `roots`, `input`) serve both protocol eras with the
+   * same code. On a 2025 session they send the client a real request and wait at most
+   * `timeoutMs` (default: the server's `requestTimeoutMs`); they fail at once when the client
+   * did not declare the capability. On a 2026-07-28 request, one whose answer is not in the
+   * request ends the handler: the client gets `input_required` with the question, asks, and
+   * retries, and the handler runs again from the start, this time getting the answer. So a
+   * handler must do nothing it cannot repeat before its last question (docs/mrtr.md).
+   */
+  sample(params: CreateMessageRequest['params'], options?: InputOptions): Promise<CreateMessageResult>;
+  /**
+   * Asks the user for input through the client (`elicitation/create`): a form (`mode: 'form'`,
+   * the default: `message` and `requestedSchema`), or a URL to visit (`mode: 'url'`: `message`
+   * and `url`; on a 2025 session an `elicitationId` is made up when not given). See
+   * {@link Context.sample} for how it serves both eras.
+   */
+  elicit(params: ElicitFormInput | ElicitUrlInput, options?: InputOptions): Promise<ElicitResult>;
+  /** Asks the client for its roots (`roots/list`). See {@link Context.sample} for both eras. */
+  roots(options?: InputOptions): Promise<ListRootsResult>;
+  /**
+   * Asks several questions at once, keyed (build them with the SDK's `inputRequired.elicit`,
+   * `.elicitUrl`, `.createMessage`, `.listRoots`), and resolves with the answer of each key: in
+   * one round on 2026-07-28 (every unanswered one in the same `input_required`), in parallel
+   * requests on a 2025 session.
+   */
+  input<K extends string>(requests: Record<K, InputRequest>, options?: ServerRequestOptions): Promise<Record<K, InputResponse>>;
   /**
    * Streamable HTTP: ends the SSE stream this request's messages travel on, while the request
    * goes on (SEP-1699 polling). The client reconnects with Last-Event-ID and receives the rest.
@@ -175,9 +202,25 @@ export interface Context {
 
 /** Options of a request the server sends to the client. */
 export interface ServerRequestOptions {
-  /** Give up after this long (ms); the handler then sees an error. */
+  /** Give up after this long (ms); the handler then sees an error (2025 era). */
   timeoutMs?: number;
 }
+
+/** Options of one question of {@link Context.sample}, {@link Context.elicit} or {@link Context.roots}. */
+export interface InputOptions extends ServerRequestOptions {
+  /**
+   * Its key in the `inputRequests` of a 2026-07-28 `input_required` (default: `elicit-1`,
+   * `sample-2`, ... in the order asked). Name questions asked conditionally or in loops, so a
+   * re-run matches each answer to its question.
+   */
+  key?: string;
+}
+
+/** A form elicitation: what the user should be asked, and the schema of the form. */
+export type ElicitFormInput = Omit<ElicitRequestFormParams, 'mode'> & { mode?: 'form' };
+
+/** A URL elicitation: send the user to `url` (sign in, pay...) and wait until they are done. */
+export type ElicitUrlInput = Omit<ElicitRequestURLParams, 'elicitationId'> & { elicitationId?: string };
 
 /** The context of a resource read: the handler context plus the URI being read. */
 export interface ResourceContext extends Context {

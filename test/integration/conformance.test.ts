@@ -318,10 +318,18 @@ const FIXTURE = {
     'json_schema_2020_12_tool',
     'test_logging_tool',
     'test_custom_headers',
+    'test_input_required_result_elicitation',
+    'test_input_required_result_sampling',
+    'test_input_required_result_list_roots',
+    'test_input_required_result_request_state',
+    'test_input_required_result_multiple_inputs',
+    'test_input_required_result_multi_round',
+    'test_input_required_result_tampered_state',
+    'test_input_required_result_capabilities',
   ],
   resources: ['test://static-text', 'test://static-binary', 'test://watched-resource'],
   templates: ['test://template/{id}/data'],
-  prompts: ['test_simple_prompt', 'test_prompt_with_arguments', 'test_prompt_with_embedded_resource', 'test_prompt_with_image'],
+  prompts: ['test_simple_prompt', 'test_prompt_with_arguments', 'test_prompt_with_embedded_resource', 'test_prompt_with_image', 'test_input_required_result_prompt'],
 };
 
 describe.each(TRANSPORTS)('%s: the fixture', (kind) => {
