@@ -189,6 +189,9 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     inlineReplyMax: LIMITS.inlineReplyMax,
     // What this stack's nginx runs with (the template gets LIMITS, not the environment).
     messageBuffer: { length: LIMITS.messageBufferLength, timeoutSeconds: parseNginxSeconds(LIMITS.messageTimeout) },
+    // What nginx cannot count per principal (WebSockets, tools named only in the body), with the
+    // same settings as nginx's per-principal limits.
+    principalQuota: { webSockets: perPrincipal.connections, toolRatePerSecond: perPrincipal.toolRatePerSecond, toolBurst: perPrincipal.toolBurst },
     ...options.gateway,
     logger,
     publishUrl,
