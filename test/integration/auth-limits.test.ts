@@ -1,4 +1,7 @@
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { request } from 'node:http';
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
 import WebSocket from 'ws';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { HTTMCP, hashApiKey, type Stack } from '../../src/index.js';
@@ -234,5 +237,66 @@ describe('open WebSockets per principal (real nginx+nchan)', () => {
     }
     expect(again.status).toBe(101);
     for (const m of [...mine.slice(1), neighbour, again]) m.ws?.close();
+  });
+});
+
+describe('an API key brute force (real nginx+nchan)', () => {
+  let stack: Stack;
+  let probe: string;
+  const logLines: string[] = [];
+
+  beforeAll(async () => {
+    const port = await freePort();
+    const base = `http://127.0.0.1:${port}`;
+    probe = `${base}/mcp/probe`;
+    stack = await startTestStack({
+      port,
+      servers: [server([])],
+      auth: { publicUrl: base, apiKeys: [{ subject: 'ci', sha256: hashApiKey(KEYS.neighbour) }] },
+      // The edge's per-address rate is what bounds guessing: nginx checks it before any verdict.
+      clientLimits: { ratePerSecond: 5, burst: 10 },
+      logger: pino({ level: 'debug' }, new Writable({ write: (chunk: Buffer, _e, done) => (logLines.push(chunk.toString('utf8')), done()) })),
+    });
+  });
+  afterAll(async () => {
+    await stack?.stop();
+  });
+
+  /** POST initialize with `key` from `localAddress` (fetch cannot choose its source address). */
+  const initialize = (key: string, localAddress = '127.0.0.1') =>
+    new Promise<number>((resolve, reject) => {
+      const body = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: INITIALIZE_PARAMS });
+      const req = request(probe, { method: 'POST', localAddress, agent: false, headers: { 'content-type': 'application/json', accept: STREAMABLE_ACCEPT, authorization: `Bearer ${key}` } }, (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+      });
+      req.on('error', reject);
+      req.end(body);
+    });
+
+  test('guesses past the per-address rate get 429 before any check; each refused guess is checked once and never logged; the real key from another address is served', async () => {
+    const auth = stack.gateway.auth!;
+    const check = auth.check.bind(auth);
+    let checks = 0;
+    auth.check = (...args) => {
+      checks++;
+      return check(...args);
+    };
+    try {
+      const guesses = Array.from({ length: 60 }, (_, i) => `guess-${String(i).padStart(4, '0')}-9f8e7d6c5b4a`);
+      const statuses = await Promise.all(guesses.map((g) => initialize(g)));
+      const limited = statuses.filter((s) => s === 429).length;
+      const refused = statuses.filter((s) => s === 401).length;
+      expect(limited + refused).toBe(60);
+      // A burst of 10 and 5 a second: most of 60 at once never reach the verdict.
+      expect(limited).toBeGreaterThanOrEqual(40);
+      expect(checks).toBeLessThanOrEqual(refused);
+      expect(await initialize(KEYS.neighbour, '127.0.0.2')).toBe(200);
+      const log = logLines.join('');
+      expect(log).toContain('refused a request: bad credentials');
+      for (const guess of guesses) expect(log).not.toContain(guess);
+    } finally {
+      auth.check = check;
+    }
   });
 });

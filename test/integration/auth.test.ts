@@ -401,6 +401,34 @@ describe('OAuth resource server at the edge', () => {
     });
   });
 
+  test('a scope downgrade mid-session: the same user\'s new token with fewer scopes keeps the session but loses the tool at once; no handler runs', async () => {
+    const full = await as.token({ sub: 'hank', aud: probe(), scope: 'tools.call admin' });
+    const session = (await initialize({ authorization: `Bearer ${full}` })).headers.get('mcp-session-id')!;
+    const call = (authorization: string, name: string, id: number) =>
+      fetch(probe(), {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: STREAMABLE_ACCEPT, 'mcp-session-id': session, 'mcp-protocol-version': '2025-06-18', authorization },
+        body: JSON.stringify({ jsonrpc: '2.0', id, method: 'tools/call', params: { name, arguments: {} } }),
+      });
+    expect((await call(`Bearer ${full}`, 'purge', 1)).status).toBe(200);
+    const before = calls.length;
+    const reduced = await as.token({ sub: 'hank', aud: probe(), scope: 'tools.call', expiresIn: 600 });
+    const refused = await call(`Bearer ${reduced}`, 'purge', 2);
+    expect(refused.status).toBe(403);
+    expect(refused.headers.get('www-authenticate')).toContain('error="insufficient_scope"');
+    expect(calls.length).toBe(before);
+    // Same session, the tools it may still call work, and the list no longer shows the other.
+    expect((await call(`Bearer ${reduced}`, 'whoami', 3)).status).toBe(200);
+    const listed = await fetch(probe(), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: STREAMABLE_ACCEPT, 'mcp-session-id': session, 'mcp-protocol-version': '2025-06-18', authorization: `Bearer ${reduced}` },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 4, method: 'tools/list' }),
+    });
+    expect(((await listed.json()) as { result: { tools: Array<{ name: string }> } }).result.tools.map((t) => t.name)).toEqual(['whoami']);
+    // The old token, still valid, still has its scopes: each request carries its own verdict.
+    expect((await call(`Bearer ${full}`, 'purge', 5)).status).toBe(200);
+  });
+
   test('refusals are logged with their reason, and no token is ever in the backend or nginx logs', () => {
     const backendLog = logLines.join('');
     expect(backendLog).toContain('token expired');
