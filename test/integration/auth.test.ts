@@ -100,7 +100,7 @@ describe('OAuth resource server at the edge', () => {
     stack = await startTestStack({
       port,
       servers: [probeServer(calls)],
-      auth: { publicUrl: base, jwt: { issuers: [as.issuer] } },
+      auth: { publicUrl: base, jwt: { issuers: [as.issuer] }, introspection: { issuer: as.issuer, ...as.resourceServer } },
       logger: pino({ level: 'debug' }, logSink),
     });
   });
@@ -183,6 +183,8 @@ describe('OAuth resource server at the edge', () => {
   const attacks: Array<[string, () => Promise<string>]> = [
     ['an expired token', () => as.token({ sub: 'mallory', aud: probe(), expiresIn: -120 })],
     ['a token for another audience', () => as.token({ sub: 'mallory', aud: `${base}/mcp/other` })],
+    ['a token not valid yet (nbf past the clock leeway)', () => as.token({ sub: 'mallory', aud: probe(), nbf: Math.floor(Date.now() / 1000) + 600 })],
+    ['an opaque token the authorization server says is not active', async () => 'opaque-token-nobody-issued-0123456789'],
     ['a forged signature', () => as.forgedToken({ sub: 'mallory', aud: probe() })],
     ['alg none', async () => as.unsignedToken({ sub: 'mallory', aud: probe() })],
     ['an issuer not on the list', async () => {
@@ -208,6 +210,19 @@ describe('OAuth resource server at the edge', () => {
     });
     expect(refused).toBe(401);
     expect(calls.length).toBe(before);
+  });
+
+  test.each(['streamable', 'websocket'] as const)('%s: an opaque token is introspected (RFC 7662) once, then every request uses the cached verdict', async (kind) => {
+    const token = as.opaqueToken({ sub: `opaque-${kind}`, aud: probe(), scope: 'tools.call' });
+    const before = as.introspections;
+    const client = new Client({ name: 'opaque', version: '1.0.0' });
+    await client.connect(transportWith(kind, probe(), `Bearer ${token}`));
+    for (let i = 0; i < 3; i++) {
+      const result = await client.callTool({ name: 'whoami', arguments: {} });
+      expect(JSON.parse((result.content as Array<{ text: string }>)[0]!.text)).toMatchObject({ subject: `opaque-${kind}`, sawToken: false });
+    }
+    expect(as.introspections - before).toBe(1);
+    await client.close();
   });
 
   test('an Authorization header larger than nginx takes is refused before any check', async () => {
