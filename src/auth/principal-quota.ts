@@ -20,6 +20,12 @@ export interface PrincipalQuotaOptions {
   toolBurst?: number;
   /** Principal-and-tool pairs whose rate is tracked; the least recently used are forgotten past it (default 100,000). */
   trackedTools?: number;
+  /**
+   * Age after which a counted WebSocket may be checked with nchan when its principal is at the
+   * limit, in ms (default 10 s): one whose close was never reported (a worker that died) must
+   * not hold its slot for good.
+   */
+  staleCheckAfterMs?: number;
 }
 
 /** A refused open or call: what the client is told (HTTP 429 + Retry-After, and `data` of the JSON-RPC error). */
@@ -41,8 +47,9 @@ export class PrincipalQuota {
   readonly toolBurst: number;
   /** Open WebSocket sessions by principal and server. */
   private readonly openByKey = new Map<string, Set<string>>();
-  /** The key each open WebSocket session counts against. */
-  private readonly keyOfSession = new Map<string, string>();
+  /** The key each open WebSocket session counts against, and when it opened. */
+  private readonly keyOfSession = new Map<string, { key: string; openedAt: number }>();
+  private readonly staleCheckAfterMs: number;
   private readonly buckets: BoundedMap<string, Bucket>;
 
   constructor(options: PrincipalQuotaOptions = {}, private readonly now: () => number = Date.now) {
@@ -53,6 +60,7 @@ export class PrincipalQuota {
       if (!Number.isInteger(value) || value < least) throw new RangeError(`principal quota ${name} must be an integer of at least ${least}, got ${value}`);
     }
     this.buckets = new BoundedMap(options.trackedTools ?? 100_000);
+    this.staleCheckAfterMs = options.staleCheckAfterMs ?? 10_000;
   }
 
   /**
@@ -72,13 +80,31 @@ export class PrincipalQuota {
     }
     if (!open) this.openByKey.set(key, (open = new Set()));
     open.add(session);
-    this.keyOfSession.set(session, key);
+    this.keyOfSession.set(session, { key, openedAt: this.now() });
     return undefined;
+  }
+
+  /**
+   * The oldest `count` WebSockets counted for `principal` on `server` that opened at least
+   * `staleCheckAfterMs` ago: when the principal is at its limit, the caller asks nchan whether
+   * they still have a subscriber and reports the ones that do not as closed.
+   */
+  staleCandidates(principal: string, server: string, count: number): string[] {
+    const open = this.openByKey.get(`${principal}\n${server}`);
+    const candidates: string[] = [];
+    if (!open) return candidates;
+    const before = this.now() - this.staleCheckAfterMs;
+    // A Set iterates in insertion order: the oldest first.
+    for (const session of open) {
+      if (candidates.length >= count || this.keyOfSession.get(session)!.openedAt > before) break;
+      candidates.push(session);
+    }
+    return candidates;
   }
 
   /** A WebSocket session closed: it no longer counts. Unknown sessions are ignored. */
   webSocketClosed(session: string): void {
-    const key = this.keyOfSession.get(session);
+    const key = this.keyOfSession.get(session)?.key;
     if (key === undefined) return;
     this.keyOfSession.delete(session);
     const open = this.openByKey.get(key);

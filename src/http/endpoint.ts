@@ -121,7 +121,7 @@ export class NchanEndpoint {
     }
     if (headers['x-httmcp-transport'] === 'websocket') {
       const session = this.mint(headers);
-      return this.webSocketRefused(headers, session) ?? this.enter(session);
+      return (await this.webSocketRefused(headers, session)) ?? this.enter(session);
     }
     if (!acceptsEventStream(headers)) {
       return httpError(406, 'Not Acceptable: GET opens a WebSocket or an SSE stream (Accept: text/event-stream)');
@@ -247,10 +247,23 @@ export class NchanEndpoint {
    * A WebSocket past its principal's limit of open WebSockets on this server: 429 for the
    * handshake, with Retry-After and a JSON-RPC error as nginx's limits answer (docs/auth.md).
    */
-  private webSocketRefused(headers: Headers, session: string): Answer | undefined {
+  private async webSocketRefused(headers: Headers, session: string): Promise<Answer | undefined> {
     const quota = this.gateway.quota;
     const principal = quota && this.gateway.verifiedPrincipal(headers) ? this.gateway.principal(headers) : undefined;
-    const refused = principal ? quota!.openWebSocket(principal, this.name, session) : undefined;
+    if (!principal) return undefined;
+    let refused = quota!.openWebSocket(principal, this.name, session);
+    if (refused) {
+      // A WebSocket whose close never reached this process (a worker that died) would hold its
+      // slot for good: at the limit, ask nchan about the oldest two and forget those nobody is on.
+      const stale = await Promise.all(
+        quota!.staleCandidates(principal, this.name, 2).map(async (old) => {
+          const info = await this.gateway.publisher.info(old).catch(() => null);
+          return info === undefined || info?.subscribers === 0 ? old : undefined;
+        }),
+      );
+      for (const old of stale) if (old !== undefined) quota!.webSocketClosed(old);
+      if (stale.some((old) => old !== undefined)) refused = quota!.openWebSocket(principal, this.name, session);
+    }
     if (!refused) return undefined;
     this.logger.info({ server: this.name, limit: refused.limit }, 'refused a WebSocket past its principal\'s limit');
     return { status: 429, headers: { 'content-type': 'application/json', 'retry-after': String(refused.retryAfterSeconds) }, body: quotaErrorBody(null, refused) };

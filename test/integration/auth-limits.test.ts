@@ -5,6 +5,7 @@ import { pino } from 'pino';
 import WebSocket from 'ws';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { HTTMCP, hashApiKey, type Stack } from '../../src/index.js';
+import { principalKey } from '../../src/auth/principal.js';
 import { freePort } from '../../src/stack/stack.js';
 import { INITIALIZE_PARAMS, STREAMABLE_ACCEPT } from '../helpers/raw-clients.js';
 import { startTestStack } from '../helpers/stack.js';
@@ -197,6 +198,8 @@ describe('open WebSockets per principal (real nginx+nchan)', () => {
       servers: [server([])],
       auth: { publicUrl: base, apiKeys: Object.entries(KEYS).map(([subject, key]) => ({ subject, sha256: hashApiKey(key) })) },
       principalLimits: { connections: 3 },
+      // At the limit, every counted WebSocket may be checked with nchan at once (default: after 10 s).
+      gateway: { principalQuota: { webSockets: 3, staleCheckAfterMs: 0 } },
     });
   });
   afterAll(async () => {
@@ -237,6 +240,18 @@ describe('open WebSockets per principal (real nginx+nchan)', () => {
     }
     expect(again.status).toBe(101);
     for (const m of [...mine.slice(1), neighbour, again]) m.ws?.close();
+  });
+
+  test('WebSockets whose close was never reported do not hold their slots: at the limit the backend asks nchan and forgets those nobody is on', async () => {
+    const quota = stack.gateway.quota!;
+    const key = principalKey({ issuer: 'api-key', subject: 'flooder', clientId: undefined, scopes: [], expiresAt: undefined });
+    // As if a worker had died with three of this principal's WebSockets: no unsubscribe hook ran.
+    for (let i = 0; i < 3; i++) expect(quota.openWebSocket(key, 'probe', `lost-${i}.x`)).toBeUndefined();
+    const opened = await open(KEYS.flooder);
+    expect(opened.status).toBe(101);
+    // Two were checked and forgotten; the new one counts.
+    expect(quota.staleCandidates(key, 'probe', 5)).toEqual(['lost-2.x', expect.any(String)]);
+    opened.ws!.close();
   });
 });
 

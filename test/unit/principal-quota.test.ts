@@ -29,6 +29,20 @@ describe('PrincipalQuota', () => {
     expect(quota.openWebSocketCount).toBe(3);
   });
 
+  test('stale candidates: the oldest WebSockets of a principal, once old enough to check', () => {
+    let now = 0;
+    const quota = new PrincipalQuota({ webSockets: 5, staleCheckAfterMs: 1000 }, () => now);
+    quota.openWebSocket('p', 'demo', 'a');
+    now = 500;
+    quota.openWebSocket('p', 'demo', 'b');
+    expect(quota.staleCandidates('p', 'demo', 2)).toEqual([]);
+    now = 1200;
+    expect(quota.staleCandidates('p', 'demo', 2)).toEqual(['a']);
+    now = 2000;
+    expect(quota.staleCandidates('p', 'demo', 2)).toEqual(['a', 'b']);
+    expect(quota.staleCandidates('q', 'demo', 2)).toEqual([]);
+  });
+
   test('settings are checked', () => {
     expect(() => new PrincipalQuota({ webSockets: 0 })).toThrow(/webSockets/);
     expect(() => new PrincipalQuota({ toolBurst: -1 })).toThrow(/toolBurst/);
