@@ -284,15 +284,21 @@ export class NchanEndpoint {
     } catch {
       return undefined;
     }
+    const refused = this.callRefused(headers, parsed, principal);
+    return refused ? { parsed, refused } : { parsed };
+  }
+
+  /** {@link callQuota} for one parsed message (also each message of a batch). */
+  private callRefused(headers: Headers, parsed: unknown, principal: string): { body: string; retryAfterSeconds: number } | undefined {
     const message = parsed as { id?: unknown; method?: unknown; params?: unknown } | null;
-    if (typeof message !== 'object' || message === null || Array.isArray(message) || typeof message.method !== 'string') return { parsed };
+    if (typeof message !== 'object' || message === null || Array.isArray(message) || typeof message.method !== 'string') return undefined;
     const target = Scopes.targetOf(message.method, message.params);
     // nginx counted it already when the request names the same thing in Mcp-Name.
-    if (!target || header(headers, 'mcp-name') === target.name) return { parsed };
-    const refused = quota.takeCall(principal, this.name, target);
-    if (!refused) return { parsed };
+    if (!target || header(headers, 'mcp-name') === target.name) return undefined;
+    const refused = this.gateway.quota!.takeCall(principal, this.name, target);
+    if (!refused) return undefined;
     const id = typeof message.id === 'string' || Number.isInteger(message.id) ? (message.id as string | number) : null;
-    return { parsed, refused: { body: quotaErrorBody(id, refused, target.name), retryAfterSeconds: refused.retryAfterSeconds } };
+    return { body: quotaErrorBody(id, refused, target.name), retryAfterSeconds: refused.retryAfterSeconds };
   }
 
   async terminate(headers: Headers): Promise<Answer> {
@@ -451,6 +457,12 @@ export class NchanEndpoint {
     for (let i = 0; i < messages.length; i++) {
       if (i > 0 && i % BATCH_SLICE === 0) await new Promise((resolve) => setImmediate(resolve));
       const parsed: unknown = messages[i];
+      // Each call of a batch counts against its tool's rate as a call on its own would.
+      const refused = auth && this.gateway.quota && principal ? this.callRefused(headers, parsed, principal) : undefined;
+      if (refused) {
+        deliveries.push(Promise.resolve({ kind: 'invalid', body: refused.body }));
+        continue;
+      }
       deliveries.push(this.hub.receive({ session, wire: 'streamable', headers, body: '', parsed, principal, auth, holdUntilReplied: true }));
     }
     const done = await Promise.all(deliveries);

@@ -22,6 +22,7 @@ const KEYS = {
   toolFan: 'key-of-the-tool-fan-0123456789',
   bodyFan: 'key-of-the-body-fan-0123456789',
   wsFan: 'key-of-the-ws-fan-01234567890',
+  batchFan: 'key-of-the-batch-fan-012345678',
 };
 
 function server(calls: string[]): HTTMCP {
@@ -155,6 +156,23 @@ describe('per-principal limits at the edge (real nginx+nchan)', () => {
     // Another tool has its own budget.
     const other = await burst(KEYS.bodyFan, id, 'other', 1);
     expect(other.served).toHaveLength(1);
+  });
+
+  test('per tool in a batch (protocol 2025-03-26): each call counts; those past the rate get the error in the batch reply', async () => {
+    const id = await session(KEYS.batchFan);
+    const before = calls.length;
+    const response = await fetch(probe, {
+      method: 'POST',
+      headers: { accept: STREAMABLE_ACCEPT, 'content-type': 'application/json', authorization: `Bearer ${KEYS.batchFan}`, 'mcp-session-id': id },
+      body: JSON.stringify(Array.from({ length: 8 }, (_, i) => ({ jsonrpc: '2.0', id: 200 + i, method: 'tools/call', params: { name: 'whoami', arguments: {} } }))),
+    });
+    expect(response.status).toBe(200);
+    const replies = (await response.json()) as Array<{ id: number; result?: unknown; error?: { data?: Record<string, unknown> } }>;
+    expect(replies).toHaveLength(8);
+    const refused = replies.filter((r) => r.error);
+    expect(refused.length).toBeGreaterThanOrEqual(4);
+    expect(refused[0]!.error!.data).toEqual({ limit: 'rate', per: 'principal', name: 'whoami', retryAfterSeconds: 1 });
+    expect(calls.length - before).toBe(8 - refused.length);
   });
 
   test('per tool on a WebSocket: calls past the rate get the JSON-RPC error, and the socket stays open', async () => {
