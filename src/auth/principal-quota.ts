@@ -18,7 +18,7 @@ export interface PrincipalQuotaOptions {
   toolRatePerSecond?: number;
   /** Calls above that rate admitted at once (default 40, as nginx's). */
   toolBurst?: number;
-  /** Principal-and-tool pairs whose rate is tracked; the least recently used are forgotten past it (default 100,000). */
+  /** Principal-and-tool pairs whose rate is tracked; the oldest are forgotten past it (default 100,000). */
   trackedTools?: number;
   /**
    * Age after which a counted WebSocket may be checked with nchan when its principal is at the
@@ -126,11 +126,13 @@ export class PrincipalQuota {
     const key = `${principal}\n${server}\n${target.kind}\n${target.name}`;
     const now = this.now();
     const capacity = this.toolBurst + 1;
-    const bucket = this.buckets.get(key) ?? { tokens: capacity, at: now };
+    // Updated in place: a Map.set per call (to keep the map in least-recently-used order) cost
+    // as much as the rest of the check. The oldest pairs are forgotten first instead.
+    let bucket = this.buckets.get(key);
+    if (bucket === undefined) this.buckets.set(key, (bucket = { tokens: capacity, at: now }));
     bucket.tokens = Math.min(capacity, bucket.tokens + ((now - bucket.at) / 1000) * this.toolRatePerSecond);
     bucket.at = now;
     if (bucket.tokens < 1) {
-      this.buckets.set(key, bucket);
       const retryAfterSeconds = Math.max(1, Math.ceil((1 - bucket.tokens) / this.toolRatePerSecond));
       return {
         limit: 'rate',
@@ -139,7 +141,6 @@ export class PrincipalQuota {
       };
     }
     bucket.tokens -= 1;
-    this.buckets.set(key, bucket);
     return undefined;
   }
 }
