@@ -110,6 +110,10 @@ try {
         });
         const cpu = result.cpu_by_pid ?? {};
         const nginxUs = nginx.reduce((sum, pid) => sum + (cpu[pid]?.cpu_us_per_call ?? 0), 0);
+        // The load generator shares the cores: its CPU is part of what a call costs this machine.
+        // On a busy machine the CPU per call of the whole system is a steadier figure than
+        // requests per second (docs/auth.md, "Cost").
+        const clientUs = result.loadgen_cpu_us_per_call ?? 0;
         const row = {
           mode,
           transport,
@@ -120,6 +124,9 @@ try {
           errors: result.errors,
           backend_us_per_call: cpu[info.backendPid]?.cpu_us_per_call,
           nginx_us_per_call: Math.round(nginxUs * 10) / 10,
+          client_us_per_call: Math.round(clientUs * 10) / 10,
+          total_us_per_call: Math.round(((cpu[info.backendPid]?.cpu_us_per_call ?? 0) + nginxUs + clientUs) * 10) / 10,
+          loadavg: Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]),
         };
         rows.push(row);
         process.stdout.write(JSON.stringify(row) + '\n');
@@ -143,6 +150,8 @@ for (const transport of values.transports.split(',')) {
   process.stderr.write(
     `${transport}: median rps auth off ${off}, JWT on ${on} (${((100 * on) / off).toFixed(1)}%); ` +
       `backend µs/call ${of('off', 'backend_us_per_call')} -> ${of('jwt', 'backend_us_per_call')}; ` +
-      `nginx µs/call ${of('off', 'nginx_us_per_call')} -> ${of('jwt', 'nginx_us_per_call')}\n`,
+      `nginx µs/call ${of('off', 'nginx_us_per_call')} -> ${of('jwt', 'nginx_us_per_call')}; ` +
+      `all CPU µs/call (backend, nginx, load generator) ${of('off', 'total_us_per_call')} -> ${of('jwt', 'total_us_per_call')} ` +
+      `(CPU-bound estimate ${((100 * of('off', 'total_us_per_call')) / of('jwt', 'total_us_per_call')).toFixed(1)}%)\n`,
   );
 }

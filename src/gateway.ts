@@ -10,6 +10,7 @@ import { SessionHub, type HubRetained } from './session/session-hub.js';
 import { limitsFromEnv, resolveLimits, type BackendLimits } from './session/limits.js';
 import { DEFAULT_MESSAGE_BUFFER, parseNginxSeconds, type MessageBuffer } from './session/resume.js';
 import { principalFromHeaders, SessionIds } from './session/session-id.js';
+import { PrincipalQuota, type PrincipalQuotaOptions } from './auth/principal-quota.js';
 import { Authenticator, type AuthOptions } from './auth/authenticator.js';
 import { authFromEnv } from './auth/config.js';
 import { decodePrincipal, principalKey, PRINCIPAL_HEADER, type Principal } from './auth/principal.js';
@@ -34,6 +35,12 @@ export interface GatewayOptions {
    * `HTTMCP_OAUTH_ISSUER`, `HTTMCP_API_KEYS` and `HTTMCP_PUBLIC_URL` (see docs/auth.md).
    */
   auth?: AuthOptions | Authenticator;
+  /**
+   * With {@link auth}: per-principal WebSocket and per-tool limits counted here, where nginx
+   * cannot count them (`HTTMCP_PRINCIPAL_CONNECTIONS`, `HTTMCP_PRINCIPAL_TOOL_RATE`,
+   * `HTTMCP_PRINCIPAL_TOOL_BURST`, the settings of nginx's own per-principal limits).
+   */
+  principalQuota?: PrincipalQuotaOptions;
   /**
    * Who the client is, for binding sessions; default: a digest of its Authorization header, or
    * with {@link auth} the verified principal's issuer and subject.
@@ -106,6 +113,8 @@ export class Gateway {
   readonly messageBuffer: MessageBuffer;
   /** Authentication, when it is on. */
   readonly auth: Authenticator | undefined;
+  /** Per-principal WebSocket and per-tool limits (authentication on only). */
+  readonly quota: PrincipalQuota | undefined;
   /**
    * What nginx must send in `X-Httmcp-Backend-Key` for the backend to serve a request (derived
    * from the session secret; see {@link deriveBackendKey}).
@@ -148,6 +157,7 @@ export class Gateway {
     });
     this.maxMessageBytes = options.maxMessageBytes ?? 4 * 1024 * 1024;
     this.auth = options.auth === undefined || options.auth instanceof Authenticator ? options.auth : new Authenticator(options.auth);
+    this.quota = this.auth ? new PrincipalQuota(options.principalQuota) : undefined;
     this.principal =
       options.principal ??
       (this.auth
@@ -225,6 +235,14 @@ export class Gateway {
     }
     const limits = limitsFromEnv(env);
     if (Object.keys(limits).length > 0) options.limits = limits;
+    const quota: PrincipalQuotaOptions = {};
+    const webSockets = number('HTTMCP_PRINCIPAL_CONNECTIONS');
+    if (webSockets !== undefined) quota.webSockets = webSockets;
+    const toolRate = number('HTTMCP_PRINCIPAL_TOOL_RATE');
+    if (toolRate !== undefined) quota.toolRatePerSecond = toolRate;
+    const toolBurst = number('HTTMCP_PRINCIPAL_TOOL_BURST');
+    if (toolBurst !== undefined) quota.toolBurst = toolBurst;
+    if (Object.keys(quota).length > 0) options.principalQuota = quota;
     if (!('auth' in overrides)) {
       const auth = authFromEnv(env);
       if (auth) options.auth = auth;

@@ -27,6 +27,13 @@ interface OpenApiFlags {
   method: string[];
   resources?: boolean;
   securityScopes?: boolean;
+  tokenExchange?: string;
+  tokenExchangeUrl?: string;
+  tokenExchangeClientId?: string;
+  tokenExchangeClientSecret?: string;
+  tokenExchangeAudience?: string;
+  tokenExchangeResource?: string;
+  tokenExchangeScopes?: string;
   outputSchemas: boolean;
   validate: 'strict' | 'warn' | 'off';
   timeout?: number;
@@ -86,6 +93,18 @@ export function registerOpenApiCommand(program: Command): void {
     .option('--method <methods>', 'only these HTTP methods', collectList, [])
     .option('--resources', 'serve GET operations whose required parameters are all in the path as resources instead of tools')
     .option('--security-scopes', "with auth on: an operation's OAuth scopes (its security requirement) are the scopes its tool needs (docs/auth.md)")
+    .addOption(
+      new Option('--token-exchange <scheme>', "with auth on: fill this security scheme with a token exchanged (RFC 8693) for the caller's; docs/auth.md").env(
+        'HTTMCP_TOKEN_EXCHANGE_SCHEME',
+      ),
+    )
+    .addOption(new Option('--token-exchange-url <url>', "the authorization server's token endpoint for the exchange").env('HTTMCP_TOKEN_EXCHANGE_URL'))
+    .addOption(new Option('--token-exchange-client-id <id>', "this gateway's client at the authorization server").env('HTTMCP_TOKEN_EXCHANGE_CLIENT_ID'))
+    // The secret only from the environment: a flag would show it in the process list.
+    .addOption(new Option('--token-exchange-client-secret <secret>').env('HTTMCP_TOKEN_EXCHANGE_CLIENT_SECRET').hideHelp())
+    .addOption(new Option('--token-exchange-audience <audience>', 'audience of the exchanged token (the API, as the authorization server names it)').env('HTTMCP_TOKEN_EXCHANGE_AUDIENCE'))
+    .addOption(new Option('--token-exchange-resource <url>', 'resource of the exchanged token (RFC 8707: the API\'s URL)').env('HTTMCP_TOKEN_EXCHANGE_RESOURCE'))
+    .addOption(new Option('--token-exchange-scopes <scopes>', 'scopes asked for, space- or comma-separated').env('HTTMCP_TOKEN_EXCHANGE_SCOPES'))
     .option('--no-output-schemas', 'no outputSchema/structuredContent; replies are text only')
     .addOption(new Option('--validate <mode>', 'spec validation: warn (in the background), strict (fatal) or off').choices(['warn', 'strict', 'off']).default('warn'))
     .addOption(limit('--timeout <ms>', "a call's deadline: waiting for a connection, retries and a trickling reply included (default 45000)", 'TIMEOUT_MS'))
@@ -224,6 +243,7 @@ export function optionsFrom(flags: Partial<OpenApiFlags>): OpenAPIMCPOptions {
   if (Object.keys(filter).length > 0) options.filter = filter;
   if (flags.resources) options.resources = true;
   if (flags.securityScopes) options.securityScopes = true;
+  if (flags.tokenExchange !== undefined) options.tokenExchange = tokenExchangeFrom(flags);
   if (flags.timeout !== undefined) options.totalTimeoutMs = flags.timeout;
   if (flags.connectTimeout !== undefined) options.connectTimeoutMs = flags.connectTimeout;
   if (flags.headersTimeout !== undefined) options.headersTimeoutMs = flags.headersTimeout;
@@ -239,6 +259,26 @@ export function optionsFrom(flags: Partial<OpenApiFlags>): OpenAPIMCPOptions {
     options.cacheHint = { ...(flags.cacheTtl === undefined ? {} : { ttlMs: flags.cacheTtl }), ...(flags.cacheScope === undefined ? {} : { cacheScope: flags.cacheScope }) };
   }
   return options;
+}
+
+/** `--token-exchange*` (or `HTTMCP_TOKEN_EXCHANGE_*`) as the `tokenExchange` option. */
+function tokenExchangeFrom(flags: Partial<OpenApiFlags>): NonNullable<OpenAPIMCPOptions['tokenExchange']> {
+  const missing = [
+    flags.tokenExchangeUrl === undefined && '--token-exchange-url (HTTMCP_TOKEN_EXCHANGE_URL)',
+    flags.tokenExchangeClientId === undefined && '--token-exchange-client-id (HTTMCP_TOKEN_EXCHANGE_CLIENT_ID)',
+    flags.tokenExchangeClientSecret === undefined && 'HTTMCP_TOKEN_EXCHANGE_CLIENT_SECRET',
+  ].filter(Boolean);
+  if (missing.length > 0) throw new InvalidArgumentError(`--token-exchange ${flags.tokenExchange} needs ${missing.join(', ')}`);
+  const scopes = flags.tokenExchangeScopes?.split(/[\s,]+/).filter(Boolean);
+  return {
+    scheme: flags.tokenExchange!,
+    tokenUrl: flags.tokenExchangeUrl!,
+    clientId: flags.tokenExchangeClientId!,
+    clientSecret: flags.tokenExchangeClientSecret!,
+    ...(flags.tokenExchangeAudience === undefined ? {} : { audience: flags.tokenExchangeAudience }),
+    ...(flags.tokenExchangeResource === undefined ? {} : { resource: flags.tokenExchangeResource }),
+    ...(scopes?.length ? { scopes } : {}),
+  };
 }
 
 /** A numeric limit flag, also read from `HTTMCP_OPENAPI_<env>` (the flag wins). */

@@ -28,13 +28,15 @@ export async function verdictAnswer(auth: Authenticator, server: string, headers
         // For nginx's own use (rate limits per principal), without the subject's name.
         'x-httmcp-principal-key': principalKey(verdict.principal),
         'cache-control': verdict.maxAgeSeconds > 0 ? `max-age=${verdict.maxAgeSeconds}` : 'no-store',
+        // No body, said so: nginx then reads each cached hit without setting up chunked decoding.
+        'content-length': '0',
       },
     };
   }
   if (authorization !== undefined) logger.info({ server, status: verdict.status, reason: verdict.reason }, 'refused a request: bad credentials');
   return {
     status: verdict.status,
-    headers: { 'www-authenticate': verdict.challenge, 'cache-control': `max-age=${REFUSAL_MAX_AGE}` },
+    headers: { 'www-authenticate': verdict.challenge, 'cache-control': `max-age=${REFUSAL_MAX_AGE}`, 'content-length': '0' },
   };
 }
 

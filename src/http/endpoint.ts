@@ -11,6 +11,7 @@ import { missingScopes, Scopes } from '../server/scopes.js';
 import { classifyInboundRequest, PROTOCOL_VERSION_META_KEY, type InboundLadderRejection } from '@modelcontextprotocol/server';
 import { MODERN_PROTOCOL_VERSIONS, type ModernEndpoint } from './modern.js';
 import { SocketEras } from './socket-era.js';
+import type { QuotaRefusal } from '../auth/principal-quota.js';
 
 /** Request headers as Node gives them. */
 export type Headers = Record<string, string | string[] | undefined>;
@@ -128,7 +129,10 @@ export class NchanEndpoint {
       await this.warnIfEventsLost(requested, after, lastEventId);
       return this.enter(requested, { after });
     }
-    if (headers['x-httmcp-transport'] === 'websocket') return this.enter(this.mint(headers));
+    if (headers['x-httmcp-transport'] === 'websocket') {
+      const session = this.mint(headers);
+      return (await this.webSocketRefused(headers, session)) ?? this.enter(session);
+    }
     if (!acceptsEventStream(headers)) {
       return httpError(406, 'Not Acceptable: GET opens a WebSocket or an SSE stream (Accept: text/event-stream)');
     }
@@ -204,7 +208,10 @@ export class NchanEndpoint {
     if (body.trimStart().startsWith('[')) return this.batch(session, principal, headers, body);
     const forbidden = this.gateway.auth && this.scopes?.size ? this.insufficientScope(headers, body) : undefined;
     if (forbidden) return forbidden;
-    const delivery = await this.hub.receive({ session, wire: 'streamable', headers, body, principal, auth: this.gateway.verifiedPrincipal(headers) });
+    const quota = this.callQuota(headers, body, principal);
+    if (quota?.refused) return { status: 429, headers: { 'content-type': 'application/json', 'retry-after': String(quota.refused.retryAfterSeconds) }, body: quota.refused.body };
+    const parsed = quota ? { parsed: quota.parsed } : {};
+    const delivery = await this.hub.receive({ session, wire: 'streamable', headers, body, ...parsed, principal, auth: this.gateway.verifiedPrincipal(headers) });
     const sessionHeader: Record<string, string> = minted || delivery.kind === 'stream' ? { 'mcp-session-id': session } : {};
     switch (delivery.kind) {
       case 'reply':
@@ -287,6 +294,64 @@ export class NchanEndpoint {
     };
   }
 
+  /**
+   * A WebSocket past its principal's limit of open WebSockets on this server: 429 for the
+   * handshake, with Retry-After and a JSON-RPC error as nginx's limits answer (docs/auth.md).
+   */
+  private async webSocketRefused(headers: Headers, session: string): Promise<Answer | undefined> {
+    const quota = this.gateway.quota;
+    const principal = quota && this.gateway.verifiedPrincipal(headers) ? this.gateway.principal(headers) : undefined;
+    if (!principal) return undefined;
+    let refused = quota!.openWebSocket(principal, this.name, session);
+    if (refused) {
+      // A WebSocket whose close never reached this process (a worker that died) would hold its
+      // slot for good: at the limit, ask nchan about the oldest two and forget those nobody is on.
+      const stale = await Promise.all(
+        quota!.staleCandidates(principal, this.name, 2).map(async (old) => {
+          const info = await this.gateway.publisher.info(old).catch(() => null);
+          return info === undefined || info?.subscribers === 0 ? old : undefined;
+        }),
+      );
+      for (const old of stale) if (old !== undefined) quota!.webSocketClosed(old);
+      if (stale.some((old) => old !== undefined)) refused = quota!.openWebSocket(principal, this.name, session);
+    }
+    if (!refused) return undefined;
+    this.logger.info({ server: this.name, limit: refused.limit }, 'refused a WebSocket past its principal\'s limit');
+    return { status: 429, headers: { 'content-type': 'application/json', 'retry-after': String(refused.retryAfterSeconds) }, body: quotaErrorBody(null, refused) };
+  }
+
+  /**
+   * The per-principal, per-tool rate of a call that names its tool, prompt or resource only in
+   * the body (nginx's per-tool limit counts requests whose `Mcp-Name` names it). Parses the body
+   * only for such calls with authentication on, and hands the parsed message on so it is parsed
+   * once. `refused.body` is the JSON-RPC error to answer.
+   */
+  private callQuota(headers: Headers, body: string, principal: string): { parsed: unknown; refused?: { body: string; retryAfterSeconds: number } } | undefined {
+    const quota = this.gateway.quota;
+    if (!quota || !principal || !USES_ONE_THING.test(body) || !this.gateway.verifiedPrincipal(headers)) return undefined;
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(body);
+    } catch {
+      return undefined;
+    }
+    const refused = this.callRefused(headers, parsed, principal);
+    return refused ? { parsed, refused } : { parsed };
+  }
+
+  /** {@link callQuota} for one parsed message (also each message of a batch). */
+  private callRefused(headers: Headers, parsed: unknown, principal: string): { body: string; retryAfterSeconds: number } | undefined {
+    const message = parsed as { id?: unknown; method?: unknown; params?: unknown } | null;
+    if (typeof message !== 'object' || message === null || Array.isArray(message) || typeof message.method !== 'string') return undefined;
+    const target = Scopes.targetOf(message.method, message.params);
+    // nginx counted it already when the request names the same thing in Mcp-Name.
+    if (!target || header(headers, 'mcp-name') === target.name) return undefined;
+    const refused = this.gateway.quota!.takeCall(principal, this.name, target);
+    if (!refused) return undefined;
+    const id = typeof message.id === 'string' || Number.isInteger(message.id) ? (message.id as string | number) : null;
+    return { body: quotaErrorBody(id, refused, target.name), retryAfterSeconds: refused.retryAfterSeconds };
+  }
+
   async terminate(headers: Headers): Promise<Answer> {
     const refusal = this.notInModernEra(headers) ?? unsupportedVersion(headers) ?? this.unauthenticated(headers);
     if (refusal) return refusal;
@@ -317,11 +382,15 @@ export class NchanEndpoint {
     }
     if (nestsDeeperThan(body, this.gateway.limits.jsonDepth)) return this.tooDeep(true);
     const wire: Wire = headers['x-httmcp-transport'] === 'websocket' ? 'websocket' : 'sse';
+    const quota = this.callQuota(headers, body, principal);
+    // Published as the call's answer: an HTTP error here would close the client's WebSocket.
+    if (quota?.refused) return { status: 200, headers: { 'content-type': 'application/json' }, body: quota.refused.body };
     if (wire === 'websocket' && this.sockets?.mayTake(session, body)) {
       const served = await this.sockets.message(session, headers, body, principal, this.gateway.verifiedPrincipal(headers));
       if (served) return served;
     }
-    const delivery = await this.hub.receive({ session, wire, headers, body, principal, auth: this.gateway.verifiedPrincipal(headers) });
+    const parsed = quota ? { parsed: quota.parsed } : {};
+    const delivery = await this.hub.receive({ session, wire, headers, body, ...parsed, principal, auth: this.gateway.verifiedPrincipal(headers) });
     if (delivery.kind === 'reply' || delivery.kind === 'invalid') {
       // Errors are published too: the client sees them and its WebSocket stays open.
       return { status: 200, headers: { 'content-type': 'application/json' }, body: delivery.body };
@@ -349,8 +418,14 @@ export class NchanEndpoint {
     } else if (nestsDeeperThan(body, this.gateway.limits.jsonDepth)) {
       reply = this.tooDeep(true).body;
     } else {
-      const delivery = await this.hub.receive({ session, wire: 'sse', headers, body, principal, auth: this.gateway.verifiedPrincipal(headers) });
-      if (delivery.kind === 'reply' || delivery.kind === 'invalid') reply = delivery.body;
+      const quota = this.callQuota(headers, body, principal);
+      if (quota?.refused) {
+        reply = quota.refused.body;
+      } else {
+        const parsed = quota ? { parsed: quota.parsed } : {};
+        const delivery = await this.hub.receive({ session, wire: 'sse', headers, body, ...parsed, principal, auth: this.gateway.verifiedPrincipal(headers) });
+        if (delivery.kind === 'reply' || delivery.kind === 'invalid') reply = delivery.body;
+      }
     }
     if (reply !== undefined) {
       try {
@@ -387,6 +462,8 @@ export class NchanEndpoint {
       if (this.isValid(stream[1]!, headers)) this.hub.streamLeft(session);
       return { status: 204 };
     }
+    // Only nginx reaches this hook (an internal location): an unknown id is ignored.
+    if (headers['x-httmcp-transport'] === 'websocket') this.gateway.quota?.webSocketClosed(session);
     // The GET stream of a Streamable HTTP session may come and go; the session lives on.
     if (header(headers, 'mcp-session-id') !== undefined || !this.isValid(session, headers)) return { status: 204 };
     if (headers['x-httmcp-transport'] === 'websocket') {
@@ -438,6 +515,12 @@ export class NchanEndpoint {
     for (let i = 0; i < messages.length; i++) {
       if (i > 0 && i % BATCH_SLICE === 0) await new Promise((resolve) => setImmediate(resolve));
       const parsed: unknown = messages[i];
+      // Each call of a batch counts against its tool's rate as a call on its own would.
+      const refused = auth && this.gateway.quota && principal ? this.callRefused(headers, parsed, principal) : undefined;
+      if (refused) {
+        deliveries.push(Promise.resolve({ kind: 'invalid', body: refused.body }));
+        continue;
+      }
       deliveries.push(this.hub.receive({ session, wire: 'streamable', headers, body: '', parsed, principal, auth, holdUntilReplied: true }));
     }
     const done = await Promise.all(deliveries);
@@ -538,6 +621,12 @@ function looksLikeInitialize(text: string): boolean {
   } catch {
     return false;
   }
+}
+
+/** A per-principal limit's JSON-RPC error, in the shape of nginx's own (`data.limit`, `data.per`, `data.retryAfterSeconds`). */
+function quotaErrorBody(id: string | number | null, refused: QuotaRefusal, name?: string): string {
+  const data = { limit: refused.limit, per: 'principal', ...(name === undefined ? {} : { name }), retryAfterSeconds: refused.retryAfterSeconds };
+  return JSON.stringify({ jsonrpc: '2.0', id, error: { code: TRANSPORT_ERROR, message: refused.message, data } });
 }
 
 function errorBody(code: number, message: string): string {

@@ -16,7 +16,7 @@ import { BoundedMap } from '../util/bounded-map.js';
 import { Quota, type QuotaScope } from '../util/quota.js';
 import { limitError, resolveLimits, type BackendLimits } from './limits.js';
 import { StreamCloser } from './stream-closer.js';
-import { authInfoOf } from '../auth/auth-info.js';
+import { authInfoOfRequest } from '../auth/auth-info.js';
 import { PRINCIPAL_HEADER, type Principal } from '../auth/principal.js';
 import type { RequestFacts, RequestFactsSource } from '../server/request-facts.js';
 
@@ -768,8 +768,7 @@ function sessionKey(session: string, id: RequestId | undefined): string {
  */
 function authenticatedExtra(forwarded: Forwarded): MessageExtraInfo {
   const credential = forwarded.headers.authorization;
-  const bearer = typeof credential === 'string' ? /^bearer\s+(\S+)$/i.exec(credential)?.[1] : undefined;
-  return { authInfo: authInfoOf(forwarded.auth!, bearer) };
+  return { authInfo: authInfoOfRequest(forwarded.auth!, typeof credential === 'string' ? credential : undefined) };
 }
 
 /**
@@ -797,6 +796,11 @@ class HubRequestFacts implements RequestFacts {
 /** The headers a handler sees: the client's, with its session, and without the credential when the edge authenticated it. */
 function handlerHeaders(client: Forwarded['headers'], session: string, authenticated: boolean): Record<string, string | string[] | undefined> {
   if (!authenticated) return { ...client, 'mcp-session-id': session };
-  const { authorization: _credential, [PRINCIPAL_HEADER]: _principal, ...headers } = client;
-  return { ...headers, 'mcp-session-id': session };
+  // A plain loop: rest destructuring with a computed key takes V8's slow generic path.
+  const headers: Record<string, string | string[] | undefined> = {};
+  for (const name in client) {
+    if (name !== 'authorization' && name !== PRINCIPAL_HEADER) headers[name] = client[name];
+  }
+  headers['mcp-session-id'] = session;
+  return headers;
 }

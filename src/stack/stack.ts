@@ -198,6 +198,9 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     messageBuffer: { length: LIMITS.messageBufferLength, timeoutSeconds: parseNginxSeconds(LIMITS.messageTimeout) },
     // Tasks outlive a backend and are seen from every node when they live in the cluster's Redis.
     ...(options.redis && !process.env.HTTMCP_TASK_STORE ? { taskStore: options.redis } : {}),
+    // What nginx cannot count per principal (WebSockets, tools named only in the body), with the
+    // same settings as nginx's per-principal limits.
+    principalQuota: { webSockets: perPrincipal.connections, toolRatePerSecond: perPrincipal.toolRatePerSecond, toolBurst: perPrincipal.toolBurst },
     ...options.gateway,
     logger,
     publishUrl,

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { createServer as createHttpServer } from 'node:http';
 import type { OAuthClientProvider } from '@modelcontextprotocol/sdk/client/auth.js';
 import type { OAuthClientInformationMixed, OAuthClientMetadata, OAuthTokens } from '@modelcontextprotocol/sdk/shared/auth.js';
 import { OAuth2Server } from 'oauth2-mock-server';
@@ -215,5 +216,72 @@ export class MemoryOAuthProvider implements OAuthClientProvider {
   }
   codeVerifier(): string {
     return this.verifier;
+  }
+}
+
+/**
+ * A minimal authorization server whose discovery and JWKS endpoints can be made to stop
+ * answering (`hang = true`): requests are accepted and then held open, never answered, as a
+ * stuck or overloaded issuer does. Keys can be rotated, so a token signed with the new key
+ * makes a verifier fetch the JWKS again.
+ */
+export class HangingIssuer {
+  /** When true, every request is held open without an answer. */
+  hang = false;
+  /** Requests held open right now (the verifier is waiting on them). */
+  readonly held = new Set<import('node:http').ServerResponse>();
+  /** JWKS requests received. */
+  jwksFetches = 0;
+  private readonly keys: Array<{ kid: string; privateKey: Awaited<ReturnType<typeof generateKeyPair>>['privateKey']; publicJwk: Record<string, unknown> }> = [];
+  private readonly server = createHttpServer((req, res) => this.serve(req.url ?? '/', res));
+
+  static async start(): Promise<HangingIssuer> {
+    const issuer = new HangingIssuer();
+    await issuer.rotate();
+    await new Promise<void>((resolve) => issuer.server.listen(0, '127.0.0.1', resolve));
+    return issuer;
+  }
+
+  get url(): string {
+    const address = this.server.address() as import('node:net').AddressInfo;
+    return `http://127.0.0.1:${address.port}`;
+  }
+
+  /** Adds a new signing key (published next to the old ones); later tokens are signed with it. */
+  async rotate(): Promise<void> {
+    const { privateKey, publicKey } = await generateKeyPair('RS256', { extractable: true });
+    const kid = randomUUID();
+    this.keys.push({ kid, privateKey, publicJwk: { ...(await exportJWK(publicKey)), kid, alg: 'RS256', use: 'sig' } });
+  }
+
+  /** A token signed with the newest key. */
+  async token(claims: TokenClaims): Promise<string> {
+    const { expiresIn = 300, ...rest } = claims;
+    const key = this.keys.at(-1)!;
+    return new SignJWT(rest)
+      .setProtectedHeader({ alg: 'RS256', kid: key.kid })
+      .setIssuer(this.url)
+      .setIssuedAt()
+      .setExpirationTime(Math.floor(Date.now() / 1000) + expiresIn)
+      .sign(key.privateKey);
+  }
+
+  private serve(path: string, res: import('node:http').ServerResponse): void {
+    if (path === '/jwks') this.jwksFetches++;
+    if (this.hang) {
+      this.held.add(res);
+      res.on('close', () => this.held.delete(res));
+      return;
+    }
+    const json = (body: unknown) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+    if (path === '/.well-known/oauth-authorization-server') json({ issuer: this.url, jwks_uri: `${this.url}/jwks` });
+    else if (path === '/jwks') json({ keys: this.keys.map((k) => k.publicJwk) });
+    else res.writeHead(404).end();
+  }
+
+  async stop(): Promise<void> {
+    for (const res of this.held) res.destroy();
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
 }

@@ -100,7 +100,7 @@ describe('OAuth resource server at the edge', () => {
     stack = await startTestStack({
       port,
       servers: [probeServer(calls)],
-      auth: { publicUrl: base, jwt: { issuers: [as.issuer] } },
+      auth: { publicUrl: base, jwt: { issuers: [as.issuer] }, introspection: { issuer: as.issuer, ...as.resourceServer } },
       logger: pino({ level: 'debug' }, logSink),
     });
   });
@@ -183,6 +183,8 @@ describe('OAuth resource server at the edge', () => {
   const attacks: Array<[string, () => Promise<string>]> = [
     ['an expired token', () => as.token({ sub: 'mallory', aud: probe(), expiresIn: -120 })],
     ['a token for another audience', () => as.token({ sub: 'mallory', aud: `${base}/mcp/other` })],
+    ['a token not valid yet (nbf past the clock leeway)', () => as.token({ sub: 'mallory', aud: probe(), nbf: Math.floor(Date.now() / 1000) + 600 })],
+    ['an opaque token the authorization server says is not active', async () => 'opaque-token-nobody-issued-0123456789'],
     ['a forged signature', () => as.forgedToken({ sub: 'mallory', aud: probe() })],
     ['alg none', async () => as.unsignedToken({ sub: 'mallory', aud: probe() })],
     ['an issuer not on the list', async () => {
@@ -208,6 +210,19 @@ describe('OAuth resource server at the edge', () => {
     });
     expect(refused).toBe(401);
     expect(calls.length).toBe(before);
+  });
+
+  test.each(['streamable', 'websocket'] as const)('%s: an opaque token is introspected (RFC 7662) once, then every request uses the cached verdict', async (kind) => {
+    const token = as.opaqueToken({ sub: `opaque-${kind}`, aud: probe(), scope: 'tools.call' });
+    const before = as.introspections;
+    const client = new Client({ name: 'opaque', version: '1.0.0' });
+    await client.connect(transportWith(kind, probe(), `Bearer ${token}`));
+    for (let i = 0; i < 3; i++) {
+      const result = await client.callTool({ name: 'whoami', arguments: {} });
+      expect(JSON.parse((result.content as Array<{ text: string }>)[0]!.text)).toMatchObject({ subject: `opaque-${kind}`, sawToken: false });
+    }
+    expect(as.introspections - before).toBe(1);
+    await client.close();
   });
 
   test('an Authorization header larger than nginx takes is refused before any check', async () => {
@@ -399,6 +414,34 @@ describe('OAuth resource server at the edge', () => {
       expect(await client.callTool({ name: 'purge', arguments: {} })).toMatchObject({ content: [{ type: 'text', text: 'purged' }] });
       await client.close();
     });
+  });
+
+  test('a scope downgrade mid-session: the same user\'s new token with fewer scopes keeps the session but loses the tool at once; no handler runs', async () => {
+    const full = await as.token({ sub: 'hank', aud: probe(), scope: 'tools.call admin' });
+    const session = (await initialize({ authorization: `Bearer ${full}` })).headers.get('mcp-session-id')!;
+    const call = (authorization: string, name: string, id: number) =>
+      fetch(probe(), {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: STREAMABLE_ACCEPT, 'mcp-session-id': session, 'mcp-protocol-version': '2025-06-18', authorization },
+        body: JSON.stringify({ jsonrpc: '2.0', id, method: 'tools/call', params: { name, arguments: {} } }),
+      });
+    expect((await call(`Bearer ${full}`, 'purge', 1)).status).toBe(200);
+    const before = calls.length;
+    const reduced = await as.token({ sub: 'hank', aud: probe(), scope: 'tools.call', expiresIn: 600 });
+    const refused = await call(`Bearer ${reduced}`, 'purge', 2);
+    expect(refused.status).toBe(403);
+    expect(refused.headers.get('www-authenticate')).toContain('error="insufficient_scope"');
+    expect(calls.length).toBe(before);
+    // Same session, the tools it may still call work, and the list no longer shows the other.
+    expect((await call(`Bearer ${reduced}`, 'whoami', 3)).status).toBe(200);
+    const listed = await fetch(probe(), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: STREAMABLE_ACCEPT, 'mcp-session-id': session, 'mcp-protocol-version': '2025-06-18', authorization: `Bearer ${reduced}` },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 4, method: 'tools/list' }),
+    });
+    expect(((await listed.json()) as { result: { tools: Array<{ name: string }> } }).result.tools.map((t) => t.name)).toEqual(['whoami']);
+    // The old token, still valid, still has its scopes: each request carries its own verdict.
+    expect((await call(`Bearer ${full}`, 'purge', 5)).status).toBe(200);
   });
 
   test('refusals are logged with their reason, and no token is ever in the backend or nginx logs', () => {

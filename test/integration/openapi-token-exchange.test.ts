@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
@@ -7,6 +8,7 @@ import WebSocket from 'ws';
 import { OpenAPIMCP, type Stack } from '../../src/index.js';
 import { freePort } from '../../src/stack/stack.js';
 import { StandIn } from '../fixtures/openapi/stand-in.js';
+import { CLI, startCli } from '../helpers/cli.js';
 import { TestAuthorizationServer } from '../helpers/oauth.js';
 import { startTestStack } from '../helpers/stack.js';
 
@@ -108,4 +110,33 @@ describe('OpenAPI upstream calls with an exchanged token', () => {
       await client.close();
     }
   });
+
+  test('the CLI turns it on with --token-exchange and HTTMCP_TOKEN_EXCHANGE_* (the secret from the environment only)', async () => {
+    const port = await freePort();
+    const env = { HTTMCP_OAUTH_ISSUER: as.issuer, HTTMCP_TOKEN_EXCHANGE_CLIENT_SECRET: as.exchangeClient.clientSecret };
+    const args = ['openapi', SPEC, '--name', 'pets', '--base-url', api.url, '--validate', 'off', '--port', String(port), '--token-exchange', 'oauth'];
+    const exchange = ['--token-exchange-url', `${as.issuer}/exchange`, '--token-exchange-client-id', as.exchangeClient.clientId, '--token-exchange-audience', API_AUDIENCE];
+
+    // Without the secret it does not start, and says what is missing.
+    const refused = spawnSync(process.execPath, [CLI, ...args, ...exchange], { encoding: 'utf8', env: { ...process.env, HTTMCP_OAUTH_ISSUER: as.issuer, HTTMCP_LOG_LEVEL: 'warn' } });
+    expect(refused.status).toBe(1);
+    expect(refused.stderr).toContain('--token-exchange oauth needs HTTMCP_TOKEN_EXCHANGE_CLIENT_SECRET');
+
+    const cli = await startCli(args.concat(exchange), env);
+    try {
+      const served = cli.info.servers.pets as string;
+      const token = await as.token({ sub: 'cli-user', aud: served, scope: 'pets:read' });
+      const client = new Client({ name: 'exchange-cli', version: '1.0.0' });
+      await client.connect(new StreamableHTTPClientTransport(new URL(served), { requestInit: { headers: { authorization: `Bearer ${token}` } } }));
+      await client.callTool({ name: 'listPets', arguments: {} });
+      const sent = lastApiToken();
+      expect(sent.raw).not.toBe(token);
+      expect(sent.claims).toMatchObject({ sub: 'cli-user', aud: API_AUDIENCE, act: { sub: as.exchangeClient.clientId } });
+      await client.close();
+      expect(cli.stderr()).not.toContain(as.exchangeClient.clientSecret);
+    } finally {
+      cli.child.kill('SIGTERM');
+      await new Promise((r) => (cli.child.exitCode !== null ? r(null) : cli.child.once('exit', r)));
+    }
+  }, 60_000);
 });
