@@ -2,12 +2,12 @@ import { performance } from 'node:perf_hooks';
 import type { Transport, TransportSendOptions } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { JSONRPCMessage, JSONRPCRequest, MessageExtraInfo, RequestId } from '@modelcontextprotocol/sdk/types.js';
 import type { Logger } from '../log.js';
-import type { BackendMetrics, Outcome } from './metrics.js';
+import type { BackendMetrics, Outcome, ToolTally } from './metrics.js';
 import {
   beginSessionTrace,
   endSessionTrace,
   failSpan,
-  parentContext,
+  requestSpanParent,
   ROOT_CONTEXT,
   setRequestContext,
   startServerSpan,
@@ -38,7 +38,8 @@ interface Open {
   method: string;
   tool: string | undefined;
   session: string | undefined;
-  finish: ((outcome: Outcome, seconds: number) => void) | undefined;
+  /** Where a tools/call is counted, when metrics are on. */
+  tally: ToolTally | undefined;
   span: Span | undefined;
   /** The span's context, while publishes of its session are attributed to it (sampled only). */
   traced: TraceContext | undefined;
@@ -115,21 +116,24 @@ export class InstrumentedTransport extends TransportMiddleware {
     const name = typeof params?.name === 'string' ? params.name : undefined;
     const isCall = request.method === 'tools/call' && name !== undefined;
     const known = isCall && this.options.hasTool(name);
-    const tool = isCall ? (metrics ? metrics.toolLabel(server, name, known) : known ? name : '_unknown') : undefined;
+    const tally = isCall && metrics ? metrics.tally(server, name, known) : undefined;
+    if (tally) metrics!.toolCallStarted(tally);
     const entry: Open = {
       startedAt: performance.now(),
       method: request.method,
-      tool,
+      tool: tally ? tally.tool : isCall ? (known ? name : '_unknown') : undefined,
       session,
-      finish: isCall && metrics ? metrics.toolCallStarted(server, tool!) : undefined,
+      tally,
       span: undefined,
       traced: undefined,
     };
     this.open.set(request.id, entry);
     if (!this.options.tracing) return this.onmessage?.(message, extra);
 
+    const parent = requestSpanParent(params?._meta, headers);
+    // A request without a client trace context that the root sampling dropped: no span at all.
+    if (parent === undefined) return this.onmessage?.(message, extra);
     // Low-cardinality span names: a tool name only when the server has that tool.
-    const parent = parentContext(params?._meta, headers);
     const span = startServerSpan(known ? `${request.method} ${name}` : request.method, parent);
     // Attributes only for spans that are kept: at 1% sampling the other 99% skip building and
     // sanitizing them (samplers see none: ratio and parent-based samplers need none).
@@ -181,7 +185,7 @@ export class InstrumentedTransport extends TransportMiddleware {
     if (!entry) return;
     this.open.delete(id);
     const seconds = (performance.now() - entry.startedAt) / 1000;
-    entry.finish?.(outcome, seconds);
+    if (entry.tally) this.options.metrics!.toolCallEnded(entry.tally, outcome, seconds);
     if (entry.span) {
       if (errorType !== undefined) failSpan(entry.span, errorType);
       entry.span.end();
