@@ -1,7 +1,8 @@
 import type { Logger } from './log.js';
 import { createLogger } from './log.js';
 import { NchanPublisher } from './nchan/publisher.js';
-import { SessionHub, type HubRetained } from './session/session-hub.js';
+import { SessionHub, type HubRetained, type Wire } from './session/session-hub.js';
+import { OpenCounts } from './observability/open-counts.js';
 import { limitsFromEnv, resolveLimits, type BackendLimits } from './session/limits.js';
 import { DEFAULT_MESSAGE_BUFFER, parseNginxSeconds, type MessageBuffer } from './session/resume.js';
 import { principalFromHeaders, SessionIds } from './session/session-id.js';
@@ -96,6 +97,12 @@ export class Gateway {
   readonly requestMetrics: boolean;
   /** Recent tool calls and per-tool counters of every server, for the operator console. */
   readonly calls = new CallLog();
+  /**
+   * Open sessions, streams and requests by transport and era (the console and `/metrics`): the
+   * session hubs' requests and request streams are read from their state; each era's path adds
+   * counters or a source of its own (see {@link OpenCounts}).
+   */
+  readonly open = new OpenCounts();
   private readonly options: GatewayOptions;
   private readonly hubs = new Set<SessionHub>();
   /** Trusted principal headers already decoded (authentication on). */
@@ -130,6 +137,7 @@ export class Gateway {
     this.messageBuffer = options.messageBuffer ?? DEFAULT_MESSAGE_BUFFER;
     this.limits = resolveLimits(options.limits);
     this.requestMetrics = options.requestMetrics ?? true;
+    this.open.addSource(() => this.hubFigures());
     this.metrics = new BackendMetrics({
       figures: () => this.stats(),
       nchanStatus: {
@@ -242,6 +250,16 @@ export class Gateway {
       onclose?.();
     };
     return hub;
+  }
+
+  /** The 2025-era requests and request streams of every hub, for {@link open}. */
+  private *hubFigures(): Iterable<{ transport: Wire; era: '2025'; kind: 'requests' | 'streams'; value: number }> {
+    for (const hub of this.hubs) {
+      for (const [transport, figures] of Object.entries(hub.openFigures()) as Array<[Wire, { requests: number; streams: number }]>) {
+        yield { transport, era: '2025', kind: 'requests', value: figures.requests };
+        yield { transport, era: '2025', kind: 'streams', value: figures.streams };
+      }
+    }
   }
 
   /**

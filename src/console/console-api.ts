@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import type { Prompt, Resource, ResourceTemplate, Tool } from '@modelcontextprotocol/sdk/types.js';
+import type { Authenticator } from '../auth/authenticator.js';
 import type { Gateway } from '../gateway.js';
 import type { HTTMCP } from '../server/httmcp.js';
 import type { Answer } from '../http/endpoint.js';
@@ -71,6 +72,13 @@ export function createConsoleRoutes(
   return async (path, req) => {
     if (req.method !== 'GET' && req.method !== 'HEAD') return { status: 405, headers: { allow: 'GET, HEAD' } };
     const name = path.slice(CONSOLE_PATH.length);
+    if (name.startsWith('api/') && gateway.auth) {
+      // With authentication on, the data needs a token with the admin scope. The page itself
+      // (no data) stays reachable from the allowed addresses: a browser sends no bearer token
+      // when it opens a page; the page sends the one pasted into it.
+      const refusal = await adminRefusal(gateway.auth, req.headers.authorization, gateway);
+      if (refusal) return refusal;
+    }
     if (name === 'api/catalog') {
       if (!catalog || Date.now() - catalog.at > CATALOG_TTL_MS) {
         const value = Promise.all(servers.map(describe));
@@ -88,6 +96,8 @@ export function createConsoleRoutes(
         nchan,
         nginx: nginxLog ? nginxLog.read() : null,
         calls: gateway.calls.snapshot(),
+        open: gateway.open.snapshot(),
+        auth: gateway.auth ? { consoleScope: gateway.auth.consoleScope } : null,
       });
     }
     const type = FILES[name];
@@ -106,6 +116,18 @@ export function createConsoleRoutes(
       },
       body,
     };
+  };
+}
+
+/** 401/403 with the challenge when `authorization` is not a token with the console's scope. */
+async function adminRefusal(auth: Authenticator, authorization: string | undefined, gateway: Gateway): Promise<Answer | undefined> {
+  const verdict = await auth.checkConsole(authorization);
+  if (verdict.ok) return undefined;
+  if (authorization !== undefined) gateway.logger.info({ status: verdict.status, reason: verdict.reason }, 'refused a console request: bad credentials');
+  return {
+    status: verdict.status,
+    headers: { 'content-type': 'application/json', 'www-authenticate': verdict.challenge, 'cache-control': 'no-store' },
+    body: JSON.stringify({ error: verdict.status === 403 ? 'insufficient_scope' : 'unauthorized', scope: auth.consoleScope, reason: verdict.reason }),
   };
 }
 

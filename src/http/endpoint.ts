@@ -8,6 +8,7 @@ import { BoundedMap } from '../util/bounded-map.js';
 import { TOO_LARGE } from './io.js';
 import { nestsDeeperThan } from '../util/json-depth.js';
 import { missingScopes, Scopes } from '../server/scopes.js';
+import type { OpenCounter } from '../observability/open-counts.js';
 
 /** Request headers as Node gives them. */
 export type Headers = Record<string, string | string[] | undefined>;
@@ -63,6 +64,8 @@ export class NchanEndpoint {
 
   /** The scopes each tool needs (Streamable HTTP refuses a call without them with HTTP 403). */
   private readonly scopes: Scopes | undefined;
+  /** Session streams handed to nchan and not reported closed, by transport (2025 era; the console). */
+  private readonly openStreams: Record<Wire, { streams: OpenCounter; sessions: OpenCounter | undefined }>;
 
   constructor(name: string, hub: SessionHub, gateway: Gateway, scopes?: Scopes) {
     this.name = name;
@@ -73,6 +76,11 @@ export class NchanEndpoint {
     this.logger = gateway.logger;
     this.verified = new BoundedMap(Math.ceil(gateway.limits.trackedSessions / 2));
     this.deleted = new BoundedMap(gateway.limits.trackedSessions);
+    const counters = (transport: Wire, sessions: boolean) => ({
+      streams: gateway.open.counter(transport, '2025', 'streams'),
+      sessions: sessions ? gateway.open.counter(transport, '2025', 'sessions') : undefined,
+    });
+    this.openStreams = { websocket: counters('websocket', true), sse: counters('sse', true), streamable: counters('streamable', false) };
   }
 
   /**
@@ -118,7 +126,7 @@ export class NchanEndpoint {
       await this.warnIfEventsLost(requested, after, lastEventId);
       return this.enter(requested, { after });
     }
-    if (headers['x-httmcp-transport'] === 'websocket') return this.enter(this.mint(headers));
+    if (headers['x-httmcp-transport'] === 'websocket') return this.enter(this.mint(headers), { websocket: true });
     if (!acceptsEventStream(headers)) {
       return httpError(406, 'Not Acceptable: GET opens a WebSocket or an SSE stream (Accept: text/event-stream)');
     }
@@ -331,7 +339,14 @@ export class NchanEndpoint {
       return { status: 204 };
     }
     // The GET stream of a Streamable HTTP session may come and go; the session lives on.
-    if (header(headers, 'mcp-session-id') !== undefined || !this.isValid(session, headers)) return { status: 204 };
+    if (header(headers, 'mcp-session-id') !== undefined) {
+      this.openStreams.streamable.streams.dec();
+      return { status: 204 };
+    }
+    if (!this.isValid(session, headers)) return { status: 204 };
+    const open = headers['x-httmcp-transport'] === 'websocket' ? this.openStreams.websocket : this.openStreams.sse;
+    open.streams.dec();
+    open.sessions?.dec();
     if (headers['x-httmcp-transport'] === 'websocket') {
       this.hub.sessionClosed(session);
     } else {
@@ -406,7 +421,11 @@ export class NchanEndpoint {
    * Into the session's channel. `legacy` makes the edge prefix event ids with the session (its
    * EventSource reconnects with nothing else); `after` is where nchan resumes.
    */
-  private enter(session: string, options: { legacy?: boolean; after?: NchanEventId | undefined } = {}): Answer {
+  private enter(session: string, options: { legacy?: boolean; websocket?: boolean; after?: NchanEventId | undefined } = {}): Answer {
+    // Counted as open until nchan's unsubscribe hook says the stream closed (see closed()).
+    const open = options.legacy ? this.openStreams.sse : options.websocket ? this.openStreams.websocket : this.openStreams.streamable;
+    open.streams.inc();
+    open.sessions?.inc();
     const query = redirectQuery({ sse: options.legacy ? session : undefined, after: options.after });
     return { status: 200, headers: { 'x-accel-redirect': `/_httmcp/session/${this.name}/${session}${query}` } };
   }

@@ -25,7 +25,10 @@ export interface InstrumentOptions {
   server: string;
   /** Where per-tool metrics go; omitted: none are recorded. */
   metrics?: BackendMetrics | undefined;
-  /** Whether the server has a tool of this name (unknown names never become label values or span names). */
+  /**
+   * Whether the server has a tool of this name (unknown names never become label values or span
+   * names). A name it has must stay a tool: the answer is remembered.
+   */
   hasTool: (name: string) => boolean;
   logger: Logger;
   /** Trace requests; default: when an OpenTelemetry SDK is registered (see tracing.ts). */
@@ -64,6 +67,8 @@ export function instrumentTransport(transport: Transport, options: InstrumentOpt
  */
 export class InstrumentedTransport extends TransportMiddleware {
   private readonly open = new Map<RequestId, Open>();
+  /** Tool names the server has (bounded by its tools). */
+  private readonly knownTools = new Set<string>();
 
   constructor(
     inner: Transport,
@@ -115,7 +120,7 @@ export class InstrumentedTransport extends TransportMiddleware {
     const { server, metrics } = this.options;
     const name = typeof params?.name === 'string' ? params.name : undefined;
     const isCall = request.method === 'tools/call' && name !== undefined;
-    const known = isCall && this.options.hasTool(name);
+    const known = isCall && this.isTool(name);
     const tally = isCall && metrics ? metrics.tally(server, name, known) : undefined;
     if (tally) metrics!.toolCallStarted(tally);
     const entry: Open = {
@@ -178,6 +183,18 @@ export class InstrumentedTransport extends TransportMiddleware {
       attributes['mcp.resource.uri'] = params.uri;
     }
     return attributes;
+  }
+
+  /**
+   * Whether the server has a tool called `name`. Names found are remembered: a server's tools
+   * are only ever added, and its own lookup scans every definition (hundreds for an OpenAPI
+   * server) on every call.
+   */
+  private isTool(name: string): boolean {
+    if (this.knownTools.has(name)) return true;
+    if (!this.options.hasTool(name)) return false;
+    this.knownTools.add(name);
+    return true;
   }
 
   private end(id: RequestId, outcome: Outcome, errorType?: string): void {

@@ -230,6 +230,20 @@ export class SessionHub implements Transport {
     return this.inflight.size;
   }
 
+  /**
+   * Requests running now by transport, and on Streamable HTTP the request streams nchan holds
+   * for them (released from their POST), for the operator console. Read from the requests
+   * themselves, so never out of step.
+   */
+  openFigures(): Record<Wire, { requests: number; streams: number }> {
+    const figures = { websocket: { requests: 0, streams: 0 }, sse: { requests: 0, streams: 0 }, streamable: { requests: 0, streams: 0 } };
+    for (const entry of this.inflight.values()) {
+      figures[entry.wire].requests++;
+      if (entry.wire === 'streamable' && entry.pending === undefined) figures.streamable.streams++;
+    }
+    return figures;
+  }
+
   /** Counts of everything this hub keeps between messages (see docs/operations.md, "Limits"). */
   get retained(): HubRetained {
     return {
