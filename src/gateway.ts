@@ -140,6 +140,7 @@ export class Gateway {
     this.open.addSource(() => this.hubFigures());
     this.metrics = new BackendMetrics({
       figures: () => this.stats(),
+      open: () => this.open.snapshot(),
       nchanStatus: {
         publishUrl: options.publishUrl,
         ...(options.nchanStatusTimeoutMs === undefined ? {} : { timeoutMs: options.nchanStatusTimeoutMs }),

@@ -1,6 +1,7 @@
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import { Buckets, registerBucketHistogram } from './bucket-histogram.js';
 import { NchanStatus, type NchanStatusOptions } from './nchan-status.js';
+import type { OpenRow } from './open-counts.js';
 
 /** Backend counters the gateway keeps itself (publisher and hubs), read at each scrape. */
 export interface GatewayFigures {
@@ -20,6 +21,8 @@ export type Outcome = 'ok' | 'tool_error' | 'error' | 'cancelled';
 export interface BackendMetricsOptions {
   /** The gateway's own counters. */
   figures: () => GatewayFigures;
+  /** What clients hold open by transport and era (the `httmcp_open` gauge); omitted: none. */
+  open?: () => readonly OpenRow[];
   /** Where nchan's status is read; omitted: no `httmcp_nchan_*` figures. */
   nchanStatus?: NchanStatusOptions;
   /**
@@ -144,6 +147,24 @@ export class BackendMetrics {
       },
     });
     this.defineGatewayFigures(options.figures, registers);
+    const open = options.open;
+    if (open) {
+      new Gauge({
+        name: 'httmcp_open',
+        help: 'What clients hold open now, by transport (websocket, sse, streamable), era (2025, 2026-07-28) and kind (sessions, streams nchan holds, requests being handled).',
+        labelNames: ['transport', 'era', 'kind'],
+        registers,
+        collect() {
+          this.reset();
+          for (const row of open()) {
+            for (const kind of ['sessions', 'streams', 'requests'] as const) {
+              const value = row[kind];
+              if (value !== undefined) this.set({ transport: row.transport, era: row.era, kind }, value);
+            }
+          }
+        },
+      });
+    }
     if (options.nchanStatus) {
       this.nchan = new NchanStatus(options.nchanStatus);
       this.defineNchanFigures(this.nchan, registers);

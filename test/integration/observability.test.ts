@@ -205,6 +205,11 @@ test('/metrics on the loopback listener: per-tool series, bounded labels, publis
   }
   expect(text).toContain('# TYPE httmcp_publish_total counter');
   expect(text).toContain('# TYPE httmcp_inflight_requests gauge');
+  // Open sessions, streams and requests by transport and era (the console's table).
+  expect(value('httmcp_open{transport="websocket",era="2025",kind="sessions"}')).toBeGreaterThanOrEqual(0);
+  expect(value('httmcp_open{transport="streamable",era="2025",kind="requests"}')).toBe(0);
+  expect(value('httmcp_open{transport="streamable",era="2026-07-28",kind="streams"}')).toBe(0);
+  expect(text).not.toContain('httmcp_open{transport="streamable",era="2025",kind="sessions"}');
   // nchan's own status, read from the publish listener's /status.
   expect(value('httmcp_nchan_up')).toBe(1);
   expect(value('httmcp_nchan_published_messages_total')).toBeGreaterThan(0);
