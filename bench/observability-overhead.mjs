@@ -24,10 +24,17 @@ if (v.child) {
   const metrics = config === 'metrics' || config === 'both';
   const tracing = config === 'tracing' || config === 'both';
   if (tracing) {
-    const { NodeTracerProvider, BatchSpanProcessor, ParentBasedSampler, TraceIdRatioBasedSampler } = await import('@opentelemetry/sdk-trace-node');
+    const { NodeTracerProvider, BatchSpanProcessor } = await import('@opentelemetry/sdk-trace-node');
+    // The sampler `httmcp start` builds for OTEL_TRACES_SAMPLER=parentbased_traceidratio, with
+    // the root sample drawn by httmcp (src/observability/otel-sdk.ts); OVERHEAD_PRESAMPLE=off
+    // leaves it to the SDK's own ratio sampler, as before.
+    const { ratioSamplerFromEnv } = await import('../dist/src/observability/otel-sdk.js');
+    const { sampleRootsAt } = await import('../dist/src/observability/tracing.js');
+    const { sampler, ratio } = ratioSamplerFromEnv({ OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: process.env.OVERHEAD_RATIO ?? '0.01' });
     const drop = { export: (_spans, done) => done({ code: 0 }), shutdown: async () => undefined };
-    const provider = new NodeTracerProvider({ sampler: new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(Number(process.env.OVERHEAD_RATIO ?? 0.01)) }), spanProcessors: [new BatchSpanProcessor(drop)] });
+    const provider = new NodeTracerProvider({ sampler, spanProcessors: [new BatchSpanProcessor(drop)] });
     provider.register();
+    if (process.env.OVERHEAD_PRESAMPLE !== 'off') sampleRootsAt(ratio);
   }
   const { Gateway } = await import('../dist/src/index.js');
   const { createExampleServers } = await import('../dist/examples/index.js');

@@ -24,8 +24,18 @@ function svg(tag, attrs = {}) {
   return node;
 }
 
+/** Thrown when the console's data needs a token (authentication on): says which scope. */
+class NeedsToken extends Error {}
+
 async function getJson(name) {
-  const res = await fetch(new URL(name, API), { cache: 'no-store' });
+  // With authentication on, the data needs a token with the console's admin scope.
+  const token = document.getElementById('admin-token').value.trim();
+  const res = await fetch(new URL(name, API), { cache: 'no-store', headers: token ? { authorization: `Bearer ${token}` } : {} });
+  if (res.status === 401 || res.status === 403) {
+    document.getElementById('admin-login').hidden = false;
+    const body = await res.json().catch(() => ({}));
+    throw new NeedsToken(`${res.status === 403 ? 'this token lacks' : 'paste a token with'} the scope ${body.scope ?? '(admin)'}${body.reason ? ` (${body.reason})` : ''}`);
+  }
   if (!res.ok) throw new Error(`${name}: HTTP ${res.status}`);
   return res.json();
 }
@@ -145,6 +155,23 @@ function renderTable(id, entries) {
   document.getElementById(id).replaceChildren(...rows);
 }
 
+const TRANSPORT_NAMES = { websocket: 'WebSocket', sse: 'HTTP+SSE (legacy)', streamable: 'Streamable HTTP' };
+
+/** Open sessions, streams and requests: a row per transport, a column group per era. */
+function renderOpen(open) {
+  const cell = (row, kind) =>
+    row[kind] === undefined || row[kind] === null
+      ? el('td', { class: 'na', 'data-open': `${row.transport} ${row.era} ${kind}`, text: '–', title: row.era === '2025' ? 'Streamable HTTP sessions hold nothing open between requests' : '2026-07-28 has no sessions' })
+      : el('td', { class: 'num', 'data-open': `${row.transport} ${row.era} ${kind}`, text: String(row[kind]) });
+  const rows = Object.keys(TRANSPORT_NAMES).map((transport) => {
+    const of = (era) => open.find((r) => r.transport === transport && r.era === era) ?? { transport, era, sessions: null, streams: 0, requests: 0 };
+    const old = of('2025');
+    const modern = of('2026-07-28');
+    return el('tr', { 'data-transport': transport }, el('td', { text: TRANSPORT_NAMES[transport] }), cell(old, 'sessions'), cell(old, 'streams'), cell(old, 'requests'), cell(modern, 'streams'), cell(modern, 'requests'));
+  });
+  document.querySelector('#open-table tbody').replaceChildren(...rows);
+}
+
 function renderNchan(nchan) {
   const withoutRedis = !nchan.redis_connected_servers;
   renderTable('nchan', Object.entries(nchan).filter(([key]) => !(withoutRedis && /redis/.test(key)) && !/interprocess/.test(key)));
@@ -158,10 +185,11 @@ async function poll() {
     renderTools(state.calls.tools);
     renderCalls(state.calls.recent);
     renderNchan(state.nchan);
+    renderOpen(state.open ?? []);
     renderTable('retained', Object.entries(state.gateway.retained ?? {}));
     document.getElementById('status').textContent = `backend pid ${state.backend.pid} · updated ${format.time(state.now)}`;
   } catch (error) {
-    document.getElementById('status').textContent = `not updated: ${error.message}`;
+    document.getElementById('status').textContent = error instanceof NeedsToken ? error.message : `not updated: ${error.message}`;
   }
   setTimeout(poll, POLL_MS);
 }
@@ -309,7 +337,7 @@ async function loadCatalog() {
     renderServers(await getJson('catalog'));
   } catch (error) {
     document.getElementById('servers').textContent = `could not load the servers: ${error.message}`;
-    setTimeout(loadCatalog, 3000);
+    setTimeout(loadCatalog, error instanceof NeedsToken ? 1000 : 3000);
   }
 }
 

@@ -6,7 +6,8 @@ import { ModernEndpoint, type ModernEndpointOptions } from './http/modern.js';
 import { openTaskStore, resolveTaskSettings, TASK_STORE_SETTING, taskSettingsFromEnv, type TaskSettings } from './tasks/settings.js';
 import type { TaskStore } from './tasks/store.js';
 import { MultiRound } from './mrtr/multi-round.js';
-import { SessionHub, type HubRetained } from './session/session-hub.js';
+import { SessionHub, type HubRetained, type Wire } from './session/session-hub.js';
+import { OpenCounts } from './observability/open-counts.js';
 import { limitsFromEnv, resolveLimits, type BackendLimits } from './session/limits.js';
 import { DEFAULT_MESSAGE_BUFFER, parseNginxSeconds, type MessageBuffer } from './session/resume.js';
 import { principalFromHeaders, SessionIds } from './session/session-id.js';
@@ -128,6 +129,12 @@ export class Gateway {
   readonly requestMetrics: boolean;
   /** Recent tool calls and per-tool counters of every server, for the operator console. */
   readonly calls = new CallLog();
+  /**
+   * Open sessions, streams and requests by transport and era (the console and `/metrics`): the
+   * session hubs' requests and request streams are read from their state; each era's path adds
+   * counters or a source of its own (see {@link OpenCounts}).
+   */
+  readonly open = new OpenCounts();
   private readonly options: GatewayOptions;
   /** The session secret, kept only to derive the `requestState` key from it ({@link createMultiRound}). */
   private readonly secret: string;
@@ -169,8 +176,10 @@ export class Gateway {
     this.messageBuffer = options.messageBuffer ?? DEFAULT_MESSAGE_BUFFER;
     this.limits = resolveLimits(options.limits);
     this.requestMetrics = options.requestMetrics ?? true;
+    this.open.addSource(() => this.hubFigures());
     this.metrics = new BackendMetrics({
       figures: () => this.stats(),
+      open: () => this.open.snapshot(),
       nchanStatus: {
         publishUrl: options.publishUrl,
         ...(options.nchanStatusTimeoutMs === undefined ? {} : { timeoutMs: options.nchanStatusTimeoutMs }),
@@ -353,6 +362,16 @@ export class Gateway {
       onclose?.();
     };
     return hub;
+  }
+
+  /** The 2025-era requests and request streams of every hub, for {@link open}. */
+  private *hubFigures(): Iterable<{ transport: Wire; era: '2025'; kind: 'requests' | 'streams'; value: number }> {
+    for (const hub of this.hubs) {
+      for (const [transport, figures] of Object.entries(hub.openFigures()) as Array<[Wire, { requests: number; streams: number }]>) {
+        yield { transport, era: '2025', kind: 'requests', value: figures.requests };
+        yield { transport, era: '2025', kind: 'streams', value: figures.streams };
+      }
+    }
   }
 
   /**

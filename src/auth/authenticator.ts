@@ -22,7 +22,15 @@ export interface AuthOptions {
   verdictMaxAgeSeconds?: number;
   /** Longest token accepted, in bytes (default 8192; nginx's header buffers cap it too). */
   maxTokenBytes?: number;
+  /**
+   * The scope the operator console's data needs (`HTTMCP_CONSOLE_SCOPE`, default
+   * {@link DEFAULT_CONSOLE_SCOPE}), in a token for this origin ({@link Authenticator.checkConsole}).
+   */
+  consoleScope?: string;
 }
+
+/** The scope of {@link AuthOptions.consoleScope} unless configured. */
+export const DEFAULT_CONSOLE_SCOPE = 'httmcp:admin';
 
 /** The answer for one request: who it is, or how to refuse it. */
 export type Verdict =
@@ -43,6 +51,8 @@ export class Authenticator {
   private readonly requiredScopes: string[];
   private readonly verdictMaxAge: number;
   private readonly maxTokenBytes: number;
+  /** See {@link AuthOptions.consoleScope}. */
+  readonly consoleScope: string;
 
   constructor(options: AuthOptions) {
     const url = new URL(options.publicUrl);
@@ -56,6 +66,7 @@ export class Authenticator {
     this.requiredScopes = options.requiredScopes ?? [];
     this.verdictMaxAge = options.verdictMaxAgeSeconds ?? 60;
     this.maxTokenBytes = options.maxTokenBytes ?? 8192;
+    this.consoleScope = options.consoleScope ?? DEFAULT_CONSOLE_SCOPE;
   }
 
   /** A server's canonical URL: the audience its tokens must carry. */
@@ -83,46 +94,67 @@ export class Authenticator {
   }
 
   /** The verdict on one request's `Authorization` header for `server`. Never throws. */
-  async check(server: string, authorization: string | undefined): Promise<Verdict> {
+  check(server: string, authorization: string | undefined): Promise<Verdict> {
+    return this.checkFor({ audience: this.resourceUrl(server), metadata: this.metadataUrl(server), scopes: this.requiredScopes }, authorization);
+  }
+
+  /**
+   * The verdict on a request for the operator console's data: a token for this origin (the
+   * root protected resource, {@link publicUrl}) carrying {@link consoleScope} (and the scopes
+   * every request needs). Never throws.
+   */
+  checkConsole(authorization: string | undefined): Promise<Verdict> {
+    const metadata = `${this.publicUrl}/.well-known/oauth-protected-resource`;
+    return this.checkFor({ audience: this.publicUrl, metadata, scopes: [...this.requiredScopes, this.consoleScope] }, authorization);
+  }
+
+  private async checkFor(target: VerdictTarget, authorization: string | undefined): Promise<Verdict> {
     const token = bearerToken(authorization);
     if (token === undefined) {
       // RFC 6750 section 3.1: no error code when the request carried no credentials.
-      return this.refuse(server, 401, authorization === undefined ? undefined : 'invalid_request', authorization === undefined ? 'no token' : 'not a bearer token');
+      return this.refuse(target, 401, authorization === undefined ? undefined : 'invalid_request', authorization === undefined ? 'no token' : 'not a bearer token');
     }
-    if (Buffer.byteLength(token) > this.maxTokenBytes) return this.refuse(server, 401, 'invalid_token', 'token too long');
+    if (Buffer.byteLength(token) > this.maxTokenBytes) return this.refuse(target, 401, 'invalid_token', 'token too long');
     let principal: Principal | undefined;
     let reason = 'invalid token';
     if (this.apiKeys) principal = this.apiKeys.verify(token);
     if (!principal && this.jwt && JwtVerifier.looksLikeJwt(token)) {
       try {
-        principal = await this.jwt.verify(token, this.resourceUrl(server));
+        principal = await this.jwt.verify(token, target.audience);
       } catch (error) {
         reason = error instanceof TokenRejected ? error.message : 'token could not be verified';
       }
     }
     if (!principal && this.introspector && !JwtVerifier.looksLikeJwt(token)) {
       try {
-        principal = await this.introspector.verify(token, this.resourceUrl(server));
+        principal = await this.introspector.verify(token, target.audience);
       } catch (error) {
         reason = error instanceof TokenRejected ? error.message : 'token could not be verified';
       }
     }
-    if (!principal) return this.refuse(server, 401, 'invalid_token', reason);
-    const missing = this.requiredScopes.filter((scope) => !principal.scopes.includes(scope));
-    if (missing.length) return this.refuse(server, 403, 'insufficient_scope', `missing scope ${missing.join(' ')}`);
+    if (!principal) return this.refuse(target, 401, 'invalid_token', reason);
+    const missing = target.scopes.filter((scope) => !principal.scopes.includes(scope));
+    if (missing.length) return this.refuse(target, 403, 'insufficient_scope', `missing scope ${missing.join(' ')}`);
     const now = Math.floor(Date.now() / 1000);
     const remaining = principal.expiresAt === undefined ? this.verdictMaxAge : principal.expiresAt - now;
     return { ok: true, principal, maxAgeSeconds: Math.max(0, Math.min(this.verdictMaxAge, remaining)) };
   }
 
-  private refuse(server: string, status: 401 | 403, error: string | undefined, reason: string): Verdict {
+  private refuse(target: VerdictTarget, status: 401 | 403, error: string | undefined, reason: string): Verdict {
     const params: string[] = [];
     if (error) params.push(`error="${error}"`);
     if (error && error !== 'insufficient_scope') params.push(`error_description="${reason.replace(/["\\]/g, '')}"`);
-    if (this.requiredScopes.length) params.push(`scope="${this.requiredScopes.join(' ')}"`);
-    params.push(`resource_metadata="${this.metadataUrl(server)}"`);
+    if (target.scopes.length) params.push(`scope="${target.scopes.join(' ')}"`);
+    params.push(`resource_metadata="${target.metadata}"`);
     return { ok: false, status, challenge: `Bearer ${params.join(', ')}`, reason };
   }
+}
+
+/** What a verdict is for: the audience a token must name, its metadata URL, the scopes it needs. */
+interface VerdictTarget {
+  audience: string;
+  metadata: string;
+  scopes: readonly string[];
 }
 
 /** The token of an `Authorization: Bearer <token>` header (scheme case-insensitive, RFC 6750 syntax). */

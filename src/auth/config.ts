@@ -12,6 +12,7 @@ import type { AuthOptions } from './authenticator.js';
  * - `HTTMCP_OAUTH_ALGORITHMS`: accepted JWS algorithms (default: RS*, PS*, ES*, EdDSA)
  * - `HTTMCP_AUTH_VERDICT_MAX_AGE`: seconds nginx may reuse a verdict (default 60)
  * - `HTTMCP_AUTH_MAX_TOKEN_BYTES`: longest token accepted (default 8192)
+ * - `HTTMCP_CONSOLE_SCOPE`: the scope the operator console's data needs (default `httmcp:admin`)
  * - `HTTMCP_OAUTH_CLOCK_TOLERANCE`: seconds of clock skew allowed on exp/nbf (default 30)
  * - `HTTMCP_OAUTH_FETCH_TIMEOUT_MS`: timeout of discovery and JWKS fetches (default 5000)
  * - `HTTMCP_OAUTH_JWKS_MAX_AGE_MS`, `HTTMCP_OAUTH_JWKS_COOLDOWN_MS`: key cache life (default
@@ -60,6 +61,11 @@ export function authFromEnv(env: NodeJS.ProcessEnv, publicUrl?: string): AuthOpt
   if (verdictMaxAge !== undefined) options.verdictMaxAgeSeconds = verdictMaxAge;
   const maxTokenBytes = whole(env, 'HTTMCP_AUTH_MAX_TOKEN_BYTES');
   if (maxTokenBytes !== undefined) options.maxTokenBytes = maxTokenBytes;
+  const consoleScope = env.HTTMCP_CONSOLE_SCOPE?.trim();
+  if (consoleScope) {
+    if (!/^[\x21\x23-\x5B\x5D-\x7E]+$/.test(consoleScope)) throw new Error(`HTTMCP_CONSOLE_SCOPE must be one scope (RFC 6749 scope-token), got ${JSON.stringify(consoleScope)}`);
+    options.consoleScope = consoleScope;
+  }
   return options;
 }
 

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import { Client, InMemoryTransport, type Prompt, type Resource, type ResourceTemplateType as ResourceTemplate, type Tool } from '@modelcontextprotocol/client';
+import type { Authenticator } from '../auth/authenticator.js';
 import type { Gateway } from '../gateway.js';
 import type { HTTMCP } from '../server/httmcp.js';
 import type { Answer } from '../http/endpoint.js';
@@ -69,6 +70,13 @@ export function createConsoleRoutes(
   return async (path, req) => {
     if (req.method !== 'GET' && req.method !== 'HEAD') return { status: 405, headers: { allow: 'GET, HEAD' } };
     const name = path.slice(CONSOLE_PATH.length);
+    if (name.startsWith('api/') && gateway.auth) {
+      // With authentication on, the data needs a token with the admin scope. The page itself
+      // (no data) stays reachable from the allowed addresses: a browser sends no bearer token
+      // when it opens a page; the page sends the one pasted into it.
+      const refusal = await adminRefusal(gateway.auth, req.headers.authorization, gateway);
+      if (refusal) return refusal;
+    }
     if (name === 'api/catalog') {
       if (!catalog || Date.now() - catalog.at > CATALOG_TTL_MS) {
         const value = Promise.all(servers.map(describe));
@@ -86,6 +94,8 @@ export function createConsoleRoutes(
         nchan,
         nginx: nginxLog ? nginxLog.read() : null,
         calls: gateway.calls.snapshot(),
+        open: gateway.open.snapshot(),
+        auth: gateway.auth ? { consoleScope: gateway.auth.consoleScope } : null,
       });
     }
     const type = FILES[name];
@@ -109,6 +119,18 @@ export function createConsoleRoutes(
 
 /** Pages of a list the console reads at most: a server that keeps returning cursors does not hold it forever. */
 const MAX_PAGES = 100;
+
+/** 401/403 with the challenge when `authorization` is not a token with the console's scope. */
+async function adminRefusal(auth: Authenticator, authorization: string | undefined, gateway: Gateway): Promise<Answer | undefined> {
+  const verdict = await auth.checkConsole(authorization);
+  if (verdict.ok) return undefined;
+  if (authorization !== undefined) gateway.logger.info({ status: verdict.status, reason: verdict.reason }, 'refused a console request: bad credentials');
+  return {
+    status: verdict.status,
+    headers: { 'content-type': 'application/json', 'www-authenticate': verdict.challenge, 'cache-control': 'no-store' },
+    body: JSON.stringify({ error: verdict.status === 403 ? 'insufficient_scope' : 'unauthorized', scope: auth.consoleScope, reason: verdict.reason }),
+  };
+}
 
 /**
  * A server's tools, resources and prompts as a client sees them, through the SDK's public API

@@ -12,6 +12,7 @@ import { classifyInboundRequest, PROTOCOL_VERSION_META_KEY, type InboundLadderRe
 import { MODERN_PROTOCOL_VERSIONS, type ModernEndpoint } from './modern.js';
 import { SocketEras } from './socket-era.js';
 import type { QuotaRefusal } from '../auth/principal-quota.js';
+import type { OpenCounter } from '../observability/open-counts.js';
 
 /** Request headers as Node gives them. */
 export type Headers = Record<string, string | string[] | undefined>;
@@ -71,6 +72,8 @@ export class NchanEndpoint {
   readonly modern: ModernEndpoint | undefined;
   /** Which era each WebSocket speaks, and its 2026 requests (when the server serves 2026). */
   readonly sockets: SocketEras | undefined;
+  /** Session streams handed to nchan and not reported closed, by transport (2025 era; the console). */
+  private readonly openStreams: Record<Wire, { streams: OpenCounter; sessions: OpenCounter | undefined }>;
 
   constructor(name: string, hub: SessionHub, gateway: Gateway, scopes?: Scopes, modern?: ModernEndpoint) {
     this.name = name;
@@ -83,6 +86,11 @@ export class NchanEndpoint {
     this.verified = new BoundedMap(Math.ceil(gateway.limits.trackedSessions / 2));
     this.deleted = new BoundedMap(gateway.limits.trackedSessions);
     this.sockets = modern && new SocketEras({ modern, legacy: { initialized: (session) => hub.clientCapabilities(session) !== undefined }, publisher: gateway.publisher, logger: gateway.logger, maxSockets: gateway.limits.trackedSessions });
+    const counters = (transport: Wire, sessions: boolean) => ({
+      streams: gateway.open.counter(transport, '2025', 'streams'),
+      sessions: sessions ? gateway.open.counter(transport, '2025', 'sessions') : undefined,
+    });
+    this.openStreams = { websocket: counters('websocket', true), sse: counters('sse', true), streamable: counters('streamable', false) };
   }
 
   /**
@@ -131,7 +139,7 @@ export class NchanEndpoint {
     }
     if (headers['x-httmcp-transport'] === 'websocket') {
       const session = this.mint(headers);
-      return (await this.webSocketRefused(headers, session)) ?? this.enter(session);
+      return (await this.webSocketRefused(headers, session)) ?? this.enter(session, { websocket: true });
     }
     if (!acceptsEventStream(headers)) {
       return httpError(406, 'Not Acceptable: GET opens a WebSocket or an SSE stream (Accept: text/event-stream)');
@@ -465,7 +473,14 @@ export class NchanEndpoint {
     // Only nginx reaches this hook (an internal location): an unknown id is ignored.
     if (headers['x-httmcp-transport'] === 'websocket') this.gateway.quota?.webSocketClosed(session);
     // The GET stream of a Streamable HTTP session may come and go; the session lives on.
-    if (header(headers, 'mcp-session-id') !== undefined || !this.isValid(session, headers)) return { status: 204 };
+    if (header(headers, 'mcp-session-id') !== undefined) {
+      this.openStreams.streamable.streams.dec();
+      return { status: 204 };
+    }
+    if (!this.isValid(session, headers)) return { status: 204 };
+    const open = headers['x-httmcp-transport'] === 'websocket' ? this.openStreams.websocket : this.openStreams.sse;
+    open.streams.dec();
+    open.sessions?.dec();
     if (headers['x-httmcp-transport'] === 'websocket') {
       this.sockets?.closed(session);
       this.hub.sessionClosed(session);
@@ -547,7 +562,11 @@ export class NchanEndpoint {
    * Into the session's channel. `legacy` makes the edge prefix event ids with the session (its
    * EventSource reconnects with nothing else); `after` is where nchan resumes.
    */
-  private enter(session: string, options: { legacy?: boolean; after?: NchanEventId | undefined } = {}): Answer {
+  private enter(session: string, options: { legacy?: boolean; websocket?: boolean; after?: NchanEventId | undefined } = {}): Answer {
+    // Counted as open until nchan's unsubscribe hook says the stream closed (see closed()).
+    const open = options.legacy ? this.openStreams.sse : options.websocket ? this.openStreams.websocket : this.openStreams.streamable;
+    open.streams.inc();
+    open.sessions?.inc();
     const query = redirectQuery({ sse: options.legacy ? session : undefined, after: options.after });
     return { status: 200, headers: { 'x-accel-redirect': `/_httmcp/session/${this.name}/${session}${query}` } };
   }

@@ -98,14 +98,11 @@ export class NchanPublisher {
    * @param event - SSE event name subscribers see (`message` unless the legacy `endpoint`).
    */
   async publish(channel: string, body: string, event = 'message'): Promise<ChannelInfo> {
-    // A child span of the request being handled, when it is traced (nothing otherwise).
-    const info = await withClientSpan(
-      'nchan publish',
-      { 'httmcp.nchan.channel': channel, 'httmcp.nchan.event': event },
-      () => this.request('POST', channel, body, { 'content-type': 'application/json', 'x-eventsource-event': event }),
-      undefined,
-      channelContext(channel),
-    );
+    const send = () => this.request('POST', channel, body, { 'content-type': 'application/json', 'x-eventsource-event': event });
+    // A child span of the request being handled when a sampled request of the session runs;
+    // otherwise (almost always, at a low sampling rate) no span, no attributes, no extra hop.
+    const parent = channelContext(channel);
+    const info = parent === undefined ? await send() : await withClientSpan('nchan publish', { 'httmcp.nchan.channel': channel, 'httmcp.nchan.event': event }, send, undefined, parent);
     this.stats.published++;
     return info ?? { messages: 0, subscribers: 0 };
   }

@@ -1,5 +1,5 @@
-export { BackendMetrics, OTHER_TOOL, UNKNOWN_TOOL, type BackendMetricsOptions, type GatewayFigures, type Outcome } from './metrics.js';
+export { BackendMetrics, OTHER_TOOL, ToolTally, UNKNOWN_TOOL, type BackendMetricsOptions, type GatewayFigures, type Outcome } from './metrics.js';
 export { NchanStatus, parseStubStatus, type NchanFigures, type NchanStatusOptions } from './nchan-status.js';
 export { instrumentTransport, InstrumentedTransport, type InstrumentOptions } from './instrument.js';
 export { listenForMetrics } from './metrics-listener.js';
-export { tracingRegistered, withClientSpan } from './tracing.js';
+export { parentContext, tracingRegistered, withClientSpan } from './tracing.js';

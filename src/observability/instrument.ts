@@ -1,12 +1,12 @@
 import { performance } from 'node:perf_hooks';
 import type { JSONRPCMessage, JSONRPCRequest, MessageExtraInfo, RequestId, Transport, TransportSendOptions } from '@modelcontextprotocol/server';
 import type { Logger } from '../log.js';
-import type { BackendMetrics, Outcome } from './metrics.js';
+import type { BackendMetrics, Outcome, ToolTally } from './metrics.js';
 import {
   beginSessionTrace,
   endSessionTrace,
   failSpan,
-  parentContext,
+  requestSpanParent,
   ROOT_CONTEXT,
   setRequestContext,
   startServerSpan,
@@ -24,7 +24,10 @@ export interface InstrumentOptions {
   server: string;
   /** Where per-tool metrics go; omitted: none are recorded. */
   metrics?: BackendMetrics | undefined;
-  /** Whether the server has a tool of this name (unknown names never become label values or span names). */
+  /**
+   * Whether the server has a tool of this name (unknown names never become label values or span
+   * names). A name it has must stay a tool: the answer is remembered.
+   */
   hasTool: (name: string) => boolean;
   logger: Logger;
   /** Trace requests; default: when an OpenTelemetry SDK is registered (see tracing.ts). */
@@ -37,7 +40,8 @@ interface Open {
   method: string;
   tool: string | undefined;
   session: string | undefined;
-  finish: ((outcome: Outcome, seconds: number) => void) | undefined;
+  /** Where a tools/call is counted, when metrics are on. */
+  tally: ToolTally | undefined;
   span: Span | undefined;
   /** The span's context, while publishes of its session are attributed to it (sampled only). */
   traced: TraceContext | undefined;
@@ -62,6 +66,8 @@ export function instrumentTransport(transport: Transport, options: InstrumentOpt
  */
 export class InstrumentedTransport extends TransportMiddleware {
   private readonly open = new Map<RequestId, Open>();
+  /** Tool names the server has (bounded by its tools). */
+  private readonly knownTools = new Set<string>();
 
   constructor(
     inner: Transport,
@@ -114,22 +120,25 @@ export class InstrumentedTransport extends TransportMiddleware {
     const { server, metrics } = this.options;
     const name = typeof params?.name === 'string' ? params.name : undefined;
     const isCall = request.method === 'tools/call' && name !== undefined;
-    const known = isCall && this.options.hasTool(name);
-    const tool = isCall ? (metrics ? metrics.toolLabel(server, name, known) : known ? name : '_unknown') : undefined;
+    const known = isCall && this.isTool(name);
+    const tally = isCall && metrics ? metrics.tally(server, name, known) : undefined;
+    if (tally) metrics!.toolCallStarted(tally);
     const entry: Open = {
       startedAt: performance.now(),
       method: request.method,
-      tool,
+      tool: tally ? tally.tool : isCall ? (known ? name : '_unknown') : undefined,
       session,
-      finish: isCall && metrics ? metrics.toolCallStarted(server, tool!) : undefined,
+      tally,
       span: undefined,
       traced: undefined,
     };
     this.open.set(request.id, entry);
     if (!this.options.tracing) return this.onmessage?.(message, extra);
 
+    const parent = requestSpanParent(params?._meta, headers);
+    // A request without a client trace context that the root sampling dropped: no span at all.
+    if (parent === undefined) return this.onmessage?.(message, extra);
     // Low-cardinality span names: a tool name only when the server has that tool.
-    const parent = parentContext(params?._meta, headers);
     const span = startServerSpan(known ? `${request.method} ${name}` : request.method, parent);
     // Attributes only for spans that are kept: at 1% sampling the other 99% skip building and
     // sanitizing them (samplers see none: ratio and parent-based samplers need none).
@@ -175,12 +184,24 @@ export class InstrumentedTransport extends TransportMiddleware {
     return attributes;
   }
 
+  /**
+   * Whether the server has a tool called `name`. Names found are remembered: a server's tools
+   * are only ever added, and its own lookup scans every definition (hundreds for an OpenAPI
+   * server) on every call.
+   */
+  private isTool(name: string): boolean {
+    if (this.knownTools.has(name)) return true;
+    if (!this.options.hasTool(name)) return false;
+    this.knownTools.add(name);
+    return true;
+  }
+
   private end(id: RequestId, outcome: Outcome, errorType?: string): void {
     const entry = this.open.get(id);
     if (!entry) return;
     this.open.delete(id);
     const seconds = (performance.now() - entry.startedAt) / 1000;
-    entry.finish?.(outcome, seconds);
+    if (entry.tally) this.options.metrics!.toolCallEnded(entry.tally, outcome, seconds);
     if (entry.span) {
       if (errorType !== undefined) failSpan(entry.span, errorType);
       entry.span.end();

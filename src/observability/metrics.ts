@@ -1,5 +1,7 @@
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
+import { Buckets, registerBucketHistogram } from './bucket-histogram.js';
 import { NchanStatus, type NchanStatusOptions } from './nchan-status.js';
+import type { OpenRow } from './open-counts.js';
 
 /** Backend counters the gateway keeps itself (publisher and hubs), read at each scrape. */
 export interface GatewayFigures {
@@ -19,6 +21,8 @@ export type Outcome = 'ok' | 'tool_error' | 'error' | 'cancelled';
 export interface BackendMetricsOptions {
   /** The gateway's own counters. */
   figures: () => GatewayFigures;
+  /** What clients hold open by transport and era (the `httmcp_open` gauge); omitted: none. */
+  open?: () => readonly OpenRow[];
   /** Where nchan's status is read; omitted: no `httmcp_nchan_*` figures. */
   nchanStatus?: NchanStatusOptions;
   /**
@@ -49,23 +53,44 @@ const NCHAN_FIGURES: ReadonlyArray<[string, string, 'counter' | 'gauge', string]
   ['interprocess queued alerts', 'httmcp_nchan_interprocess_queued_alerts', 'gauge', 'Messages between nginx workers queued now.'],
 ];
 
+/** The outcomes a call is counted under, in the order they are exported. */
+const OUTCOMES: readonly Outcome[] = ['ok', 'tool_error', 'error', 'cancelled'];
+
+/** Upper bounds (seconds) of the tool call latency histogram. */
+const DURATION_BUCKETS: readonly number[] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
+
+/**
+ * One tool's figures on one server, kept as plain numbers on the call path; prom-client reads
+ * them when it is scraped: a labelled prom-client child validates and hashes its labels on every
+ * update, even when cached (four updates per call were about 3 µs of a ~100 µs call).
+ */
+export class ToolTally {
+  /** Calls started and not ended. */
+  inFlight = 0;
+  /** Ended calls by outcome. */
+  readonly calls: Record<Outcome, number> = { ok: 0, tool_error: 0, error: 0, cancelled: 0 };
+  /** Latency per outcome, made at the first call with that outcome. */
+  readonly durations: Partial<Record<Outcome, Buckets>> = {};
+
+  constructor(
+    readonly server: string,
+    /** The `tool` label value (a tool name, {@link UNKNOWN_TOOL} or {@link OTHER_TOOL}). */
+    readonly tool: string,
+  ) {}
+}
+
 /**
  * The backend's Prometheus metrics, in a registry of its own (never prom-client's global one,
  * so several backends in one process do not collide): per-tool calls, errors and latency,
  * in-flight requests, publish counters, nchan's status figures and process metrics.
  *
- * Per-call recording is a counter and a histogram update on label children cached per
- * (server, tool, outcome), so the hot path does no label hashing.
+ * Per call: {@link toolCall} finds the tool's {@link ToolTally} (cached, no key string built)
+ * and {@link toolCallEnded} does plain arithmetic: prom-client reads the tallies when scraped.
  */
 export class BackendMetrics {
   readonly registry = new Registry();
-  private readonly calls: Counter<'server' | 'tool' | 'outcome'>;
-  private readonly duration: Histogram<'server' | 'tool' | 'outcome'>;
-  private readonly toolsInFlight: Gauge<'server' | 'tool'>;
-  private readonly errors: Counter<'server' | 'tool'>;
-  private readonly children = new Map<string, { calls: Counter; duration: Histogram; errors: Counter | undefined }>();
-  private readonly inFlightChildren = new Map<string, Gauge>();
-  private readonly labelled = new Map<string, Set<string>>();
+  /** By server, then by tool name as called (known names only: the map stays bounded). */
+  private readonly tallies = new Map<string, { byName: Map<string, ToolTally>; unknown: ToolTally; other: ToolTally; labelled: number }>();
   private readonly maxTools: number;
   private readonly nchan: NchanStatus | undefined;
   private processMetrics = false;
@@ -73,32 +98,73 @@ export class BackendMetrics {
   constructor(options: BackendMetricsOptions) {
     this.maxTools = options.maxToolsPerServer ?? 500;
     const registers = [this.registry];
-    this.calls = new Counter({
+    const tallies = () => this.allTallies();
+    new Counter({
       name: 'httmcp_tool_calls_total',
       help: 'tools/call requests answered, by server, tool and outcome (ok, tool_error: a result with isError, error: a JSON-RPC error, cancelled).',
       labelNames: ['server', 'tool', 'outcome'],
       registers,
+      collect() {
+        this.reset();
+        for (const t of tallies()) {
+          for (const outcome of OUTCOMES) if (t.calls[outcome] > 0) this.inc({ server: t.server, tool: t.tool, outcome }, t.calls[outcome]);
+        }
+      },
     });
-    this.duration = new Histogram({
+    registerBucketHistogram(this.registry, {
       name: 'httmcp_tool_call_duration_seconds',
       help: 'Time from a tools/call request reaching the backend to its reply leaving the handler.',
-      labelNames: ['server', 'tool', 'outcome'],
-      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
-      registers,
+      *series() {
+        for (const t of tallies()) {
+          for (const outcome of OUTCOMES) {
+            const buckets = t.durations[outcome];
+            if (buckets) yield { labels: { server: t.server, tool: t.tool, outcome }, buckets };
+          }
+        }
+      },
     });
-    this.toolsInFlight = new Gauge({
+    new Gauge({
       name: 'httmcp_tool_calls_in_flight',
       help: 'tools/call requests being handled now, by server and tool.',
       labelNames: ['server', 'tool'],
       registers,
+      collect() {
+        this.reset();
+        for (const t of tallies()) if (t.inFlight > 0 || t.calls.ok + t.calls.tool_error + t.calls.error + t.calls.cancelled > 0) this.set({ server: t.server, tool: t.tool }, t.inFlight);
+      },
     });
-    this.errors = new Counter({
+    new Counter({
       name: 'httmcp_tool_errors_total',
       help: 'tools/call requests that ended in a JSON-RPC error or a result with isError, by server and tool.',
       labelNames: ['server', 'tool'],
       registers,
+      collect() {
+        this.reset();
+        for (const t of tallies()) {
+          const errors = t.calls.error + t.calls.tool_error;
+          if (errors > 0) this.inc({ server: t.server, tool: t.tool }, errors);
+        }
+      },
     });
     this.defineGatewayFigures(options.figures, registers);
+    const open = options.open;
+    if (open) {
+      new Gauge({
+        name: 'httmcp_open',
+        help: 'What clients hold open now, by transport (websocket, sse, streamable), era (2025, 2026-07-28) and kind (sessions, streams nchan holds, requests being handled).',
+        labelNames: ['transport', 'era', 'kind'],
+        registers,
+        collect() {
+          this.reset();
+          for (const row of open()) {
+            for (const kind of ['sessions', 'streams', 'requests'] as const) {
+              const value = row[kind];
+              if (value !== undefined) this.set({ transport: row.transport, era: row.era, kind }, value);
+            }
+          }
+        },
+      });
+    }
     if (options.nchanStatus) {
       this.nchan = new NchanStatus(options.nchanStatus);
       this.defineNchanFigures(this.nchan, registers);
@@ -117,28 +183,40 @@ export class BackendMetrics {
    * server has (`known`), while the server has fewer than the per-server cap.
    */
   toolLabel(server: string, tool: string, known: boolean): string {
-    if (!known) return UNKNOWN_TOOL;
-    let names = this.labelled.get(server);
-    if (!names) this.labelled.set(server, (names = new Set()));
-    if (names.has(tool)) return tool;
-    if (names.size >= this.maxTools) return OTHER_TOOL;
-    names.add(tool);
-    return tool;
+    return this.tally(server, tool, known).tool;
   }
 
-  /** A tools/call started; returns what to call when it ends. */
-  toolCallStarted(server: string, tool: string): (outcome: Outcome, seconds: number) => void {
-    const key = `${server}\n${tool}`;
-    let gauge = this.inFlightChildren.get(key);
-    if (!gauge) this.inFlightChildren.set(key, (gauge = this.toolsInFlight.labels(server, tool) as unknown as Gauge));
-    gauge.inc();
-    return (outcome, seconds) => {
-      gauge.dec();
-      const child = this.child(server, tool, outcome);
-      child.calls.inc();
-      child.duration.observe(seconds);
-      child.errors?.inc();
-    };
+  /**
+   * The figures calls to `name` on `server` are counted in: the tool's own for a tool the server
+   * has (`known`) while the server has fewer than the per-server cap, else `_unknown`/`_other`.
+   */
+  tally(server: string, name: string, known: boolean): ToolTally {
+    let byServer = this.tallies.get(server);
+    if (!byServer) {
+      byServer = { byName: new Map(), unknown: new ToolTally(server, UNKNOWN_TOOL), other: new ToolTally(server, OTHER_TOOL), labelled: 0 };
+      this.tallies.set(server, byServer);
+    }
+    if (!known) return byServer.unknown;
+    let tally = byServer.byName.get(name);
+    if (!tally) {
+      tally = byServer.labelled < this.maxTools ? new ToolTally(server, name) : byServer.other;
+      if (tally !== byServer.other) byServer.labelled++;
+      // Known names only, so the map holds at most the server's tools.
+      byServer.byName.set(name, tally);
+    }
+    return tally;
+  }
+
+  /** A tools/call started; {@link toolCallEnded} with the same tally when it ends. */
+  toolCallStarted(tally: ToolTally): void {
+    tally.inFlight++;
+  }
+
+  /** A tools/call ended with `outcome` after `seconds`. */
+  toolCallEnded(tally: ToolTally, outcome: Outcome, seconds: number): void {
+    tally.inFlight--;
+    tally.calls[outcome]++;
+    (tally.durations[outcome] ??= new Buckets(DURATION_BUCKETS)).observe(seconds);
   }
 
   /** The exposition text (Prometheus 0.0.4). The first call also starts the process metrics. */
@@ -155,18 +233,15 @@ export class BackendMetrics {
     await this.nchan?.close();
   }
 
-  private child(server: string, tool: string, outcome: Outcome): { calls: Counter; duration: Histogram; errors: Counter | undefined } {
-    const key = `${server}\n${tool}\n${outcome}`;
-    let child = this.children.get(key);
-    if (!child) {
-      child = {
-        calls: this.calls.labels(server, tool, outcome) as unknown as Counter,
-        duration: this.duration.labels(server, tool, outcome) as unknown as Histogram,
-        errors: outcome === 'error' || outcome === 'tool_error' ? (this.errors.labels(server, tool) as unknown as Counter) : undefined,
-      };
-      this.children.set(key, child);
+  private *allTallies(): Iterable<ToolTally> {
+    for (const byServer of this.tallies.values()) {
+      const seen = new Set<ToolTally>();
+      for (const tally of [...byServer.byName.values(), byServer.unknown, byServer.other]) {
+        if (seen.has(tally)) continue;
+        seen.add(tally);
+        yield tally;
+      }
     }
-    return child;
   }
 
   private defineGatewayFigures(figures: () => GatewayFigures, registers: Registry[]): void {

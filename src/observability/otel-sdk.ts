@@ -1,6 +1,8 @@
-import { ROOT_CONTEXT, type Context, type ContextManager } from '@opentelemetry/api';
+import { ROOT_CONTEXT, type Attributes, type Context, type ContextManager, type Link, type SpanKind } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { NodeSDK } from '@opentelemetry/sdk-node';
+import { ParentBasedSampler, SamplingDecision, TraceIdRatioBasedSampler, type Sampler, type SamplingResult } from '@opentelemetry/sdk-trace-base';
+import { isPresampled, sampleRootsAt } from './tracing.js';
 
 /**
  * Starts the OpenTelemetry Node SDK for traces, configured by the standard `OTEL_*` variables
@@ -21,9 +23,49 @@ export function startTracing(env: NodeJS.ProcessEnv = process.env): () => Promis
   env.OTEL_LOGS_EXPORTER ??= 'none';
   env.OTEL_SERVICE_NAME ??= 'httmcp';
   const asyncContext = env.HTTMCP_OTEL_ASYNC_CONTEXT === 'on' || env.HTTMCP_OTEL_ASYNC_CONTEXT === '1';
-  const sdk = new NodeSDK({ instrumentations: [], contextManager: asyncContext ? new AsyncLocalStorageContextManager() : new SyncContextManager() });
+  const ratio = ratioSamplerFromEnv(env);
+  const sdk = new NodeSDK({
+    instrumentations: [],
+    contextManager: asyncContext ? new AsyncLocalStorageContextManager() : new SyncContextManager(),
+    ...(ratio ? { sampler: ratio.sampler } : {}),
+  });
   sdk.start();
-  return () => sdk.shutdown();
+  sampleRootsAt(ratio?.ratio);
+  return async () => {
+    sampleRootsAt(undefined);
+    await sdk.shutdown();
+  };
+}
+
+/**
+ * For the trace-id-ratio samplers (`OTEL_TRACES_SAMPLER=traceidratio` or
+ * `parentbased_traceidratio`, ratio `OTEL_TRACES_SAMPLER_ARG`, default 1 as in the SDK), the
+ * same sampler the SDK would build, wrapped so that root spans httmcp sampled itself are kept
+ * (tracing.ts, `sampleRootsAt`); other samplers are left to the SDK (undefined).
+ */
+export function ratioSamplerFromEnv(env: NodeJS.ProcessEnv = process.env): { sampler: Sampler; ratio: number } | undefined {
+  const name = env.OTEL_TRACES_SAMPLER?.trim();
+  if (name !== 'traceidratio' && name !== 'parentbased_traceidratio') return undefined;
+  const raw = env.OTEL_TRACES_SAMPLER_ARG?.trim();
+  const arg = raw === undefined || raw === '' ? NaN : Number(raw);
+  // Out of range or missing: 1, like the SDK (which logs the mistake through diag).
+  const ratio = Number.isFinite(arg) && arg >= 0 && arg <= 1 ? arg : 1;
+  const root = new TraceIdRatioBasedSampler(ratio);
+  return { ratio, sampler: new PresampledRootSampler(name === 'traceidratio' ? root : new ParentBasedSampler({ root })) };
+}
+
+/** `inner`, except that spans in a context httmcp presampled are recorded and sampled. */
+class PresampledRootSampler implements Sampler {
+  constructor(private readonly inner: Sampler) {}
+
+  shouldSample(ctx: Context, traceId: string, name: string, kind: SpanKind, attributes: Attributes, links: Link[]): SamplingResult {
+    if (isPresampled(ctx)) return { decision: SamplingDecision.RECORD_AND_SAMPLED };
+    return this.inner.shouldSample(ctx, traceId, name, kind, attributes, links);
+  }
+
+  toString(): string {
+    return `HttmcpPresampledRoot{${this.inner.toString()}}`;
+  }
 }
 
 /** The active context for the duration of a synchronous call only (no async propagation). */

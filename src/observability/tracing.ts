@@ -1,5 +1,6 @@
 import {
   context,
+  createContextKey,
   propagation,
   ProxyTracerProvider,
   ROOT_CONTEXT,
@@ -40,6 +41,41 @@ export function parentContext(meta: Carrier | undefined, headers: Carrier | unde
   if (meta && typeof meta.traceparent === 'string') return propagation.extract(ROOT_CONTEXT, meta);
   if (headers && headers.traceparent !== undefined) return propagation.extract(ROOT_CONTEXT, headers);
   return ROOT_CONTEXT;
+}
+
+/** Marks a context whose root span httmcp has already decided to sample (see {@link sampleRootsAt}). */
+const PRESAMPLED = createContextKey('httmcp.presampled');
+/** The parent of a request's span when the request has no trace context of its own and was sampled. */
+const PRESAMPLED_ROOT = ROOT_CONTEXT.setValue(PRESAMPLED, true);
+/** The share of requests without a client trace context that are traced, when the SDK set-up said so. */
+let rootRatio: number | undefined;
+
+/**
+ * Declares that the registered SDK samples root spans (spans without a parent) at `ratio`, by
+ * a sampler that honours {@link isPresampled} (otel-sdk.ts sets both up). httmcp then draws the
+ * sample itself for requests without a client trace context, before any span exists: at 1%, the
+ * other 99% cost one `Math.random()`, where the SDK would make two random ids, run the sampler
+ * and create a non-recording span that nothing reads (`undefined`: every request gets a span
+ * and the SDK's sampler decides, for SDKs set up by the program itself).
+ */
+export function sampleRootsAt(ratio: number | undefined): void {
+  rootRatio = ratio;
+}
+
+/** True for a context under a root span httmcp sampled: the SDK's sampler must keep its spans. */
+export function isPresampled(ctx: TraceContext): boolean {
+  return ctx.getValue(PRESAMPLED) === true;
+}
+
+/**
+ * Where one MCP request's SERVER span starts: under the client's trace context
+ * ({@link parentContext}); or, for a request without one, at the root when the request is
+ * sampled. `undefined`: no span at all (a root request that {@link sampleRootsAt} drops).
+ */
+export function requestSpanParent(meta: Carrier | undefined, headers: Carrier | undefined): TraceContext | undefined {
+  const parent = parentContext(meta, headers);
+  if (parent !== ROOT_CONTEXT || rootRatio === undefined) return parent;
+  return Math.random() < rootRatio ? PRESAMPLED_ROOT : undefined;
 }
 
 /** Starts the SERVER span of one MCP request under `parent`. */

@@ -126,6 +126,8 @@ interface Inflight {
   chain: Promise<void>;
   startedAt: number;
   principal: string;
+  /** The tool of a `tools/call`, for the request's log lines. */
+  tool: string | undefined;
   /**
    * Streamable HTTP: since when the request's stream may have no client (nchan's unsubscribe
    * hook, or a sweep that found no subscriber); a check an interval later ends the request if
@@ -196,7 +198,8 @@ export class SessionHub implements Transport, RequestFactsSource {
   constructor(options: SessionHubOptions) {
     this.name = options.name;
     this.publisher = options.publisher;
-    this.logger = options.logger;
+    // Every line of the hub names its server (one child logger per server, not per request).
+    this.logger = options.logger.child({ server: options.name });
     this.inlineBudgetMs = options.inlineBudgetMs ?? 50;
     this.inlineReplyMax = options.inlineReplyMax ?? 60 * 1024;
     this.publishMax = options.publishMax ?? 8 * 1024 * 1024;
@@ -232,6 +235,20 @@ export class SessionHub implements Transport, RequestFactsSource {
   /** Number of requests being handled right now (for metrics and tests). */
   get inflightCount(): number {
     return this.inflight.size;
+  }
+
+  /**
+   * Requests running now by transport, and on Streamable HTTP the request streams nchan holds
+   * for them (released from their POST), for the operator console. Read from the requests
+   * themselves, so never out of step.
+   */
+  openFigures(): Record<Wire, { requests: number; streams: number }> {
+    const figures = { websocket: { requests: 0, streams: 0 }, sse: { requests: 0, streams: 0 }, streamable: { requests: 0, streams: 0 } };
+    for (const entry of this.inflight.values()) {
+      figures[entry.wire].requests++;
+      if (entry.wire === 'streamable' && entry.pending === undefined) figures.streamable.streams++;
+    }
+    return figures;
   }
 
   /** Counts of everything this hub keeps between messages (see docs/operations.md, "Limits"). */
@@ -447,6 +464,7 @@ export class SessionHub implements Transport, RequestFactsSource {
       startedAt: Date.now(),
       principal,
       facts: new HubRequestFacts(forwarded),
+      tool: message.method === 'tools/call' ? toolOf(message.params) : undefined,
     };
     const delivery = new Promise<Delivery>((resolve) => {
       const timer = setTimeout(() => this.release(entry), forwarded.holdUntilReplied ? 2 ** 31 - 1 : this.inlineBudgetMs);
@@ -468,7 +486,7 @@ export class SessionHub implements Transport, RequestFactsSource {
     }
     this.forget(hubId as number, entry);
     const reply = { ...message, id: entry.originalId };
-    const body = this.limit(JSON.stringify(reply), reply);
+    const body = this.limit(JSON.stringify(reply), reply, entry);
 
     const pending = entry.pending;
     // Bytes, not UTF-16 units: nginx's subrequest buffer counts bytes, and a reply of non-ASCII
@@ -559,7 +577,7 @@ export class SessionHub implements Transport, RequestFactsSource {
     } else if (now - entry.leftAt >= this.livenessIntervalMs * 0.9) {
       // Not a full interval: the next sweep's clock may read a few ms short of one, and missing
       // it would cost the client's work another whole interval.
-      this.logger.info({ session: entry.session }, 'the client of a Streamable HTTP request left its stream and did not come back; ending the request');
+      this.logger.info(requestFields(entry), 'the client of a Streamable HTTP request left its stream and did not come back; ending the request');
       this.cancel(hubId, 'client left');
     }
   }
@@ -633,10 +651,10 @@ export class SessionHub implements Transport, RequestFactsSource {
   }
 
   /** Replaces a reply nchan could not carry by an error the client can act on. */
-  private limit(body: string, message: JSONRPCMessage & { id?: RequestId }): string {
+  private limit(body: string, message: JSONRPCMessage & { id?: RequestId }, entry?: Inflight): string {
     if (fitsIn(body, this.publishMax)) return body;
     const size = Buffer.byteLength(body, 'utf8');
-    this.logger.error({ size, max: this.publishMax }, 'message larger than the publish limit');
+    this.logger.error({ ...(entry ? requestFields(entry) : {}), size, max: this.publishMax }, 'message larger than the publish limit');
     const id = 'id' in message ? message.id : null;
     return JSON.stringify({
       jsonrpc: '2.0',
@@ -671,6 +689,17 @@ export class SessionHub implements Transport, RequestFactsSource {
     if (hubId !== undefined && this.inflight.get(hubId) === entry) this.byChannel.set(channel, hubId);
     return channel;
   }
+}
+
+/** What a log line about one request carries besides the server: its session, the client's id and the tool. */
+function requestFields(entry: Inflight): Record<string, unknown> {
+  return { session: entry.session, request: entry.originalId, ...(entry.tool === undefined ? {} : { tool: entry.tool }) };
+}
+
+/** The tool a `tools/call` names, if it names one. */
+function toolOf(params: unknown): string | undefined {
+  const name = (params as { name?: unknown } | undefined)?.name;
+  return typeof name === 'string' ? name : undefined;
 }
 
 type Parsed =

@@ -6,6 +6,8 @@ import { dirname, join } from 'node:path';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import type { Stack } from '../../src/index.js';
+import { freePort } from '../../src/stack/stack.js';
+import { TestAuthorizationServer } from '../helpers/oauth.js';
 import { connectClient, startTestStack } from '../helpers/stack.js';
 
 /** Debian's chromium (scripts/setup.mjs installs it for the tests). */
@@ -107,11 +109,48 @@ describeWithChromium('operator console in a real browser', () => {
     expect(await page.locator('form.try').count()).toBe(tools);
   }, 30_000);
 
+  test('shows open sessions, streams and requests per transport and era', async () => {
+    const cell = (key: string) => page.locator(`#open-table td[data-open="${key}"]`);
+    const ws = await connectClient('websocket', stack.servers.demo!);
+    const sse = await connectClient('sse', stack.servers.demo!);
+    // A call past the inline budget: its reply comes on a request stream nchan holds.
+    const slow = client.callTool({ name: 'sleep', arguments: { ms: 4000 } });
+    try {
+      await cell('websocket 2025 sessions').filter({ hasText: /^1$/ }).waitFor();
+      await cell('websocket 2025 streams').filter({ hasText: /^1$/ }).waitFor();
+      await cell('sse 2025 sessions').filter({ hasText: /^1$/ }).waitFor();
+      await cell('streamable 2025 requests').filter({ hasText: /^1$/ }).waitFor();
+      // The SDK client's GET stream and the slow call's request stream.
+      await cell('streamable 2025 streams').filter({ hasText: /^2$/ }).waitFor();
+      await expect(cell('streamable 2025 sessions').textContent()).resolves.toBe('–');
+      // Nothing of the 2026-07-28 era runs here; it has no sessions.
+      await expect(cell('streamable 2026-07-28 requests').textContent()).resolves.toBe('0');
+      await expect(cell('streamable 2026-07-28 sessions').count()).resolves.toBe(0);
+    } finally {
+      await ws.close();
+      await sse.close();
+    }
+    // nchan's unsubscribe hooks tell the backend the streams closed.
+    await cell('websocket 2025 sessions').filter({ hasText: /^0$/ }).waitFor({ timeout: 15_000 });
+    await cell('sse 2025 sessions').filter({ hasText: /^0$/ }).waitFor({ timeout: 15_000 });
+    await slow;
+    await cell('streamable 2025 requests').filter({ hasText: /^0$/ }).waitFor();
+  }, 40_000);
+
   test('the screenshot shows the console', async () => {
     const file = process.env.HTTMCP_CONSOLE_SCREENSHOT ?? join(profile, 'console.png');
     mkdirSync(dirname(file), { recursive: true });
     await page.locator('[data-item="tools:add"] pre.result').scrollIntoViewIfNeeded();
     await page.evaluate('window.scrollTo(0, 0)');
+    // What the screenshot must show, inside its 1280x900 viewport: the overview, the open
+    // sessions and streams by transport and era, nchan's status and the per-tool table.
+    for (const selector of ['#cards', '#open-table', '#nchan', '#rate-chart', '#tools-table tr[data-tool="demo/add"]']) {
+      const box = await page.locator(selector).first().boundingBox();
+      expect(box).not.toBeNull();
+      expect(box!.y + box!.height).toBeLessThanOrEqual(900);
+      expect(box!.width).toBeGreaterThan(0);
+    }
+    await expect(page.locator('#open-table th.era').allTextContents()).resolves.toEqual(['2025 (sessions)', '2026-07-28']);
     await page.screenshot({ path: file, fullPage: false });
     const png = readFileSync(file);
     expect(png.subarray(0, 8)).toEqual(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]));
@@ -140,5 +179,82 @@ describeWithChromium('operator console in a real browser', () => {
     await expect(page.locator('[data-card="nginx worker restarts"]').getAttribute('title')).resolves.toContain(`worker process ${worker} exited on signal 9`);
     // The master started another: the edge answers again.
     expect((await getFrom(`${stack.url}/healthz`, '127.0.0.1')).status).toBe(200);
+  }, 30_000);
+});
+
+describeWithChromium('operator console with authentication on', () => {
+  let as: TestAuthorizationServer;
+  let stack: Stack;
+  let base: string;
+  let profile: string;
+  let browser: BrowserContext;
+
+  beforeAll(async () => {
+    as = await TestAuthorizationServer.start();
+    const port = await freePort();
+    base = `http://127.0.0.1:${port}`;
+    stack = await startTestStack({ port, auth: { publicUrl: base, jwt: { issuers: [as.issuer] }, consoleScope: 'ops:console' } });
+    profile = mkdtempSync(join(tmpdir(), 'httmcp-chromium-'));
+    browser = await chromium.launchPersistentContext(profile, {
+      executablePath: CHROMIUM,
+      headless: true,
+      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    });
+  }, 60_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await stack?.stop();
+    await as?.stop();
+    if (profile) rmSync(profile, { recursive: true, force: true });
+  });
+
+  test("its data needs a token for this origin with the configured admin scope; the page itself stays address-gated", async () => {
+    const get = (path: string, token?: string) => fetch(`${base}${path}`, token ? { headers: { authorization: `Bearer ${token}` } } : {});
+    // The page (no data) is served: a browser sends no token when it opens it.
+    expect((await get('/console/')).status).toBe(200);
+    for (const path of ['/console/api/state', '/console/api/catalog']) {
+      const anonymous = await get(path);
+      expect(anonymous.status).toBe(401);
+      expect(anonymous.headers.get('www-authenticate')).toContain(`resource_metadata="${base}/.well-known/oauth-protected-resource"`);
+      expect(anonymous.headers.get('www-authenticate')).toContain('scope="ops:console"');
+      expect(await anonymous.text()).not.toContain('demo');
+    }
+    // A valid token without the scope: 403 insufficient_scope.
+    const user = await as.token({ sub: 'alice', aud: base, scope: 'tools' });
+    const refused = await get('/console/api/state', user);
+    expect(refused.status).toBe(403);
+    expect(refused.headers.get('www-authenticate')).toContain('error="insufficient_scope"');
+    // The scope, but for a server rather than this origin: not a console token.
+    expect((await get('/console/api/state', await as.token({ sub: 'ops', aud: `${base}/mcp/demo`, scope: 'ops:console' }))).status).toBe(401);
+    // Another issuer's token with the scope: refused.
+    const rogue = await TestAuthorizationServer.start();
+    try {
+      expect((await get('/console/api/state', await rogue.token({ sub: 'ops', aud: base, scope: 'ops:console' }))).status).toBe(401);
+    } finally {
+      await rogue.stop();
+    }
+    const admin = await as.token({ sub: 'ops', aud: base, scope: 'ops:console' });
+    const state = await get('/console/api/state', admin);
+    expect(state.status).toBe(200);
+    const body = (await state.json()) as { auth: unknown; open: Array<{ transport: string; era: string }> };
+    expect(body.auth).toEqual({ consoleScope: 'ops:console' });
+    expect(body.open.map((row) => `${row.transport} ${row.era}`)).toContain('streamable 2026-07-28');
+    expect((await get('/console/api/catalog', admin)).status).toBe(200);
+  });
+
+  test('in the browser: the page asks for the token, then shows the servers and the open streams', async () => {
+    const page = await browser.newPage();
+    try {
+      await page.goto(`${base}/console/`);
+      await page.locator('#admin-login').waitFor();
+      await page.locator('#status', { hasText: 'ops:console' }).waitFor();
+      await page.locator('#admin-token').fill(await as.token({ sub: 'ops', aud: base, scope: 'ops:console' }));
+      await page.locator('[data-server="demo"] [data-item="tools:add"]').waitFor({ timeout: 15_000 });
+      await page.locator('#open-table td[data-open="websocket 2025 sessions"]', { hasText: /^0$/ }).waitFor();
+      await page.locator('#status', { hasText: 'backend pid' }).waitFor();
+    } finally {
+      await page.close();
+    }
   }, 30_000);
 });

@@ -205,6 +205,11 @@ test('/metrics on the loopback listener: per-tool series, bounded labels, publis
   }
   expect(text).toContain('# TYPE httmcp_publish_total counter');
   expect(text).toContain('# TYPE httmcp_inflight_requests gauge');
+  // Open sessions, streams and requests by transport and era (the console's table).
+  expect(value('httmcp_open{transport="websocket",era="2025",kind="sessions"}')).toBeGreaterThanOrEqual(0);
+  expect(value('httmcp_open{transport="streamable",era="2025",kind="requests"}')).toBe(0);
+  expect(value('httmcp_open{transport="streamable",era="2026-07-28",kind="streams"}')).toBe(0);
+  expect(text).not.toContain('httmcp_open{transport="streamable",era="2025",kind="sessions"}');
   // nchan's own status, read from the publish listener's /status.
   expect(value('httmcp_nchan_up')).toBe(1);
   expect(value('httmcp_nchan_published_messages_total')).toBeGreaterThan(0);
@@ -232,7 +237,7 @@ test("a handler's log lines carry the server, the session and the tool", async (
 });
 
 describe('the CLI', () => {
-  test('OTEL_* starts the SDK: spans reach an OTLP receiver; --metrics-listen serves /metrics on loopback', async () => {
+  test('OTEL_* starts the SDK: spans reach an OTLP receiver, sampled as OTEL_TRACES_SAMPLER says; --metrics-listen serves /metrics on loopback', async () => {
     const received: string[] = [];
     const receiver = createServer((req, res) => {
       let body = '';
@@ -248,20 +253,45 @@ describe('the CLI', () => {
       OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${(receiver.address() as AddressInfo).port}`,
       OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
       OTEL_BSP_SCHEDULE_DELAY: '100',
+      // The benchmark's sampler, at 0: only requests whose client sampled them are traced, and
+      // httmcp draws the root sample itself (no span at all for the others).
+      OTEL_TRACES_SAMPLER: 'parentbased_traceidratio',
+      OTEL_TRACES_SAMPLER_ARG: '0',
     });
+    /** (trace id, span name) of every span exported so far (OTLP/JSON: ids in hex). */
+    const exported = () =>
+      received.flatMap((body) =>
+        (JSON.parse(body) as { resourceSpans: Array<{ scopeSpans: Array<{ spans: Array<{ traceId: string; name: string }> }> }> }).resourceSpans.flatMap((r) =>
+          r.scopeSpans.flatMap((scope) => scope.spans.map((span) => ({ traceId: span.traceId.toLowerCase(), name: span.name }))),
+        ),
+      );
+    const waitForSpan = async (traceId: string, name: string) => {
+      const deadline = Date.now() + 10_000;
+      while (!exported().some((span) => span.traceId === traceId && span.name === name) && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      expect(exported()).toContainEqual({ traceId, name });
+    };
     try {
       expect(cli.info.metricsUrl).toBe(`http://127.0.0.1:${metricsPort}/metrics`);
       const { traceId, traceparent } = clientTrace();
       const client = await streamableClient(cli.info.servers.demo!, { traceparent });
       await client.callTool({ name: 'add', arguments: { a: 20, b: 22 } });
       await client.close();
-      const deadline = Date.now() + 10_000;
-      while (!received.some((body) => body.includes('tools/call add') && body.toLowerCase().includes(traceId)) && Date.now() < deadline) {
-        await new Promise((resolve) => setTimeout(resolve, 100));
-      }
-      expect(received.some((body) => body.includes('tools/call add') && body.toLowerCase().includes(traceId))).toBe(true);
+      await waitForSpan(traceId, 'tools/call add');
+      // No trace context: not sampled at ratio 0. A traced call after it is the barrier: once
+      // its span is exported, the untraced one's would have been too.
+      const untraced = await streamableClient(cli.info.servers.demo!, {});
+      await untraced.callTool({ name: 'add', arguments: { a: 1, b: 1 } });
+      await untraced.close();
+      const barrier = clientTrace();
+      const last = await streamableClient(cli.info.servers.demo!, { traceparent: barrier.traceparent });
+      await last.callTool({ name: 'add', arguments: { a: 2, b: 2 } });
+      await last.close();
+      await waitForSpan(barrier.traceId, 'tools/call add');
+      expect(new Set(exported().map((span) => span.traceId))).toEqual(new Set([traceId, barrier.traceId]));
       const text = await (await fetch(cli.info.metricsUrl)).text();
-      expect(text).toMatch(/^httmcp_tool_calls_total\{server="demo",tool="add",outcome="ok"\} 1$/m);
+      expect(text).toMatch(/^httmcp_tool_calls_total\{server="demo",tool="add",outcome="ok"\} 3$/m);
       expect(text).toMatch(/^httmcp_nchan_up 1$/m);
     } finally {
       cli.child.kill('SIGTERM');

@@ -1,4 +1,10 @@
-import { BackendMetrics, OTHER_TOOL, UNKNOWN_TOOL } from '../../src/observability/metrics.js';
+import { Histogram, Registry } from 'prom-client';
+import { propagation, ROOT_CONTEXT, SpanKind, trace, type Context } from '@opentelemetry/api';
+import { core } from '@opentelemetry/sdk-node';
+import { SamplingDecision } from '@opentelemetry/sdk-trace-base';
+import { ratioSamplerFromEnv } from '../../src/observability/otel-sdk.js';
+import { isPresampled, requestSpanParent, sampleRootsAt } from '../../src/observability/tracing.js';
+import { BackendMetrics, OTHER_TOOL, UNKNOWN_TOOL, type Outcome } from '../../src/observability/metrics.js';
 import { parseStubStatus } from '../../src/observability/nchan-status.js';
 
 const figures = () => ({ inflight: 2, sessionsClosed: 3, published: 5, retried: 1, failed: 0, retained: { inflight: 2, leaving: 1 } });
@@ -15,9 +21,15 @@ test('tool labels: unknown names never become label values, and each server has 
 
 test('the gateway figures keep their names and types; calls are counted by outcome', async () => {
   const metrics = new BackendMetrics({ figures });
-  metrics.toolCallStarted('s', 't')('ok', 0.002);
-  metrics.toolCallStarted('s', 't')('tool_error', 0.5);
-  const running = metrics.toolCallStarted('s', 't');
+  const call = (outcome: Outcome, seconds: number) => {
+    const tally = metrics.tally('s', 't', true);
+    metrics.toolCallStarted(tally);
+    metrics.toolCallEnded(tally, outcome, seconds);
+  };
+  call('ok', 0.002);
+  call('tool_error', 0.5);
+  const running = metrics.tally('s', 't', true);
+  metrics.toolCallStarted(running);
   const text = await metrics.text();
   expect(text).toContain('# TYPE httmcp_publish_total counter\nhttmcp_publish_total 5\n');
   expect(text).toContain('# TYPE httmcp_inflight_requests gauge\nhttmcp_inflight_requests 2\n');
@@ -27,7 +39,7 @@ test('the gateway figures keep their names and types; calls are counted by outco
   expect(text).toContain('httmcp_tool_errors_total{server="s",tool="t"} 1\n');
   expect(text).toContain('httmcp_tool_calls_in_flight{server="s",tool="t"} 1\n');
   expect(text).toContain('httmcp_tool_call_duration_seconds_bucket{le="0.0025",server="s",tool="t",outcome="ok"} 1\n');
-  running('cancelled', 1);
+  metrics.toolCallEnded(running, 'cancelled', 1);
   expect(await metrics.text()).toContain('httmcp_tool_calls_in_flight{server="s",tool="t"} 0\n');
   // Several backends in one process: registries of their own, no "already registered" clash.
   expect(() => new BackendMetrics({ figures })).not.toThrow();
@@ -52,4 +64,62 @@ test('a status listener that does not answer reports httmcp_nchan_up 0 within th
   const text = await metrics.text();
   expect(text).toContain('httmcp_nchan_up 0\n');
   await metrics.close();
+});
+
+test("the latency histogram's exposition is the same as a prom-client Histogram's for the same calls", async () => {
+  const metrics = new BackendMetrics({ figures });
+  const reference = new Registry();
+  const histogram = new Histogram({
+    name: 'httmcp_tool_call_duration_seconds',
+    help: 'Time from a tools/call request reaching the backend to its reply leaving the handler.',
+    labelNames: ['server', 'tool', 'outcome'],
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+    registers: [reference],
+  });
+  const calls: Array<[string, Outcome, number]> = [['a', 'ok', 0.0004], ['a', 'ok', 0.001], ['a', 'error', 0.3], ['b', 'ok', 75], ['a', 'ok', 2.5]];
+  for (const [tool, outcome, seconds] of calls) {
+    const tally = metrics.tally('s', tool, true);
+    metrics.toolCallStarted(tally);
+    metrics.toolCallEnded(tally, outcome, seconds);
+    histogram.observe({ server: 's', tool, outcome }, seconds);
+  }
+  const section = (text: string) => text.split('\n').filter((line) => line.includes('httmcp_tool_call_duration_seconds')).sort();
+  expect(section(await metrics.text())).toEqual(section(await reference.metrics()));
+  expect(await metrics.text()).toContain('httmcp_tool_call_duration_seconds_count{server="s",tool="a",outcome="ok"} 3\n');
+});
+
+describe('root sampling drawn by httmcp (OTEL_TRACES_SAMPLER=*traceidratio)', () => {
+  const traceId = 'f'.repeat(32); // the highest id: a ratio sampler below 1 drops it
+  beforeAll(() => propagation.setGlobalPropagator(new core.W3CTraceContextPropagator()));
+  afterAll(() => {
+    sampleRootsAt(undefined);
+    propagation.disable();
+  });
+
+  test('the sampler is the one the SDK would build, and keeps spans under a root httmcp sampled', () => {
+    expect(ratioSamplerFromEnv({ OTEL_TRACES_SAMPLER: 'parentbased_always_on' })).toBeUndefined();
+    const plain = ratioSamplerFromEnv({ OTEL_TRACES_SAMPLER: 'traceidratio', OTEL_TRACES_SAMPLER_ARG: '0' })!;
+    expect(plain.ratio).toBe(0);
+    expect(ratioSamplerFromEnv({ OTEL_TRACES_SAMPLER: 'traceidratio', OTEL_TRACES_SAMPLER_ARG: '7' })!.ratio).toBe(1); // out of range: 1, like the SDK
+    const decide = (ctx: Context) => plain.sampler.shouldSample(ctx, traceId, 'tools/call add', SpanKind.SERVER, {}, []).decision;
+    expect(decide(ROOT_CONTEXT)).toBe(SamplingDecision.NOT_RECORD);
+    sampleRootsAt(1);
+    const presampled = requestSpanParent(undefined, undefined)!;
+    expect(isPresampled(presampled)).toBe(true);
+    expect(decide(presampled)).toBe(SamplingDecision.RECORD_AND_SAMPLED);
+  });
+
+  test('at ratio 0, a request without a trace context gets no span; one with a sampled traceparent follows its parent', () => {
+    const { sampler } = ratioSamplerFromEnv({ OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: '0' })!;
+    sampleRootsAt(0);
+    expect(requestSpanParent(undefined, {})).toBeUndefined();
+    expect(requestSpanParent({ traceparent: 'not a traceparent' }, {})).toBeUndefined();
+    const parent = requestSpanParent(undefined, { traceparent: `00-${'1'.repeat(32)}-${'2'.repeat(16)}-01` })!;
+    expect(trace.getSpanContext(parent)?.traceId).toBe('1'.repeat(32));
+    expect(sampler.shouldSample(parent, '1'.repeat(32), 'tools/call add', SpanKind.SERVER, {}, []).decision).toBe(SamplingDecision.RECORD_AND_SAMPLED);
+    // _meta (SEP-414) wins over the header.
+    const meta = requestSpanParent({ traceparent: `00-${'3'.repeat(32)}-${'4'.repeat(16)}-00` }, { traceparent: `00-${'1'.repeat(32)}-${'2'.repeat(16)}-01` })!;
+    expect(trace.getSpanContext(meta)?.traceId).toBe('3'.repeat(32));
+    expect(sampler.shouldSample(meta, '3'.repeat(32), 'tools/call add', SpanKind.SERVER, {}, []).decision).toBe(SamplingDecision.NOT_RECORD);
+  });
 });

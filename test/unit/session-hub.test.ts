@@ -222,7 +222,8 @@ describe('SessionHub: replies', () => {
     const body = bodyOf(await h.send(SESSION_A, callTool('client-id', 'big', { size: 1000 })));
     expect(body).toMatchObject({ jsonrpc: '2.0', error: { code: ErrorCode.InternalError } });
     expect(body.error.message).toMatch(/exceeds the 300-byte limit/);
-    expect(h.records.some((r) => r.msg === 'message larger than the publish limit')).toBe(true);
+    // Like every log line of a request: the server, the session, the client's request id and the tool.
+    expect(h.records.find((r) => r.msg === 'message larger than the publish limit')).toMatchObject({ server: 'test', session: SESSION_A, request: 'client-id', tool: 'big' });
   });
 
   test('progress of a request answered within its budget is published before the inline reply', async () => {

@@ -1,0 +1,78 @@
+#!/usr/bin/env node
+// CPU per tools/call of the instrumentation layer alone (issue 13, point 5): the
+// InstrumentedTransport between a session hub and the SDK server, around an inner transport that
+// does nothing, so that the machine's load blurs it as little as possible. Each configuration
+// runs in a fresh process (1,000,000 request/reply pairs after a warm-up), ROUNDS times
+// alternating; the minimum per configuration is the figure (interference only adds time).
+//
+//   node bench/instrument-cost.mjs [--calls 1000000] [--rounds 5] [--dist DIR]
+//
+// --dist: another build's dist/ (an older commit's, to compare): without the httmcp sampler
+// there, the SDK's own ParentBased(TraceIdRatio 0.01) sampler is used.
+//
+// Configurations: metrics (per-tool metrics on, no tracing), tracing (the OpenTelemetry SDK
+// with the sampler `httmcp start` builds for parentbased_traceidratio 0.01, spans to an exporter
+// that drops them), both; off (instrumentTransport returns the inner transport itself: what is
+// left is this harness's own cost, to subtract).
+import { spawnSync } from 'node:child_process';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import os from 'node:os';
+
+const { values: v } = parseArgs({ options: { calls: { type: 'string', default: '1000000' }, rounds: { type: 'string', default: '5' }, child: { type: 'string' }, dist: { type: 'string' } } });
+const DIST = pathToFileURL(resolve(v.dist ?? join(dirname(fileURLToPath(import.meta.url)), '..', 'dist'))).href;
+
+if (v.child) {
+  const config = v.child;
+  const metricsOn = config === 'metrics' || config === 'both';
+  const tracingOn = config === 'tracing' || config === 'both';
+  if (tracingOn) {
+    const { NodeTracerProvider, BatchSpanProcessor, ParentBasedSampler, TraceIdRatioBasedSampler } = await import('@opentelemetry/sdk-trace-node');
+    const { ratioSamplerFromEnv } = await import(`${DIST}/src/observability/otel-sdk.js`);
+    const { sampleRootsAt } = await import(`${DIST}/src/observability/tracing.js`);
+    const own = ratioSamplerFromEnv?.({ OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: '0.01' });
+    const sampler = own?.sampler ?? new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(0.01) });
+    const drop = { export: (_spans, done) => done({ code: 0 }), shutdown: async () => undefined };
+    new NodeTracerProvider({ sampler, spanProcessors: [new BatchSpanProcessor(drop)] }).register();
+    sampleRootsAt?.(own?.ratio);
+  }
+  const { instrumentTransport } = await import(`${DIST}/src/observability/instrument.js`);
+  const { BackendMetrics } = await import(`${DIST}/src/observability/metrics.js`);
+  const { pino } = await import('pino');
+  const inner = { start: async () => undefined, close: async () => undefined, send: () => Promise.resolve() };
+  const metrics = metricsOn ? new BackendMetrics({ figures: () => ({ inflight: 0, sessionsClosed: 0, published: 0, retried: 0, failed: 0 }) }) : undefined;
+  const observed = instrumentTransport(inner, { server: 'demo', metrics, hasTool: (name) => name === 'add', logger: pino({ level: 'info' }), tracing: tracingOn });
+  observed.onmessage = () => undefined;
+  const headers = { 'mcp-session-id': 'session-1', 'mcp-protocol-version': '2025-06-18', 'x-httmcp-transport': 'websocket' };
+  const extra = { requestInfo: { headers } };
+  const reply = { jsonrpc: '2.0', id: 0, result: { content: [{ type: 'text', text: '3' }] } };
+  const run = async (n, from) => {
+    for (let i = from; i < from + n; i++) {
+      inner.onmessage({ jsonrpc: '2.0', id: i, method: 'tools/call', params: { name: 'add', arguments: { a: 1, b: 2 } } }, extra);
+      reply.id = i;
+      await observed.send(reply);
+    }
+  };
+  const calls = Number(v.calls);
+  await run(100_000, 0);
+  const before = process.cpuUsage();
+  await run(calls, 100_000);
+  const used = process.cpuUsage(before);
+  process.stdout.write(JSON.stringify({ config, ns_per_call: ((used.user + used.system) * 1000) / calls }) + '\n');
+  process.exit(0);
+}
+
+const configs = ['off', 'metrics', 'tracing', 'both'];
+const results = Object.fromEntries(configs.map((c) => [c, []]));
+const script = fileURLToPath(import.meta.url);
+for (let round = 0; round < Number(v.rounds); round++) {
+  for (const config of round % 2 ? [...configs].reverse() : configs) {
+    const child = spawnSync(process.execPath, [script, '--child', config, '--calls', v.calls, ...(v.dist ? ['--dist', v.dist] : [])], { encoding: 'utf8' });
+    if (child.status !== 0) throw new Error(child.stderr);
+    results[config].push(JSON.parse(child.stdout.trim().split('\n').pop()).ns_per_call);
+  }
+}
+const off = Math.min(...results.off);
+const summary = configs.map((c) => ({ config: c, runs_ns: results[c].map(Math.round), min_us: Math.round(Math.min(...results[c])) / 1000, added_us: Math.round(Math.min(...results[c]) - off) / 1000 }));
+process.stdout.write(JSON.stringify({ date: new Date().toISOString(), dist: v.dist ?? 'dist', calls: Number(v.calls), loadavg_after: os.loadavg(), summary }, null, 2) + '\n');
