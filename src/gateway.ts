@@ -304,8 +304,24 @@ export class Gateway {
       ...(inlineReplyMax === undefined ? {} : { inlineReplyMax }),
       ...(livenessIntervalMs === undefined ? {} : { livenessIntervalMs }),
     });
+    // The console's and /metrics' 2026 figures, read from the endpoints' own state at each look.
+    if (this.moderns.size === 0) this.open.addSource(() => this.modernOpen());
     this.moderns.add(modern);
     return modern;
+  }
+
+  /** 2026-07-28 requests running and request streams nchan holds, over every server. */
+  private modernOpen(): { transport: 'streamable'; era: '2026-07-28'; kind: 'requests' | 'streams'; value: number }[] {
+    let requests = 0;
+    let streams = 0;
+    for (const modern of this.moderns) {
+      requests += modern.inflight;
+      streams += modern.streaming;
+    }
+    return [
+      { transport: 'streamable', era: '2026-07-28', kind: 'requests', value: requests },
+      { transport: 'streamable', era: '2026-07-28', kind: 'streams', value: streams },
+    ];
   }
 
   /** The task settings every server of this gateway applies. */
