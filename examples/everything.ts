@@ -347,6 +347,19 @@ export class Everything {
     return `Got ${Object.keys(answers).sort().join(', ')}`;
   }
 
+  @tool({ description: "Needs the client's sampling capability: a client that did not declare it gets -32021 (SEP-2575)" })
+  async test_missing_capability(_args: Record<string, never>, ctx: Context) {
+    const answer = await ctx.sample({ messages: [{ role: 'user', content: { type: 'text', text: 'Say hello' } }], maxTokens: 20 }, { key: 'hello' });
+    return `The model answered: ${sampledText(answer)}`;
+  }
+
+  @tool({ description: 'Asks for input on a 2026 request: the answer is an input_required result, never a request on the stream (SEP-2575)' })
+  async test_streaming_elicitation(_args: Record<string, never>, ctx: Context) {
+    await ctx.progress(0, 1, 'asking');
+    const answer = await ctx.elicit({ message: 'Continue?', requestedSchema: CONFIRM_FORM }, { key: 'confirm' });
+    return `Answered: ${answer.action}`;
+  }
+
   @tool({ description: 'Tool with JSON Schema 2020-12 features for conformance testing (SEP-1613)', input: asShape(JSON_SCHEMA_2020_12_INPUT) })
   json_schema_2020_12_tool(args: z.output<typeof JSON_SCHEMA_2020_12_INPUT>) {
     return `JSON Schema 2020-12 tool called with: ${JSON.stringify(args)}`;

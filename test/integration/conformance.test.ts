@@ -326,6 +326,8 @@ const FIXTURE = {
     'test_input_required_result_multi_round',
     'test_input_required_result_tampered_state',
     'test_input_required_result_capabilities',
+    'test_missing_capability',
+    'test_streaming_elicitation',
   ],
   resources: ['test://static-text', 'test://static-binary', 'test://watched-resource'],
   templates: ['test://template/{id}/data'],
