@@ -14,13 +14,10 @@ import { readBody, writeAnswer } from '../../src/http/io.js';
 import { createBackendHandler, freePort, type HTTMCP, type Stack, type StackOptions } from '../../src/index.js';
 import { EventStream, STREAMABLE_ACCEPT } from './raw-clients.js';
 import { startTestStack } from './stack.js';
+import { envelope, MODERN } from './era-2026.js';
 
-export const MODERN = '2026-07-28';
-export const ENVELOPE = {
-  'io.modelcontextprotocol/protocolVersion': MODERN,
-  'io.modelcontextprotocol/clientInfo': { name: 'listen-test', version: '1.0.0' },
-  'io.modelcontextprotocol/clientCapabilities': {},
-};
+export { MODERN };
+export const ENVELOPE = envelope('listen-test');
 export const SUBSCRIPTION_ID = 'io.modelcontextprotocol/subscriptionId';
 
 const SERVER_PATH = /^\/mcp\/([A-Za-z0-9_-]+)$/;

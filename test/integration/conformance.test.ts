@@ -7,12 +7,9 @@
  * each scenario writes, and fails on any FAILURE check not listed in
  * test/conformance/expected-failures.txt, and on any listed one that passes now.
  *
- * The suite's next line (0.2.0-alpha.12, devDependency `mcp-conformance-next`) also runs, with
- * `--requirements 2025-11-25`: every scenario the 2025-11-25 revision requires must pass. It guards
- * the 2025 era while the 2026-07-28 era is added (docs/design/2026-07-28.md); its
- * `--requirements 2026-07-28` run (every scenario the revision requires, the `tasks-*` extension
- * ones included) fails on any FAILURE check not in test/conformance/expected-failures-2026.txt,
- * which lists only checks other lanes of issue 11 still own, and on any listed one that passes.
+ * The suite's next line (0.2.0-alpha.12, devDependency `mcp-conformance-next`) runs twice, with
+ * `--requirements 2025-11-25` and `--requirements 2026-07-28` (the `tasks-*` extension scenarios
+ * included): every scenario each revision requires must pass, with no list of expected failures.
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -32,7 +29,6 @@ const SUITE_DIR = join(ROOT, 'node_modules', '@modelcontextprotocol', 'conforman
 /** `@modelcontextprotocol/conformance@0.2.0-alpha.12` under an npm alias, next to 0.1.16. */
 const NEXT_SUITE_DIR = join(ROOT, 'node_modules', 'mcp-conformance-next');
 const BASELINE = join(ROOT, 'test', 'conformance', 'expected-failures.txt');
-const BASELINE_2026 = join(ROOT, 'test', 'conformance', 'expected-failures-2026.txt');
 /** The whole suite takes seconds; this only bounds a hang. */
 const SUITE_TIMEOUT_MS = 8 * 60_000;
 const HOOK_TIMEOUT_MS = 10 * 60_000;
@@ -213,87 +209,47 @@ describe('official MCP conformance suite through nginx+nchan', () => {
   });
 });
 
-describe('conformance 0.2.0-alpha.12 --requirements 2025-11-25 through nginx+nchan', () => {
-  let stack: Stack;
-  let outDir: string;
-  let run: Run;
-  let results: ScenarioResult[] = [];
+/**
+ * The 0.2.0-alpha.12 suite with `--requirements <revision>`: every scenario that revision requires
+ * must pass, with no list of expected failures (2026-07-28 includes the tasks-* extension scenarios).
+ */
+function describeRequirements(revision: '2025-11-25' | '2026-07-28'): void {
+  describe(`conformance 0.2.0-alpha.12 --requirements ${revision} through nginx+nchan`, () => {
+    let stack: Stack;
+    let outDir: string;
+    let run: Run;
+    let results: ScenarioResult[] = [];
 
-  beforeAll(async () => {
-    if (!existsSync(NEXT_SUITE_DIR)) throw new Error(`${NEXT_SUITE_DIR} is missing: run npm ci (devDependency mcp-conformance-next)`);
-    stack = await startTestStack({ servers: [createEverythingServer()] });
-    outDir = mkdtempSync(join(tmpdir(), 'httmcp-conformance-2025-'));
-    run = await conformance(['server', '--url', stack.servers.everything!, '--requirements', '2025-11-25', '-o', outDir], SUITE_TIMEOUT_MS, NEXT_SUITE_DIR);
-    results = readResults(outDir);
-    console.log(`${summarize(results).replace('--suite all', '--requirements 2025-11-25')}\n  (results: ${outDir})`);
-  }, HOOK_TIMEOUT_MS);
+    beforeAll(async () => {
+      if (!existsSync(NEXT_SUITE_DIR)) throw new Error(`${NEXT_SUITE_DIR} is missing: run npm ci (devDependency mcp-conformance-next)`);
+      stack = await startTestStack({ servers: [createEverythingServer()] });
+      outDir = mkdtempSync(join(tmpdir(), `httmcp-conformance-${revision}-`));
+      run = await conformance(['server', '--url', stack.servers.everything!, '--requirements', revision, '-o', outDir], SUITE_TIMEOUT_MS, NEXT_SUITE_DIR);
+      results = readResults(outDir);
+      console.log(`${summarize(results).replace('--suite all', `--requirements ${revision}`)}\n  (results: ${outDir})`);
+    }, HOOK_TIMEOUT_MS);
 
-  afterAll(async () => {
-    await stack?.stop();
-    if (outDir && count(results, 'FAILURE') === 0) rmSync(outDir, { recursive: true, force: true });
+    afterAll(async () => {
+      await stack?.stop();
+      if (outDir && count(results, 'FAILURE') === 0) rmSync(outDir, { recursive: true, force: true });
+    });
+
+    test(`every scenario the ${revision} revision requires passes`, () => {
+      if (run.timedOut || run.signal !== null || !run.stdout.includes('=== SUMMARY ===')) {
+        throw new Error(`the suite did not finish (timed out: ${run.timedOut}, signal: ${run.signal}, exit code: ${run.code})\n${run.stdout.slice(-4000)}\n${run.stderr.slice(-4000)}`);
+      }
+      const failures = results.flatMap(({ scenario, checks }) =>
+        checks.filter((check) => check.status === 'FAILURE').map((check) => `${scenario} ${check.id}: ${check.errorMessage ?? check.description ?? ''}`),
+      );
+      expect(failures).toEqual([]);
+      expect(results.length).toBeGreaterThan(0);
+      expect(run.code).toBe(0);
+    });
   });
+}
 
-  test('every scenario the 2025-11-25 revision requires passes', () => {
-    if (run.timedOut || run.signal !== null || !run.stdout.includes('=== SUMMARY ===')) {
-      throw new Error(`the suite did not finish (timed out: ${run.timedOut}, signal: ${run.signal}, exit code: ${run.code})\n${run.stdout.slice(-4000)}\n${run.stderr.slice(-4000)}`);
-    }
-    const failures = results.flatMap(({ scenario, checks }) =>
-      checks.filter((check) => check.status === 'FAILURE').map((check) => `${scenario} ${check.id}: ${check.errorMessage ?? check.description ?? ''}`),
-    );
-    expect(failures).toEqual([]);
-    expect(results.length).toBeGreaterThan(0);
-    expect(run.code).toBe(0);
-  });
-});
-
-describe('conformance 0.2.0-alpha.12 --requirements 2026-07-28 through nginx+nchan', () => {
-  let stack: Stack;
-  let outDir: string;
-  let run: Run;
-  let results: ScenarioResult[] = [];
-  let baseline: BaselineEntry[];
-
-  beforeAll(async () => {
-    if (!existsSync(NEXT_SUITE_DIR)) throw new Error(`${NEXT_SUITE_DIR} is missing: run npm ci (devDependency mcp-conformance-next)`);
-    baseline = readBaseline(BASELINE_2026);
-    stack = await startTestStack({ servers: [createEverythingServer()] });
-    outDir = mkdtempSync(join(tmpdir(), 'httmcp-conformance-2026-'));
-    run = await conformance(['server', '--url', stack.servers.everything!, '--requirements', '2026-07-28', '-o', outDir], SUITE_TIMEOUT_MS, NEXT_SUITE_DIR);
-    results = readResults(outDir);
-    console.log(`${summarize(results).replace('--suite all', '--requirements 2026-07-28')}\n  (results: ${outDir})`);
-  }, HOOK_TIMEOUT_MS);
-
-  afterAll(async () => {
-    await stack?.stop();
-    if (outDir) rmSync(outDir, { recursive: true, force: true });
-  });
-
-  test('the suite ran to the end', () => {
-    if (run.timedOut || run.signal !== null || !run.stdout.includes('=== SUMMARY ===')) {
-      throw new Error(`the suite did not finish (timed out: ${run.timedOut}, signal: ${run.signal}, exit code: ${run.code})\n${run.stdout.slice(-4000)}\n${run.stderr.slice(-4000)}`);
-    }
-    expect(results.length).toBeGreaterThan(0);
-    expect(run.code).toBe(count(results, 'FAILURE') > 0 ? 1 : 0);
-  });
-
-  test('no FAILURE check outside test/conformance/expected-failures-2026.txt', () => {
-    const expected = new Set(baseline.map((entry) => entry.key));
-    const unexpected = results.flatMap(({ scenario, checks }) =>
-      checks
-        .filter((check) => check.status === 'FAILURE' && !expected.has(`${scenario} ${check.id}`))
-        .map((check) => `${scenario} ${check.id}: ${check.errorMessage ?? check.description ?? '(no message)'}`),
-    );
-    expect(unexpected).toEqual([]);
-  });
-
-  test('every line of test/conformance/expected-failures-2026.txt still fails (its lane removes the ones that pass)', () => {
-    const failing = new Set(
-      results.flatMap(({ scenario, checks }) => checks.filter((check) => check.status === 'FAILURE').map((check) => `${scenario} ${check.id}`)),
-    );
-    const stale = baseline.filter((entry) => !failing.has(entry.key)).map((entry) => `line ${entry.line}: ${entry.key}  # ${entry.reason}`);
-    expect(stale).toEqual([]);
-  });
-});
+describeRequirements('2025-11-25');
+describeRequirements('2026-07-28');
 
 /**
  * What the suite's scenarios call. Several scenarios cannot tell a missing tool from a present

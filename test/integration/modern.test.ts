@@ -9,13 +9,9 @@ import { z } from 'zod';
 import { createDemoServer } from '../../examples/demo.js';
 import { HTTMCP, type Stack } from '../../src/index.js';
 import { connectClient, startTestStack, workerCrashes } from '../helpers/stack.js';
+import { envelope, MODERN } from '../helpers/era-2026.js';
 
-const MODERN = '2026-07-28';
-const ENVELOPE = {
-  'io.modelcontextprotocol/protocolVersion': MODERN,
-  'io.modelcontextprotocol/clientCapabilities': {},
-  'io.modelcontextprotocol/clientInfo': { name: 'raw', version: '1.0.0' },
-};
+const ENVELOPE = envelope('raw');
 
 /** Handlers of `wait` that saw their signal abort (cancellation by closing the stream). */
 const aborted: string[] = [];

@@ -9,13 +9,9 @@ import { createDemoServer } from '../../examples/demo.js';
 import { HTTMCP, type Stack } from '../../src/index.js';
 import { INITIALIZE_PARAMS, WsClient } from '../helpers/raw-clients.js';
 import { startTestStack, workerCrashes } from '../helpers/stack.js';
+import { envelope, MODERN } from '../helpers/era-2026.js';
 
-const MODERN = '2026-07-28';
-const ENVELOPE = {
-  'io.modelcontextprotocol/protocolVersion': MODERN,
-  'io.modelcontextprotocol/clientCapabilities': {},
-  'io.modelcontextprotocol/clientInfo': { name: 'raw-ws', version: '1.0.0' },
-};
+const ENVELOPE = envelope('raw-ws');
 
 /** Tags of `wait` calls whose signal aborted. */
 const aborted: string[] = [];
