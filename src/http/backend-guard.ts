@@ -60,9 +60,17 @@ function ownHost(host: string | undefined): boolean {
   return name === BACKEND_UPSTREAM_HOST || name.toLowerCase() === 'localhost' || isIP(name) !== 0;
 }
 
-/** Constant-time comparison that also hides the expected key's length. */
+/** The expected key as bytes, kept for the key it was made from (one per process in practice). */
+let expected: { key: string; bytes: Buffer } | undefined;
+
+/**
+ * Constant-time comparison. Every request carries the key, so nothing is hashed per request:
+ * the expected key's length is public (a SHA-256 in hex, {@link deriveBackendKey}), so a
+ * length check first hides nothing, and equal lengths are compared in constant time.
+ */
 function sameKey(given: string | string[] | undefined, key: string): boolean {
-  if (typeof given !== 'string') return false;
-  const digest = (text: string) => createHash('sha256').update(text, 'utf8').digest();
-  return timingSafeEqual(digest(given), digest(key));
+  if (typeof given !== 'string' || given.length !== key.length) return false;
+  if (expected?.key !== key) expected = { key, bytes: Buffer.from(key, 'utf8') };
+  const bytes = Buffer.from(given, 'utf8');
+  return bytes.length === expected.bytes.length && timingSafeEqual(bytes, expected.bytes);
 }
