@@ -25,6 +25,8 @@ export interface Exchange {
   /** The same in the SDK's shape, for transport middleware below the instance (scopes). */
   readonly authInfo?: AuthInfo | undefined;
   readonly sink: ExchangeSink;
+  /** Its {@link ModernRequestFacts}, made on first ask: several layers ask for each request. */
+  facts?: ModernRequestFacts;
 }
 
 /** What handlers of a request delivered by a {@link MultiplexTransport} can learn about it. */
@@ -96,7 +98,7 @@ export class MultiplexTransport implements Transport {
   requestFacts(id: RequestId): ModernRequestFacts | undefined {
     const exchange = typeof id === 'number' ? this.exchanges.get(id) : undefined;
     if (!exchange) return undefined;
-    return { session: undefined, headers: exchange.headers, auth: exchange.auth, principal: exchange.principal, clientId: exchange.id };
+    return (exchange.facts ??= { session: undefined, headers: exchange.headers, auth: exchange.auth, principal: exchange.principal, clientId: exchange.id });
   }
 
   async send(message: JSONRPCMessage, options?: TransportSendOptions): Promise<void> {

@@ -56,12 +56,13 @@ export class InputRequiredSignal extends Error {
 export class InputRound {
   private readonly given: Record<string, unknown>;
   private readonly carried: InputState['answers'];
+  // The maps below are made on first use: most runs ask the client nothing.
   /** Answers handed out in this run, kept for the next round's state. */
-  private readonly answered = new Map<string, [string, unknown]>();
+  private answered: Map<string, [string, unknown]> | undefined;
   /** Questions asked in this run that have no answer yet. */
-  private readonly pending = new Map<string, InputRequest>();
+  private pending: Map<string, InputRequest> | undefined;
   /** The question asked under each key in this run (a key means one question per run). */
-  private readonly asked = new Map<string, string>();
+  private asked: Map<string, string> | undefined;
   private sequence = 0;
 
   constructor(
@@ -114,11 +115,11 @@ export class InputRound {
   async run<R>(handler: () => R | Promise<R>): Promise<R | InputRequiredResult> {
     try {
       const value = await handler();
-      if (this.pending.size === 0) return value;
+      if (this.pending === undefined) return value;
     } catch (error) {
-      if (this.pending.size === 0) throw error;
+      if (this.pending === undefined) throw error;
     }
-    const answers = Object.fromEntries(this.answered);
+    const answers = Object.fromEntries(this.answered ?? []);
     const bytes = Buffer.byteLength(JSON.stringify(answers), 'utf8');
     if (bytes > this.maxCarriedBytes) {
       throw new ProtocolError(
@@ -127,27 +128,28 @@ export class InputRound {
       );
     }
     return inputRequired({
-      inputRequests: Object.fromEntries(this.pending),
+      inputRequests: Object.fromEntries(this.pending ?? []),
       requestState: await this.states.mint({ v: 1, answers }, this.ctx),
     });
   }
 
   private lookup(key: string, request: InputRequest): InputResponse | undefined {
     const question = digest(request);
-    const earlier = this.asked.get(key);
+    const asked = (this.asked ??= new Map());
+    const earlier = asked.get(key);
     if (earlier !== undefined && earlier !== question) {
       throw new TypeError(`input key ${JSON.stringify(key)} was used for two different questions in one run: give each question its own key`);
     }
-    this.asked.set(key, question);
+    asked.set(key, question);
     const valid = ANSWER_SHAPES[request.method];
     const fresh = this.given[key];
     const carried = this.carried[key];
     const response = fresh !== undefined && valid(fresh) ? fresh : carried && carried[0] === question && valid(carried[1]) ? carried[1] : undefined;
     if (response === undefined) {
-      this.pending.set(key, request);
+      (this.pending ??= new Map()).set(key, request);
       return undefined;
     }
-    this.answered.set(key, [question, response]);
+    (this.answered ??= new Map()).set(key, [question, response]);
     return response as InputResponse;
   }
 }
