@@ -134,6 +134,8 @@ export class ModernEndpoint {
    * instance's own `tools/list`; read again after it says the list changed.
    */
   private declarations: Promise<Map<string, ParamDeclaration[]>> | undefined;
+  /** The same table once listed: a call then checks its headers without waiting a turn. */
+  private declared: Map<string, ParamDeclaration[]> | undefined;
   /** See {@link MultiplexTransport.onunrelated}; `list_changed` also invalidates the declarations. */
   onunrelated?: (notification: JSONRPCNotification) => void;
 
@@ -165,7 +167,10 @@ export class ModernEndpoint {
     this.liveness = setInterval(() => void this.sweep(), this.livenessIntervalMs);
     this.liveness.unref();
     this.mux.onunrelated = (notification) => {
-      if (notification.method === 'notifications/tools/list_changed') this.declarations = undefined;
+      if (notification.method === 'notifications/tools/list_changed') {
+        this.declarations = undefined;
+        this.declared = undefined;
+      }
       this.onunrelated?.(notification);
     };
   }
@@ -210,7 +215,7 @@ export class ModernEndpoint {
     }
     if (request.method === 'tools/call') {
       const params = request.params as { name?: unknown; arguments?: unknown } | undefined;
-      const declared = typeof params?.name === 'string' ? (await this.toolDeclarations()).get(params.name) : undefined;
+      const declared = typeof params?.name === 'string' ? (this.declared ?? (await this.toolDeclarations())).get(params.name) : undefined;
       const mirrored = declared && checkParamHeaders(declared, params?.arguments, headers);
       if (mirrored) return errorAnswer(400, request.id, HEADER_MISMATCH, mirrored.message, mirrored.data);
     }
@@ -268,11 +273,20 @@ export class ModernEndpoint {
   }
 
   private toolDeclarations(): Promise<Map<string, ParamDeclaration[]>> {
-    return (this.declarations ??= this.listDeclarations().catch((error: unknown) => {
-      this.logger.warn({ server: this.name, err: error }, 'could not list the tools of the 2026-era instance');
-      this.declarations = undefined;
-      return new Map<string, ParamDeclaration[]>();
-    }));
+    if (this.declarations) return this.declarations;
+    const listing: Promise<Map<string, ParamDeclaration[]>> = this.listDeclarations().then(
+      (found) => {
+        // A list_changed while listing made this table stale: it is not kept.
+        if (this.declarations === listing) this.declared = found;
+        return found;
+      },
+      (error: unknown) => {
+        this.logger.warn({ server: this.name, err: error }, 'could not list the tools of the 2026-era instance');
+        this.declarations = undefined;
+        return new Map<string, ParamDeclaration[]>();
+      },
+    );
+    return (this.declarations = listing);
   }
 
   private async listDeclarations(): Promise<Map<string, ParamDeclaration[]>> {
