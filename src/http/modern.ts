@@ -427,8 +427,8 @@ class RequestStream implements ExchangeSink {
   private pending: ((answer: Answer) => void) | undefined;
   private timer: NodeJS.Timeout | undefined;
   private done = false;
-  /** Publishes of this request, in order. */
-  private chain: Promise<void> = Promise.resolve();
+  /** Publishes of this request's stream, in order; none for a request answered inline. */
+  private chain: Promise<void> | undefined;
 
   constructor(
     private readonly owner: ModernEndpoint,
@@ -468,7 +468,7 @@ class RequestStream implements ExchangeSink {
     const channel = this.channel!;
     // Give nchan time to write the reply out before the delete ends the stream.
     const graceMs = 20 + Math.ceil(body.length / 2500);
-    void this.chain.then(() => this.owner.closeStream(channel, graceMs));
+    void (this.chain ?? Promise.resolve()).then(() => this.owner.closeStream(channel, graceMs));
   }
 
   /** The client left (or the server is closing): the handler's signal aborts, nothing more is sent. */
@@ -497,7 +497,7 @@ class RequestStream implements ExchangeSink {
 
   private enqueue(body: string): void {
     const channel = this.channel!;
-    this.chain = this.chain.then(
+    this.chain = (this.chain ?? Promise.resolve()).then(
       () =>
         this.owner.publish(channel, body).then(
           () => undefined,
