@@ -106,4 +106,4 @@ test('Redis restart: nodes recover on their own; stored messages are lost; open 
   await live.next((e) => e.data === note(2));
   expect(workerCrashes(nodeA)).toEqual([]);
   expect(workerCrashes(nodeB)).toEqual([]);
-}, 50_000);
+}, 90_000);
