@@ -57,6 +57,8 @@ test('Redis restart: nodes recover on their own; stored messages are lost; open 
   console.log('before restart, channel info', before);
 
   const restartedAt = Date.now();
+  // Where the time goes when the machine is busy (a run once outlasted the test's timeout).
+  const step = (label: string) => console.log(`faults-redis step ${label} at ${Date.now() - restartedAt} ms`);
   await redis.restart();
 
   // During nchan's reconnect to Redis: what an existing session's call gets (logged, measured).
@@ -80,7 +82,9 @@ test('Redis restart: nodes recover on their own; stored messages are lost; open 
 
   // Lost: every stored message (Redis ran without persistence). The channel is gone and a
   // fresh GET stream of that session replays nothing; the client is not told.
+  step('info');
   expect(await nodeB.gateway.publisher.info(session)).toBeUndefined();
+  step('replay');
   const replay = await openEventStream(nodeB.servers.demo!, { 'mcp-session-id': session, 'mcp-protocol-version': VERSION });
   cleanup.push(() => replay.close());
   expect(replay.response.status).toBe(200);
@@ -89,20 +93,24 @@ test('Redis restart: nodes recover on their own; stored messages are lost; open 
 
   // Not lost: the existing sessions of every transport. Their connections stayed open and their
   // next calls, including a long task whose progress and result are published, succeed.
+  step('existing-loop');
   for (const [kind, client] of existing) {
     expect([kind, closed.has(kind)]).toEqual([kind, false]);
     // nchan may drop and redo its Redis connection once more right after recovering (seen when
     // the machine is busy); a session that works again within a few calls has survived.
     await eventually(async () => (await tryAdd(client, 10)) === '[{"type":"text","text":"11"}]', 15_000, `the ${kind} session's next call to work`, 0);
+  step('long-task');
     const { result, progress } = await callToolWithProgress(client, 'long_task', { steps: 2, stepMs: 50 }, { timeout: 5000 });
     expect(result.content).toEqual([{ type: 'text', text: 'finished 2 steps' }]);
     expect(progress).toEqual([1, 2]);
   }
   // A session's traffic still crosses nodes through the new Redis: published at B, seen at A.
+  step('live');
   const live = await openEventStream(nodeA.servers.demo!, { 'mcp-session-id': session, 'mcp-protocol-version': VERSION });
   cleanup.push(() => live.close());
   await sleep(200);
   await nodeB.gateway.publisher.publish(session, note(2));
+  step('live-next');
   await live.next((e) => e.data === note(2));
   expect(workerCrashes(nodeA)).toEqual([]);
   expect(workerCrashes(nodeB)).toEqual([]);

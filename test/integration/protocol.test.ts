@@ -423,7 +423,7 @@ describe('legacy SSE: a client whose connection drops resumes its session', () =
     expect(resumed.events.every((e) => e.id!.startsWith(`${session}~`))).toBe(true);
   });
 
-  test('a resume after events the server no longer keeps is told so (a warning after what is left)', async () => {
+  test('a resume after events the server no longer keeps is told so (a warning, and what is left is replayed)', async () => {
     const first = await openEventStream(url());
     const session = (await first.next((e) => e.event === 'endpoint')).data.split('/').at(-1)!;
     first.close();
@@ -431,14 +431,17 @@ describe('legacy SSE: a client whose connection drops resumes its session', () =
     const lastEventId = `${session}~1000000000:[0],-`;
     const resumed = await openEventStream(url(), { 'last-event-id': lastEventId });
     const warning = await resumed.next((e) => e.data.includes('HTTMCP_EVENTS_LOST'));
+    // What nchan still had is replayed too (here, the `endpoint` event): usually before the
+    // warning, but not always (the warning is published while nchan replays; seen once in a
+    // full run), so its presence is asserted, not its place.
+    const replayed = await resumed.next((e) => e.event === 'endpoint');
     resumed.close();
+    expect(replayed.data).toContain(session);
     expect(JSON.parse(warning.data)).toEqual({
       jsonrpc: '2.0',
       method: 'notifications/message',
       params: { level: 'warning', logger: 'httmcp', data: { code: 'HTTMCP_EVENTS_LOST', message: expect.stringContaining('may have been lost'), lastEventId } },
     });
-    // What nchan still had came first: here, the `endpoint` event.
-    expect(resumed.events[0]!.event).toBe('endpoint');
   });
 
   test('an id that names no valid session of this client opens a new session', async () => {
