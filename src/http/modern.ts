@@ -11,7 +11,7 @@ import {
   type RequestId,
   type Transport,
 } from '@modelcontextprotocol/server';
-import { authInfoOf } from '../auth/auth-info.js';
+import { authInfoOfRequest } from '../auth/auth-info.js';
 import { PRINCIPAL_HEADER } from '../auth/principal.js';
 import { serveStdio } from '@modelcontextprotocol/server/stdio';
 import type { Principal } from '../auth/principal.js';
@@ -226,7 +226,7 @@ export class ModernEndpoint {
     }
     return new Promise<Answer>((resolve) => {
       const stream = new RequestStream(this, resolve, principal);
-      const authInfo = auth ? authInfoOf(auth, bearerOf(headers)) : undefined;
+      const authInfo = auth ? authInfoOfRequest(auth, credentialOf(headers)) : undefined;
       stream.internal = this.mux.deliver(request, { id: request.id, principal, headers: handlerHeaders(headers, auth), auth, authInfo, sink: stream });
       stream.arm(this.inlineBudgetMs);
     });
@@ -259,7 +259,7 @@ export class ModernEndpoint {
       this.running.release('', principal);
       return true;
     };
-    const authInfo = auth ? authInfoOf(auth, bearerOf(headers)) : undefined;
+    const authInfo = auth ? authInfoOfRequest(auth, credentialOf(headers)) : undefined;
     const counted: ExchangeSink = {
       reply: (body, errorCode) => {
         if (finish()) sink.reply(body, errorCode);
@@ -520,9 +520,9 @@ function isModernChannel(channel: string): boolean {
   return channel.startsWith('m26.');
 }
 
-function bearerOf(headers: Headers): string | undefined {
+function credentialOf(headers: Headers): string | undefined {
   const credential = headers.authorization;
-  return typeof credential === 'string' ? /^bearer\s+(\S+)$/i.exec(credential)?.[1] : undefined;
+  return typeof credential === 'string' ? credential : undefined;
 }
 
 /** The headers a handler sees: without the credential (and the edge's principal) when the edge authenticated the client. */
