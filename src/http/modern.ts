@@ -12,7 +12,7 @@ import {
   type Transport,
 } from '@modelcontextprotocol/server';
 import { authInfoOfRequest } from '../auth/auth-info.js';
-import { PRINCIPAL_HEADER } from '../auth/principal.js';
+import { withoutCredentials } from '../auth/principal.js';
 import { serveStdio } from '@modelcontextprotocol/server/stdio';
 import type { Principal } from '../auth/principal.js';
 import type { Logger } from '../log.js';
@@ -528,8 +528,7 @@ function credentialOf(headers: Headers): string | undefined {
 /** The headers a handler sees: without the credential (and the edge's principal) when the edge authenticated the client. */
 function handlerHeaders(headers: Headers, auth: Principal | undefined): Headers {
   if (!auth) return headers;
-  const { authorization: _credential, [PRINCIPAL_HEADER]: _principal, ...rest } = headers;
-  return rest;
+  return withoutCredentials(headers);
 }
 
 function errorAnswer(status: number, id: RequestId, code: number, message: string, data?: unknown): Answer {

@@ -17,7 +17,7 @@ import { Quota, type QuotaScope } from '../util/quota.js';
 import { limitError, resolveLimits, type BackendLimits } from './limits.js';
 import { StreamCloser } from './stream-closer.js';
 import { authInfoOfRequest } from '../auth/auth-info.js';
-import { PRINCIPAL_HEADER, type Principal } from '../auth/principal.js';
+import { withoutCredentials, type Principal } from '../auth/principal.js';
 import type { RequestFacts, RequestFactsSource } from '../server/request-facts.js';
 
 /**
@@ -825,11 +825,7 @@ class HubRequestFacts implements RequestFacts {
 /** The headers a handler sees: the client's, with its session, and without the credential when the edge authenticated it. */
 function handlerHeaders(client: Forwarded['headers'], session: string, authenticated: boolean): Record<string, string | string[] | undefined> {
   if (!authenticated) return { ...client, 'mcp-session-id': session };
-  // A plain loop: rest destructuring with a computed key takes V8's slow generic path.
-  const headers: Record<string, string | string[] | undefined> = {};
-  for (const name in client) {
-    if (name !== 'authorization' && name !== PRINCIPAL_HEADER) headers[name] = client[name];
-  }
+  const headers = withoutCredentials(client);
   headers['mcp-session-id'] = session;
   return headers;
 }
