@@ -4,11 +4,10 @@ import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import WebSocket from 'ws';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { HTTMCP, hashApiKey, type Stack } from '../../src/index.js';
+import { HTTMCP, type Stack } from '../../src/index.js';
 import { principalKey } from '../../src/auth/principal.js';
-import { freePort } from '../../src/stack/stack.js';
+import { startApiKeyStack } from '../helpers/api-key-stack.js';
 import { INITIALIZE_PARAMS, STREAMABLE_ACCEPT } from '../helpers/raw-clients.js';
-import { startTestStack } from '../helpers/stack.js';
 
 /**
  * Per-principal rate limits, counted in the core behind the edge's verdict (docs/auth.md, "Rate
@@ -43,15 +42,9 @@ describe('per-principal limits at the edge (real nginx+nchan)', () => {
   const calls: string[] = [];
 
   beforeAll(async () => {
-    const port = await freePort();
-    const base = `http://127.0.0.1:${port}`;
-    probe = `${base}/mcp/probe`;
-    stack = await startTestStack({
-      port,
-      servers: [server(calls)],
-      auth: { publicUrl: base, apiKeys: Object.entries(KEYS).map(([subject, key]) => ({ subject, sha256: hashApiKey(key) })) },
+    ({ stack, probe } = await startApiKeyStack(server(calls), KEYS, {
       principalLimits: { connections: 64, ratePerSecond: 5, burst: 20, toolRatePerSecond: 1, toolBurst: 2 },
-    });
+    }));
   });
   afterAll(async () => {
     await stack?.stop();
@@ -208,17 +201,11 @@ describe('open WebSockets per principal (real nginx+nchan)', () => {
   let probe: string;
 
   beforeAll(async () => {
-    const port = await freePort();
-    const base = `http://127.0.0.1:${port}`;
-    probe = `${base}/mcp/probe`;
-    stack = await startTestStack({
-      port,
-      servers: [server([])],
-      auth: { publicUrl: base, apiKeys: Object.entries(KEYS).map(([subject, key]) => ({ subject, sha256: hashApiKey(key) })) },
+    ({ stack, probe } = await startApiKeyStack(server([]), KEYS, {
       principalLimits: { connections: 3 },
       // At the limit, every counted WebSocket may be checked with nchan at once (default: after 10 s).
       gateway: { principalQuota: { webSockets: 3, staleCheckAfterMs: 0 } },
-    });
+    }));
   });
   afterAll(async () => {
     await stack?.stop();
@@ -279,17 +266,11 @@ describe('an API key brute force (real nginx+nchan)', () => {
   const logLines: string[] = [];
 
   beforeAll(async () => {
-    const port = await freePort();
-    const base = `http://127.0.0.1:${port}`;
-    probe = `${base}/mcp/probe`;
-    stack = await startTestStack({
-      port,
-      servers: [server([])],
-      auth: { publicUrl: base, apiKeys: [{ subject: 'ci', sha256: hashApiKey(KEYS.neighbour) }] },
+    ({ stack, probe } = await startApiKeyStack(server([]), { ci: KEYS.neighbour }, {
       // The edge's per-address rate is what bounds guessing: nginx checks it before any verdict.
       clientLimits: { ratePerSecond: 5, burst: 10 },
       logger: pino({ level: 'debug' }, new Writable({ write: (chunk: Buffer, _e, done) => (logLines.push(chunk.toString('utf8')), done()) })),
-    });
+    }));
   });
   afterAll(async () => {
     await stack?.stop();
