@@ -1,3 +1,4 @@
+import { jest } from '@jest/globals';
 import { readFileSync } from 'node:fs';
 import { Writable } from 'node:stream';
 import { UnauthorizedError } from '@modelcontextprotocol/sdk/client/auth.js';
@@ -286,25 +287,19 @@ describe('OAuth resource server at the edge', () => {
   });
 
   test('nginx reuses a verdict: many requests with one token are checked once by the backend', async () => {
-    const auth = stack.gateway.auth!;
-    const check = auth.check.bind(auth);
-    let checks = 0;
-    auth.check = (...args) => {
-      checks++;
-      return check(...args);
-    };
+    const check = jest.spyOn(stack.gateway.auth!, 'check');
     try {
       const token = await as.token({ sub: 'frank', aud: probe() });
       const opened = await initialize({ authorization: `Bearer ${token}` });
       const session = opened.headers.get('mcp-session-id')!;
       for (let i = 0; i < 20; i++) expect((await callWhoami(session, `Bearer ${token}`)).status).toBe(200);
-      expect(checks).toBe(1);
+      expect(check.mock.calls.length).toBe(1);
       // No token at all: one cached refusal serves every anonymous request for a few seconds.
-      checks = 0;
+      check.mockClear();
       for (let i = 0; i < 10; i++) expect((await initialize({})).status).toBe(401);
-      expect(checks).toBeLessThanOrEqual(1);
+      expect(check.mock.calls.length).toBeLessThanOrEqual(1);
     } finally {
-      auth.check = check;
+      check.mockRestore();
     }
   });
 
