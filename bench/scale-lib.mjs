@@ -112,6 +112,23 @@ export function childrenOf(pid) {
   return out;
 }
 
+/** utime+stime of a process in clock ticks (100 per second here); 0 once it is gone. */
+export function cpuTicks(pid) {
+  try {
+    const st = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
+    return Number(f[11]) + Number(f[12]);
+  } catch {
+    return 0;
+  }
+}
+
+/** The machine's CPU time by kind (clock ticks) from the first line of /proc/stat. */
+export function machineTicks() {
+  const [user, nice, system, idle, iowait, irq, softirq, steal] = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+  return { busy: user + nice + system + irq + softirq + steal, softirq, idle: idle + iowait };
+}
+
 /**
  * {rss, pss, hwm} in bytes of one process. `pss: false` skips smaps_rollup (pss null): the
  * kernel walks the page tables for it, which is what a sampler in a busy loop should not do.
