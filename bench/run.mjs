@@ -30,15 +30,13 @@
 // bench/results/<YYYY-MM-DD>-tools-call.json.
 
 import { parseArgs } from 'node:util';
-import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import os from 'node:os';
 import { request } from 'undici';
-import { BENCH_CLIENT_LIMIT_FLAGS, BENCH_DIR, freePort, gitCommit, REPO_DIR, sleep, spawnJson, stopChild } from './scale-lib.mjs';
+import { BENCH_CLIENT_LIMIT_FLAGS, BENCH_DIR, freePort, gitCommit, REPO_DIR, sleep, spawnJson, spawnLoad, stopChild } from './scale-lib.mjs';
 
-const LOAD = join(BENCH_DIR, 'load.mjs');
 const SDK_SERVER = join(BENCH_DIR, 'sdk-baseline-server.mjs');
 const SDK_V2_SERVER = join(BENCH_DIR, 'sdk-v2-server.mjs');
 
@@ -180,10 +178,9 @@ async function startHttmcpStack({ mcpPath, env, extraArgs = [] }) {
 
 // ---------------------------------------------------------------- load runs
 
-function runLoadProcess({ transport, url, clients, duration, warmup, pids, tool, args }) {
+async function runLoadProcess({ transport, url, clients, duration, warmup, pids, tool, args }) {
   const [loadTransport, era] = LOAD_TRANSPORTS[transport];
   const argv = [
-    LOAD,
     '--transport', loadTransport,
     '--era', era,
     '--url', url,
@@ -194,22 +191,9 @@ function runLoadProcess({ transport, url, clients, duration, warmup, pids, tool,
     '--args', args,
   ];
   if (pids.length) argv.push('--pid', pids.join(','));
-  return new Promise((resolvePromise) => {
-    const child = spawn(process.execPath, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.setEncoding('utf8').on('data', (d) => (out += d));
-    child.stderr.setEncoding('utf8').on('data', (d) => (err += d));
-    child.on('exit', (code) => {
-      const line = out.trim().split('\n').pop();
-      if (code === 0 && line) {
-        try {
-          return resolvePromise(JSON.parse(line));
-        } catch {}
-      }
-      resolvePromise({ transport, url, clients, failed: true, error: (err.trim().split('\n').slice(-3).join(' | ') || `exit ${code}`) });
-    });
-  });
+  const { code, result, stderr } = await spawnLoad(argv);
+  if (code === 0 && result) return result;
+  return { transport, url, clients, failed: true, error: stderr.trim().split('\n').slice(-3).join(' | ') || `exit ${code}` };
 }
 
 // ---------------------------------------------------------------- report

@@ -81,6 +81,28 @@ export function spawnJson(cmd, args, { name, env, timeoutMs = 60_000, cwd = REPO
   return { child, next, stderrTail: () => tail.join('') };
 }
 
+/**
+ * Runs `node bench/load.mjs ...argv` in a process of its own (so that its CPU is not the
+ * harness's) and resolves once it exits: its exit code, its last stdout line parsed (null when
+ * that is not JSON: its result line is the last) and its stderr.
+ */
+export function spawnLoad(argv) {
+  return new Promise((resolvePromise) => {
+    const child = spawn(process.execPath, [join(BENCH_DIR, 'load.mjs'), ...argv], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.setEncoding('utf8').on('data', (d) => (out += d));
+    child.stderr.setEncoding('utf8').on('data', (d) => (err += d));
+    child.on('exit', (code) => {
+      let result = null;
+      try {
+        result = JSON.parse(out.trim().split('\n').pop());
+      } catch {}
+      resolvePromise({ code, result, stderr: err });
+    });
+  });
+}
+
 export async function stopChild(child) {
   if (!child || child.exitCode !== null || child.signalCode !== null) return;
   const done = new Promise((r) => child.once('exit', r));
