@@ -10,6 +10,7 @@ import { HTTMCP, type Stack } from '../../src/index.js';
 import { INITIALIZE_PARAMS, WsClient } from '../helpers/raw-clients.js';
 import { startTestStack, workerCrashes } from '../helpers/stack.js';
 import { envelope, MODERN } from '../helpers/era-2026.js';
+import { waitFor } from '../helpers/wait.js';
 
 const ENVELOPE = envelope('raw-ws');
 
@@ -129,11 +130,11 @@ describe('WebSocket and 2026-07-28 through nginx+nchan', () => {
     ws.send(modern(1, 'tools/call', { name: 'wait', arguments: { tag: 'cancelled' } }));
     await delay(300);
     ws.send({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 1, reason: 'test' } });
-    await expectEventually(() => aborted.includes('cancelled'));
+    await waitFor(() => aborted.includes('cancelled'), 'the handler to be aborted', 10_000);
     ws.send(modern(2, 'tools/call', { name: 'wait', arguments: { tag: 'closed' } }));
     await delay(300);
     ws.close();
-    await expectEventually(() => aborted.includes('closed'));
+    await waitFor(() => aborted.includes('closed'), 'the handler to be aborted', 10_000);
     // Nothing was answered for the cancelled request.
     expect(ws.received.some(byId(1))).toBe(false);
   });
@@ -156,11 +157,3 @@ describe('WebSocket and 2026-07-28 through nginx+nchan', () => {
     expect(workerCrashes(stack)).toEqual([]);
   });
 });
-
-async function expectEventually(check: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > until) throw new Error('condition not met in time');
-    await delay(50);
-  }
-}
