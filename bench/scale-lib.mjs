@@ -120,6 +120,16 @@ export async function stopChild(child) {
   }
 }
 
+/** True while `pid` runs (a zombie waiting for its reaper counts as gone). */
+export function running(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
 /** Children of a pid (from /proc). */
 export function childrenOf(pid) {
   const out = [];
