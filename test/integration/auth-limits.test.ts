@@ -8,7 +8,7 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import { HTTMCP, type Stack } from '../../src/index.js';
 import { principalKey } from '../../src/auth/principal.js';
 import { startApiKeyStack } from '../helpers/api-key-stack.js';
-import { INITIALIZE_PARAMS, STREAMABLE_ACCEPT } from '../helpers/raw-clients.js';
+import { INITIALIZE_PARAMS, openStreamableSession, STREAMABLE_ACCEPT } from '../helpers/raw-clients.js';
 
 /**
  * Per-principal rate limits, counted in the core behind the edge's verdict (docs/auth.md, "Rate
@@ -52,20 +52,7 @@ describe('per-principal limits at the edge (real nginx+nchan)', () => {
   });
 
   /** A raw Streamable HTTP session of the principal with `key`. */
-  async function session(key: string): Promise<string> {
-    const headers = { accept: STREAMABLE_ACCEPT, 'content-type': 'application/json', authorization: `Bearer ${key}` };
-    const init = await fetch(probe, { method: 'POST', headers, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: INITIALIZE_PARAMS }) });
-    expect(init.status).toBe(200);
-    await init.text();
-    const id = init.headers.get('mcp-session-id')!;
-    const initialized = await fetch(probe, {
-      method: 'POST',
-      headers: { ...headers, 'mcp-session-id': id, 'mcp-protocol-version': '2025-06-18' },
-      body: JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }),
-    });
-    expect(initialized.status).toBe(202);
-    return id;
-  }
+  const session = (key: string): Promise<string> => openStreamableSession(probe, '2025-06-18', { authorization: `Bearer ${key}` });
 
   /** `count` tools/call requests at once; their statuses, and the body and Retry-After of a 429. */
   async function burst(key: string, sessionId: string, tool: string, count: number, extra: Record<string, string> = {}) {
