@@ -11,6 +11,7 @@ import { INITIALIZE_PARAMS, WsClient } from '../helpers/raw-clients.js';
 import { startTestStack, workerCrashes } from '../helpers/stack.js';
 import { envelope, MODERN } from '../helpers/era-2026.js';
 import { waitFor } from '../helpers/wait.js';
+import { withWaitTool } from '../helpers/wait-tool.js';
 
 const ENVELOPE = envelope('raw-ws');
 
@@ -18,7 +19,7 @@ const ENVELOPE = envelope('raw-ws');
 const aborted: string[] = [];
 
 function createProbeServer(): HTTMCP {
-  return new HTTMCP({ name: 'wsprobe', version: '1.0.0' })
+  const server = new HTTMCP({ name: 'wsprobe', version: '1.0.0' })
     .tool('count', { input: { to: z.number().int() } }, async ({ to }, ctx) => {
       for (let i = 1; i <= to; i++) {
         await ctx.progress(i, to, `step ${i}`);
@@ -26,15 +27,8 @@ function createProbeServer(): HTTMCP {
       }
       return `counted to ${to}`;
     })
-    .tool('add', { input: { a: z.number(), b: z.number() } }, ({ a, b }) => a + b)
-    .tool('wait', { input: { tag: z.string() } }, async ({ tag }, ctx) => {
-      try {
-        await delay(60_000, undefined, { signal: ctx.signal });
-      } catch {
-        aborted.push(tag);
-      }
-      return 'done';
-    });
+    .tool('add', { input: { a: z.number(), b: z.number() } }, ({ a, b }) => a + b);
+  return withWaitTool(server, aborted);
 }
 
 /** A 2026 request frame: the envelope in `params._meta`, plus whatever `meta` adds. */
