@@ -8,7 +8,7 @@ import { BoundedMap } from '../util/bounded-map.js';
 import { TOO_LARGE } from './io.js';
 import { nestsDeeperThan } from '../util/json-depth.js';
 import { missingScopes, Scopes } from '../server/scopes.js';
-import { classifyInboundRequest, PROTOCOL_VERSION_META_KEY, type InboundLadderRejection } from '@modelcontextprotocol/server';
+import { PROTOCOL_VERSION_META_KEY, type InboundLadderRejection } from '@modelcontextprotocol/server';
 import { MODERN_PROTOCOL_VERSIONS, type ModernEndpoint } from './modern.js';
 import { SocketEras } from './socket-era.js';
 import type { QuotaRefusal } from '../auth/principal-quota.js';
@@ -249,13 +249,7 @@ export class NchanEndpoint {
     } catch {
       return { status: 400, headers: { 'content-type': 'application/json' }, body: errorBody(ErrorCode.ParseError, 'Parse error: the message is not valid JSON') };
     }
-    const route = classifyInboundRequest({
-      httpMethod: 'POST',
-      protocolVersionHeader: header(headers, 'mcp-protocol-version'),
-      mcpMethodHeader: header(headers, 'mcp-method'),
-      mcpNameHeader: header(headers, 'mcp-name'),
-      body: parsed,
-    });
+    const route = modern.classifier.classify(header(headers, 'mcp-protocol-version'), header(headers, 'mcp-method'), header(headers, 'mcp-name'), parsed);
     if (route.kind === 'legacy') return undefined;
     if (route.kind === 'reject') return rejection(route, parsed);
     const forbidden = this.gateway.auth && this.scopes?.size ? this.insufficientScope(headers, body) : undefined;

@@ -22,6 +22,8 @@ import { StreamCloser } from '../session/stream-closer.js';
 import { Quota, type QuotaScope } from '../util/quota.js';
 import type { Answer } from './endpoint.js';
 import { checkParamHeaders, checkStandardHeaders, HEADER_MISMATCH, paramDeclarations, type ParamDeclaration } from './modern-headers.js';
+import { EntryShortcut } from './entry-shortcut.js';
+import { ModernClassifier } from './modern-classify.js';
 import { MultiplexTransport, servedBy, type ExchangeSink, type Headers } from './modern-transport.js';
 
 /** Protocol revisions served on the 2026-era (per-request envelope) path. */
@@ -114,6 +116,8 @@ export class ModernEndpoint {
   /** Methods served by a hook instead of the instance (see {@link MethodHook}). */
   readonly hooks = new Map<string, MethodHook>();
   readonly name: string;
+  /** Classifies the POSTs of this server's URL (the SDK's classifier, its verdicts memoized). */
+  readonly classifier = new ModernClassifier();
   private readonly mux = new MultiplexTransport();
   private readonly handle: { close(): Promise<void> };
   private readonly publisher: NchanPublisher;
@@ -152,14 +156,16 @@ export class ModernEndpoint {
     this.running = new Quota({ perSession: Number.POSITIVE_INFINITY, perPrincipal: this.limits.inflightPerPrincipal, total: this.limits.inflightTotal });
     this.streams = new StreamCloser(this.publisher, this.logger, this.limits.streamClosers);
     const factory = options.factory;
+    const shortcut = new EntryShortcut(options.wrap ? options.wrap(this.mux) : this.mux);
     this.handle = serveStdio(
       async () => {
         const server = await factory();
         servedBy(server, this.mux);
+        shortcut.attach(() => server.server.transport);
         return server;
       },
       {
-      transport: options.wrap ? options.wrap(this.mux) : this.mux,
+      transport: shortcut,
       legacy: 'reject',
       onerror: (error) => this.logger.debug({ server: this.name, err: error }, '2026-era instance reported an error'),
       },
