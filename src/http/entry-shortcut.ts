@@ -1,5 +1,5 @@
-import type { JSONRPCMessage, MessageExtraInfo, RequestId, Transport, TransportSendOptions } from '@modelcontextprotocol/server';
-import { requestFactsOf, type RequestFacts, type RequestFactsSource } from '../server/request-facts.js';
+import type { JSONRPCMessage, MessageExtraInfo, Transport } from '@modelcontextprotocol/server';
+import { TransportMiddleware } from '../server/transport-middleware.js';
 
 /**
  * Methods the SDK's `serveStdio` entry answers itself on a 2026-pinned connection instead of
@@ -21,19 +21,10 @@ const ENTRY_SERVED = new Set(['initialize', 'subscriptions/listen']);
  * connected, and for the methods the entry serves, messages take the entry's way. Replies are
  * untouched: they leave through the entry's connection as before.
  */
-export class EntryShortcut implements Transport, RequestFactsSource {
-  onclose?: () => void;
-  onerror?: (error: Error) => void;
-  onmessage?: <T extends JSONRPCMessage>(message: T, extra?: MessageExtraInfo) => void;
+export class EntryShortcut extends TransportMiddleware {
   /** The instance's own connection, once the entry has connected it (see {@link attach}). */
   private connection: (() => Transport | undefined) | undefined;
   private closed = false;
-
-  constructor(private readonly inner: Transport) {
-    inner.onclose = () => this.onclose?.();
-    inner.onerror = (error) => this.onerror?.(error);
-    inner.onmessage = (message, extra) => this.receive(message, extra);
-  }
 
   /**
    * Tells where the instance's connection is found (`() => server.server.transport`): undefined
@@ -44,32 +35,12 @@ export class EntryShortcut implements Transport, RequestFactsSource {
     this.connection = connection;
   }
 
-  get sessionId(): string | undefined {
-    return this.inner.sessionId;
-  }
-
-  setProtocolVersion(version: string): void {
-    this.inner.setProtocolVersion?.(version);
-  }
-
-  start(): Promise<void> {
-    return this.inner.start();
-  }
-
-  close(): Promise<void> {
+  override close(): Promise<void> {
     this.closed = true;
-    return this.inner.close();
+    return super.close();
   }
 
-  send(message: JSONRPCMessage, options?: TransportSendOptions): Promise<void> {
-    return this.inner.send(message, options);
-  }
-
-  requestFacts(id: RequestId): RequestFacts | undefined {
-    return requestFactsOf(this.inner, id);
-  }
-
-  private receive(message: JSONRPCMessage, extra?: MessageExtraInfo): void {
+  protected override receive(message: JSONRPCMessage, extra?: MessageExtraInfo): void {
     if (!this.closed && 'method' in message && !ENTRY_SERVED.has(message.method)) {
       const deliver = this.connection?.()?.onmessage;
       // No extra: the entry passes none to a pinned instance either (handlers read the
