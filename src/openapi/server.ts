@@ -302,6 +302,11 @@ export class OpenAPIMCP extends HTTMCP {
    * A resource read with the caller's own credentials (`sessionCredentials`, `tokenExchange`)
    * is the caller's: its 2026-07-28 results are never `cacheScope: 'public'`.
    */
+  /** With `tokenExchange`, API calls use a token exchanged for the caller's own. */
+  override get exchangesCallerToken(): boolean {
+    return this.exchanger !== undefined;
+  }
+
   protected override dependsOnPrincipal(kind: ItemKind, key: string | undefined): boolean {
     if ((kind === 'resource' || kind === 'template') && key !== undefined && this.callsAsCaller) return true;
     return super.dependsOnPrincipal(kind, key);
