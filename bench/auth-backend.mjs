@@ -5,7 +5,7 @@
 // call measured in short slices that alternate between two backends (auth off, JWT on) in the
 // same sitting is the steadier figure (issue 12, point 8; bench/README.md, "authperf").
 //
-//   npm run build && node bench/auth-backend.mjs [--clients 16] [--slice 2] [--slices 6] [--wire http,websocket] [--token] [--profile DIR]
+//   npm run build && node bench/auth-backend.mjs [--clients 16] [--slice 0.5] [--slices 20] [--wire http,websocket] [--token] [--profile DIR]
 //
 // Starts a local authorization server (oauth2-mock-server) and two `httmcp backend`s with the
 // example servers: one with authentication off, one with HTTMCP_OAUTH_ISSUER. The JWT backend's
@@ -15,7 +15,7 @@
 // frame, which carries the handshake's headers). Prints one JSON line per wire and mode.
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -27,8 +27,8 @@ import { CLI, freePort, sleep, stopChild } from './scale-lib.mjs';
 const { values } = parseArgs({
   options: {
     clients: { type: 'string', default: '16' },
-    slice: { type: 'string', default: '2' },
-    slices: { type: 'string', default: '6' },
+    slice: { type: 'string', default: '0.5' },
+    slices: { type: 'string', default: '20' },
     wire: { type: 'string', default: 'http,websocket' },
     // Send the client's Authorization header too: what nginx passes to backends that exchange
     // tokens (OpenAPI tokenExchange), and passed to every backend before it dropped it at the edge.
@@ -74,11 +74,22 @@ async function startBackend(name, env) {
   return { child, pool, port };
 }
 
-function cpuTicks(pid) {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return Number(f[11]) + Number(f[12]);
+/** CPU time of all of a process's threads in ns (schedstat: finer than /proc/PID/stat's 10 ms ticks). */
+function cpuNs(pid) {
+  let ns = 0;
+  for (const task of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      ns += Number(readFileSync(`/proc/${pid}/task/${task}/schedstat`, 'utf8').split(' ')[0]);
+    } catch {}
+  }
+  return ns;
 }
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+const r1 = (x) => Math.round(x * 10) / 10;
 
 const as = new OAuth2Server();
 await as.issuer.keys.generate('RS256');
@@ -138,7 +149,7 @@ for (const wire of values.wire.split(',')) {
     const session = init.headers['mcp-session-id'];
     const callHeaders = wire === 'http' ? { ...headers, 'mcp-session-id': session, 'mcp-protocol-version': '2025-06-18' } : headers;
     const path = wire === 'http' ? '/mcp/demo' : `/mcp/demo/${session}/message`;
-    runs[mode] = { pool, pid: child.pid, path, headers: callHeaders, calls: 0, ticks: 0 };
+    runs[mode] = { pool, pid: child.pid, path, headers: callHeaders, calls: 0, slices: [] };
   }
   let id = 1;
   const loop = async (run, until) => {
@@ -152,18 +163,24 @@ for (const wire of values.wire.split(',')) {
   for (let i = 0; i < slices * 2 + 2; i++) {
     // The first slice of each mode warms the JIT up and is not counted.
     const run = runs[i % 2 ? 'jwt' : 'off'];
-    const counted = i >= 2;
-    const [calls0, ticks0] = [run.calls, cpuTicks(run.pid)];
+    const [calls0, ns0] = [run.calls, cpuNs(run.pid)];
     const until = performance.now() + Number(values.slice) * 1000;
     await Promise.all(Array.from({ length: clients }, () => loop(run, until)));
-    if (!counted) continue;
-    run.ticks += cpuTicks(run.pid) - ticks0;
-    run.counted = (run.counted ?? 0) + run.calls - calls0;
+    if (i >= 2) run.slices.push((cpuNs(run.pid) - ns0) / 1000 / (run.calls - calls0));
   }
   const loadavg = Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]);
-  // /proc counts CPU in clock ticks of 10 ms.
-  const usPerCall = (run) => Math.round((run.ticks * 10_000 * 10) / run.counted) / 10;
-  const row = { wire, clients, off_us_per_call: usPerCall(runs.off), jwt_us_per_call: usPerCall(runs.jwt), calls: runs.off.counted + runs.jwt.counted, loadavg };
+  // Medians: a slice that the machine's other work slowed down says little. Slice i of each mode
+  // ran next to slice i of the other, so their difference is the steadiest figure.
+  const row = {
+    wire,
+    clients,
+    off_us_per_call: r1(median(runs.off.slices)),
+    jwt_us_per_call: r1(median(runs.jwt.slices)),
+    jwt_minus_off_us: r1(median(runs.jwt.slices.map((jwt, i) => jwt - runs.off.slices[i]))),
+    slices: runs.off.slices.length,
+    calls: { off: runs.off.calls, jwt: runs.jwt.calls },
+    loadavg,
+  };
   process.stdout.write(JSON.stringify(row) + '\n');
 }
 await stopAll();
