@@ -298,15 +298,15 @@ export class OpenAPIMCP extends HTTMCP {
     options.onProgress?.({ phase: 'built', tools: tools.length, skipped: skipped.length, ms: Math.round(performance.now() - started), bytes });
   }
 
-  /**
-   * A resource read with the caller's own credentials (`sessionCredentials`, `tokenExchange`)
-   * is the caller's: its 2026-07-28 results are never `cacheScope: 'public'`.
-   */
   /** With `tokenExchange`, API calls use a token exchanged for the caller's own. */
   override get exchangesCallerToken(): boolean {
     return this.exchanger !== undefined;
   }
 
+  /**
+   * A resource read with the caller's own credentials (`sessionCredentials`, `tokenExchange`)
+   * is the caller's: its 2026-07-28 results are never `cacheScope: 'public'`.
+   */
   protected override dependsOnPrincipal(kind: ItemKind, key: string | undefined): boolean {
     if ((kind === 'resource' || kind === 'template') && key !== undefined && this.callsAsCaller) return true;
     return super.dependsOnPrincipal(kind, key);
