@@ -25,6 +25,9 @@ const { values } = parseArgs({
     transports: { type: 'string', default: 'http,ws' },
     // Modes alternate (off, jwt, off, jwt, ...): on a shared machine the load drifts.
     rounds: { type: 'string', default: '2' },
+    // A directory: each backend runs under `node --cpu-prof` and writes its profile there,
+    // named by mode and round (diff auth on against off to see what the verdict costs).
+    profile: { type: 'string' },
   },
 });
 const CLI = new URL('../dist/src/cli/main.js', import.meta.url).pathname;
@@ -47,8 +50,9 @@ const UNLIMITED = Object.fromEntries(
 );
 
 /** `httmcp start --json` with `env`; resolves with its JSON line and the child. */
-function startStack(port, env) {
-  const child = spawn(process.execPath, [CLI, 'start', '--port', String(port), '--json'], {
+function startStack(port, env, profileName) {
+  const profile = values.profile ? ['--cpu-prof', `--cpu-prof-dir=${values.profile}`, `--cpu-prof-name=${profileName}.cpuprofile`] : [];
+  const child = spawn(process.execPath, [...profile, CLI, 'start', '--port', String(port), '--json'], {
     // The edge's per-address and per-principal limits are on but far above the load: their cost
     // is in the figure, not their refusals (all clients share one address and one token).
     env: { ...process.env, HTTMCP_LOG_LEVEL: 'warn', ...UNLIMITED, ...env },
@@ -86,9 +90,10 @@ const issuer = as.issuer.url;
 const rows = [];
 try {
   const modes = Array.from({ length: Number(values.rounds) }, () => ['off', 'jwt']).flat();
-  for (const mode of modes) {
+  for (const [round, mode] of modes.entries()) {
     const port = await freePort();
-    const { child, info } = await startStack(port, mode === 'jwt' ? { HTTMCP_OAUTH_ISSUER: issuer } : { HTTMCP_OAUTH_ISSUER: '', HTTMCP_API_KEYS: '' });
+    const env = mode === 'jwt' ? { HTTMCP_OAUTH_ISSUER: issuer } : { HTTMCP_OAUTH_ISSUER: '', HTTMCP_API_KEYS: '' };
+    const { child, info } = await startStack(port, env, `${mode}-${round}`);
     const url = info.servers.demo;
     const headers = {};
     if (mode === 'jwt') {

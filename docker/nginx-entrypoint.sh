@@ -175,6 +175,13 @@ if [ -n "${HTTMCP_OAUTH_ISSUER:-}${HTTMCP_API_KEYS:-}" ]; then
 else
   default HTTMCP_AUTH_REQUEST off
 fi
+# With authentication on, the client's token stops at the edge (backendCredential() in
+# nginx-config.ts) unless a backend exchanges it for an API's (HTTMCP_TOKEN_EXCHANGE_SCHEME).
+if [ -n "${HTTMCP_OAUTH_ISSUER:-}${HTTMCP_API_KEYS:-}" ] && [ -z "${HTTMCP_TOKEN_EXCHANGE_SCHEME:-}" ]; then
+  optional HTTMCP_BACKEND_CREDENTIAL 'proxy_set_header Authorization "";'
+else
+  optional HTTMCP_BACKEND_CREDENTIAL ''
+fi
 # No /healthz instance header by default (the local launcher sets one per start).
 optional HTTMCP_INSTANCE_ID ''
 # Backends serve only requests with this key (src/http/backend-guard.ts): derived from the

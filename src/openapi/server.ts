@@ -298,6 +298,11 @@ export class OpenAPIMCP extends HTTMCP {
     options.onProgress?.({ phase: 'built', tools: tools.length, skipped: skipped.length, ms: Math.round(performance.now() - started), bytes });
   }
 
+  /** With `tokenExchange`, API calls use a token exchanged for the caller's own. */
+  override get exchangesCallerToken(): boolean {
+    return this.exchanger !== undefined;
+  }
+
   /**
    * A resource read with the caller's own credentials (`sessionCredentials`, `tokenExchange`)
    * is the caller's: its 2026-07-28 results are never `cacheScope: 'public'`.

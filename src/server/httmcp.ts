@@ -360,6 +360,15 @@ export class HTTMCP {
   }
 
   /**
+   * Whether this server acts with its caller's own bearer token (RFC 8693 token exchange), so
+   * that the edge must pass the client's `Authorization` header on to the backend. False: with
+   * authentication on, nginx drops the header and the verdict's principal is all a call carries.
+   */
+  get exchangesCallerToken(): boolean {
+    return false;
+  }
+
+  /**
    * Whether what clients get of `kind` (its list, or reading resource `key`) depends on who
    * asks, so that its 2026-07-28 results are never `cacheScope: 'public'`: lists filtered by
    * scopes, and resources that need scopes. Subclasses that answer per caller say so too.

@@ -42,6 +42,12 @@ export interface NginxConfigValues {
   HTTMCP_REDIS_PASS: string;
   /** `off`, or the auth_request location (`/_httmcp/auth`) when authentication is on. */
   HTTMCP_AUTH_REQUEST: string;
+  /**
+   * What becomes of the client's `Authorization` header on the way to the backends: empty (passed
+   * on: authentication off, or a backend exchanges the caller's token), or
+   * `proxy_set_header Authorization "";` (dropped at the edge: see {@link backendCredential}).
+   */
+  HTTMCP_BACKEND_CREDENTIAL: string;
   /** What nginx sends backends in X-Httmcp-Backend-Key (`deriveBackendKey` of the session secret). */
   HTTMCP_BACKEND_KEY: string;
   /** Names this start of nginx on `/healthz` (X-Httmcp-Instance); empty: no header. */
@@ -302,4 +308,15 @@ export function renderNginxConfig(values: NginxConfigValues, template = readFile
 /** The placeholder names a template uses (the Docker entrypoint passes the same list to envsubst). */
 export function placeholders(template = readFileSync(templatePath(), 'utf8')): string[] {
   return [...new Set([...template.matchAll(/\$\{(HTTMCP_[A-Z0-9_]+)\}/g)].map((m) => m[1]!))].sort();
+}
+
+/**
+ * {@link NginxConfigValues.HTTMCP_BACKEND_CREDENTIAL}. With authentication on, the edge's verdict
+ * carries the principal and the backends never need the client's token, except to exchange it
+ * for an API's (RFC 8693, OpenAPI `tokenExchange`): dropped at the edge, it is neither copied
+ * through the core nor parsed by a backend on every call, and no backend process holds it.
+ * Without authentication it passes (a session is then bound to a digest of the header).
+ */
+export function backendCredential(options: { authentication: boolean; backendsNeedToken: boolean }): string {
+  return options.authentication && !options.backendsNeedToken ? 'proxy_set_header Authorization "";' : '';
 }

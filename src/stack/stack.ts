@@ -15,6 +15,7 @@ import { authFromEnv } from '../auth/config.js';
 import { findNginx, NGINX_DIES_WITH_LAUNCHER, NginxProcess, PortInUseError } from './nginx.js';
 import {
   accessLogDirective,
+  backendCredential,
   clientLimits,
   principalLimits,
   type PrincipalLimits,
@@ -287,6 +288,11 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       // In every nchan location: at http or server level nchan ignores it without a word.
       HTTMCP_REDIS_PASS: options.redis ? 'nchan_redis_pass httmcp_redis;' : '',
       HTTMCP_AUTH_REQUEST: gateway.auth ? '/_httmcp/auth' : 'off',
+      // Remote backends may exchange tokens for all this process knows: they get the header.
+      HTTMCP_BACKEND_CREDENTIAL: backendCredential({
+        authentication: gateway.auth !== undefined,
+        backendsNeedToken: (options.backends?.length ?? 0) > 0 || options.servers.some((server) => server.exchangesCallerToken),
+      }),
       HTTMCP_BACKEND_KEY: gateway.backendKey,
       HTTMCP_INSTANCE_ID: instance,
       HTTMCP_CORE_LISTEN: core.listen,

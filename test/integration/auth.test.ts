@@ -9,6 +9,7 @@ import { WebSocketClientTransport } from '@modelcontextprotocol/sdk/client/webso
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { pino } from 'pino';
 import WebSocket from 'ws';
+import { bearerOfAuthInfo } from '../../src/auth/auth-info.js';
 import { HTTMCP, type Principal, type Stack } from '../../src/index.js';
 import { freePort } from '../../src/stack/stack.js';
 import { MemoryOAuthProvider, TestAuthorizationServer } from '../helpers/oauth.js';
@@ -20,7 +21,9 @@ function probeServer(calls: Array<Principal | undefined>): HTTMCP {
   return new HTTMCP({ name: 'probe', version: '1.0.0' })
     .tool('whoami', { description: 'who is calling' }, (_args, ctx) => {
       calls.push(ctx.auth);
-      return { subject: ctx.auth?.subject ?? null, scopes: ctx.auth?.scopes ?? null, sawToken: JSON.stringify(ctx.headers).includes('Bearer') };
+      // heldToken: whether the backend got the client's token at all (only a server that
+      // exchanges it does; nginx drops it for every other).
+      return { subject: ctx.auth?.subject ?? null, scopes: ctx.auth?.scopes ?? null, sawToken: JSON.stringify(ctx.headers).includes('Bearer'), heldToken: bearerOfAuthInfo(ctx.extra.http?.authInfo) !== undefined };
     })
     .tool('purge', { description: 'admins only', scopes: ['admin'] }, (_args, ctx) => {
       calls.push(ctx.auth);
@@ -135,12 +138,12 @@ describe('OAuth resource server at the edge', () => {
     expect(response.headers.get('www-authenticate')).toBe(`Bearer resource_metadata="${base}/.well-known/oauth-protected-resource/mcp/probe"`);
   });
 
-  test.each(['streamable', 'sse', 'websocket'] as const)('%s: a valid token reaches the handler as ctx.auth, never the token', async (kind) => {
+  test.each(['streamable', 'sse', 'websocket'] as const)('%s: a valid token reaches the handler as ctx.auth, never the token; the token stops at the edge', async (kind) => {
     const token = await as.token({ sub: `user-${kind}`, aud: probe(), scope: 'tools.call' });
     const client = new Client({ name: 'auth-test', version: '1.0.0' });
     await client.connect(transportWith(kind, probe(), `Bearer ${token}`));
     const result = await client.callTool({ name: 'whoami', arguments: {} });
-    expect(JSON.parse((result.content as Array<{ text: string }>)[0]!.text)).toEqual({ subject: `user-${kind}`, scopes: ['tools.call'], sawToken: false });
+    expect(JSON.parse((result.content as Array<{ text: string }>)[0]!.text)).toEqual({ subject: `user-${kind}`, scopes: ['tools.call'], sawToken: false, heldToken: false });
     expect(calls.at(-1)).toMatchObject({ issuer: as.issuer, subject: `user-${kind}` });
     await client.close();
   });

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import {
   accessLogDirective,
+  backendCredential,
   clientLimits,
   connectionLimits,
   coreSocketDirectives,
@@ -62,6 +63,7 @@ const VALUES: NginxConfigValues = {
   HTTMCP_CONSOLE_ACCESS: 'allow 127.0.0.1; allow ::1; deny all;',
   HTTMCP_REDIS_PASS: '#REDIS_PASS#',
   HTTMCP_AUTH_REQUEST: '#AUTH_REQUEST#',
+  HTTMCP_BACKEND_CREDENTIAL: '#BACKEND_CREDENTIAL#',
   HTTMCP_CORE_LISTEN: '#CORE_LISTEN#',
   HTTMCP_CORE_SERVERS: '#CORE_SERVERS#',
 };
@@ -187,6 +189,26 @@ describe('per-principal limits in the core', () => {
     expect(server).toContain('limit_req zone=httmcp_principal_rate burst=${HTTMCP_PRINCIPAL_BURST} nodelay;');
     expect(server).toContain('limit_req zone=httmcp_principal_tool_rate burst=${HTTMCP_PRINCIPAL_TOOL_BURST} nodelay;');
     expect(server).toContain('limit_conn httmcp_per_principal ${HTTMCP_PRINCIPAL_CONNECTIONS};');
+  });
+});
+
+describe("the client's token on the way to the backends", () => {
+  test('dropped at the edge with authentication on, unless a backend exchanges it', () => {
+    expect(backendCredential({ authentication: true, backendsNeedToken: false })).toBe('proxy_set_header Authorization "";');
+    expect(backendCredential({ authentication: true, backendsNeedToken: true })).toBe('');
+    // Off, a session is bound to a digest of whatever Authorization header the client sent.
+    expect(backendCredential({ authentication: false, backendsNeedToken: false })).toBe('');
+  });
+
+  test('in every location that proxies a client request or WebSocket frame to a backend, never the verdict', () => {
+    // The edge's: what the core proxies came through the edge first.
+    const edge = template.slice(0, template.indexOf('# ---------------------------------------------------------------- core'));
+    const locations = edge.split(/\n {8}location /).slice(1);
+    const of = (start: string) => locations.filter((l) => l.startsWith(start));
+    for (const start of ['/mcp/ {', '~ ^/_httmcp/ws/', '~ ^/_httmcp/upstream/', '~ ^/_httmcp/closed/']) {
+      expect([start, of(start).length, of(start).every((l) => l.includes('${HTTMCP_BACKEND_CREDENTIAL}'))]).toEqual([start, 1, true]);
+    }
+    expect(of('= /_httmcp/auth {')[0]).not.toContain('${HTTMCP_BACKEND_CREDENTIAL}');
   });
 });
 
