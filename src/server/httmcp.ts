@@ -28,6 +28,7 @@ import { createNchanRouter } from '../http/router.js';
 import { DEFAULT_LIMITS, LIMIT_SETTINGS, type BackendLimits } from '../session/limits.js';
 import type { SessionHub } from '../session/session-hub.js';
 import { modernRequestFacts, type ModernRequestFacts } from '../http/modern-transport.js';
+import { rememberRequestAuthInfo } from './request-auth.js';
 import type { ModernEndpoint } from '../http/modern.js';
 import type { InputRound } from '../mrtr/input-round.js';
 import type { MultiRound } from '../mrtr/multi-round.js';
@@ -460,7 +461,7 @@ export class HTTMCP {
     // Named one by one rather than spread: spreading into a literal that has getters takes V8's
     // slow path, a measurable part of every call.
     const input = inputMethods(round, ask, declared);
-    return {
+    const context: Context = {
       sessionId,
       requestId,
       // A child logger only when a handler logs: most calls never do.
@@ -506,6 +507,8 @@ export class HTTMCP {
       },
       runAsTask: () => this.runAsTask(extra.mcpReq.id, server),
     };
+    if (modern?.authInfo) rememberRequestAuthInfo(context, modern.authInfo);
+    return context;
   }
 
   /**
