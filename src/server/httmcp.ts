@@ -218,6 +218,14 @@ export class HTTMCP {
     return this.definitions.some((d) => d.kind === 'tool' && d.name === name);
   }
 
+  /** Whether a tool of this server runs as a task (has the `task` option). */
+  hasTaskTools(): boolean {
+    return this.definitions.some((d) => d.kind === 'tool' && d.options.task);
+  }
+
+  /** @internal The Tasks extension of this server when it is served without a gateway (stdio). */
+  standaloneTasks: Tasks | undefined;
+
   /** How the tool `name` takes part in tasks (its `task` option), if it does. */
   taskSupport(name: string): TaskSupport | undefined {
     const definition = this.definitions.find((d) => d.kind === 'tool' && d.name === name);
@@ -226,12 +234,12 @@ export class HTTMCP {
 
   /** @internal See `Context.runAsTask`: `id` is the request id the 2026-era instance knows. */
   runAsTask(id: RequestId, server: McpServer): Promise<boolean> {
-    return this.mounted?.tasks?.detach(id, server) ?? Promise.resolve(false);
+    return (this.mounted?.tasks ?? this.standaloneTasks)?.detach(id, server) ?? Promise.resolve(false);
   }
 
   /** @internal A tool handler threw `error`: a protocol error fails the task it runs for, if any. */
   toolThrew(id: RequestId, error: unknown): void {
-    if (error instanceof ProtocolError) this.mounted?.tasks?.protocolError(id, error);
+    if (error instanceof ProtocolError) (this.mounted?.tasks ?? this.standaloneTasks)?.protocolError(id, error);
   }
 
   /**
