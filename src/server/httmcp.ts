@@ -313,9 +313,10 @@ export class HTTMCP {
     const tasks = modernFactory && this.definitions.some((d) => d.kind === 'tool' && d.options.task) ? tasksForModern(gateway, { name: this.name, version: this.options.version }, (tool) => this.taskSupport(tool)) : undefined;
     modern = modernFactory
       ? gateway.createModern(this.name, tasks ? tasks.factory(modernFactory) : modernFactory, (transport) => {
-          const checked = rounds.intake(transport);
-          // Task rounds enter below the middleware, so scopes and metrics see them as calls.
-          return this.middleware(instrumentTransport(tasks ? tasks.wrap(checked) : checked, { server: this.name, metrics: gateway.requestMetrics ? gateway.metrics : undefined, hasTool: (name) => this.hasTool(name), logger: gateway.logger }));
+          // Task rounds enter below the middleware, so scopes and metrics see them as calls, and
+          // above the intake, so a task's handler can ask for input (its requestState is bound).
+          const checked = rounds.intake(tasks ? tasks.wrap(transport) : transport);
+          return this.middleware(instrumentTransport(checked, { server: this.name, metrics: gateway.requestMetrics ? gateway.metrics : undefined, hasTool: (name) => this.hasTool(name), logger: gateway.logger }));
         })
       : undefined;
     const listen = new ListenEndpoint(this.name, gateway, this.scopes);

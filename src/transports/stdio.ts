@@ -54,7 +54,8 @@ export async function serveStdio(
       })
     : undefined;
   server.standaloneTasks = tasks;
-  const intake = rounds.intake(wire);
+  // Task rounds above the intake: a task's handler can ask for input (its requestState is bound).
+  const intake = rounds.intake(tasks ? tasks.wrap(wire) : wire);
   let pinned: McpServer | undefined;
   const entry = serveStdioEntry(
     () => {
@@ -62,7 +63,7 @@ export async function serveStdio(
       tasks?.install(pinned);
       return pinned;
     },
-    { transport: server.middleware(tasks ? tasks.wrap(intake) : intake), ...(streams.onerror ? { onerror: streams.onerror } : {}) },
+    { transport: server.middleware(intake), ...(streams.onerror ? { onerror: streams.onerror } : {}) },
   );
   return {
     get server() {

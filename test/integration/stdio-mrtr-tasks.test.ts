@@ -46,6 +46,10 @@ export default new HTTMCP({ name: 'asker', version: '1.0.0', requestTimeoutMs: 1
     const [model, roots] = await Promise.all([ctx.sample({ messages: [{ role: 'user', content: { type: 'text', text: 'Capital of France?' } }], maxTokens: 20 }), ctx.roots()]);
     return model.content.text + ' / ' + roots.roots.map((root) => root.uri).join(',');
   })
+  .tool('confirm_job', { task: 'optional' }, async (_args, ctx) => {
+    const answer = await ctx.elicit({ message: 'Run the job?', requestedSchema: { type: 'object', properties: { ok: { type: 'boolean' } }, required: ['ok'] } }, { key: 'confirm' });
+    return answer.content?.ok === true ? 'job ran' : 'job skipped';
+  })
   .tool('slow_compute', { task: 'optional', input: { ms: z.number(), label: z.string() } }, async ({ ms, label }, ctx) => {
     await new Promise((resolve, reject) => {
       const timer = setTimeout(resolve, ms);
@@ -143,6 +147,22 @@ describe('MRTR and tasks over stdio', () => {
         if (status === 'working') await new Promise((r) => setTimeout(r, 50));
       }
       expect(reply.result).toMatchObject({ status: 'completed', result: { content: [{ type: 'text', text: 'computed stdio-task' }] } });
+
+      // A task that asks for input parks in input_required; tasks/update answers it.
+      let id = 1000;
+      const poll = async (taskId: string, done: (status: string) => boolean) => {
+        for (;;) {
+          const got = await raw.request({ jsonrpc: '2.0', id: id++, method: 'tasks/get', params: { taskId, _meta: meta(capabilities) } });
+          if (!got.result || done(got.result.status) || id > 1200) return got;
+          await new Promise((r) => setTimeout(r, 50));
+        }
+      };
+      const asking = await raw.request({ jsonrpc: '2.0', id: id++, method: 'tools/call', params: { name: 'confirm_job', arguments: {}, _meta: meta(capabilities) } });
+      const askingId = asking.result.taskId as string;
+      expect((await poll(askingId, (s) => s !== 'working')).result).toMatchObject({ status: 'input_required', inputRequests: { confirm: { method: 'elicitation/create' } } });
+      const update = await raw.request({ jsonrpc: '2.0', id: id++, method: 'tasks/update', params: { taskId: askingId, inputResponses: { confirm: { action: 'accept', content: { ok: true } } }, _meta: meta(capabilities) } });
+      expect(update.result).toMatchObject({ resultType: 'complete' });
+      expect((await poll(askingId, (s) => ['completed', 'failed', 'cancelled'].includes(s))).result).toMatchObject({ status: 'completed', result: { content: [{ text: 'job ran' }] } });
     } finally {
       await raw.close();
     }

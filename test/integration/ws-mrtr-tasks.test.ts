@@ -37,6 +37,10 @@ function createServer(): HTTMCP {
       const text = model.content.type === 'text' ? model.content.text : '';
       return `${text} / ${roots.roots.map((root) => root.uri).join(',')}`;
     })
+    .tool('confirm_job', { task: 'optional' }, async (_args, ctx) => {
+      const answer = await ctx.elicit({ message: 'Run the job?', requestedSchema: { type: 'object', properties: { ok: { type: 'boolean' } }, required: ['ok'] } }, { key: 'confirm' });
+      return answer.content?.ok === true ? 'job ran' : 'job skipped';
+    })
     .tool('slow_compute', { task: 'optional', input: { seconds: z.number(), label: z.string() } }, async ({ seconds, label }, ctx) => {
       try {
         await delay(seconds * 1000, undefined, { signal: ctx.signal });
@@ -188,6 +192,12 @@ describe('MRTR and tasks over WebSocket, through nginx+nchan', () => {
     ws.close();
     const again = await open('Bearer carol-token');
     expect(await until(again, taskId, () => true)).toMatchObject({ status: 'cancelled' });
+    // A task that asks for input parks in input_required; tasks/update on the socket answers it.
+    const asking = await rpc(again, 'tools/call', { name: 'confirm_job', arguments: {} });
+    const askingId = asking.result!['taskId'] as string;
+    expect(await until(again, askingId, (s) => s !== 'working')).toMatchObject({ status: 'input_required', inputRequests: { confirm: { method: 'elicitation/create' } } });
+    expect((await rpc(again, 'tasks/update', { taskId: askingId, inputResponses: { confirm: { action: 'accept', content: { ok: true } } } })).result).toMatchObject({ resultType: 'complete' });
+    expect(await until(again, askingId, terminal)).toMatchObject({ status: 'completed', result: { content: [{ text: 'job ran' }] } });
     // Without the extension declared, the same tool is a plain call.
     const plain = await rpc(again, 'tools/call', { name: 'slow_compute', arguments: { seconds: 0, label: 'plain' } }, { elicitation: { form: {} } });
     expect(plain.result).toMatchObject({ resultType: 'complete', content: [{ text: 'computed plain' }] });
