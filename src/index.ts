@@ -17,6 +17,8 @@ export { completable } from '@modelcontextprotocol/server';
  */
 export { inputRequired } from '@modelcontextprotocol/server';
 export { InputRequiredSignal } from './mrtr/input-round.js';
+/** The SDK-shaped `AuthInfo` of the request a handler serves, on both protocol eras. */
+export { requestAuthInfo } from './server/request-auth.js';
 export type {
   ArgsOf,
   Context,

@@ -35,6 +35,8 @@ export interface ModernRequestFacts {
   readonly session: undefined;
   readonly headers: Headers;
   readonly auth: Principal | undefined;
+  /** The same in the SDK's shape (the bearer token behind it serves OpenAPI token exchange). */
+  readonly authInfo: AuthInfo | undefined;
   readonly principal: string;
   /** The id the client gave the request (handlers see an internal one as `ctx.mcpReq.id`). */
   readonly clientId: RequestId;
@@ -98,7 +100,7 @@ export class MultiplexTransport implements Transport {
   requestFacts(id: RequestId): ModernRequestFacts | undefined {
     const exchange = typeof id === 'number' ? this.exchanges.get(id) : undefined;
     if (!exchange) return undefined;
-    return (exchange.facts ??= { session: undefined, headers: exchange.headers, auth: exchange.auth, principal: exchange.principal, clientId: exchange.id });
+    return (exchange.facts ??= { session: undefined, headers: exchange.headers, auth: exchange.auth, authInfo: exchange.authInfo, principal: exchange.principal, clientId: exchange.id });
   }
 
   async send(message: JSONRPCMessage, options?: TransportSendOptions): Promise<void> {

@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import {
   CLIENT_CAPABILITIES_META_KEY,
   PROTOCOL_VERSION_META_KEY,
@@ -24,6 +23,7 @@ import type { Answer } from './endpoint.js';
 import { checkParamHeaders, checkStandardHeaders, HEADER_MISMATCH, paramDeclarations, type ParamDeclaration } from './modern-headers.js';
 import { EntryShortcut } from './entry-shortcut.js';
 import { ModernClassifier } from './modern-classify.js';
+import { isModernChannel, modernChannel } from './modern-channel.js';
 import { MultiplexTransport, servedBy, type ExchangeSink, type Headers } from './modern-transport.js';
 
 /** Protocol revisions served on the 2026-era (per-request envelope) path. */
@@ -231,7 +231,7 @@ export class ModernEndpoint {
       return errorAnswer(200, request.id, error.code, error.message, error.data);
     }
     return new Promise<Answer>((resolve) => {
-      const stream = new RequestStream(this, resolve, principal);
+      const stream = new RequestStream(this, resolve, principal, headers);
       const authInfo = auth ? authInfoOfRequest(auth, credentialOf(headers)) : undefined;
       stream.internal = this.mux.deliver(request, { id: request.id, principal, headers: handlerHeaders(headers, auth), auth, authInfo, sink: stream });
       stream.arm(this.inlineBudgetMs);
@@ -433,6 +433,8 @@ class RequestStream implements ExchangeSink {
   private pending: ((answer: Answer) => void) | undefined;
   private timer: NodeJS.Timeout | undefined;
   private done = false;
+  /** Its client left: what is still queued for the stream is not published. */
+  private left = false;
   /** Publishes of this request's stream, in order; none for a request answered inline. */
   private chain: Promise<void> | undefined;
 
@@ -440,6 +442,7 @@ class RequestStream implements ExchangeSink {
     private readonly owner: ModernEndpoint,
     resolve: (answer: Answer) => void,
     readonly principal: string,
+    private readonly headers: Headers,
   ) {
     this.pending = resolve;
   }
@@ -481,6 +484,7 @@ class RequestStream implements ExchangeSink {
   cancel(reason: string): void {
     if (this.done) return;
     this.done = true;
+    this.left = true;
     clearTimeout(this.timer);
     this.owner.finished(this);
     this.owner.cancelInternal(this.internal, reason);
@@ -496,7 +500,7 @@ class RequestStream implements ExchangeSink {
     if (!pending) return;
     clearTimeout(this.timer);
     this.pending = undefined;
-    this.channel = modernChannel();
+    this.channel = modernChannel(this.headers);
     this.owner.streamOpened(this, this.channel);
     pending({ status: STREAM_STATUS, headers: { 'x-httmcp-stream': this.channel } });
   }
@@ -505,25 +509,14 @@ class RequestStream implements ExchangeSink {
     const channel = this.channel!;
     this.chain = (this.chain ?? Promise.resolve()).then(
       () =>
-        this.owner.publish(channel, body).then(
-          () => undefined,
-          (error: unknown) => this.owner.warn({ channel, err: error }, 'could not publish to a 2026 request stream'),
-        ),
+        this.left
+          ? undefined
+          : this.owner.publish(channel, body).then(
+              () => undefined,
+              (error: unknown) => this.owner.warn({ channel, err: error }, 'could not publish to a 2026 request stream'),
+            ),
     );
   }
-}
-
-/**
- * Stream channels of 2026-era requests: `m26.{random}.s`. Three dot-separated parts, as the
- * nginx location of the unsubscribe hook expects of request streams; the `m26` prefix keeps
- * them apart from 2025 session streams (`{session}.{random}`, whose session has one dot).
- */
-function modernChannel(): string {
-  return `m26.${randomBytes(12).toString('base64url')}.s`;
-}
-
-function isModernChannel(channel: string): boolean {
-  return channel.startsWith('m26.');
 }
 
 function credentialOf(headers: Headers): string | undefined {

@@ -1,4 +1,4 @@
-import { ProtocolError, ProtocolErrorCode, type CallToolResult, type McpServer, type ServerContext, type Tool, type ToolAnnotations } from '@modelcontextprotocol/server';
+import { ProtocolError, ProtocolErrorCode, type CallToolResult, type McpServer, type Tool, type ToolAnnotations } from '@modelcontextprotocol/server';
 import type { ZodRawShape } from 'zod';
 import { bearerOfAuthInfo, principalOfAuthInfo } from '../auth/auth-info.js';
 import { principalKey } from '../auth/principal.js';
@@ -19,6 +19,7 @@ import { mapResources, resourceScheme, type OpenApiResource } from './resources.
 import { SchemaConverter } from './schema.js';
 import { operationScopes } from './scopes.js';
 import { TokenExchanger, type TokenExchangeOptions } from './token-exchange.js';
+import { requestAuthInfo } from '../server/request-auth.js';
 import { buildTools, type OpenApiTool, type OperationFilter } from './tools.js';
 import { SchemaValidator } from './validate.js';
 
@@ -290,7 +291,7 @@ export class OpenAPIMCP extends HTTMCP {
             const value = (variables as Record<string, string | string[] | undefined>)[variable];
             if (value !== undefined) args[arg] = decode(Array.isArray(value) ? value.join(',') : value);
           }
-          return this.invoker.read(resource.tool, args, ctx.uri.href, { ...callContext(ctx, ''), ...(await this.exchanged(ctx.extra)) });
+          return this.invoker.read(resource.tool, args, ctx.uri.href, { ...callContext(ctx, ''), ...(await this.exchanged(ctx)) });
         },
       );
     }
@@ -368,16 +369,17 @@ export class OpenAPIMCP extends HTTMCP {
       const tool = this.byName.get(request.params.name);
       if (!tool) throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Tool ${request.params.name} not found`);
       const started = performance.now();
+      const ctx = this.context(extra, server, tool.name);
       let exchanged: Pick<CallContext, 'credentials'>;
       try {
-        exchanged = await this.exchanged(extra);
+        exchanged = await this.exchanged(ctx);
       } catch (error) {
         this.recordCall(tool.name, started, 'isError');
         return { isError: true, content: [{ type: 'text' as const, text: (error as Error).message }] };
       }
       try {
         const result = await this.invoker.call(tool, request.params.arguments ?? {}, {
-          ...callContext(this.context(extra, server, tool.name), this.principalOf(extra, server)),
+          ...callContext(ctx, this.principalOf(extra, server)),
           ...exchanged,
         });
         this.recordCall(tool.name, started, result.isError ? 'isError' : undefined);
@@ -391,12 +393,14 @@ export class OpenAPIMCP extends HTTMCP {
   }
 
   /** The credential of a call made for the caller with an exchanged token (`tokenExchange`); none without. */
-  private async exchanged(extra: ServerContext): Promise<Pick<CallContext, 'credentials'>> {
+  private async exchanged(ctx: Context): Promise<Pick<CallContext, 'credentials'>> {
     if (!this.exchanger) return {};
-    const principal = principalOfAuthInfo(extra.http?.authInfo);
-    const bearer = bearerOfAuthInfo(extra.http?.authInfo);
+    // Both eras: a 2025 session's transport passes it, a 2026 request's comes from httmcp's exchange table.
+    const info = requestAuthInfo(ctx);
+    const principal = principalOfAuthInfo(info);
+    const bearer = bearerOfAuthInfo(info);
     if (!principal || !bearer) throw new Error('this API is called with a token exchanged for the caller\'s: the request has no bearer token (authentication is off?)');
-    const token = await this.exchanger.token(principalKey(principal), bearer, extra.mcpReq.signal);
+    const token = await this.exchanger.token(principalKey(principal), bearer, ctx.signal);
     return { credentials: { [this.exchanger.options.scheme]: { token } } };
   }
 

@@ -28,6 +28,7 @@ import { createNchanRouter } from '../http/router.js';
 import { DEFAULT_LIMITS, LIMIT_SETTINGS, type BackendLimits } from '../session/limits.js';
 import type { SessionHub } from '../session/session-hub.js';
 import { modernRequestFacts, type ModernRequestFacts } from '../http/modern-transport.js';
+import { rememberRequestAuthInfo } from './request-auth.js';
 import type { ModernEndpoint } from '../http/modern.js';
 import type { InputRound } from '../mrtr/input-round.js';
 import type { MultiRound } from '../mrtr/multi-round.js';
@@ -217,6 +218,14 @@ export class HTTMCP {
     return this.definitions.some((d) => d.kind === 'tool' && d.name === name);
   }
 
+  /** Whether a tool of this server runs as a task (has the `task` option). */
+  hasTaskTools(): boolean {
+    return this.definitions.some((d) => d.kind === 'tool' && d.options.task);
+  }
+
+  /** @internal The Tasks extension of this server when it is served without a gateway (stdio). */
+  standaloneTasks: Tasks | undefined;
+
   /** How the tool `name` takes part in tasks (its `task` option), if it does. */
   taskSupport(name: string): TaskSupport | undefined {
     const definition = this.definitions.find((d) => d.kind === 'tool' && d.name === name);
@@ -225,12 +234,12 @@ export class HTTMCP {
 
   /** @internal See `Context.runAsTask`: `id` is the request id the 2026-era instance knows. */
   runAsTask(id: RequestId, server: McpServer): Promise<boolean> {
-    return this.mounted?.tasks?.detach(id, server) ?? Promise.resolve(false);
+    return (this.mounted?.tasks ?? this.standaloneTasks)?.detach(id, server) ?? Promise.resolve(false);
   }
 
   /** @internal A tool handler threw `error`: a protocol error fails the task it runs for, if any. */
   toolThrew(id: RequestId, error: unknown): void {
-    if (error instanceof ProtocolError) this.mounted?.tasks?.protocolError(id, error);
+    if (error instanceof ProtocolError) (this.mounted?.tasks ?? this.standaloneTasks)?.protocolError(id, error);
   }
 
   /**
@@ -304,9 +313,10 @@ export class HTTMCP {
     const tasks = modernFactory && this.definitions.some((d) => d.kind === 'tool' && d.options.task) ? tasksForModern(gateway, { name: this.name, version: this.options.version }, (tool) => this.taskSupport(tool)) : undefined;
     modern = modernFactory
       ? gateway.createModern(this.name, tasks ? tasks.factory(modernFactory) : modernFactory, (transport) => {
-          const checked = rounds.intake(transport);
-          // Task rounds enter below the middleware, so scopes and metrics see them as calls.
-          return this.middleware(instrumentTransport(tasks ? tasks.wrap(checked) : checked, { server: this.name, metrics: gateway.requestMetrics ? gateway.metrics : undefined, hasTool: (name) => this.hasTool(name), logger: gateway.logger }));
+          // Task rounds enter below the middleware, so scopes and metrics see them as calls, and
+          // above the intake, so a task's handler can ask for input (its requestState is bound).
+          const checked = rounds.intake(tasks ? tasks.wrap(transport) : transport);
+          return this.middleware(instrumentTransport(checked, { server: this.name, metrics: gateway.requestMetrics ? gateway.metrics : undefined, hasTool: (name) => this.hasTool(name), logger: gateway.logger }));
         })
       : undefined;
     const listen = new ListenEndpoint(this.name, gateway, this.scopes);
@@ -469,7 +479,7 @@ export class HTTMCP {
     // Named one by one rather than spread: spreading into a literal that has getters takes V8's
     // slow path, a measurable part of every call.
     const input = inputMethods(round, ask, declared);
-    return {
+    const context: Context = {
       sessionId,
       requestId,
       // A child logger only when a handler logs: most calls never do.
@@ -515,6 +525,8 @@ export class HTTMCP {
       },
       runAsTask: () => this.runAsTask(extra.mcpReq.id, server),
     };
+    if (modern?.authInfo) rememberRequestAuthInfo(context, modern.authInfo);
+    return context;
   }
 
   /**

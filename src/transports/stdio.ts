@@ -1,7 +1,10 @@
+import { randomBytes } from 'node:crypto';
 import type { Readable, Writable } from 'node:stream';
 import type { McpServer, Transport } from '@modelcontextprotocol/server';
 import { serveStdio as serveStdioEntry, StdioServerTransport } from '@modelcontextprotocol/server/stdio';
+import { MultiRound } from '../mrtr/multi-round.js';
 import type { HTTMCP } from '../server/httmcp.js';
+import { MemoryTaskStore, resolveTaskSettings, Tasks, taskSettingsFromEnv } from '../tasks/index.js';
 import { TransportMiddleware } from '../server/transport-middleware.js';
 
 /** A server being served over stdio by {@link serveStdio}. */
@@ -35,17 +38,42 @@ export async function serveStdio(
   let resolveClosed!: () => void;
   const closed = new Promise<void>((resolve) => (resolveClosed = resolve));
   const wire = new WhenClosed(new StdioServerTransport(streams.stdin ?? process.stdin, streams.stdout ?? process.stdout), resolveClosed);
+  // The 2026 era asks for input in multi-round-trip requests (docs/mrtr.md) and runs task tools
+  // as tasks, as on HTTP; on a 2025 connection both stand aside (real requests, plain calls).
+  // One local client and one process: an anonymous principal, and a state key of the process's
+  // own unless HTTMCP_SESSION_SECRET is set.
+  const rounds = new MultiRound({ server: server.name, sessionSecret: process.env.HTTMCP_SESSION_SECRET || randomBytes(32) });
+  const tasks = server.hasTaskTools()
+    ? new Tasks({
+        store: new MemoryTaskStore(),
+        settings: resolveTaskSettings(taskSettingsFromEnv(process.env)),
+        taskSupport: (tool) => server.taskSupport(tool),
+        factsOf: () => undefined,
+        serverInfo: { name: server.name, version: server.options.version },
+        ...(streams.onerror ? { onError: (error: unknown) => streams.onerror!(error instanceof Error ? error : new Error(String(error))) } : {}),
+      })
+    : undefined;
+  server.standaloneTasks = tasks;
+  // Task rounds above the intake: a task's handler can ask for input (its requestState is bound).
+  const intake = rounds.intake(tasks ? tasks.wrap(wire) : wire);
   let pinned: McpServer | undefined;
   const entry = serveStdioEntry(
-    () => (pinned = server.createMcpServer()),
-    { transport: server.middleware(wire), ...(streams.onerror ? { onerror: streams.onerror } : {}) },
+    () => {
+      pinned = server.createMcpServer(rounds);
+      tasks?.install(pinned);
+      return pinned;
+    },
+    { transport: server.middleware(intake), ...(streams.onerror ? { onerror: streams.onerror } : {}) },
   );
   return {
     get server() {
       return pinned;
     },
     closed,
-    close: () => entry.close(),
+    close: async () => {
+      await tasks?.close();
+      await entry.close();
+    },
   };
 }
 

@@ -2,6 +2,7 @@ import { jest } from '@jest/globals';
 import { readFileSync } from 'node:fs';
 import { Writable } from 'node:stream';
 import { UnauthorizedError } from '@modelcontextprotocol/sdk/client/auth.js';
+import { Client as ClientV2, StreamableHTTPClientTransport as StreamableHTTPClientTransportV2 } from '@modelcontextprotocol/client';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
@@ -146,6 +147,20 @@ describe('OAuth resource server at the edge', () => {
     expect(JSON.parse((result.content as Array<{ text: string }>)[0]!.text)).toEqual({ subject: `user-${kind}`, scopes: ['tools.call'], sawToken: false, heldToken: false });
     expect(calls.at(-1)).toMatchObject({ issuer: as.issuer, subject: `user-${kind}` });
     await client.close();
+  });
+
+  test('2026-07-28 (the v2 client pinned, no session): a valid token reaches the handler as ctx.auth, never the token', async () => {
+    const token = await as.token({ sub: 'user-2026', aud: probe(), scope: 'tools.call' });
+    const client = new ClientV2({ name: 'auth-test-2026', version: '1.0.0' }, { versionNegotiation: { mode: { pin: '2026-07-28' } } });
+    await client.connect(new StreamableHTTPClientTransportV2(new URL(probe()), { requestInit: { headers: { authorization: `Bearer ${token}` } } }));
+    try {
+      expect(client.getProtocolEra()).toBe('modern');
+      const result = await client.callTool({ name: 'whoami', arguments: {} });
+      expect(JSON.parse((result.content as Array<{ text: string }>)[0]!.text)).toEqual({ subject: 'user-2026', scopes: ['tools.call'], sawToken: false });
+      expect(calls.at(-1)).toMatchObject({ issuer: as.issuer, subject: 'user-2026' });
+    } finally {
+      await client.close();
+    }
   });
 
   test("the official SDK client's OAuth flow: discovery from the 401, registration, PKCE, token with the server as resource, retry", async () => {

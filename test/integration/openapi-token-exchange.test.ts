@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { Client as ClientV2, StreamableHTTPClientTransport as StreamableHTTPClientTransportV2 } from '@modelcontextprotocol/client';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { WebSocketClientTransport } from '@modelcontextprotocol/sdk/client/websocket.js';
@@ -8,6 +9,8 @@ import WebSocket from 'ws';
 import { OpenAPIMCP, type Stack } from '../../src/index.js';
 import { freePort } from '../../src/stack/stack.js';
 import { StandIn } from '../fixtures/openapi/stand-in.js';
+import { envelope } from '../helpers/era-2026.js';
+import { WsClient } from '../helpers/raw-clients.js';
 import { CLI, startCli } from '../helpers/cli.js';
 import { TestAuthorizationServer } from '../helpers/oauth.js';
 import { startTestStack } from '../helpers/stack.js';
@@ -81,6 +84,43 @@ describe('OpenAPI upstream calls with an exchanged token', () => {
     expect(lastApiToken().raw).toBe(first.raw);
     expect(as.exchanges.filter((e) => e.sub === user)).toEqual([{ sub: user, audience: API_AUDIENCE }]);
     await client.close();
+  });
+
+  test("2026-07-28 (the v2 client pinned, no session): the API gets the caller's exchanged token, cached per principal", async () => {
+    const user = 'user-2026';
+    const token = await as.token({ sub: user, aud: url, scope: 'pets:read' });
+    const client = new ClientV2({ name: 'exchange-2026', version: '1.0.0' }, { versionNegotiation: { mode: { pin: '2026-07-28' } } });
+    await client.connect(new StreamableHTTPClientTransportV2(new URL(url), { requestInit: { headers: { authorization: `Bearer ${token}` } } }));
+    try {
+      expect(client.getProtocolEra()).toBe('modern');
+      const result = await client.callTool({ name: 'listPets', arguments: {} });
+      expect(result.isError).not.toBe(true);
+      const first = lastApiToken();
+      expect(first.raw).not.toBe(token);
+      expect(first.claims).toMatchObject({ sub: user, aud: API_AUDIENCE, act: { sub: as.exchangeClient.clientId }, iss: as.issuer });
+      // Each 2026 request stands alone; the exchanged token is still reused for the same principal and token.
+      await client.callTool({ name: 'listPets', arguments: {} });
+      expect(lastApiToken().raw).toBe(first.raw);
+      expect(as.exchanges.filter((e) => e.sub === user)).toEqual([{ sub: user, audience: API_AUDIENCE }]);
+    } finally {
+      await client.close();
+    }
+  });
+
+  test("2026-07-28 on a WebSocket (era pinned by the first request): the API gets the caller's exchanged token", async () => {
+    const user = 'user-ws-2026';
+    const token = await as.token({ sub: user, aud: url, scope: 'pets:read' });
+    const ws = await WsClient.open(url, { headers: { authorization: `Bearer ${token}` } });
+    try {
+      const reply = (await ws.request(1, 'tools/call', { name: 'listPets', arguments: {}, _meta: envelope('exchange-ws') })) as { result?: { isError?: boolean; resultType?: string } };
+      expect(reply.result).toMatchObject({ resultType: 'complete' });
+      expect(reply.result?.isError).not.toBe(true);
+      const sent = lastApiToken();
+      expect(sent.raw).not.toBe(token);
+      expect(sent.claims).toMatchObject({ sub: user, aud: API_AUDIENCE, act: { sub: as.exchangeClient.clientId } });
+    } finally {
+      ws.close();
+    }
   });
 
   test('another user gets a token of their own', async () => {

@@ -28,6 +28,10 @@ function fixtures(): HTTMCP {
       }
       return `computed ${label ?? ''} after ${seconds}s`;
     })
+    .tool('confirm_job', { task: 'optional' }, async (_args, ctx) => {
+      const answer = await ctx.elicit({ message: 'Run the job?', requestedSchema: { type: 'object', properties: { ok: { type: 'boolean' } }, required: ['ok'] } }, { key: 'confirm' });
+      return answer.content?.['ok'] === true ? 'job ran' : 'job skipped';
+    })
     .tool('failing_job', { task: 'required' }, async () => {
       await delay(300);
       return { content: [{ type: 'text', text: 'the job failed' }], isError: true };
@@ -139,6 +143,14 @@ describe('tasks through nginx+nchan (memory store)', () => {
     const refused = await rpc(url, 'tools/call', { name: 'failing_job', arguments: {} }, { capabilities: {} });
     expect(refused.status).toBe(400);
     expect(refused.error).toMatchObject({ code: -32021, data: { requiredCapabilities: { extensions: { [TASKS_EXTENSION_ID]: {} } } } });
+  });
+
+  test('ctx.elicit inside a task parks it in input_required; tasks/update answers it and the task completes', async () => {
+    const created = await rpc(url, 'tools/call', { name: 'confirm_job', arguments: {} });
+    const taskId = created.result!['taskId'] as string;
+    expect(await until(url, taskId, (s) => s !== 'working')).toMatchObject({ status: 'input_required', inputRequests: { confirm: { method: 'elicitation/create' } } });
+    expect((await rpc(url, 'tasks/update', { taskId, inputResponses: { confirm: { action: 'accept', content: { ok: true } } } })).result).toMatchObject({ resultType: 'complete' });
+    expect(await until(url, taskId, terminal)).toMatchObject({ status: 'completed', result: { content: [{ type: 'text', text: 'job ran' }] } });
   });
 
   test('a protocol error thrown by a handler fails its task; a tool error completes it with isError', async () => {
