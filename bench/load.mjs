@@ -158,6 +158,22 @@ class Run {
     this.warmupErrors = 0;
     this.sseResponses = 0;
     this.nextId = 1000;
+    // --rate: each client sends on its own schedule (clients / rate seconds apart, staggered);
+    // a client behind schedule sends at once, so the rate is a ceiling, not a promise.
+    this.interval = opts.rate > 0 ? (1000 * opts.clients) / opts.rate : 0;
+    this.due = [];
+  }
+  /** Milliseconds client `idx` waits before its next call (0: send now). */
+  pace(idx) {
+    if (this.interval === 0) return 0;
+    const now = performance.now();
+    const due = this.due[idx] ?? now + (idx * this.interval) / this.opts.clients;
+    if (due > now + 1) {
+      this.due[idx] = due;
+      return due - now;
+    }
+    this.due[idx] = Math.max(due, now - this.interval) + this.interval;
+    return 0;
   }
   ok(ms) {
     if (this.phase === 'measure') this.rec.add(ms);
@@ -273,6 +289,11 @@ class WsClient {
 
   next() {
     if (this.run.phase === 'stop' || this.closed) return this.finish();
+    const wait = this.run.pace(this.idx);
+    if (wait > 0) {
+      setTimeout(() => this.next(), wait);
+      return;
+    }
     const id = this.run.nextId++;
     this.pendingId = id;
     this.sentAt = performance.now();
@@ -430,6 +451,11 @@ class HttpClient {
     const { run } = this;
     const { opts } = run;
     while (run.phase !== 'stop') {
+      const wait = run.pace(this.idx);
+      if (wait > 0) {
+        await sleep(wait);
+        continue;
+      }
       const id = run.nextId++;
       const t0 = performance.now();
       let kind = null;
@@ -465,6 +491,8 @@ export async function runLoad(o) {
     tool: o.tool ?? 'add',
     args: o.args ?? { a: 1, b: 2 },
     timeout: Number(o.timeout ?? 10000),
+    // Calls per second for all clients together (0: closed loop, as fast as replies come).
+    rate: Number(o.rate ?? 0),
     wsDeflate: Boolean(o.wsDeflate),
     // Extra headers on every request and WebSocket handshake (bench/auth.mjs: Authorization).
     headers: o.headers ?? {},
@@ -636,6 +664,7 @@ async function main() {
       tool: { type: 'string', default: 'add' },
       args: { type: 'string', default: '{"a":1,"b":2}' },
       timeout: { type: 'string', default: '10000' },
+      rate: { type: 'string', default: '0' },
       'ws-deflate': { type: 'boolean', default: false },
       era: { type: 'string', default: '2025' },
       quiet: { type: 'boolean', default: false },
@@ -660,6 +689,7 @@ async function main() {
     tool: v.tool,
     args: JSON.parse(v.args),
     timeout: v.timeout,
+    rate: v.rate,
     wsDeflate: v['ws-deflate'],
     era: v.era,
     log: v.quiet ? () => {} : undefined,
