@@ -8,7 +8,7 @@
 //
 //   node bench/load.mjs --transport ws|http --url http://127.0.0.1:P/mcp/demo \
 //        [--clients 16] [--duration 10] [--warmup 2] [--pid PID[,PID...]] \
-//        [--tool add] [--args '{"a":1,"b":2}'] [--timeout 10000] [--ws-deflate]
+//        [--tool add] [--args '{"a":1,"b":2}'] [--timeout 10000] [--ws-deflate] [--rate N]
 //
 // ws:   N WebSocket connections, subprotocol "mcp"; initialize, wait for the
 //       reply, notifications/initialized, then loop tools/call.
@@ -16,6 +16,10 @@
 //       if the server returns one), notifications/initialized, then each client
 //       loops POST tools/call. JSON bodies are parsed directly; an
 //       text/event-stream body is read until the message with our id arrives.
+//
+// --rate N: at most N calls per second in all (each client on its own schedule, N / clients per
+//       second, staggered), so two servers compared at the same N do the same work per second and
+//       their CPU per call compares (closed loop, the faster one also batches more per wake-up).
 //
 // Output: one JSON line on stdout (progress/diagnostics on stderr):
 //   {transport, clients, duration, requests, errors, rps, p50_ms, p90_ms,
@@ -675,7 +679,7 @@ async function main() {
     process.stderr.write(
       'usage: node bench/load.mjs --transport ws|http --url http://127.0.0.1:P/mcp/demo\n' +
         '         [--clients 16] [--duration 10] [--warmup 2] [--pid PID[,PID...]]\n' +
-        "         [--tool add] [--args '{\"a\":1,\"b\":2}'] [--timeout ms] [--ws-deflate] [--era 2025|2026] [--quiet]\n",
+        "         [--tool add] [--args '{\"a\":1,\"b\":2}'] [--timeout ms] [--ws-deflate] [--era 2025|2026] [--rate N] [--quiet]\n",
     );
     process.exit(v.help ? 0 : 2);
   }

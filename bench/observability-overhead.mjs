@@ -6,10 +6,16 @@
 // process CPU (user+system) per call after a warm-up. Configurations alternate, ROUNDS times.
 //
 //   node bench/observability-overhead.mjs [--calls 20000] [--conc 64] [--rounds 5]
+//        [--configs off,metrics,tracing,both] [--dist DIR]
 //
 // Configurations: off (HTTMCP_REQUEST_METRICS=off, no tracer provider), metrics (per-tool
 // metrics on), tracing (an OpenTelemetry NodeTracerProvider registered, parent-based 1% ratio
-// sampler, batch processor into an exporter that drops spans), both.
+// sampler, batch processor into an exporter that drops spans), both; and, by --configs only:
+// sdk (the CLI's own set-up, otel-sdk.ts startTracing: the NodeSDK, OTLP to a closed port),
+// scraped (off, but /metrics read once, so prom-client's GC and event-loop observers run),
+// cli (what `httmcp start` runs with OTEL_* and a scraper: per-tool metrics, sdk and scraped).
+// A configuration written NAME:DIR runs on another build's dist/ (--dist: all of them), for
+// same-sitting A/B runs against main's build.
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { resolve } from 'node:path';
