@@ -32,7 +32,7 @@ import { Agent, fetch as undiciFetch } from 'undici';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { WebSocketClientTransport } from '@modelcontextprotocol/sdk/client/websocket.js';
-import { childrenOf, stackBuild, errorLogCounts, gitCommit, httpGetText, limits, log as mkLog, procMem, r1, saveResult, sleep, startStack } from './scale-lib.mjs';
+import { childrenOf, cpuTicks, machineTicks, stackBuild, errorLogCounts, gitCommit, httpGetText, limits, log as mkLog, procMem, r1, saveResult, sleep, startStack } from './scale-lib.mjs';
 import { CallError, INITIALIZED, LegacySseSession, initializeBody, sourceAddresses, streamablePost, streamableSession, wsSession } from './raw-mcp.mjs';
 
 const { values: v } = parseArgs({
@@ -269,14 +269,16 @@ async function backendInflight(ctx) {
   }
 }
 
-/** utime+stime of a process in clock ticks (100 per second here); 0 once it is gone. */
-function cpuTicks(pid) {
+/**
+ * A Streamable HTTP session of the attacker's over `agent`; when the stack refuses to open one,
+ * the attack's row says so (`refused`) and the agent is destroyed.
+ */
+async function attackerSession(ctx, agent) {
   try {
-    const st = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
-    return Number(f[11]) + Number(f[12]);
-  } catch {
-    return 0;
+    return { session: await streamableSession(ctx.url, { localAddress: ATTACKER, agent }) };
+  } catch (e) {
+    agent.destroy();
+    return { refused: { session: `refused: ${e.kind ?? e.message}` } };
   }
 }
 
@@ -291,11 +293,7 @@ function cpuMeter(ctx) {
     const master = Number(readFileSync(join(ctx.prefix, 'nginx.pid'), 'utf8').trim());
     nginxPids = [master, ...childrenOf(master)];
   } catch {}
-  const machine = () => {
-    const t = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
-    return { busy: t[0] + t[1] + t[2] + t[5] + t[6] + t[7], idle: t[3] + t[4] };
-  };
-  const sample = () => ({ harness: cpuTicks(process.pid), backend: ctx.backendPid ? cpuTicks(ctx.backendPid) : 0, nginx: nginxPids.reduce((a, p) => a + cpuTicks(p), 0), m: machine() });
+  const sample = () => ({ harness: cpuTicks(process.pid), backend: ctx.backendPid ? cpuTicks(ctx.backendPid) : 0, nginx: nginxPids.reduce((a, p) => a + cpuTicks(p), 0), m: machineTicks() });
   const loop = monitorEventLoopDelay({ resolution: 10 });
   loop.enable();
   const a = sample();
@@ -373,13 +371,8 @@ const ATTACKS = [
     async run(ctx) {
       const agent = attackerAgent(64);
       const seconds = QUICK ? 5 : 15;
-      let session;
-      try {
-        session = await streamableSession(ctx.url, { localAddress: ATTACKER, agent });
-      } catch (e) {
-        agent.destroy();
-        return { session: `refused: ${e.kind ?? e.message}` };
-      }
+      const { session, refused } = await attackerSession(ctx, agent);
+      if (refused) return refused;
       const end = performance.now() + seconds * 1000;
       const kinds = {};
       let sent = 0;
@@ -452,13 +445,8 @@ const ATTACKS = [
     async run(ctx) {
       const n = QUICK ? 100 : 300;
       const agent = attackerAgent(4);
-      let session;
-      try {
-        session = await streamableSession(ctx.url, { localAddress: ATTACKER, agent });
-      } catch (e) {
-        agent.destroy();
-        return { session: `refused: ${e.kind ?? e.message}` };
-      }
+      const { session, refused } = await attackerSession(ctx, agent);
+      if (refused) return refused;
       const pad = 'x'.repeat(1024 * 1024);
       const outcomes = await pool(n, 4, async (i) =>
         replyKind(await streamablePost(ctx.url, `{"jsonrpc":"2.0","id":${i + 1},"method":"resources/subscribe","params":{"uri":"demo://${pad}${i}"}}`, { session, waitId: i + 1, localAddress: ATTACKER, agent, timeoutMs: 20_000 })),
@@ -486,13 +474,8 @@ const ATTACKS = [
     async run(ctx) {
       const n = QUICK ? 500 : 2000;
       const agent = attackerAgent(Infinity);
-      let session;
-      try {
-        session = await streamableSession(ctx.url, { localAddress: ATTACKER, agent });
-      } catch (e) {
-        agent.destroy();
-        return { session: `refused: ${e.kind ?? e.message}` };
-      }
+      const { session, refused } = await attackerSession(ctx, agent);
+      if (refused) return refused;
       const outcomes = {};
       for (let i = 0; i < n; i++) {
         streamablePost(ctx.url, `{"jsonrpc":"2.0","id":${i + 1},"method":"tools/call","params":{"name":"long_task","arguments":{"steps":60,"stepMs":1000}}}`, { session, waitId: i + 1, localAddress: ATTACKER, agent, timeoutMs: 120_000 }).then(

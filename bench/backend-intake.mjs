@@ -14,11 +14,11 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createServer } from 'node:http';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Pool } from 'undici';
-import { CLI } from './scale-lib.mjs';
+import { CLI, cpuTicks } from './scale-lib.mjs';
 const N = Number(process.argv[2] ?? 5000), CONC = Number(process.argv[3] ?? 256), tool = process.argv[4] ?? 'sleep';
 const sock = join(mkdtempSync(join(tmpdir(), 'httmcp-intake-')), 'pub.sock');
 let published = 0;
@@ -34,7 +34,7 @@ const key = createHash('sha256').update(`httmcp backend key\n${'x'.repeat(32)}`)
 const init = await pool.request({ path: '/mcp/demo', method: 'POST', headers: { 'x-httmcp-backend-key': key, 'content-type': 'application/json', accept: 'application/json, text/event-stream' }, body: JSON.stringify({ jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'x', version: '1' } } }) });
 await init.body.text(); const session = init.headers['mcp-session-id'];
 const hdrs = { 'x-httmcp-backend-key': key, 'content-type': 'application/json', 'x-httmcp-transport': 'websocket', host: 'localhost', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==', 'sec-websocket-version': '13', 'x-forwarded-for': '127.0.0.1', 'sec-websocket-protocol': '' };
-const ticks = () => { const f = readFileSync(`/proc/${be.pid}/stat`, 'utf8'); const a = f.slice(f.lastIndexOf(')') + 2).split(' '); return Number(a[11]) + Number(a[12]); };
+const ticks = () => cpuTicks(be.pid);
 const args = tool === 'sleep' ? { ms: Number(process.env.MS ?? 2000) } : { a: 1, b: 2 };
 for (let round = 0; round < 3; round++) {
   const c0 = ticks(), p0 = published, t0 = performance.now(); let statuses = {};

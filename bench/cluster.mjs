@@ -19,10 +19,9 @@
 import { parseArgs } from 'node:util';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { join } from 'node:path';
 import { readProcCpu } from './load.mjs';
 import {
-  BENCH_DIR, CLI, childrenOf, freePort, gitCommit, limits, log as mkLog, r1, saveResult, sleep, spawnJson, startStack, stopChild, waitInit,
+  CLI, childrenOf, freePort, gitCommit, limits, log as mkLog, r1, saveResult, sleep, spawnJson, spawnLoad, startStack, stopChild, waitInit,
 } from './scale-lib.mjs';
 
 const { values: v } = parseArgs({
@@ -105,22 +104,9 @@ async function startLayout(name, redis) {
   };
 }
 
-function runLoad(transport, url, clients) {
-  const argv = [join(BENCH_DIR, 'load.mjs'), '--transport', transport, '--url', url, '--clients', String(clients), '--duration', v.duration, '--warmup', v.warmup];
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.setEncoding('utf8').on('data', (d) => (out += d));
-    child.stderr.setEncoding('utf8').on('data', (d) => (err += d));
-    child.on('exit', (code) => {
-      try {
-        resolve(JSON.parse(out.trim().split('\n').pop()));
-      } catch {
-        resolve({ failed: true, error: err.slice(-500) || `exit ${code}` });
-      }
-    });
-  });
+async function runLoad(transport, url, clients) {
+  const { code, result, stderr } = await spawnLoad(['--transport', transport, '--url', url, '--clients', String(clients), '--duration', v.duration, '--warmup', v.warmup]);
+  return result ?? { failed: true, error: stderr.slice(-500) || `exit ${code}` };
 }
 
 const cpuOf = (pids) => {

@@ -19,29 +19,17 @@
 // Prints one JSON line {port,url,pid,mode} once listening. Measure with
 //   node bench/load.mjs --era 2026 --url <url> --clients 16 --pid <pid>
 
-import { createServer } from 'node:http';
-import { parseArgs } from 'node:util';
 import { createMcpHandler, McpServer } from '@modelcontextprotocol/server';
 import { serveStdio } from '@modelcontextprotocol/server/stdio';
 import { toNodeHandler } from '@modelcontextprotocol/node';
 import { z } from 'zod';
+import { ADD_INPUT, listenAndAnnounce, registerAddTool, serverArgs, servePath } from './lib/sdk-server.mjs';
 
-const { values: args } = parseArgs({
-  options: {
-    mode: { type: 'string', default: 'pinned' },
-    port: { type: 'string', default: '0' },
-    host: { type: 'string', default: '127.0.0.1' },
-    path: { type: 'string', default: '/mcp' },
-  },
-});
+const args = serverArgs({ mode: { type: 'string', default: 'pinned' } });
 
 function buildServer() {
   const server = new McpServer({ name: 'era2026-spike', version: '1.0.0' });
-  server.registerTool(
-    'add',
-    { description: 'Add two numbers', inputSchema: z.object({ a: z.number(), b: z.number() }) },
-    async ({ a, b }) => ({ content: [{ type: 'text', text: String(a + b) }] }),
-  );
+  registerAddTool(server, z.object(ADD_INPUT));
   return server;
 }
 
@@ -131,25 +119,6 @@ if (args.mode === 'handler') {
   process.exit(2);
 }
 
-const httpServer = createServer((req, res) => {
-  if ((req.url ?? '/').split('?')[0] !== args.path) {
-    res.writeHead(404).end();
-    return;
-  }
-  Promise.resolve(serve(req, res)).catch((error) => {
-    console.error('[spike] failed:', error);
-    if (!res.headersSent) res.writeHead(500).end();
-  });
-});
+const httpServer = servePath(args.path, serve, 'spike');
 httpServer.keepAliveTimeout = 65_000;
-httpServer.listen(Number(args.port), args.host, () => {
-  const { port } = httpServer.address();
-  process.stdout.write(JSON.stringify({ port, url: `http://${args.host}:${port}${args.path}`, pid: process.pid, mode: args.mode }) + '\n');
-});
-const shutdown = () => {
-  httpServer.close(() => process.exit(0));
-  httpServer.closeAllConnections?.();
-  setTimeout(() => process.exit(0), 1000).unref();
-};
-process.on('SIGINT', shutdown);
-process.on('SIGTERM', shutdown);
+listenAndAnnounce(httpServer, args, { mode: args.mode });

@@ -3,30 +3,10 @@
 // workers are gone and the port refuses connections. Needs the build (npm run build).
 //   node bench/kill-launcher.mjs [runs]
 import { spawn } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
 import { connect } from 'node:net';
-import { CLI, freePort } from './scale-lib.mjs';
+import { childrenOf, CLI, freePort, running } from './scale-lib.mjs';
 
 const runs = Number(process.argv[2] ?? 5);
-const running = (pid) => {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
-  } catch {
-    return false;
-  }
-};
-const childrenOf = (pid) =>
-  readdirSync('/proc')
-    .filter((name) => /^\d+$/.test(name))
-    .filter((name) => {
-      try {
-        return /^PPid:\s+(\d+)$/m.exec(readFileSync(`/proc/${name}/status`, 'utf8'))?.[1] === String(pid);
-      } catch {
-        return false;
-      }
-    })
-    .map(Number);
 const answers = (port) =>
   new Promise((resolve) => {
     const socket = connect({ host: '127.0.0.1', port });

@@ -35,7 +35,7 @@ import { readFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import http from 'node:http';
 import { CallError, LegacySseSession, sourceAddresses, streamablePost, streamableSession, wsSession } from './raw-mcp.mjs';
-import { stackBuild, errorLogCounts, fdCount, gitCommit, httpGetText, limits, log as mkLog, nginxMem, procMem, r1, saveResult, sleep, startStack } from './scale-lib.mjs';
+import { cpuTicks, machineTicks, stackBuild, errorLogCounts, fdCount, gitCommit, httpGetText, limits, log as mkLog, nginxMem, procMem, r1, saveResult, sleep, startStack } from './scale-lib.mjs';
 
 const { values: v } = parseArgs({
   allowNegative: true,
@@ -82,23 +82,6 @@ const MODERN_ENVELOPE = {
   'io.modelcontextprotocol/clientCapabilities': {},
   'io.modelcontextprotocol/clientInfo': { name: 'httmcp-bench-long', version: '1.0.0' },
 };
-
-/** utime+stime of a process in clock ticks (100 per second here). */
-function cpuTicks(pid) {
-  try {
-    const st = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
-    return Number(f[11]) + Number(f[12]);
-  } catch {
-    return 0;
-  }
-}
-
-/** The machine's CPU time by kind (clock ticks) from the first line of /proc/stat. */
-function machineTicks() {
-  const [user, nice, system, idle, iowait, irq, softirq, steal] = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
-  return { busy: user + nice + system + irq + softirq + steal, softirq, idle: idle + iowait };
-}
 
 /** The backend's base URL, read from the upstream block of the stack's nginx.conf. */
 function backendUrl(prefix) {

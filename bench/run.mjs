@@ -30,17 +30,13 @@
 // bench/results/<YYYY-MM-DD>-tools-call.json.
 
 import { parseArgs } from 'node:util';
-import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import os from 'node:os';
 import { request } from 'undici';
-import { BENCH_CLIENT_LIMIT_FLAGS, freePort, gitCommit, stopChild } from './scale-lib.mjs';
+import { BENCH_CLIENT_LIMIT_FLAGS, BENCH_DIR, freePort, gitCommit, REPO_DIR, sleep, spawnJson, spawnLoad, stopChild } from './scale-lib.mjs';
 
-const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
-const REPO_DIR = resolve(BENCH_DIR, '..');
-const LOAD = join(BENCH_DIR, 'load.mjs');
 const SDK_SERVER = join(BENCH_DIR, 'sdk-baseline-server.mjs');
 const SDK_V2_SERVER = join(BENCH_DIR, 'sdk-v2-server.mjs');
 
@@ -55,51 +51,8 @@ const TARGET_2026_RPS_RATIO = 6;
 const LOAD_TRANSPORTS = { ws: ['ws', '2025'], http: ['http', '2025'], 'http-2026': ['http', '2026'] };
 
 const log = (m) => process.stderr.write(`[run] ${m}\n`);
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 // ---------------------------------------------------------------- processes
-
-/** Spawn a child in its own process group; resolves the first stdout line that parses as JSON. */
-function spawnWithJsonLine(cmd, args, { cwd, timeoutMs = 30_000, name, env }) {
-  const child = spawn(cmd, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'], detached: true, ...(env ? { env: { ...process.env, ...env } } : {}) });
-  const stderrTail = [];
-  child.stderr.setEncoding('utf8');
-  child.stderr.on('data', (d) => {
-    stderrTail.push(d);
-    if (stderrTail.length > 50) stderrTail.shift();
-  });
-  const firstJson = new Promise((resolvePromise, reject) => {
-    let buf = '';
-    const timer = setTimeout(() => reject(new Error(`${name}: no JSON line on stdout within ${timeoutMs} ms`)), timeoutMs);
-    child.stdout.setEncoding('utf8');
-    child.stdout.on('data', (d) => {
-      buf += d;
-      let nl;
-      while ((nl = buf.indexOf('\n')) !== -1) {
-        const line = buf.slice(0, nl).trim();
-        buf = buf.slice(nl + 1);
-        if (!line.startsWith('{')) continue;
-        try {
-          const obj = JSON.parse(line);
-          clearTimeout(timer);
-          resolvePromise(obj);
-          return;
-        } catch {}
-      }
-    });
-    child.on('exit', (code, signal) => {
-      clearTimeout(timer);
-      reject(new Error(`${name} exited (code ${code}, signal ${signal}) before it was ready:\n${stderrTail.join('').slice(-2000)}`));
-    });
-    child.on('error', (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
-  });
-  // Keep draining stdout after the first line so the child never blocks on a full pipe.
-  firstJson.catch(() => {}).finally(() => child.stdout.resume());
-  return { child, firstJson };
-}
 
 /** All descendants of `pid` (via /proc/<n>/stat ppid), with their command names. */
 function descendants(pid) {
@@ -172,11 +125,8 @@ async function waitReady(url, timeoutMs = 30_000) {
 // ---------------------------------------------------------------- stacks
 
 async function startSdkBaseline(script = SDK_SERVER) {
-  const { child, firstJson } = spawnWithJsonLine(process.execPath, [script, '--port', '0'], {
-    cwd: REPO_DIR,
-    name: relative(BENCH_DIR, script),
-  });
-  const info = await firstJson;
+  const { child, next } = spawnJson(process.execPath, [script, '--port', '0'], { name: relative(BENCH_DIR, script), timeoutMs: 30_000 });
+  const info = await next();
   await waitReady(info.url);
   return { url: info.url, backendPids: [info.pid ?? child.pid], nginxPids: [], stop: () => stopChild(child) };
 }
@@ -204,15 +154,10 @@ async function startHttmcpStack({ mcpPath, env, extraArgs = [] }) {
     );
   }
   const port = await freePort();
-  const { child, firstJson } = spawnWithJsonLine(process.execPath, [cli, 'start', '--port', String(port), '--json', ...BENCH_CLIENT_LIMIT_FLAGS, ...extraArgs], {
-    cwd: REPO_DIR,
-    name: 'httmcp start',
-    timeoutMs: 60_000,
-    env,
-  });
+  const { child, next } = spawnJson(process.execPath, [cli, 'start', '--port', String(port), '--json', ...BENCH_CLIENT_LIMIT_FLAGS, ...extraArgs], { name: 'httmcp start', env });
   let info;
   try {
-    info = await firstJson;
+    info = await next();
     const url = info.servers?.demo ?? `http://127.0.0.1:${port}${mcpPath}`;
     await waitReady(url, 60_000);
     const desc = descendants(child.pid);
@@ -233,10 +178,9 @@ async function startHttmcpStack({ mcpPath, env, extraArgs = [] }) {
 
 // ---------------------------------------------------------------- load runs
 
-function runLoadProcess({ transport, url, clients, duration, warmup, pids, tool, args }) {
+async function runLoadProcess({ transport, url, clients, duration, warmup, pids, tool, args }) {
   const [loadTransport, era] = LOAD_TRANSPORTS[transport];
   const argv = [
-    LOAD,
     '--transport', loadTransport,
     '--era', era,
     '--url', url,
@@ -247,22 +191,9 @@ function runLoadProcess({ transport, url, clients, duration, warmup, pids, tool,
     '--args', args,
   ];
   if (pids.length) argv.push('--pid', pids.join(','));
-  return new Promise((resolvePromise) => {
-    const child = spawn(process.execPath, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.setEncoding('utf8').on('data', (d) => (out += d));
-    child.stderr.setEncoding('utf8').on('data', (d) => (err += d));
-    child.on('exit', (code) => {
-      const line = out.trim().split('\n').pop();
-      if (code === 0 && line) {
-        try {
-          return resolvePromise(JSON.parse(line));
-        } catch {}
-      }
-      resolvePromise({ transport, url, clients, failed: true, error: (err.trim().split('\n').slice(-3).join(' | ') || `exit ${code}`) });
-    });
-  });
+  const { code, result, stderr } = await spawnLoad(argv);
+  if (code === 0 && result) return result;
+  return { transport, url, clients, failed: true, error: stderr.trim().split('\n').slice(-3).join(' | ') || `exit ${code}` };
 }
 
 // ---------------------------------------------------------------- report

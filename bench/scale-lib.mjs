@@ -81,6 +81,28 @@ export function spawnJson(cmd, args, { name, env, timeoutMs = 60_000, cwd = REPO
   return { child, next, stderrTail: () => tail.join('') };
 }
 
+/**
+ * Runs `node bench/load.mjs ...argv` in a process of its own (so that its CPU is not the
+ * harness's) and resolves once it exits: its exit code, its last stdout line parsed (null when
+ * that is not JSON: its result line is the last) and its stderr.
+ */
+export function spawnLoad(argv) {
+  return new Promise((resolvePromise) => {
+    const child = spawn(process.execPath, [join(BENCH_DIR, 'load.mjs'), ...argv], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.setEncoding('utf8').on('data', (d) => (out += d));
+    child.stderr.setEncoding('utf8').on('data', (d) => (err += d));
+    child.on('exit', (code) => {
+      let result = null;
+      try {
+        result = JSON.parse(out.trim().split('\n').pop());
+      } catch {}
+      resolvePromise({ code, result, stderr: err });
+    });
+  });
+}
+
 export async function stopChild(child) {
   if (!child || child.exitCode !== null || child.signalCode !== null) return;
   const done = new Promise((r) => child.once('exit', r));
@@ -98,6 +120,16 @@ export async function stopChild(child) {
   }
 }
 
+/** True while `pid` runs (a zombie waiting for its reaper counts as gone). */
+export function running(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
 /** Children of a pid (from /proc). */
 export function childrenOf(pid) {
   const out = [];
@@ -110,6 +142,23 @@ export function childrenOf(pid) {
     } catch {}
   }
   return out;
+}
+
+/** utime+stime of a process in clock ticks (100 per second here); 0 once it is gone. */
+export function cpuTicks(pid) {
+  try {
+    const st = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
+    return Number(f[11]) + Number(f[12]);
+  } catch {
+    return 0;
+  }
+}
+
+/** The machine's CPU time by kind (clock ticks) from the first line of /proc/stat. */
+export function machineTicks() {
+  const [user, nice, system, idle, iowait, irq, softirq, steal] = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+  return { busy: user + nice + system + irq + softirq + steal, softirq, idle: idle + iowait };
 }
 
 /**

@@ -14,39 +14,18 @@
 // --sse turns enableJsonResponse off (responses as text/event-stream); it is
 // only there to exercise load.mjs's SSE path, the baseline itself is JSON.
 
-import { parseArgs } from 'node:util';
+import { createServer } from 'node:http';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { createMcpExpressApp } from '@modelcontextprotocol/sdk/server/express.js';
-import { z } from 'zod';
+import { ADD_INPUT, listenAndAnnounce, registerAddTool, serverArgs } from './lib/sdk-server.mjs';
 
-const { values: args } = parseArgs({
-  options: {
-    port: { type: 'string', default: process.env.PORT ?? '0' },
-    host: { type: 'string', default: process.env.HOST ?? '127.0.0.1' },
-    path: { type: 'string', default: process.env.MCP_PATH ?? '/mcp' },
-    sse: { type: 'boolean', default: false },
-  },
-  allowPositionals: true,
-});
-
-const port = Number(args.port);
-if (!Number.isInteger(port) || port < 0 || port > 65535) {
-  console.error(`invalid --port ${args.port}`);
-  process.exit(2);
-}
+const args = serverArgs({ sse: { type: 'boolean', default: false } });
 const enableJsonResponse = !args.sse;
 
 function getServer() {
   const server = new McpServer({ name: 'sdk-baseline', version: '1.0.0' });
-  server.registerTool(
-    'add',
-    {
-      description: 'Add two numbers',
-      inputSchema: { a: z.number(), b: z.number() },
-    },
-    async ({ a, b }) => ({ content: [{ type: 'text', text: String(a + b) }] }),
-  );
+  registerAddTool(server, ADD_INPUT);
   return server;
 }
 
@@ -85,29 +64,4 @@ const methodNotAllowed = (_req, res) => {
 app.get(args.path, methodNotAllowed);
 app.delete(args.path, methodNotAllowed);
 
-const httpServer = app.listen(port, args.host, (error) => {
-  if (error) {
-    console.error('Failed to start server:', error);
-    process.exit(1);
-  }
-  const addr = httpServer.address();
-  const shownHost = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
-  process.stdout.write(
-    JSON.stringify({
-      port: addr.port,
-      host: addr.address,
-      path: args.path,
-      url: `http://${shownHost}:${addr.port}${args.path}`,
-      pid: process.pid,
-      enableJsonResponse,
-    }) + '\n',
-  );
-});
-
-const shutdown = () => {
-  httpServer.close(() => process.exit(0));
-  httpServer.closeAllConnections?.();
-  setTimeout(() => process.exit(0), 1000).unref();
-};
-process.on('SIGINT', shutdown);
-process.on('SIGTERM', shutdown);
+listenAndAnnounce(createServer(app), args, { enableJsonResponse });

@@ -11,27 +11,20 @@
 // {sessions, rss, heapUsed, ...} (after a full GC when started with --expose-gc);
 // it is for the benchmark only.
 
-import { parseArgs } from 'node:util';
 import { randomUUID } from 'node:crypto';
+import { createServer } from 'node:http';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { createMcpExpressApp } from '@modelcontextprotocol/sdk/server/express.js';
 import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
+import { ADD_INPUT, listenAndAnnounce, registerAddTool, serverArgs } from './lib/sdk-server.mjs';
 
-const { values: args } = parseArgs({
-  options: {
-    port: { type: 'string', default: '0' },
-    host: { type: 'string', default: '127.0.0.1' },
-    path: { type: 'string', default: '/mcp' },
-  },
-});
+const args = serverArgs();
 
 function getServer() {
   const server = new McpServer({ name: 'sdk-stateful', version: '1.0.0' });
-  server.registerTool('add', { description: 'Add two numbers', inputSchema: { a: z.number(), b: z.number() } }, async ({ a, b }) => ({
-    content: [{ type: 'text', text: String(a + b) }],
-  }));
+  registerAddTool(server, ADD_INPUT);
   server.registerTool('sleep', { description: 'Answer after ms', inputSchema: { ms: z.number().int().min(0) } }, async ({ ms }) => {
     await new Promise((r) => setTimeout(r, ms));
     return { content: [{ type: 'text', text: `slept ${ms} ms` }] };
@@ -86,17 +79,8 @@ app.get('/_stats', (_req, res) => {
   res.json({ sessions: Object.keys(transports).length, rss: m.rss, heapUsed: m.heapUsed, heapTotal: m.heapTotal, external: m.external, arrayBuffers: m.arrayBuffers, gc: Boolean(globalThis.gc) });
 });
 
-const httpServer = app.listen(Number(args.port), args.host, () => {
-  const a = httpServer.address();
-  process.stdout.write(JSON.stringify({ port: a.port, url: `http://${a.address}:${a.port}${args.path}`, pid: process.pid }) + '\n');
-});
+const httpServer = createServer(app);
 httpServer.keepAliveTimeout = 65_000;
 httpServer.headersTimeout = 0;
 httpServer.requestTimeout = 0;
-const shutdown = () => {
-  httpServer.closeAllConnections?.();
-  httpServer.close(() => process.exit(0));
-  setTimeout(() => process.exit(0), 1000).unref();
-};
-process.on('SIGINT', shutdown);
-process.on('SIGTERM', shutdown);
+listenAndAnnounce(httpServer, args);

@@ -12,36 +12,17 @@
 // --port 0 (default) picks an ephemeral port. Once listening, one JSON line is printed on stdout:
 // {"port":1234,"host":"127.0.0.1","path":"/mcp","url":"...","pid":...}
 
-import { createServer } from 'node:http';
-import { parseArgs } from 'node:util';
 import { createMcpHandler, McpServer } from '@modelcontextprotocol/server';
 import { toNodeHandler } from '@modelcontextprotocol/node';
 import { z } from 'zod';
+import { ADD_INPUT, listenAndAnnounce, registerAddTool, serverArgs, servePath } from './lib/sdk-server.mjs';
 
-const { values: args } = parseArgs({
-  options: {
-    port: { type: 'string', default: process.env.PORT ?? '0' },
-    host: { type: 'string', default: process.env.HOST ?? '127.0.0.1' },
-    path: { type: 'string', default: process.env.MCP_PATH ?? '/mcp' },
-    'response-mode': { type: 'string', default: 'auto' },
-  },
-  allowPositionals: true,
-});
-
-const port = Number(args.port);
-if (!Number.isInteger(port) || port < 0 || port > 65535) {
-  console.error(`invalid --port ${args.port}`);
-  process.exit(2);
-}
+const args = serverArgs({ 'response-mode': { type: 'string', default: 'auto' } });
 
 /** The SDK's documented factory: one fresh McpServer per serving unit (here, per request). */
 function buildServer() {
   const server = new McpServer({ name: 'sdk-v2-baseline', version: '1.0.0' });
-  server.registerTool(
-    'add',
-    { description: 'Add two numbers', inputSchema: z.object({ a: z.number(), b: z.number() }) },
-    async ({ a, b }) => ({ content: [{ type: 'text', text: String(a + b) }] }),
-  );
+  registerAddTool(server, z.object(ADD_INPUT));
   return server;
 }
 
@@ -49,40 +30,6 @@ const handler = createMcpHandler(buildServer, {
   responseMode: args['response-mode'],
   onerror: (error) => console.error('[sdk-v2]', error.message),
 });
-const node = toNodeHandler(handler);
-
-const httpServer = createServer((req, res) => {
-  const path = (req.url ?? '/').split('?')[0];
-  if (path !== args.path) {
-    res.writeHead(404).end();
-    return;
-  }
-  Promise.resolve(node(req, res)).catch((error) => {
-    console.error('[sdk-v2] handler failed:', error);
-    if (!res.headersSent) res.writeHead(500).end();
-  });
-});
-
+const httpServer = servePath(args.path, toNodeHandler(handler), 'sdk-v2');
 httpServer.keepAliveTimeout = 65_000;
-httpServer.listen(port, args.host, () => {
-  const addr = httpServer.address();
-  const shownHost = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
-  process.stdout.write(
-    JSON.stringify({
-      port: addr.port,
-      host: addr.address,
-      path: args.path,
-      url: `http://${shownHost}:${addr.port}${args.path}`,
-      pid: process.pid,
-      responseMode: args['response-mode'],
-    }) + '\n',
-  );
-});
-
-const shutdown = () => {
-  httpServer.close(() => process.exit(0));
-  httpServer.closeAllConnections?.();
-  setTimeout(() => process.exit(0), 1000).unref();
-};
-process.on('SIGINT', shutdown);
-process.on('SIGTERM', shutdown);
+listenAndAnnounce(httpServer, args, { responseMode: args['response-mode'] });

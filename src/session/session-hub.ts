@@ -185,6 +185,13 @@ export class SessionHub implements Transport, RequestFactsSource {
    * Last-Event-ID, so their requests keep running until a sweep finds the channel still empty.
    */
   private readonly leaving: BoundedMap<string, number>;
+  /**
+   * Sessions a sweep found without a subscriber, and when it first did. One empty sighting is
+   * not proof that the client left: during an `nginx -s reload` the new workers count no
+   * subscriber until the clients of the old ones reconnect (about 2 s). A session is ended only
+   * when it is still empty at a sweep an interval later.
+   */
+  private readonly unattended: BoundedMap<string, number>;
   /** Ids of requests the server sent to clients -> the session that must answer. */
   private readonly serverRequests: BoundedMap<RequestId, string>;
   /** Streamable HTTP request stream channel -> its request (for nchan's unsubscribe hook). */
@@ -206,6 +213,7 @@ export class SessionHub implements Transport, RequestFactsSource {
     this.limits = resolveLimits(options.limits);
     this.capabilities = new BoundedMap(this.limits.trackedSessions, { max: this.limits.capabilitiesTotalBytes, of: (json) => json.length });
     this.leaving = new BoundedMap(this.limits.trackedSessions);
+    this.unattended = new BoundedMap(this.limits.trackedSessions);
     this.serverRequests = new BoundedMap(this.limits.serverRequests);
     this.streamEvents = new BoundedMap(this.limits.resumeEvents);
     this.running = new Quota({
@@ -335,13 +343,9 @@ export class SessionHub implements Transport, RequestFactsSource {
   }
 
   /**
-   * Ends a session's in-flight work when its client went away (WebSocket closed, SSE stream
-   * aborted, Streamable HTTP session deleted): every running handler sees its signal abort.
-   */
-  /**
    * A legacy SSE stream ended. Its client reconnects on its own (the stream's `retry:`) and
-   * resumes with Last-Event-ID, so nothing is cancelled now: the next liveness sweep ends the
-   * session if nobody is subscribed to it by then.
+   * resumes with Last-Event-ID, so nothing is cancelled now: the liveness sweeps end the
+   * session if nobody is subscribed to it at two of them an interval apart.
    */
   sessionLeft(session: string): void {
     this.leaving.set(session, Date.now());
@@ -350,10 +354,16 @@ export class SessionHub implements Transport, RequestFactsSource {
   /** A client resumed the session: it is not leaving after all. */
   sessionReturned(session: string): void {
     this.leaving.delete(session);
+    this.unattended.delete(session);
   }
 
+  /**
+   * Ends a session's in-flight work when its client went away (WebSocket closed, SSE stream
+   * aborted, Streamable HTTP session deleted): every running handler sees its signal abort.
+   */
   sessionClosed(session: string): void {
     this.leaving.delete(session);
+    this.unattended.delete(session);
     this.closedSessions++;
     if (this.running.of(session) > 0) {
       for (const [hubId, entry] of this.inflight) {
@@ -519,8 +529,8 @@ export class SessionHub implements Transport, RequestFactsSource {
 
   /**
    * Ends the sessions of WebSocket/SSE clients that left while their requests kept running
-   * (their channel has no subscriber any more), and of legacy SSE clients that did not come
-   * back within one interval.
+   * (their channel had no subscriber at two sweeps an interval apart), and of legacy SSE clients
+   * whose stream ended and that did not come back.
    */
   private async sweep(): Promise<void> {
     if (this.sweeping) return;
@@ -543,19 +553,36 @@ export class SessionHub implements Transport, RequestFactsSource {
         this.leaving.delete(session);
         sessions.add(session);
       }
-      for (const session of sessions) {
-        const info = await this.publisher.info(session).catch(() => 'unknown' as const);
-        if (info !== 'unknown' && (info === undefined || info.subscribers === 0)) {
-          this.logger.info({ session }, 'client left and did not come back; ending its session');
-          this.sessionClosed(session);
-        }
-      }
+      for (const [session] of this.unattended) sessions.add(session);
+      for (const session of sessions) await this.checkSession(session);
       // A few at a time: thousands of abandoned streams are checked in seconds, not minutes.
       for (let i = 0; i < streams.length; i += 32) {
         await Promise.all(streams.slice(i, i + 32).map(([hubId, entry]) => this.checkStream(hubId, entry)));
       }
     } finally {
       this.sweeping = false;
+    }
+  }
+
+  /**
+   * A WebSocket or SSE session with work running, or a legacy SSE session whose stream ended:
+   * ended when nobody was subscribed to it at two sweeps an interval apart.
+   */
+  private async checkSession(session: string): Promise<void> {
+    const info = await this.publisher.info(session).catch(() => 'unknown' as const);
+    if (info === 'unknown') return;
+    if (info !== undefined && info.subscribers > 0) {
+      this.unattended.delete(session);
+      return;
+    }
+    // When nchan answered (see checkStream), and with the same slack for a sweep's clock.
+    const now = Date.now();
+    const since = this.unattended.get(session);
+    if (since === undefined) {
+      this.unattended.set(session, now);
+    } else if (now - since >= this.livenessIntervalMs * 0.9) {
+      this.logger.info({ session }, 'client left and did not come back; ending its session');
+      this.sessionClosed(session);
     }
   }
 

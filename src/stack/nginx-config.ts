@@ -120,17 +120,22 @@ export interface ClientLimits {
  */
 export const DEFAULT_CLIENT_LIMITS: Readonly<ClientLimits> = { connections: 64, ratePerSecond: 20, burst: 50 };
 
+/**
+ * `limits` over `defaults`, each checked against its inclusive range in `ranges` (nginx refuses a
+ * config with them otherwise, less clearly); `what` names them in the error.
+ */
+function checkedLimits<T extends { [K in keyof T]: number }>(what: string, defaults: Readonly<T>, ranges: Record<keyof T, readonly [number, number]>, limits: Partial<T>): T {
+  const merged = { ...defaults, ...limits };
+  for (const [name, [min, max]] of Object.entries(ranges) as Array<[keyof T & string, readonly [number, number]]>) {
+    const value = merged[name];
+    if (!Number.isInteger(value) || value < min || value > max) throw new Error(`${what} ${name} must be an integer from ${min} to ${max}, got ${value}`);
+  }
+  return merged;
+}
+
 /** Checks `limits` (nginx refuses a config with them otherwise, less clearly) and fills in defaults. */
 export function clientLimits(limits: Partial<ClientLimits> = {}): ClientLimits {
-  const merged = { ...DEFAULT_CLIENT_LIMITS, ...limits };
-  const check = (name: keyof ClientLimits, min: number, max: number) => {
-    const value = merged[name];
-    if (!Number.isInteger(value) || value < min || value > max) throw new Error(`client limit ${name} must be an integer from ${min} to ${max}, got ${value}`);
-  };
-  check('connections', 1, 65535);
-  check('ratePerSecond', 1, 1_000_000);
-  check('burst', 0, 1_000_000);
-  return merged;
+  return checkedLimits('client limit', DEFAULT_CLIENT_LIMITS, { connections: [1, 65535], ratePerSecond: [1, 1_000_000], burst: [0, 1_000_000] }, limits);
 }
 
 /**
@@ -162,17 +167,13 @@ export const DEFAULT_PRINCIPAL_LIMITS: Readonly<PrincipalLimits> = { connections
 
 /** Checks `limits` and fills in defaults (see {@link clientLimits}). */
 export function principalLimits(limits: Partial<PrincipalLimits> = {}): PrincipalLimits {
-  const merged = { ...DEFAULT_PRINCIPAL_LIMITS, ...limits };
-  const check = (name: keyof PrincipalLimits, min: number, max: number) => {
-    const value = merged[name];
-    if (!Number.isInteger(value) || value < min || value > max) throw new Error(`principal limit ${name} must be an integer from ${min} to ${max}, got ${value}`);
-  };
-  check('connections', 1, 65535);
-  check('ratePerSecond', 1, 1_000_000);
-  check('burst', 0, 1_000_000);
-  check('toolRatePerSecond', 1, 1_000_000);
-  check('toolBurst', 0, 1_000_000);
-  return merged;
+  return checkedLimits('principal limit', DEFAULT_PRINCIPAL_LIMITS, {
+    connections: [1, 65535],
+    ratePerSecond: [1, 1_000_000],
+    burst: [0, 1_000_000],
+    toolRatePerSecond: [1, 1_000_000],
+    toolBurst: [0, 1_000_000],
+  }, limits);
 }
 
 /**

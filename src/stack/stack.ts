@@ -105,6 +105,11 @@ export interface StackOptions {
    */
   workerShutdownTimeout?: string;
   /**
+   * The `retry:` of every SSE stream, in ms: how long clients wait before they reconnect a stream
+   * the server closed. Default `HTTMCP_SSE_RETRY_MS`, else {@link LIMITS}.sseRetryMs.
+   */
+  sseRetryMs?: number;
+  /**
    * Authentication (off by default). Default: from the environment (`HTTMCP_OAUTH_ISSUER`,
    * `HTTMCP_API_KEYS`, ...; docs/auth.md), with the stack's own URL as the public origin.
    */
@@ -233,6 +238,10 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   const backend = backends[0];
   const upstreams = options.backends ?? backendSockets.map((path) => `unix:${path} max_fails=0`);
   const config = join(prefix, 'nginx.conf');
+  const sseRetryMs = options.sseRetryMs ?? (process.env.HTTMCP_SSE_RETRY_MS ? Number(process.env.HTTMCP_SSE_RETRY_MS) : LIMITS.sseRetryMs);
+  if (!Number.isInteger(sseRetryMs) || sseRetryMs < 100 || sseRetryMs > 600_000) {
+    throw new Error(`the SSE retry must be an integer number of ms from 100 to 600000, got ${JSON.stringify(options.sseRetryMs ?? process.env.HTTMCP_SSE_RETRY_MS)}`);
+  }
   const workerShutdownTimeout = options.workerShutdownTimeout ?? process.env.HTTMCP_WORKER_SHUTDOWN_TIMEOUT ?? LIMITS.workerShutdownTimeout;
   if (parseNginxSeconds(workerShutdownTimeout) < 1) throw new Error(`worker shutdown timeout must be at least 1s, got ${JSON.stringify(workerShutdownTimeout)}`);
   const instance = randomBytes(12).toString('base64url');
@@ -270,7 +279,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       HTTMCP_ALLOWED_HOSTS: options.allowedHosts ?? defaultAllowedHosts(host),
       HTTMCP_MESSAGE_BUFFER_LENGTH: String(LIMITS.messageBufferLength),
       HTTMCP_MESSAGE_TIMEOUT: LIMITS.messageTimeout,
-      HTTMCP_SSE_RETRY_MS: String(LIMITS.sseRetryMs),
+      HTTMCP_SSE_RETRY_MS: String(sseRetryMs),
       HTTMCP_SUBREQUEST_BUFFER: LIMITS.subrequestBuffer,
       HTTMCP_MAX_BODY: LIMITS.maxBody,
       HTTMCP_MAX_PUBLISH: LIMITS.maxPublish,

@@ -207,13 +207,13 @@ export class WsClient {
 }
 
 /**
- * Opens a Streamable HTTP session by hand (initialize, then notifications/initialized) and
- * returns its id.
+ * Opens a Streamable HTTP session by hand (initialize, then notifications/initialized), both
+ * requests with `headers` (credentials, say), and returns its id.
  */
-export async function openStreamableSession(base: string, version = '2025-06-18'): Promise<string> {
+export async function openStreamableSession(base: string, version = '2025-06-18', headers: Record<string, string> = {}): Promise<string> {
   const res = await fetch(base, {
     method: 'POST',
-    headers: { accept: STREAMABLE_ACCEPT, 'content-type': 'application/json' },
+    headers: { accept: STREAMABLE_ACCEPT, 'content-type': 'application/json', ...headers },
     body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: INITIALIZE_PARAMS }),
   });
   expect(res.status).toBe(200);
@@ -222,7 +222,7 @@ export async function openStreamableSession(base: string, version = '2025-06-18'
   expect(session).toBeTruthy();
   const initialized = await fetch(base, {
     method: 'POST',
-    headers: { accept: STREAMABLE_ACCEPT, 'content-type': 'application/json', 'mcp-session-id': session!, 'mcp-protocol-version': version },
+    headers: { accept: STREAMABLE_ACCEPT, 'content-type': 'application/json', ...headers, 'mcp-session-id': session!, 'mcp-protocol-version': version },
     body: JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }),
   });
   expect(initialized.status).toBe(202);

@@ -1,14 +1,14 @@
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { jest } from '@jest/globals';
 import { request } from 'node:http';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import WebSocket from 'ws';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { HTTMCP, hashApiKey, type Stack } from '../../src/index.js';
+import { HTTMCP, type Stack } from '../../src/index.js';
 import { principalKey } from '../../src/auth/principal.js';
-import { freePort } from '../../src/stack/stack.js';
-import { INITIALIZE_PARAMS, STREAMABLE_ACCEPT } from '../helpers/raw-clients.js';
-import { startTestStack } from '../helpers/stack.js';
+import { startApiKeyStack } from '../helpers/api-key-stack.js';
+import { INITIALIZE_PARAMS, openStreamableSession, STREAMABLE_ACCEPT } from '../helpers/raw-clients.js';
 
 /**
  * Per-principal rate limits, counted in the core behind the edge's verdict (docs/auth.md, "Rate
@@ -43,35 +43,16 @@ describe('per-principal limits at the edge (real nginx+nchan)', () => {
   const calls: string[] = [];
 
   beforeAll(async () => {
-    const port = await freePort();
-    const base = `http://127.0.0.1:${port}`;
-    probe = `${base}/mcp/probe`;
-    stack = await startTestStack({
-      port,
-      servers: [server(calls)],
-      auth: { publicUrl: base, apiKeys: Object.entries(KEYS).map(([subject, key]) => ({ subject, sha256: hashApiKey(key) })) },
+    ({ stack, probe } = await startApiKeyStack(server(calls), KEYS, {
       principalLimits: { connections: 64, ratePerSecond: 5, burst: 20, toolRatePerSecond: 1, toolBurst: 2 },
-    });
+    }));
   });
   afterAll(async () => {
     await stack?.stop();
   });
 
   /** A raw Streamable HTTP session of the principal with `key`. */
-  async function session(key: string): Promise<string> {
-    const headers = { accept: STREAMABLE_ACCEPT, 'content-type': 'application/json', authorization: `Bearer ${key}` };
-    const init = await fetch(probe, { method: 'POST', headers, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: INITIALIZE_PARAMS }) });
-    expect(init.status).toBe(200);
-    await init.text();
-    const id = init.headers.get('mcp-session-id')!;
-    const initialized = await fetch(probe, {
-      method: 'POST',
-      headers: { ...headers, 'mcp-session-id': id, 'mcp-protocol-version': '2025-06-18' },
-      body: JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }),
-    });
-    expect(initialized.status).toBe(202);
-    return id;
-  }
+  const session = (key: string): Promise<string> => openStreamableSession(probe, '2025-06-18', { authorization: `Bearer ${key}` });
 
   /** `count` tools/call requests at once; their statuses, and the body and Retry-After of a 429. */
   async function burst(key: string, sessionId: string, tool: string, count: number, extra: Record<string, string> = {}) {
@@ -208,17 +189,11 @@ describe('open WebSockets per principal (real nginx+nchan)', () => {
   let probe: string;
 
   beforeAll(async () => {
-    const port = await freePort();
-    const base = `http://127.0.0.1:${port}`;
-    probe = `${base}/mcp/probe`;
-    stack = await startTestStack({
-      port,
-      servers: [server([])],
-      auth: { publicUrl: base, apiKeys: Object.entries(KEYS).map(([subject, key]) => ({ subject, sha256: hashApiKey(key) })) },
+    ({ stack, probe } = await startApiKeyStack(server([]), KEYS, {
       principalLimits: { connections: 3 },
       // At the limit, every counted WebSocket may be checked with nchan at once (default: after 10 s).
       gateway: { principalQuota: { webSockets: 3, staleCheckAfterMs: 0 } },
-    });
+    }));
   });
   afterAll(async () => {
     await stack?.stop();
@@ -279,17 +254,11 @@ describe('an API key brute force (real nginx+nchan)', () => {
   const logLines: string[] = [];
 
   beforeAll(async () => {
-    const port = await freePort();
-    const base = `http://127.0.0.1:${port}`;
-    probe = `${base}/mcp/probe`;
-    stack = await startTestStack({
-      port,
-      servers: [server([])],
-      auth: { publicUrl: base, apiKeys: [{ subject: 'ci', sha256: hashApiKey(KEYS.neighbour) }] },
+    ({ stack, probe } = await startApiKeyStack(server([]), { ci: KEYS.neighbour }, {
       // The edge's per-address rate is what bounds guessing: nginx checks it before any verdict.
       clientLimits: { ratePerSecond: 5, burst: 10 },
       logger: pino({ level: 'debug' }, new Writable({ write: (chunk: Buffer, _e, done) => (logLines.push(chunk.toString('utf8')), done()) })),
-    });
+    }));
   });
   afterAll(async () => {
     await stack?.stop();
@@ -308,13 +277,7 @@ describe('an API key brute force (real nginx+nchan)', () => {
     });
 
   test('guesses past the per-address rate get 429 before any check; each refused guess is checked once and never logged; the real key from another address is served', async () => {
-    const auth = stack.gateway.auth!;
-    const check = auth.check.bind(auth);
-    let checks = 0;
-    auth.check = (...args) => {
-      checks++;
-      return check(...args);
-    };
+    const check = jest.spyOn(stack.gateway.auth!, 'check');
     try {
       const guesses = Array.from({ length: 60 }, (_, i) => `guess-${String(i).padStart(4, '0')}-9f8e7d6c5b4a`);
       const statuses = await Promise.all(guesses.map((g) => initialize(g)));
@@ -323,13 +286,13 @@ describe('an API key brute force (real nginx+nchan)', () => {
       expect(limited + refused).toBe(60);
       // A burst of 10 and 5 a second: most of 60 at once never reach the verdict.
       expect(limited).toBeGreaterThanOrEqual(40);
-      expect(checks).toBeLessThanOrEqual(refused);
+      expect(check.mock.calls.length).toBeLessThanOrEqual(refused);
       expect(await initialize(KEYS.neighbour, '127.0.0.2')).toBe(200);
       const log = logLines.join('');
       expect(log).toContain('refused a request: bad credentials');
       for (const guess of guesses) expect(log).not.toContain(guess);
     } finally {
-      auth.check = check;
+      check.mockRestore();
     }
   });
 });

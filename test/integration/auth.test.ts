@@ -1,3 +1,4 @@
+import { jest } from '@jest/globals';
 import { readFileSync } from 'node:fs';
 import { Writable } from 'node:stream';
 import { UnauthorizedError } from '@modelcontextprotocol/sdk/client/auth.js';
@@ -286,34 +287,34 @@ describe('OAuth resource server at the edge', () => {
   });
 
   test('nginx reuses a verdict: many requests with one token are checked once by the backend', async () => {
-    const auth = stack.gateway.auth!;
-    const check = auth.check.bind(auth);
-    let checks = 0;
-    auth.check = (...args) => {
-      checks++;
-      return check(...args);
-    };
+    const check = jest.spyOn(stack.gateway.auth!, 'check');
     try {
       const token = await as.token({ sub: 'frank', aud: probe() });
       const opened = await initialize({ authorization: `Bearer ${token}` });
       const session = opened.headers.get('mcp-session-id')!;
       for (let i = 0; i < 20; i++) expect((await callWhoami(session, `Bearer ${token}`)).status).toBe(200);
-      expect(checks).toBe(1);
+      expect(check.mock.calls.length).toBe(1);
       // No token at all: one cached refusal serves every anonymous request for a few seconds.
-      checks = 0;
+      check.mockClear();
       for (let i = 0; i < 10; i++) expect((await initialize({})).status).toBe(401);
-      expect(checks).toBeLessThanOrEqual(1);
+      expect(check.mock.calls.length).toBeLessThanOrEqual(1);
     } finally {
-      auth.check = check;
+      check.mockRestore();
     }
   });
 
   describe('per-tool scopes', () => {
+    /** An SDK client of `kind` on the probe, with a token of gina's granting `scope`. */
+    async function scopedClient(kind: 'websocket' | 'sse' | 'streamable', scope: string): Promise<Client> {
+      const token = await as.token({ sub: 'gina', aud: probe(), scope });
+      const client = new Client({ name: 'scopes', version: '1.0.0' });
+      await client.connect(transportWith(kind, probe(), `Bearer ${token}`));
+      return client;
+    }
+
     test.each(['streamable', 'sse', 'websocket'] as const)('%s: tools/list shows a principal only the tools its scopes allow', async (kind) => {
       for (const [scope, expected] of [['tools.call', ['whoami']], ['tools.call admin', ['whoami', 'purge']]] as const) {
-        const token = await as.token({ sub: 'gina', aud: probe(), scope });
-        const client = new Client({ name: 'scopes', version: '1.0.0' });
-        await client.connect(transportWith(kind, probe(), `Bearer ${token}`));
+        const client = await scopedClient(kind, scope);
         expect((await client.listTools()).tools.map((t) => t.name)).toEqual(expected);
         await client.close();
       }
@@ -334,9 +335,7 @@ describe('OAuth resource server at the edge', () => {
     });
 
     test.each(['sse', 'websocket'] as const)('%s: calling a tool without its scope is a JSON-RPC error, the session goes on, no handler runs', async (kind) => {
-      const token = await as.token({ sub: 'gina', aud: probe(), scope: 'tools.call' });
-      const client = new Client({ name: 'scopes', version: '1.0.0' });
-      await client.connect(transportWith(kind, probe(), `Bearer ${token}`));
+      const client = await scopedClient(kind, 'tools.call');
       const before = calls.length;
       await expect(client.callTool({ name: 'purge', arguments: {} })).rejects.toThrow(/insufficient_scope/);
       expect(calls.length).toBe(before);
@@ -350,9 +349,7 @@ describe('OAuth resource server at the edge', () => {
         ['tools.call', ['docs://readme'], [], ['greet']],
         ['tools.call admin', ['docs://readme', 'secret://plans'], ['reports://{id}'], ['greet', 'audit']],
       ] as const) {
-        const token = await as.token({ sub: 'gina', aud: probe(), scope });
-        const client = new Client({ name: 'scopes', version: '1.0.0' });
-        await client.connect(transportWith(kind, probe(), `Bearer ${token}`));
+        const client = await scopedClient(kind, scope);
         expect((await client.listResources()).resources.map((r) => r.uri)).toEqual(resources);
         expect((await client.listResourceTemplates()).resourceTemplates.map((t) => t.uriTemplate)).toEqual(templates);
         expect((await client.listPrompts()).prompts.map((p) => p.name)).toEqual(prompts);
@@ -383,9 +380,7 @@ describe('OAuth resource server at the edge', () => {
     });
 
     test.each(['sse', 'websocket'] as const)('%s: reading a resource or getting a prompt without its scope is a JSON-RPC error; the others work', async (kind) => {
-      const token = await as.token({ sub: 'gina', aud: probe(), scope: 'tools.call' });
-      const client = new Client({ name: 'scopes', version: '1.0.0' });
-      await client.connect(transportWith(kind, probe(), `Bearer ${token}`));
+      const client = await scopedClient(kind, 'tools.call');
       const before = calls.length;
       await expect(client.readResource({ uri: 'secret://plans' })).rejects.toThrow(/insufficient_scope/);
       await expect(client.readResource({ uri: 'reports://7' })).rejects.toThrow(/insufficient_scope/);

@@ -12,6 +12,7 @@ import { createExampleServers } from '../../examples/index.js';
 import { HTTMCP, LIMIT_EXCEEDED, type Stack } from '../../src/index.js';
 import { INITIALIZE_PARAMS, openStreamableSession, STREAMABLE_ACCEPT, WsClient } from '../helpers/raw-clients.js';
 import { connectClient, startTestStack, workerCrashes } from '../helpers/stack.js';
+import { waitFor } from '../helpers/wait.js';
 
 const LIMITS = {
   batchLength: 1000,
@@ -106,13 +107,6 @@ function startBlock(sessionId: string, tag: string, headers: Record<string, stri
   return { done, stop: () => controller.abort() };
 }
 
-async function waitFor(condition: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 const limitError = (setting: string) => ({
   code: LIMIT_EXCEEDED,

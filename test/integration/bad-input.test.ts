@@ -53,6 +53,18 @@ describe('WebSocket (raw ws, subprotocol mcp)', () => {
     expect(c.closed).toBeUndefined();
   }
 
+  /** Runs `body` on an initialized WebSocket client of its own, which must still work afterwards. */
+  async function onOwnClient(body: (own: WsClient) => Promise<void>): Promise<void> {
+    const own = await WsClient.open(demo);
+    try {
+      await own.initialize();
+      await body(own);
+      await stillWorks(own);
+    } finally {
+      own.close();
+    }
+  }
+
   test.each([
     ['invalid JSON', '{"jsonrpc":"2.0","id":1,"method":', PARSE_ERROR],
     ['a lone space', ' ', PARSE_ERROR],
@@ -77,14 +89,9 @@ describe('WebSocket (raw ws, subprotocol mcp)', () => {
   test('an empty frame gets a parse error and the socket stays open', async () => {
     // Regression: nchan forwards an empty frame as a bodiless GET; the backend's 405 made nchan
     // close the socket with 1008. The upstream location now always POSTs.
-    const own = await WsClient.open(demo);
-    try {
-      await own.initialize();
+    await onOwnClient(async (own) => {
       expect(await own.exchange('')).toEqual(PARSE_ERROR);
-      await stillWorks(own);
-    } finally {
-      own.close();
-    }
+    });
   });
 
   test('an unknown method is -32601 method not found', async () => {
@@ -114,23 +121,16 @@ describe('WebSocket (raw ws, subprotocol mcp)', () => {
 
   test('an error echoing a 100 KB id (larger than nginx\'s subrequest buffer) arrives and the worker survives', async () => {
     // Regression: this reply was returned inline on nchan's hop and crashed the worker (signal 6).
-    const own = await WsClient.open(demo);
-    try {
-      await own.initialize();
+    await onOwnClient(async (own) => {
       const id = 'i'.repeat(100_000);
       expect(await own.exchange(JSON.stringify({ jsonrpc: '1.0', id, method: 'ping' }))).toEqual({ ...INVALID_REQUEST, id });
       expect(await own.exchange(JSON.stringify({ jsonrpc: '2.0', id, method: 'ping', params: 'x' }))).toEqual({ ...INVALID_REQUEST, id });
-      await stillWorks(own);
-    } finally {
-      own.close();
-    }
+    });
     expect(workerCrashes(stack)).toEqual([]);
   });
 
   test('a reused in-flight id (100 KB long) is refused and both answers arrive', async () => {
-    const own = await WsClient.open(demo);
-    try {
-      await own.initialize();
+    await onOwnClient(async (own) => {
       const id = 'd'.repeat(100_000);
       own.send({ jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'sleep', arguments: { ms: 300 } } });
       const refused = await own.exchange(JSON.stringify({ jsonrpc: '2.0', id, method: 'ping' }));
@@ -140,28 +140,20 @@ describe('WebSocket (raw ws, subprotocol mcp)', () => {
         jsonrpc: '2.0',
         id,
       });
-      await stillWorks(own);
-    } finally {
-      own.close();
-    }
+    });
     expect(workerCrashes(stack)).toEqual([]);
   });
 
   test('a reply of 25,000 non-ASCII characters (75 KB of UTF-8) arrives and the worker survives', async () => {
     // Regression: the inline limit counted UTF-16 units, so this 75 KB reply went inline into a
     // 64 KB subrequest buffer and crashed the worker ("double free or corruption").
-    const own = await WsClient.open(demo);
-    try {
-      await own.initialize();
+    await onOwnClient(async (own) => {
       const topic = '€'.repeat(25_000);
       const reply = (await own.request('utf8', 'prompts/get', { name: 'explain', arguments: { topic } })) as {
         result: { messages: Array<{ content: { text: string } }> };
       };
       expect(reply.result.messages[0]!.content.text).toBe(`Explain ${topic} in two sentences.`);
-      await stillWorks(own);
-    } finally {
-      own.close();
-    }
+    });
     expect(workerCrashes(stack)).toEqual([]);
   });
 

@@ -1,27 +1,14 @@
-import { spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { freePort } from '../../src/index.js';
 import { CLI, startCli } from '../helpers/cli.js';
+import { alive, exited } from '../helpers/processes.js';
 import { connectClient } from '../helpers/stack.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-
-
-function exited(child: ChildProcess): Promise<number | null> {
-  return new Promise((r) => (child.exitCode !== null ? r(child.exitCode) : child.once('exit', (code) => r(code))));
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 test('without nginx the CLI says what to install and exits non-zero', () => {
   const result = spawnSync(process.execPath, [CLI, 'start', '--port', '18999'], {

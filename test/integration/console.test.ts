@@ -16,6 +16,16 @@ const haveChromium = existsSync(CHROMIUM);
 if (!haveChromium) console.warn(`console.test.ts skipped: ${CHROMIUM} is missing (apt-get install chromium, or npm test, which installs it)`);
 const describeWithChromium = haveChromium ? describe : describe.skip;
 
+/** Debian's chromium, headless, on `profile`, with nothing of its own that reaches out to the network. */
+function launchChromium(profile: string, options: { viewport?: { width: number; height: number } } = {}): Promise<BrowserContext> {
+  return chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    ...options,
+  });
+}
+
 /** GET from a chosen source address (127.0.0.2 is loopback too, but not on the console's allow-list). */
 function getFrom(url: string, localAddress: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
@@ -40,12 +50,7 @@ describeWithChromium('operator console in a real browser', () => {
   beforeAll(async () => {
     stack = await startTestStack();
     profile = mkdtempSync(join(tmpdir(), 'httmcp-chromium-'));
-    browser = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-      viewport: { width: 1280, height: 900 },
-    });
+    browser = await launchChromium(profile, { viewport: { width: 1280, height: 900 } });
     page = await browser.newPage();
     client = await connectClient('streamable', stack.servers.demo!);
   }, 60_000);
@@ -195,11 +200,7 @@ describeWithChromium('operator console with authentication on', () => {
     base = `http://127.0.0.1:${port}`;
     stack = await startTestStack({ port, auth: { publicUrl: base, jwt: { issuers: [as.issuer] }, consoleScope: 'ops:console' } });
     profile = mkdtempSync(join(tmpdir(), 'httmcp-chromium-'));
-    browser = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
+    browser = await launchChromium(profile);
   }, 60_000);
 
   afterAll(async () => {

@@ -10,6 +10,7 @@ import { createDemoServer } from '../../examples/demo.js';
 import { HTTMCP, type Stack } from '../../src/index.js';
 import { connectClient, startTestStack, workerCrashes } from '../helpers/stack.js';
 import { envelope, MODERN } from '../helpers/era-2026.js';
+import { withWaitTool } from '../helpers/wait-tool.js';
 
 const ENVELOPE = envelope('raw');
 
@@ -20,15 +21,7 @@ const seen: Array<{ requestId: unknown; header: unknown; sessionId: unknown }> =
 
 /** Tools only these tests need, next to the example `demo` server. */
 function createProbeServer(): HTTMCP {
-  return new HTTMCP({ name: 'probe', version: '1.0.0' })
-    .tool('wait', { input: { tag: z.string() } }, async ({ tag }, ctx) => {
-      try {
-        await delay(60_000, undefined, { signal: ctx.signal });
-      } catch {
-        aborted.push(tag);
-      }
-      return 'done';
-    })
+  return withWaitTool(new HTTMCP({ name: 'probe', version: '1.0.0' }), aborted)
     .tool('where', { input: { region: z.string().meta({ 'x-mcp-header': 'Region' }), count: z.number().int().meta({ 'x-mcp-header': 'Count' }) } }, ({ region, count }) => `${region}:${count}`)
     .tool('facts', {}, (_args, ctx) => {
       seen.push({ requestId: ctx.requestId, header: ctx.headers['x-probe'], sessionId: ctx.sessionId });

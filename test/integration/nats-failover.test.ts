@@ -16,6 +16,7 @@ import {
   type NatsCliProcess,
   type NatsTestServer,
 } from '../helpers/nats.js';
+import { waitFor } from '../helpers/wait.js';
 
 let nats: NatsTestServer;
 let nc: NatsConnection;
@@ -54,7 +55,7 @@ test('SIGKILL of a process with calls in flight: every call still succeeds, on t
   const sleeps = Array.from({ length: 8 }, () => client.callTool({ name: 'sleep', arguments: { ms: 1500 } }));
   const progress: Progress[] = [];
   const long = client.callTool({ name: 'long_task', arguments: { steps: 10, stepMs: 150 } }, undefined, { onprogress: (p) => progress.push(p) });
-  await until(() => transport.inflight.length === 9 && transport.inflight.every((r) => r.worker !== undefined));
+  await waitFor(() => transport.inflight.length === 9 && transport.inflight.every((r) => r.worker !== undefined), 'nine calls taken by workers', 10_000);
 
   // Kill the process handling the most calls.
   const byWorker = new Map<string, number>();
@@ -93,7 +94,7 @@ test('SIGTERM lets a running call finish, then the process exits 0', async () =>
   const [last] = processes;
   const { client, transport } = await connectNatsClient(nc, 'demo');
   const call = client.callTool({ name: 'sleep', arguments: { ms: 800 } });
-  await until(() => transport.inflight[0]?.worker !== undefined);
+  await waitFor(() => transport.inflight[0]?.worker !== undefined, 'a worker to take the call', 10_000);
   const exit = stopProcess(last!.child, 'SIGTERM');
   expect(text(await call)).toBe('slept 800 ms');
   expect(await exit).toBe(0);
@@ -110,10 +111,3 @@ test('the command fails clearly on an unknown server name or an unreachable NATS
   expect(unreachable.stderr).toContain('cannot reach NATS at nats://127.0.0.1:1');
 });
 
-async function until(condition: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}

@@ -14,6 +14,7 @@ import type { NatsConnection } from 'nats';
 import { pino } from 'pino';
 import { discoverNatsServers, serveNats, type NatsClientTransport, type NatsService } from '../../src/transports/index.js';
 import { connectNats, connectNatsClient, createProbeServer, startNatsServer, type NatsTestServer, type ProbeEvents } from '../helpers/nats.js';
+import { waitFor } from '../helpers/wait.js';
 
 const logger = pino({ level: process.env.HTTMCP_TEST_LOG ?? 'silent' });
 
@@ -84,7 +85,7 @@ test("a client's calls spread over both processes; the one that never saw initia
   const who = await Promise.all(Array.from({ length: 10 }, () => client.callTool({ name: 'whoami', arguments: {} }).then((r) => JSON.parse(text(r)))));
   for (const w of who) expect(w.sessionId).toBe(transport.clientId);
   await client.close();
-  await until(() => workers.every((w) => w.service.sessionCount === 0));
+  await waitFor(() => workers.every((w) => w.service.sessionCount === 0));
 });
 
 test('the log level set on one process holds on the other', async () => {
@@ -94,7 +95,7 @@ test('the log level set on one process holds on the other', async () => {
   await client.setLoggingLevel('error');
   const labels = await Promise.all(Array.from({ length: 20 }, () => client.callTool({ name: 'chatty', arguments: {} }).then(text)));
   expect(new Set(labels)).toEqual(new Set(['A', 'B']));
-  await until(() => logs.length === 20);
+  await waitFor(() => logs.length === 20);
   expect(logs.every((l) => l.endsWith(' error'))).toBe(true);
   await client.close();
 });
@@ -103,15 +104,15 @@ test('cancellations reach the handler on whichever process runs it', async () =>
   const { client, transport } = await connectNatsClient(nc, 'probe');
   const controllers = Array.from({ length: 20 }, () => new AbortController());
   const calls = controllers.map((c) => client.callTool({ name: 'wait_for_cancel', arguments: {} }, undefined, { signal: c.signal }).catch((e: Error) => e));
-  await until(() => transport.inflight.length === 20 && transport.inflight.every((r) => r.worker !== undefined));
+  await waitFor(() => transport.inflight.length === 20 && transport.inflight.every((r) => r.worker !== undefined));
   const handledBy = new Set(transport.inflight.map((r) => r.worker));
   expect(handledBy.size).toBe(2);
   for (const c of controllers) c.abort('stop');
   for (const result of await Promise.all(calls)) expect(result).toBeInstanceOf(Error);
-  await until(() => events.aborted.length === 20);
+  await waitFor(() => events.aborted.length === 20);
   expect(events.aborted.every((a) => a.reason === 'stop')).toBe(true);
   expect(new Set(events.aborted.map((a) => a.label))).toEqual(new Set(['A', 'B']));
-  await until(() => workers.every((w) => w.service.inflightCount === 0));
+  await waitFor(() => workers.every((w) => w.service.inflightCount === 0));
   await client.close();
 });
 
@@ -147,7 +148,7 @@ test("calls of a process that ends without finishing them are re-sent and comple
 test("with failover 'fail', the calls of a lost process fail instead of running again", async () => {
   const { client, transport } = await connectNatsClient(nc, 'probe', { transport: { livenessIntervalMs: 200, failover: 'fail' } });
   const calls = Array.from({ length: 10 }, () => client.callTool({ name: 'slow', arguments: { ms: 600 } }).then(text, (e: Error) => e));
-  await until(() => transport.inflight.length === 10 && transport.inflight.every((r) => r.worker !== undefined));
+  await waitFor(() => transport.inflight.length === 10 && transport.inflight.every((r) => r.worker !== undefined));
   const a = workers[0]!;
   const onA = transport.inflight.filter((r) => r.worker === a.service.workerSubject).length;
   await a.service.stop({ graceMs: 0 });
@@ -175,16 +176,9 @@ async function slowCallsReachingA<T>(
   while (onA === 0) {
     if (calls.length >= 40) throw new Error(`${calls.length} calls and none on worker A`);
     calls.push(...Array.from({ length: 10 }, () => settle(client.callTool({ name: 'slow', arguments: { ms } }))));
-    await until(() => transport.inflight.length === calls.length && transport.inflight.every((r) => r.worker !== undefined));
+    await waitFor(() => transport.inflight.length === calls.length && transport.inflight.every((r) => r.worker !== undefined));
     onA = transport.inflight.filter((r) => r.worker === workers[0]!.service.workerSubject).length;
   }
   return { calls, onA };
 }
 
-async function until(condition: () => boolean, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}

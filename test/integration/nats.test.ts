@@ -22,6 +22,7 @@ import {
 } from '../../src/transports/index.js';
 import { pino } from 'pino';
 import { connectNats, connectNatsClient, createProbeServer, startNatsServer, type NatsTestServer } from '../helpers/nats.js';
+import { waitFor } from '../helpers/wait.js';
 
 const run = promisify(execFile);
 const logger = pino({ level: process.env.HTTMCP_TEST_LOG ?? 'silent' });
@@ -121,13 +122,13 @@ test('cancelling a call aborts its handler on the server', async () => {
   await withClient('probe', async (client, transport) => {
     const controller = new AbortController();
     const call = client.callTool({ name: 'wait_for_cancel', arguments: {} }, undefined, { signal: controller.signal });
-    await until(() => transport.inflight.length === 1 && transport.inflight[0]!.worker !== undefined);
+    await waitFor(() => transport.inflight.length === 1 && transport.inflight[0]!.worker !== undefined);
     expect(service('probe').inflightCount).toBe(1);
     controller.abort('changed my mind');
     await expect(call).rejects.toThrow(/changed my mind/);
-    await until(() => probe.events.aborted.length === 1);
+    await waitFor(() => probe.events.aborted.length === 1);
     expect(probe.events.aborted[0]).toEqual({ label: 'one', reason: 'changed my mind' });
-    await until(() => service('probe').inflightCount === 0);
+    await waitFor(() => service('probe').inflightCount === 0);
     expect(transport.inflight).toEqual([]);
   });
   probe.events.aborted.length = 0;
@@ -139,7 +140,7 @@ test('a cancellation sent before any process acknowledged the call still reaches
     const call = client.callTool({ name: 'wait_for_cancel', arguments: {} }, undefined, { signal: controller.signal });
     controller.abort('at once');
     await expect(call).rejects.toThrow(/at once/);
-    await until(() => probe.events.aborted.length === 1);
+    await waitFor(() => probe.events.aborted.length === 1);
     expect(probe.events.aborted[0]!.reason).toBe('at once');
   });
   probe.events.aborted.length = 0;
@@ -189,12 +190,12 @@ test('handlers see the client id as the session id, and a push after the handler
 test('closing the client ends its session on the server and aborts what still runs', async () => {
   const { client, transport } = await connectNatsClient(nc, 'probe');
   const call = client.callTool({ name: 'wait_for_cancel', arguments: {} }).catch((error: Error) => error);
-  await until(() => transport.inflight[0]?.worker !== undefined);
+  await waitFor(() => transport.inflight[0]?.worker !== undefined);
   expect(service('probe').sessionCount).toBeGreaterThanOrEqual(1);
   await client.close();
   expect(await call).toBeInstanceOf(Error);
-  await until(() => probe.events.aborted.length === 1);
-  await until(() => service('probe').inflightCount === 0);
+  await waitFor(() => probe.events.aborted.length === 1);
+  await waitFor(() => service('probe').inflightCount === 0);
   probe.events.aborted.length = 0;
 });
 
@@ -297,10 +298,3 @@ test('the example client of examples/nats discovers the servers and calls the de
   expect(stdout).toContain('finished 3 steps');
 });
 
-async function until(condition: () => boolean, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}

@@ -2,7 +2,7 @@
  * `httmcp openapi`: --list, errors, serving through a local nginx+nchan stack, and backend-only
  * for an nginx+nchan running elsewhere (--publish-server), through the built `httmcp` command.
  */
-import { spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,6 +12,7 @@ import { blowUpSpec } from '../fixtures/openapi/blow-up.js';
 import { shopSpec } from '../fixtures/openapi/shop.js';
 import { StandIn } from '../fixtures/openapi/stand-in.js';
 import { CLI, startCli, type CliProcess } from '../helpers/cli.js';
+import { exited } from '../helpers/processes.js';
 import { connectClient, startTestStack } from '../helpers/stack.js';
 
 const FIXTURES = fileURLToPath(new URL('../fixtures/openapi/', import.meta.url));
@@ -28,10 +29,6 @@ function run(args: string[], env: NodeJS.ProcessEnv = {}) {
 /** Starts the CLI and resolves with its JSON line once it serves. */
 function start(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliProcess> {
   return startCli(['openapi', ...args], env);
-}
-
-function exited(child: ChildProcess): Promise<number | null> {
-  return new Promise((r) => (child.exitCode !== null ? r(child.exitCode) : child.once('exit', (code) => r(code))));
 }
 
 beforeAll(async () => {

@@ -13,6 +13,7 @@ import { completable, HTTMCP, resumingEventSourceFetch, type Stack } from '../..
 import { CutProxy } from '../helpers/cut-proxy.js';
 import { EventStream, openEventStream, STREAMABLE_ACCEPT } from '../helpers/raw-clients.js';
 import { connectClient, startTestStack, TRANSPORTS, workerCrashes, type TransportKind } from '../helpers/stack.js';
+import { waitFor } from '../helpers/wait.js';
 
 /** A server exercising everything a client can be asked or told, beyond request/reply. */
 function createProtocolServer(): HTTMCP {
@@ -89,13 +90,6 @@ async function capableClient(kind: TransportKind): Promise<Client> {
   return client;
 }
 
-async function waitFor(condition: () => boolean, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 describe.each(TRANSPORTS)('%s: requests from the server to the client', (kind) => {
   let client: Client;

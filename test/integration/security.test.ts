@@ -59,8 +59,7 @@ describe('another session\'s message URL /mcp/demo/{session}', () => {
         }
       }
       // Control: the victim's own credentials are accepted on the same URL.
-      await victim.request('victim-ping', 'ping');
-      expect(victim.stream.events).toEqual([victim.endpointEvent, victim.initializeReply, message({ result: {}, jsonrpc: '2.0', id: 'victim-ping' })]);
+      await victim.expectUnharmed();
     } finally {
       victim.close();
     }
@@ -244,8 +243,7 @@ test('the publish listener and the internal locations cannot be reached through 
         expect([method, path, status]).toEqual([method, path, 404]);
       }
     }
-    await victim.request('victim-ping', 'ping');
-    expect(victim.stream.events).toEqual([victim.endpointEvent, victim.initializeReply, message({ result: {}, jsonrpc: '2.0', id: 'victim-ping' })]);
+    await victim.expectUnharmed();
   } finally {
     victim.close();
   }
@@ -348,8 +346,7 @@ describe('forged and tampered session ids', () => {
         expect([what, response.status]).toEqual([what, 403]);
         await response.text();
       }
-      await victim.request('victim-ping', 'ping');
-      expect(victim.stream.events).toEqual([victim.endpointEvent, victim.initializeReply, message({ result: {}, jsonrpc: '2.0', id: 'victim-ping' })]);
+      await victim.expectUnharmed();
     } finally {
       victim.close();
     }
@@ -375,8 +372,7 @@ describe('forged and tampered session ids', () => {
       const del = await fetch(stack.servers.notes!, { method: 'DELETE', headers: { 'mcp-session-id': victim.session } });
       expect(del.status).toBe(404);
       await del.text();
-      await victim.request('victim-ping', 'ping');
-      expect(victim.stream.events).toEqual([victim.endpointEvent, victim.initializeReply, message({ result: {}, jsonrpc: '2.0', id: 'victim-ping' })]);
+      await victim.expectUnharmed();
     } finally {
       victim.close();
     }
@@ -573,6 +569,12 @@ class SseVictim {
   async request(id: string, method: string, params?: object, extraHeaders: Record<string, string> = {}): Promise<SseEvent> {
     await this.post({ jsonrpc: '2.0', id, method, ...(params ? { params } : {}) }, 202, extraHeaders);
     return this.stream.next((e) => e.event === 'message' && (JSON.parse(e.data) as { id?: unknown }).id === id);
+  }
+
+  /** The victim is still served, and its stream carries nothing it did not ask for: after initialize, only a ping's reply. */
+  async expectUnharmed(): Promise<void> {
+    await this.request('victim-ping', 'ping');
+    expect(this.stream.events).toEqual([this.endpointEvent, this.initializeReply, message({ result: {}, jsonrpc: '2.0', id: 'victim-ping' })]);
   }
 
   close(): void {

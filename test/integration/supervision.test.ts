@@ -2,7 +2,7 @@
  * The stack is never half alive, and its internal hops serve nginx only. Real processes: the
  * built `httmcp` command, nginx+nchan, `httmcp backend`, `runuser`, `ss`.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { connect } from 'node:net';
@@ -13,6 +13,7 @@ import { freePort, type Stack } from '../../src/index.js';
 import { deriveBackendKey } from '../../src/http/backend-guard.js';
 import { BackendProcess, eventually } from '../helpers/cluster.js';
 import { CLI, startCli } from '../helpers/cli.js';
+import { exited } from '../helpers/processes.js';
 import { connectClient, startTestStack } from '../helpers/stack.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -40,11 +41,6 @@ function childrenOf(pid: number): number[] {
     }
   }
   return children;
-}
-
-/** Resolves with the exit code (null: killed by a signal). */
-function exited(child: ChildProcess): Promise<number | null> {
-  return new Promise((r) => (child.exitCode !== null || child.signalCode !== null ? r(child.exitCode) : child.once('exit', (code) => r(code))));
 }
 
 /** Whether anything accepts connections on 127.0.0.1:port. */

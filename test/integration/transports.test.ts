@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { createExampleServers } from '../../examples/index.js';
 import { HTTMCP, type Stack } from '../../src/index.js';
 import { connectClient, startTestStack, TRANSPORTS, workerCrashes } from '../helpers/stack.js';
+import { waitFor } from '../helpers/wait.js';
 
 let stack: Stack;
 /** What the probe server's handlers saw of their abort signals. */
@@ -162,10 +163,10 @@ describe.each(TRANSPORTS)('%s through nginx+nchan', (kind) => {
     try {
       const controller = new AbortController();
       const call = probeClient.callTool({ name: 'block', arguments: { tag: `cancel-${kind}` } }, undefined, { signal: controller.signal });
-      await waitFor(() => stack.gateway.stats().inflight === 1);
+      await waitFor(() => stack.gateway.stats().inflight === 1, 'the call in flight', 3000);
       controller.abort('user changed their mind');
       await expect(call).rejects.toThrow(/user changed their mind/);
-      await waitFor(() => aborted.includes(`cancel-${kind}`));
+      await waitFor(() => aborted.includes(`cancel-${kind}`), 'the handler to be aborted', 3000);
       expect(stack.gateway.stats().inflight).toBe(0);
       expect(await client.callTool({ name: 'add', arguments: { a: 5, b: 5 } })).toEqual({ content: [{ type: 'text', text: '10' }] });
     } finally {
@@ -178,18 +179,18 @@ describe.each(TRANSPORTS)('%s through nginx+nchan', (kind) => {
       // Streamable HTTP sessions end with DELETE, which the SDK client sends on terminateSession().
       const probeClient = await connectClient(kind, stack.servers.probe!);
       void probeClient.callTool({ name: 'block', arguments: { tag: 'closed-streamable' } }).catch(() => undefined);
-      await waitFor(() => stack.gateway.stats().inflight === 1);
+      await waitFor(() => stack.gateway.stats().inflight === 1, 'the call in flight', 3000);
       const transport = probeClient.transport as StreamableHTTPClientTransport;
       await transport.terminateSession();
-      await waitFor(() => aborted.includes('closed-streamable'));
+      await waitFor(() => aborted.includes('closed-streamable'), 'the handler to be aborted', 3000);
       await probeClient.close();
     } else {
       const probeClient = await connectClient(kind, stack.servers.probe!);
       void probeClient.callTool({ name: 'block', arguments: { tag: `closed-${kind}` } }).catch(() => undefined);
-      await waitFor(() => stack.gateway.stats().inflight === 1);
+      await waitFor(() => stack.gateway.stats().inflight === 1, 'the call in flight', 3000);
       await probeClient.close();
       // By nchan's unsubscribe hook, or the hub's liveness sweep when the hook does not fire.
-      await waitFor(() => aborted.includes(`closed-${kind}`), 6000);
+      await waitFor(() => aborted.includes(`closed-${kind}`), 'the handler to be aborted', 6000);
     }
     expect(stack.gateway.stats().inflight).toBe(0);
   });
@@ -232,10 +233,3 @@ test('no nginx worker crashed during the suite', () => {
   expect(workerCrashes(stack)).toEqual([]);
 });
 
-async function waitFor(condition: () => boolean, timeoutMs = 3000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}

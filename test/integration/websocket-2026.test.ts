@@ -10,6 +10,8 @@ import { HTTMCP, type Stack } from '../../src/index.js';
 import { INITIALIZE_PARAMS, WsClient } from '../helpers/raw-clients.js';
 import { startTestStack, workerCrashes } from '../helpers/stack.js';
 import { envelope, MODERN } from '../helpers/era-2026.js';
+import { waitFor } from '../helpers/wait.js';
+import { withWaitTool } from '../helpers/wait-tool.js';
 
 const ENVELOPE = envelope('raw-ws');
 
@@ -17,7 +19,7 @@ const ENVELOPE = envelope('raw-ws');
 const aborted: string[] = [];
 
 function createProbeServer(): HTTMCP {
-  return new HTTMCP({ name: 'wsprobe', version: '1.0.0' })
+  const server = new HTTMCP({ name: 'wsprobe', version: '1.0.0' })
     .tool('count', { input: { to: z.number().int() } }, async ({ to }, ctx) => {
       for (let i = 1; i <= to; i++) {
         await ctx.progress(i, to, `step ${i}`);
@@ -25,15 +27,8 @@ function createProbeServer(): HTTMCP {
       }
       return `counted to ${to}`;
     })
-    .tool('add', { input: { a: z.number(), b: z.number() } }, ({ a, b }) => a + b)
-    .tool('wait', { input: { tag: z.string() } }, async ({ tag }, ctx) => {
-      try {
-        await delay(60_000, undefined, { signal: ctx.signal });
-      } catch {
-        aborted.push(tag);
-      }
-      return 'done';
-    });
+    .tool('add', { input: { a: z.number(), b: z.number() } }, ({ a, b }) => a + b);
+  return withWaitTool(server, aborted);
 }
 
 /** A 2026 request frame: the envelope in `params._meta`, plus whatever `meta` adds. */
@@ -129,11 +124,11 @@ describe('WebSocket and 2026-07-28 through nginx+nchan', () => {
     ws.send(modern(1, 'tools/call', { name: 'wait', arguments: { tag: 'cancelled' } }));
     await delay(300);
     ws.send({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 1, reason: 'test' } });
-    await expectEventually(() => aborted.includes('cancelled'));
+    await waitFor(() => aborted.includes('cancelled'), 'the handler to be aborted', 10_000);
     ws.send(modern(2, 'tools/call', { name: 'wait', arguments: { tag: 'closed' } }));
     await delay(300);
     ws.close();
-    await expectEventually(() => aborted.includes('closed'));
+    await waitFor(() => aborted.includes('closed'), 'the handler to be aborted', 10_000);
     // Nothing was answered for the cancelled request.
     expect(ws.received.some(byId(1))).toBe(false);
   });
@@ -156,11 +151,3 @@ describe('WebSocket and 2026-07-28 through nginx+nchan', () => {
     expect(workerCrashes(stack)).toEqual([]);
   });
 });
-
-async function expectEventually(check: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > until) throw new Error('condition not met in time');
-    await delay(50);
-  }
-}

@@ -188,6 +188,31 @@ describe('SessionHub bounds', () => {
     await waitFor(() => aborted.includes('never'), 'the handler to be aborted', 2000);
   });
 
+  test('a WebSocket session seen empty once (a reload: its client is reconnecting) keeps its work when the client is back at the next sweep', async () => {
+    const interval = 150;
+    const h = await harness({}, interval);
+    expect(await h.block(SESSION_A, 'reconnecting')).toEqual({ kind: 'none' });
+    h.publisher.subscribers.set(SESSION_A, 0);
+    // The first sweep that checks it (the request has run an interval) sees nobody.
+    await waitFor(() => h.publisher.calls.some((c) => c.op === 'info' && c.channel === SESSION_A), 'a sweep to check the session', 2000);
+    h.publisher.subscribers.set(SESSION_A, 1);
+    await sleep(interval * 3);
+    expect(aborted).not.toContain('reconnecting');
+    expect(h.hub.inflightCount).toBe(1);
+  });
+
+  test('a WebSocket session empty at two sweeps an interval apart has its work aborted', async () => {
+    const interval = 150;
+    const h = await harness({}, interval);
+    expect(await h.block(SESSION_B, 'left')).toEqual({ kind: 'none' });
+    h.publisher.subscribers.set(SESSION_B, 0);
+    const started = Date.now();
+    await waitFor(() => aborted.includes('left'), 'the handler to be aborted', 3000);
+    // Checked first when it has run an interval, ended at a later sweep.
+    expect(Date.now() - started).toBeGreaterThanOrEqual(interval * 1.9);
+    expect(h.hub.inflightCount).toBe(0);
+  });
+
   test('requests sent to clients are remembered up to their bound', async () => {
     const h = await harness({ serverRequests: 3 });
     const remember = (h.hub as unknown as { rememberServerRequest(id: RequestId, session: string): void }).rememberServerRequest.bind(h.hub);

@@ -1,30 +1,16 @@
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
-import { OpenAPIMCP, type OpenAPIMCPOptions } from '../../src/openapi/index.js';
-import { connectInProcess } from '../fixtures/openapi/connect.js';
+import type { OpenAPIMCPOptions } from '../../src/openapi/index.js';
+import { callTool as call, InProcessServers } from '../fixtures/openapi/connect.js';
 import { shopSpec } from '../fixtures/openapi/shop.js';
 import { StandIn, type Recorded } from '../fixtures/openapi/stand-in.js';
 
 let api: StandIn;
-const servers: OpenAPIMCP[] = [];
-const clients: Client[] = [];
+const fleet = new InProcessServers();
 
 async function shop(options: OpenAPIMCPOptions = {}, clientHeaders: Record<string, string> = {}): Promise<Client> {
-  const server = await OpenAPIMCP.create(shopSpec(`${api.url}/oauth/token`), {
-    serverVariables: { port: String(api.port) },
-    validate: 'off',
-    env: {},
-    ...options,
-  });
-  servers.push(server);
-  const client = await connectInProcess(server, clientHeaders);
-  clients.push(client);
-  return client;
+  return (await fleet.serve(shopSpec(`${api.url}/oauth/token`), { serverVariables: { port: String(api.port) }, ...options }, clientHeaders)).client;
 }
 
-async function call(client: Client, name: string, args: Record<string, unknown> = {}): Promise<CallToolResult> {
-  return (await client.callTool({ name, arguments: args })) as CallToolResult;
-}
 
 const apiCalls = () => api.requests.filter((r) => r.url.startsWith('/v1/'));
 const tokenCalls = () => api.requests.filter((r) => r.url === '/oauth/token');
@@ -35,8 +21,7 @@ beforeAll(async () => {
 });
 beforeEach(() => api.reset());
 afterAll(async () => {
-  await Promise.all(clients.map((c) => c.close()));
-  await Promise.all(servers.map((s) => s.close()));
+  await fleet.close();
   await api.close();
 });
 

@@ -2,31 +2,18 @@ import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { CallToolResult, Tool } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 import { OpenAPIMCP, type OpenAPIMCPOptions } from '../../src/openapi/index.js';
-import { connectInProcess } from '../fixtures/openapi/connect.js';
+import { callTool as call, InProcessServers } from '../fixtures/openapi/connect.js';
 import { shopSpec } from '../fixtures/openapi/shop.js';
 import { StandIn } from '../fixtures/openapi/stand-in.js';
 
 let api: StandIn;
-const servers: OpenAPIMCP[] = [];
-const clients: Client[] = [];
+const fleet = new InProcessServers();
 
 /** A shop server pointed at the stand-in API (through the spec's server variables). */
-async function shop(options: OpenAPIMCPOptions = {}): Promise<{ server: OpenAPIMCP; client: Client }> {
-  const server = await OpenAPIMCP.create(shopSpec(`${api.url}/oauth/token`), {
-    serverVariables: { port: String(api.port) },
-    validate: 'off',
-    env: {},
-    ...options,
-  });
-  servers.push(server);
-  const client = await connectInProcess(server);
-  clients.push(client);
-  return { server, client };
+function shop(options: OpenAPIMCPOptions = {}): Promise<{ server: OpenAPIMCP; client: Client }> {
+  return fleet.serve(shopSpec(`${api.url}/oauth/token`), { serverVariables: { port: String(api.port) }, ...options });
 }
 
-async function call(client: Client, name: string, args: Record<string, unknown> = {}): Promise<CallToolResult> {
-  return (await client.callTool({ name, arguments: args })) as CallToolResult;
-}
 
 function text(result: CallToolResult): string {
   return result.content.map((c) => (c.type === 'text' ? c.text : `[${c.type}]`)).join('\n');
@@ -39,8 +26,7 @@ beforeAll(async () => {
 });
 beforeEach(() => api.reset());
 afterAll(async () => {
-  await Promise.all(clients.map((c) => c.close()));
-  await Promise.all(servers.map((s) => s.close()));
+  await fleet.close();
   await api.close();
 });
 
@@ -435,13 +421,11 @@ describe('servers', () => {
 
 describe('hand-written tools', () => {
   test('hand-written tools are refused with a pointer to a second server; unknown tools are errors', async () => {
-    const server = await OpenAPIMCP.create(shopSpec(), { serverVariables: { port: String(api.port) }, validate: 'off', filter: { includeOperations: ['getPet'] } });
-    servers.push(server);
+    const server = fleet.adopt(await OpenAPIMCP.create(shopSpec(), { serverVariables: { port: String(api.port) }, validate: 'off', filter: { includeOperations: ['getPet'] } }));
     expect(() => server.tool('hello', { description: 'Say hello', input: { who: z.string() } }, ({ who }) => `hello ${who}`)).toThrow(
       'an OpenAPIMCP serves the API\'s tools; add "hello" to another HTTMCP server',
     );
-    const client = await connectInProcess(server);
-    clients.push(client);
+    const client = await fleet.connect(server);
     expect((await client.listTools()).tools.map((t) => t.name)).toEqual(['getPet']);
     api.respond = () => ({ body: { id: 1, name: 'Rex' } });
     expect((await call(client, 'getPet', { petId: 1 })).structuredContent).toEqual({ id: 1, name: 'Rex' });
@@ -449,8 +433,7 @@ describe('hand-written tools', () => {
   });
 
   test('callTool works without an MCP client', async () => {
-    const server = await OpenAPIMCP.create(shopSpec(), { serverVariables: { port: String(api.port) }, validate: 'off' });
-    servers.push(server);
+    const server = fleet.adopt(await OpenAPIMCP.create(shopSpec(), { serverVariables: { port: String(api.port) }, validate: 'off' }));
     api.respond = () => ({ body: { id: 2, name: 'Bo' } });
     expect(await server.callTool('getPet', { petId: 2 })).toEqual({ content: [{ type: 'text', text: '{"id":2,"name":"Bo"}' }], structuredContent: { id: 2, name: 'Bo' } });
     await expect(server.callTool('nope')).rejects.toThrow('has no tool "nope"');

@@ -4,9 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { OpenAPIMCP, SpecLoadError, type OpenAPIMCPOptions, type SpecInput } from '../../src/openapi/index.js';
-import { connectInProcess } from '../fixtures/openapi/connect.js';
+import { callTool as call, InProcessServers } from '../fixtures/openapi/connect.js';
 import { shopSpec } from '../fixtures/openapi/shop.js';
 import { openapi31Spec, swaggerSpec } from '../fixtures/openapi/specs.js';
 import { StandIn } from '../fixtures/openapi/stand-in.js';
@@ -14,20 +13,12 @@ import { createWeatherServer } from '../../examples/openapi/weather.js';
 
 const FIXTURES = fileURLToPath(new URL('../fixtures/openapi/', import.meta.url));
 let api: StandIn;
-const servers: OpenAPIMCP[] = [];
-const clients: Client[] = [];
+const fleet = new InProcessServers();
 
-async function serve(spec: SpecInput, options: OpenAPIMCPOptions = {}): Promise<{ server: OpenAPIMCP; client: Client }> {
-  const server = await OpenAPIMCP.create(spec, { validate: 'off', env: {}, ...options });
-  servers.push(server);
-  const client = await connectInProcess(server);
-  clients.push(client);
-  return { server, client };
+function serve(spec: SpecInput, options: OpenAPIMCPOptions = {}): Promise<{ server: OpenAPIMCP; client: Client }> {
+  return fleet.serve(spec, options);
 }
 
-async function call(client: Client, name: string, args: Record<string, unknown> = {}): Promise<CallToolResult> {
-  return (await client.callTool({ name, arguments: args })) as CallToolResult;
-}
 
 function deepFreeze<T>(value: T): T {
   if (typeof value === 'object' && value !== null) {
@@ -42,8 +33,7 @@ beforeAll(async () => {
 });
 beforeEach(() => api.reset());
 afterAll(async () => {
-  await Promise.all(clients.map((c) => c.close()));
-  await Promise.all(servers.map((s) => s.close()));
+  await fleet.close();
   await api.close();
 });
 
@@ -196,8 +186,7 @@ describe('loading', () => {
     const spec = { ...shopSpec(), paths: { ...(shopSpec().paths as object), '/bad': { get: { responses: { '200': { description: 'ok', content: 7 } } } } } };
     await expect(OpenAPIMCP.create(spec, { validate: 'strict' })).rejects.toThrow(/is not a valid OpenAPI 3\.0 document: .*\/paths\/~1bad\/get\/responses\/200\/content/s);
     const warned: string[] = [];
-    const server = await OpenAPIMCP.create(spec, { validate: 'warn', onWarning: (m) => warned.push(m) });
-    servers.push(server);
+    const server = fleet.adopt(await OpenAPIMCP.create(spec, { validate: 'warn', onWarning: (m) => warned.push(m) }));
     expect(server.tools.length).toBeGreaterThan(20);
     await server.validated;
     expect(warned).toEqual([expect.stringMatching(/^the spec does not validate \(continuing; broken operations are skipped\): .*~1bad/s)]);
@@ -337,10 +326,8 @@ describe('output schemas and the example', () => {
   });
 
   test('examples/openapi/weather.ts: the Open-Meteo forecast tool', async () => {
-    const server = await createWeatherServer({ baseUrl: api.url, validate: 'off' });
-    servers.push(server);
-    const client = await connectInProcess(server);
-    clients.push(client);
+    const server = fleet.adopt(await createWeatherServer({ baseUrl: api.url, validate: 'off' }));
+    const client = await fleet.connect(server);
     api.respond = () => ({ body: { latitude: 52.52, longitude: 13.41, timezone: 'GMT', current: { temperature_2m: 21.5 } } });
     const result = await call(client, 'forecast', { latitude: 52.52, longitude: 13.41, current: ['temperature_2m', 'wind_speed_10m'], forecast_days: 1 });
     expect(api.only().url).toBe('/v1/forecast?latitude=52.52&longitude=13.41&current=temperature_2m,wind_speed_10m&forecast_days=1');

@@ -9,14 +9,7 @@ import type { Logger } from '../../src/log.js';
 import type { ChannelInfo, NchanPublisher } from '../../src/nchan/publisher.js';
 import type { HTTMCP } from '../../src/server/httmcp.js';
 
-/** Waits until `condition` holds, polling; fails with `what` after `timeoutMs`. */
-export async function waitFor(condition: () => boolean, what = 'condition', timeoutMs = 5000): Promise<void> {
-  const start = Date.now();
-  while (!condition()) {
-    if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
+export { waitFor } from '../helpers/wait.js';
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
