@@ -8,7 +8,7 @@
 //
 //   node bench/load.mjs --transport ws|http --url http://127.0.0.1:P/mcp/demo \
 //        [--clients 16] [--duration 10] [--warmup 2] [--pid PID[,PID...]] \
-//        [--tool add] [--args '{"a":1,"b":2}'] [--timeout 10000] [--ws-deflate]
+//        [--tool add] [--args '{"a":1,"b":2}'] [--timeout 10000] [--ws-deflate] [--rate N]
 //
 // ws:   N WebSocket connections, subprotocol "mcp"; initialize, wait for the
 //       reply, notifications/initialized, then loop tools/call.
@@ -16,6 +16,10 @@
 //       if the server returns one), notifications/initialized, then each client
 //       loops POST tools/call. JSON bodies are parsed directly; an
 //       text/event-stream body is read until the message with our id arrives.
+//
+// --rate N: at most N calls per second in all (each client on its own schedule, N / clients per
+//       second, staggered), so two servers compared at the same N do the same work per second and
+//       their CPU per call compares (closed loop, the faster one also batches more per wake-up).
 //
 // Output: one JSON line on stdout (progress/diagnostics on stderr):
 //   {transport, clients, duration, requests, errors, rps, p50_ms, p90_ms,
@@ -158,6 +162,22 @@ class Run {
     this.warmupErrors = 0;
     this.sseResponses = 0;
     this.nextId = 1000;
+    // --rate: each client sends on its own schedule (clients / rate seconds apart, staggered);
+    // a client behind schedule sends at once, so the rate is a ceiling, not a promise.
+    this.interval = opts.rate > 0 ? (1000 * opts.clients) / opts.rate : 0;
+    this.due = [];
+  }
+  /** Milliseconds client `idx` waits before its next call (0: send now). */
+  pace(idx) {
+    if (this.interval === 0) return 0;
+    const now = performance.now();
+    const due = this.due[idx] ?? now + (idx * this.interval) / this.opts.clients;
+    if (due > now + 1) {
+      this.due[idx] = due;
+      return due - now;
+    }
+    this.due[idx] = Math.max(due, now - this.interval) + this.interval;
+    return 0;
   }
   ok(ms) {
     if (this.phase === 'measure') this.rec.add(ms);
@@ -273,6 +293,11 @@ class WsClient {
 
   next() {
     if (this.run.phase === 'stop' || this.closed) return this.finish();
+    const wait = this.run.pace(this.idx);
+    if (wait > 0) {
+      setTimeout(() => this.next(), wait);
+      return;
+    }
     const id = this.run.nextId++;
     this.pendingId = id;
     this.sentAt = performance.now();
@@ -430,6 +455,11 @@ class HttpClient {
     const { run } = this;
     const { opts } = run;
     while (run.phase !== 'stop') {
+      const wait = run.pace(this.idx);
+      if (wait > 0) {
+        await sleep(wait);
+        continue;
+      }
       const id = run.nextId++;
       const t0 = performance.now();
       let kind = null;
@@ -465,6 +495,8 @@ export async function runLoad(o) {
     tool: o.tool ?? 'add',
     args: o.args ?? { a: 1, b: 2 },
     timeout: Number(o.timeout ?? 10000),
+    // Calls per second for all clients together (0: closed loop, as fast as replies come).
+    rate: Number(o.rate ?? 0),
     wsDeflate: Boolean(o.wsDeflate),
     // Extra headers on every request and WebSocket handshake (bench/auth.mjs: Authorization).
     headers: o.headers ?? {},
@@ -636,6 +668,7 @@ async function main() {
       tool: { type: 'string', default: 'add' },
       args: { type: 'string', default: '{"a":1,"b":2}' },
       timeout: { type: 'string', default: '10000' },
+      rate: { type: 'string', default: '0' },
       'ws-deflate': { type: 'boolean', default: false },
       era: { type: 'string', default: '2025' },
       quiet: { type: 'boolean', default: false },
@@ -646,7 +679,7 @@ async function main() {
     process.stderr.write(
       'usage: node bench/load.mjs --transport ws|http --url http://127.0.0.1:P/mcp/demo\n' +
         '         [--clients 16] [--duration 10] [--warmup 2] [--pid PID[,PID...]]\n' +
-        "         [--tool add] [--args '{\"a\":1,\"b\":2}'] [--timeout ms] [--ws-deflate] [--era 2025|2026] [--quiet]\n",
+        "         [--tool add] [--args '{\"a\":1,\"b\":2}'] [--timeout ms] [--ws-deflate] [--era 2025|2026] [--rate N] [--quiet]\n",
     );
     process.exit(v.help ? 0 : 2);
   }
@@ -660,6 +693,7 @@ async function main() {
     tool: v.tool,
     args: JSON.parse(v.args),
     timeout: v.timeout,
+    rate: v.rate,
     wsDeflate: v['ws-deflate'],
     era: v.era,
     log: v.quiet ? () => {} : undefined,

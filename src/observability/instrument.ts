@@ -116,8 +116,13 @@ export class InstrumentedTransport extends TransportMiddleware {
     const params = request.params as { name?: unknown; uri?: unknown; _meta?: Carrier } | undefined;
     const facts = this.requestFacts(request.id);
     const headers = facts?.headers;
+    const { server, metrics, tracing } = this.options;
+    // The span's parent, decided before anything else is made: a request without a client trace
+    // context that the root sampling dropped (99% at 1%) gets no span, and, without metrics and
+    // debug logs, no bookkeeping at all (no entry, no timing, no hook on its reply).
+    const parent = tracing ? requestSpanParent(params?._meta, headers) : undefined;
+    if (parent === undefined && !metrics && !this.options.logger.isLevelEnabled('debug')) return this.onmessage?.(message, extra);
     const session = facts?.session ?? first(headers?.['mcp-session-id']);
-    const { server, metrics } = this.options;
     const name = typeof params?.name === 'string' ? params.name : undefined;
     const isCall = request.method === 'tools/call' && name !== undefined;
     const known = isCall && this.isTool(name);
@@ -133,11 +138,8 @@ export class InstrumentedTransport extends TransportMiddleware {
       traced: undefined,
     };
     this.open.set(request.id, entry);
-    if (!this.options.tracing) return this.onmessage?.(message, extra);
-
-    const parent = requestSpanParent(params?._meta, headers);
-    // A request without a client trace context that the root sampling dropped: no span at all.
     if (parent === undefined) return this.onmessage?.(message, extra);
+
     // Low-cardinality span names: a tool name only when the server has that tool.
     const span = startServerSpan(known ? `${request.method} ${name}` : request.method, parent);
     // Attributes only for spans that are kept: at 1% sampling the other 99% skip building and

@@ -1,7 +1,10 @@
 import { Histogram, Registry } from 'prom-client';
 import { propagation, ROOT_CONTEXT, SpanKind, trace, type Context } from '@opentelemetry/api';
 import { core } from '@opentelemetry/sdk-node';
-import { SamplingDecision } from '@opentelemetry/sdk-trace-base';
+import { BasicTracerProvider, InMemorySpanExporter, SamplingDecision, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
+import type { JSONRPCMessage, Transport } from '@modelcontextprotocol/server';
+import { pino } from 'pino';
+import { instrumentTransport } from '../../src/observability/instrument.js';
 import { ratioSamplerFromEnv } from '../../src/observability/otel-sdk.js';
 import { isPresampled, requestSpanParent, sampleRootsAt } from '../../src/observability/tracing.js';
 import { BackendMetrics, OTHER_TOOL, UNKNOWN_TOOL, type Outcome } from '../../src/observability/metrics.js';
@@ -121,5 +124,56 @@ describe('root sampling drawn by httmcp (OTEL_TRACES_SAMPLER=*traceidratio)', ()
     const meta = requestSpanParent({ traceparent: `00-${'3'.repeat(32)}-${'4'.repeat(16)}-00` }, { traceparent: `00-${'1'.repeat(32)}-${'2'.repeat(16)}-01` })!;
     expect(trace.getSpanContext(meta)?.traceId).toBe('3'.repeat(32));
     expect(sampler.shouldSample(meta, '3'.repeat(32), 'tools/call add', SpanKind.SERVER, {}, []).decision).toBe(SamplingDecision.NOT_RECORD);
+  });
+});
+
+describe('the instrumented transport with tracing on and metrics off, root sampling at 0', () => {
+  const exporter = new InMemorySpanExporter();
+  const { sampler } = ratioSamplerFromEnv({ OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: '0' })!;
+  beforeAll(() => {
+    propagation.setGlobalPropagator(new core.W3CTraceContextPropagator());
+    trace.setGlobalTracerProvider(new BasicTracerProvider({ sampler, spanProcessors: [new SimpleSpanProcessor(exporter)] }));
+    sampleRootsAt(0);
+  });
+  afterAll(() => {
+    sampleRootsAt(undefined);
+    trace.disable();
+    propagation.disable();
+  });
+
+  test('an unsampled request is passed through untracked; one under a sampled traceparent gets a span that ends with its reply', async () => {
+    const headersOf = new Map<number, Record<string, string>>();
+    const sent: JSONRPCMessage[] = [];
+    const inner: Transport & { requestFacts(id: number): { session: string; headers: Record<string, string> } | undefined } = {
+      start: async () => undefined,
+      close: async () => undefined,
+      send: async (message: JSONRPCMessage) => {
+        sent.push(message);
+      },
+      requestFacts: (id: number) => (headersOf.has(id) ? { session: 's1', headers: headersOf.get(id)! } : undefined),
+    };
+    const transport = instrumentTransport(inner, { server: 'demo', hasTool: (name) => name === 'add', logger: pino({ level: 'silent' }) });
+    expect(transport).not.toBe(inner);
+    const received: JSONRPCMessage[] = [];
+    transport.onmessage = (message) => received.push(message);
+    const call = (id: number) => ({ jsonrpc: '2.0' as const, id, method: 'tools/call', params: { name: 'add', arguments: { a: 1, b: 2 } } });
+    const reply = (id: number) => ({ jsonrpc: '2.0' as const, id, result: { content: [] } });
+
+    headersOf.set(1, {});
+    inner.onmessage!(call(1));
+    await transport.send(reply(1));
+    headersOf.set(2, { traceparent: `00-${'a'.repeat(32)}-${'b'.repeat(16)}-01` });
+    inner.onmessage!(call(2));
+    expect(exporter.getFinishedSpans()).toHaveLength(0); // ended with the reply, not before
+    await transport.send(reply(2));
+    await new Promise((resolve) => setImmediate(resolve));
+
+    expect(received.map((m) => (m as { id: number }).id)).toEqual([1, 2]);
+    expect(sent).toEqual([reply(1), reply(2)]);
+    const spans = exporter.getFinishedSpans();
+    expect(spans.map((s) => s.name)).toEqual(['tools/call add']);
+    expect(spans[0]!.spanContext().traceId).toBe('a'.repeat(32));
+    expect(spans[0]!.parentSpanContext?.spanId).toBe('b'.repeat(16));
+    expect(spans[0]!.attributes['gen_ai.tool.name']).toBe('add');
   });
 });
