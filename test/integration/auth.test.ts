@@ -156,7 +156,7 @@ describe('OAuth resource server at the edge', () => {
     try {
       expect(client.getProtocolEra()).toBe('modern');
       const result = await client.callTool({ name: 'whoami', arguments: {} });
-      expect(JSON.parse((result.content as Array<{ text: string }>)[0]!.text)).toEqual({ subject: 'user-2026', scopes: ['tools.call'], sawToken: false });
+      expect(JSON.parse((result.content as Array<{ text: string }>)[0]!.text)).toEqual({ subject: 'user-2026', scopes: ['tools.call'], sawToken: false, heldToken: false });
       expect(calls.at(-1)).toMatchObject({ issuer: as.issuer, subject: 'user-2026' });
     } finally {
       await client.close();
