@@ -11,12 +11,12 @@
 // --a is a checkout (or copy) with its own dist/ and nginx/ (for example main's build); B is this
 // one. One JSON line per build and transport on stdout.
 import { spawn } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { OAuth2Server } from 'oauth2-mock-server';
 import { runLoad } from './load.mjs';
-import { freePort, REPO_DIR, stopChild } from './scale-lib.mjs';
+import { childrenOf, freePort, median, r1, REPO_DIR, stopChild } from './scale-lib.mjs';
 
 const { values } = parseArgs({
   options: {
@@ -56,23 +56,6 @@ function startStack(root, env) {
   );
 }
 
-function workersOf(master) {
-  const pids = [];
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
-      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === master) pids.push(Number(name));
-    } catch {}
-  }
-  return pids;
-}
-
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
-const r1 = (x) => Math.round(x * 10) / 10;
 
 const as = new OAuth2Server();
 await as.issuer.keys.generate('RS256');
@@ -89,7 +72,7 @@ try {
         const token = await as.issuer.buildToken({ expiresIn: 3600, scopesOrTransform: (_h, payload) => Object.assign(payload, { sub: 'bench', aud: url }) });
         headers.authorization = `Bearer ${token}`;
       }
-      stacks.push({ build, mode, child, info, url, headers, nginx: workersOf(info.nginxPid), samples: {} });
+      stacks.push({ build, mode, child, info, url, headers, nginx: childrenOf(info.nginxPid), samples: {} });
     }
   }
   const transports = values.transports.split(',');

@@ -22,7 +22,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { OAuth2Server } from 'oauth2-mock-server';
 import { Pool } from 'undici';
-import { CLI, freePort, sleep, stopChild } from './scale-lib.mjs';
+import { CLI, freePort, median, r1, sleep, stopChild } from './scale-lib.mjs';
 
 const { values } = parseArgs({
   options: {
@@ -85,11 +85,6 @@ function cpuNs(pid) {
   return ns;
 }
 
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
-const r1 = (x) => Math.round(x * 10) / 10;
 
 const as = new OAuth2Server();
 await as.issuer.keys.generate('RS256');

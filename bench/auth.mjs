@@ -11,11 +11,11 @@
 // /proc. Prints one JSON line per (mode, transport) and a summary table on stderr.
 
 import { spawn } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { OAuth2Server } from 'oauth2-mock-server';
 import { runLoad } from './load.mjs';
+import { childrenOf, freePort, median } from './scale-lib.mjs';
 
 const { values } = parseArgs({
   options: {
@@ -31,17 +31,6 @@ const { values } = parseArgs({
   },
 });
 const CLI = new URL('../dist/src/cli/main.js', import.meta.url).pathname;
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address();
-      probe.close(() => resolve(port));
-    });
-  });
-}
 
 const UNLIMITED = Object.fromEntries(
   ['CLIENT_CONNECTIONS', 'PRINCIPAL_CONNECTIONS'].map((n) => [`HTTMCP_${n}`, '65535']).concat(
@@ -69,19 +58,6 @@ function startStack(port, env, profileName) {
   });
 }
 
-/** nginx workers: the children of the master. */
-function workersOf(master) {
-  const pids = [];
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
-      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === master) pids.push(Number(name));
-    } catch {}
-  }
-  return pids;
-}
-
 const as = new OAuth2Server();
 await as.issuer.keys.generate('RS256');
 await as.start(0, '127.0.0.1');
@@ -102,7 +78,7 @@ try {
     }
     try {
       for (const transport of values.transports.split(',')) {
-        const nginx = workersOf(info.nginxPid);
+        const nginx = childrenOf(info.nginxPid);
         const result = await runLoad({
           transport,
           url,
@@ -144,10 +120,6 @@ try {
 } finally {
   await as.stop();
 }
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 for (const transport of values.transports.split(',')) {
   const of = (mode, field) => median(rows.filter((r) => r.mode === mode && r.transport === transport).map((r) => r[field]));
   const off = of('off', 'rps');

@@ -35,7 +35,7 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import os from 'node:os';
 import { request } from 'undici';
-import { BENCH_CLIENT_LIMIT_FLAGS, BENCH_DIR, freePort, gitCommit, REPO_DIR, sleep, spawnJson, spawnLoad, stopChild } from './scale-lib.mjs';
+import { BENCH_CLIENT_LIMIT_FLAGS, BENCH_DIR, freePort, gitCommit, median, REPO_DIR, sleep, spawnJson, spawnLoad, stopChild } from './scale-lib.mjs';
 
 const SDK_SERVER = join(BENCH_DIR, 'sdk-baseline-server.mjs');
 const SDK_V2_SERVER = join(BENCH_DIR, 'sdk-v2-server.mjs');
@@ -428,10 +428,6 @@ async function main() {
 
 // ---------------------------------------------------------------- --observability
 
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length === 0 ? NaN : s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 
 /** An OTLP/HTTP endpoint that accepts and drops every export (what a collector costs is not ours). */
 async function startOtlpSink() {

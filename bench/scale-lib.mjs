@@ -16,6 +16,11 @@ export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 export const log = (tag) => (m) => process.stderr.write(`[${tag}] ${m}\n`);
 export const KiB = 1024;
 export const r1 = (x) => (x == null || !Number.isFinite(x) ? null : Math.round(x * 10) / 10);
+/** The median of a list of numbers (NaN for none). */
+export const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length === 0 ? NaN : s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
 
 export function freePort() {
   return new Promise((res, rej) => {
