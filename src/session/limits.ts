@@ -1,3 +1,5 @@
+import { integerSettingsFromEnv, resolveIntegerSettings } from '../util/integer-settings.js';
+
 /**
  * JSON-RPC error code of a request refused because a bound of the backend was reached (a
  * server-defined code, -32000 to -32099; 29 as in HTTP 429). The message names the limit and
@@ -114,27 +116,14 @@ export const LIMIT_SETTINGS: Readonly<Record<keyof BackendLimits, string>> = Obj
 
 /** `partial` over the defaults; every value must be a positive integer. */
 export function resolveLimits(partial: Partial<BackendLimits> = {}): BackendLimits {
-  const limits = { ...DEFAULT_LIMITS, ...partial };
-  for (const [key, value] of Object.entries(limits)) {
-    if (!Number.isInteger(value) || value < 1) {
-      throw new RangeError(`${LIMIT_SETTINGS[key as keyof BackendLimits]} must be a positive integer, got ${String(value)}`);
-    }
-  }
+  const limits = resolveIntegerSettings(DEFAULT_LIMITS, partial, LIMIT_SETTINGS);
   if (limits.listenUris > MAX_LISTEN_URIS) throw new RangeError(`${LIMIT_SETTINGS.listenUris} must be at most ${MAX_LISTEN_URIS} (nchan's channels per subscriber), got ${limits.listenUris}`);
   return limits;
 }
 
 /** The limits set in `env` (`HTTMCP_MAX_*`); unset ones are left out. */
 export function limitsFromEnv(env: NodeJS.ProcessEnv): Partial<BackendLimits> {
-  const limits: Partial<BackendLimits> = {};
-  for (const [key, name] of Object.entries(LIMIT_SETTINGS) as Array<[keyof BackendLimits, string]>) {
-    const raw = env[name];
-    if (raw === undefined || raw === '') continue;
-    const value = Number(raw);
-    if (!Number.isInteger(value) || value < 1) throw new Error(`${name} must be a positive integer, got ${JSON.stringify(raw)}`);
-    limits[key] = value;
-  }
-  return limits;
+  return integerSettingsFromEnv<BackendLimits>(env, LIMIT_SETTINGS);
 }
 
 /** The JSON-RPC error object for a request refused by limit `key`. */

@@ -1,3 +1,4 @@
+import { integerSettingsFromEnv, resolveIntegerSettings } from '../util/integer-settings.js';
 import { MemoryTaskStore } from './memory-store.js';
 import { RedisTaskStore } from './redis-store.js';
 import type { TaskStore } from './store.js';
@@ -45,26 +46,12 @@ export const TASK_STORE_SETTING = 'HTTMCP_TASK_STORE';
 
 /** `partial` over the defaults; every value must be a positive integer. */
 export function resolveTaskSettings(partial: Partial<TaskSettings> = {}): TaskSettings {
-  const settings = { ...DEFAULT_TASK_SETTINGS, ...partial };
-  for (const [key, value] of Object.entries(settings)) {
-    if (!Number.isInteger(value) || value < 1) {
-      throw new RangeError(`${TASK_SETTINGS[key as keyof TaskSettings]} must be a positive integer, got ${String(value)}`);
-    }
-  }
-  return settings;
+  return resolveIntegerSettings(DEFAULT_TASK_SETTINGS, partial, TASK_SETTINGS);
 }
 
 /** The task settings set in `env`; unset ones are left out. */
 export function taskSettingsFromEnv(env: NodeJS.ProcessEnv): Partial<TaskSettings> {
-  const settings: Partial<TaskSettings> = {};
-  for (const [key, name] of Object.entries(TASK_SETTINGS) as Array<[keyof TaskSettings, string]>) {
-    const raw = env[name];
-    if (raw === undefined || raw === '') continue;
-    const value = Number(raw);
-    if (!Number.isInteger(value) || value < 1) throw new Error(`${name} must be a positive integer, got ${JSON.stringify(raw)}`);
-    settings[key] = value;
-  }
-  return settings;
+  return integerSettingsFromEnv<TaskSettings>(env, TASK_SETTINGS);
 }
 
 /**
