@@ -72,17 +72,22 @@ describe('OpenAPI upstream calls with an exchanged token', () => {
     return { raw: header.slice(7), claims: decodeJwt(header.slice(7)) };
   };
 
+  /** Two calls: the API gets the caller's exchanged token (not theirs) on both, exchanged once. */
+  async function expectExchangedOnceForBothCalls(user: string, token: string, call: () => Promise<unknown>): Promise<void> {
+    await call();
+    const first = lastApiToken();
+    expect(first.raw).not.toBe(token);
+    expect(first.claims).toMatchObject({ sub: user, aud: API_AUDIENCE, act: { sub: as.exchangeClient.clientId }, iss: as.issuer });
+    await call();
+    expect(lastApiToken().raw).toBe(first.raw);
+    expect(as.exchanges.filter((e) => e.sub === user)).toEqual([{ sub: user, audience: API_AUDIENCE }]);
+  }
+
   test.each(['streamable', 'websocket'] as const)("%s: the API gets the caller's exchanged token (its audience, the caller as subject), cached per principal", async (kind) => {
     const user = `user-${kind}`;
     const token = await as.token({ sub: user, aud: url, scope: 'pets:read' });
     const client = await connect(token, kind);
-    await client.callTool({ name: 'listPets', arguments: {} });
-    const first = lastApiToken();
-    expect(first.raw).not.toBe(token);
-    expect(first.claims).toMatchObject({ sub: user, aud: API_AUDIENCE, act: { sub: as.exchangeClient.clientId }, iss: as.issuer });
-    await client.callTool({ name: 'listPets', arguments: {} });
-    expect(lastApiToken().raw).toBe(first.raw);
-    expect(as.exchanges.filter((e) => e.sub === user)).toEqual([{ sub: user, audience: API_AUDIENCE }]);
+    await expectExchangedOnceForBothCalls(user, token, () => client.callTool({ name: 'listPets', arguments: {} }));
     await client.close();
   });
 
@@ -93,15 +98,11 @@ describe('OpenAPI upstream calls with an exchanged token', () => {
     await client.connect(new StreamableHTTPClientTransportV2(new URL(url), { requestInit: { headers: { authorization: `Bearer ${token}` } } }));
     try {
       expect(client.getProtocolEra()).toBe('modern');
-      const result = await client.callTool({ name: 'listPets', arguments: {} });
-      expect(result.isError).not.toBe(true);
-      const first = lastApiToken();
-      expect(first.raw).not.toBe(token);
-      expect(first.claims).toMatchObject({ sub: user, aud: API_AUDIENCE, act: { sub: as.exchangeClient.clientId }, iss: as.issuer });
       // Each 2026 request stands alone; the exchanged token is still reused for the same principal and token.
-      await client.callTool({ name: 'listPets', arguments: {} });
-      expect(lastApiToken().raw).toBe(first.raw);
-      expect(as.exchanges.filter((e) => e.sub === user)).toEqual([{ sub: user, audience: API_AUDIENCE }]);
+      await expectExchangedOnceForBothCalls(user, token, async () => {
+        const result = await client.callTool({ name: 'listPets', arguments: {} });
+        expect(result.isError).not.toBe(true);
+      });
     } finally {
       await client.close();
     }
