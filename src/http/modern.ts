@@ -344,6 +344,21 @@ export class ModernEndpoint {
     this.byChannel.set(channel, stream);
   }
 
+  /**
+   * Takes a running-request slot of `principal` for work of the instance that no request of this
+   * endpoint holds one for (a task's round, src/tasks/): the slot's release, or the error that
+   * refuses it, as a request past the bound would get.
+   */
+  hold(principal: string): (() => void) | ReturnType<typeof limitError> {
+    const refusal = this.running.acquire('', principal);
+    if (refusal !== undefined) return this.inflightRefusal(refusal);
+    let held = true;
+    return () => {
+      if (held) this.running.release('', principal);
+      held = false;
+    };
+  }
+
   /** @internal A request of this endpoint is done (replied or cancelled). */
   finished(stream: RequestStream): void {
     this.running.release('', stream.principal);

@@ -39,7 +39,7 @@ import { toPromptResult, toResourceResult, toToolResult } from './content.js';
 import { definitionsOf } from './decorators.js';
 import { PaginatingTransport } from './paginate.js';
 import { factsOfContext } from './request-facts.js';
-import { Scopes, ScopedTransport } from './scopes.js';
+import { Scopes, ScopedTransport, scopeRefusal } from './scopes.js';
 import { CacheHintTransport, cacheHintFromEnv, checkCacheHint, serverCacheHints, type CacheHint, type CacheHints, type ItemKind } from './cache-hints.js';
 import type { Tasks, TaskSupport } from '../tasks/extension.js';
 import { tasksForModern } from '../tasks/modern-tasks.js';
@@ -310,7 +310,15 @@ export class HTTMCP {
     const rounds = gateway.createMultiRound(this.name, (id) => (tasks?.tasks.requestFacts(id) ?? modern?.transport.requestFacts(id))?.principal ?? '');
     const modernFactory = this.modernServerFactory(rounds);
     // Tasks (2026-07-28 extension) only for servers with task tools: others advertise nothing.
-    const tasks = modernFactory && this.definitions.some((d) => d.kind === 'tool' && d.options.task) ? tasksForModern(gateway, { name: this.name, version: this.options.version }, (tool) => this.taskSupport(tool)) : undefined;
+    const tasks =
+      modernFactory && this.definitions.some((d) => d.kind === 'tool' && d.options.task)
+        ? tasksForModern(gateway, { name: this.name, version: this.options.version }, (tool) => this.taskSupport(tool), {
+            // A task's rounds are running requests of the principal that created it.
+            admit: (facts) => modern?.hold(facts?.principal ?? ''),
+            // Checked before a task is made: the scopes middleware sees only its rounds.
+            authorize: (request, facts) => (facts?.auth && this.scopes.size > 0 ? scopeRefusal(this.scopes, request, facts.auth.scopes) : undefined),
+          })
+        : undefined;
     modern = modernFactory
       ? gateway.createModern(this.name, tasks ? tasks.factory(modernFactory) : modernFactory, (transport) => {
           // Task rounds enter below the middleware, so scopes and metrics see them as calls, and
@@ -565,10 +573,15 @@ export class HTTMCP {
     });
   }
 
-  /** Who sent this request, for per-principal bounds ('' when anonymous or not known). */
+  /**
+   * Who sent this request, for per-principal bounds ('' when anonymous or not known). A task's
+   * round is its creator's: the principal of the request that started the round, which the task
+   * store bound to the task.
+   */
   protected principalOf(extra: Extra, server: McpServer): string {
     if (this.mounted && server === this.mounted.server) return this.mounted.hub.principalOf(extra.mcpReq.id) ?? '';
-    return modernRequestFacts(server, extra.mcpReq.id)?.principal ?? '';
+    const id = extra.mcpReq.id;
+    return (modernRequestFacts(server, id) ?? (this.mounted?.tasks ?? this.standaloneTasks)?.requestFacts(id, server))?.principal ?? '';
   }
 
   /** Who per-client state belongs to: the request's session, or the one client of an SDK server. */

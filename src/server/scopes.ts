@@ -88,6 +88,22 @@ export class Scopes {
   }
 }
 
+/**
+ * The JSON-RPC error refusing `request` to a principal granted `granted`, when it uses a tool,
+ * prompt or resource that needs scopes the principal lacks (undefined: allowed).
+ */
+export function scopeRefusal(scopes: Scopes, request: { method: string; params?: unknown }, granted: readonly string[]): { code: number; message: string; data: { error: 'insufficient_scope'; scope: string } } | undefined {
+  const target = Scopes.targetOf(request.method, request.params);
+  const needed = target ? scopes.of(target) : undefined;
+  const missing = missingScopes(needed, granted);
+  if (!target || missing.length === 0) return undefined;
+  return {
+    code: ProtocolErrorCode.InvalidRequest,
+    message: `Forbidden: ${target.kind} ${target.name} needs scope ${missing.join(' ')} (insufficient_scope)`,
+    data: { error: 'insufficient_scope', scope: needed!.join(' ') },
+  };
+}
+
 /** The list methods whose answers are filtered, and what each lists. */
 type ListFilter = (result: Record<string, unknown>, scopes: Scopes, granted: readonly string[]) => Record<string, unknown>;
 const LISTS = new Map<string, ListFilter>(Object.entries({
@@ -147,19 +163,9 @@ export class ScopedTransport extends TransportMiddleware {
       if (LISTS.has(request.method)) {
         this.lists.set(request.id, { method: request.method, granted: principal.scopes });
       } else {
-        const target = Scopes.targetOf(request.method, request.params);
-        const needed = target ? this.scopes.of(target) : undefined;
-        const missing = missingScopes(needed, principal.scopes);
-        if (target && missing.length > 0) {
-          void this.inner.send({
-            jsonrpc: '2.0',
-            id: request.id,
-            error: {
-              code: ProtocolErrorCode.InvalidRequest,
-              message: `Forbidden: ${target.kind} ${target.name} needs scope ${missing.join(' ')} (insufficient_scope)`,
-              data: { error: 'insufficient_scope', scope: needed!.join(' ') },
-            },
-          });
+        const error = scopeRefusal(this.scopes, request, principal.scopes);
+        if (error) {
+          void this.inner.send({ jsonrpc: '2.0', id: request.id, error });
           return;
         }
       }

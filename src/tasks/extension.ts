@@ -5,8 +5,10 @@ import {
   ProtocolError,
   ProtocolErrorCode,
   SERVER_INFO_META_KEY,
+  type AuthInfo,
   type JSONRPCMessage,
   type JSONRPCRequest,
+  type MessageExtraInfo,
   type McpServer,
   type RequestId,
   type Transport,
@@ -31,6 +33,11 @@ export type TaskSupport = 'optional' | 'required';
 export interface TaskRequestFacts {
   /** Who sent it ('' for anonymous clients); tasks are bound to it. */
   readonly principal: string;
+  /**
+   * The edge's verdict on it in the SDK's shape, when authentication is on: a task round is
+   * delivered with it, so the transport middleware above checks the tool's scopes again.
+   */
+  readonly authInfo?: AuthInfo | undefined;
 }
 
 /** Options of {@link Tasks}. */
@@ -44,6 +51,18 @@ export interface TasksOptions<F extends TaskRequestFacts> {
    * (principal, headers...). Undefined: an anonymous request with nothing known.
    */
   factsOf(id: RequestId): F | undefined;
+  /**
+   * Takes a running-request slot of the round's principal (`facts`) before a task round runs
+   * here: a round is a running request of the principal that created the task, and counts
+   * against its bounds. Returns the slot's release, or the JSON-RPC error refusing it (the round
+   * does not run; the task fails with that error). Undefined: rounds are not counted.
+   */
+  admit?(facts: F | undefined): (() => void) | TaskError | undefined;
+  /**
+   * The JSON-RPC error refusing a task tool's call to its principal before any task is made (the
+   * tool's scopes), or undefined when the call may become a task.
+   */
+  authorize?(request: JSONRPCRequest, facts: F | undefined): TaskError | undefined;
   /** Stamped on the `CreateTaskResult`s this answers itself, as the SDK stamps its results. */
   serverInfo?: { name: string; version: string };
   /** Store failures while settling a task (the client then reads the task as it was). */
@@ -58,6 +77,8 @@ interface Run<F> {
   expiry: NodeJS.Timeout;
   /** A protocol error the handler threw (see {@link Tasks.protocolError}). */
   failure?: TaskError;
+  /** Gives back the principal's running-request slot ({@link TasksOptions.admit}). */
+  release?: () => void;
 }
 
 const TaskIdParams = z.object({ taskId: z.string().min(1).max(128) }).passthrough();
@@ -105,7 +126,7 @@ export class Tasks<F extends TaskRequestFacts = TaskRequestFacts> {
   private lower: Transport | undefined;
   private installed: McpServer | undefined;
   private nextRound = 1;
-  private deliver: ((message: JSONRPCMessage) => void) | undefined;
+  private deliver: ((message: JSONRPCMessage, extra?: MessageExtraInfo) => void) | undefined;
   private readonly heartbeat: NodeJS.Timeout;
   private leased: Promise<void>;
   private closed = false;
@@ -151,20 +172,26 @@ export class Tasks<F extends TaskRequestFacts = TaskRequestFacts> {
     const pending = this.inflight.get(id);
     const lower = this.lower;
     if (!pending?.params || !lower || !declaresExtension(pending.params) || this.closed) return false;
+    // The call's own slot goes with its reply (the CreateTaskResult): the task's round takes one
+    // first, and without one the call goes on as a plain one.
+    const release = this.admitted(pending.facts);
+    if (release === false) return false;
     await this.leased;
     let record: TaskRecord;
     try {
       record = await this.store.create(this.newTask(pending.params, pending.facts));
     } catch (error) {
+      release?.();
       if (error instanceof TaskLimitError) return false;
       throw error;
     }
     if (!this.inflight.delete(id)) {
       // The call was answered meanwhile (its handler did not wait for this): no task after all.
+      release?.();
       await this.store.cancel(record.taskId, record.principal);
       return false;
     }
-    this.track(id, record, pending.facts);
+    this.track(id, record, pending.facts, release);
     await lower.send({ jsonrpc: '2.0', id, result: this.createTaskResult(record) });
     return true;
   }
@@ -216,27 +243,28 @@ export class Tasks<F extends TaskRequestFacts = TaskRequestFacts> {
       close: () => lower.close(),
       send: (message, options) => this.outbound(lower, message, options),
     };
-    this.deliver = (message) => wrapper.onmessage?.(message);
+    this.deliver = (message, extra) => wrapper.onmessage?.(message, extra);
     lower.onclose = () => wrapper.onclose?.();
     lower.onerror = (error) => wrapper.onerror?.(error);
-    lower.onmessage = (message) => {
+    // `extra` (the request's authInfo) goes on: the scopes middleware above reads it.
+    lower.onmessage = (message, extra) => {
       if (!('method' in message) || !('id' in message)) {
         // A cancelled request gets no reply from the SDK: forget it here too.
         if ('method' in message && message.method === 'notifications/cancelled') {
           const id = (message.params as { requestId?: RequestId } | undefined)?.requestId;
           if (id !== undefined) this.inflight.delete(id);
         }
-        wrapper.onmessage?.(message);
+        wrapper.onmessage?.(message, extra);
         return;
       }
       const facts = this.options.factsOf(message.id);
       const support = message.method === 'tools/call' ? this.supportOf(message) : undefined;
       if (support === undefined) {
         this.inflight.set(message.id, message.method === 'tools/call' ? { facts, params: (message.params ?? {}) as JsonObject } : { facts });
-        wrapper.onmessage?.(message);
+        wrapper.onmessage?.(message, extra);
         return;
       }
-      void this.intake(lower, message, support, facts).catch((error: unknown) => {
+      void this.intake(lower, message, support, facts, extra).catch((error: unknown) => {
         this.options.onError?.(error);
         void lower.send({ jsonrpc: '2.0', id: message.id, error: { code: ProtocolErrorCode.InternalError, message: 'The task store is unavailable' } });
       });
@@ -254,7 +282,7 @@ export class Tasks<F extends TaskRequestFacts = TaskRequestFacts> {
   }
 
   /** A task tool's `tools/call`: a task for clients that declare the extension. */
-  private async intake(lower: Transport, request: JSONRPCRequest, support: TaskSupport, facts: F | undefined): Promise<void> {
+  private async intake(lower: Transport, request: JSONRPCRequest, support: TaskSupport, facts: F | undefined, extra: MessageExtraInfo | undefined): Promise<void> {
     const params = (request.params ?? {}) as JsonObject;
     if (!declaresExtension(params)) {
       if (support === 'required') {
@@ -266,7 +294,12 @@ export class Tasks<F extends TaskRequestFacts = TaskRequestFacts> {
         return;
       }
       this.inflight.set(request.id, { facts, params });
-      this.deliver?.(request);
+      this.deliver?.(request, extra);
+      return;
+    }
+    const refusal = this.options.authorize?.(request, facts);
+    if (refusal) {
+      await lower.send({ jsonrpc: '2.0', id: request.id, error: refusal });
       return;
     }
     await this.leased;
@@ -278,7 +311,7 @@ export class Tasks<F extends TaskRequestFacts = TaskRequestFacts> {
       if (support === 'optional') {
         // A plain call still serves the client; the bound is on what the store keeps.
         this.inflight.set(request.id, { facts, params });
-        this.deliver?.(request);
+        this.deliver?.(request, extra);
         return;
       }
       const message = `Limit reached: too many tasks stored for this principal (at most ${error.limit}; setting ${TASK_SETTINGS.maxPerPrincipal})`;
@@ -303,24 +336,43 @@ export class Tasks<F extends TaskRequestFacts = TaskRequestFacts> {
   }
 
   /** Notes that the instance's reply to `id` belongs to the task (and when to give up on it). */
-  private track(id: RequestId, record: TaskRecord, facts: F | undefined): void {
+  private track(id: RequestId, record: TaskRecord, facts: F | undefined, release: (() => void) | undefined): void {
     const remaining = Date.parse(record.createdAt) + record.ttlMs - Date.now();
     const expiry = setTimeout(() => this.abort(id, 'task expired'), Math.max(0, remaining));
     expiry.unref();
-    this.runs.set(id, { taskId: record.taskId, facts, expiry });
+    this.runs.set(id, { taskId: record.taskId, facts, expiry, ...(release ? { release } : {}) });
+  }
+
+  /** Ends the bookkeeping of round `id` (its reply came, or it was aborted). */
+  private untrack(id: RequestId, run: Run<F>): void {
+    this.runs.delete(id);
+    clearTimeout(run.expiry);
+    run.release?.();
+  }
+
+  /** A slot for a round of `facts`' principal: its release (undefined: not counted), or false when refused. */
+  private admitted(facts: F | undefined): (() => void) | undefined | false {
+    const admitted = this.options.admit?.(facts);
+    return typeof admitted === 'object' ? false : admitted;
   }
 
   /** Runs a round of the task's call in this process. */
   private run(record: TaskRecord, facts: F | undefined): void {
     if (!record.request || this.closed) return;
+    const admitted = this.options.admit?.(facts);
+    if (typeof admitted === 'object') {
+      void this.store.transition(record.taskId, { status: 'failed', error: admitted, statusMessage: admitted.message }).catch((error: unknown) => this.options.onError?.(error));
+      return;
+    }
     const id = `${ROUND_PREFIX}${record.taskId}:${this.nextRound++}`;
-    this.track(id, record, facts);
+    this.track(id, record, facts, admitted);
     const params: JsonObject = { ...record.request };
     // Answers the call carried when it became a task, then every one given through tasks/update.
     const carried = record.request['inputResponses'] as Record<string, unknown> | undefined;
     if (record.inputResponses) params['inputResponses'] = { ...carried, ...record.inputResponses };
     if (record.requestState !== undefined) params['requestState'] = record.requestState;
-    this.deliver?.({ jsonrpc: '2.0', id, method: 'tools/call', params });
+    // With the principal's authInfo, so the tool's scopes are checked again for this round.
+    this.deliver?.({ jsonrpc: '2.0', id, method: 'tools/call', params }, facts?.authInfo ? { authInfo: facts.authInfo } : undefined);
   }
 
   /** What the instance sends: a task round's reply is stored, everything else goes on. */
@@ -335,8 +387,7 @@ export class Tasks<F extends TaskRequestFacts = TaskRequestFacts> {
     const run = id === null || id === undefined ? undefined : this.runs.get(id);
     if (run || (typeof id === 'string' && id.startsWith(ROUND_PREFIX))) {
       if (!run) return; // cancelled or expired: the store already says so
-      this.runs.delete(id!);
-      clearTimeout(run.expiry);
+      this.untrack(id!, run);
       await this.settle(run, message).catch((error: unknown) => this.options.onError?.(error));
       return;
     }
@@ -389,8 +440,7 @@ export class Tasks<F extends TaskRequestFacts = TaskRequestFacts> {
   private abort(id: RequestId, reason: string): void {
     const run = this.runs.get(id);
     if (!run) return;
-    this.runs.delete(id);
-    clearTimeout(run.expiry);
+    this.untrack(id, run);
     this.deliver?.({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: id, reason } });
   }
 

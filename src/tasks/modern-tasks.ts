@@ -1,7 +1,7 @@
 import type { McpServer, RequestId, Transport } from '@modelcontextprotocol/server';
 import type { ModernRequestFacts } from '../http/modern-transport.js';
 import type { Gateway } from '../gateway.js';
-import { Tasks, type TaskSupport } from './extension.js';
+import { Tasks, type TaskSupport, type TasksOptions } from './extension.js';
 
 interface FactsSource {
   requestFacts(id: RequestId): ModernRequestFacts | undefined;
@@ -18,15 +18,22 @@ export interface ModernTasks {
 
 /**
  * The Tasks extension for one server's pinned 2026-era instance, with the gateway's store and
- * settings. `taskSupport` says which tools run as tasks (the `task` option of a tool).
+ * settings. `taskSupport` says which tools run as tasks (the `task` option of a tool); `checks`
+ * count task rounds against their principal's bounds and refuse calls its scopes do not allow.
  */
-export function tasksForModern(gateway: Gateway, server: { name: string; version: string }, taskSupport: (tool: string) => TaskSupport | undefined): ModernTasks {
+export function tasksForModern(
+  gateway: Gateway,
+  server: { name: string; version: string },
+  taskSupport: (tool: string) => TaskSupport | undefined,
+  checks: Pick<TasksOptions<ModernRequestFacts>, 'admit' | 'authorize'> = {},
+): ModernTasks {
   /** The endpoint's multiplexing transport: it knows the facts of the requests it delivers. */
   let mux: (Transport & Partial<FactsSource>) | undefined;
   const tasks = new Tasks<ModernRequestFacts>({
     store: gateway.taskStore,
     settings: gateway.taskSettings,
     taskSupport,
+    ...checks,
     factsOf: (id) => mux?.requestFacts?.(id),
     serverInfo: server,
     onError: (error) => gateway.logger.warn({ server: server.name, err: error }, 'task store error'),
