@@ -107,6 +107,8 @@ describe('WebSocket and 2026-07-28 through nginx+nchan', () => {
     // 2026 methods that were removed, and listen (served by POST only), are not found.
     ws.send(modern(3, 'ping'));
     expect(((await ws.next(byId(3))) as { error: { code: number } }).error.code).toBe(-32601);
+    ws.send(modern(5, 'subscriptions/listen', { notifications: { toolsListChanged: true } }));
+    expect(await ws.next(byId(5))).toMatchObject({ error: { code: -32601, message: expect.stringContaining('send it by POST') } });
     ws.send(modern(4, 'tools/call', { name: 'add', arguments: { a: 1, b: 1 } }));
     expect(await ws.next(byId(4))).toMatchObject({ result: { content: [{ text: '2' }] } });
   });
