@@ -12,7 +12,7 @@ import {
 } from '@modelcontextprotocol/server';
 import { serveStdio } from '@modelcontextprotocol/server/stdio';
 import { z } from 'zod';
-import { Tasks, TASKS_EXTENSION_ID, type TaskSupport } from '../../src/tasks/extension.js';
+import { Tasks, TASKS_EXTENSION_ID, type TasksOptions, type TaskSupport } from '../../src/tasks/extension.js';
 import { MemoryTaskStore } from '../../src/tasks/memory-store.js';
 import { RedisTaskStore } from '../../src/tasks/redis-store.js';
 import { resolveTaskSettings, type TaskSettings } from '../../src/tasks/settings.js';
@@ -145,7 +145,7 @@ interface Backend {
   close(): Promise<void>;
 }
 
-function startBackend(store: TaskStore, settings: Partial<TaskSettings> = {}): Backend {
+function startBackend(store: TaskStore, settings: Partial<TaskSettings> = {}, checks: Pick<TasksOptions<Facts>, 'admit' | 'authorize'> = {}): Backend {
   const mux = new Mux();
   const runs = { slowAborted: 0 };
   const tasks = new Tasks<Facts>({
@@ -154,6 +154,7 @@ function startBackend(store: TaskStore, settings: Partial<TaskSettings> = {}): B
     taskSupport: (name) => SUPPORT[name],
     factsOf: (id) => mux.facts(id),
     serverInfo: { name: 'tasks-test', version: '1.0.0' },
+    ...checks,
   });
   const server = buildServer(runs);
   tasksOf.set(server, tasks);
@@ -431,6 +432,47 @@ describe('tasks across backends (Redis store)', () => {
       await b.close();
       await storeA.close();
       await storeB.close();
+    }
+  });
+});
+
+describe('task rounds and their principal', () => {
+  test("every round takes a slot of its principal (admit) and gives it back when it ends, is cancelled or is refused; a refused round fails its task with admit's error", async () => {
+    const store = new MemoryTaskStore();
+    const held = new Map<string, number>();
+    const refusal = { code: -32029, message: 'Limit reached: too many requests running for this client', data: { limit: 'HTTMCP_MAX_INFLIGHT_PER_PRINCIPAL', value: 1 } };
+    const backend = startBackend(store, {}, {
+      admit: (facts) => {
+        const principal = facts?.principal ?? '';
+        if ((held.get(principal) ?? 0) >= 1) return refusal;
+        held.set(principal, (held.get(principal) ?? 0) + 1);
+        return () => held.set(principal, held.get(principal)! - 1);
+      },
+      authorize: (request) => ((request.params as { name?: string }).name === 'big' ? { code: -32600, message: 'Forbidden: tool big needs scope big (insufficient_scope)' } : undefined),
+    });
+    try {
+      const alice = client(() => backend, 'alice');
+      const bob = client(() => backend, 'bob');
+      const running = await alice.result('tools/call', { name: 'slow_compute', arguments: { seconds: 60 } });
+      expect(held.get('alice')).toBe(1);
+      // Alice's second round is refused: its task fails with the bound's error, nothing runs.
+      const second = await alice.result('tools/call', { name: 'slow_compute', arguments: { seconds: 0.1 } });
+      expect(await alice.until(second['taskId'], terminal)).toMatchObject({ status: 'failed', error: refusal });
+      // Bob's slot is his own.
+      const bobs = await bob.result('tools/call', { name: 'slow_compute', arguments: { seconds: 0.1, label: 'bob' } });
+      expect(await bob.until(bobs['taskId'], terminal)).toMatchObject({ status: 'completed' });
+      expect(held.get('bob')).toBe(0);
+      // A cancelled round gives its slot back at once.
+      await alice.result('tasks/cancel', { taskId: running['taskId'] });
+      expect(held.get('alice')).toBe(0);
+      // A call authorize refuses gets the error, and no task is made.
+      const forbidden = await alice.call('tools/call', { name: 'big', arguments: {} });
+      expect(forbidden.error).toMatchObject({ code: -32600 });
+      expect(forbidden.result).toBeUndefined();
+      expect(store.size).toBe(3);
+    } finally {
+      await backend.close();
+      await store.close();
     }
   });
 });
