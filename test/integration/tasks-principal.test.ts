@@ -1,13 +1,15 @@
 /**
  * Tasks and the principal that created them, through a real nginx+nchan stack with API-key
  * authentication (the edge's verdict): a task's handler rounds count against that principal's
- * in-flight bound, and a round run again after `tasks/update` (on another stack on the same
+ * in-flight bound and are its own for `principalOf` (the key of per-principal bounds), a
+ * principal's tools/list and calls of task tools honour its scopes, and a round run again after `tasks/update` (on another stack on the same
  * Redis, after the first one stopped) sees the principal as `ctx.auth`, with its per-tool
  * scopes checked again. docs/operations.md, "Tasks".
  */
 import { setTimeout as delay } from 'node:timers/promises';
 import { z } from 'zod';
 import { hashApiKey, HTTMCP, requestAuthInfo, TASKS_EXTENSION_ID, type Stack, type StackOptions } from '../../src/index.js';
+import { principalKey } from '../../src/auth/principal.js';
 import { freePort } from '../../src/stack/stack.js';
 import { startRedis, type RedisTestServer } from '../helpers/redis.js';
 import { WsClient } from '../helpers/raw-clients.js';
@@ -28,8 +30,20 @@ const KEYS = {
 let release: () => void = () => {};
 let held = new Promise<void>((resolve) => (release = resolve));
 
+/** What `principalOf` (the key of per-principal bounds, e.g. OpenAPI's fair share) said per tool run. */
+const principalsSeen: Array<{ tool: string | undefined; principal: string }> = [];
+
+/** An HTTMCP server that notes, for every handler it runs, whom its per-principal bounds count. */
+class Jobs extends HTTMCP {
+  override context(...args: Parameters<HTTMCP['context']>): ReturnType<HTTMCP['context']> {
+    const [extra, server, tool] = args;
+    principalsSeen.push({ tool, principal: this.principalOf(extra, server) });
+    return super.context(...args);
+  }
+}
+
 function fixtures(): HTTMCP {
-  return new HTTMCP({ name: 'jobs', version: '1.0.0' })
+  return new Jobs({ name: 'jobs', version: '1.0.0' })
     .tool('whoami', {}, (_args, ctx) => ctx.auth?.subject ?? 'anonymous')
     .tool('hold_job', { task: 'optional' }, async (_args, ctx) => {
       await held;
@@ -166,6 +180,11 @@ describe('task rounds count against the principal that created the task', () => 
     expect((await rpc(url, KEYS.bob, 'tools/call', { name: 'whoami', arguments: {} })).result).toMatchObject({ content: [{ text: 'bob' }] });
     const bobs = await rpc(url, KEYS.bob, 'tools/call', { name: 'hold_job', arguments: {} });
     expect(bobs.result).toMatchObject({ resultType: 'task' });
+
+    // The rounds are alice's for the per-principal bounds too (not anonymous): her digest.
+    const keyOf = (subject: string) => principalKey({ issuer: 'api-key', subject, clientId: undefined, scopes: [], expiresAt: undefined });
+    const rounds = principalsSeen.filter((seen) => seen.tool === 'hold_job').map((seen) => seen.principal);
+    expect(rounds.sort()).toEqual([keyOf('alice'), keyOf('alice'), keyOf('bob')].sort());
 
     release();
     for (const taskId of [...tasks]) expect(await until(url, KEYS.alice, taskId, terminal)).toMatchObject({ status: 'completed', result: { content: [{ text: 'held for alice' }] } });
