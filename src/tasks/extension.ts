@@ -69,6 +69,12 @@ export interface TasksOptions<F extends TaskRequestFacts> {
   onError?: (error: unknown) => void;
 }
 
+/** A running-request slot a round holds ({@link TasksOptions.admit}); no `release`: not counted. */
+interface Slot {
+  taken: true;
+  release?: () => void;
+}
+
 /** A task round running in this process. */
 interface Run<F> {
   taskId: string;
@@ -174,8 +180,9 @@ export class Tasks<F extends TaskRequestFacts = TaskRequestFacts> {
     if (!pending?.params || !lower || !declaresExtension(pending.params) || this.closed) return false;
     // The call's own slot goes with its reply (the CreateTaskResult): the task's round takes one
     // first, and without one the call goes on as a plain one.
-    const release = this.admitted(pending.facts);
-    if (release === false) return false;
+    const slot = this.admit(pending.facts);
+    if (!('taken' in slot)) return false;
+    const release = slot.release;
     await this.leased;
     let record: TaskRecord;
     try {
@@ -221,9 +228,24 @@ export class Tasks<F extends TaskRequestFacts = TaskRequestFacts> {
       const principal = this.gate(ctx);
       await this.leased;
       const responses = ctx.mcpReq.inputResponses ?? params.inputResponses ?? {};
-      const outcome = await this.store.answer(params.taskId, principal, responses, this.owner);
-      if (!outcome) throw notFound();
-      if (outcome.resume) this.run(outcome.record, this.inflight.get(ctx.mcpReq.id)?.facts);
+      const facts = this.inflight.get(ctx.mcpReq.id)?.facts;
+      // The round this answer may start takes its slot first: past the principal's bound the
+      // answer is refused (-32029) and the task keeps waiting for it, rather than failing.
+      const slot = this.admit(facts);
+      if (!('taken' in slot)) throw new ProtocolError(slot.code, slot.message, slot.data);
+      let outcome;
+      try {
+        outcome = await this.store.answer(params.taskId, principal, responses, this.owner);
+      } catch (error) {
+        slot.release?.();
+        throw error;
+      }
+      if (!outcome) {
+        slot.release?.();
+        throw notFound();
+      }
+      if (outcome.resume) this.run(outcome.record, facts, slot);
+      else slot.release?.();
       return {};
     });
     server.server.setRequestHandler('tasks/cancel', { params: TaskIdParams }, async (params, ctx) => {
@@ -350,22 +372,26 @@ export class Tasks<F extends TaskRequestFacts = TaskRequestFacts> {
     run.release?.();
   }
 
-  /** A slot for a round of `facts`' principal: its release (undefined: not counted), or false when refused. */
-  private admitted(facts: F | undefined): (() => void) | undefined | false {
+  /** A running-request slot of `facts`' principal for a round, with its release (none: not counted), or the error refusing it. */
+  private admit(facts: F | undefined): Slot | TaskError {
     const admitted = this.options.admit?.(facts);
-    return typeof admitted === 'object' ? false : admitted;
+    if (typeof admitted === 'object') return admitted;
+    return admitted ? { taken: true, release: admitted } : { taken: true };
   }
 
   /** Runs a round of the task's call in this process. */
-  private run(record: TaskRecord, facts: F | undefined): void {
-    if (!record.request || this.closed) return;
-    const admitted = this.options.admit?.(facts);
-    if (typeof admitted === 'object') {
-      void this.store.transition(record.taskId, { status: 'failed', error: admitted, statusMessage: admitted.message }).catch((error: unknown) => this.options.onError?.(error));
+  private run(record: TaskRecord, facts: F | undefined, taken?: Slot): void {
+    if (!record.request || this.closed) {
+      taken?.release?.();
+      return;
+    }
+    const slot = taken ?? this.admit(facts);
+    if (!('taken' in slot)) {
+      void this.store.transition(record.taskId, { status: 'failed', error: slot, statusMessage: slot.message }).catch((error: unknown) => this.options.onError?.(error));
       return;
     }
     const id = `${ROUND_PREFIX}${record.taskId}:${this.nextRound++}`;
-    this.track(id, record, facts, admitted);
+    this.track(id, record, facts, slot.release);
     const params: JsonObject = { ...record.request };
     // Answers the call carried when it became a task, then every one given through tasks/update.
     const carried = record.request['inputResponses'] as Record<string, unknown> | undefined;

@@ -437,7 +437,7 @@ describe('tasks across backends (Redis store)', () => {
 });
 
 describe('task rounds and their principal', () => {
-  test("every round takes a slot of its principal (admit) and gives it back when it ends, is cancelled or is refused; a refused round fails its task with admit's error", async () => {
+  test("every round takes a slot of its principal (admit) and gives it back when it ends or is cancelled; a refused round fails its task, a refused answer leaves it waiting", async () => {
     const store = new MemoryTaskStore();
     const held = new Map<string, number>();
     const refusal = { code: -32029, message: 'Limit reached: too many requests running for this client', data: { limit: 'HTTMCP_MAX_INFLIGHT_PER_PRINCIPAL', value: 1 } };
@@ -453,8 +453,16 @@ describe('task rounds and their principal', () => {
     try {
       const alice = client(() => backend, 'alice');
       const bob = client(() => backend, 'bob');
+      // A task waiting for input holds no slot.
+      const asking = await alice.result('tools/call', { name: 'confirm_delete', arguments: { filename: 'd.txt' } });
+      await alice.until(asking['taskId'], (s) => s === 'input_required');
+      expect(held.get('alice')).toBe(0);
       const running = await alice.result('tools/call', { name: 'slow_compute', arguments: { seconds: 60 } });
       expect(held.get('alice')).toBe(1);
+      // An answer that would start a round past the bound is refused; the task keeps waiting for it.
+      const answer = { taskId: asking['taskId'], inputResponses: { confirm: { action: 'accept', content: { confirm: true } } } };
+      expect((await alice.call('tasks/update', answer)).error).toMatchObject(refusal);
+      expect(await alice.result('tasks/get', { taskId: asking['taskId'] })).toMatchObject({ status: 'input_required' });
       // Alice's second round is refused: its task fails with the bound's error, nothing runs.
       const second = await alice.result('tools/call', { name: 'slow_compute', arguments: { seconds: 0.1 } });
       expect(await alice.until(second['taskId'], terminal)).toMatchObject({ status: 'failed', error: refusal });
@@ -465,11 +473,14 @@ describe('task rounds and their principal', () => {
       // A cancelled round gives its slot back at once.
       await alice.result('tasks/cancel', { taskId: running['taskId'] });
       expect(held.get('alice')).toBe(0);
+      await alice.result('tasks/update', answer);
+      expect(await alice.until(asking['taskId'], terminal)).toMatchObject({ status: 'completed', result: { content: [{ text: 'deleted d.txt' }] } });
+      expect(held.get('alice')).toBe(0);
       // A call authorize refuses gets the error, and no task is made.
       const forbidden = await alice.call('tools/call', { name: 'big', arguments: {} });
       expect(forbidden.error).toMatchObject({ code: -32600 });
       expect(forbidden.result).toBeUndefined();
-      expect(store.size).toBe(3);
+      expect(store.size).toBe(4);
     } finally {
       await backend.close();
       await store.close();
