@@ -54,8 +54,9 @@ export interface TasksOptions<F extends TaskRequestFacts> {
   /**
    * Takes a running-request slot of the round's principal (`facts`) before a task round runs
    * here: a round is a running request of the principal that created the task, and counts
-   * against its bounds. Returns the slot's release, or the JSON-RPC error refusing it (the round
-   * does not run; the task fails with that error). Undefined: rounds are not counted.
+   * against its bounds. Returns the slot's release, or the JSON-RPC error refusing it: a
+   * `tasks/update` is then answered with it (the task keeps waiting), any other round does not
+   * run and its task fails with it. Undefined: rounds are not counted.
    */
   admit?(facts: F | undefined): (() => void) | TaskError | undefined;
   /**
