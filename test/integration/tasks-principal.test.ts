@@ -2,11 +2,13 @@
  * Tasks and the principal that created them, through a real nginx+nchan stack with API-key
  * authentication (the edge's verdict): a task's handler rounds count against that principal's
  * in-flight bound and are its own for `principalOf` (the key of per-principal bounds), a
- * principal's tools/list and calls of task tools honour its scopes, and a round run again after `tasks/update` (on another stack on the same
- * Redis, after the first one stopped) sees the principal as `ctx.auth`, with its per-tool
- * scopes checked again. docs/operations.md, "Tasks".
+ * principal's tools/list and calls of task tools honour its scopes, and a round run again after
+ * `tasks/update` (on another stack on the same Redis, after the first one stopped) sees the
+ * principal as `ctx.auth`, with its per-tool scopes checked again, while Redis holds neither the
+ * client's key nor its principal. docs/operations.md, "Tasks"; docs/auth.md.
  */
 import { setTimeout as delay } from 'node:timers/promises';
+import { createClient } from 'redis';
 import { z } from 'zod';
 import { hashApiKey, HTTMCP, requestAuthInfo, TASKS_EXTENSION_ID, type Stack, type StackOptions } from '../../src/index.js';
 import { principalKey } from '../../src/auth/principal.js';
@@ -241,6 +243,21 @@ describe('a task run again from Redis on another stack sees its principal', () =
       const narrow = await rpc(first.url, KEYS.alice, 'tools/call', { name: 'confirm_job', arguments: { label: 'downgraded' } });
       narrowId = narrow.result!['taskId'];
       await until(first.url, KEYS.alice, narrowId, (s) => s !== 'working');
+      // What Redis keeps of alice: the digest her tasks are bound to, never her key or principal.
+      const redisClient = createClient({ url: redis.url });
+      await redisClient.connect();
+      try {
+        const dump: string[] = [];
+        for (const key of await redisClient.keys('*')) {
+          dump.push(key);
+          if ((await redisClient.type(key)) === 'hash') dump.push(...Object.values(await redisClient.hGetAll(key)));
+        }
+        const stored = dump.join('\n');
+        expect(stored).toContain(taskId);
+        for (const secret of [KEYS.alice, KEYS.aliceNarrow, hashApiKey(KEYS.alice), 'jobs:run', '"alice"']) expect(stored).not.toContain(secret);
+      } finally {
+        await redisClient.close();
+      }
     } finally {
       await first.stack.stop();
     }
