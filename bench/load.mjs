@@ -35,8 +35,10 @@ import { readFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { pathToFileURL } from 'node:url';
 import { performance } from 'node:perf_hooks';
+import os from 'node:os';
 import WebSocket from 'ws';
 import { Pool } from 'undici';
+import { machineTicks } from './lib/steady.mjs';
 
 export const PROTOCOL_VERSION = '2025-06-18';
 /** The 2026-era revision `--era 2026` speaks: no initialize, a `_meta` envelope on every request. */
@@ -572,12 +574,14 @@ export async function runLoad(o) {
     }
   }
   const selfBefore = process.cpuUsage();
+  const machineBefore = machineTicks();
   const t0 = performance.now();
   run.phase = 'measure';
   await sleep(opts.duration * 1000);
   run.phase = 'stop';
   const elapsed = (performance.now() - t0) / 1000;
   const selfCpu = process.cpuUsage(selfBefore);
+  const machineAfter = machineTicks();
   const cpuAfter = new Map();
   for (const pid of opts.pids) {
     try {
@@ -617,6 +621,11 @@ export async function runLoad(o) {
   }
   if (!drained) result.undrained = true;
   result.loadgen_cpu_us_per_call = requests ? round((selfCpu.user + selfCpu.system) / requests, 2) : null;
+  // Cores' worth of CPU over the window: this process's, and the machine's by kind (/proc/stat).
+  const selfUs = selfCpu.user + selfCpu.system;
+  result.loadgen_cores = round(selfUs / (elapsed * 1e6), 3);
+  const coresOf = (kind) => round((machineAfter[kind] - machineBefore[kind]) / clockTicks() / elapsed, 3);
+  result.machine = { cores: os.cpus().length, task_cores: coresOf('task'), irq_cores: coresOf('irq'), steal_cores: coresOf('steal'), idle_cores: coresOf('idle') };
   if (opts.pids.length) {
     let total = 0;
     const byPid = {};
@@ -636,6 +645,10 @@ export async function runLoad(o) {
       };
     }
     result.cpu_us_per_call = requests ? round(total / requests, 2) : null;
+    // What ran besides the measured processes and this one (other helpers, the harness,
+    // kernel threads): CPU they may have taken from the measured ones.
+    result.machine.measured_cores = round((total + selfUs) / (elapsed * 1e6), 3);
+    result.machine.others_cores = round(result.machine.task_cores - result.machine.measured_cores, 3);
     result.cpu_pct = round((total / (elapsed * 1e6)) * 100, 1);
     result.cpu_by_pid = byPid;
     result.clk_tck = clockTicks();
