@@ -3,7 +3,7 @@
 // (issue 12: auth on should keep at least 90% of the figure with auth off).
 //
 //   npm run build && node bench/auth.mjs [--clients 64] [--duration 10] [--warmup 2] [--transports http,ws] [--rounds 2]
-//        [--prewarm 5] [--pause 1] [--noisy-cores 0.15] [--out FILE] [--check]
+//        [--prewarm 5] [--pause 1] [--noisy-cores 0.2] [--out FILE] [--check]
 //
 // Starts a local authorization server (oauth2-mock-server, a devDependency) and two
 // `httmcp start` stacks (nginx+nchan and the backend with the example servers) as child
@@ -41,7 +41,7 @@ const { values } = parseArgs({
     // Unmeasured seconds of load on each stack and transport before the first round (JIT warm-up).
     prewarm: { type: 'string', default: '5' },
     pause: { type: 'string', default: '1' },
-    'noisy-cores': { type: 'string', default: '0.15' },
+    'noisy-cores': { type: 'string', default: '0.2' },
     out: { type: 'string' },
     check: { type: 'boolean', default: false },
     // A directory: each backend runs under `node --cpu-prof` and writes its profile there,
@@ -108,9 +108,10 @@ try {
     }
   }
   loadBefore = loadAverage();
+  // Off and JWT of one transport run one right after the other (blocks of roundOrder).
   const configs = transports.flatMap((transport) => stacks.map((stack) => ({ stack, transport })));
   for (let round = 0; round < rounds; round++) {
-    for (const [position, { stack, transport }] of roundOrder(configs, round).entries()) {
+    for (const [position, { stack, transport }] of roundOrder(configs, round, (c) => c.transport).entries()) {
       if (rows.length) await sleep(Number(values.pause) * 1000);
       const { mode, info, url, headers } = stack;
       const loadavg_before = loadAverage();

@@ -15,7 +15,7 @@
 //          --sdk-url URL --sdk-pid PID (bench an already-running baseline)
 //          --skip-sdk-v2  --sdk-v2-url URL --sdk-v2-pid PID (the 2026-era baseline)
 //          --httmcp-path /mcp/demo  --out FILE  --check (exit 1 if a target is missed)
-//          --rounds N (default 1)  --prewarm 5  --noisy-cores 0.15
+//          --rounds N (default 1)  --prewarm 5  --noisy-cores 0.2
 //
 // The steady protocol (bench/README.md, "### benchsteady (2026-12-05)"): every server gets an
 // unmeasured --prewarm seconds of load on every transport it will be measured on, then --rounds
@@ -230,15 +230,16 @@ async function prewarm(targets, { seconds, clients, tool, args }) {
 
 /**
  * `rounds` rounds, each running every configuration of `configs` ({sut, transport, clients, ...})
- * once, in the order {@link roundOrder} gives; calls `measure(config)` for the row of one run
+ * once, in the order {@link roundOrder} gives (with `blockOf`, the configurations a verdict pairs
+ * next to each other); calls `measure(config)` for the row of one run
  * (bench/load.mjs in a process of its own) and returns every row with its round, its position in
  * the round, the load average before and after it, and the reasons it was not quiet (`flags`).
  */
-async function runRounds(configs, { rounds, pause, noisyCores, measure }) {
+async function runRounds(configs, { rounds, pause, noisyCores, measure, blockOf }) {
   const rows = [];
   const total = configs.length * rounds;
   for (let round = 0; round < rounds; round++) {
-    for (const [position, c] of roundOrder(configs, round).entries()) {
+    for (const [position, c] of roundOrder(configs, round, blockOf).entries()) {
       if (rows.length > 0) await sleep(pause);
       const loadavg_before = loadAverage();
       log(`(${rows.length + 1}/${total}) round ${round + 1} ${c.label} ${c.transport} clients=${c.clients} (load ${loadavg_before.join(', ')})`);
@@ -385,7 +386,7 @@ async function main() {
       // The steady protocol: rounds of every configuration in rotating order, after a prewarm.
       rounds: { type: 'string' },
       prewarm: { type: 'string', default: '5' },
-      'noisy-cores': { type: 'string', default: '0.15' },
+      'noisy-cores': { type: 'string', default: '0.2' },
       observability: { type: 'boolean', default: false },
       repeat: { type: 'string', default: '3' },
       'on-env': { type: 'string' },
@@ -472,6 +473,8 @@ async function main() {
         rounds,
         pause,
         noisyCores,
+        // httmcp and the SDK baselines at one client count run next to each other.
+        blockOf: (c) => c.clients,
         measure: async (p) => {
           const pids = [...p.sut.backendPids, ...p.sut.nginxPids];
           const r = await runLoadProcess({ transport: p.transport, url: p.sut.url, clients: p.clients, duration, warmup, pids, tool: v.tool, args: v.args });
@@ -667,6 +670,8 @@ async function observabilityMain(v) {
         rounds: repeat,
         pause,
         noisyCores,
+        // Off and on of one (transport, clients) run one right after the other.
+        blockOf: (c) => `${c.transport} ${c.clients}`,
         measure: async (p) => {
           // nginx pids that are gone by then (workers replaced) are reported as such by load.mjs.
           const pids = [...p.sut.backendPids, ...p.sut.nginxPids];

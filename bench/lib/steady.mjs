@@ -17,13 +17,27 @@ import os from 'node:os';
  * The order in which `round` (0-based) runs `configs`: rotated by one place every two rounds
  * and reversed on odd rounds, so that over the rounds every configuration runs in every position
  * and, for any two of them, each comes first about half of the time (a drift within a round
- * then favours neither side of a pair).
+ * then favours neither side of a pair). With `blockOf`, configurations of one block (the ones a
+ * verdict pairs: on/off of one transport, httmcp and the SDK at one client count) run next to
+ * each other, so a pair is measured seconds apart; the blocks rotate among themselves and the
+ * members within each block, the same way.
  */
-export function roundOrder(configs, round) {
-  const k = configs.length;
+export function roundOrder(configs, round, blockOf) {
+  if (!blockOf) return rotate(configs, round);
+  const blocks = new Map();
+  for (const c of configs) {
+    const key = blockOf(c);
+    if (!blocks.has(key)) blocks.set(key, []);
+    blocks.get(key).push(c);
+  }
+  return rotate([...blocks.values()], round).flatMap((members) => rotate(members, round));
+}
+
+function rotate(items, round) {
+  const k = items.length;
   if (k === 0) return [];
   const shift = Math.floor(round / 2) % k;
-  const rotated = [...configs.slice(shift), ...configs.slice(0, shift)];
+  const rotated = [...items.slice(shift), ...items.slice(0, shift)];
   return round % 2 ? rotated.reverse() : rotated;
 }
 
@@ -77,7 +91,7 @@ export function machineTicks() {
 export const loadAverage = () => os.loadavg().map((x) => Math.round(x * 100) / 100);
 
 /** Thresholds for {@link quietFlags}; the harnesses take them from --noisy-cores. */
-export const QUIET_DEFAULTS = { othersCores: 0.15, stealCores: 0.05, loadgenCores: 0.9 };
+export const QUIET_DEFAULTS = { othersCores: 0.2, stealCores: 0.05, loadgenCores: 0.9 };
 
 /**
  * Why one measured window (a bench/load.mjs result with `machine`, `loadgen_cores`) should not be
@@ -93,7 +107,7 @@ export function quietFlags(result, thresholds = QUIET_DEFAULTS) {
   const flags = [];
   if (!m) return flags;
   const t = { ...QUIET_DEFAULTS, ...thresholds };
-  if (m.others_cores > t.othersCores) flags.push(`others ${m.others_cores.toFixed(2)} cores`);
+  if (m.others_cores > t.othersCores) flags.push(`others ${m.others_cores.toFixed(2)} cores${m.top_others?.length ? ` (${m.top_others.join(', ')})` : ''}`);
   if (m.steal_cores > t.stealCores) flags.push(`steal ${m.steal_cores.toFixed(2)} cores`);
   if (result.loadgen_cores > t.loadgenCores) flags.push(`loadgen ${result.loadgen_cores.toFixed(2)} cores`);
   return flags;
