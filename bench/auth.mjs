@@ -166,6 +166,7 @@ try {
   await as.stop();
 }
 const verdicts = [];
+const cpuEstimates = [];
 for (const transport of transports) {
   const of = (mode, field) => median(rows.filter((r) => r.mode === mode && r.transport === transport).map((r) => r[field]));
   const off = of('off', 'rps');
@@ -187,6 +188,17 @@ for (const transport of transports) {
   const s = summarize({ what: `${transport}: JWT/off rps (paired per round)`, rounds: paired, target: TARGET_RATIO, kind: 'min', digits: 3 });
   verdicts.push(s);
   process.stderr.write(`${s.line}\n`);
+  // For the reader, not the verdict: the same ratio as the whole system's CPU per call predicts
+  // it when all three processes share the 2 cores (off's CPU per call / JWT's, same round).
+  const cpuPaired = [];
+  for (let round = 1; round <= rounds; round++) {
+    const jwt = rows.find((r) => r.round === round && r.transport === transport && r.mode === 'jwt');
+    const off = rows.find((r) => r.round === round && r.transport === transport && r.mode === 'off');
+    if (jwt?.total_us_per_call && off?.total_us_per_call) cpuPaired.push({ round, value: off.total_us_per_call / jwt.total_us_per_call, flags: [...new Set([...jwt.flags, ...off.flags])] });
+  }
+  const c = summarize({ what: `${transport}: off/JWT all CPU per call (CPU-bound estimate, paired per round)`, rounds: cpuPaired, digits: 3 });
+  cpuEstimates.push(c);
+  process.stderr.write(`${c.line}\n`);
 }
 const flagged = rows.filter((r) => r.flags.length);
 process.stderr.write(`${flagged.length} of ${rows.length} runs not quiet${flagged.map((r) => `\n- round ${r.round} ${r.mode} ${r.transport}: ${r.flags.join(', ')}`).join('')}\n`);
@@ -201,6 +213,7 @@ const file = saveResult(
     loadavg_after: loadAverage(),
     settings: { ...values, target_ratio: TARGET_RATIO },
     verdicts,
+    cpu_bound_estimates: cpuEstimates,
     results: rows,
   },
   values.out,

@@ -689,6 +689,7 @@ async function observabilityMain(v) {
 
   const summary = [];
   const verdicts = [];
+  const backendDiffs = [];
   for (const clients of clientCounts) {
     for (const transport of transports) {
       const of = (config) => rows.filter((r) => r.config === config && r.clients === clients && r.transport === transport && !r.failed);
@@ -701,6 +702,9 @@ async function observabilityMain(v) {
       const paired = pairedByRound(rows, same('on'), same('off'), (a, b) => a.rps / b.rps);
       const verdict = summarize({ what: `on/off rps ${transport} @${clients} (paired per round)`, rounds: paired, target: 0.95, kind: 'min', digits: 3 });
       verdicts.push(verdict);
+      // For the reader: what observability adds to the backend's CPU per call, same round.
+      const cpuPaired = pairedByRound(rows, same('on'), same('off'), (a, b) => (a.backend_cpu_us_per_call ?? NaN) - (b.backend_cpu_us_per_call ?? NaN));
+      backendDiffs.push(summarize({ what: `backend CPU on-off µs/call ${transport} @${clients} (paired per round)`, rounds: cpuPaired, digits: 1 }));
       summary.push({
         transport,
         clients,
@@ -728,7 +732,11 @@ async function observabilityMain(v) {
     const ci = s.paired_lo == null ? 'no CI (< 6 rounds)' : `[${fmt(s.paired_lo, 3)}, ${fmt(s.paired_hi, 3)}] ${s.verdict}`;
     table += `| ${s.transport} | ${s.clients} | ${s.off_rps.join(', ')} | ${s.on_rps.join(', ')} | ${s.off_median} | ${s.on_median} | ${s.ratio.toFixed(3)} | ${fmt(s.paired_median, 3)} ${ci} | ${fmt(s.off_backend_cpu_us, 1)} → ${fmt(s.on_backend_cpu_us, 1)} |\n`;
   }
-  process.stdout.write(`\n${table}\nscrapes ${scraped} (failed ${scrapeFailures}), OTLP exports received ${otlpExports}\n` + verdictReport(verdicts, rows, loadBefore));
+  process.stdout.write(
+    `\n${table}\nscrapes ${scraped} (failed ${scrapeFailures}), OTLP exports received ${otlpExports}\n` +
+      verdictReport(verdicts, rows, loadBefore) +
+      `\nbackend CPU per call, on minus off (paired per round; no target):\n${backendDiffs.map((d) => `- ${d.line}\n`).join('')}`,
+  );
   const out = writeResults(v, 'observability', { loadavg_before: loadBefore, loadavg_after: os.loadavg() }, {
     settings: { clients: clientCounts, duration, warmup, transports, repeat, prewarm: prewarmSeconds, pause_s: pause / 1000, noisy_cores: noisyCores, tool: v.tool, args: JSON.parse(v.args) },
     configs: {
@@ -741,6 +749,7 @@ async function observabilityMain(v) {
     target: 'on/off rps >= 0.95',
     summary,
     verdicts,
+    backend_cpu_on_minus_off: backendDiffs,
     results: rows,
     table_markdown: table,
   });
