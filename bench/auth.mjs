@@ -25,7 +25,7 @@ import { parseArgs } from 'node:util';
 import { OAuth2Server } from 'oauth2-mock-server';
 import { runLoad } from './load.mjs';
 import { childrenOf, freePort, gitCommit, median, saveResult, sleep } from './scale-lib.mjs';
-import { checkExitCode, loadAverage, quietFlags, roundOrder, summarize } from './lib/steady.mjs';
+import { checkExitCode, flagSlowProbes, loadAverage, quietFlags, roundOrder, speedProbe, summarize } from './lib/steady.mjs';
 
 /** Issue 12, point 8: JWT on keeps at least this share of the auth-off requests per second. */
 const TARGET_RATIO = 0.9;
@@ -115,6 +115,8 @@ try {
       if (rows.length) await sleep(Number(values.pause) * 1000);
       const { mode, info, url, headers } = stack;
       const loadavg_before = loadAverage();
+      // How fast the machine itself is right now (a busy neighbour on the host slows everything).
+      const probe_ms = speedProbe();
       const nginx = childrenOf(info.nginxPid);
       const result = await runLoad({
         transport,
@@ -149,6 +151,7 @@ try {
         loadavg: Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]),
         loadavg_before,
         loadavg_after: loadAverage(),
+        probe_ms,
         loadgen_cores: result.loadgen_cores,
         machine: result.machine,
         cpu_by_pid: result.cpu_by_pid,
@@ -158,6 +161,7 @@ try {
       process.stdout.write(JSON.stringify(row) + '\n');
     }
   }
+  flagSlowProbes(rows);
 } finally {
   for (const { child } of stacks) {
     child.kill('SIGTERM');

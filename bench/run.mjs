@@ -50,7 +50,7 @@ import { fileURLToPath } from 'node:url';
 import os from 'node:os';
 import { request } from 'undici';
 import { BENCH_CLIENT_LIMIT_FLAGS, BENCH_DIR, freePort, gitCommit, median, REPO_DIR, sleep, spawnJson, spawnLoad, stopChild } from './scale-lib.mjs';
-import { checkExitCode, loadAverage, quietFlags, roundOrder, summarize } from './lib/steady.mjs';
+import { checkExitCode, flagSlowProbes, loadAverage, quietFlags, roundOrder, speedProbe, summarize } from './lib/steady.mjs';
 
 const SDK_SERVER = join(BENCH_DIR, 'sdk-baseline-server.mjs');
 const SDK_V2_SERVER = join(BENCH_DIR, 'sdk-v2-server.mjs');
@@ -233,18 +233,21 @@ async function prewarm(targets, { seconds, clients, tool, args }) {
  * once, in the order {@link roundOrder} gives (with `blockOf`, the configurations a verdict pairs
  * next to each other); calls `measure(config)` for the row of one run
  * (bench/load.mjs in a process of its own) and returns every row with its round, its position in
- * the round, the load average before and after it, and the reasons it was not quiet (`flags`).
+ * the round, the load average before and after it, the machine's speed just before it (`probe_ms`,
+ * {@link speedProbe}), and the reasons it was not quiet (`flags`).
  */
 async function runRounds(configs, { rounds, pause, noisyCores, measure, blockOf }) {
   const rows = [];
+  speedProbe(); // the first one pays for compiling the probe
   const total = configs.length * rounds;
   for (let round = 0; round < rounds; round++) {
     for (const [position, c] of roundOrder(configs, round, blockOf).entries()) {
       if (rows.length > 0) await sleep(pause);
       const loadavg_before = loadAverage();
-      log(`(${rows.length + 1}/${total}) round ${round + 1} ${c.label} ${c.transport} clients=${c.clients} (load ${loadavg_before.join(', ')})`);
+      const probe_ms = speedProbe();
+      log(`(${rows.length + 1}/${total}) round ${round + 1} ${c.label} ${c.transport} clients=${c.clients} (load ${loadavg_before.join(', ')}; probe ${probe_ms} ms)`);
       const row = await measure(c);
-      Object.assign(row, { round: round + 1, position: position + 1, loadavg_before, loadavg_after: loadAverage() });
+      Object.assign(row, { round: round + 1, position: position + 1, loadavg_before, loadavg_after: loadAverage(), probe_ms });
       row.flags = row.failed ? ['failed'] : quietFlags(row, { othersCores: noisyCores });
       rows.push(row);
       log(
@@ -256,6 +259,7 @@ async function runRounds(configs, { rounds, pause, noisyCores, measure, blockOf 
       );
     }
   }
+  flagSlowProbes(rows);
   return rows;
 }
 

@@ -155,3 +155,41 @@ export function checkExitCode(summaries) {
   if (vs.includes('undecided')) return 2;
   return 0;
 }
+
+/**
+ * Milliseconds this process takes for a fixed piece of work like a server's (JSON-RPC messages
+ * parsed and written, small objects, string building): the median of three tries of ~10-20 ms.
+ * Run between measured runs, when the measured processes are idle, it says how fast the machine
+ * itself was at that moment: on a virtual machine a busy neighbour on the host slows every
+ * process without showing up as CPU time anywhere in /proc (steal is not always reported).
+ */
+export function speedProbe() {
+  const message = '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"add","arguments":{"a":1,"b":2},"_meta":{"progressToken":7}}}';
+  const once = () => {
+    const t0 = process.hrtime.bigint();
+    let sink = 0;
+    for (let i = 0; i < 4000; i++) {
+      const m = JSON.parse(message);
+      m.id = i;
+      const reply = { jsonrpc: '2.0', id: m.id, result: { content: [{ type: 'text', text: String(m.params.arguments.a + i) }] } };
+      sink += JSON.stringify(reply).length;
+    }
+    if (sink === 0) throw new Error('unreachable');
+    return Number(process.hrtime.bigint() - t0) / 1e6;
+  };
+  const tries = [once(), once(), once()].sort((a, b) => a - b);
+  return Math.round(tries[1] * 1000) / 1000;
+}
+
+/**
+ * Adds `slow machine` to the flags of every row whose speed probe (`probe_ms`) took more than
+ * `factor` times the fastest probe of the whole run.
+ */
+export function flagSlowProbes(rows, factor = 1.2) {
+  const probes = rows.map((r) => r.probe_ms).filter((x) => Number.isFinite(x));
+  if (!probes.length) return;
+  const fastest = Math.min(...probes);
+  for (const r of rows) {
+    if (r.probe_ms > factor * fastest) r.flags.push(`slow machine (probe ${(r.probe_ms / fastest).toFixed(2)}x the fastest)`);
+  }
+}
