@@ -29,14 +29,20 @@
 // results with isError:true (the `add` call never legitimately fails).
 // With --pid, utime+stime of each pid is read from /proc/PID/stat at the start
 // and end of the measured window; cpu_us_per_call = summed CPU / requests.
+// loadgen_cores: this process's CPU over the window in cores; machine: the machine's CPU over
+// the window by kind from /proc/stat (task_cores, irq_cores, steal_cores, idle_cores) and, with
+// --pid, measured_cores (the pids and this process), others_cores (every other process: the
+// machine was not quiet) and top_others (the three other processes that used the most).
 
 import { parseArgs } from 'node:util';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { pathToFileURL } from 'node:url';
 import { performance } from 'node:perf_hooks';
+import os from 'node:os';
 import WebSocket from 'ws';
 import { Pool } from 'undici';
+import { machineTicks } from './lib/steady.mjs';
 
 export const PROTOCOL_VERSION = '2025-06-18';
 /** The 2026-era revision `--era 2026` speaks: no initialize, a `_meta` envelope on every request. */
@@ -64,6 +70,35 @@ export function readProcCpu(pid) {
   const f = stat.slice(close + 2).split(' ');
   const ticks = Number(f[11]) + Number(f[12]); // fields 14 (utime), 15 (stime)
   return { comm, us: (ticks * 1e6) / clockTicks() };
+}
+
+/** utime+stime in clock ticks and the command name of every process on the machine. */
+function allProcTicks() {
+  const out = new Map();
+  for (const name of readdirSync('/proc')) {
+    if (name.charCodeAt(0) > 57) continue; // not a pid
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      const close = stat.lastIndexOf(')');
+      const f = stat.slice(close + 2).split(' ');
+      out.set(Number(name), { comm: stat.slice(stat.indexOf('(') + 1, close), ticks: Number(f[11]) + Number(f[12]) });
+    } catch {}
+  }
+  return out;
+}
+
+/**
+ * The processes other than `exclude` that used the most CPU between two {@link allProcTicks}
+ * snapshots, as "comm(pid) cores": who took the machine from the measured processes.
+ */
+function topOthers(before, after, exclude, seconds, n = 3) {
+  const used = [];
+  for (const [pid, a] of after) {
+    if (exclude.has(pid)) continue;
+    const ticks = a.ticks - (before.get(pid)?.ticks ?? a.ticks);
+    if (ticks > 0) used.push({ who: `${a.comm}(${pid})`, cores: ticks / clockTicks() / seconds });
+  }
+  return used.sort((x, y) => y.cores - x.cores).slice(0, n).map((u) => `${u.who} ${u.cores.toFixed(2)}`);
 }
 
 // ---------------------------------------------------------------- latencies
@@ -572,12 +607,16 @@ export async function runLoad(o) {
     }
   }
   const selfBefore = process.cpuUsage();
+  const machineBefore = machineTicks();
+  const procsBefore = opts.pids.length ? allProcTicks() : null;
   const t0 = performance.now();
   run.phase = 'measure';
   await sleep(opts.duration * 1000);
   run.phase = 'stop';
   const elapsed = (performance.now() - t0) / 1000;
   const selfCpu = process.cpuUsage(selfBefore);
+  const machineAfter = machineTicks();
+  const procsAfter = procsBefore ? allProcTicks() : null;
   const cpuAfter = new Map();
   for (const pid of opts.pids) {
     try {
@@ -617,6 +656,11 @@ export async function runLoad(o) {
   }
   if (!drained) result.undrained = true;
   result.loadgen_cpu_us_per_call = requests ? round((selfCpu.user + selfCpu.system) / requests, 2) : null;
+  // Cores' worth of CPU over the window: this process's, and the machine's by kind (/proc/stat).
+  const selfUs = selfCpu.user + selfCpu.system;
+  result.loadgen_cores = round(selfUs / (elapsed * 1e6), 3);
+  const coresOf = (kind) => round((machineAfter[kind] - machineBefore[kind]) / clockTicks() / elapsed, 3);
+  result.machine = { cores: os.cpus().length, task_cores: coresOf('task'), irq_cores: coresOf('irq'), steal_cores: coresOf('steal'), idle_cores: coresOf('idle') };
   if (opts.pids.length) {
     let total = 0;
     const byPid = {};
@@ -636,6 +680,11 @@ export async function runLoad(o) {
       };
     }
     result.cpu_us_per_call = requests ? round(total / requests, 2) : null;
+    // What ran besides the measured processes and this one (other helpers, the harness,
+    // kernel threads): CPU they may have taken from the measured ones.
+    result.machine.measured_cores = round((total + selfUs) / (elapsed * 1e6), 3);
+    result.machine.others_cores = round(result.machine.task_cores - result.machine.measured_cores, 3);
+    result.machine.top_others = topOthers(procsBefore, procsAfter, new Set([...opts.pids, process.pid]), elapsed);
     result.cpu_pct = round((total / (elapsed * 1e6)) * 100, 1);
     result.cpu_by_pid = byPid;
     result.clk_tck = clockTicks();

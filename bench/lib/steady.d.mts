@@ -1,0 +1,48 @@
+// Types of bench/lib/steady.mjs, for test/unit/bench-steady.test.ts.
+
+export function roundOrder<T>(configs: T[], round: number, blockOf?: (config: T) => unknown): T[];
+
+export interface MedianInterval {
+  n: number;
+  median: number;
+  lo: number | null;
+  hi: number | null;
+  coverage: number | null;
+  level: number;
+}
+export function medianInterval(values: number[], level?: number): MedianInterval;
+
+export type Verdict = 'met' | 'missed' | 'undecided';
+export function verdict(interval: MedianInterval, target: number, kind?: 'min' | 'max'): Verdict;
+
+export interface Summary extends Omit<MedianInterval, 'level'> {
+  what: string;
+  target: number | null | undefined;
+  kind: 'min' | 'max';
+  verdict: Verdict | null;
+  values: number[];
+  flagged_rounds: number;
+  quiet_only: { median: number; lo: number | null; hi: number | null; n: number };
+  line: string;
+}
+export function summarize(options: {
+  what: string;
+  rounds: { round: number; value: number; flags?: string[] }[];
+  target?: number;
+  kind?: 'min' | 'max';
+  digits?: number;
+}): Summary;
+
+export function checkExitCode(summaries: Pick<Summary, 'verdict'>[]): 0 | 1 | 2;
+
+export interface LoadResultLike {
+  loadgen_cores?: number;
+  machine?: { others_cores?: number; steal_cores?: number; top_others?: string[] };
+}
+export const QUIET_DEFAULTS: { othersCores: number; stealCores: number; loadgenCores: number };
+export function quietFlags(result: LoadResultLike | null | undefined, thresholds?: Partial<typeof QUIET_DEFAULTS>): string[];
+
+export function machineTicks(): { task: number; irq: number; steal: number; idle: number };
+export function loadAverage(): number[];
+export function speedProbe(): number;
+export function flagSlowProbes(rows: { probe_ms?: number; flags: string[] }[], factor?: number): void;

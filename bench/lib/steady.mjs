@@ -1,0 +1,195 @@
+// The steady protocol the comparison benchmarks share (bench/run.mjs, its --observability mode,
+// bench/auth.mjs): every server warmed up on every transport before anything is measured, then
+// N short rounds that each run every configuration once in a rotating order, and a verdict from
+// the paired per-round ratios: their median with a distribution-free 95% interval, and whether
+// the target is met, missed, or undecided (the interval straddles it). See bench/README.md,
+// "### benchsteady (2026-12-05)".
+//
+// Why: on 2 cores one run of one configuration varies by 30-45% between runs minutes apart (the
+// other processes on the machine, the hypervisor, the JIT state of a server that has just
+// started). A ratio of two configurations measured side by side in one round cancels whatever
+// the round had in common; the spread of those ratios over rounds is the honest uncertainty.
+
+import { readFileSync } from 'node:fs';
+import os from 'node:os';
+
+/**
+ * The order in which `round` (0-based) runs `configs`: rotated by one place every two rounds
+ * and reversed on odd rounds, so that over the rounds every configuration runs in every position
+ * and, for any two of them, each comes first about half of the time (a drift within a round
+ * then favours neither side of a pair). With `blockOf`, configurations of one block (the ones a
+ * verdict pairs: on/off of one transport, httmcp and the SDK at one client count) run next to
+ * each other, so a pair is measured seconds apart; the blocks rotate among themselves and the
+ * members within each block, the same way.
+ */
+export function roundOrder(configs, round, blockOf) {
+  if (!blockOf) return rotate(configs, round);
+  const blocks = new Map();
+  for (const c of configs) {
+    const key = blockOf(c);
+    if (!blocks.has(key)) blocks.set(key, []);
+    blocks.get(key).push(c);
+  }
+  return rotate([...blocks.values()], round).flatMap((members) => rotate(members, round));
+}
+
+function rotate(items, round) {
+  const k = items.length;
+  if (k === 0) return [];
+  const shift = Math.floor(round / 2) % k;
+  const rotated = [...items.slice(shift), ...items.slice(0, shift)];
+  return round % 2 ? rotated.reverse() : rotated;
+}
+
+/** P(X <= k) for X ~ Binomial(n, 1/2). */
+function binomialHalfCdf(k, n) {
+  let term = 0.5 ** n; // P(X = 0)
+  let sum = 0;
+  for (let i = 0; i <= k; i++) {
+    sum += term;
+    term = (term * (n - i)) / (i + 1);
+  }
+  return sum;
+}
+
+/**
+ * The median of `values` with a distribution-free confidence interval for the true median: the
+ * order-statistic (sign-test) interval [x(j), x(n-j+1)], with j the largest rank for which the
+ * chance that fewer than j of n values fall below the median, P(Binomial(n, 1/2) <= j-1), is at
+ * most (1 - level)/2. It assumes only that rounds are independent draws of the same quantity
+ * (no normality), and its actual coverage (>= level) is reported. Below 6 values no interval
+ * reaches 95%: `lo`/`hi` are then null and any verdict is "undecided".
+ */
+export function medianInterval(values, level = 0.95) {
+  const xs = values.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
+  const n = xs.length;
+  const mid = n === 0 ? NaN : n % 2 ? xs[(n - 1) / 2] : (xs[n / 2 - 1] + xs[n / 2]) / 2;
+  let j = 0;
+  while (j + 1 <= n / 2 && binomialHalfCdf(j, n) <= (1 - level) / 2) j++;
+  // j is now the largest rank with P(X <= j-1) <= alpha/2 (0: none qualifies).
+  if (j === 0) return { n, median: mid, lo: null, hi: null, coverage: null, level };
+  return { n, median: mid, lo: xs[j - 1], hi: xs[n - j], coverage: 1 - 2 * binomialHalfCdf(j - 1, n), level };
+}
+
+/**
+ * Met, missed or undecided: `interval` (from {@link medianInterval}) against `target`, for a
+ * figure that must be at least (`kind: 'min'`) or at most (`'max'`) the target.
+ */
+export function verdict(interval, target, kind = 'min') {
+  if (interval.lo == null) return 'undecided';
+  if (kind === 'min') return interval.lo >= target ? 'met' : interval.hi < target ? 'missed' : 'undecided';
+  return interval.hi <= target ? 'met' : interval.lo > target ? 'missed' : 'undecided';
+}
+
+/** The machine's CPU time by kind in clock ticks (all cores summed), from /proc/stat. */
+export function machineTicks() {
+  const [user, nice, system, idle, iowait, irq, softirq, steal] = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+  return { task: user + nice + system, irq: irq + softirq, steal, idle: idle + iowait };
+}
+
+/** 1-, 5- and 15-minute load averages, two decimals (what `uptime` shows). */
+export const loadAverage = () => os.loadavg().map((x) => Math.round(x * 100) / 100);
+
+/** Thresholds for {@link quietFlags}; the harnesses take them from --noisy-cores. */
+export const QUIET_DEFAULTS = { othersCores: 0.2, stealCores: 0.05, loadgenCores: 0.9 };
+
+/**
+ * Why one measured window (a bench/load.mjs result with `machine`, `loadgen_cores`) should not be
+ * trusted, as short strings; empty when it was quiet:
+ * - `others X cores`: processes other than the measured ones (backend, nginx, load generator)
+ *   ran on the machine during the window; they took CPU the measured ones may have waited for.
+ * - `steal X cores`: the hypervisor ran someone else on our virtual CPUs.
+ * - `loadgen X cores`: the load generator (one Node thread) was close to a full core, so it, not
+ *   the server, may have set the pace.
+ */
+export function quietFlags(result, thresholds = QUIET_DEFAULTS) {
+  const m = result?.machine;
+  const flags = [];
+  if (!m) return flags;
+  const t = { ...QUIET_DEFAULTS, ...thresholds };
+  if (m.others_cores > t.othersCores) flags.push(`others ${m.others_cores.toFixed(2)} cores${m.top_others?.length ? ` (${m.top_others.join(', ')})` : ''}`);
+  if (m.steal_cores > t.stealCores) flags.push(`steal ${m.steal_cores.toFixed(2)} cores`);
+  if (result.loadgen_cores > t.loadgenCores) flags.push(`loadgen ${result.loadgen_cores.toFixed(2)} cores`);
+  return flags;
+}
+
+const fmt = (x, d) => (x == null || !Number.isFinite(x) ? '–' : x.toFixed(d));
+
+/**
+ * One comparison's summary from its per-round values (`rounds`: [{round, value, flags}]): the
+ * median and interval over all rounds, the verdict against `target`, and the same over the rounds
+ * no flag was raised on (for the reader; the verdict is over all rounds, as planned).
+ */
+export function summarize({ what, rounds, target, kind = 'min', digits = 3 }) {
+  const all = medianInterval(rounds.map((r) => r.value));
+  const quietRounds = rounds.filter((r) => !r.flags?.length);
+  const quiet = medianInterval(quietRounds.map((r) => r.value));
+  const v = target == null ? null : verdict(all, target, kind);
+  const range = all.lo == null ? `no 95% interval from ${all.n} rounds (need >= 6)` : `95% CI ${fmt(all.lo, digits)}–${fmt(all.hi, digits)} (coverage ${(all.coverage * 100).toFixed(1)}%)`;
+  const goal = target == null ? '' : ` target ${kind === 'min' ? '>=' : '<='} ${target}: ${v.toUpperCase()}`;
+  const noisy = rounds.length - quietRounds.length;
+  const line =
+    `${what}: median ${fmt(all.median, digits)}, ${range}, n=${all.n}${goal}` +
+    (noisy ? ` [${noisy} of ${rounds.length} rounds flagged not quiet; quiet rounds only: median ${fmt(quiet.median, digits)}, n=${quiet.n}]` : '');
+  return {
+    what,
+    target,
+    kind,
+    verdict: v,
+    median: all.median,
+    lo: all.lo,
+    hi: all.hi,
+    coverage: all.coverage,
+    n: all.n,
+    values: rounds.map((r) => r.value),
+    flagged_rounds: noisy,
+    quiet_only: { median: quiet.median, lo: quiet.lo, hi: quiet.hi, n: quiet.n },
+    line,
+  };
+}
+
+/** Process exit code for --check: 0 every target met, 1 one missed, 2 none missed but one undecided. */
+export function checkExitCode(summaries) {
+  const vs = summaries.map((s) => s.verdict).filter(Boolean);
+  if (vs.includes('missed')) return 1;
+  if (vs.includes('undecided')) return 2;
+  return 0;
+}
+
+/**
+ * Milliseconds this process takes for a fixed piece of work like a server's (JSON-RPC messages
+ * parsed and written, small objects, string building): the median of three tries of ~10-20 ms.
+ * Run between measured runs, when the measured processes are idle, it says how fast the machine
+ * itself was at that moment: on a virtual machine a busy neighbour on the host slows every
+ * process without showing up as CPU time anywhere in /proc (steal is not always reported).
+ */
+export function speedProbe() {
+  const message = '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"add","arguments":{"a":1,"b":2},"_meta":{"progressToken":7}}}';
+  const once = () => {
+    const t0 = process.hrtime.bigint();
+    let sink = 0;
+    for (let i = 0; i < 4000; i++) {
+      const m = JSON.parse(message);
+      m.id = i;
+      const reply = { jsonrpc: '2.0', id: m.id, result: { content: [{ type: 'text', text: String(m.params.arguments.a + i) }] } };
+      sink += JSON.stringify(reply).length;
+    }
+    if (sink === 0) throw new Error('unreachable');
+    return Number(process.hrtime.bigint() - t0) / 1e6;
+  };
+  const tries = [once(), once(), once()].sort((a, b) => a - b);
+  return Math.round(tries[1] * 1000) / 1000;
+}
+
+/**
+ * Adds `slow machine` to the flags of every row whose speed probe (`probe_ms`) took more than
+ * `factor` times the fastest probe of the whole run.
+ */
+export function flagSlowProbes(rows, factor = 1.2) {
+  const probes = rows.map((r) => r.probe_ms).filter((x) => Number.isFinite(x));
+  if (!probes.length) return;
+  const fastest = Math.min(...probes);
+  for (const r of rows) {
+    if (r.probe_ms > factor * fastest) r.flags.push(`slow machine (probe ${(r.probe_ms / fastest).toFixed(2)}x the fastest)`);
+  }
+}
