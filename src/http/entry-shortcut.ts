@@ -83,7 +83,11 @@ export class EntryShortcut extends TransportMiddleware {
         return deliver(message);
       }
     }
-    if ('method' in message && 'id' in message) this.viaEntry.add(message.id);
+    if ('method' in message) {
+      if ('id' in message) this.viaEntry.add(message.id);
+      // A cancelled request gets no reply to settle it.
+      else if (message.method === 'notifications/cancelled' && this.viaEntry.size > 0) this.viaEntry.delete((message.params as { requestId?: RequestId } | undefined)?.requestId as RequestId);
+    }
     this.onmessage?.(message, extra);
   }
 
