@@ -99,6 +99,11 @@ export interface GatewayOptions {
   nchanStatusTimeoutMs?: number;
   /** How long nchan's status is reused between scrapes, in ms (`HTTMCP_NCHAN_STATUS_CACHE_MS`, default 1000). */
   nchanStatusCacheMs?: number;
+  /**
+   * @internal False: 2026-era requests and their replies take the SDK `serveStdio` entry's own
+   * way to the pinned instance (src/http/entry-shortcut.ts); tests compare the two. Default true.
+   */
+  entryShortcut?: boolean;
 }
 
 /**
@@ -292,7 +297,7 @@ export class Gateway {
    * `factory` (see {@link ModernEndpoint}); same inline budget and reply limits as its hub.
    */
   createModern(name: string, factory: ModernEndpointOptions['factory'], wrap?: ModernEndpointOptions['wrap']): ModernEndpoint {
-    const { inlineBudgetMs, inlineReplyMax, livenessIntervalMs } = this.options;
+    const { inlineBudgetMs, inlineReplyMax, livenessIntervalMs, entryShortcut } = this.options;
     const modern = new ModernEndpoint({
       name,
       factory,
@@ -303,6 +308,7 @@ export class Gateway {
       ...(inlineBudgetMs === undefined ? {} : { inlineBudgetMs }),
       ...(inlineReplyMax === undefined ? {} : { inlineReplyMax }),
       ...(livenessIntervalMs === undefined ? {} : { livenessIntervalMs }),
+      ...(entryShortcut === undefined ? {} : { entryShortcut }),
     });
     // The console's and /metrics' 2026 figures, read from the endpoints' own state at each look.
     if (this.moderns.size === 0) this.open.addSource(() => this.modernOpen());

@@ -33,22 +33,69 @@ const MEMO_KEY_MAX = 4096;
  */
 export class ModernClassifier {
   private readonly verdicts = new Map<string, InboundModernRoute['classification']>();
+  /**
+   * The envelopes of the latest memoized verdicts, compared by value before any key is built: a
+   * client sends the same envelope every time, and comparing it with one seen before costs less
+   * than its JSON (most of what the memo cost per request).
+   */
+  private readonly recent: Recent[] = [];
+  private nextRecent = 0;
 
   classify(versionHeader: string | undefined, methodHeader: string | undefined, nameHeader: string | undefined, body: unknown): InboundRoute {
-    const key = memoKey(versionHeader, methodHeader, body);
+    const plain = plainRequest(body);
+    if (plain !== undefined) {
+      for (const seen of this.recent) {
+        if (seen.method === plain.method && seen.versionHeader === versionHeader && seen.methodHeader === methodHeader && sameJson(seen.meta, plain.meta)) {
+          return modernRoute(body, seen.classification);
+        }
+      }
+    }
+    const metaJson = plain === undefined ? undefined : JSON.stringify(plain.meta);
+    const key = metaJson === undefined ? undefined : memoKey(versionHeader, methodHeader, plain!.method, metaJson);
     const known = key === undefined ? undefined : this.verdicts.get(key);
-    if (known) return { kind: 'modern', messageKind: 'request', message: body as InboundModernRoute['message'], classification: known } as InboundRoute;
+    if (known) {
+      this.remember(versionHeader, methodHeader, plain!.method, metaJson!, known);
+      return modernRoute(body, known);
+    }
     const route = classifyInboundRequest({ httpMethod: 'POST', protocolVersionHeader: versionHeader, mcpMethodHeader: methodHeader, mcpNameHeader: nameHeader, body });
     if (key !== undefined && route.kind === 'modern' && route.messageKind === 'request') {
       if (this.verdicts.size >= MEMO_ENTRIES) this.verdicts.clear();
       this.verdicts.set(key, route.classification);
+      this.remember(versionHeader, methodHeader, plain!.method, metaJson!, route.classification);
     }
     return route;
   }
+
+  private remember(versionHeader: string | undefined, methodHeader: string | undefined, method: string, metaJson: string, classification: InboundModernRoute['classification']): void {
+    // A copy of its own: the request's `_meta` goes on to the SDK, which may change it.
+    const entry: Recent = { versionHeader, methodHeader, method, meta: JSON.parse(metaJson) as Record<string, unknown>, classification };
+    if (this.recent.length < RECENT_ENTRIES) this.recent.push(entry);
+    else this.recent[this.nextRecent] = entry;
+    this.nextRecent = (this.nextRecent + 1) % RECENT_ENTRIES;
+  }
 }
 
-/** The memo key of a plain 2026-era request, or undefined when its verdict is not memoized. */
-function memoKey(versionHeader: string | undefined, methodHeader: string | undefined, body: unknown): string | undefined {
+/** One memoized verdict with the envelope it was given for (see {@link ModernClassifier}). */
+interface Recent {
+  versionHeader: string | undefined;
+  methodHeader: string | undefined;
+  method: string;
+  meta: Record<string, unknown>;
+  classification: InboundModernRoute['classification'];
+}
+
+/** Envelopes compared by value before the memo's key is built. */
+const RECENT_ENTRIES = 8;
+
+function modernRoute(body: unknown, classification: InboundModernRoute['classification']): InboundRoute {
+  return { kind: 'modern', messageKind: 'request', message: body as InboundModernRoute['message'], classification } as InboundRoute;
+}
+
+/**
+ * The method and `_meta` envelope of a request of the plain shape whose verdict may be memoized,
+ * or undefined for any other body (see {@link ModernClassifier}).
+ */
+function plainRequest(body: unknown): { method: string; meta: Record<string, unknown> } | undefined {
   if (!isPlainObject(body)) return undefined;
   for (const key in body) if (!REQUEST_KEYS.has(key)) return undefined;
   const { jsonrpc, id, method, params } = body;
@@ -58,7 +105,33 @@ function memoKey(versionHeader: string | undefined, methodHeader: string | undef
   const meta = params._meta;
   if (!isPlainObject(meta) || typeof meta[PROTOCOL_VERSION_META_KEY] !== 'string') return undefined;
   for (const key in meta) if (!ENVELOPE_KEYS.has(key)) return undefined;
-  const key = `${versionHeader ?? ''}\n${methodHeader ?? '\u0000'}\n${method}\n${JSON.stringify(meta)}`;
+  return { method, meta };
+}
+
+/** Whether two values parsed from JSON are the same JSON (objects compared whatever their key order). */
+function sameJson(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (a === null || b === null || typeof a !== 'object' || typeof b !== 'object') return false;
+  if (Array.isArray(a)) {
+    if (!Array.isArray(b) || a.length !== b.length) return false;
+    for (let i = 0; i < a.length; i++) if (!sameJson(a[i], b[i])) return false;
+    return true;
+  }
+  if (Array.isArray(b)) return false;
+  const x = a as Record<string, unknown>;
+  const y = b as Record<string, unknown>;
+  let keys = 0;
+  for (const key in x) {
+    if (!Object.hasOwn(y, key) || !sameJson(x[key], y[key])) return false;
+    keys++;
+  }
+  for (const key in y) if (--keys < 0) return false;
+  return keys === 0;
+}
+
+/** The memo key of a plain 2026-era request (see {@link plainRequest}), or undefined when it is too long to keep. */
+function memoKey(versionHeader: string | undefined, methodHeader: string | undefined, method: string, metaJson: string): string | undefined {
+  const key = `${versionHeader ?? ''}\n${methodHeader ?? '\u0000'}\n${method}\n${metaJson}`;
   return key.length <= MEMO_KEY_MAX ? key : undefined;
 }
 

@@ -97,6 +97,11 @@ export interface ModernEndpointOptions {
    * another backend).
    */
   livenessIntervalMs?: number;
+  /**
+   * @internal False: requests and replies take the SDK entry's own way instead of
+   * {@link EntryShortcut} (tests compare the two). Default true.
+   */
+  entryShortcut?: boolean;
 }
 
 /**
@@ -156,7 +161,7 @@ export class ModernEndpoint {
     this.running = new Quota({ perSession: Number.POSITIVE_INFINITY, perPrincipal: this.limits.inflightPerPrincipal, total: this.limits.inflightTotal });
     this.streams = new StreamCloser(this.publisher, this.logger, this.limits.streamClosers);
     const factory = options.factory;
-    const shortcut = new EntryShortcut(options.wrap ? options.wrap(this.mux) : this.mux);
+    const shortcut = new EntryShortcut(options.wrap ? options.wrap(this.mux) : this.mux, { enabled: options.entryShortcut ?? true });
     this.handle = serveStdio(
       async () => {
         const server = await factory();

@@ -31,6 +31,12 @@ const cases: Case[] = [
   ['a progress token', MODERN, 'tools/call', call({ ...envelope(), progressToken: 3 })],
   ['a malformed progress token', MODERN, 'tools/call', call({ ...envelope(), progressToken: { a: 1 } })],
   ['a plain call after the refusals', MODERN, 'tools/call', call(envelope())],
+  ['the envelope in another key order', MODERN, 'tools/call', call(Object.fromEntries(Object.entries(envelope()).reverse()))],
+  ['capabilities that differ deep inside', MODERN, 'tools/call', call({ ...envelope(), 'io.modelcontextprotocol/clientCapabilities': { elicitation: { form: {} } } })],
+  ['malformed capabilities deep inside', MODERN, 'tools/call', call({ ...envelope(), 'io.modelcontextprotocol/clientCapabilities': { elicitation: { form: 'yes' } } })],
+  ['an array where an object was', MODERN, 'tools/call', call({ ...envelope(), 'io.modelcontextprotocol/clientInfo': ['raw', '1.0.0'] })],
+  ['an extra key in clientInfo', MODERN, 'tools/call', call({ ...envelope(), 'io.modelcontextprotocol/clientInfo': { name: 'raw', version: '1.0.0', title: 'Raw' } })],
+  ['a missing key in clientInfo', MODERN, 'tools/call', call({ ...envelope(), 'io.modelcontextprotocol/clientInfo': { name: 'raw' } })],
   ['an enveloped initialize', MODERN, 'initialize', { jsonrpc: '2.0', id: 1, method: 'initialize', params: { _meta: envelope() } }],
   ['a 2025 initialize', undefined, undefined, { jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'c', version: '1' } } }],
   ['a 2025 call', '2025-11-25', undefined, { jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'add' } }],
@@ -58,6 +64,18 @@ describe('ModernClassifier: the SDK classifier, its verdicts memoized for plain 
     const route = classifier.classify(MODERN, 'tools/call', 'add', second);
     expect(route.kind).toBe('modern');
     expect(route.kind === 'modern' && route.message).toBe(second);
+  });
+
+  test('a verdict met again by value is the memoized one, whatever the request that first got it became', () => {
+    const classifier = new ModernClassifier();
+    const first = call(envelope());
+    classifier.classify(MODERN, 'tools/call', 'add', first);
+    // The SDK may change a request's _meta after classification: the memo keeps its own copy.
+    ((first['params'] as { _meta: Record<string, unknown> })._meta)['io.modelcontextprotocol/protocolVersion'] = '2099-01-01';
+    const odd = call({ ...envelope(), 'io.modelcontextprotocol/protocolVersion': '2099-01-01' });
+    const expected = classifyInboundRequest({ httpMethod: 'POST', protocolVersionHeader: MODERN, mcpMethodHeader: 'tools/call', mcpNameHeader: 'add', body: odd });
+    expect(classifier.classify(MODERN, 'tools/call', 'add', odd)).toEqual(expected);
+    expect(classifier.classify(MODERN, 'tools/call', 'add', call(envelope()))).toEqual(classifyInboundRequest({ httpMethod: 'POST', protocolVersionHeader: MODERN, mcpMethodHeader: 'tools/call', mcpNameHeader: 'add', body: call(envelope()) }));
   });
 
   test('the memo stays bounded under ever new envelopes', () => {
