@@ -11,8 +11,10 @@
 // Each --dist (default: this checkout's dist/) gets its own `httmcp backend`; rounds alternate
 // the builds and the modes (A http, B http, A ws, B ws, ...), so that two builds are compared
 // in one sitting under the same neighbours. Per round: the backend's CPU (utime+stime from
-// /proc) per call; with --gc, garbage collections per 1,000 calls (the backend runs with
-// --trace-gc); with --cpu-prof, each backend writes a V8 CPU profile into DIR when it exits.
+// /proc) per call; with --gc (the backend runs with --trace-gc-nvp), GCs per 1,000 calls, bytes
+// allocated and promoted per call and GC pause per call (means over the rounds: allocation does
+// not depend on the neighbours, CPU time does); with --cpu-prof, each backend writes a V8 CPU
+// profile into DIR when it exits.
 // The load is raw sockets with prebuilt requests (one request in flight per connection, as
 // nginx's keep-alive upstream connections carry them), so the driver costs little.
 import { spawn } from 'node:child_process';
@@ -105,21 +107,25 @@ function request(path, headers, body = '') {
 async function startBackend({ dir: dist, trimmed, label }) {
   const port = 40000 + Math.floor(Math.random() * 20000);
   const node = v['node-flags'].split(' ').filter(Boolean);
-  if (v.gc) node.push('--trace-gc');
+  if (v.gc) node.push('--trace-gc-nvp');
   if (v['cpu-prof']) node.push('--cpu-prof', '--cpu-prof-dir', resolve(v['cpu-prof']), '--cpu-prof-interval', '100');
   const child = spawn(process.execPath, [...node, join(dist, 'src', 'cli', 'main.js'), 'backend', '--listen', `127.0.0.1:${port}`, '--publish-url', 'unix:/nonexistent.sock'], {
     stdio: ['ignore', 'pipe', 'inherit'],
     env: { ...process.env, HTTMCP_SESSION_SECRET: SECRET, HTTMCP_LOG_LEVEL: 'warn' },
   });
-  const backend = { dist: label, child, port, gcs: 0 };
+  const backend = { dist: label, child, port, gcs: 0, allocated: 0, promoted: 0, pause: 0 };
   const drop = (headers) => (trimmed ? headers.filter((h) => !/^(X-Forwarded-For|Sec-WebSocket-|X-Httmcp-Balance-Key: (?!m26))/.test(h)) : headers);
   let partial = '';
   child.stdout.on('data', (chunk) => {
     const lines = (partial + chunk).split('\n');
     partial = lines.pop();
     for (const line of lines) {
-      if (!/Scavenge|Mark-Compact|Mark-sweep|Minor| gc=/.test(line)) continue;
+      if (!/ gc=/.test(line)) continue;
       backend.gcs++;
+      // --trace-gc-nvp: bytes allocated since the last GC, promoted by this one, its pause.
+      backend.allocated += Number(/ allocated=(\d+)/.exec(line)?.[1] ?? 0);
+      backend.promoted += Number(/ promoted=(\d+)/.exec(line)?.[1] ?? 0);
+      backend.pause += Number(/ pause=([\d.]+)/.exec(line)?.[1] ?? 0);
       if (v['gc-log']) appendFileSync(v['gc-log'], `${label} ${line}\n`);
     }
   });
@@ -196,16 +202,22 @@ for (let round = 0; round < Number(v.rounds); round++) {
   for (const mode of modes) {
     for (const b of backends) {
       const t0 = ticks(b.child.pid);
-      const g0 = b.gcs;
+      const g0 = { gcs: b.gcs, allocated: b.allocated, promoted: b.promoted, pause: b.pause };
       const w0 = performance.now();
       await run(b, mode, calls);
       const cpu = ticks(b.child.pid) - t0;
       const wall = performance.now() - w0;
       await sleep(50); // the last --trace-gc lines
-      const f = ((figures[b.dist] ??= {})[mode] ??= { us: [], rps: [], gc_per_1k: [] });
+      const f = ((figures[b.dist] ??= {})[mode] ??= { us: [], rps: [], gc_per_1k: [], alloc_kb_per_call: [], promoted_kb_per_call: [], gc_pause_us_per_call: [] });
       f.us.push(Math.round(((cpu * 10000) / calls) * 10) / 10);
       f.rps.push(Math.round(calls / (wall / 1000)));
-      if (v.gc) f.gc_per_1k.push(Math.round(((b.gcs - g0) * 1000 * 10) / calls) / 10);
+      if (v.gc) {
+        // Counted per GC, so a round's figure is whole GCs' worth: average over rounds.
+        f.gc_per_1k.push(Math.round(((b.gcs - g0.gcs) * 1000 * 10) / calls) / 10);
+        f.alloc_kb_per_call.push(Math.round((b.allocated - g0.allocated) / calls / 102.4) / 10);
+        f.promoted_kb_per_call.push(Math.round((b.promoted - g0.promoted) / calls / 102.4) / 10);
+        f.gc_pause_us_per_call.push(Math.round(((b.pause - g0.pause) * 1000 * 10) / calls) / 10);
+      }
     }
   }
 }
@@ -218,6 +230,12 @@ const result = { calls, conc, loadavg: os.loadavg().map((x) => Math.round(x * 10
 process.stdout.write(JSON.stringify(result) + '\n');
 for (const [dist, byMode] of Object.entries(figures)) {
   for (const [mode, f] of Object.entries(byMode)) {
-    process.stderr.write(`${mode.padEnd(10)} ${dist.padEnd(40)} µs/call ${f.us.join(' / ')}  rps ${f.rps.join(' / ')}${v.gc ? `  GCs per 1k calls ${f.gc_per_1k.join(' / ')}` : ''}\n`);
+    const sorted = [...f.us].sort((a, b) => a - b);
+    const median = sorted.length % 2 ? sorted[(sorted.length - 1) / 2] : (sorted[sorted.length / 2 - 1] + sorted[sorted.length / 2]) / 2;
+    process.stderr.write(`${mode.padEnd(10)} ${dist.padEnd(36)} µs/call median ${median} min ${sorted[0]} (${f.us.join(' / ')})\n`);
+    if (v.gc) {
+      const mean = (xs) => Math.round((xs.reduce((a, x) => a + x, 0) / xs.length) * 10) / 10;
+      process.stderr.write(`${''.padEnd(48)}GCs per 1k calls ${mean(f.gc_per_1k)}, allocated ${mean(f.alloc_kb_per_call)} KB/call, promoted ${mean(f.promoted_kb_per_call)} KB/call, GC pauses ${mean(f.gc_pause_us_per_call)} µs/call\n`);
+    }
   }
 }
