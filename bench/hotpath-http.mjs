@@ -12,8 +12,8 @@
 // the builds and the modes (A http, B http, A ws, B ws, ...), so that two builds are compared
 // in one sitting under the same neighbours. Per round: the backend's CPU (utime+stime from
 // /proc) per call; with --gc (the backend runs with --trace-gc-nvp), GCs per 1,000 calls, bytes
-// allocated and promoted per call and GC pause per call (means over the rounds: allocation does
-// not depend on the neighbours, CPU time does); with --cpu-prof, each backend writes a V8 CPU
+// allocated and promoted per call and GC pause per call (medians over the rounds: allocation
+// does not depend on the neighbours, CPU time does); with --cpu-prof, each backend writes a V8 CPU
 // profile into DIR when it exits.
 // The load is raw sockets with prebuilt requests (one request in flight per connection, as
 // nginx's keep-alive upstream connections carry them), so the driver costs little.
@@ -234,8 +234,9 @@ for (const [dist, byMode] of Object.entries(figures)) {
     const median = sorted.length % 2 ? sorted[(sorted.length - 1) / 2] : (sorted[sorted.length / 2 - 1] + sorted[sorted.length / 2]) / 2;
     process.stderr.write(`${mode.padEnd(10)} ${dist.padEnd(36)} µs/call median ${median} min ${sorted[0]} (${f.us.join(' / ')})\n`);
     if (v.gc) {
-      const mean = (xs) => Math.round((xs.reduce((a, x) => a + x, 0) / xs.length) * 10) / 10;
-      process.stderr.write(`${''.padEnd(48)}GCs per 1k calls ${mean(f.gc_per_1k)}, allocated ${mean(f.alloc_kb_per_call)} KB/call, promoted ${mean(f.promoted_kb_per_call)} KB/call, GC pauses ${mean(f.gc_pause_us_per_call)} µs/call\n`);
+      // Medians: a round's figures are whole GCs' worth, and a mark-compact's count can land in one.
+      const mid = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+      process.stderr.write(`${''.padEnd(48)}medians: GCs per 1k calls ${mid(f.gc_per_1k)}, allocated ${mid(f.alloc_kb_per_call)} KB/call, promoted ${mid(f.promoted_kb_per_call)} KB/call, GC pauses ${mid(f.gc_pause_us_per_call)} µs/call\n`);
     }
   }
 }
