@@ -18,23 +18,43 @@ export function readBody(req: IncomingMessage & { body?: unknown }, limit: numbe
   return new Promise((resolve, reject) => {
     let size = 0;
     let over = declared > limit;
-    const chunks: Buffer[] = [];
+    // A body nginx forwards arrives in one chunk, almost always: no array for that one.
+    let first: Buffer | undefined;
+    let more: Buffer[] | undefined;
+    // `on`, not `once`: the request ends after these fire, and once() wraps each listener.
     req.on('data', (chunk: Buffer) => {
       size += chunk.length;
       if (size > limit) over = true;
-      if (!over) chunks.push(chunk);
+      if (over) return;
+      if (first === undefined) first = chunk;
+      else (more ??= [first]).push(chunk);
     });
-    req.once('end', () => resolve(over ? TOO_LARGE : chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8')));
-    req.once('error', reject);
+    req.on('end', () => {
+      if (over) resolve(TOO_LARGE);
+      else if (more !== undefined) resolve(Buffer.concat(more).toString('utf8'));
+      else resolve(first === undefined ? '' : first.toString('utf8'));
+    });
+    req.on('error', reject);
   });
 }
 
-/** Writes an {@link Answer} with Node's own API (no framework work on the hot path). */
+/**
+ * Writes an {@link Answer} with Node's own API (no framework work on the hot path): the headers as
+ * one flat list, which `writeHead` takes as it is, and always a Content-Length, so that no answer
+ * is sent chunked (a body-less 202 otherwise costs a chunked terminator nginx has to parse).
+ */
 export function writeAnswer(res: ServerResponse, answer: Answer): void {
+  const headers: string[] = [];
+  const given = answer.headers;
+  // The length is always this function's own (what the verdicts of auth-endpoint.ts name too).
+  if (given !== undefined) for (const name in given) if (name !== 'content-length') headers.push(name, given[name]!);
   if (answer.body === undefined) {
-    res.writeHead(answer.status, answer.headers).end();
+    // 204 and 304 have no body by definition, and Node sends no length for them.
+    if (answer.status !== 204 && answer.status !== 304) headers.push('content-length', '0');
+    res.writeHead(answer.status, headers).end();
   } else {
-    res.writeHead(answer.status, { ...answer.headers, 'content-length': String(Buffer.byteLength(answer.body)) }).end(answer.body);
+    headers.push('content-length', String(Buffer.byteLength(answer.body)));
+    res.writeHead(answer.status, headers).end(answer.body);
   }
 }
 

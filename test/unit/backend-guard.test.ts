@@ -28,3 +28,14 @@ test.each([
   if (refused === undefined) expect(refusal).toBeUndefined();
   else expect(refusal).toEqual({ status: 403, reason: expect.stringMatching(refused) });
 });
+
+test.each([
+  ['the last character changed', `${KEY.slice(0, -1)}${KEY.endsWith('0') ? '1' : '0'}`],
+  ['the first character changed', `${KEY.startsWith('0') ? '1' : '0'}${KEY.slice(1)}`],
+  ['upper case hex', KEY.toUpperCase()],
+  ['non-ASCII of the same length', `${KEY.slice(0, -1)}\u00e9`],
+  ['a UTF-16 character of the same length', `${KEY.slice(0, -1)}\u0161`],
+])('a key of the right length but %s is refused', (_label, given) => {
+  expect(given).toHaveLength(KEY.length);
+  expect(checkBackendRequest({ host: 'httmcp_backend', [BACKEND_KEY_HEADER]: given }, KEY, true)).toEqual({ status: 403, reason: expect.stringMatching(/backend key/) });
+});

@@ -1,0 +1,242 @@
+#!/usr/bin/env node
+// The backend's cost per quick `tools/call` (`add` on the demo server) over node:http alone, with
+// the requests written byte for byte as nginx's core sends them (captured with strace from a
+// running stack): a Streamable HTTP POST of a 2025 session (`http`), a WebSocket frame nchan
+// forwards (`ws`: POST /mcp/demo/{session}/message), and a 2026-07-28 POST (`http-2026`).
+//
+//   node bench/hotpath-http.mjs [--calls 20000] [--conc 16] [--rounds 3]
+//        [--modes http,ws,http-2026] [--dist DIR[,DIR...]] [--gc [--gc-log FILE]] [--cpu-prof DIR]
+//        [--node-flags '--max-semi-space-size=32']
+//
+// Each --dist (default: this checkout's dist/) gets its own `httmcp backend`; rounds alternate
+// the builds and the modes (A http, B http, A ws, B ws, ...), so that two builds are compared
+// in one sitting under the same neighbours. Per round: the backend's CPU (utime+stime from
+// /proc) per call; with --gc (the backend runs with --trace-gc-nvp), GCs per 1,000 calls, bytes
+// allocated and promoted per call and GC pause per call (medians over the rounds: allocation
+// does not depend on the neighbours, CPU time does); with --cpu-prof, each backend writes a V8 CPU
+// profile into DIR when it exits.
+// The load is raw sockets with prebuilt requests (one request in flight per connection, as
+// nginx's keep-alive upstream connections carry them), so the driver costs little.
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { appendFileSync, readFileSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+
+const { values: v } = parseArgs({
+  options: {
+    calls: { type: 'string', default: '20000' },
+    conc: { type: 'string', default: '16' },
+    rounds: { type: 'string', default: '3' },
+    modes: { type: 'string', default: 'http,ws,http-2026' },
+    dist: { type: 'string' },
+    gc: { type: 'boolean', default: false },
+    'cpu-prof': { type: 'string' },
+    'node-flags': { type: 'string', default: '' },
+    'gc-log': { type: 'string' },
+  },
+});
+const HERE = dirname(fileURLToPath(import.meta.url));
+// `DIR:trimmed`: send that build the headers this branch's nginx sends (no X-Forwarded-For, no
+// balance key on 2025 requests, no Sec-WebSocket-* on frames); without it, the older set.
+const dists = (v.dist ?? join(HERE, '..', 'dist')).split(',').map((d) => {
+  const [dir, headers] = d.split(':');
+  return { dir: resolve(dir), trimmed: headers === 'trimmed', label: d };
+});
+const modes = v.modes.split(',');
+const calls = Number(v.calls);
+const conc = Number(v.conc);
+const SECRET = 'x'.repeat(32);
+// What nginx adds to every upstream request (src/http/backend-guard.ts, deriveBackendKey).
+const KEY = createHash('sha256').update(`httmcp backend key\n${SECRET}`).digest('hex');
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** One keep-alive connection carrying one request at a time; answers parsed by Content-Length. */
+function connection(port) {
+  const socket = net.connect(port, '127.0.0.1');
+  socket.setNoDelay(true);
+  let buffered = Buffer.alloc(0);
+  let waiting;
+  socket.on('data', (chunk) => {
+    buffered = buffered.length ? Buffer.concat([buffered, chunk]) : chunk;
+    for (;;) {
+      const end = buffered.indexOf('\r\n\r\n');
+      if (end < 0) return;
+      const head = buffered.subarray(0, end).toString('latin1');
+      const m = /\r\ncontent-length: *(\d+)/i.exec(head);
+      let length = m ? Number(m[1]) : 0;
+      let skip = 0;
+      if (!m && /\r\ntransfer-encoding: *chunked/i.test(head)) {
+        // Only bodyless answers come chunked here (an empty last chunk): skip it.
+        const last = buffered.indexOf('0\r\n\r\n', end + 4);
+        if (last < 0) return;
+        skip = last + 5 - (end + 4);
+      }
+      if (buffered.length < end + 4 + length + skip) return;
+      const status = Number(head.slice(9, 12));
+      const body = buffered.subarray(end + 4, end + 4 + length).toString('utf8');
+      buffered = buffered.subarray(end + 4 + length + skip);
+      const done = waiting;
+      waiting = undefined;
+      done({ status, head, body });
+    }
+  });
+  const ready = new Promise((ok, fail) => {
+    socket.once('connect', ok);
+    socket.once('error', fail);
+  });
+  return {
+    ready,
+    send: (bytes) =>
+      new Promise((ok) => {
+        waiting = ok;
+        socket.write(bytes);
+      }),
+    close: () => socket.destroy(),
+  };
+}
+
+function request(path, headers, body = '') {
+  const lines = [`POST ${path} HTTP/1.1`, ...headers, `Content-Length: ${Buffer.byteLength(body)}`];
+  return `${lines.join('\r\n')}\r\n\r\n${body}`;
+}
+
+async function startBackend({ dir: dist, trimmed, label }) {
+  const port = 40000 + Math.floor(Math.random() * 20000);
+  const node = v['node-flags'].split(' ').filter(Boolean);
+  if (v.gc) node.push('--trace-gc-nvp');
+  if (v['cpu-prof']) node.push('--cpu-prof', '--cpu-prof-dir', resolve(v['cpu-prof']), '--cpu-prof-interval', '100');
+  const child = spawn(process.execPath, [...node, join(dist, 'src', 'cli', 'main.js'), 'backend', '--listen', `127.0.0.1:${port}`, '--publish-url', 'unix:/nonexistent.sock'], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, HTTMCP_SESSION_SECRET: SECRET, HTTMCP_LOG_LEVEL: 'warn' },
+  });
+  const backend = { dist: label, child, port, gcs: 0, allocated: 0, promoted: 0, pause: 0 };
+  const drop = (headers) => (trimmed ? headers.filter((h) => !/^(X-Forwarded-For|Sec-WebSocket-|X-Httmcp-Balance-Key: (?!m26))/.test(h)) : headers);
+  let partial = '';
+  child.stdout.on('data', (chunk) => {
+    const lines = (partial + chunk).split('\n');
+    partial = lines.pop();
+    for (const line of lines) {
+      if (!/ gc=/.test(line)) continue;
+      backend.gcs++;
+      // --trace-gc-nvp: bytes allocated since the last GC, promoted by this one, its pause.
+      backend.allocated += Number(/ allocated=(\d+)/.exec(line)?.[1] ?? 0);
+      backend.promoted += Number(/ promoted=(\d+)/.exec(line)?.[1] ?? 0);
+      backend.pause += Number(/ pause=([\d.]+)/.exec(line)?.[1] ?? 0);
+      if (v['gc-log']) appendFileSync(v['gc-log'], `${label} ${line}\n`);
+    }
+  });
+  for (;;) {
+    try {
+      const c = connection(port);
+      await c.ready;
+      const r = await c.send(`GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n`);
+      c.close();
+      if (r.status === 200) break;
+    } catch {}
+    await sleep(100);
+  }
+  // Sessions: a Streamable HTTP one (initialize as nginx forwards it) and a WebSocket one (the
+  // handshake's GET, then initialize as a frame).
+  const c = connection(port);
+  await c.ready;
+  const common = [`X-Httmcp-Backend-Key: ${KEY}`];
+  const init = (version) => JSON.stringify({ jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: version, capabilities: {}, clientInfo: { name: 'x', version: '1' } } });
+  const http = await c.send(request('/mcp/demo', [...common, 'X-Httmcp-Transport: http', 'Host: httmcp_backend', 'X-Forwarded-For: 127.0.0.1', 'accept: application/json, text/event-stream', 'content-type: application/json'], init('2025-06-18')));
+  const httpSession = /\r\nmcp-session-id: *([^\r]+)/i.exec(http.head)?.[1];
+  const open = await c.send(`GET /mcp/demo HTTP/1.1\r\nX-Httmcp-Backend-Key: ${KEY}\r\nX-Httmcp-Transport: websocket\r\nHost: httmcp_backend\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: ctW74uUxg7zH+AigppMmjQ==\r\nSec-WebSocket-Protocol: mcp\r\n\r\n`);
+  const wsSession = /\/_httmcp\/session\/demo\/([^?\r]+)/.exec(open.head)?.[1];
+  if (!httpSession || !wsSession) throw new Error(`no sessions: ${http.head} / ${open.head}`);
+  const wsHeaders = [...common, 'X-Httmcp-Transport: websocket', 'Host: httmcp_backend', 'Sec-WebSocket-Version: 13', 'Sec-WebSocket-Key: ctW74uUxg7zH+AigppMmjQ==', 'Sec-WebSocket-Protocol: mcp'];
+  const wsInit = await c.send(request(`/mcp/demo/${wsSession}/message`, wsHeaders, init('2025-06-18')));
+  if (wsInit.status !== 200) throw new Error(`ws initialize: ${wsInit.head}`);
+  await c.send(request(`/mcp/demo/${wsSession}/message`, wsHeaders, '{"jsonrpc":"2.0","method":"notifications/initialized"}'));
+  c.close();
+  const call = '"method":"tools/call","params":{"name":"add","arguments":{"a":1,"b":2}}}';
+  const meta = { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientCapabilities': {}, 'io.modelcontextprotocol/clientInfo': { name: 'httmcp-bench-load', version: '1.0.0' } };
+  backend.modes = {
+    http: {
+      path: '/mcp/demo',
+      headers: drop([...common, 'X-Httmcp-Transport: http', `X-Httmcp-Balance-Key: ${httpSession}`, 'Host: httmcp_backend', 'X-Forwarded-For: 127.0.0.1', 'accept: application/json, text/event-stream', 'content-type: application/json', 'mcp-protocol-version: 2025-06-18', `mcp-session-id: ${httpSession}`]),
+      body: (id) => `{"jsonrpc":"2.0","id":${id},${call}`,
+    },
+    ws: { path: `/mcp/demo/${wsSession}/message`, headers: drop(wsHeaders), body: (id) => `{"jsonrpc":"2.0","id":${id},${call}` },
+    'http-2026': {
+      path: '/mcp/demo',
+      headers: drop([...common, 'X-Httmcp-Transport: http', 'X-Httmcp-Balance-Key: m26.35ad5cc16f73237a32143bcd6bf01ed4', 'Host: httmcp_backend', 'X-Forwarded-For: 127.0.0.1', 'accept: application/json, text/event-stream', 'content-type: application/json', 'mcp-protocol-version: 2026-07-28', 'mcp-method: tools/call', 'mcp-name: add']),
+      body: (id) => `{"jsonrpc":"2.0","id":${id},"method":"tools/call","params":${JSON.stringify({ name: 'add', arguments: { a: 1, b: 2 }, _meta: meta })}}`,
+    },
+  };
+  backend.connections = Array.from({ length: conc }, () => connection(port));
+  await Promise.all(backend.connections.map((x) => x.ready));
+  return backend;
+}
+
+const ticks = (pid) => {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const a = f.slice(f.lastIndexOf(')') + 2).split(' ');
+  return Number(a[11]) + Number(a[12]);
+};
+
+let id = 1;
+async function run(backend, mode, n) {
+  const { path, headers, body } = backend.modes[mode];
+  await Promise.all(
+    backend.connections.map(async (c) => {
+      for (let i = 0; i < n / conc; i++) {
+        const r = await c.send(request(path, headers, body(id++)));
+        if (r.status !== 200 || !r.body.includes('"3"')) throw new Error(`${mode}: ${r.status} ${r.head} ${r.body.slice(0, 200)}`);
+      }
+    }),
+  );
+}
+
+const backends = [];
+for (const dist of dists) backends.push(await startBackend(dist));
+for (const b of backends) for (const mode of modes) await run(b, mode, calls / 4); // warm-up
+const figures = {};
+for (let round = 0; round < Number(v.rounds); round++) {
+  for (const mode of modes) {
+    for (const b of backends) {
+      const t0 = ticks(b.child.pid);
+      const g0 = { gcs: b.gcs, allocated: b.allocated, promoted: b.promoted, pause: b.pause };
+      const w0 = performance.now();
+      await run(b, mode, calls);
+      const cpu = ticks(b.child.pid) - t0;
+      const wall = performance.now() - w0;
+      await sleep(50); // the last --trace-gc lines
+      const f = ((figures[b.dist] ??= {})[mode] ??= { us: [], rps: [], gc_per_1k: [], alloc_kb_per_call: [], promoted_kb_per_call: [], gc_pause_us_per_call: [] });
+      f.us.push(Math.round(((cpu * 10000) / calls) * 10) / 10);
+      f.rps.push(Math.round(calls / (wall / 1000)));
+      if (v.gc) {
+        // Counted per GC, so a round's figure is whole GCs' worth: average over rounds.
+        f.gc_per_1k.push(Math.round(((b.gcs - g0.gcs) * 1000 * 10) / calls) / 10);
+        f.alloc_kb_per_call.push(Math.round((b.allocated - g0.allocated) / calls / 102.4) / 10);
+        f.promoted_kb_per_call.push(Math.round((b.promoted - g0.promoted) / calls / 102.4) / 10);
+        f.gc_pause_us_per_call.push(Math.round(((b.pause - g0.pause) * 1000 * 10) / calls) / 10);
+      }
+    }
+  }
+}
+for (const b of backends) {
+  for (const c of b.connections) c.close();
+  b.child.kill('SIGTERM');
+}
+await Promise.all(backends.map((b) => new Promise((r) => (b.child.exitCode !== null ? r() : b.child.once('exit', r)))));
+const result = { calls, conc, loadavg: os.loadavg().map((x) => Math.round(x * 100) / 100), backend_us_per_call: figures };
+process.stdout.write(JSON.stringify(result) + '\n');
+for (const [dist, byMode] of Object.entries(figures)) {
+  for (const [mode, f] of Object.entries(byMode)) {
+    const sorted = [...f.us].sort((a, b) => a - b);
+    const median = sorted.length % 2 ? sorted[(sorted.length - 1) / 2] : (sorted[sorted.length / 2 - 1] + sorted[sorted.length / 2]) / 2;
+    process.stderr.write(`${mode.padEnd(10)} ${dist.padEnd(36)} µs/call median ${median} min ${sorted[0]} (${f.us.join(' / ')})\n`);
+    if (v.gc) {
+      // Medians: a round's figures are whole GCs' worth, and a mark-compact's count can land in one.
+      const mid = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+      process.stderr.write(`${''.padEnd(48)}medians: GCs per 1k calls ${mid(f.gc_per_1k)}, allocated ${mid(f.alloc_kb_per_call)} KB/call, promoted ${mid(f.promoted_kb_per_call)} KB/call, GC pauses ${mid(f.gc_pause_us_per_call)} µs/call\n`);
+    }
+  }
+}
