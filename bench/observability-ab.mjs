@@ -93,7 +93,7 @@ try {
       const backend = r.cpu_by_pid?.[s.pid]?.cpu_us_per_call ?? null;
       const nginx = s.workers.reduce((sum, pid) => sum + (r.cpu_by_pid?.[pid]?.cpu_us_per_call ?? 0), 0);
       // backend_pct: the share of one core the backend used (near 100: it is what limits a closed loop).
-      const row = { name: s.c.name, round, rps: Math.round(r.rps), cpu: backend, nginx: Math.round(nginx * 100) / 100, backend_pct: r.cpu_by_pid?.[s.pid]?.cpu_pct ?? null, loadgen: r.loadgen_cpu_us_per_call, p50: r.p50_ms, load: os.loadavg()[0] };
+      const row = { name: s.c.name, round, rps: Math.round(r.rps), cpu: backend, nginx: Math.round(nginx * 100) / 100, backend_pct: r.cpu_by_pid?.[s.pid]?.cpu_pct ?? null, loadgen: r.loadgen_cpu_us_per_call, sse: r.sse_responses ?? 0, errors: r.errors, p50: r.p50_ms, load: os.loadavg()[0] };
       if (v['trace-gc']) {
         // GC lines come during the 2 s warm-up too: per call over both, at the run's rate.
         const calls = (Number(v.rate) > 0 ? Number(v.rate) : r.rps) * (Number(v.duration) + 2);
