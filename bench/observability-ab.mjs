@@ -5,8 +5,8 @@
 //   node bench/observability-ab.mjs --configs JSON [--transport ws] [--clients 64] [--rate 1500]
 //        [--duration 5] [--rounds 5] [--warm-rounds 0] [--trace-gc] [--pin backend=0,nginx=1]
 // --rate 0: closed loop (each client sends its next call when the last is answered).
-// --warm-rounds N: the first N rounds are run but left out of the medians (the stack started
-//   last is slow in its first round, whatever its configuration: JIT and start-up work).
+// --warm-rounds N: the first N rounds are run but left out of the medians (a freshly started
+//   stack is slow in its first round: JIT and start-up work; bench/README.md, "obsws").
 // --pin backend=0,nginx=1: taskset every stack's backend and nginx workers to those CPUs (a
 //   config's "pin": {"backend": "0", "nginx": "1"} for one stack).
 //
@@ -20,7 +20,10 @@
 //   --rate on each (order reversed every round) and reads the backend's CPU from /proc.
 //   node: arguments for the backend's Node (["--cpu-prof", "--cpu-prof-dir=/tmp/p"]...).
 // --trace-gc: every backend runs with --trace-gc; each round counts its scavenges and
-//   mark-compacts per 10,000 calls (from the lines the backend prints).
+//   mark-compacts per 10,000 calls and its GC pauses in µs per call (from the lines the backend
+//   prints). With a fixed young generation (node: ["--min-semi-space-size=16",
+//   "--max-semi-space-size=16"]) scavenges count allocation: one per 16 MB.
+// config transport: this stack's transport instead of --transport (ws and http in one sitting).
 // Prints each stack's median CPU per call (backend, and nginx's workers: the WebSocket frames
 // and the publishes go through them), GC counts when asked, and, for scraped stacks, their GC
 // and heap figures from /metrics.
@@ -108,7 +111,7 @@ try {
   const med = (xs) => { const a = [...xs].sort((x, y) => x - y); return a.length % 2 ? a[(a.length - 1) / 2] : (a[a.length / 2 - 1] + a[a.length / 2]) / 2; };
   for (const s of stacks) {
     const mine = rows.filter((r) => r.name === s.c.name && r.round >= Number(v['warm-rounds']));
-    console.log(`${s.c.name.padEnd(14)} backend cpu µs/call median ${med(mine.map((r) => r.cpu)).toFixed(1)} (${mine.map((r) => r.cpu.toFixed(1)).join(', ')}) nginx median ${med(mine.map((r) => r.nginx)).toFixed(1)} (${mine.map((r) => r.nginx.toFixed(1)).join(', ')}) rps ${mine.map((r) => r.rps).join(', ')}`);
+    console.log(`${s.c.name.padEnd(14)} backend cpu µs/call median ${med(mine.map((r) => r.cpu)).toFixed(1)} (${mine.map((r) => r.cpu.toFixed(1)).join(', ')}) nginx median ${med(mine.map((r) => r.nginx)).toFixed(1)} (${mine.map((r) => r.nginx.toFixed(1)).join(', ')}) rps median ${med(mine.map((r) => r.rps))} (${mine.map((r) => r.rps).join(', ')})`);
     if (v['trace-gc']) console.log(`${''.padEnd(14)} per 10k calls: scavenges median ${med(mine.map((r) => r.scavenges_per_10k))} (${mine.map((r) => r.scavenges_per_10k).join(', ')}), mark-compacts ${mine.map((r) => r.marks_per_10k).join(', ')}; GC µs/call median ${med(mine.map((r) => r.gc_us_per_call)).toFixed(1)} (${mine.map((r) => r.gc_us_per_call).join(', ')})`);
   }
   for (const s of stacks) {
