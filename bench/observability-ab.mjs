@@ -23,6 +23,7 @@
 //   mark-compacts per 10,000 calls and its GC pauses in µs per call (from the lines the backend
 //   prints). With a fixed young generation (node: ["--min-semi-space-size=16",
 //   "--max-semi-space-size=16"]) scavenges count allocation: one per 16 MB.
+// --count-lines REGEX: per round, the backend's output lines matching REGEX per 10,000 calls.
 // config transport: this stack's transport instead of --transport (ws and http in one sitting).
 // Prints each stack's median CPU per call (backend, and nginx's workers: the WebSocket frames
 // and the publishes go through them), GC counts when asked, and, for scraped stacks, their GC
@@ -33,7 +34,7 @@ import { spawn, execFileSync } from 'node:child_process';
 import os from 'node:os';
 import { readFileSync } from 'node:fs';
 import { spawnJson, freePort, waitInit, stopChild, childrenOf, BENCH_CLIENT_LIMIT_FLAGS, sleep, BENCH_DIR, REPO_DIR } from './scale-lib.mjs';
-const { values: v } = parseArgs({ options: { configs: { type: 'string' }, transport: { type: 'string', default: 'ws' }, clients: { type: 'string', default: '64' }, rate: { type: 'string', default: '1500' }, duration: { type: 'string', default: '5' }, rounds: { type: 'string', default: '5' }, 'trace-gc': { type: 'boolean', default: false }, pin: { type: 'string' }, 'warm-rounds': { type: 'string', default: '0' } } });
+const { values: v } = parseArgs({ options: { configs: { type: 'string' }, transport: { type: 'string', default: 'ws' }, clients: { type: 'string', default: '64' }, rate: { type: 'string', default: '1500' }, duration: { type: 'string', default: '5' }, rounds: { type: 'string', default: '5' }, 'trace-gc': { type: 'boolean', default: false }, pin: { type: 'string' }, 'warm-rounds': { type: 'string', default: '0' }, 'count-lines': { type: 'string' } } });
 const sink = createServer((req, res) => { req.resume(); req.on('end', () => res.writeHead(200, { 'content-type': 'application/json' }).end('{}')); });
 await new Promise((r) => sink.listen(0, '127.0.0.1', r));
 const ON = { HTTMCP_REQUEST_METRICS: 'on', OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${sink.address().port}`, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf', OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: '0.01' };
@@ -56,7 +57,18 @@ try {
     const workers = childrenOf(info.nginxPid).filter((pid) => {
       try { return /nginx: worker/.test(readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ')); } catch { return false; }
     });
-    const gc = { scavenge: 0, mark: 0, ms: 0 };
+    const gc = { scavenge: 0, mark: 0, ms: 0, lines: 0 };
+    if (v['count-lines']) {
+      // Lines of the backend's output matching a pattern (with a config's node: ["--trace-deopt"],
+      // `--count-lines bailout` counts deoptimizations).
+      const pattern = new RegExp(v['count-lines']);
+      let rest = '';
+      p.child.stdout.on('data', (d) => {
+        const lines = (rest + d).split('\n');
+        rest = lines.pop();
+        for (const line of lines) if (pattern.test(line)) gc.lines++;
+      });
+    }
     if (v['trace-gc']) {
       // `... Scavenge 40.1 (45.2) -> 38.0 (46.0) MB, 1.23 / 0.00 ms  (+ 5.2 ms in 34 steps ...`:
       // the pause, plus a mark-compact's incremental steps.
@@ -97,6 +109,7 @@ try {
       const nginx = s.workers.reduce((sum, pid) => sum + (r.cpu_by_pid?.[pid]?.cpu_us_per_call ?? 0), 0);
       // backend_pct: the share of one core the backend used (near 100: it is what limits a closed loop).
       const row = { name: s.c.name, round, rps: Math.round(r.rps), cpu: backend, nginx: Math.round(nginx * 100) / 100, backend_pct: r.cpu_by_pid?.[s.pid]?.cpu_pct ?? null, loadgen: r.loadgen_cpu_us_per_call, sse: r.sse_responses ?? 0, errors: r.errors, p50: r.p50_ms, load: os.loadavg()[0] };
+      if (v['count-lines']) row.lines_per_10k = Math.round(((s.gc.lines - gcBefore.lines) / ((Number(v.rate) > 0 ? Number(v.rate) : r.rps) * (Number(v.duration) + 2))) * 1e5) / 10;
       if (v['trace-gc']) {
         // GC lines come during the 2 s warm-up too: per call over both, at the run's rate.
         const calls = (Number(v.rate) > 0 ? Number(v.rate) : r.rps) * (Number(v.duration) + 2);
