@@ -52,3 +52,21 @@ function pong(port: number): Promise<boolean> {
     socket.once('error', () => resolve(false));
   });
 }
+
+/**
+ * A Redis of the enclosing `describe` (or file): started before its tests, stopped after them.
+ * A getter, because the server exists only once `beforeAll` has run.
+ */
+export function redisForSuite(): () => RedisTestServer {
+  let redis: RedisTestServer | undefined;
+  beforeAll(async () => {
+    redis = await startRedis();
+  });
+  afterAll(async () => {
+    await redis?.stop();
+  });
+  return () => {
+    if (redis === undefined) throw new Error('redisForSuite(): its Redis is only there inside a test');
+    return redis;
+  };
+}

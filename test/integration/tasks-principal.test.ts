@@ -13,7 +13,7 @@ import { z } from 'zod';
 import { hashApiKey, HTTMCP, requestAuthInfo, TASKS_EXTENSION_ID, type Stack, type StackOptions } from '../../src/index.js';
 import { principalKey } from '../../src/auth/principal.js';
 import { freePort } from '../../src/stack/stack.js';
-import { startRedis, type RedisTestServer } from '../helpers/redis.js';
+import { redisForSuite } from '../helpers/redis.js';
 import { WsClient } from '../helpers/raw-clients.js';
 import { startTestStack } from '../helpers/stack.js';
 
@@ -224,16 +224,10 @@ describe('task rounds count against the principal that created the task', () => 
 });
 
 describe('a task run again from Redis on another stack sees its principal', () => {
-  let redis: RedisTestServer;
-  beforeAll(async () => {
-    redis = await startRedis();
-  });
-  afterAll(async () => {
-    await redis?.stop();
-  });
+  const redis = redisForSuite();
 
   test('created on one stack, answered on the next: ctx.auth is alice, her scopes apply, bob never sees the task', async () => {
-    const first = await startJobsStack({ redis: redis.url, gateway: { sessionSecret: SECRET } });
+    const first = await startJobsStack({ redis: redis().url, gateway: { sessionSecret: SECRET } });
     let taskId: string;
     let narrowId: string;
     try {
@@ -244,7 +238,7 @@ describe('a task run again from Redis on another stack sees its principal', () =
       narrowId = narrow.result!['taskId'];
       await until(first.url, KEYS.alice, narrowId, (s) => s !== 'working');
       // What Redis keeps of alice: the digest her tasks are bound to, never her key or principal.
-      const redisClient = createClient({ url: redis.url });
+      const redisClient = createClient({ url: redis().url });
       await redisClient.connect();
       try {
         const dump: string[] = [];
@@ -261,7 +255,7 @@ describe('a task run again from Redis on another stack sees its principal', () =
     } finally {
       await first.stack.stop();
     }
-    const second = await startJobsStack({ redis: redis.url, gateway: { sessionSecret: SECRET } });
+    const second = await startJobsStack({ redis: redis().url, gateway: { sessionSecret: SECRET } });
     try {
       // Another principal: "not found", as for an unknown id, on get, update and cancel.
       expect((await rpc(second.url, KEYS.bob, 'tasks/get', { taskId })).error).toMatchObject({ code: -32602 });

@@ -8,7 +8,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { ProtocolError, ProtocolErrorCode } from '@modelcontextprotocol/server';
 import { z } from 'zod';
 import { HTTMCP, TASKS_EXTENSION_ID, type Stack } from '../../src/index.js';
-import { startRedis, type RedisTestServer } from '../helpers/redis.js';
+import { redisForSuite } from '../helpers/redis.js';
 import { connectClient, startTestStack } from '../helpers/stack.js';
 
 const MODERN = '2026-07-28';
@@ -162,16 +162,10 @@ describe('tasks through nginx+nchan (memory store)', () => {
 });
 
 describe('tasks in Redis outlive the stack that ran them', () => {
-  let redis: RedisTestServer;
-  beforeAll(async () => {
-    redis = await startRedis();
-  });
-  afterAll(async () => {
-    await redis?.stop();
-  });
+  const redis = redisForSuite();
 
   test('a completed task is read from the next stack; a task running when its stack stopped reads failed', async () => {
-    const first = await startTestStack({ servers: [fixtures()], redis: redis.url });
+    const first = await startTestStack({ servers: [fixtures()], redis: redis().url });
     let done: string;
     let running: string;
     try {
@@ -183,7 +177,7 @@ describe('tasks in Redis outlive the stack that ran them', () => {
     } finally {
       await first.stop();
     }
-    const second = await startTestStack({ servers: [fixtures()], redis: redis.url });
+    const second = await startTestStack({ servers: [fixtures()], redis: redis().url });
     try {
       const url = second.servers.tasks!;
       expect(await until(url, done, () => true)).toMatchObject({ status: 'completed', result: { content: [{ text: 'computed kept after 0.2s' }] } });

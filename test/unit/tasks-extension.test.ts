@@ -17,7 +17,7 @@ import { MemoryTaskStore } from '../../src/tasks/memory-store.js';
 import { RedisTaskStore } from '../../src/tasks/redis-store.js';
 import { resolveTaskSettings, type TaskSettings } from '../../src/tasks/settings.js';
 import type { TaskStore } from '../../src/tasks/store.js';
-import { startRedis, type RedisTestServer } from '../helpers/redis.js';
+import { redisForSuite } from '../helpers/redis.js';
 
 // The extension on a bare SDK v2 McpServer pinned to 2026-07-28 through the public
 // `serveStdio(factory, { transport, legacy: 'reject' })` entry, fed by a multiplexing transport
@@ -214,17 +214,11 @@ function client(backend: () => Backend, principal: string, capabilities: object 
 
 const terminal = (s: string) => ['completed', 'failed', 'cancelled'].includes(s);
 
-let redis: RedisTestServer;
-beforeAll(async () => {
-  redis = await startRedis();
-});
-afterAll(async () => {
-  await redis.stop();
-});
+const redis = redisForSuite();
 
 const stores: Array<[string, () => Promise<TaskStore>]> = [
   ['memory store', async () => new MemoryTaskStore()],
-  ['Redis store', () => RedisTaskStore.connect({ url: redis.url, prefix: `e${randomBytes(4).toString('hex')}:` })],
+  ['Redis store', () => RedisTaskStore.connect({ url: redis().url, prefix: `e${randomBytes(4).toString('hex')}:` })],
 ];
 
 describe.each(stores)('tasks extension on a pinned 2026 instance (%s)', (_name, openStore) => {
@@ -397,8 +391,8 @@ describe.each(stores)('tasks extension on a pinned 2026 instance (%s)', (_name, 
 describe('tasks across backends (Redis store)', () => {
   test('a task created on one backend is read, answered and cancelled from another; a dead backend\'s running task reads failed', async () => {
     const prefix = `m${randomBytes(4).toString('hex')}:`;
-    const storeA = await RedisTaskStore.connect({ url: redis.url, prefix });
-    const storeB = await RedisTaskStore.connect({ url: redis.url, prefix });
+    const storeA = await RedisTaskStore.connect({ url: redis().url, prefix });
+    const storeB = await RedisTaskStore.connect({ url: redis().url, prefix });
     const a = startBackend(storeA);
     const b = startBackend(storeB);
     try {
