@@ -9,3 +9,26 @@ export function envelope(client = 'raw'): Record<string, unknown> {
     'io.modelcontextprotocol/clientInfo': { name: client, version: '1.0.0' },
   };
 }
+
+/** What a 2026 POST answered: its status and the JSON-RPC reply's result or error. */
+export interface ModernReply {
+  status: number;
+  result?: Record<string, any>;
+  error?: { code: number; message: string; data?: any };
+}
+
+/**
+ * The reply to request `id` from a 2026 POST's response, whether it came as JSON or on the
+ * request's SSE stream (a request still running after the inline budget).
+ */
+export async function replyOf(response: Response, id: number | string): Promise<ModernReply> {
+  const text = await response.text();
+  const body = (response.headers.get('content-type') ?? '').includes('text/event-stream')
+    ? text
+        .split('\n')
+        .filter((line) => line.startsWith('data:'))
+        .map((line) => JSON.parse(line.slice(5)))
+        .find((message) => message.id === id)
+    : JSON.parse(text);
+  return { status: response.status, ...(body.result ? { result: body.result } : {}), ...(body.error ? { error: body.error } : {}) };
+}

@@ -13,6 +13,7 @@ import { z } from 'zod';
 import { hashApiKey, HTTMCP, requestAuthInfo, TASKS_EXTENSION_ID, type Stack, type StackOptions } from '../../src/index.js';
 import { principalKey } from '../../src/auth/principal.js';
 import { freePort } from '../../src/stack/stack.js';
+import { replyOf, type ModernReply } from '../helpers/era-2026.js';
 import { redisForSuite } from '../helpers/redis.js';
 import { WsClient } from '../helpers/raw-clients.js';
 import { startTestStack } from '../helpers/stack.js';
@@ -95,14 +96,8 @@ async function startJobsStack(options: Partial<StackOptions> = {}): Promise<{ st
   return { stack, url: `${base}/mcp/jobs` };
 }
 
-interface Reply {
-  status: number;
-  result?: Record<string, any>;
-  error?: { code: number; message: string; data?: any };
-}
-
 /** One 2026-era request with `key`, declaring the tasks extension and elicitation. */
-async function rpc(url: string, key: string, method: string, params: Record<string, unknown>): Promise<Reply> {
+async function rpc(url: string, key: string, method: string, params: Record<string, unknown>): Promise<ModernReply> {
   const name = method === 'tools/call' ? params['name'] : method.startsWith('tasks/') ? params['taskId'] : undefined;
   const id = Math.floor(Math.random() * 1e9);
   const response = await fetch(url, {
@@ -125,16 +120,11 @@ async function rpc(url: string, key: string, method: string, params: Record<stri
       },
     }),
   });
-  const text = await response.text();
-  if (response.status !== 200) return { status: response.status };
-  const body = (response.headers.get('content-type') ?? '').includes('text/event-stream')
-    ? text
-        .split('\n')
-        .filter((line) => line.startsWith('data:'))
-        .map((line) => JSON.parse(line.slice(5)))
-        .find((message) => message.id === id)
-    : JSON.parse(text);
-  return { status: response.status, ...(body.result ? { result: body.result } : {}), ...(body.error ? { error: body.error } : {}) };
+  if (response.status !== 200) {
+    await response.text();
+    return { status: response.status };
+  }
+  return replyOf(response, id);
 }
 
 async function until(url: string, key: string, taskId: string, done: (status: string) => boolean): Promise<Record<string, any>> {

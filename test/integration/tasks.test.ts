@@ -8,6 +8,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { ProtocolError, ProtocolErrorCode } from '@modelcontextprotocol/server';
 import { z } from 'zod';
 import { HTTMCP, TASKS_EXTENSION_ID, type Stack } from '../../src/index.js';
+import { replyOf, type ModernReply } from '../helpers/era-2026.js';
 import { redisForSuite } from '../helpers/redis.js';
 import { connectClient, startTestStack } from '../helpers/stack.js';
 
@@ -42,14 +43,8 @@ function fixtures(): HTTMCP {
     });
 }
 
-interface Reply {
-  status: number;
-  result?: Record<string, any>;
-  error?: { code: number; message: string; data?: any };
-}
-
 /** One 2026-era request as a client sends it: standard headers, envelope, JSON or SSE answer. */
-async function rpc(url: string, method: string, params: Record<string, unknown>, options: { authorization?: string; capabilities?: object } = {}): Promise<Reply> {
+async function rpc(url: string, method: string, params: Record<string, unknown>, options: { authorization?: string; capabilities?: object } = {}): Promise<ModernReply> {
   const name = method === 'tools/call' ? params['name'] : method.startsWith('tasks/') ? params['taskId'] : undefined;
   const id = Math.floor(Math.random() * 1e9);
   const response = await fetch(url, {
@@ -76,15 +71,7 @@ async function rpc(url: string, method: string, params: Record<string, unknown>,
       },
     }),
   });
-  const text = await response.text();
-  const body = (response.headers.get('content-type') ?? '').includes('text/event-stream')
-    ? text
-        .split('\n')
-        .filter((line) => line.startsWith('data:'))
-        .map((line) => JSON.parse(line.slice(5)))
-        .find((message) => message.id === id)
-    : JSON.parse(text);
-  return { status: response.status, ...(body.result ? { result: body.result } : {}), ...(body.error ? { error: body.error } : {}) };
+  return replyOf(response, id);
 }
 
 async function until(url: string, taskId: string, done: (status: string) => boolean, options: { authorization?: string } = {}): Promise<Record<string, any>> {
