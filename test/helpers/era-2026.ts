@@ -32,3 +32,12 @@ export async function replyOf(response: Response, id: number | string): Promise<
     : JSON.parse(text);
   return { status: response.status, ...(body.result ? { result: body.result } : {}), ...(body.error ? { error: body.error } : {}) };
 }
+
+/**
+ * A signed `requestState` with one bit of its signature changed: the next-to-last character (the
+ * last may carry unused bits) swapped for another, so the result always differs from `state`.
+ */
+export function tamperedState(state: string): string {
+  const changed = state.at(-2) === 'A' ? 'B' : 'A';
+  return `${state.slice(0, -2)}${changed}${state.slice(-1)}`;
+}

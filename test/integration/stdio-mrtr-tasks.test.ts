@@ -18,6 +18,7 @@ import { StdioClientTransport as StdioClientTransportV2 } from '@modelcontextpro
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { CreateMessageRequestSchema, ElicitRequestSchema, ListRootsRequestSchema } from '@modelcontextprotocol/sdk/types.js';
+import { tamperedState } from '../helpers/era-2026.js';
 import { TRANSPORTS_CLI } from '../helpers/nats.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -131,7 +132,7 @@ describe('MRTR and tasks over stdio', () => {
       expect(first.result).toMatchObject({ resultType: 'input_required', inputRequests: { user_name: { method: 'elicitation/create' } } });
       const state = first.result.requestState as string;
       const inputResponses = { user_name: { action: 'accept', content: { name: 'Eve' } } };
-      const tampered = await raw.request({ jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'greet', arguments: {}, inputResponses, requestState: `${state.slice(0, -2)}${state.endsWith('A') ? 'B' : 'A'}${state.slice(-1)}`, _meta: meta(capabilities) } });
+      const tampered = await raw.request({ jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'greet', arguments: {}, inputResponses, requestState: tamperedState(state), _meta: meta(capabilities) } });
       expect(tampered.error).toMatchObject({ code: -32602 });
       const ok = await raw.request({ jsonrpc: '2.0', id: 3, method: 'tools/call', params: { name: 'greet', arguments: {}, inputResponses, requestState: state, _meta: meta(capabilities) } });
       expect(ok.result).toMatchObject({ resultType: 'complete', content: [{ text: expect.stringMatching(/^Hello, Eve!/) }] });

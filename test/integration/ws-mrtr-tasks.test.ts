@@ -15,6 +15,7 @@ import { WebSocketClientTransport } from '@modelcontextprotocol/sdk/client/webso
 import { ElicitRequestSchema, ListRootsRequestSchema, CreateMessageRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 import { HTTMCP, TASKS_EXTENSION_ID, type Stack } from '../../src/index.js';
+import { tamperedState } from '../helpers/era-2026.js';
 import { MODERN } from '../helpers/era-2026.js';
 import { WsClient } from '../helpers/raw-clients.js';
 import { connectClient, startTestStack, workerCrashes } from '../helpers/stack.js';
@@ -160,7 +161,7 @@ describe('MRTR and tasks over WebSocket, through nginx+nchan', () => {
     const requestState = first.result!['requestState'] as string;
     const inputResponses = { user_name: { action: 'accept', content: { name: 'Mallory' } } };
     const before = runs.greet ?? 0;
-    const flipped = requestState.slice(0, -2) + (requestState.endsWith('A') ? 'B' : 'A') + requestState.slice(-1);
+    const flipped = tamperedState(requestState);
     const tampered = await rpc(alice, 'tools/call', { name: 'greet', arguments: {}, inputResponses, requestState: flipped });
     expect(tampered.error).toMatchObject({ code: -32602 });
     // Another principal's socket (another Authorization at the handshake) cannot use Alice's state.
