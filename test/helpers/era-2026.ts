@@ -41,3 +41,31 @@ export function tamperedState(state: string): string {
   const changed = state.at(-2) === 'A' ? 'B' : 'A';
   return `${state.slice(0, -2)}${changed}${state.slice(-1)}`;
 }
+
+/**
+ * POSTs one 2026 request as a client sends it: the standard headers (`Mcp-Name` for a tool call
+ * or a task method) and `meta` as its `_meta` envelope. The response is left for the caller to read.
+ */
+export async function postModern(
+  url: string,
+  method: string,
+  params: Record<string, unknown>,
+  meta: Record<string, unknown>,
+  authorization?: string,
+): Promise<{ response: Response; id: number }> {
+  const name = method === 'tools/call' ? params['name'] : method.startsWith('tasks/') ? params['taskId'] : undefined;
+  const id = Math.floor(Math.random() * 1e9);
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      accept: 'application/json, text/event-stream',
+      'mcp-protocol-version': MODERN,
+      'mcp-method': method,
+      ...(typeof name === 'string' ? { 'mcp-name': name } : {}),
+      ...(authorization ? { authorization } : {}),
+    },
+    body: JSON.stringify({ jsonrpc: '2.0', id, method, params: { ...params, _meta: meta } }),
+  });
+  return { response, id };
+}

@@ -13,12 +13,11 @@ import { z } from 'zod';
 import { hashApiKey, HTTMCP, requestAuthInfo, TASKS_EXTENSION_ID, type Stack, type StackOptions } from '../../src/index.js';
 import { principalKey } from '../../src/auth/principal.js';
 import { freePort } from '../../src/stack/stack.js';
-import { replyOf, type ModernReply } from '../helpers/era-2026.js';
+import { MODERN, postModern, replyOf, type ModernReply } from '../helpers/era-2026.js';
 import { redisForSuite } from '../helpers/redis.js';
 import { WsClient } from '../helpers/raw-clients.js';
 import { startTestStack } from '../helpers/stack.js';
 
-const MODERN = '2026-07-28';
 /** Shared by both stacks of a deployment: `requestState` is signed with a key derived from it. */
 const SECRET = 'a-session-secret-of-this-test-0123456789abcdef';
 
@@ -98,28 +97,7 @@ async function startJobsStack(options: Partial<StackOptions> = {}): Promise<{ st
 
 /** One 2026-era request with `key`, declaring the tasks extension and elicitation. */
 async function rpc(url: string, key: string, method: string, params: Record<string, unknown>): Promise<ModernReply> {
-  const name = method === 'tools/call' ? params['name'] : method.startsWith('tasks/') ? params['taskId'] : undefined;
-  const id = Math.floor(Math.random() * 1e9);
-  const response = await fetch(url, {
-    method: 'POST',
-    headers: {
-      'content-type': 'application/json',
-      accept: 'application/json, text/event-stream',
-      authorization: `Bearer ${key}`,
-      'mcp-protocol-version': MODERN,
-      'mcp-method': method,
-      ...(typeof name === 'string' ? { 'mcp-name': name } : {}),
-    },
-    body: JSON.stringify({
-      jsonrpc: '2.0',
-      id,
-      method,
-      params: {
-        ...params,
-        _meta: envelope(),
-      },
-    }),
-  });
+  const { response, id } = await postModern(url, method, params, envelope(), `Bearer ${key}`);
   if (response.status !== 200) {
     await response.text();
     return { status: response.status };

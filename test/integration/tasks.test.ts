@@ -8,11 +8,10 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { ProtocolError, ProtocolErrorCode } from '@modelcontextprotocol/server';
 import { z } from 'zod';
 import { HTTMCP, TASKS_EXTENSION_ID, type Stack } from '../../src/index.js';
-import { replyOf, type ModernReply } from '../helpers/era-2026.js';
+import { MODERN, postModern, replyOf, type ModernReply } from '../helpers/era-2026.js';
 import { redisForSuite } from '../helpers/redis.js';
 import { connectClient, startTestStack } from '../helpers/stack.js';
 
-const MODERN = '2026-07-28';
 
 /** Handlers of slow_compute that saw their signal abort. */
 const aborted: string[] = [];
@@ -45,32 +44,12 @@ function fixtures(): HTTMCP {
 
 /** One 2026-era request as a client sends it: standard headers, envelope, JSON or SSE answer. */
 async function rpc(url: string, method: string, params: Record<string, unknown>, options: { authorization?: string; capabilities?: object } = {}): Promise<ModernReply> {
-  const name = method === 'tools/call' ? params['name'] : method.startsWith('tasks/') ? params['taskId'] : undefined;
-  const id = Math.floor(Math.random() * 1e9);
-  const response = await fetch(url, {
-    method: 'POST',
-    headers: {
-      'content-type': 'application/json',
-      accept: 'application/json, text/event-stream',
-      'mcp-protocol-version': MODERN,
-      'mcp-method': method,
-      ...(typeof name === 'string' ? { 'mcp-name': name } : {}),
-      ...(options.authorization ? { authorization: options.authorization } : {}),
-    },
-    body: JSON.stringify({
-      jsonrpc: '2.0',
-      id,
-      method,
-      params: {
-        ...params,
-        _meta: {
-          'io.modelcontextprotocol/protocolVersion': MODERN,
-          'io.modelcontextprotocol/clientInfo': { name: 'tasks-test', version: '1.0.0' },
-          'io.modelcontextprotocol/clientCapabilities': options.capabilities ?? { extensions: { [TASKS_EXTENSION_ID]: {} }, elicitation: {} },
-        },
-      },
-    }),
-  });
+  const meta = {
+    'io.modelcontextprotocol/protocolVersion': MODERN,
+    'io.modelcontextprotocol/clientInfo': { name: 'tasks-test', version: '1.0.0' },
+    'io.modelcontextprotocol/clientCapabilities': options.capabilities ?? { extensions: { [TASKS_EXTENSION_ID]: {} }, elicitation: {} },
+  };
+  const { response, id } = await postModern(url, method, params, meta, options.authorization);
   return replyOf(response, id);
 }
 
