@@ -205,7 +205,7 @@ describe("the client's token on the way to the backends", () => {
     const edge = template.slice(0, template.indexOf('# ---------------------------------------------------------------- core'));
     const locations = edge.split(/\n {8}location /).slice(1);
     const of = (start: string) => locations.filter((l) => l.startsWith(start));
-    for (const start of ['/mcp/ {', '~ ^/_httmcp/ws/', '~ ^/_httmcp/upstream/', '~ ^/_httmcp/closed/']) {
+    for (const start of ['^~ /mcp/ {', '~ ^/_httmcp/ws/', '~ ^/_httmcp/upstream/', '~ ^/_httmcp/closed/']) {
       expect([start, of(start).length, of(start).every((l) => l.includes('${HTTMCP_BACKEND_CREDENTIAL}'))]).toEqual([start, 1, true]);
     }
     expect(of('= /_httmcp/auth {')[0]).not.toContain('${HTTMCP_BACKEND_CREDENTIAL}');
@@ -246,7 +246,7 @@ describe('per-client limits at the edge', () => {
       'limit_req zone=httmcp_client_rate burst=${HTTMCP_CLIENT_BURST} nodelay;',
     ];
     // Where requests and WebSocket handshakes enter, and nowhere else.
-    const http = /location \/mcp\/ \{([\s\S]*?)\n {8}\}/.exec(edge())?.[1] ?? '';
+    const http = /location \^~ \/mcp\/ \{([\s\S]*?)\n {8}\}/.exec(edge())?.[1] ?? '';
     const ws = /location ~ \^\/_httmcp\/ws\/[^{]*\{([\s\S]*?)\n {8}\}/.exec(edge())?.[1] ?? '';
     for (const limit of limits) {
       expect(http).toContain(limit);
@@ -279,16 +279,19 @@ describe('per-client limits at the edge', () => {
     expect(trustedProxyEntries([])).toBe('');
     expect(trustedProxyEntries(['10.0.0.0/8', '192.168.1.7', '::1', 'fd00::/8'])).toBe('10.0.0.0/8 1; 192.168.1.7 1; ::1 1; fd00::/8 1;');
     expect(template).toMatch(/geo \$httmcp_via_trusted_proxy \{\s*default\s+0;\s*\$\{HTTMCP_TRUSTED_PROXY_ENTRIES\}\s*\}/);
-    const key = /map \$httmcp_via_trusted_proxy:\$http_x_forwarded_for \$httmcp_client_key \{([^}]*)\}/.exec(template)?.[1] ?? '';
+    // Only a trusted proxy's request reaches the X-Forwarded-For map (and its regex).
+    const key = /map \$httmcp_via_trusted_proxy \$httmcp_client_key \{([^}]*)\}/.exec(template)?.[1] ?? '';
     expect(key).toMatch(/default\s+\$binary_remote_addr;/);
-    // The map's regex, as nginx (PCRE) runs it: the last address, and only after "1:".
-    const regex = new RegExp(/"~(.*)"\s+\$httmcp_forwarded;/.exec(key)![1]!.replace('(?<httmcp_forwarded>', '(?<a>'));
-    expect(regex.exec('1:203.0.113.5')?.groups?.a).toBe('203.0.113.5');
-    expect(regex.exec('1:198.51.100.7, 203.0.113.5')?.groups?.a).toBe('203.0.113.5');
-    expect(regex.exec('1:a, b,2001:db8::1 ')?.groups?.a).toBe('2001:db8::1');
-    expect(regex.exec('0:203.0.113.5')).toBeNull();
-    expect(regex.exec('1:')).toBeNull();
-    expect(regex.exec('1:203.0.113.5, unknown')).toBeNull();
+    expect(key).toMatch(/\n\s*1\s+\$httmcp_forwarded_client_key;/);
+    const forwarded = /map \$http_x_forwarded_for \$httmcp_forwarded_client_key \{([^}]*)\}/.exec(template)?.[1] ?? '';
+    expect(forwarded).toMatch(/default\s+\$binary_remote_addr;/);
+    // The map's regex, as nginx (PCRE) runs it: the last address.
+    const regex = new RegExp(/"~(.*)"\s+\$httmcp_forwarded;/.exec(forwarded)![1]!.replace('(?<httmcp_forwarded>', '(?<a>'));
+    expect(regex.exec('203.0.113.5')?.groups?.a).toBe('203.0.113.5');
+    expect(regex.exec('198.51.100.7, 203.0.113.5')?.groups?.a).toBe('203.0.113.5');
+    expect(regex.exec('a, b,2001:db8::1 ')?.groups?.a).toBe('2001:db8::1');
+    expect(regex.exec('')).toBeNull();
+    expect(regex.exec('203.0.113.5, unknown')).toBeNull();
   });
 
   test.each(['10.0.0.0/33', '::/129', 'example.com', '10.0.0.1; include /etc/passwd', '10.0.0.0/8/8', '', '1.2.3.4/'])(
