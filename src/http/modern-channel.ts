@@ -3,13 +3,16 @@ import type { Headers } from './modern-transport.js';
 
 /**
  * The header in which nginx names the key it hashed a 2026-07-28 request by (`m26.` and its
- * `$request_id`; nginx.conf.template, `$httmcp_balance_key`). nginx sets it itself, so a
- * client's own header of that name never reaches the backend.
+ * connection and request numbers; nginx.conf.template, `$httmcp_balance_key`). nginx sets it
+ * itself, so a client's own header of that name never reaches the backend.
  */
 export const BALANCE_KEY_HEADER = 'x-httmcp-balance-key';
 
-/** `m26.` and nginx's `$request_id` (32 hex digits). */
-const BALANCE_KEY = /^m26\.[0-9a-f]{32}$/;
+/**
+ * `m26.` and one part that nginx's hook location accepts in a request stream's name (its
+ * `[A-Za-z0-9_-]+`): `{connection}-{request}` now, 32 hex digits of `$request_id` before.
+ */
+const BALANCE_KEY = /^m26\.[A-Za-z0-9_-]{1,64}$/;
 
 /**
  * The nchan channel of a 2026-era request's stream: three dot-separated parts, as nginx's
