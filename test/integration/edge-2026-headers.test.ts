@@ -191,6 +191,8 @@ test('the access log names each request’s Mcp-Method and Mcp-Name, with client
   const hostile = lines.find((line) => line.includes(`x\\x22${tag}`))!;
   expect(hostile).toMatch(combined);
   expect(combined.exec(hostile)!.slice(1)).toEqual(['tools/list', `x\\x22${tag}\\x5C \\xC3\\xA9`]);
+  // One line per client request, the edge's: the core's hop (client address `unix:`) is not logged.
+  expect(lines.filter((line) => line.startsWith('unix:'))).toEqual([]);
   // The refused request is logged too, with its 400 and "-" for the headers it lacked.
   expect(lines.some((line) => /" 400 \d+ "-" "[^"]*" "-" "-"$/.test(line))).toBe(true);
 });
