@@ -1,0 +1,182 @@
+/**
+ * A 2026-07-28 refusal raised after the inline budget, through a real nginx+nchan stack: the
+ * status hold (src/http/status-hold.ts) keeps the HTTP exchange of a request that has sent
+ * nothing yet, so a late `-32021` still answers HTTP 400 as the spec requires; a request that
+ * sent progress first has its stream already, and its error arrives there; a request slower than
+ * the hold still moves to a stream nchan holds, and the backend holds nothing for it.
+ *
+ * No test depends on how fast anything runs: tools wait on gates the test opens, and the test
+ * watches the gateway's own counts (`modernHeld`, `modernStreams`) to know where a request is.
+ */
+import { setTimeout as delay } from 'node:timers/promises';
+import { z } from 'zod';
+import { HTTMCP, type Stack } from '../../src/index.js';
+import { envelope, postModern } from '../helpers/era-2026.js';
+import { startTestStack, workerCrashes } from '../helpers/stack.js';
+import { withWaitTool } from '../helpers/wait-tool.js';
+
+/** Handlers of `wait` that saw their signal abort. */
+const aborted: string[] = [];
+/** Gates the tools wait on, by tag; the test opens them. */
+const gates = new Map<string, () => void>();
+
+function gate(tag: string): Promise<void> {
+  return new Promise((resolve) => gates.set(tag, resolve));
+}
+
+function open(tag: string): void {
+  const resolve = gates.get(tag);
+  if (!resolve) throw new Error(`no tool waits on gate ${tag}`);
+  resolve();
+}
+
+function createLateServer(): HTTMCP {
+  const tag = { input: { tag: z.string() } };
+  return withWaitTool(new HTTMCP({ name: 'late', version: '1.0.0' }), aborted)
+    .tool('refuse_late', tag, async ({ tag }, ctx) => {
+      await gate(tag);
+      // The client declared no sampling: the SDK refuses the input request with -32021.
+      await ctx.sample({ messages: [{ role: 'user', content: { type: 'text', text: 'hi' } }], maxTokens: 5 });
+      return 'unreachable';
+    })
+    .tool('progress_then_refuse', tag, async ({ tag }, ctx) => {
+      await ctx.progress(1, 2, 'started');
+      await gate(tag);
+      await ctx.elicit({ message: 'Continue?', requestedSchema: { type: 'object', properties: { ok: { type: 'boolean' } } } });
+      return 'unreachable';
+    })
+    .tool('gated', tag, async ({ tag }) => {
+      await gate(tag);
+      return `opened ${tag}`;
+    });
+}
+
+async function eventually(check: () => boolean, what: string, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await delay(20);
+  }
+}
+
+/** The JSON-RPC messages of an SSE response body. */
+function events(text: string): Array<Record<string, any>> {
+  return text
+    .split('\n')
+    .filter((line) => line.startsWith('data:'))
+    .map((line) => JSON.parse(line.slice(5)));
+}
+
+describe('a long status hold (inline budget 20 ms, hold 60 s)', () => {
+  let stack: Stack;
+  let url: string;
+  const retained = () => stack.gateway.stats().retained;
+
+  beforeAll(async () => {
+    stack = await startTestStack({ servers: [createLateServer()], gateway: { inlineBudgetMs: 20, statusHoldMs: 60_000 } });
+    url = stack.servers.late!;
+  });
+
+  afterAll(async () => {
+    for (const resolve of gates.values()) resolve();
+    await stack?.stop();
+  });
+
+  test('a tool that refuses after the inline budget, before any output, answers HTTP 400 with -32021', async () => {
+    const sent = postModern(url, 'tools/call', { name: 'refuse_late', arguments: { tag: 'r1' } }, envelope('late'));
+    // Past the inline budget, still running, nothing sent: its exchange is held.
+    await eventually(() => retained().modernHeld === 1, 'the request to be held past the inline budget');
+    expect(retained()).toMatchObject({ modernInflight: 1, modernStreams: 0 });
+    open('r1');
+    const { response, id } = await sent;
+    expect(response.status).toBe(400);
+    expect(response.headers.get('content-type')).toMatch(/application\/json/);
+    const body = await response.json();
+    expect(body).toMatchObject({ id, error: { code: -32021, data: { requiredCapabilities: { sampling: {} } } } });
+    expect(retained()).toMatchObject({ modernHeld: 0, modernInflight: 0, modernStreams: 0 });
+  });
+
+  test('a tool that reports progress and then refuses has its stream already: the error arrives on it', async () => {
+    const sent = postModern(url, 'tools/call', { name: 'progress_then_refuse', arguments: { tag: 'p1' } }, { ...envelope('late'), progressToken: 'p1' });
+    // The progress moved it to its stream at once: the 200 comes before the gate opens.
+    const { response, id } = await sent;
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toMatch(/text\/event-stream/);
+    expect(retained()).toMatchObject({ modernHeld: 0, modernStreams: 1 });
+    open('p1');
+    const messages = events(await response.text());
+    expect(messages[0]).toMatchObject({ method: 'notifications/progress', params: { progressToken: 'p1', progress: 1 } });
+    expect(messages.find((message) => message.id === id)).toMatchObject({ error: { code: -32021, data: { requiredCapabilities: { elicitation: {} } } } });
+    await eventually(() => retained().modernStreams === 0, 'the finished stream to be forgotten');
+    expect(retained()).toMatchObject({ modernHeld: 0, modernInflight: 0 });
+  });
+
+  test('a client that leaves while its request is held cancels it: the handler sees its signal abort', async () => {
+    const controller = new AbortController();
+    const sent = fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/call', 'mcp-name': 'wait' },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'wait', arguments: { tag: 'held-left' }, _meta: envelope('late') } }),
+      signal: controller.signal,
+    }).catch((error: unknown) => error);
+    await eventually(() => retained().modernHeld === 1, 'the request to be held past the inline budget');
+    controller.abort();
+    await sent;
+    await eventually(() => aborted.includes('held-left'), 'the handler to see its signal abort');
+    expect(retained()).toMatchObject({ modernHeld: 0, modernInflight: 0, modernStreams: 0 });
+    expect(workerCrashes(stack)).toEqual([]);
+  });
+});
+
+describe('a short status hold (inline budget 20 ms, hold 200 ms)', () => {
+  let stack: Stack;
+  let url: string;
+  const retained = () => stack.gateway.stats().retained;
+
+  beforeAll(async () => {
+    stack = await startTestStack({ servers: [createLateServer()], gateway: { inlineBudgetMs: 20, statusHoldMs: 200 } });
+    url = stack.servers.late!;
+  });
+
+  afterAll(async () => {
+    for (const resolve of gates.values()) resolve();
+    await stack?.stop();
+  });
+
+  test('a tool slower than the hold streams its result on a stream nchan holds; the backend holds no exchange for it', async () => {
+    // The gate opens only once the stream is there, whenever the hold ends.
+    const { response, id } = await postModern(url, 'tools/call', { name: 'gated', arguments: { tag: 's1' } }, envelope('late'));
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toMatch(/text\/event-stream/);
+    expect(retained()).toMatchObject({ modernHeld: 0, modernInflight: 1, modernStreams: 1 });
+    open('s1');
+    const reply = events(await response.text()).find((message) => message.id === id);
+    expect(reply).toMatchObject({ result: { content: [{ type: 'text', text: 'opened s1' }] } });
+    await eventually(() => retained().modernStreams === 0, 'the finished stream to be forgotten');
+    expect(retained()).toMatchObject({ modernHeld: 0, modernInflight: 0 });
+  });
+
+  test('a refusal after the hold ended arrives on the stream (the status is 200 by then)', async () => {
+    const { response, id } = await postModern(url, 'tools/call', { name: 'refuse_late', arguments: { tag: 's2' } }, envelope('late'));
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toMatch(/text\/event-stream/);
+    open('s2');
+    expect(events(await response.text()).find((message) => message.id === id)).toMatchObject({ error: { code: -32021 } });
+  });
+
+  test('closing the stream of a request that outlived the hold cancels it', async () => {
+    const controller = new AbortController();
+    const response = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/call', 'mcp-name': 'wait' },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'wait', arguments: { tag: 'stream-closed' }, _meta: envelope('late') } }),
+      signal: controller.signal,
+    });
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toMatch(/text\/event-stream/);
+    controller.abort();
+    await eventually(() => aborted.includes('stream-closed'), 'the handler to see its signal abort');
+    expect(retained()).toMatchObject({ modernHeld: 0, modernInflight: 0, modernStreams: 0 });
+    expect(workerCrashes(stack)).toEqual([]);
+  });
+});
