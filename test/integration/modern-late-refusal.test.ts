@@ -45,6 +45,10 @@ function createLateServer(): HTTMCP {
       await ctx.elicit({ message: 'Continue?', requestedSchema: { type: 'object', properties: { ok: { type: 'boolean' } } } });
       return 'unreachable';
     })
+    .tool('refuse_at_once', {}, async (_args, ctx) => {
+      await ctx.sample({ messages: [{ role: 'user', content: { type: 'text', text: 'hi' } }], maxTokens: 5 });
+      return 'unreachable';
+    })
     .tool('gated', tag, async ({ tag }) => {
       await gate(tag);
       return `opened ${tag}`;
@@ -178,5 +182,37 @@ describe('a short status hold (inline budget 20 ms, hold 200 ms)', () => {
     await eventually(() => aborted.includes('stream-closed'), 'the handler to see its signal abort');
     expect(retained()).toMatchObject({ modernHeld: 0, modernInflight: 0, modernStreams: 0 });
     expect(workerCrashes(stack)).toEqual([]);
+  });
+});
+
+describe('no status hold, and an inline budget of 0 ms', () => {
+  let stack: Stack;
+  let url: string;
+
+  beforeAll(async () => {
+    stack = await startTestStack({ servers: [createLateServer()], gateway: { inlineBudgetMs: 0, statusHoldMs: 0 } });
+    url = stack.servers.late!;
+  });
+
+  afterAll(async () => {
+    await stack?.stop();
+  });
+
+  test('a question the client declared no capability for is refused in the same turn: HTTP 400 even with no budget at all', async () => {
+    // No requestState is signed for it (a thread-pool round trip the budget's timer would win).
+    for (let i = 0; i < 5; i++) {
+      const { response, id } = await postModern(url, 'tools/call', { name: 'refuse_at_once', arguments: {} }, envelope('late'));
+      expect(response.status).toBe(400);
+      expect(await response.json()).toMatchObject({ id, error: { code: -32021, data: { requiredCapabilities: { sampling: {} } } } });
+    }
+  });
+
+  test('the same question from a client that declared sampling still gets input_required with a signed state', async () => {
+    const { response, id } = await postModern(url, 'tools/call', { name: 'refuse_at_once', arguments: {} }, { ...envelope('late'), 'io.modelcontextprotocol/clientCapabilities': { sampling: {} } });
+    const messages = (response.headers.get('content-type') ?? '').includes('text/event-stream') ? events(await response.text()) : [await response.json()];
+    expect(response.status).toBe(200);
+    const reply = messages.find((message) => message.id === id);
+    expect(reply).toMatchObject({ result: { resultType: 'input_required', inputRequests: { 'sample-1': { method: 'sampling/createMessage' } } } });
+    expect(typeof reply!.result.requestState).toBe('string');
   });
 });
