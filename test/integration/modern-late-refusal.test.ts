@@ -71,13 +71,13 @@ function events(text: string): Array<Record<string, any>> {
     .map((line) => JSON.parse(line.slice(5)));
 }
 
-describe('a long status hold (inline budget 20 ms, hold 60 s)', () => {
+describe('a long status hold (inline budget 20 ms, hold 60 s, one held at a time)', () => {
   let stack: Stack;
   let url: string;
   const retained = () => stack.gateway.stats().retained;
 
   beforeAll(async () => {
-    stack = await startTestStack({ servers: [createLateServer()], gateway: { inlineBudgetMs: 20, statusHoldMs: 60_000 } });
+    stack = await startTestStack({ servers: [createLateServer()], gateway: { inlineBudgetMs: 20, statusHoldMs: 60_000, statusHoldMax: 1 } });
     url = stack.servers.late!;
   });
 
@@ -111,6 +111,25 @@ describe('a long status hold (inline budget 20 ms, hold 60 s)', () => {
     const messages = events(await response.text());
     expect(messages[0]).toMatchObject({ method: 'notifications/progress', params: { progressToken: 'p1', progress: 1 } });
     expect(messages.find((message) => message.id === id)).toMatchObject({ error: { code: -32021, data: { requiredCapabilities: { elicitation: {} } } } });
+    await eventually(() => retained().modernStreams === 0, 'the finished stream to be forgotten');
+    expect(retained()).toMatchObject({ modernHeld: 0, modernInflight: 0 });
+  });
+
+  test('past the most held at once, a request moves to its stream at the inline budget as before', async () => {
+    const first = postModern(url, 'tools/call', { name: 'gated', arguments: { tag: 'm1' } }, envelope('late'));
+    await eventually(() => retained().modernHeld === 1, 'the first request to be held');
+    // The hold is full: the second one gets its stream (200) while the first is still held.
+    const second = await postModern(url, 'tools/call', { name: 'gated', arguments: { tag: 'm2' } }, envelope('late'));
+    expect(second.response.status).toBe(200);
+    expect(second.response.headers.get('content-type')).toMatch(/text\/event-stream/);
+    expect(retained()).toMatchObject({ modernHeld: 1, modernInflight: 2, modernStreams: 1 });
+    open('m1');
+    open('m2');
+    const held = await first;
+    expect(held.response.status).toBe(200);
+    expect(held.response.headers.get('content-type')).toMatch(/application\/json/);
+    expect(await held.response.json()).toMatchObject({ id: held.id, result: { content: [{ text: 'opened m1' }] } });
+    expect(events(await second.response.text()).find((message) => message.id === second.id)).toMatchObject({ result: { content: [{ text: 'opened m2' }] } });
     await eventually(() => retained().modernStreams === 0, 'the finished stream to be forgotten');
     expect(retained()).toMatchObject({ modernHeld: 0, modernInflight: 0 });
   });
