@@ -1,9 +1,15 @@
+/**
+ * Longest status hold accepted: well below nginx's `proxy_read_timeout` (60 s) on the backend
+ * hop, which would otherwise answer 504 for a request still held.
+ */
+export const MAX_STATUS_HOLD_MS = 30_000;
+
 /** Tunables of a {@link StatusHold}. */
 export interface StatusHoldOptions {
   /**
    * How long, from its arrival, a 2026-era request that has sent nothing yet may keep its HTTP
-   * exchange open so that a refusal still gets its HTTP status (default 1000 ms). At most the
-   * inline budget (0 included) turns the hold off.
+   * exchange open so that a refusal still gets its HTTP status (default 1000 ms, at most
+   * {@link MAX_STATUS_HOLD_MS}). At most the inline budget (0 included) turns the hold off.
    */
   holdMs?: number;
   /** Most requests held past the inline budget at once, over every server of the process (default 256). */
@@ -33,6 +39,12 @@ export class StatusHold {
   constructor(options: StatusHoldOptions = {}) {
     this.holdMs = options.holdMs ?? 1000;
     this.maxHeld = options.maxHeld ?? 256;
+    if (!(this.holdMs >= 0 && this.holdMs <= MAX_STATUS_HOLD_MS)) {
+      throw new RangeError(`the status hold (HTTMCP_STATUS_HOLD_MS) must be 0 to ${MAX_STATUS_HOLD_MS} ms, got ${this.holdMs}`);
+    }
+    if (!(Number.isInteger(this.maxHeld) && this.maxHeld >= 0)) {
+      throw new RangeError(`HTTMCP_STATUS_HOLD_MAX must be a whole number, got ${this.maxHeld}`);
+    }
   }
 
   /** Requests held past the inline budget now (for `/healthz` and tests). */

@@ -71,13 +71,13 @@ function events(text: string): Array<Record<string, any>> {
     .map((line) => JSON.parse(line.slice(5)));
 }
 
-describe('a long status hold (inline budget 20 ms, hold 60 s, one held at a time)', () => {
+describe('a long status hold (inline budget 20 ms, hold 30 s, one held at a time)', () => {
   let stack: Stack;
   let url: string;
   const retained = () => stack.gateway.stats().retained;
 
   beforeAll(async () => {
-    stack = await startTestStack({ servers: [createLateServer()], gateway: { inlineBudgetMs: 20, statusHoldMs: 60_000, statusHoldMax: 1 } });
+    stack = await startTestStack({ servers: [createLateServer()], gateway: { inlineBudgetMs: 20, statusHoldMs: 30_000, statusHoldMax: 1 } });
     url = stack.servers.late!;
   });
 
