@@ -228,7 +228,9 @@ describe('no status hold, and an inline budget of 0 ms', () => {
 
   test('the same question from a client that declared sampling still gets input_required with a signed state', async () => {
     const { response, id } = await postModern(url, 'tools/call', { name: 'refuse_at_once', arguments: {} }, { ...envelope('late'), 'io.modelcontextprotocol/clientCapabilities': { sampling: {} } });
-    const messages = (response.headers.get('content-type') ?? '').includes('text/event-stream') ? events(await response.text()) : [await response.json()];
+    const messages: Array<Record<string, any>> = (response.headers.get('content-type') ?? '').includes('text/event-stream')
+      ? events(await response.text())
+      : [(await response.json()) as Record<string, any>];
     expect(response.status).toBe(200);
     const reply = messages.find((message) => message.id === id);
     expect(reply).toMatchObject({ result: { resultType: 'input_required', inputRequests: { 'sample-1': { method: 'sampling/createMessage' } } } });
