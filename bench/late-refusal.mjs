@@ -3,7 +3,7 @@
  * Whether a 2026-07-28 refusal keeps its HTTP 400 when the inline budget is missed (the late2026
  * lane): starts a stack per build with the `everything` server, runs the official conformance
  * scenario `server-stateless` (0.2.0-alpha.12, `--spec-version 2026-07-28`) several times and
- * counts its FAILURE checks and the outcome of `sep-2575-missing-capability-http-400`.
+ * counts its FAILURE and WARNING checks and the outcome of `sep-2575-missing-capability-http-400`.
  *
  * A tiny inline budget (`--budget 1`) stands in for a loaded machine: the budget's timer then
  * wins against anything that leaves the current turn (a thread-pool HMAC, I/O).
@@ -49,7 +49,7 @@ for (const root of values.roots.split(',').map((r) => resolve(r))) {
       );
       for (const dir of readdirSync(out)) {
         for (const check of JSON.parse(readFileSync(join(out, dir, 'checks.json'), 'utf8'))) {
-          if (check.status !== 'FAILURE' && check.id !== 'sep-2575-missing-capability-http-400') continue;
+          if (check.status !== 'FAILURE' && check.status !== 'WARNING' && check.id !== 'sep-2575-missing-capability-http-400') continue;
           const key = `${check.id} ${check.status}`;
           tally[key] = (tally[key] ?? 0) + 1;
         }
