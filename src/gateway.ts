@@ -3,6 +3,7 @@ import type { Logger } from './log.js';
 import { createLogger } from './log.js';
 import { NchanPublisher } from './nchan/publisher.js';
 import { ModernEndpoint, type ModernEndpointOptions } from './http/modern.js';
+import { StatusHold } from './http/status-hold.js';
 import { openTaskStore, resolveTaskSettings, TASK_STORE_SETTING, taskSettingsFromEnv, type TaskSettings } from './tasks/settings.js';
 import type { TaskStore } from './tasks/store.js';
 import { MultiRound } from './mrtr/multi-round.js';
@@ -49,6 +50,15 @@ export interface GatewayOptions {
   principal?: (headers: Record<string, string | string[] | undefined>) => string;
   /** See {@link SessionHubOptions.inlineBudgetMs} (`HTTMCP_INLINE_BUDGET_MS`). */
   inlineBudgetMs?: number;
+  /**
+   * How long from its arrival a 2026-era POST that has sent nothing yet keeps its HTTP exchange
+   * past the inline budget, so that a refusal raised meanwhile still gets its HTTP 4xx
+   * (`HTTMCP_STATUS_HOLD_MS`, default 1000; at most the inline budget turns it off). See
+   * {@link StatusHold}.
+   */
+  statusHoldMs?: number;
+  /** Most 2026-era POSTs held so at once in this process (`HTTMCP_STATUS_HOLD_MAX`, default 256); the rest move to their stream at the inline budget. */
+  statusHoldMax?: number;
   /** Largest client message in bytes (`HTTMCP_MAX_MESSAGE`, default 4 MiB). */
   maxMessageBytes?: number;
   /** Largest reply answered inline; keep below nginx's subrequest_output_buffer_size. */
@@ -147,6 +157,8 @@ export class Gateway {
   private tasks: TaskStore | undefined;
   private resolvedTaskSettings: TaskSettings | undefined;
   private readonly moderns = new Set<ModernEndpoint>();
+  /** The status hold every server's 2026 path shares (one bound for the process). */
+  private readonly statusHold: StatusHold;
   /** Trusted principal headers already decoded (authentication on). */
   private readonly principals = new BoundedMap<string, Principal>(10_000);
   private static instance: Gateway | undefined;
@@ -168,6 +180,10 @@ export class Gateway {
       ...(options.publishTimeoutMs === undefined ? {} : { timeoutMs: options.publishTimeoutMs }),
     });
     this.maxMessageBytes = options.maxMessageBytes ?? 4 * 1024 * 1024;
+    this.statusHold = new StatusHold({
+      ...(options.statusHoldMs === undefined ? {} : { holdMs: options.statusHoldMs }),
+      ...(options.statusHoldMax === undefined ? {} : { maxHeld: options.statusHoldMax }),
+    });
     this.auth = options.auth === undefined || options.auth instanceof Authenticator ? options.auth : new Authenticator(options.auth);
     this.quota = this.auth ? new PrincipalQuota(options.principalQuota) : undefined;
     this.principal =
@@ -212,6 +228,10 @@ export class Gateway {
     if (secret) options.sessionSecret = secret;
     const budget = number('HTTMCP_INLINE_BUDGET_MS');
     if (budget !== undefined) options.inlineBudgetMs = budget;
+    const hold = number('HTTMCP_STATUS_HOLD_MS');
+    if (hold !== undefined) options.statusHoldMs = hold;
+    const holdMax = number('HTTMCP_STATUS_HOLD_MAX');
+    if (holdMax !== undefined) options.statusHoldMax = holdMax;
     const maxMessage = number('HTTMCP_MAX_MESSAGE');
     if (maxMessage !== undefined) options.maxMessageBytes = maxMessage;
     const publishTimeout = number('HTTMCP_PUBLISH_TIMEOUT_MS');
@@ -305,6 +325,7 @@ export class Gateway {
       publisher: this.publisher,
       logger: this.logger,
       limits: this.limits,
+      statusHold: this.statusHold,
       ...(inlineBudgetMs === undefined ? {} : { inlineBudgetMs }),
       ...(inlineReplyMax === undefined ? {} : { inlineReplyMax }),
       ...(livenessIntervalMs === undefined ? {} : { livenessIntervalMs }),
@@ -407,6 +428,8 @@ export class Gateway {
     // 2026-era requests: all a server keeps for them lives from arrival to reply.
     retained.modernInflight = 0;
     retained.modernStreams = 0;
+    // 2026-era POSTs whose exchange is held past the inline budget (the status hold).
+    retained.modernHeld = this.statusHold.held;
     for (const modern of this.moderns) {
       inflight += modern.inflight;
       retained.modernInflight += modern.inflight;

@@ -9,7 +9,7 @@ import { TOO_LARGE } from './io.js';
 import { nestsDeeperThan } from '../util/json-depth.js';
 import { missingScopes, Scopes } from '../server/scopes.js';
 import { PROTOCOL_VERSION_META_KEY, type InboundLadderRejection } from '@modelcontextprotocol/server';
-import { MODERN_PROTOCOL_VERSIONS, type ModernEndpoint } from './modern.js';
+import { MODERN_PROTOCOL_VERSIONS, type ClientExchange, type ModernEndpoint } from './modern.js';
 import { SocketEras } from './socket-era.js';
 import type { QuotaRefusal } from '../auth/principal-quota.js';
 import type { OpenCounter } from '../observability/open-counts.js';
@@ -188,7 +188,11 @@ export class NchanEndpoint {
     }
   }
 
-  async post(headers: Headers, body: string): Promise<Answer> {
+  /**
+   * A POST on the server's URL. `exchange` (the node response) lets a 2026-era request whose
+   * status is held past the inline budget be cancelled when its client leaves meanwhile.
+   */
+  async post(headers: Headers, body: string, exchange?: ClientExchange): Promise<Answer> {
     if (!accepts(headers, 'application/json') || !accepts(headers, 'text/event-stream')) {
       return httpError(406, 'Not Acceptable: Accept must list application/json and text/event-stream');
     }
@@ -196,7 +200,7 @@ export class NchanEndpoint {
       return httpError(415, 'Unsupported Media Type: Content-Type must be application/json');
     }
     if (this.modern && claimsModernEra(headers, body)) {
-      const served = await this.postModern(this.modern, headers, body);
+      const served = await this.postModern(this.modern, headers, body, exchange);
       if (served) return served;
     }
     const refusal = unsupportedVersion(headers) ?? this.unauthenticated(headers);
@@ -238,7 +242,7 @@ export class NchanEndpoint {
    * envelope's `io.modelcontextprotocol/protocolVersion`, the header only cross-checked).
    * Undefined when it is 2025-era traffic after all, which then takes the session path.
    */
-  private async postModern(modern: ModernEndpoint, headers: Headers, body: string): Promise<Answer | undefined> {
+  private async postModern(modern: ModernEndpoint, headers: Headers, body: string, exchange: ClientExchange | undefined): Promise<Answer | undefined> {
     const refusal = this.unauthenticated(headers);
     if (refusal) return refusal;
     if (nestsDeeperThan(body, this.gateway.limits.jsonDepth)) return this.tooDeep(false);
@@ -254,7 +258,7 @@ export class NchanEndpoint {
     if (route.kind === 'reject') return rejection(route, parsed);
     const forbidden = this.gateway.auth && this.scopes?.size ? this.insufficientScope(headers, body) : undefined;
     if (forbidden) return forbidden;
-    return modern.post(headers, route, this.gateway.principal(headers), this.gateway.verifiedPrincipal(headers));
+    return modern.post(headers, route, this.gateway.principal(headers), this.gateway.verifiedPrincipal(headers), exchange);
   }
 
   /** GET and DELETE belong to 2025 sessions: a 2026-era client has no use for them (405). */

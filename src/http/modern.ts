@@ -25,6 +25,7 @@ import { EntryShortcut } from './entry-shortcut.js';
 import { ModernClassifier } from './modern-classify.js';
 import { isModernChannel, modernChannel } from './modern-channel.js';
 import { MultiplexTransport, servedBy, type ExchangeSink, type Headers } from './modern-transport.js';
+import { StatusHold } from './status-hold.js';
 
 /** Protocol revisions served on the 2026-era (per-request envelope) path. */
 export const MODERN_PROTOCOL_VERSIONS: readonly string[] = ['2026-07-28'];
@@ -57,6 +58,15 @@ const REFUSAL_STATUS: Readonly<Record<number, number>> = {
   [HEADER_MISMATCH]: 400,
 };
 
+/**
+ * The HTTP exchange a 2026 POST came on (node's `ServerResponse`), watched while its status is
+ * held past the inline budget: its client (nginx, for its own client) may leave meanwhile.
+ */
+export interface ClientExchange {
+  once(event: 'close', listener: () => void): unknown;
+  off(event: 'close', listener: () => void): unknown;
+}
+
 /** Who sent a 2026-era request and how, for handlers of {@link ModernEndpoint.hooks}. */
 export interface ModernRequest {
   /** The request as the client sent it (its own id). */
@@ -86,6 +96,12 @@ export interface ModernEndpointOptions {
   limits: BackendLimits;
   /** How long a request may run before its reply moves to an nchan-held stream (default 50 ms). */
   inlineBudgetMs?: number;
+  /**
+   * How much longer a request that has sent nothing yet keeps its HTTP exchange, so that a late
+   * refusal still gets its HTTP status (see {@link StatusHold}; shared by the servers of a
+   * gateway). Default: 1000 ms from arrival, at most 256 held, for this endpoint alone.
+   */
+  statusHold?: StatusHold;
   /** Largest reply answered inline; larger ones go through the stream (default 60 KiB). */
   inlineReplyMax?: number;
   /** Largest message published at all; a larger reply becomes a JSON-RPC error (default 8 MiB). */
@@ -113,9 +129,10 @@ export interface ModernEndpointOptions {
  * exchanges at once. Before delivery this checks what the entry cannot: the claimed version
  * (a pinned instance serves an unknown one as 2026), the standard headers against the body,
  * and methods the 2026 era removed. A reply ready within the inline budget is answered as JSON;
- * a request still running after it, or that sends progress or a log message first, moves to
- * an SSE stream nchan holds (460 + `X-Httmcp-Stream`, as slow 2025 requests do), where the rest
- * is published. Closing that stream cancels the request.
+ * a request that sends progress or a log message first, or is still running after the inline
+ * budget and then after the status hold ({@link StatusHold}: a refusal raised meanwhile still
+ * gets its HTTP 4xx), moves to an SSE stream nchan holds (460 + `X-Httmcp-Stream`, as slow 2025
+ * requests do), where the rest is published. Closing that stream cancels the request.
  */
 export class ModernEndpoint {
   /** Methods served by a hook instead of the instance (see {@link MethodHook}). */
@@ -129,6 +146,8 @@ export class ModernEndpoint {
   private readonly logger: Logger;
   private readonly limits: BackendLimits;
   private readonly inlineBudgetMs: number;
+  /** @internal */
+  readonly statusHold: StatusHold;
   private readonly inlineReplyMax: number;
   private readonly publishMax: number;
   private readonly livenessIntervalMs: number;
@@ -154,6 +173,7 @@ export class ModernEndpoint {
     this.logger = options.logger;
     this.limits = options.limits;
     this.inlineBudgetMs = options.inlineBudgetMs ?? 50;
+    this.statusHold = options.statusHold ?? new StatusHold();
     this.inlineReplyMax = options.inlineReplyMax ?? 60 * 1024;
     this.publishMax = options.publishMax ?? 8 * 1024 * 1024;
     this.livenessIntervalMs = options.livenessIntervalMs ?? 10_000;
@@ -203,9 +223,10 @@ export class ModernEndpoint {
 
   /**
    * Serves one POST the classifier routed to the modern era. Never throws for bad client
-   * input: that is a JSON-RPC error with the request's id and the spec's HTTP status.
+   * input: that is a JSON-RPC error with the request's id and the spec's HTTP status. With
+   * `exchange`, a client that leaves while the request's status is held cancels the request.
    */
-  async post(headers: Headers, route: InboundModernRoute, principal: string, auth: Principal | undefined): Promise<Answer> {
+  async post(headers: Headers, route: InboundModernRoute, principal: string, auth: Principal | undefined, exchange?: ClientExchange): Promise<Answer> {
     if (route.messageKind === 'notification') {
       // 2026 clients cancel by closing the request's stream; their ids mean nothing across
       // clients, so a notification has nothing to act on here.
@@ -236,10 +257,10 @@ export class ModernEndpoint {
       return errorAnswer(200, request.id, error.code, error.message, error.data);
     }
     return new Promise<Answer>((resolve) => {
-      const stream = new RequestStream(this, resolve, principal, headers);
+      const stream = new RequestStream(this, resolve, principal, headers, exchange);
       const authInfo = auth ? authInfoOfRequest(auth, credentialOf(headers)) : undefined;
       stream.internal = this.mux.deliver(request, { id: request.id, principal, headers: handlerHeaders(headers, auth), auth, authInfo, sink: stream });
-      stream.arm(this.inlineBudgetMs);
+      stream.arm(this.inlineBudgetMs, this.statusHold);
     });
   }
 
@@ -457,18 +478,51 @@ class RequestStream implements ExchangeSink {
   private left = false;
   /** Publishes of this request's stream, in order; none for a request answered inline. */
   private chain: Promise<void> | undefined;
+  /** The status hold's slot, while the exchange is held past the inline budget. */
+  private hold: StatusHold | undefined;
+  /** Cancels the request when its client leaves while it is held (bound once, on the first hold). */
+  private onLeft: (() => void) | undefined;
 
   constructor(
     private readonly owner: ModernEndpoint,
     resolve: (answer: Answer) => void,
     readonly principal: string,
     private readonly headers: Headers,
+    private readonly exchange: ClientExchange | undefined,
   ) {
     this.pending = resolve;
   }
 
-  arm(budgetMs: number): void {
-    if (this.pending && !this.done) this.timer = setTimeout(() => this.release(), budgetMs);
+  arm(budgetMs: number, hold: StatusHold): void {
+    if (this.pending && !this.done) this.timer = setTimeout(() => this.budgetSpent(budgetMs, hold), budgetMs);
+  }
+
+  /**
+   * The inline budget ran out and the request has sent nothing: it keeps its exchange until its
+   * first output or the end of the status hold (a refusal then still gets its HTTP status), or
+   * moves to its stream now when the hold is off or full.
+   */
+  private budgetSpent(budgetMs: number, hold: StatusHold): void {
+    if (!this.pending || !hold.take(budgetMs)) return this.release();
+    this.hold = hold;
+    if (this.exchange) this.exchange.once('close', (this.onLeft ??= () => this.clientLeft()));
+    this.timer = setTimeout(() => this.release(), hold.holdMs - budgetMs);
+  }
+
+  /** The client left while the request was held: its exchange is gone, so is the request. */
+  private clientLeft(): void {
+    if (!this.hold) return;
+    this.unhold();
+    this.pending = undefined;
+    this.cancel('the client left before the request answered');
+  }
+
+  /** Gives back the status hold's slot, if the request holds one. */
+  private unhold(): void {
+    if (!this.hold) return;
+    this.hold.give();
+    this.hold = undefined;
+    if (this.exchange && this.onLeft) this.exchange.off('close', this.onLeft);
   }
 
   event(body: string): void {
@@ -487,6 +541,7 @@ class RequestStream implements ExchangeSink {
     const pending = this.pending;
     if (pending && fitsIn(body, limits.inline)) {
       clearTimeout(this.timer);
+      this.unhold();
       this.pending = undefined;
       const status = errorCode === undefined ? 200 : (REFUSAL_STATUS[errorCode] ?? 200);
       pending({ status, headers: { 'content-type': 'application/json' }, body });
@@ -506,6 +561,7 @@ class RequestStream implements ExchangeSink {
     this.done = true;
     this.left = true;
     clearTimeout(this.timer);
+    this.unhold();
     this.owner.finished(this);
     this.owner.cancelInternal(this.internal, reason);
     const pending = this.pending;
@@ -519,6 +575,7 @@ class RequestStream implements ExchangeSink {
     const pending = this.pending;
     if (!pending) return;
     clearTimeout(this.timer);
+    this.unhold();
     this.pending = undefined;
     this.channel = modernChannel(this.headers);
     this.owner.streamOpened(this, this.channel);

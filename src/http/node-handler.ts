@@ -77,7 +77,7 @@ export function createBackendHandler(servers: HTTMCP[], gateway: Gateway, consol
         case 'POST':
           return void answer(res, async () => {
             const body = await readBody(req, endpoint.maxMessageBytes);
-            return body === TOO_LARGE ? endpoint.tooLarge(false) : endpoint.post(req.headers, body);
+            return body === TOO_LARGE ? endpoint.tooLarge(false) : endpoint.post(req.headers, body, res);
           }, onError);
         default:
           return writeAnswer(res, { status: 405, headers: { allow: 'GET, POST, DELETE' } });

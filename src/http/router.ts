@@ -26,7 +26,7 @@ export function createNchanRouter(endpoint: NchanEndpoint, backendKey: string): 
   router.post(base, (req, res) =>
     answer(res, async () => {
       const body = await readBody(req, endpoint.maxMessageBytes);
-      return body === TOO_LARGE ? endpoint.tooLarge(false) : endpoint.post(req.headers, body);
+      return body === TOO_LARGE ? endpoint.tooLarge(false) : endpoint.post(req.headers, body, res);
     }, log),
   );
   router.post(`${base}/:session/message`, (req, res) =>

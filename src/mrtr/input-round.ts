@@ -1,10 +1,12 @@
 import {
+  CLIENT_CAPABILITIES_META_KEY,
   inputRequired,
   isSpecType,
   ProtocolError,
   ProtocolErrorCode,
   type InputRequest,
   type InputRequiredResult,
+  type ClientCapabilities,
   type InputResponse,
   type ServerContext,
 } from '@modelcontextprotocol/server';
@@ -26,6 +28,13 @@ const ANSWER_SHAPES: Record<InputRequest['method'], (response: unknown) => boole
   'elicitation/create': (response) => isSpecType.ElicitResult(response),
   'sampling/createMessage': (response) => isSpecType.CreateMessageResult(response) || isSpecType.CreateMessageResultWithTools(response),
   'roots/list': (response) => isSpecType.ListRootsResult(response),
+};
+
+/** The capability a client must declare for each kind of question (its top-level key). */
+const CAPABILITY: Record<InputRequest['method'], keyof ClientCapabilities> = {
+  'elicitation/create': 'elicitation',
+  'sampling/createMessage': 'sampling',
+  'roots/list': 'roots',
 };
 
 /**
@@ -119,6 +128,12 @@ export class InputRound {
     } catch (error) {
       if (this.pending === undefined) throw error;
     }
+    const inputRequests = Object.fromEntries(this.pending ?? []);
+    // A question whose capability the client did not declare at all is refused by the SDK
+    // (-32021) whatever the state says. Without a state to sign (a thread-pool round trip) the
+    // refusal leaves in the same turn, within the inline budget, so it keeps its HTTP 400 on a
+    // loaded machine too (src/http/status-hold.ts says why that matters).
+    if (this.undeclared(inputRequests)) return inputRequired({ inputRequests });
     const answers = Object.fromEntries(this.answered ?? []);
     const bytes = Buffer.byteLength(JSON.stringify(answers), 'utf8');
     if (bytes > this.maxCarriedBytes) {
@@ -128,9 +143,15 @@ export class InputRound {
       );
     }
     return inputRequired({
-      inputRequests: Object.fromEntries(this.pending ?? []),
+      inputRequests,
       requestState: await this.states.mint({ v: 1, answers }, this.ctx),
     });
+  }
+
+  /** Whether some question needs a capability the request's client declared nothing of. */
+  private undeclared(requests: Record<string, InputRequest>): boolean {
+    const declared = (this.ctx.mcpReq.envelope as Record<string, unknown> | undefined)?.[CLIENT_CAPABILITIES_META_KEY] as ClientCapabilities | undefined;
+    return Object.values(requests).some((request) => declared?.[CAPABILITY[request.method]] === undefined);
   }
 
   private lookup(key: string, request: InputRequest): InputResponse | undefined {

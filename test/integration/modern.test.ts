@@ -36,7 +36,9 @@ describe('2026-07-28 requests through nginx+nchan', () => {
   const clients: Client[] = [];
 
   beforeAll(async () => {
-    stack = await startTestStack({ servers: [createDemoServer(), createProbeServer()] });
+    // A status hold shorter than the slow tools below, so their results travel on nchan-held
+    // streams (modern-late-refusal.test.ts covers the hold itself).
+    stack = await startTestStack({ servers: [createDemoServer(), createProbeServer()], gateway: { statusHoldMs: 100 } });
     url = stack.servers.demo!;
     probe = stack.servers.probe!;
   });
