@@ -11,7 +11,8 @@
 // The patterns are those found on the backend's request path (bench/README.md, "gcroots"):
 // an object literal with a getter closing over the call (httmcp's handler context until then),
 // the same as a class getter, a failed zod safeParse (the SDK's message classifier fails two
-// per inbound request), the SDK's per-request AbortController, and AbortSignal.any.
+// per inbound request), the SDK's per-request AbortController, AbortSignal.any, and a WeakMap
+// entry keyed by a per-call object (auth and tracing keep some).
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -30,6 +31,7 @@ const PATTERNS = {
     controller.signal.addEventListener('abort', () => graph.length);
   },
   'abort-signal-any': (graph) => AbortSignal.any([new AbortController().signal]).addEventListener('abort', () => graph.length),
+  'weakmap-entry-per-call': (graph) => byCall.set({ id: 1 }, graph),
   'zod-failed-safeParse': (graph) => schema.safeParse({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { graph } }).success,
   'zod-passed-safeParse': (graph) => schema.safeParse({ jsonrpc: '2.0', id: 1, result: { graph } }).success,
 };
@@ -46,6 +48,7 @@ class Holder {
 }
 
 let schema;
+const byCall = new WeakMap();
 
 async function child(name, calls) {
   const { z } = await import('zod');
