@@ -33,6 +33,7 @@ import type { ModernEndpoint } from '../http/modern.js';
 import type { InputRound } from '../mrtr/input-round.js';
 import type { MultiRound } from '../mrtr/multi-round.js';
 import { inputMethods, runInRound } from './input.js';
+import { HandlerContext, ResourceHandlerContext, type ContextFields, type ContextSources } from './handler-context.js';
 import { BoundedMap } from '../util/bounded-map.js';
 import { Subscriptions } from './subscriptions.js';
 import { toPromptResult, toResourceResult, toToolResult } from './content.js';
@@ -45,6 +46,7 @@ import type { Tasks, TaskSupport } from '../tasks/extension.js';
 import { tasksForModern } from '../tasks/modern-tasks.js';
 import type {
   Context,
+  ResourceContext,
   Definition,
   PromptHandler,
   PromptOptions,
@@ -456,6 +458,16 @@ export class HTTMCP {
 
   /** @internal Builds the context handed to handlers of `server` (`round`: see {@link inputRound}). */
   context(extra: Extra, server: McpServer, tool?: string, round?: InputRound): Context {
+    return this.buildContext(extra, server, tool, round, undefined);
+  }
+
+  /** @internal The context of a read of resource `uri` (see {@link context}). */
+  resourceContext(extra: Extra, server: McpServer, uri: URL, round?: InputRound): ResourceContext {
+    return this.buildContext(extra, server, undefined, round, uri) as ResourceHandlerContext;
+  }
+
+  /** The {@link HandlerContext} of one handler run; a {@link ResourceHandlerContext} when `uri` is given. */
+  private buildContext(extra: Extra, server: McpServer, tool: string | undefined, round: InputRound | undefined, uri: URL | undefined): HandlerContext {
     // Read once: the transport forgets a request's facts when its reply leaves, and handlers may
     // log or push after that (background work).
     // A task round runs under an id of the tasks extension, which keeps its request's facts.
@@ -465,8 +477,6 @@ export class HTTMCP {
     const key = sessionId ?? this.serverKey(server);
     const requestId = modern?.clientId ?? extra.mcpReq.id;
     const serverName = this.name;
-    let logger: Logger | undefined;
-    let headers: Record<string, string | string[] | undefined> | undefined;
     const base = this.mounted?.gateway.logger ?? this.options.gateway?.logger;
     const timeout = this.options.requestTimeoutMs ?? 60_000;
     const ask = async <T>(capability: keyof ClientCapabilities, request: ServerRequest, timeoutMs: number | undefined): Promise<T> => {
@@ -484,21 +494,13 @@ export class HTTMCP {
     const progressToken = extra.mcpReq._meta?.progressToken;
     const declared = (): ClientCapabilities | undefined =>
       round ? ((extra.mcpReq.envelope as Record<string, unknown> | undefined)?.[CLIENT_CAPABILITIES_META_KEY] as ClientCapabilities | undefined) : this.clientCapabilities(sessionId, server);
-    // Named one by one rather than spread: spreading into a literal that has getters takes V8's
-    // slow path, a measurable part of every call.
+    // Named one by one below rather than spread: a spread takes V8's slow path, a measurable part
+    // of every call.
     const input = inputMethods(round, ask, declared);
-    const context: Context = {
+    const fields: ContextFields = {
       sessionId,
       requestId,
-      // A child logger only when a handler logs: most calls never do.
-      get logger() {
-        return (logger ??= (base ?? defaultLogger()).child({ server: serverName, ...(sessionId === undefined ? { request: requestId } : { session: sessionId }), ...(tool === undefined ? {} : { tool }) }));
-      },
       signal: extra.mcpReq.signal,
-      // Read on demand: the hub copies a request's headers for handlers only when asked.
-      get headers() {
-        return (headers ??= facts?.headers ?? {});
-      },
       auth: modern ? modern.auth : principalOfAuthInfo(extra.http?.authInfo),
       extra,
       progress: async (progress, total, message) => {
@@ -520,9 +522,6 @@ export class HTTMCP {
         });
       },
       push: (notification) => this.laterSender(sessionId, server)(notification as ServerNotification),
-      get clientCapabilities() {
-        return declared();
-      },
       sample: input.sample,
       elicit: input.elicit,
       roots: input.roots,
@@ -533,6 +532,13 @@ export class HTTMCP {
       },
       runAsTask: () => this.runAsTask(extra.mcpReq.id, server),
     };
+    const sources: ContextSources = {
+      baseLogger: () => base ?? defaultLogger(),
+      bindings: () => ({ server: serverName, ...(sessionId === undefined ? { request: requestId } : { session: sessionId }), ...(tool === undefined ? {} : { tool }) }),
+      headers: () => facts?.headers,
+      clientCapabilities: declared,
+    };
+    const context = uri === undefined ? new HandlerContext(fields, sources) : new ResourceHandlerContext(fields, sources, uri);
     if (modern?.authInfo) rememberRequestAuthInfo(context, modern.authInfo);
     return context;
   }
@@ -723,7 +729,7 @@ function apply(server: McpServer, definition: Definition, owner: HTTMCP): void {
       };
       const read = async (url: URL, variables: Record<string, string | string[]>, extra: Extra) => {
         const round = owner.inputRound(extra, server);
-        const ctx = { ...owner.context(extra, server, undefined, round), uri: url };
+        const ctx = owner.resourceContext(extra, server, url, round);
         const returned = await runInRound(round, () => handler(variables as never, ctx));
         return isInputRequiredResult(returned) ? returned : toResourceResult(returned, url, options.mimeType);
       };

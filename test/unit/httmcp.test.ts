@@ -460,6 +460,18 @@ describe('resources over the protocol', () => {
     expect(seen.ctx!.uri.href).toBe('x://static');
     expect(seen.ctx!.signal).toBeInstanceOf(AbortSignal);
   });
+
+  test('a resource context has the lazy members of every context (logger, headers, client capabilities), also when destructured', async () => {
+    const seen: Array<{ uri: string; headers: unknown; capabilities: unknown; logs: boolean; progress: string }> = [];
+    const server = new HTTMCP({ name: 's', version: '1' }).resource('r', 'x://lazy', {}, (_variables, ctx) => {
+      const { logger, headers, clientCapabilities, uri, progress } = ctx;
+      seen.push({ uri: uri.href, headers, capabilities: clientCapabilities, logs: typeof logger.info === 'function' && ctx.logger === logger, progress: typeof progress });
+      return 'ok';
+    });
+    const { client } = await connect(server);
+    await client.readResource({ uri: 'x://lazy' });
+    expect(seen).toEqual([{ uri: 'x://lazy', headers: {}, capabilities: expect.any(Object), logs: true, progress: 'function' }]);
+  });
 });
 
 describe('prompts over the protocol', () => {
