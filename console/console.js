@@ -150,8 +150,13 @@ function renderCalls(recent) {
 }
 
 /** Key-value rows; `skip` hides keys that say nothing here (Redis figures without Redis). */
-function renderTable(id, entries) {
-  const rows = entries.map(([key, value]) => el('tr', {}, el('td', { text: key.replace(/_/g, ' ') }), el('td', { class: 'num', text: String(value) })));
+/** A key/value table, `perRow` pairs to a row (the long ones side by side keep the page short). */
+function renderTable(id, entries, perRow = 1) {
+  const rows = [];
+  for (let i = 0; i < entries.length; i += perRow) {
+    const cells = entries.slice(i, i + perRow).flatMap(([key, value]) => [el('td', { text: key.replace(/_/g, ' ') }), el('td', { class: 'num', text: String(value) })]);
+    rows.push(el('tr', {}, ...cells));
+  }
   document.getElementById(id).replaceChildren(...rows);
 }
 
@@ -186,7 +191,7 @@ async function poll() {
     renderCalls(state.calls.recent);
     renderNchan(state.nchan);
     renderOpen(state.open ?? []);
-    renderTable('retained', Object.entries(state.gateway.retained ?? {}));
+    renderTable('retained', Object.entries(state.gateway.retained ?? {}), 2);
     document.getElementById('status').textContent = `backend pid ${state.backend.pid} · updated ${format.time(state.now)}`;
   } catch (error) {
     document.getElementById('status').textContent = error instanceof NeedsToken ? error.message : `not updated: ${error.message}`;
