@@ -6,6 +6,7 @@
 // same sitting is the steadier figure (issue 12, point 8; bench/README.md, "authperf").
 //
 //   npm run build && node bench/auth-backend.mjs [--clients 16] [--slice 0.5] [--slices 20] [--wire http,websocket] [--token] [--profile DIR]
+//        [--off-cli PATH] [--jwt-cli PATH] [--jwt-both]
 //
 // Starts a local authorization server (oauth2-mock-server) and two `httmcp backend`s with the
 // example servers: one with authentication off, one with HTTMCP_OAUTH_ISSUER. The JWT backend's
@@ -13,6 +14,10 @@
 // nginx would add. `http` posts tools/call to /mcp/demo (Streamable HTTP, as the core proxies
 // it); `websocket` posts to /mcp/demo/{session}/message (nchan's upstream hop for a WebSocket
 // frame, which carries the handshake's headers). Prints one JSON line per wire and mode.
+// --off-cli / --jwt-cli run another build's CLI in that slot, and --jwt-both turns JWT on in the
+// `off` slot too: two builds with JWT compared the same way (bench/README.md, "authcost"). The
+// two slots take turns going first (off-jwt, jwt-off, ...): on a loaded machine whichever ran
+// second in each pair paid up to ~12 µs more per call.
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
@@ -35,8 +40,12 @@ const { values } = parseArgs({
     token: { type: 'boolean', default: false },
     // A directory: each backend runs under `node --cpu-prof` and writes off.cpuprofile, jwt.cpuprofile there.
     profile: { type: 'string' },
+    'off-cli': { type: 'string' },
+    'jwt-cli': { type: 'string' },
+    'jwt-both': { type: 'boolean', default: false },
   },
 });
+const CLIS = { off: values['off-cli'] ?? CLI, jwt: values['jwt-cli'] ?? CLI };
 const clients = Number(values.clients);
 const SECRET = 'x'.repeat(32);
 // What nginx adds to every upstream request (src/http/backend-guard.ts, deriveBackendKey).
@@ -56,7 +65,7 @@ await new Promise((resolve) => publisher.listen(publishSocket, resolve));
 async function startBackend(name, env) {
   const port = await freePort();
   const nodeArgs = values.profile ? ['--cpu-prof', `--cpu-prof-dir=${values.profile}`, `--cpu-prof-name=${name}.cpuprofile`] : [];
-  const child = spawn(process.execPath, [...nodeArgs, CLI, 'backend', '--listen', `127.0.0.1:${port}`, '--publish-url', `unix:${publishSocket}`], {
+  const child = spawn(process.execPath, [...nodeArgs, CLIS[name], 'backend', '--listen', `127.0.0.1:${port}`, '--publish-url', `unix:${publishSocket}`], {
     stdio: ['ignore', 'ignore', 'inherit'],
     env: { ...process.env, HTTMCP_LOG_LEVEL: 'warn', HTTMCP_SESSION_SECRET: SECRET, ...LIMITS, ...env },
   });
@@ -90,14 +99,15 @@ const as = new OAuth2Server();
 await as.issuer.keys.generate('RS256');
 await as.start(0, '127.0.0.1');
 const backends = {};
+const JWT_ENV = { HTTMCP_OAUTH_ISSUER: as.issuer.url, HTTMCP_PUBLIC_URL: 'http://127.0.0.1:8080' };
 const stopAll = () => Promise.all(Object.values(backends).map(async ({ pool, child }) => (await pool.close(), await stopChild(child))));
 process.once('uncaughtException', (error) => {
   console.error(error);
   void stopAll().finally(() => process.exit(1));
 });
 Object.assign(backends, {
-  off: await startBackend('off', { HTTMCP_OAUTH_ISSUER: '', HTTMCP_API_KEYS: '' }),
-  jwt: await startBackend('jwt', { HTTMCP_OAUTH_ISSUER: as.issuer.url, HTTMCP_PUBLIC_URL: 'http://127.0.0.1:8080' }),
+  off: await startBackend('off', values['jwt-both'] ? JWT_ENV : { HTTMCP_OAUTH_ISSUER: '', HTTMCP_API_KEYS: '' }),
+  jwt: await startBackend('jwt', JWT_ENV),
 });
 
 /** The headers nginx sends the backend for one call of `mode` (with a session once there is one). */
@@ -112,8 +122,8 @@ async function headersOf(mode, wire) {
     'x-httmcp-transport': wire === 'http' ? 'http' : 'websocket',
   };
   if (wire === 'websocket') Object.assign(common, { 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==', 'sec-websocket-version': '13', 'sec-websocket-protocol': 'mcp' });
-  if (mode === 'off') return common;
-  const { pool } = backends.jwt;
+  if (mode === 'off' && !values['jwt-both']) return common;
+  const { pool } = backends[mode];
   const meta = await (await pool.request({ path: '/.well-known/oauth-protected-resource/mcp/demo', method: 'GET', headers: { 'x-httmcp-backend-key': BACKEND_KEY } })).body.json();
   const token = await as.issuer.buildToken({ expiresIn: 3600, scopesOrTransform: (_h, payload) => Object.assign(payload, { sub: 'bench', aud: meta.resource }) });
   const authorization = `Bearer ${token}`;
@@ -156,8 +166,9 @@ for (const wire of values.wire.split(',')) {
   };
   const slices = Number(values.slices);
   for (let i = 0; i < slices * 2 + 2; i++) {
-    // The first slice of each mode warms the JIT up and is not counted.
-    const run = runs[i % 2 ? 'jwt' : 'off'];
+    // The first slice of each mode warms the JIT up and is not counted. Pairs alternate which
+    // mode goes first (off-jwt, jwt-off, off-jwt, ...).
+    const run = runs[i % 2 === Math.floor(i / 2) % 2 ? 'off' : 'jwt'];
     const [calls0, ns0] = [run.calls, cpuNs(run.pid)];
     const until = performance.now() + Number(values.slice) * 1000;
     await Promise.all(Array.from({ length: clients }, () => loop(run, until)));

@@ -182,6 +182,12 @@ if [ -n "${HTTMCP_OAUTH_ISSUER:-}${HTTMCP_API_KEYS:-}" ] && [ -z "${HTTMCP_TOKEN
 else
   optional HTTMCP_BACKEND_CREDENTIAL ''
 fi
+# The edge's first read of a request holds a bearer token too (clientHeaderBuffer() in nginx-config.ts).
+if [ -n "${HTTMCP_OAUTH_ISSUER:-}${HTTMCP_API_KEYS:-}" ]; then
+  default HTTMCP_CLIENT_HEADER_BUFFER 4k
+else
+  default HTTMCP_CLIENT_HEADER_BUFFER 1k
+fi
 # No /healthz instance header by default (the local launcher sets one per start).
 optional HTTMCP_INSTANCE_ID ''
 # Backends serve only requests with this key (src/http/backend-guard.ts): derived from the

@@ -302,6 +302,15 @@ export class Gateway {
     return principal;
   }
 
+  /**
+   * {@link principal} of a request whose {@link verifiedPrincipal} the caller looked up already:
+   * the hot path looks it up once per request, not once per check.
+   */
+  principalFor(headers: Record<string, string | string[] | undefined>, verified: Principal | undefined): string {
+    if (this.auth === undefined || this.options.principal !== undefined) return this.principal(headers);
+    return verified ? principalKeyOf(verified) : '';
+  }
+
   /** The process-wide gateway used by servers that were not given one (from the environment). */
   static shared(): Gateway {
     return (Gateway.instance ??= Gateway.fromEnv());

@@ -25,7 +25,7 @@ export function authInfoOf(principal: Principal, bearer?: string): AuthInfo {
 }
 
 /** The last `AuthInfo` made for each principal, with the `Authorization` header it was made from. */
-const lastOfPrincipal = new WeakMap<Principal, { authorization: string | undefined; info: AuthInfo }>();
+const lastOfPrincipal = new WeakMap<Principal, { authorization: string | undefined; info: AuthInfo; extra: { readonly authInfo: AuthInfo } }>();
 
 /**
  * {@link authInfoOf} for a request's principal and `Authorization` header, shared by every
@@ -35,15 +35,28 @@ const lastOfPrincipal = new WeakMap<Principal, { authorization: string | undefin
  * must be the shared, frozen object the gateway decodes once per distinct principal header.
  */
 export function authInfoOfRequest(principal: Principal, authorization: string | undefined): AuthInfo {
+  return memoOfRequest(principal, authorization).info;
+}
+
+/**
+ * The SDK's `MessageExtraInfo` for a request of {@link authInfoOfRequest}'s principal and header:
+ * one frozen `{ authInfo }` shared the same way (the SDK only reads it), not one per call.
+ */
+export function authExtraOfRequest(principal: Principal, authorization: string | undefined): { readonly authInfo: AuthInfo } {
+  return memoOfRequest(principal, authorization).extra;
+}
+
+function memoOfRequest(principal: Principal, authorization: string | undefined): { info: AuthInfo; extra: { readonly authInfo: AuthInfo } } {
   const last = lastOfPrincipal.get(principal);
-  if (last && last.authorization === authorization) return last.info;
+  if (last && last.authorization === authorization) return last;
   const bearer = authorization === undefined ? undefined : /^bearer\s+(\S+)$/i.exec(authorization)?.[1];
   const info = authInfoOf(principal, bearer);
   Object.freeze(info.scopes);
   Object.freeze(info.extra);
   Object.freeze(info);
-  lastOfPrincipal.set(principal, { authorization, info });
-  return info;
+  const memo = { authorization, info, extra: Object.freeze({ authInfo: info }) };
+  lastOfPrincipal.set(principal, memo);
+  return memo;
 }
 
 /** The client's bearer token behind `info` (see `credentials` above), if the request had one. */

@@ -12,6 +12,7 @@ import { PROTOCOL_VERSION_META_KEY, type InboundLadderRejection } from '@modelco
 import { MODERN_PROTOCOL_VERSIONS, type ClientExchange, type ModernEndpoint } from './modern.js';
 import { SocketEras } from './socket-era.js';
 import type { QuotaRefusal } from '../auth/principal-quota.js';
+import { PRINCIPAL_HEADER, type Principal } from '../auth/principal.js';
 import type { OpenCounter } from '../observability/open-counts.js';
 
 /** Request headers as Node gives them. */
@@ -59,7 +60,7 @@ export class NchanEndpoint {
   private readonly hub: SessionHub;
   private readonly gateway: Gateway;
   /** Ids already verified for a principal: an HMAC per message is the hot path's largest cost. */
-  private readonly verified: BoundedMap<string, string>;
+  private readonly verified: BoundedMap<string, VerifiedSession>;
   /**
    * Streamable HTTP sessions ended by DELETE. Ids are stateless, so a deleted one would verify
    * again; this process remembers it (sessions stick to one backend) for as long as it can.
@@ -100,10 +101,9 @@ export class NchanEndpoint {
    * principal of a WebSocket is the one verified when it opened): nchan then closes the socket
    * (1008) and the client reconnects with a fresh token. Off, this costs one property check.
    */
-  private unauthenticated(headers: Headers): Answer | undefined {
+  private unauthenticated(headers: Headers, principal = this.gateway.verifiedPrincipal(headers)): Answer | undefined {
     const auth = this.gateway.auth;
     if (!auth) return undefined;
-    const principal = this.gateway.verifiedPrincipal(headers);
     if (principal && (principal.expiresAt === undefined || principal.expiresAt > Date.now() / 1000)) return undefined;
     return {
       status: 401,
@@ -203,27 +203,29 @@ export class NchanEndpoint {
       const served = await this.postModern(this.modern, headers, body, exchange);
       if (served) return served;
     }
-    const refusal = unsupportedVersion(headers) ?? this.unauthenticated(headers);
+    let session = header(headers, 'mcp-session-id');
+    // Looked up once: every check below and the handler's `ctx.auth` take this one.
+    const verified = session === undefined ? this.gateway.verifiedPrincipal(headers) : this.verifiedOf(session, headers);
+    const refusal = unsupportedVersion(headers) ?? this.unauthenticated(headers, verified);
     if (refusal) return refusal;
     if (nestsDeeperThan(body, this.gateway.limits.jsonDepth)) return this.tooDeep(false);
-    let session = header(headers, 'mcp-session-id');
     let minted = false;
     let principal: string | undefined;
     if (session === undefined) {
       if (!looksLikeInitialize(body)) return httpError(400, 'Bad Request: Mcp-Session-Id header is required');
-      principal = this.gateway.principal(headers);
+      principal = this.gateway.principalFor(headers, verified);
       session = this.mint(headers, principal);
       minted = true;
-    } else if ((principal = this.principalOf(session, headers)) === undefined) {
+    } else if ((principal = this.principalOf(session, headers, verified)) === undefined) {
       return sessionNotFound();
     }
     if (body.trimStart().startsWith('[')) return this.batch(session, principal, headers, body);
     const forbidden = this.gateway.auth && this.scopes?.size ? this.insufficientScope(headers, body) : undefined;
     if (forbidden) return forbidden;
-    const quota = this.callQuota(headers, body, principal);
+    const quota = this.callQuota(headers, body, principal, verified);
     if (quota?.refused) return { status: 429, headers: { 'content-type': 'application/json', 'retry-after': String(quota.refused.retryAfterSeconds) }, body: quota.refused.body };
     const parsed = quota ? { parsed: quota.parsed } : {};
-    const delivery = await this.hub.receive({ session, wire: 'streamable', headers, body, ...parsed, principal, auth: this.gateway.verifiedPrincipal(headers) });
+    const delivery = await this.hub.receive({ session, wire: 'streamable', headers, body, ...parsed, principal, auth: verified });
     const sessionHeader: Record<string, string> = minted || delivery.kind === 'stream' ? { 'mcp-session-id': session } : {};
     switch (delivery.kind) {
       case 'reply':
@@ -332,9 +334,14 @@ export class NchanEndpoint {
    * only for such calls with authentication on, and hands the parsed message on so it is parsed
    * once. `refused.body` is the JSON-RPC error to answer.
    */
-  private callQuota(headers: Headers, body: string, principal: string): { parsed: unknown; refused?: { body: string; retryAfterSeconds: number } } | undefined {
+  private callQuota(
+    headers: Headers,
+    body: string,
+    principal: string,
+    verified = this.gateway.verifiedPrincipal(headers),
+  ): { parsed: unknown; refused?: { body: string; retryAfterSeconds: number } } | undefined {
     const quota = this.gateway.quota;
-    if (!quota || !principal || !USES_ONE_THING.test(body) || !this.gateway.verifiedPrincipal(headers)) return undefined;
+    if (!quota || !principal || !verified || !USES_ONE_THING.test(body)) return undefined;
     let parsed: unknown;
     try {
       parsed = JSON.parse(body);
@@ -376,11 +383,13 @@ export class NchanEndpoint {
   }
 
   async message(session: string, headers: Headers, body: string): Promise<Answer> {
-    if (this.unauthenticated(headers)) {
+    // Looked up once: every check below and the handler's `ctx.auth` take this one.
+    const verified = this.verifiedOf(session, headers);
+    if (this.unauthenticated(headers, verified)) {
       // 403 makes nchan close the WebSocket (1008) / refuse the POST, and publish nothing.
       return { status: 403, headers: { 'content-type': 'text/plain' }, body: 'unauthorized' };
     }
-    const principal = this.principalOf(session, headers);
+    const principal = this.principalOf(session, headers, verified);
     if (principal === undefined) {
       this.gateway.logger.warn({ server: this.name }, 'refused a message on a forged or foreign session id');
       // 403 makes nchan close the WebSocket / refuse the POST, and publish nothing.
@@ -388,15 +397,15 @@ export class NchanEndpoint {
     }
     if (nestsDeeperThan(body, this.gateway.limits.jsonDepth)) return this.tooDeep(true);
     const wire: Wire = headers['x-httmcp-transport'] === 'websocket' ? 'websocket' : 'sse';
-    const quota = this.callQuota(headers, body, principal);
+    const quota = this.callQuota(headers, body, principal, verified);
     // Published as the call's answer: an HTTP error here would close the client's WebSocket.
     if (quota?.refused) return { status: 200, headers: { 'content-type': 'application/json' }, body: quota.refused.body };
     if (wire === 'websocket' && this.sockets?.mayTake(session, body)) {
-      const served = await this.sockets.message(session, headers, body, principal, this.gateway.verifiedPrincipal(headers));
+      const served = await this.sockets.message(session, headers, body, principal, verified);
       if (served) return served;
     }
     const parsed = quota ? { parsed: quota.parsed } : {};
-    const delivery = await this.hub.receive({ session, wire, headers, body, ...parsed, principal, auth: this.gateway.verifiedPrincipal(headers) });
+    const delivery = await this.hub.receive({ session, wire, headers, body, ...parsed, principal, auth: verified });
     if (delivery.kind === 'reply' || delivery.kind === 'invalid') {
       // Errors are published too: the client sees them and its WebSocket stays open.
       return { status: 200, headers: { 'content-type': 'application/json' }, body: delivery.body };
@@ -491,7 +500,7 @@ export class NchanEndpoint {
 
   private mint(headers: Headers, principal = this.gateway.principal(headers)): string {
     const session = this.gateway.sessionIds.mint(this.name, principal);
-    this.verified.set(session, principal);
+    this.verified.set(session, { key: principal });
     return session;
   }
 
@@ -547,13 +556,36 @@ export class NchanEndpoint {
   }
 
   /** The principal of a valid session of this client, or undefined when the id is not valid for it. */
-  private principalOf(session: string, headers: Headers): string | undefined {
+  private principalOf(session: string, headers: Headers, verified = this.gateway.verifiedPrincipal(headers)): string | undefined {
     if (this.deleted.get(session)) return undefined;
-    const principal = this.gateway.principal(headers);
-    if (this.verified.get(session) === principal) return principal;
-    if (!this.gateway.sessionIds.verify(session, this.name, principal)) return undefined;
-    this.verified.set(session, principal);
+    const principal = this.gateway.principalFor(headers, verified);
+    let known = this.verified.get(session);
+    if (known?.key !== principal) {
+      if (!this.gateway.sessionIds.verify(session, this.name, principal)) return undefined;
+      this.verified.set(session, (known = { key: principal }));
+    }
+    // Kept only when it changed: a session's requests all carry the same header, and storing each
+    // request's own copy in this long-lived entry would keep that string alive past its request.
+    const value = verified && header(headers, PRINCIPAL_HEADER);
+    if (value !== undefined && known.header !== value) {
+      known.header = value;
+      known.principal = verified;
+    }
     return principal;
+  }
+
+  /**
+   * The principal nginx verified for a request on `session` (authentication on): the one its
+   * session's last request named when this one carries the same principal header, as a session's
+   * requests do, else the gateway's decoded one. Comparing the header with the session's costs a
+   * string compare; looking it up by value hashes its few hundred bytes on every message.
+   */
+  private verifiedOf(session: string, headers: Headers): Principal | undefined {
+    if (!this.gateway.auth) return undefined;
+    const known = this.verified.get(session);
+    const value = header(headers, PRINCIPAL_HEADER);
+    if (value !== undefined && known?.header === value) return known.principal;
+    return this.gateway.verifiedPrincipal(headers);
   }
 
   /**
@@ -568,6 +600,16 @@ export class NchanEndpoint {
     const query = redirectQuery({ sse: options.legacy ? session : undefined, after: options.after });
     return { status: 200, headers: { 'x-accel-redirect': `/_httmcp/session/${this.name}/${session}${query}` } };
   }
+}
+
+/** A session id verified for a principal, and the principal header its requests carry. */
+interface VerifiedSession {
+  /** The principal (key) the id was verified for. */
+  readonly key: string;
+  /** The principal header of the session's last request, with authentication on... */
+  header?: string;
+  /** ...and the principal it names (the gateway's shared, frozen object). */
+  principal?: Principal | undefined;
 }
 
 /** 400 for an MCP-Protocol-Version this server does not speak (absent means 2025-03-26). */

@@ -29,6 +29,9 @@ export function createBackendHandler(servers: HTTMCP[], gateway: Gateway, consol
     const auth = gateway.auth!;
     const verdict = AUTH_PATH.exec(path);
     if (verdict) {
+      // nginx caches the verdict's headers and parses them again on every request it serves
+      // from that cache: no Date, which nothing reads there (a cached verdict's age is the cache's own).
+      res.sendDate = false;
       if (!endpoints.has(verdict[1]!)) return writeAnswer(res, noServerVerdict());
       return void answer(res, () => verdictAnswer(auth, verdict[1]!, req.headers, gateway.logger), onError);
     }

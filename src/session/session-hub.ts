@@ -16,7 +16,7 @@ import { BoundedMap } from '../util/bounded-map.js';
 import { Quota, type QuotaScope } from '../util/quota.js';
 import { limitError, resolveLimits, type BackendLimits } from './limits.js';
 import { StreamCloser } from './stream-closer.js';
-import { authInfoOfRequest } from '../auth/auth-info.js';
+import { authExtraOfRequest } from '../auth/auth-info.js';
 import { withoutCredentials, type Principal } from '../auth/principal.js';
 import type { RequestFacts, RequestFactsSource } from '../server/request-facts.js';
 
@@ -824,7 +824,7 @@ function sessionKey(session: string, id: RequestId | undefined): string {
  */
 function authenticatedExtra(forwarded: Forwarded): MessageExtraInfo {
   const credential = forwarded.headers.authorization;
-  return { authInfo: authInfoOfRequest(forwarded.auth!, typeof credential === 'string' ? credential : undefined) };
+  return authExtraOfRequest(forwarded.auth!, typeof credential === 'string' ? credential : undefined);
 }
 
 /**

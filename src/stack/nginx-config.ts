@@ -48,6 +48,8 @@ export interface NginxConfigValues {
    * `proxy_set_header Authorization "";` (dropped at the edge: see {@link backendCredential}).
    */
   HTTMCP_BACKEND_CREDENTIAL: string;
+  /** The edge's `client_header_buffer_size` ({@link clientHeaderBuffer}). */
+  HTTMCP_CLIENT_HEADER_BUFFER: string;
   /** What nginx sends backends in X-Httmcp-Backend-Key (`deriveBackendKey` of the session secret). */
   HTTMCP_BACKEND_KEY: string;
   /** Names this start of nginx on `/healthz` (X-Httmcp-Instance); empty: no header. */
@@ -319,4 +321,20 @@ export function placeholders(template = readFileSync(templatePath(), 'utf8')): s
  */
 export function backendCredential(options: { authentication: boolean; backendsNeedToken: boolean }): string {
   return options.authentication && !options.backendsNeedToken ? 'proxy_set_header Authorization "";' : '';
+}
+
+/**
+ * {@link NginxConfigValues.HTTMCP_CLIENT_HEADER_BUFFER}: the buffer the edge reads a request's
+ * head (and the start of its body) into. nginx's 1k holds a tools/call without a token; a bearer
+ * token (a JWT is 0.8 to 2 KB) overflows it, and then every request costs a second read, an
+ * ioctl and, past 1k of headers, an 8k buffer the head is copied into, which a WebSocket or a
+ * stream holds as long as it is open. 4k with authentication on; `override` (an nginx size,
+ * `HTTMCP_CLIENT_HEADER_BUFFER`) wins.
+ */
+export function clientHeaderBuffer(authentication: boolean, override?: string): string {
+  if (override !== undefined && override !== '') {
+    if (!/^[1-9][0-9]*[kKmM]?$/.test(override)) throw new Error(`HTTMCP_CLIENT_HEADER_BUFFER must be an nginx size (4k, 8192), got ${JSON.stringify(override)}`);
+    return override;
+  }
+  return authentication ? '4k' : '1k';
 }

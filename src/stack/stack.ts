@@ -16,6 +16,7 @@ import { findNginx, NGINX_DIES_WITH_LAUNCHER, NginxProcess, PortInUseError } fro
 import {
   accessLogDirective,
   backendCredential,
+  clientHeaderBuffer,
   clientLimits,
   principalLimits,
   type PrincipalLimits,
@@ -293,6 +294,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
         authentication: gateway.auth !== undefined,
         backendsNeedToken: (options.backends?.length ?? 0) > 0 || options.servers.some((server) => server.exchangesCallerToken),
       }),
+      HTTMCP_CLIENT_HEADER_BUFFER: clientHeaderBuffer(gateway.auth !== undefined, process.env.HTTMCP_CLIENT_HEADER_BUFFER),
       HTTMCP_BACKEND_KEY: gateway.backendKey,
       HTTMCP_INSTANCE_ID: instance,
       HTTMCP_CORE_LISTEN: core.listen,

@@ -143,6 +143,7 @@ describe('nginx image entrypoint: rendering', () => {
       HTTMCP_REDIS_PASS: '',
       HTTMCP_AUTH_REQUEST: 'off',
       HTTMCP_BACKEND_CREDENTIAL: '',
+      HTTMCP_CLIENT_HEADER_BUFFER: '1k',
       // What the backends with the same session secret expect (src/http/backend-guard.ts).
       HTTMCP_BACKEND_KEY: deriveBackendKey(SECRET),
       HTTMCP_INSTANCE_ID: '',

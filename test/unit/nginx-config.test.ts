@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import {
   accessLogDirective,
   backendCredential,
+  clientHeaderBuffer,
   clientLimits,
   connectionLimits,
   coreSocketDirectives,
@@ -64,6 +65,7 @@ const VALUES: NginxConfigValues = {
   HTTMCP_REDIS_PASS: '#REDIS_PASS#',
   HTTMCP_AUTH_REQUEST: '#AUTH_REQUEST#',
   HTTMCP_BACKEND_CREDENTIAL: '#BACKEND_CREDENTIAL#',
+  HTTMCP_CLIENT_HEADER_BUFFER: '#CLIENT_HEADER_BUFFER#',
   HTTMCP_CORE_LISTEN: '#CORE_LISTEN#',
   HTTMCP_CORE_SERVERS: '#CORE_SERVERS#',
 };
@@ -355,5 +357,21 @@ describe('accessLogDirective', () => {
 
   test('refuses a value that would change the directive', () => {
     for (const bad of ['/a b', '/a;', "/a'", '/a"', '/$x', '/a{']) expect(() => accessLogDirective(bad)).toThrow(/access log/);
+  });
+});
+
+describe("the edge's first read of a request", () => {
+  test('holds a bearer token with authentication on; an operator may set it', () => {
+    expect(clientHeaderBuffer(true)).toBe('4k');
+    expect(clientHeaderBuffer(false)).toBe('1k');
+    expect(clientHeaderBuffer(true, '')).toBe('4k');
+    expect(clientHeaderBuffer(false, '8k')).toBe('8k');
+    expect(() => clientHeaderBuffer(true, '4k; return 200')).toThrow(/HTTMCP_CLIENT_HEADER_BUFFER must be an nginx size/);
+  });
+
+  test('is the edge server\'s, and only the edge\'s', () => {
+    const edge = template.slice(template.indexOf('# ---------------------------------------------------------------- edge'), template.indexOf('# ---------------------------------------------------------------- core'));
+    expect(edge).toContain('client_header_buffer_size ${HTTMCP_CLIENT_HEADER_BUFFER};');
+    expect(template.split('client_header_buffer_size').length).toBe(2);
   });
 });

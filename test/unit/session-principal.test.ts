@@ -1,0 +1,81 @@
+/**
+ * A session remembers the principal header of its last request (src/http/endpoint.ts,
+ * verifiedOf): each request must still get the principal its own header names, on Streamable
+ * HTTP and on the WebSocket hop, and a session id must stay bound to its issuer and subject.
+ */
+import { pino } from 'pino';
+import { encodePrincipal, type Principal } from '../../src/auth/principal.js';
+import { Gateway, HTTMCP, type Answer } from '../../src/index.js';
+
+const SECRET = 's'.repeat(32);
+const now = () => Math.floor(Date.now() / 1000);
+const alice = (scopes: string[], expiresAt = now() + 3600): Principal => ({ issuer: 'https://as.example', subject: 'alice', clientId: 'app', scopes, expiresAt });
+const bob: Principal = { issuer: 'https://as.example', subject: 'bob', clientId: 'app', scopes: ['notes:read'], expiresAt: now() + 3600 };
+
+function setup() {
+  const gateway = new Gateway({
+    publishUrl: 'unix:/nonexistent/httmcp-test.sock',
+    sessionSecret: SECRET,
+    logger: pino({ level: 'silent' }),
+    inlineBudgetMs: 60_000,
+    auth: { publicUrl: 'http://127.0.0.1:1', apiKeys: [{ subject: 'nobody', sha256: '0'.repeat(64) }] },
+  });
+  const server = new HTTMCP({ name: 'who', version: '1.0.0' }).tool('whoami', {}, (_args, ctx) => `${ctx.auth?.subject} ${ctx.auth?.scopes.join(',')}`);
+  const endpoint = server.endpoint(gateway);
+  const headers = (principal: Principal, extra: Record<string, string> = {}) => ({
+    accept: 'application/json, text/event-stream',
+    'content-type': 'application/json',
+    host: 'localhost',
+    // A fresh string per request, as Node's HTTP parser gives it.
+    'x-httmcp-principal': ` ${encodePrincipal(principal)}`.slice(1),
+    ...extra,
+  });
+  let id = 0;
+  const call = () => JSON.stringify({ jsonrpc: '2.0', id: ++id, method: 'tools/call', params: { name: 'whoami', arguments: {} } });
+  return {
+    async open(principal: Principal): Promise<string> {
+      const init = await endpoint.post(
+        headers(principal),
+        JSON.stringify({ jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 't', version: '1' } } }),
+      );
+      return init.headers!['mcp-session-id']!;
+    },
+    http: (session: string, principal: Principal) => endpoint.post(headers(principal, { 'mcp-session-id': session, 'mcp-protocol-version': '2025-06-18' }), call()),
+    websocket: (session: string, principal: Principal) => endpoint.message(session, headers(principal, { 'x-httmcp-transport': 'websocket' }), call()),
+    close: async () => {
+      await server.unmount();
+      await gateway.close();
+    },
+  };
+}
+
+const text = (answer: Answer): string => (JSON.parse(answer.body!) as { result: { content: Array<{ text: string }> } }).result.content[0]!.text;
+
+describe.each(['http', 'websocket'] as const)('the principal of each request on a session (%s)', (wire) => {
+  test('a changed principal header takes effect at once; another subject or an expired one is refused', async () => {
+    const t = setup();
+    try {
+      const session = await t.open(alice(['notes:read', 'notes:write']));
+      const send = (principal: Principal) => t[wire](session, principal);
+      expect(text(await send(alice(['notes:read', 'notes:write'])))).toBe('alice notes:read,notes:write');
+      expect(text(await send(alice(['notes:read', 'notes:write'])))).toBe('alice notes:read,notes:write');
+      // The same user's new token with fewer scopes: the same session, the new scopes.
+      expect(text(await send(alice(['notes:read'])))).toBe('alice notes:read');
+      expect(text(await send(alice(['notes:read'])))).toBe('alice notes:read');
+      // Another subject's principal on alice's session id: not a session of this client.
+      const foreign = await send(bob);
+      expect(foreign.status).toBe(wire === 'http' ? 404 : 403);
+      // Alice's again after bob's try: still hers, with what her header says.
+      expect(text(await send(alice(['notes:write'])))).toBe('alice notes:write');
+      // An expired principal is refused; so is the very header the session's last request carried
+      // once its expiry has passed.
+      expect((await send(alice(['notes:write'], now() - 1))).status).toBe(wire === 'http' ? 401 : 403);
+      const soon = alice(['notes:read'], now() + 2);
+      expect(text(await send(soon))).toBe('alice notes:read');
+      while (Date.now() / 1000 <= soon.expiresAt!) await new Promise((resolve) => setTimeout(resolve, 100));
+      expect((await send(soon)).status).toBe(wire === 'http' ? 401 : 403);
+    } finally {
+      await t.close();
+    }
+  });
+});
