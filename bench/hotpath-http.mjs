@@ -15,9 +15,16 @@
 // allocated and promoted per call and GC pause per call (medians over the rounds: allocation
 // does not depend on the neighbours, CPU time does); with --cpu-prof, each backend writes a V8 CPU
 // profile into DIR when it exits.
+// A build given as `DIR@on` runs with observability on as `run.mjs --observability` sets it
+// (per-tool metrics, the OpenTelemetry SDK exporting OTLP to a local sink at
+// parentbased_traceidratio 0.01, /metrics scraped every 5 s); `DIR@off` with both off
+// (HTTMCP_REQUEST_METRICS=off, no OTEL_*); its parts: `@metrics` (per-tool metrics, no SDK),
+// `@tracing` (the SDK at 0.01, no per-tool metrics), `@sdk0` (the SDK at ratio 0: no span ever); without either, the environment's (metrics on by
+// default). One DIR may be given several times with different suffixes (`dist@off,dist@on`).
 // The load is raw sockets with prebuilt requests (one request in flight per connection, as
 // nginx's keep-alive upstream connections carry them), so the driver costs little.
 import { spawn } from 'node:child_process';
+import { createServer } from 'node:http';
 import { createHash } from 'node:crypto';
 import { appendFileSync, readFileSync } from 'node:fs';
 import net from 'node:net';
@@ -43,9 +50,21 @@ const HERE = dirname(fileURLToPath(import.meta.url));
 // `DIR:trimmed`: send that build the headers this branch's nginx sends (no X-Forwarded-For, no
 // balance key on 2025 requests, no Sec-WebSocket-* on frames); without it, the older set.
 const dists = (v.dist ?? join(HERE, '..', 'dist')).split(',').map((d) => {
-  const [dir, headers] = d.split(':');
-  return { dir: resolve(dir), trimmed: headers === 'trimmed', label: d };
+  const [spec, obs] = d.split('@');
+  const [dir, headers] = spec.split(':');
+  return { dir: resolve(dir), trimmed: headers === 'trimmed', label: d, obs };
 });
+// The OTLP sink of `@on` builds: accepts every export.
+const sink = dists.some((d) => d.obs !== undefined && d.obs !== 'off') ? createServer((req, res) => { req.resume(); req.on('end', () => res.writeHead(200, { 'content-type': 'application/json' }).end('{}')); }) : undefined;
+if (sink) await new Promise((r) => sink.listen(0, '127.0.0.1', r));
+const OBS_ENV = {
+  on: () => ({ HTTMCP_REQUEST_METRICS: 'on', OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${sink.address().port}`, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf', OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: '0.01' }),
+  off: () => ({ HTTMCP_REQUEST_METRICS: 'off', OTEL_TRACES_EXPORTER: '', OTEL_EXPORTER_OTLP_ENDPOINT: '' }),
+  // The parts of `on`, one at a time (scraped like `on`).
+  metrics: () => ({ ...OBS_ENV.off(), HTTMCP_REQUEST_METRICS: 'on' }),
+  tracing: () => ({ ...OBS_ENV.on(), HTTMCP_REQUEST_METRICS: 'off' }),
+  sdk0: () => ({ ...OBS_ENV.on(), HTTMCP_REQUEST_METRICS: 'off', OTEL_TRACES_SAMPLER_ARG: '0' }),
+};
 const modes = v.modes.split(',');
 const calls = Number(v.calls);
 const conc = Number(v.conc);
@@ -104,14 +123,14 @@ function request(path, headers, body = '') {
   return `${lines.join('\r\n')}\r\n\r\n${body}`;
 }
 
-async function startBackend({ dir: dist, trimmed, label }) {
+async function startBackend({ dir: dist, trimmed, label, obs }) {
   const port = 40000 + Math.floor(Math.random() * 20000);
   const node = v['node-flags'].split(' ').filter(Boolean);
   if (v.gc) node.push('--trace-gc-nvp');
   if (v['cpu-prof']) node.push('--cpu-prof', '--cpu-prof-dir', resolve(v['cpu-prof']), '--cpu-prof-interval', '100');
   const child = spawn(process.execPath, [...node, join(dist, 'src', 'cli', 'main.js'), 'backend', '--listen', `127.0.0.1:${port}`, '--publish-url', 'unix:/nonexistent.sock'], {
     stdio: ['ignore', 'pipe', 'inherit'],
-    env: { ...process.env, HTTMCP_SESSION_SECRET: SECRET, HTTMCP_LOG_LEVEL: 'warn' },
+    env: { ...process.env, HTTMCP_SESSION_SECRET: SECRET, HTTMCP_LOG_LEVEL: 'warn', ...(OBS_ENV[obs]?.() ?? {}) },
   });
   const backend = { dist: label, child, port, gcs: 0, allocated: 0, promoted: 0, pause: 0 };
   const drop = (headers) => (trimmed ? headers.filter((h) => !/^(X-Forwarded-For|Sec-WebSocket-|X-Httmcp-Balance-Key: (?!m26))/.test(h)) : headers);
@@ -170,6 +189,14 @@ async function startBackend({ dir: dist, trimmed, label }) {
       body: (id) => `{"jsonrpc":"2.0","id":${id},"method":"tools/call","params":${JSON.stringify({ name: 'add', arguments: { a: 1, b: 2 }, _meta: meta })}}`,
     },
   };
+  if (obs !== undefined && obs !== 'off') {
+    // A scraper, as run.mjs --observability has (the first scrape starts prom-client's process metrics).
+    const scraper = connection(port);
+    await scraper.ready;
+    const scrape = () => scraper.send('GET /metrics HTTP/1.1\r\nHost: localhost\r\n\r\n');
+    await scrape();
+    backend.scraper = { timer: setInterval(scrape, 5000), close: () => scraper.close() };
+  }
   backend.connections = Array.from({ length: conc }, () => connection(port));
   await Promise.all(backend.connections.map((x) => x.ready));
   return backend;
@@ -223,9 +250,14 @@ for (let round = 0; round < Number(v.rounds); round++) {
 }
 for (const b of backends) {
   for (const c of b.connections) c.close();
+  if (b.scraper) {
+    clearInterval(b.scraper.timer);
+    b.scraper.close();
+  }
   b.child.kill('SIGTERM');
 }
 await Promise.all(backends.map((b) => new Promise((r) => (b.child.exitCode !== null ? r() : b.child.once('exit', r)))));
+sink?.close();
 const result = { calls, conc, loadavg: os.loadavg().map((x) => Math.round(x * 100) / 100), backend_us_per_call: figures };
 process.stdout.write(JSON.stringify(result) + '\n');
 for (const [dist, byMode] of Object.entries(figures)) {

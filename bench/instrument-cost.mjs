@@ -10,6 +10,9 @@
 // --dist: another build's dist/ (an older commit's, to compare): without the httmcp sampler
 // there, the SDK's own ParentBased(TraceIdRatio 0.01) sampler is used.
 //
+// Also the bytes allocated and promoted per call (the child runs with --trace-gc-nvp; minimum
+// over the rounds).
+//
 // Configurations: metrics (per-tool metrics on, no tracing), tracing (the OpenTelemetry SDK
 // with the sampler `httmcp start` builds for parentbased_traceidratio 0.01, spans to an exporter
 // that drops them), both; off (instrumentTransport returns the inner transport itself: what is
@@ -56,6 +59,8 @@ if (v.child) {
   };
   const calls = Number(v.calls);
   await run(100_000, 0);
+  // --trace-gc-nvp lines after this one are the measured calls' (the parent sums them).
+  process.stdout.write('measure\n');
   const before = process.cpuUsage();
   await run(calls, 100_000);
   const used = process.cpuUsage(before);
@@ -65,14 +70,20 @@ if (v.child) {
 
 const configs = ['off', 'metrics', 'tracing', 'both'];
 const results = Object.fromEntries(configs.map((c) => [c, []]));
+const allocation = {};
 const script = fileURLToPath(import.meta.url);
 for (let round = 0; round < Number(v.rounds); round++) {
   for (const config of round % 2 ? [...configs].reverse() : configs) {
-    const child = spawnSync(process.execPath, [script, '--child', config, '--calls', v.calls, ...(v.dist ? ['--dist', v.dist] : [])], { encoding: 'utf8' });
+    const child = spawnSync(process.execPath, ['--trace-gc-nvp', script, '--child', config, '--calls', v.calls, ...(v.dist ? ['--dist', v.dist] : [])], { encoding: 'utf8' });
     if (child.status !== 0) throw new Error(child.stderr);
-    results[config].push(JSON.parse(child.stdout.trim().split('\n').pop()).ns_per_call);
+    const lines = child.stdout.trim().split('\n');
+    results[config].push(JSON.parse(lines.pop()).ns_per_call);
+    // Bytes the measured calls allocated and left alive into the old generation (whole GCs' worth).
+    const measured = lines.slice(lines.indexOf('measure') + 1);
+    const sum = (field) => measured.reduce((total, line) => total + Number(new RegExp(` ${field}=(\\d+)`).exec(line)?.[1] ?? 0), 0);
+    (allocation[config] ??= []).push({ allocated: sum('allocated') / Number(v.calls), promoted: sum('promoted') / Number(v.calls) });
   }
 }
 const off = Math.min(...results.off);
-const summary = configs.map((c) => ({ config: c, runs_ns: results[c].map(Math.round), min_us: Math.round(Math.min(...results[c])) / 1000, added_us: Math.round(Math.min(...results[c]) - off) / 1000 }));
+const summary = configs.map((c) => ({ config: c, runs_ns: results[c].map(Math.round), min_us: Math.round(Math.min(...results[c])) / 1000, added_us: Math.round(Math.min(...results[c]) - off) / 1000, allocated_bytes_per_call: Math.round(Math.min(...allocation[c].map((a) => a.allocated))), promoted_bytes_per_call: Math.round(Math.min(...allocation[c].map((a) => a.promoted))) }));
 process.stdout.write(JSON.stringify({ date: new Date().toISOString(), dist: v.dist ?? 'dist', calls: Number(v.calls), loadavg_after: os.loadavg(), summary }, null, 2) + '\n');
