@@ -43,7 +43,16 @@ if (v.child) {
   const { instrumentTransport } = await import(`${DIST}/src/observability/instrument.js`);
   const { BackendMetrics } = await import(`${DIST}/src/observability/metrics.js`);
   const { pino } = await import('pino');
-  const inner = { start: async () => undefined, close: async () => undefined, send: () => Promise.resolve() };
+  // The session hub's facts of a request: `headers` is the copy handlers get, made on first read
+  // (src/session/session-hub.ts, HubRequestFacts); `header()` reads one without it.
+  const client = { 'x-httmcp-backend-key': 'k'.repeat(64), 'x-httmcp-transport': 'websocket', host: 'httmcp_backend', 'sec-websocket-version': '13', 'sec-websocket-key': 'ctW74uUxg7zH+AigppMmjQ==', 'sec-websocket-protocol': 'mcp', 'content-length': '80' };
+  class Facts {
+    constructor(session) { this.session = session; this.copied = undefined; }
+    get headers() { return (this.copied ??= { ...client, 'mcp-session-id': this.session }); }
+    header(name) { return name === 'mcp-session-id' ? this.session : client[name]; }
+  }
+  let facts;
+  const inner = { start: async () => undefined, close: async () => undefined, send: () => Promise.resolve(), requestFacts: () => facts };
   const metrics = metricsOn ? new BackendMetrics({ figures: () => ({ inflight: 0, sessionsClosed: 0, published: 0, retried: 0, failed: 0 }) }) : undefined;
   const observed = instrumentTransport(inner, { server: 'demo', metrics, hasTool: (name) => name === 'add', logger: pino({ level: 'info' }), tracing: tracingOn });
   observed.onmessage = () => undefined;
@@ -52,6 +61,7 @@ if (v.child) {
   const reply = { jsonrpc: '2.0', id: 0, result: { content: [{ type: 'text', text: '3' }] } };
   const run = async (n, from) => {
     for (let i = from; i < from + n; i++) {
+      facts = new Facts('session-1');
       inner.onmessage({ jsonrpc: '2.0', id: i, method: 'tools/call', params: { name: 'add', arguments: { a: 1, b: 2 } } }, extra);
       reply.id = i;
       await observed.send(reply);
