@@ -11,7 +11,7 @@
 // Each --dist (default: this checkout's dist/) gets its own `httmcp backend`; rounds alternate
 // the builds and the modes (A http, B http, A ws, B ws, ...), so that two builds are compared
 // in one sitting under the same neighbours. Per round: the backend's CPU (utime+stime from
-// /proc) per call; with --gc (the backend runs with --trace-gc-nvp), GCs per 1,000 calls, bytes
+// /proc), and its main thread's alone, per call; with --gc (the backend runs with --trace-gc-nvp), GCs per 1,000 calls, bytes
 // allocated and promoted per call and GC pause per call (medians over the rounds: allocation
 // does not depend on the neighbours, CPU time does); with --cpu-prof, each backend writes a V8 CPU
 // profile into DIR when it exits.
@@ -202,8 +202,9 @@ async function startBackend({ dir: dist, trimmed, label, obs }) {
   return backend;
 }
 
-const ticks = (pid) => {
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
+const ticks = (pid, task) => {
+  // task: one thread's (the main thread's is the pid's own); without it, the whole process's.
+  const f = readFileSync(task === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${task}/stat`, 'utf8');
   const a = f.slice(f.lastIndexOf(')') + 2).split(' ');
   return Number(a[11]) + Number(a[12]);
 };
@@ -229,14 +230,18 @@ for (let round = 0; round < Number(v.rounds); round++) {
   for (const mode of modes) {
     for (const b of backends) {
       const t0 = ticks(b.child.pid);
+      const m0 = ticks(b.child.pid, b.child.pid);
       const g0 = { gcs: b.gcs, allocated: b.allocated, promoted: b.promoted, pause: b.pause };
       const w0 = performance.now();
       await run(b, mode, calls);
       const cpu = ticks(b.child.pid) - t0;
+      const main = ticks(b.child.pid, b.child.pid) - m0;
       const wall = performance.now() - w0;
       await sleep(50); // the last --trace-gc lines
-      const f = ((figures[b.dist] ??= {})[mode] ??= { us: [], rps: [], gc_per_1k: [], alloc_kb_per_call: [], promoted_kb_per_call: [], gc_pause_us_per_call: [] });
+      const f = ((figures[b.dist] ??= {})[mode] ??= { us: [], main_thread_us: [], rps: [], gc_per_1k: [], alloc_kb_per_call: [], promoted_kb_per_call: [], gc_pause_us_per_call: [] });
       f.us.push(Math.round(((cpu * 10000) / calls) * 10) / 10);
+      // The JavaScript thread's share; the rest is V8's helper threads (GC, compilation) and libuv's.
+      f.main_thread_us.push(Math.round(((main * 10000) / calls) * 10) / 10);
       f.rps.push(Math.round(calls / (wall / 1000)));
       if (v.gc) {
         // Counted per GC, so a round's figure is whole GCs' worth: average over rounds.
@@ -264,7 +269,7 @@ for (const [dist, byMode] of Object.entries(figures)) {
   for (const [mode, f] of Object.entries(byMode)) {
     const sorted = [...f.us].sort((a, b) => a - b);
     const median = sorted.length % 2 ? sorted[(sorted.length - 1) / 2] : (sorted[sorted.length / 2 - 1] + sorted[sorted.length / 2]) / 2;
-    process.stderr.write(`${mode.padEnd(10)} ${dist.padEnd(36)} µs/call median ${median} min ${sorted[0]} (${f.us.join(' / ')})\n`);
+    process.stderr.write(`${mode.padEnd(10)} ${dist.padEnd(36)} µs/call median ${median} min ${sorted[0]} (${f.us.join(' / ')}); main thread ${f.main_thread_us.join(' / ')}\n`);
     if (v.gc) {
       // Medians: a round's figures are whole GCs' worth, and a mark-compact's count can land in one.
       const mid = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
