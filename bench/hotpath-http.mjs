@@ -19,7 +19,7 @@
 // (per-tool metrics, the OpenTelemetry SDK exporting OTLP to a local sink at
 // parentbased_traceidratio 0.01, /metrics scraped every 5 s); `DIR@off` with both off
 // (HTTMCP_REQUEST_METRICS=off, no OTEL_*); its parts: `@metrics` (per-tool metrics, no SDK),
-// `@tracing` (the SDK at 0.01, no per-tool metrics), `@sdk0` (the SDK at ratio 0: no span ever); without either, the environment's (metrics on by
+// `@tracing` (the SDK at 0.01, no per-tool metrics), `@sdk0` (the SDK at ratio 0: no span ever), `@scraped` (both off, scraped); without either, the environment's (metrics on by
 // default). One DIR may be given several times with different suffixes (`dist@off,dist@on`).
 // The load is raw sockets with prebuilt requests (one request in flight per connection, as
 // nginx's keep-alive upstream connections carry them), so the driver costs little.
@@ -64,6 +64,8 @@ const OBS_ENV = {
   metrics: () => ({ ...OBS_ENV.off(), HTTMCP_REQUEST_METRICS: 'on' }),
   tracing: () => ({ ...OBS_ENV.on(), HTTMCP_REQUEST_METRICS: 'off' }),
   sdk0: () => ({ ...OBS_ENV.on(), HTTMCP_REQUEST_METRICS: 'off', OTEL_TRACES_SAMPLER_ARG: '0' }),
+  // Both off, but scraped: prom-client's process metrics (event-loop delay, GC observer) alone.
+  scraped: () => OBS_ENV.off(),
 };
 const modes = v.modes.split(',');
 const calls = Number(v.calls);
