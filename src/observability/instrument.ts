@@ -124,7 +124,9 @@ export class InstrumentedTransport extends TransportMiddleware {
     // debug logs, no bookkeeping at all (no entry, no timing, no hook on its reply).
     const parent = tracing ? requestSpanParent(params?._meta, facts) : undefined;
     if (parent === undefined && !metrics && !this.options.logger.isLevelEnabled('debug')) return this.onmessage?.(message, extra);
-    const session = facts?.session ?? first(headerOf(facts, 'mcp-session-id'));
+    // Every transport that keeps sessions says its session here (the 2026 era has none): no
+    // header lookup, which on the 2026 path's web Headers costs a normalized Map lookup.
+    const session = facts?.session;
     const name = typeof params?.name === 'string' ? params.name : undefined;
     const isCall = request.method === 'tools/call' && name !== undefined;
     const known = isCall && this.isTool(name);
