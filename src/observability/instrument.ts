@@ -124,8 +124,7 @@ export class InstrumentedTransport extends TransportMiddleware {
     // debug logs, no bookkeeping at all (no entry, no timing, no hook on its reply).
     const parent = tracing ? requestSpanParent(params?._meta, facts) : undefined;
     if (parent === undefined && !metrics && !this.options.logger.isLevelEnabled('debug')) return this.onmessage?.(message, extra);
-    // Every transport that keeps sessions says its session here (the 2026 era has none): no
-    // header lookup, which on the 2026 path's web Headers costs a normalized Map lookup.
+    // Every transport that keeps sessions says its session here (the 2026 era has none).
     const session = facts?.session;
     const name = typeof params?.name === 'string' ? params.name : undefined;
     const isCall = request.method === 'tools/call' && name !== undefined;

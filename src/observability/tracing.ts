@@ -73,7 +73,7 @@ export function isPresampled(ctx: TraceContext): boolean {
 const factsGetter: TextMapGetter<RequestFacts> = {
   get: (facts, key) => headerOf(facts, key),
   // Only propagators that enumerate headers (none of the W3C ones) make the headers' copy.
-  keys: (facts) => (facts.headers instanceof Headers ? [...facts.headers.keys()] : Object.keys(facts.headers)),
+  keys: (facts) => Object.keys(facts.headers),
 };
 
 /**

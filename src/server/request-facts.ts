@@ -16,14 +16,11 @@ export interface RequestFacts {
 
 /**
  * Header `name` (lower-case) of the request `facts` describe: through {@link RequestFacts.header}
- * when the transport has it, else from its headers (a record, or web `Headers` on the 2026 path).
+ * when the transport has it, else from its headers.
  */
 export function headerOf(facts: RequestFacts | undefined, name: string): string | string[] | undefined {
   if (facts === undefined) return undefined;
-  if (facts.header !== undefined) return facts.header(name);
-  const headers: unknown = facts.headers;
-  if (headers instanceof Headers) return headers.get(name) ?? undefined;
-  return (headers as Record<string, string | string[] | undefined> | undefined)?.[name];
+  return facts.header !== undefined ? facts.header(name) : facts.headers[name];
 }
 
 /**
