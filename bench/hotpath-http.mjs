@@ -11,13 +11,20 @@
 // Each --dist (default: this checkout's dist/) gets its own `httmcp backend`; rounds alternate
 // the builds and the modes (A http, B http, A ws, B ws, ...), so that two builds are compared
 // in one sitting under the same neighbours. Per round: the backend's CPU (utime+stime from
-// /proc) per call; with --gc (the backend runs with --trace-gc-nvp), GCs per 1,000 calls, bytes
+// /proc), and its main thread's alone, per call; with --gc (the backend runs with --trace-gc-nvp), GCs per 1,000 calls, bytes
 // allocated and promoted per call and GC pause per call (medians over the rounds: allocation
 // does not depend on the neighbours, CPU time does); with --cpu-prof, each backend writes a V8 CPU
 // profile into DIR when it exits.
+// A build given as `DIR@on` runs with observability on as `run.mjs --observability` sets it
+// (per-tool metrics, the OpenTelemetry SDK exporting OTLP to a local sink at
+// parentbased_traceidratio 0.01, /metrics scraped every 5 s); `DIR@off` with both off
+// (HTTMCP_REQUEST_METRICS=off, no OTEL_*); its parts: `@metrics` (per-tool metrics, no SDK),
+// `@tracing` (the SDK at 0.01, no per-tool metrics), `@sdk0` (the SDK at ratio 0: no span ever), `@scraped` (both off, scraped); without either, the environment's (metrics on by
+// default). One DIR may be given several times with different suffixes (`dist@off,dist@on`).
 // The load is raw sockets with prebuilt requests (one request in flight per connection, as
 // nginx's keep-alive upstream connections carry them), so the driver costs little.
 import { spawn } from 'node:child_process';
+import { createServer } from 'node:http';
 import { createHash } from 'node:crypto';
 import { appendFileSync, readFileSync } from 'node:fs';
 import net from 'node:net';
@@ -43,9 +50,23 @@ const HERE = dirname(fileURLToPath(import.meta.url));
 // `DIR:trimmed`: send that build the headers this branch's nginx sends (no X-Forwarded-For, no
 // balance key on 2025 requests, no Sec-WebSocket-* on frames); without it, the older set.
 const dists = (v.dist ?? join(HERE, '..', 'dist')).split(',').map((d) => {
-  const [dir, headers] = d.split(':');
-  return { dir: resolve(dir), trimmed: headers === 'trimmed', label: d };
+  const [spec, obs] = d.split('@');
+  const [dir, headers] = spec.split(':');
+  return { dir: resolve(dir), trimmed: headers === 'trimmed', label: d, obs };
 });
+// The OTLP sink of `@on` builds: accepts every export.
+const sink = dists.some((d) => d.obs !== undefined && d.obs !== 'off') ? createServer((req, res) => { req.resume(); req.on('end', () => res.writeHead(200, { 'content-type': 'application/json' }).end('{}')); }) : undefined;
+if (sink) await new Promise((r) => sink.listen(0, '127.0.0.1', r));
+const OBS_ENV = {
+  on: () => ({ HTTMCP_REQUEST_METRICS: 'on', OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${sink.address().port}`, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf', OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: '0.01' }),
+  off: () => ({ HTTMCP_REQUEST_METRICS: 'off', OTEL_TRACES_EXPORTER: '', OTEL_EXPORTER_OTLP_ENDPOINT: '' }),
+  // The parts of `on`, one at a time (scraped like `on`).
+  metrics: () => ({ ...OBS_ENV.off(), HTTMCP_REQUEST_METRICS: 'on' }),
+  tracing: () => ({ ...OBS_ENV.on(), HTTMCP_REQUEST_METRICS: 'off' }),
+  sdk0: () => ({ ...OBS_ENV.on(), HTTMCP_REQUEST_METRICS: 'off', OTEL_TRACES_SAMPLER_ARG: '0' }),
+  // Both off, but scraped: prom-client's process metrics (event-loop delay, GC observer) alone.
+  scraped: () => OBS_ENV.off(),
+};
 const modes = v.modes.split(',');
 const calls = Number(v.calls);
 const conc = Number(v.conc);
@@ -104,14 +125,14 @@ function request(path, headers, body = '') {
   return `${lines.join('\r\n')}\r\n\r\n${body}`;
 }
 
-async function startBackend({ dir: dist, trimmed, label }) {
+async function startBackend({ dir: dist, trimmed, label, obs }) {
   const port = 40000 + Math.floor(Math.random() * 20000);
   const node = v['node-flags'].split(' ').filter(Boolean);
   if (v.gc) node.push('--trace-gc-nvp');
   if (v['cpu-prof']) node.push('--cpu-prof', '--cpu-prof-dir', resolve(v['cpu-prof']), '--cpu-prof-interval', '100');
   const child = spawn(process.execPath, [...node, join(dist, 'src', 'cli', 'main.js'), 'backend', '--listen', `127.0.0.1:${port}`, '--publish-url', 'unix:/nonexistent.sock'], {
     stdio: ['ignore', 'pipe', 'inherit'],
-    env: { ...process.env, HTTMCP_SESSION_SECRET: SECRET, HTTMCP_LOG_LEVEL: 'warn' },
+    env: { ...process.env, HTTMCP_SESSION_SECRET: SECRET, HTTMCP_LOG_LEVEL: 'warn', ...(OBS_ENV[obs]?.() ?? {}) },
   });
   const backend = { dist: label, child, port, gcs: 0, allocated: 0, promoted: 0, pause: 0 };
   const drop = (headers) => (trimmed ? headers.filter((h) => !/^(X-Forwarded-For|Sec-WebSocket-|X-Httmcp-Balance-Key: (?!m26))/.test(h)) : headers);
@@ -170,13 +191,22 @@ async function startBackend({ dir: dist, trimmed, label }) {
       body: (id) => `{"jsonrpc":"2.0","id":${id},"method":"tools/call","params":${JSON.stringify({ name: 'add', arguments: { a: 1, b: 2 }, _meta: meta })}}`,
     },
   };
+  if (obs !== undefined && obs !== 'off') {
+    // A scraper, as run.mjs --observability has (the first scrape starts prom-client's process metrics).
+    const scraper = connection(port);
+    await scraper.ready;
+    const scrape = () => scraper.send('GET /metrics HTTP/1.1\r\nHost: localhost\r\n\r\n');
+    await scrape();
+    backend.scraper = { timer: setInterval(scrape, 5000), close: () => scraper.close() };
+  }
   backend.connections = Array.from({ length: conc }, () => connection(port));
   await Promise.all(backend.connections.map((x) => x.ready));
   return backend;
 }
 
-const ticks = (pid) => {
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
+const ticks = (pid, task) => {
+  // task: one thread's (the main thread's is the pid's own); without it, the whole process's.
+  const f = readFileSync(task === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${task}/stat`, 'utf8');
   const a = f.slice(f.lastIndexOf(')') + 2).split(' ');
   return Number(a[11]) + Number(a[12]);
 };
@@ -202,14 +232,18 @@ for (let round = 0; round < Number(v.rounds); round++) {
   for (const mode of modes) {
     for (const b of backends) {
       const t0 = ticks(b.child.pid);
+      const m0 = ticks(b.child.pid, b.child.pid);
       const g0 = { gcs: b.gcs, allocated: b.allocated, promoted: b.promoted, pause: b.pause };
       const w0 = performance.now();
       await run(b, mode, calls);
       const cpu = ticks(b.child.pid) - t0;
+      const main = ticks(b.child.pid, b.child.pid) - m0;
       const wall = performance.now() - w0;
       await sleep(50); // the last --trace-gc lines
-      const f = ((figures[b.dist] ??= {})[mode] ??= { us: [], rps: [], gc_per_1k: [], alloc_kb_per_call: [], promoted_kb_per_call: [], gc_pause_us_per_call: [] });
+      const f = ((figures[b.dist] ??= {})[mode] ??= { us: [], main_thread_us: [], rps: [], gc_per_1k: [], alloc_kb_per_call: [], promoted_kb_per_call: [], gc_pause_us_per_call: [] });
       f.us.push(Math.round(((cpu * 10000) / calls) * 10) / 10);
+      // The JavaScript thread's share; the rest is V8's helper threads (GC, compilation) and libuv's.
+      f.main_thread_us.push(Math.round(((main * 10000) / calls) * 10) / 10);
       f.rps.push(Math.round(calls / (wall / 1000)));
       if (v.gc) {
         // Counted per GC, so a round's figure is whole GCs' worth: average over rounds.
@@ -223,16 +257,21 @@ for (let round = 0; round < Number(v.rounds); round++) {
 }
 for (const b of backends) {
   for (const c of b.connections) c.close();
+  if (b.scraper) {
+    clearInterval(b.scraper.timer);
+    b.scraper.close();
+  }
   b.child.kill('SIGTERM');
 }
 await Promise.all(backends.map((b) => new Promise((r) => (b.child.exitCode !== null ? r() : b.child.once('exit', r)))));
+sink?.close();
 const result = { calls, conc, loadavg: os.loadavg().map((x) => Math.round(x * 100) / 100), backend_us_per_call: figures };
 process.stdout.write(JSON.stringify(result) + '\n');
 for (const [dist, byMode] of Object.entries(figures)) {
   for (const [mode, f] of Object.entries(byMode)) {
     const sorted = [...f.us].sort((a, b) => a - b);
     const median = sorted.length % 2 ? sorted[(sorted.length - 1) / 2] : (sorted[sorted.length / 2 - 1] + sorted[sorted.length / 2]) / 2;
-    process.stderr.write(`${mode.padEnd(10)} ${dist.padEnd(36)} µs/call median ${median} min ${sorted[0]} (${f.us.join(' / ')})\n`);
+    process.stderr.write(`${mode.padEnd(10)} ${dist.padEnd(36)} µs/call median ${median} min ${sorted[0]} (${f.us.join(' / ')}); main thread ${f.main_thread_us.join(' / ')}\n`);
     if (v.gc) {
       // Medians: a round's figures are whole GCs' worth, and a mark-compact's count can land in one.
       const mid = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];

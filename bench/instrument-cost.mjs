@@ -10,6 +10,9 @@
 // --dist: another build's dist/ (an older commit's, to compare): without the httmcp sampler
 // there, the SDK's own ParentBased(TraceIdRatio 0.01) sampler is used.
 //
+// Also the bytes allocated and promoted per call (the child runs with --trace-gc-nvp; minimum
+// over the rounds).
+//
 // Configurations: metrics (per-tool metrics on, no tracing), tracing (the OpenTelemetry SDK
 // with the sampler `httmcp start` builds for parentbased_traceidratio 0.01, spans to an exporter
 // that drops them), both; off (instrumentTransport returns the inner transport itself: what is
@@ -40,7 +43,16 @@ if (v.child) {
   const { instrumentTransport } = await import(`${DIST}/src/observability/instrument.js`);
   const { BackendMetrics } = await import(`${DIST}/src/observability/metrics.js`);
   const { pino } = await import('pino');
-  const inner = { start: async () => undefined, close: async () => undefined, send: () => Promise.resolve() };
+  // The session hub's facts of a request: `headers` is the copy handlers get, made on first read
+  // (src/session/session-hub.ts, HubRequestFacts); `header()` reads one without it.
+  const client = { 'x-httmcp-backend-key': 'k'.repeat(64), 'x-httmcp-transport': 'websocket', host: 'httmcp_backend', 'sec-websocket-version': '13', 'sec-websocket-key': 'ctW74uUxg7zH+AigppMmjQ==', 'sec-websocket-protocol': 'mcp', 'content-length': '80' };
+  class Facts {
+    constructor(session) { this.session = session; this.copied = undefined; }
+    get headers() { return (this.copied ??= { ...client, 'mcp-session-id': this.session }); }
+    header(name) { return name === 'mcp-session-id' ? this.session : client[name]; }
+  }
+  let facts;
+  const inner = { start: async () => undefined, close: async () => undefined, send: () => Promise.resolve(), requestFacts: () => facts };
   const metrics = metricsOn ? new BackendMetrics({ figures: () => ({ inflight: 0, sessionsClosed: 0, published: 0, retried: 0, failed: 0 }) }) : undefined;
   const observed = instrumentTransport(inner, { server: 'demo', metrics, hasTool: (name) => name === 'add', logger: pino({ level: 'info' }), tracing: tracingOn });
   observed.onmessage = () => undefined;
@@ -49,6 +61,7 @@ if (v.child) {
   const reply = { jsonrpc: '2.0', id: 0, result: { content: [{ type: 'text', text: '3' }] } };
   const run = async (n, from) => {
     for (let i = from; i < from + n; i++) {
+      facts = new Facts('session-1');
       inner.onmessage({ jsonrpc: '2.0', id: i, method: 'tools/call', params: { name: 'add', arguments: { a: 1, b: 2 } } }, extra);
       reply.id = i;
       await observed.send(reply);
@@ -56,6 +69,8 @@ if (v.child) {
   };
   const calls = Number(v.calls);
   await run(100_000, 0);
+  // --trace-gc-nvp lines after this one are the measured calls' (the parent sums them).
+  process.stdout.write('measure\n');
   const before = process.cpuUsage();
   await run(calls, 100_000);
   const used = process.cpuUsage(before);
@@ -65,14 +80,20 @@ if (v.child) {
 
 const configs = ['off', 'metrics', 'tracing', 'both'];
 const results = Object.fromEntries(configs.map((c) => [c, []]));
+const allocation = {};
 const script = fileURLToPath(import.meta.url);
 for (let round = 0; round < Number(v.rounds); round++) {
   for (const config of round % 2 ? [...configs].reverse() : configs) {
-    const child = spawnSync(process.execPath, [script, '--child', config, '--calls', v.calls, ...(v.dist ? ['--dist', v.dist] : [])], { encoding: 'utf8' });
+    const child = spawnSync(process.execPath, ['--trace-gc-nvp', script, '--child', config, '--calls', v.calls, ...(v.dist ? ['--dist', v.dist] : [])], { encoding: 'utf8' });
     if (child.status !== 0) throw new Error(child.stderr);
-    results[config].push(JSON.parse(child.stdout.trim().split('\n').pop()).ns_per_call);
+    const lines = child.stdout.trim().split('\n');
+    results[config].push(JSON.parse(lines.pop()).ns_per_call);
+    // Bytes the measured calls allocated and left alive into the old generation (whole GCs' worth).
+    const measured = lines.slice(lines.indexOf('measure') + 1);
+    const sum = (field) => measured.reduce((total, line) => total + Number(new RegExp(` ${field}=(\\d+)`).exec(line)?.[1] ?? 0), 0);
+    (allocation[config] ??= []).push({ allocated: sum('allocated') / Number(v.calls), promoted: sum('promoted') / Number(v.calls) });
   }
 }
 const off = Math.min(...results.off);
-const summary = configs.map((c) => ({ config: c, runs_ns: results[c].map(Math.round), min_us: Math.round(Math.min(...results[c])) / 1000, added_us: Math.round(Math.min(...results[c]) - off) / 1000 }));
+const summary = configs.map((c) => ({ config: c, runs_ns: results[c].map(Math.round), min_us: Math.round(Math.min(...results[c])) / 1000, added_us: Math.round(Math.min(...results[c]) - off) / 1000, allocated_bytes_per_call: Math.round(Math.min(...allocation[c].map((a) => a.allocated))), promoted_bytes_per_call: Math.round(Math.min(...allocation[c].map((a) => a.promoted))) }));
 process.stdout.write(JSON.stringify({ date: new Date().toISOString(), dist: v.dist ?? 'dist', calls: Number(v.calls), loadavg_after: os.loadavg(), summary }, null, 2) + '\n');

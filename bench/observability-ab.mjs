@@ -23,6 +23,9 @@
 //   mark-compacts per 10,000 calls and its GC pauses in µs per call (from the lines the backend
 //   prints). With a fixed young generation (node: ["--min-semi-space-size=16",
 //   "--max-semi-space-size=16"]) scavenges count allocation: one per 16 MB.
+// --gc-nvp: every backend runs with --trace-gc-nvp; each round gives the bytes its scavenges
+//   promoted to the old generation per call (objects a call leaves alive across two scavenges:
+//   what a mark-compact later pays for), scavenges per 10,000 calls and their pauses in µs per call.
 // --count-lines REGEX: per round, the backend's output lines matching REGEX per 10,000 calls.
 // config transport: this stack's transport instead of --transport (ws and http in one sitting).
 // Prints each stack's median CPU per call (backend, and nginx's workers: the WebSocket frames
@@ -34,7 +37,7 @@ import { spawn, execFileSync } from 'node:child_process';
 import os from 'node:os';
 import { readFileSync } from 'node:fs';
 import { spawnJson, freePort, waitInit, stopChild, childrenOf, BENCH_CLIENT_LIMIT_FLAGS, sleep, BENCH_DIR, REPO_DIR } from './scale-lib.mjs';
-const { values: v } = parseArgs({ options: { configs: { type: 'string' }, transport: { type: 'string', default: 'ws' }, clients: { type: 'string', default: '64' }, rate: { type: 'string', default: '1500' }, duration: { type: 'string', default: '5' }, rounds: { type: 'string', default: '5' }, 'trace-gc': { type: 'boolean', default: false }, pin: { type: 'string' }, 'warm-rounds': { type: 'string', default: '0' }, 'count-lines': { type: 'string' } } });
+const { values: v } = parseArgs({ options: { configs: { type: 'string' }, transport: { type: 'string', default: 'ws' }, clients: { type: 'string', default: '64' }, rate: { type: 'string', default: '1500' }, duration: { type: 'string', default: '5' }, rounds: { type: 'string', default: '5' }, 'trace-gc': { type: 'boolean', default: false }, pin: { type: 'string' }, 'warm-rounds': { type: 'string', default: '0' }, 'count-lines': { type: 'string' }, 'gc-nvp': { type: 'boolean', default: false } } });
 const sink = createServer((req, res) => { req.resume(); req.on('end', () => res.writeHead(200, { 'content-type': 'application/json' }).end('{}')); });
 await new Promise((r) => sink.listen(0, '127.0.0.1', r));
 const ON = { HTTMCP_REQUEST_METRICS: 'on', OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${sink.address().port}`, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf', OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: '0.01' };
@@ -49,7 +52,7 @@ try {
     const cli = `${c.dist ?? `${REPO_DIR}/dist`}/src/cli/main.js`;
     const env = { ...(c.on ? ON : OFF), ...(c.env ?? {}) };
     const extra = c.on && !c.noscrape ? ['--metrics-listen', `127.0.0.1:${mport}`] : [];
-    const p = spawnJson(process.execPath, [...(v['trace-gc'] ? ['--trace-gc'] : []), ...(c.node ?? []), cli, 'start', '--port', String(port), '--json', '--workers', '1', ...BENCH_CLIENT_LIMIT_FLAGS, ...extra], { name: c.name, env });
+    const p = spawnJson(process.execPath, [...(v['trace-gc'] ? ['--trace-gc'] : []), ...(v['gc-nvp'] ? ['--trace-gc-nvp'] : []), ...(c.node ?? []), cli, 'start', '--port', String(port), '--json', '--workers', '1', ...BENCH_CLIENT_LIMIT_FLAGS, ...extra], { name: c.name, env });
     const info = await p.next(60_000);
     const url = info.servers?.demo ?? `http://127.0.0.1:${port}/mcp/demo`;
     await waitInit(url);
@@ -57,7 +60,23 @@ try {
     const workers = childrenOf(info.nginxPid).filter((pid) => {
       try { return /nginx: worker/.test(readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ')); } catch { return false; }
     });
-    const gc = { scavenge: 0, mark: 0, ms: 0, lines: 0 };
+    const gc = { scavenge: 0, mark: 0, ms: 0, lines: 0, promoted: 0 };
+    if (v['gc-nvp']) {
+      // `pause=0.4 ... gc=s ... promoted=90072 ...`: one line per GC (s: scavenge, ms: mark-sweep).
+      let partial = '';
+      p.child.stdout.on('data', (d) => {
+        const lines = (partial + d).split('\n');
+        partial = lines.pop();
+        for (const line of lines) {
+          const kind = / gc=(\w+) /.exec(line)?.[1];
+          if (kind === undefined) continue;
+          if (kind !== 's') { gc.mark++; continue; }
+          gc.scavenge++;
+          gc.ms += Number(/pause=([\d.]+)/.exec(line)?.[1] ?? 0);
+          gc.promoted += Number(/ promoted=(\d+)/.exec(line)?.[1] ?? 0);
+        }
+      });
+    }
     if (v['count-lines']) {
       // Lines of the backend's output matching a pattern (with a config's node: ["--trace-deopt"],
       // `--count-lines bailout` counts deoptimizations).
@@ -110,12 +129,13 @@ try {
       // backend_pct: the share of one core the backend used (near 100: it is what limits a closed loop).
       const row = { name: s.c.name, round, rps: Math.round(r.rps), cpu: backend, nginx: Math.round(nginx * 100) / 100, backend_pct: r.cpu_by_pid?.[s.pid]?.cpu_pct ?? null, loadgen: r.loadgen_cpu_us_per_call, sse: r.sse_responses ?? 0, errors: r.errors, p50: r.p50_ms, load: os.loadavg()[0] };
       if (v['count-lines']) row.lines_per_10k = Math.round(((s.gc.lines - gcBefore.lines) / ((Number(v.rate) > 0 ? Number(v.rate) : r.rps) * (Number(v.duration) + 2))) * 1e5) / 10;
-      if (v['trace-gc']) {
+      if (v['trace-gc'] || v['gc-nvp']) {
         // GC lines come during the 2 s warm-up too: per call over both, at the run's rate.
         const calls = (Number(v.rate) > 0 ? Number(v.rate) : r.rps) * (Number(v.duration) + 2);
         row.scavenges_per_10k = Math.round(((s.gc.scavenge - gcBefore.scavenge) / calls) * 1e5) / 10;
         row.marks_per_10k = Math.round(((s.gc.mark - gcBefore.mark) / calls) * 1e5) / 10;
         row.gc_us_per_call = Math.round(((s.gc.ms - gcBefore.ms) * 1000 / calls) * 10) / 10;
+        if (v['gc-nvp']) row.promoted_bytes_per_call = Math.round((s.gc.promoted - gcBefore.promoted) / calls);
       }
       rows.push(row);
       console.error(JSON.stringify(row));
@@ -125,7 +145,8 @@ try {
   for (const s of stacks) {
     const mine = rows.filter((r) => r.name === s.c.name && r.round >= Number(v['warm-rounds']));
     console.log(`${s.c.name.padEnd(14)} backend cpu µs/call median ${med(mine.map((r) => r.cpu)).toFixed(1)} (${mine.map((r) => r.cpu.toFixed(1)).join(', ')}) nginx median ${med(mine.map((r) => r.nginx)).toFixed(1)} (${mine.map((r) => r.nginx.toFixed(1)).join(', ')}) rps median ${med(mine.map((r) => r.rps))} (${mine.map((r) => r.rps).join(', ')})`);
-    if (v['trace-gc']) console.log(`${''.padEnd(14)} per 10k calls: scavenges median ${med(mine.map((r) => r.scavenges_per_10k))} (${mine.map((r) => r.scavenges_per_10k).join(', ')}), mark-compacts ${mine.map((r) => r.marks_per_10k).join(', ')}; GC µs/call median ${med(mine.map((r) => r.gc_us_per_call)).toFixed(1)} (${mine.map((r) => r.gc_us_per_call).join(', ')})`);
+    if (v['trace-gc'] || v['gc-nvp']) console.log(`${''.padEnd(14)} per 10k calls: scavenges median ${med(mine.map((r) => r.scavenges_per_10k))} (${mine.map((r) => r.scavenges_per_10k).join(', ')}), mark-compacts ${mine.map((r) => r.marks_per_10k).join(', ')}; GC µs/call median ${med(mine.map((r) => r.gc_us_per_call)).toFixed(1)} (${mine.map((r) => r.gc_us_per_call).join(', ')})`);
+    if (v['gc-nvp']) console.log(`${''.padEnd(14)} promoted bytes/call median ${med(mine.map((r) => r.promoted_bytes_per_call))} (${mine.map((r) => r.promoted_bytes_per_call).join(', ')})`);
   }
   for (const s of stacks) {
     if (!s.c.on || s.c.noscrape) continue;

@@ -17,6 +17,7 @@ import {
   type TraceContext,
 } from './tracing.js';
 import { TransportMiddleware } from '../server/transport-middleware.js';
+import { headerOf, type RequestFacts } from '../server/request-facts.js';
 
 /** What {@link instrumentTransport} records for one server. */
 export interface InstrumentOptions {
@@ -114,15 +115,17 @@ export class InstrumentedTransport extends TransportMiddleware {
     }
     const request = message as JSONRPCRequest;
     const params = request.params as { name?: unknown; uri?: unknown; _meta?: Carrier } | undefined;
+    // Headers one by one (headerOf), never `facts.headers`: that is the copy handlers get, made
+    // on first read, and most calls' handlers never ask for it.
     const facts = this.requestFacts(request.id);
-    const headers = facts?.headers;
     const { server, metrics, tracing } = this.options;
     // The span's parent, decided before anything else is made: a request without a client trace
     // context that the root sampling dropped (99% at 1%) gets no span, and, without metrics and
     // debug logs, no bookkeeping at all (no entry, no timing, no hook on its reply).
-    const parent = tracing ? requestSpanParent(params?._meta, headers) : undefined;
+    const parent = tracing ? requestSpanParent(params?._meta, facts) : undefined;
     if (parent === undefined && !metrics && !this.options.logger.isLevelEnabled('debug')) return this.onmessage?.(message, extra);
-    const session = facts?.session ?? first(headers?.['mcp-session-id']);
+    // Every transport that keeps sessions says its session here (the 2026 era has none).
+    const session = facts?.session;
     const name = typeof params?.name === 'string' ? params.name : undefined;
     const isCall = request.method === 'tools/call' && name !== undefined;
     const known = isCall && this.isTool(name);
@@ -145,14 +148,15 @@ export class InstrumentedTransport extends TransportMiddleware {
     // Attributes only for spans that are kept: at 1% sampling the other 99% skip building and
     // sanitizing them (samplers see none: ratio and parent-based samplers need none).
     if (span.isRecording()) {
-      span.setAttributes(this.attributesOf(request.method, name, isCall, params, headers, session));
+      span.setAttributes(this.attributesOf(request.method, name, isCall, params, facts, session));
     }
     entry.span = span;
     // Handed on explicitly, never by entering the context (see tracing.ts): to OpenAPI calls
-    // through the headers object the handler gets, to publishes through the session.
+    // through the headers object the handler gets (so traced requests only make its copy), to
+    // publishes through the session.
     if (span.isRecording() || parent !== ROOT_CONTEXT) {
       const ctx = trace.setSpan(parent, span);
-      if (headers) setRequestContext(headers, ctx);
+      if (facts) setRequestContext(facts.headers, ctx);
       if (span.isRecording() && session !== undefined) {
         entry.traced = ctx;
         beginSessionTrace(session, ctx);
@@ -166,14 +170,14 @@ export class InstrumentedTransport extends TransportMiddleware {
     name: string | undefined,
     isCall: boolean,
     params: { uri?: unknown } | undefined,
-    headers: Record<string, string | string[] | undefined> | undefined,
+    facts: RequestFacts | undefined,
     session: string | undefined,
   ): Record<string, string> {
     const attributes: Record<string, string> = { 'mcp.method.name': method, 'httmcp.server': this.options.server, 'network.transport': 'tcp' };
     if (session !== undefined) attributes['mcp.session.id'] = session;
-    const version = first(headers?.['mcp-protocol-version']);
+    const version = first(headerOf(facts, 'mcp-protocol-version'));
     if (version !== undefined) attributes['mcp.protocol.version'] = version;
-    const wire = first(headers?.['x-httmcp-transport']);
+    const wire = first(headerOf(facts, 'x-httmcp-transport'));
     if (wire !== undefined) attributes['httmcp.transport'] = wire;
     if (isCall) {
       attributes['gen_ai.tool.name'] = name!;

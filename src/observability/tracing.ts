@@ -10,7 +10,9 @@ import {
   type Attributes,
   type Context as TraceContext,
   type Span,
+  type TextMapGetter,
 } from '@opentelemetry/api';
+import { headerOf, type RequestFacts } from '../server/request-facts.js';
 
 /**
  * Tracing through the OpenTelemetry API only: without an SDK registered (the CLI registers one
@@ -67,13 +69,25 @@ export function isPresampled(ctx: TraceContext): boolean {
   return ctx.getValue(PRESAMPLED) === true;
 }
 
+/** Reads trace context from the headers a transport kept for a request, one by one (headerOf). */
+const factsGetter: TextMapGetter<RequestFacts> = {
+  get: (facts, key) => headerOf(facts, key),
+  // Only propagators that enumerate headers (none of the W3C ones) make the headers' copy.
+  keys: (facts) => Object.keys(facts.headers),
+};
+
 /**
  * Where one MCP request's SERVER span starts: under the client's trace context
- * ({@link parentContext}); or, for a request without one, at the root when the request is
- * sampled. `undefined`: no span at all (a root request that {@link sampleRootsAt} drops).
+ * (`_meta.traceparent`, else the `traceparent` header, as {@link parentContext}); or, for a
+ * request without one, at the root when the request is sampled. `undefined`: no span at all (a
+ * root request that {@link sampleRootsAt} drops). The headers are read through
+ * {@link headerOf}: the hub copies a request's headers for handlers only when one asks, and a
+ * request without a `traceparent` costs two lookups here.
  */
-export function requestSpanParent(meta: Carrier | undefined, headers: Carrier | undefined): TraceContext | undefined {
-  const parent = parentContext(meta, headers);
+export function requestSpanParent(meta: Carrier | undefined, facts: RequestFacts | undefined): TraceContext | undefined {
+  let parent = ROOT_CONTEXT;
+  if (meta && typeof meta.traceparent === 'string') parent = propagation.extract(ROOT_CONTEXT, meta);
+  else if (headerOf(facts, 'traceparent') !== undefined) parent = propagation.extract(ROOT_CONTEXT, facts, factsGetter);
   if (parent !== ROOT_CONTEXT || rootRatio === undefined) return parent;
   return Math.random() < rootRatio ? PRESAMPLED_ROOT : undefined;
 }

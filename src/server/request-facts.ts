@@ -6,6 +6,21 @@ export interface RequestFacts {
   readonly session: string | undefined;
   /** Headers of the client's HTTP request (for WebSocket, those of its handshake). */
   readonly headers: Record<string, string | string[] | undefined>;
+  /**
+   * One header of {@link headers} (lower-case name) without making {@link headers}: a transport
+   * that copies the headers for handlers on first read implements it, so that layers reading a
+   * header or two per request (tracing, metrics) leave the copy to handlers that ask.
+   */
+  header?(name: string): string | string[] | undefined;
+}
+
+/**
+ * Header `name` (lower-case) of the request `facts` describe: through {@link RequestFacts.header}
+ * when the transport has it, else from its headers.
+ */
+export function headerOf(facts: RequestFacts | undefined, name: string): string | string[] | undefined {
+  if (facts === undefined) return undefined;
+  return facts.header !== undefined ? facts.header(name) : facts.headers[name];
 }
 
 /**

@@ -17,7 +17,7 @@ import { Quota, type QuotaScope } from '../util/quota.js';
 import { limitError, resolveLimits, type BackendLimits } from './limits.js';
 import { StreamCloser } from './stream-closer.js';
 import { authExtraOfRequest } from '../auth/auth-info.js';
-import { withoutCredentials, type Principal } from '../auth/principal.js';
+import { PRINCIPAL_HEADER, withoutCredentials, type Principal } from '../auth/principal.js';
 import type { RequestFacts, RequestFactsSource } from '../server/request-facts.js';
 
 /**
@@ -846,6 +846,14 @@ class HubRequestFacts implements RequestFacts {
 
   get headers(): Record<string, string | string[] | undefined> {
     return (this.copied ??= handlerHeaders(this.clientHeaders, this.session, this.authenticated));
+  }
+
+  /** What {@link headers} has under `name`, without making the copy. */
+  header(name: string): string | string[] | undefined {
+    if (name === 'mcp-session-id') return this.session;
+    // The two withoutCredentials() drops.
+    if (this.authenticated && (name === 'authorization' || name === PRINCIPAL_HEADER)) return undefined;
+    return this.clientHeaders[name];
   }
 }
 

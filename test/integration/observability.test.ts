@@ -24,6 +24,7 @@ import { StandIn } from '../fixtures/openapi/stand-in.js';
 import { startCli } from '../helpers/cli.js';
 import { WsClient } from '../helpers/raw-clients.js';
 import { startTestStack } from '../helpers/stack.js';
+import { envelope, MODERN, replyOf } from '../helpers/era-2026.js';
 
 const exporter = new InMemorySpanExporter();
 const provider = new NodeTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
@@ -140,6 +141,18 @@ test("a WebSocket message: nchan's upstream hop carries the handshake's tracepar
   const call = spans.find((s) => s.name === 'tools/call add')!;
   expect(parentOf(call)).toBe(spanId);
   expect(call.attributes['httmcp.transport']).toBe('websocket');
+});
+
+test('a 2026-07-28 request: its span is the child of its traceparent header', async () => {
+  const { traceId, spanId, traceparent } = clientTrace();
+  const response = await fetch(stack.servers.demo!, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': MODERN, 'mcp-method': 'tools/call', 'mcp-name': 'add', traceparent },
+    body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'add', arguments: { a: 2, b: 2 }, _meta: envelope() } }),
+  });
+  expect(await replyOf(response, 1)).toMatchObject({ status: 200, result: { content: [{ text: '4' }] } });
+  const spans = await spansOf(traceId, (s) => s.some((span) => span.name === 'tools/call add'));
+  expect(parentOf(spans.find((s) => s.name === 'tools/call add')!)).toBe(spanId);
 });
 
 test('_meta.traceparent (SEP-414) names the request, over the connection header', async () => {

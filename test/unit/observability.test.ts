@@ -115,13 +115,14 @@ describe('root sampling drawn by httmcp (OTEL_TRACES_SAMPLER=*traceidratio)', ()
   test('at ratio 0, a request without a trace context gets no span; one with a sampled traceparent follows its parent', () => {
     const { sampler } = ratioSamplerFromEnv({ OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: '0' })!;
     sampleRootsAt(0);
-    expect(requestSpanParent(undefined, {})).toBeUndefined();
-    expect(requestSpanParent({ traceparent: 'not a traceparent' }, {})).toBeUndefined();
-    const parent = requestSpanParent(undefined, { traceparent: `00-${'1'.repeat(32)}-${'2'.repeat(16)}-01` })!;
+    const facts = (headers: Record<string, string>) => ({ session: undefined, headers });
+    expect(requestSpanParent(undefined, facts({}))).toBeUndefined();
+    expect(requestSpanParent({ traceparent: 'not a traceparent' }, facts({}))).toBeUndefined();
+    const parent = requestSpanParent(undefined, facts({ traceparent: `00-${'1'.repeat(32)}-${'2'.repeat(16)}-01` }))!;
     expect(trace.getSpanContext(parent)?.traceId).toBe('1'.repeat(32));
     expect(sampler.shouldSample(parent, '1'.repeat(32), 'tools/call add', SpanKind.SERVER, {}, []).decision).toBe(SamplingDecision.RECORD_AND_SAMPLED);
     // _meta (SEP-414) wins over the header.
-    const meta = requestSpanParent({ traceparent: `00-${'3'.repeat(32)}-${'4'.repeat(16)}-00` }, { traceparent: `00-${'1'.repeat(32)}-${'2'.repeat(16)}-01` })!;
+    const meta = requestSpanParent({ traceparent: `00-${'3'.repeat(32)}-${'4'.repeat(16)}-00` }, facts({ traceparent: `00-${'1'.repeat(32)}-${'2'.repeat(16)}-01` }))!;
     expect(trace.getSpanContext(meta)?.traceId).toBe('3'.repeat(32));
     expect(sampler.shouldSample(meta, '3'.repeat(32), 'tools/call add', SpanKind.SERVER, {}, []).decision).toBe(SamplingDecision.NOT_RECORD);
   });
@@ -175,5 +176,46 @@ describe('the instrumented transport with tracing on and metrics off, root sampl
     expect(spans[0]!.spanContext().traceId).toBe('a'.repeat(32));
     expect(spans[0]!.parentSpanContext?.spanId).toBe('b'.repeat(16));
     expect(spans[0]!.attributes['gen_ai.tool.name']).toBe('add');
+  });
+
+  test('metrics and tracing read single headers (header()); only a traced request makes the copy, once, for its OpenAPI calls', async () => {
+    // Facts as the session hub keeps them: `headers` is the copy handlers get, made on first read.
+    const client: Record<string, Record<string, string>> = {
+      1: { 'x-httmcp-transport': 'websocket' },
+      2: { 'x-httmcp-transport': 'websocket', traceparent: `00-${'c'.repeat(32)}-${'d'.repeat(16)}-01` },
+    };
+    let copies = 0;
+    const factsOf = (id: number) => ({
+      session: 's1',
+      get headers() {
+        copies++;
+        return { ...client[id], 'mcp-session-id': 's1' };
+      },
+      header: (name: string) => (name === 'mcp-session-id' ? 's1' : client[id]![name]),
+    });
+    const inner: Transport & { requestFacts(id: number): ReturnType<typeof factsOf> } = {
+      start: async () => undefined,
+      close: async () => undefined,
+      send: async () => undefined,
+      requestFacts: factsOf,
+    };
+    exporter.reset();
+    const metrics = new BackendMetrics({ figures: () => ({ inflight: 0, sessionsClosed: 0, published: 0, retried: 0, failed: 0 }) });
+    const transport = instrumentTransport(inner, { server: 'demo', metrics, hasTool: (name) => name === 'add', logger: pino({ level: 'silent' }) });
+    transport.onmessage = () => undefined;
+    const call = (id: number) => ({ jsonrpc: '2.0' as const, id, method: 'tools/call', params: { name: 'add', arguments: { a: 1, b: 2 } } });
+
+    inner.onmessage!(call(1));
+    await transport.send({ jsonrpc: '2.0', id: 1, result: { content: [] } });
+    expect(copies).toBe(0);
+    inner.onmessage!(call(2));
+    await transport.send({ jsonrpc: '2.0', id: 2, result: { content: [] } });
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(copies).toBe(1);
+    const spans = exporter.getFinishedSpans();
+    expect(spans.map((s) => s.spanContext().traceId)).toEqual(['c'.repeat(32)]);
+    expect(spans[0]!.attributes['httmcp.transport']).toBe('websocket');
+    expect(spans[0]!.attributes['mcp.session.id']).toBe('s1');
+    expect(await metrics.text()).toMatch(/httmcp_tool_calls_total\{server="demo",tool="add",outcome="ok"\} 2/);
   });
 });
