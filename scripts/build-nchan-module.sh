@@ -24,6 +24,8 @@
 # answers 502 inside the call that starts it) instead of reading its handle uninitialised.
 # 06-ws-publish-at-worker-exit.patch keeps a Redis publish that fails at a worker's exit from
 # finalizing its WebSocket into the memory store's already freed spools.
+# 07-unsubscribe-hook-behind-frame.patch starts a WebSocket's unsubscribe hook that was queued
+# behind a frame still on the upstream hop when the socket closed, instead of dropping it.
 # Each patch's header says what it fixes.
 #
 # Use the result with:  HTTMCP_NCHAN_MODULE=/usr/local/lib/httmcp/ngx_nchan_module.so
@@ -119,6 +121,7 @@ awk '/zombie publisher/ { z = 1 } /fsub->ctx->channel_subscriber_last_seen/ { if
   "$SRC/src/subscribers/websocket.c" || die "the publish callback patch did not take"
 grep -q 'd->subrequest = sr->post_subrequest->data;' "$SRC/src/subscribers/websocket.c" || die "the upstream answer patch did not take"
 grep -q 'if(nchan_worker_exiting)' "$SRC/src/subscribers/websocket.c" || die "the worker exit patch did not take"
+grep -q 'if(!cur->started && cur->cb == NULL && !cur->manual_cleanup)' "$SRC/src/util/nchan_fake_request.c" || die "the unsubscribe hook patch (07) did not take"
 
 # 4. Build the dynamic module against the installed nginx (as dh-sequence-nginx's nginx_mod does).
 log "configuring against nginx $NGINX_VERSION"
