@@ -1,28 +1,15 @@
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { LoggingMessageNotificationSchema, type Progress } from '@modelcontextprotocol/sdk/types.js';
-import { z } from 'zod';
 import { createExampleServers } from '../../examples/index.js';
-import { HTTMCP, type Stack } from '../../src/index.js';
+import type { Stack } from '../../src/index.js';
 import { connectClient, startTestStack, TRANSPORTS, workerCrashes } from '../helpers/stack.js';
+import { blockingProbe } from '../helpers/blocking-probe.js';
 import { waitFor } from '../helpers/wait.js';
 
 let stack: Stack;
-/** What the probe server's handlers saw of their abort signals. */
-const aborted: string[] = [];
-
-/** A server whose `block` tool waits until its signal aborts, and says so. */
-const probe = new HTTMCP({ name: 'probe', version: '1.0.0' }).tool(
-  'block',
-  { input: { tag: z.string() } },
-  ({ tag }, ctx) =>
-    new Promise<string>((resolve) => {
-      ctx.signal.addEventListener('abort', () => {
-        aborted.push(tag);
-        resolve('aborted');
-      });
-    }),
-);
+/** A `block` tool that waits for its abort signal, and the tags of the calls it saw aborted. */
+const { server: probe, aborted } = blockingProbe();
 
 beforeAll(async () => {
   stack = await startTestStack({ servers: [...createExampleServers(), probe] });

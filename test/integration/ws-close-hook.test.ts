@@ -9,27 +9,15 @@
  */
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import WebSocket from 'ws';
-import { z } from 'zod';
-import { HTTMCP, type Stack } from '../../src/index.js';
+import type { Stack } from '../../src/index.js';
 import { connectClient, startTestStack, workerCrashes } from '../helpers/stack.js';
+import { blockingProbe } from '../helpers/blocking-probe.js';
 import { waitFor } from '../helpers/wait.js';
 
 const LIVENESS_MS = 30_000;
 let stack: Stack;
-/** Tags of the `block` calls whose abort signal fired. */
-const aborted: string[] = [];
-
-const probe = new HTTMCP({ name: 'probe', version: '1.0.0' }).tool(
-  'block',
-  { input: { tag: z.string() } },
-  ({ tag }, ctx) =>
-    new Promise<string>((resolve) => {
-      ctx.signal.addEventListener('abort', () => {
-        aborted.push(tag);
-        resolve('aborted');
-      });
-    }),
-);
+/** A `block` tool that waits for its abort signal, and the tags of the calls it saw aborted. */
+const { server: probe, aborted } = blockingProbe();
 
 beforeAll(async () => {
   stack = await startTestStack({ servers: [probe], gateway: { livenessIntervalMs: LIVENESS_MS, inlineBudgetMs: 2_000 } });
