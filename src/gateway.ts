@@ -189,10 +189,7 @@ export class Gateway {
     this.principal =
       options.principal ??
       (this.auth
-        ? (headers) => {
-            const principal = this.verifiedPrincipal(headers);
-            return principal ? principalKeyOf(principal) : '';
-          }
+        ? (headers) => keyOfVerified(this.verifiedPrincipal(headers))
         : principalFromHeaders);
     this.messageBuffer = options.messageBuffer ?? DEFAULT_MESSAGE_BUFFER;
     this.limits = resolveLimits(options.limits);
@@ -308,7 +305,7 @@ export class Gateway {
    */
   principalFor(headers: Record<string, string | string[] | undefined>, verified: Principal | undefined): string {
     if (this.auth === undefined || this.options.principal !== undefined) return this.principal(headers);
-    return verified ? principalKeyOf(verified) : '';
+    return keyOfVerified(verified);
   }
 
   /** The process-wide gateway used by servers that were not given one (from the environment). */
@@ -466,4 +463,9 @@ function principalKeyOf(principal: Principal): string {
   let key = principalKeys.get(principal);
   if (key === undefined) principalKeys.set(principal, (key = principalKey(principal)));
   return key;
+}
+
+/** What a request's session id is bound to with authentication on: its verified principal's key, or '' without one. */
+function keyOfVerified(verified: Principal | undefined): string {
+  return verified ? principalKeyOf(verified) : '';
 }

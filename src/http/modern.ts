@@ -146,8 +146,7 @@ export class ModernEndpoint {
   private readonly logger: Logger;
   private readonly limits: BackendLimits;
   private readonly inlineBudgetMs: number;
-  /** @internal */
-  readonly statusHold: StatusHold;
+  private readonly statusHold: StatusHold;
   private readonly inlineReplyMax: number;
   private readonly publishMax: number;
   private readonly livenessIntervalMs: number;

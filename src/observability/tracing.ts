@@ -11,6 +11,7 @@ import {
   type Context as TraceContext,
   type Span,
   type TextMapGetter,
+  defaultTextMapGetter,
 } from '@opentelemetry/api';
 import { headerOf, type RequestFacts } from '../server/request-facts.js';
 
@@ -40,8 +41,13 @@ export function tracingRegistered(): boolean {
  * connection), else the `traceparent` header nginx passed through.
  */
 export function parentContext(meta: Carrier | undefined, headers: Carrier | undefined): TraceContext {
+  return clientContext(meta, headers, defaultTextMapGetter);
+}
+
+/** {@link parentContext} with the headers read through `getter`: `_meta` first, then the headers. */
+function clientContext<C>(meta: Carrier | undefined, headers: C | undefined, getter: TextMapGetter<C>): TraceContext {
   if (meta && typeof meta.traceparent === 'string') return propagation.extract(ROOT_CONTEXT, meta);
-  if (headers && headers.traceparent !== undefined) return propagation.extract(ROOT_CONTEXT, headers);
+  if (headers !== undefined && getter.get(headers, 'traceparent') !== undefined) return propagation.extract(ROOT_CONTEXT, headers, getter);
   return ROOT_CONTEXT;
 }
 
@@ -85,9 +91,7 @@ const factsGetter: TextMapGetter<RequestFacts> = {
  * request without a `traceparent` costs two lookups here.
  */
 export function requestSpanParent(meta: Carrier | undefined, facts: RequestFacts | undefined): TraceContext | undefined {
-  let parent = ROOT_CONTEXT;
-  if (meta && typeof meta.traceparent === 'string') parent = propagation.extract(ROOT_CONTEXT, meta);
-  else if (headerOf(facts, 'traceparent') !== undefined) parent = propagation.extract(ROOT_CONTEXT, facts, factsGetter);
+  const parent = clientContext(meta, facts, factsGetter);
   if (parent !== ROOT_CONTEXT || rootRatio === undefined) return parent;
   return Math.random() < rootRatio ? PRESAMPLED_ROOT : undefined;
 }
