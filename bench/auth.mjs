@@ -3,7 +3,7 @@
 // (issue 12: auth on should keep at least 90% of the figure with auth off).
 //
 //   npm run build && node bench/auth.mjs [--clients 64] [--duration 10] [--warmup 2] [--transports http,ws] [--rounds 2]
-//        [--prewarm 5] [--pause 1] [--noisy-cores 0.2] [--out FILE] [--check]
+//        [--prewarm 5] [--pause 1] [--noisy-cores 0.2] [--out FILE] [--check] [--http-client raw|undici]
 //
 // Starts a local authorization server (oauth2-mock-server, a devDependency) and two
 // `httmcp start` stacks (nginx+nchan and the backend with the example servers) as child
@@ -47,8 +47,11 @@ const { values } = parseArgs({
     // A directory: each backend runs under `node --cpu-prof` and writes its profile there,
     // named by mode (diff auth on against off to see what the verdict costs).
     profile: { type: 'string' },
+    // bench/load.mjs's HTTP client, raw (default) or undici.
+    'http-client': { type: 'string' },
   },
 });
+if (values['http-client']) process.env.BENCH_HTTP_CLIENT = values['http-client'];
 const CLI = new URL('../dist/src/cli/main.js', import.meta.url).pathname;
 
 const UNLIMITED = Object.fromEntries(

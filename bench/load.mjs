@@ -3,19 +3,25 @@
 //
 // It shares the machine's cores with the server under test, so it is kept
 // cheap: no SDK Client objects, pre-built request strings, one raw `ws`
-// socket or one undici pooled connection per client, callbacks in the ws hot
-// loop. Every client keeps exactly one request outstanding.
+// socket or one raw keep-alive TCP connection per client, callbacks in the hot
+// loops. Every client keeps exactly one request outstanding.
 //
 //   node bench/load.mjs --transport ws|http --url http://127.0.0.1:P/mcp/demo \
 //        [--clients 16] [--duration 10] [--warmup 2] [--pid PID[,PID...]] \
-//        [--tool add] [--args '{"a":1,"b":2}'] [--timeout 10000] [--ws-deflate] [--rate N]
+//        [--tool add] [--args '{"a":1,"b":2}'] [--timeout 10000] [--ws-deflate] [--rate N] \
+//        [--era 2025|2026] [--http-client raw|undici]
 //
 // ws:   N WebSocket connections, subprotocol "mcp"; initialize, wait for the
 //       reply, notifications/initialized, then loop tools/call.
-// http: Streamable HTTP via an undici Pool; initialize (keeps mcp-session-id
-//       if the server returns one), notifications/initialized, then each client
-//       loops POST tools/call. JSON bodies are parsed directly; an
-//       text/event-stream body is read until the message with our id arrives.
+// http: Streamable HTTP; initialize (keeps mcp-session-id if the server returns
+//       one), notifications/initialized, then each client loops POST tools/call
+//       (--era 2026: no handshake, the standard headers and the `_meta` envelope).
+//       JSON bodies are parsed whole; a text/event-stream body is read until the
+//       message with our id arrives.
+//       --http-client raw (default; env BENCH_HTTP_CLIENT): one keep-alive HTTP/1.1
+//       connection on a raw socket per client, parsed by bench/lib/http1.mjs
+//       (about half the CPU per call of undici: bench/README.md, "### loadgen").
+//       --http-client undici: an undici Pool, the instrument before 2026-12-06.
 //
 // --rate N: at most N calls per second in all (each client on its own schedule, N / clients per
 //       second, staggered), so two servers compared at the same N do the same work per second and
@@ -43,6 +49,7 @@ import os from 'node:os';
 import WebSocket from 'ws';
 import { Pool } from 'undici';
 import { machineTicks } from './lib/steady.mjs';
+import { findById, RawHttpConnection } from './lib/raw-http.mjs';
 
 export const PROTOCOL_VERSION = '2025-06-18';
 /** The 2026-era revision `--era 2026` speaks: no initialize, a `_meta` envelope on every request. */
@@ -173,15 +180,6 @@ function replyError(msg) {
   if (msg.error) return `jsonrpc_error_${msg.error.code ?? 'unknown'}`;
   if (msg.result && msg.result.isError) return 'tool_error';
   return null;
-}
-
-/** Find the message with `id` in a parsed JSON-RPC payload (object or batch). */
-function findById(parsed, id) {
-  if (Array.isArray(parsed)) {
-    for (const m of parsed) if (m && m.id === id) return m;
-    return null;
-  }
-  return parsed && parsed.id === id ? parsed : null;
 }
 
 // ---------------------------------------------------------------- run state
@@ -517,6 +515,123 @@ class HttpClient {
   close() {}
 }
 
+/**
+ * The light HTTP client (--http-client raw, the default): one keep-alive connection on a raw
+ * socket (bench/lib/raw-http.mjs), the request written as one pre-built string in which only the
+ * JSON-RPC id (and so Content-Length) changes, callbacks in the hot loop as in WsClient. Checks
+ * every reply as HttpClient does.
+ */
+class RawHttpClient {
+  constructor(run, idx, target, buildCall, encoding) {
+    this.run = run;
+    this.idx = idx;
+    this.target = target; // {host, port, path, hostHeader}
+    this.buildCall = buildCall;
+    this.sessionId = null;
+    this.conn = new RawHttpConnection({ host: target.host, port: target.port, timeout: run.opts.timeout, encoding });
+    this.prefix = '';
+    this.sentAt = 0;
+    this.done = null;
+    this.onReply = this.onReply.bind(this);
+  }
+
+  /** The request head up to Content-Length's value. */
+  headPrefix(headers) {
+    let head = `POST ${this.target.path} HTTP/1.1\r\nhost: ${this.target.hostHeader}\r\n`;
+    for (const [name, value] of Object.entries(headers)) {
+      if (/[\r\n]/.test(`${name}${value}`)) throw new Error(`header ${name}: CR or LF in a header`);
+      head += `${name}: ${value}\r\n`;
+    }
+    return `${head}content-length: `;
+  }
+
+  /** One exchange outside the hot loop (initialize, notifications/initialized). */
+  exchange(prefix, body, id) {
+    return new Promise((resolve, reject) => {
+      this.conn.send(`${prefix}${Buffer.byteLength(body)}\r\n\r\n${body}`, id, (err, reply) => (err ? reject(err) : resolve(reply)));
+    });
+  }
+
+  async connect() {
+    const { opts } = this.run;
+    const base = { accept: 'application/json, text/event-stream', 'content-type': 'application/json', ...opts.headers };
+    if (opts.era === '2026') {
+      this.prefix = this.headPrefix({ ...base, 'mcp-protocol-version': MODERN_PROTOCOL_VERSION, 'mcp-method': 'tools/call', 'mcp-name': opts.tool });
+      return;
+    }
+    const initId = this.run.nextId++;
+    const r = await this.exchange(this.headPrefix(base), initializeMessage(initId), initId);
+    if (r.status < 200 || r.status >= 300) {
+      throw new Error(`client ${this.idx}: initialize HTTP ${r.status}: ${(r.text ?? '').slice(0, 300)}`.trim());
+    }
+    if (!r.msg) throw new Error(`client ${this.idx}: initialize: no JSON-RPC reply with id ${initId}`);
+    if (r.msg.error) throw new Error(`client ${this.idx}: initialize failed: ${JSON.stringify(r.msg.error)}`);
+    this.sessionId = r.headers['mcp-session-id'] ?? null;
+    const headers = { ...base, 'mcp-protocol-version': PROTOCOL_VERSION };
+    if (this.sessionId) headers['mcp-session-id'] = this.sessionId;
+    this.prefix = this.headPrefix(headers);
+    const n = await this.exchange(this.prefix, INITIALIZED, null);
+    if (n.status < 200 || n.status >= 300) throw new Error(`client ${this.idx}: notifications/initialized HTTP ${n.status}`);
+  }
+
+  start() {
+    return new Promise((resolve) => {
+      this.done = resolve;
+      this.next();
+    });
+  }
+
+  next() {
+    const { run } = this;
+    if (run.phase === 'stop') return this.finish();
+    const wait = run.pace(this.idx);
+    if (wait > 0) {
+      setTimeout(() => this.next(), wait);
+      return;
+    }
+    const id = run.nextId++;
+    const body = this.buildCall(id);
+    this.sentAt = performance.now();
+    this.conn.send(`${this.prefix}${Buffer.byteLength(body)}\r\n\r\n${body}`, id, this.onReply);
+  }
+
+  onReply(err, reply) {
+    const ms = performance.now() - this.sentAt;
+    const { run } = this;
+    let kind;
+    if (err) kind = err.code ?? err.name ?? 'request_failed';
+    else {
+      if (reply.sse) run.sseResponses++;
+      if (reply.status < 200 || reply.status >= 300) kind = `http_${reply.status}`;
+      else if (!reply.msg) kind = 'no_reply';
+      else kind = replyError(reply.msg);
+    }
+    if (kind) {
+      run.fail(kind);
+      setTimeout(() => this.next(), 5); // do not spin on a dead server
+    } else {
+      run.ok(ms);
+      this.next();
+    }
+  }
+
+  checkTimeout(now) {
+    this.conn.checkTimeout(now);
+  }
+
+  finish() {
+    if (this.done) {
+      const d = this.done;
+      this.done = null;
+      d();
+    }
+  }
+
+  close() {
+    this.conn.close();
+  }
+}
+
 // ---------------------------------------------------------------- main
 
 export async function runLoad(o) {
@@ -536,12 +651,17 @@ export async function runLoad(o) {
     // Extra headers on every request and WebSocket handshake (bench/auth.mjs: Authorization).
     headers: o.headers ?? {},
     era: String(o.era ?? '2025'),
+    // HTTP mode's client: 'raw' (one raw keep-alive socket per client, the lighter instrument) or
+    // 'undici' (an undici Pool, the instrument before 2026-12-06). BENCH_HTTP_CLIENT sets the
+    // default, so the benches that run this file (run.mjs, auth.mjs) pass --http-client through.
+    httpClient: String(o.httpClient ?? (process.env.BENCH_HTTP_CLIENT || 'raw')),
     log: o.log ?? ((m) => process.stderr.write(`[load] ${m}\n`)),
   };
   if (opts.transport !== 'ws' && opts.transport !== 'http') throw new Error('--transport must be ws or http');
   if (!opts.url) throw new Error('--url is required');
   if (opts.era !== '2025' && opts.era !== '2026') throw new Error('--era must be 2025 or 2026');
   if (opts.era === '2026' && opts.transport !== 'http') throw new Error('--era 2026 needs --transport http (2026-07-28 has no WebSocket binding)');
+  if (opts.httpClient !== 'raw' && opts.httpClient !== 'undici') throw new Error('--http-client must be raw or undici');
   if (!(opts.clients >= 1)) throw new Error('--clients must be >= 1');
   if (!(opts.duration > 0)) throw new Error('--duration must be > 0');
 
@@ -551,6 +671,18 @@ export async function runLoad(o) {
   let clients;
   if (opts.transport === 'ws') {
     clients = Array.from({ length: opts.clients }, (_, i) => new WsClient(run, i, buildCall));
+  } else if (opts.httpClient === 'raw') {
+    const u = new URL(opts.url);
+    if (u.protocol !== 'http:') throw new Error('--http-client raw speaks plain http:// only (use --http-client undici)');
+    const target = {
+      host: u.hostname.replace(/^\[(.*)\]$/, '$1'),
+      port: Number(u.port || 80),
+      path: u.pathname + u.search,
+      hostHeader: u.host,
+    };
+    // Plain ASCII requests are written as latin1, the cheapest encoding (same bytes).
+    const ascii = /^[\x00-\x7f]*$/.test(buildCall(1) + JSON.stringify(opts.headers));
+    clients = Array.from({ length: opts.clients }, (_, i) => new RawHttpClient(run, i, target, buildCall, ascii ? 'latin1' : 'utf8'));
   } else {
     const u = new URL(opts.url);
     pool = new Pool(u.origin, {
@@ -588,7 +720,7 @@ export async function runLoad(o) {
   run.phase = opts.warmup > 0 ? 'warmup' : 'measure';
   const loops = clients.map((c) => c.start());
   const sweeper =
-    opts.transport === 'ws' && opts.timeout > 0
+    (opts.transport === 'ws' || opts.httpClient === 'raw') && opts.timeout > 0
       ? setInterval(() => {
           const now = performance.now();
           for (const c of clients) c.checkTimeout(now);
@@ -651,6 +783,7 @@ export async function runLoad(o) {
   if (run.warmupErrors) result.warmup_errors = run.warmupErrors;
   if (opts.transport === 'http') {
     result.era = opts.era;
+    result.http_client = opts.httpClient;
     result.sessions = sessions;
     if (run.sseResponses) result.sse_responses = run.sseResponses;
   }
@@ -720,6 +853,7 @@ async function main() {
       rate: { type: 'string', default: '0' },
       'ws-deflate': { type: 'boolean', default: false },
       era: { type: 'string', default: '2025' },
+      'http-client': { type: 'string' },
       quiet: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -728,7 +862,8 @@ async function main() {
     process.stderr.write(
       'usage: node bench/load.mjs --transport ws|http --url http://127.0.0.1:P/mcp/demo\n' +
         '         [--clients 16] [--duration 10] [--warmup 2] [--pid PID[,PID...]]\n' +
-        "         [--tool add] [--args '{\"a\":1,\"b\":2}'] [--timeout ms] [--ws-deflate] [--era 2025|2026] [--rate N] [--quiet]\n",
+        "         [--tool add] [--args '{\"a\":1,\"b\":2}'] [--timeout ms] [--ws-deflate] [--era 2025|2026] [--rate N] [--quiet]\n" +
+        '         [--http-client raw|undici]\n',
     );
     process.exit(v.help ? 0 : 2);
   }
@@ -745,6 +880,7 @@ async function main() {
     rate: v.rate,
     wsDeflate: v['ws-deflate'],
     era: v.era,
+    httpClient: v['http-client'],
     log: v.quiet ? () => {} : undefined,
   });
   process.stdout.write(JSON.stringify(result) + '\n', () => process.exit(0));

@@ -16,6 +16,7 @@
 //          --skip-sdk-v2  --sdk-v2-url URL --sdk-v2-pid PID (the 2026-era baseline)
 //          --httmcp-path /mcp/demo  --out FILE  --check (exit 1 if a target is missed)
 //          --rounds N (default 1)  --prewarm 5  --noisy-cores 0.2
+//          --http-client raw|undici (bench/load.mjs's HTTP client; default raw)
 //
 // The steady protocol (bench/README.md, "### benchsteady (2026-12-05)"): every server gets an
 // unmeasured --prewarm seconds of load on every transport it will be measured on, then --rounds
@@ -395,9 +396,12 @@ async function main() {
       repeat: { type: 'string', default: '3' },
       'on-env': { type: 'string' },
       'off-env': { type: 'string' },
+      // bench/load.mjs's HTTP client, raw (default) or undici: passed to every load run.
+      'http-client': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
+  if (v['http-client']) process.env.BENCH_HTTP_CLIENT = v['http-client'];
   if (v.observability) return observabilityMain(v);
   if (v.help) {
     process.stdout.write(readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').filter((l) => l.startsWith('//')).map((l) => l.slice(3)).join('\n') + '\n');
