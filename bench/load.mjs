@@ -789,6 +789,8 @@ export async function runLoad(o) {
   }
   if (!drained) result.undrained = true;
   result.loadgen_cpu_us_per_call = requests ? round((selfCpu.user + selfCpu.system) / requests, 2) : null;
+  // The kernel's share (system time: loopback TCP sends run the receiver's side too).
+  result.loadgen_sys_us_per_call = requests ? round(selfCpu.system / requests, 2) : null;
   // Cores' worth of CPU over the window: this process's, and the machine's by kind (/proc/stat).
   const selfUs = selfCpu.user + selfCpu.system;
   result.loadgen_cores = round(selfUs / (elapsed * 1e6), 3);
