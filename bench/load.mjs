@@ -20,7 +20,7 @@
 //       message with our id arrives.
 //       --http-client raw (default; env BENCH_HTTP_CLIENT): one keep-alive HTTP/1.1
 //       connection on a raw socket per client, parsed by bench/lib/http1.mjs
-//       (about half the CPU per call of undici: bench/README.md, "### loadgen").
+//       (a third to a half of undici's CPU per call: bench/README.md, "### loadgen").
 //       --http-client undici: an undici Pool, the instrument before 2026-12-06.
 //
 // --rate N: at most N calls per second in all (each client on its own schedule, N / clients per
