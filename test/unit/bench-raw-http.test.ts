@@ -371,3 +371,83 @@ describe('SseReader', () => {
     expect(got).toEqual(['first ✓\nsecond', '']);
   });
 });
+
+// ------------------------------------------------------------------ through bench/load.mjs
+
+describe('runLoad with the raw client', () => {
+  /**
+   * A server of both eras: 2025 needs initialize and then its session id on every call; 2026
+   * needs the standard headers. Calls answer in turn: a result, an isError result, a 500, an
+   * event stream.
+   */
+  let server: Server;
+  let url = '';
+  const seen = { initialize: 0, initialized: 0, missingSession: 0, missingHeaders: 0 };
+
+  beforeAll(async () => {
+    let n = 0;
+    server = createServer((req, res) => {
+      let body = '';
+      req.setEncoding('utf8');
+      req.on('data', (d: string) => (body += d));
+      req.on('end', () => {
+        const msg = JSON.parse(body) as { id?: number; method: string; params?: { _meta?: Record<string, unknown> } };
+        if (msg.method === 'initialize') {
+          seen.initialize++;
+          res.writeHead(200, { 'content-type': 'application/json', 'mcp-session-id': `s${seen.initialize}` }).end(JSON.stringify({ jsonrpc: '2.0', id: msg.id, result: { protocolVersion: '2025-06-18', capabilities: {}, serverInfo: { name: 't', version: '1' } } }));
+          return;
+        }
+        if (msg.method === 'notifications/initialized') {
+          seen.initialized++;
+          res.writeHead(202).end();
+          return;
+        }
+        if (msg.params?._meta) {
+          if (req.headers['mcp-method'] !== 'tools/call' || req.headers['mcp-name'] !== 'add') seen.missingHeaders++;
+        } else if (!req.headers['mcp-session-id']) seen.missingSession++;
+        const id = msg.id as number;
+        switch (n++ % 4) {
+          case 0:
+            res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(result(id)));
+            return;
+          case 1:
+            res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ jsonrpc: '2.0', id, result: { content: [], isError: true } }));
+            return;
+          case 2:
+            res.writeHead(500).end('boom');
+            return;
+          default:
+            res.writeHead(200, { 'content-type': 'text/event-stream' }).end(`data: ${JSON.stringify(result(id))}\n\n`);
+        }
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/mcp`;
+  });
+
+  afterAll(async () => {
+    server.closeAllConnections();
+    await new Promise((r) => server.close(r));
+  });
+
+  it.each(['2025', '2026'] as const)('counts every failure kind and the successes (era %s)', async (era) => {
+    const { runLoad } = await import('../../bench/load.mjs');
+    const before = { ...seen };
+    const r = await runLoad({ transport: 'http', url, era, clients: 2, duration: 0.5, warmup: 0, httpClient: 'raw', log: () => {} });
+    expect(r.http_client).toBe('raw');
+    expect(r.requests).toBeGreaterThan(0);
+    expect(r.sse_responses).toBeGreaterThan(0);
+    expect(r.error_kinds?.tool_error).toBeGreaterThan(0);
+    expect(r.error_kinds?.http_500).toBeGreaterThan(0);
+    expect(Object.keys(r.error_kinds ?? {}).filter((k) => !k.startsWith('warmup:')).sort()).toEqual(['http_500', 'tool_error']);
+    expect(seen.missingSession).toBe(0);
+    expect(seen.missingHeaders).toBe(0);
+    if (era === '2025') {
+      expect(r.sessions).toBe(2);
+      expect(seen.initialize - before.initialize).toBe(2);
+      expect(seen.initialized - before.initialized).toBe(2);
+    } else {
+      expect(seen.initialize - before.initialize).toBe(0);
+    }
+  });
+});
