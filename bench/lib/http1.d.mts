@@ -16,6 +16,7 @@ export class ResponseParser {
   constructor(handler: ResponseHandler);
   inMessage: boolean;
   reset(): void;
+  halt(): void;
   execute(buf: Buffer): void;
   finish(): boolean;
 }

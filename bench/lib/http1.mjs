@@ -64,13 +64,19 @@ export class ResponseParser {
     this.crlfSeen = 0;
     this.keepAlive = true;
     this.inMessage = false;
+    this.halted = false;
+  }
+
+  /** Ignores every byte from now on (the connection is being dropped). */
+  halt() {
+    this.halted = true;
   }
 
   /** Feeds bytes as they arrive. */
   execute(buf) {
     let pos = 0;
     const len = buf.length;
-    while (pos < len) {
+    while (pos < len && !this.halted) {
       switch (this.state) {
         case HEAD:
           pos = this.readHead(buf, pos);

@@ -113,6 +113,7 @@ export class RawHttpConnection {
   drop(socket, err) {
     if (this.socket !== socket) return;
     this.socket = null;
+    this.parser?.halt();
     this.parser = null;
     socket.destroy();
     const ex = this.current;
@@ -173,8 +174,10 @@ export class RawHttpConnection {
     const ex = this.current;
     this.current = null;
     if (!keepAlive) {
+      // Anything after this response on the old connection is not for the next request.
       const socket = this.socket;
       this.socket = null;
+      this.parser?.halt();
       this.parser = null;
       socket?.destroy();
     }

@@ -262,6 +262,28 @@ describe('RawHttpConnection against a scripted server', () => {
     conn.close();
   });
 
+  it('ignores bytes after a Connection: close response when the next request goes out at once', async () => {
+    const conn = new RawHttpConnection({ host: '127.0.0.1', port: scriptedPort });
+    script = (id) => {
+      const body = JSON.stringify(result(id));
+      const strayBody = JSON.stringify(result(id + 1, 'stray'));
+      const stray = `HTTP/1.1 200 OK\r\ncontent-length: ${strayBody.length}\r\n\r\n${strayBody}`;
+      return id === 1 ? [`HTTP/1.1 200 OK\r\nconnection: close\r\ncontent-length: ${body.length}\r\n\r\n${body}${stray}`] : [{ wait: 20 }, `HTTP/1.1 200 OK\r\ncontent-length: ${body.length}\r\n\r\n${body}`];
+    };
+    const second = await new Promise<{ err: RawError | null; reply?: RawReply }>((resolve) => {
+      conn.send(request('/', 1), 1, (err, reply) => {
+        expect(err).toBeNull();
+        expect(reply?.msg).toEqual(result(1));
+        // From inside the callback: the stray response must not answer this one.
+        conn.send(request('/', 2), 2, (err2, reply2) => resolve({ err: err2, reply: reply2 }));
+      });
+    });
+    expect(second.err).toBeNull();
+    expect(second.reply?.msg).toEqual(result(2));
+    expect(conn.connects).toBe(2);
+    conn.close();
+  });
+
   it('reads a body delimited by the close of the connection, then reconnects', async () => {
     const conn = new RawHttpConnection({ host: '127.0.0.1', port: scriptedPort });
     script = (id) => [`HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n\r\n${JSON.stringify(result(id)).slice(0, 9)}`, { wait: 5 }, JSON.stringify(result(id)).slice(9), 'end'];
