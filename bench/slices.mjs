@@ -14,6 +14,8 @@
 //                          scraped every 5 s, the OpenTelemetry SDK sampling 1%
 //                          (parentbased_traceidratio 0.01) and exporting OTLP to a local sink
 //                          that drops it. Default blocks ws:16,http:16,ws:64,http:64; target 0.95.
+// --a-env / --b-env '{"NAME":"value"}' change either side's environment (what costs what).
+// --profile DIR: each backend under `node --cpu-prof` (diff with bench/cpu-profile-diff.mjs).
 // --compare same           two identical auth-off stacks (A and A'): the protocol's own bias
 //                          and the idle stack's effect on the loaded one (expect a ratio of 1).
 //
@@ -70,6 +72,13 @@ const { values } = parseArgs({
     'noisy-cores': { type: 'string', default: '0.2' },
     out: { type: 'string' },
     check: { type: 'boolean', default: false },
+    // A directory: each backend runs under `node --cpu-prof` and writes <label>.cpuprofile there;
+    // the block results give each side's calls (`calls_total`) for bench/cpu-profile-diff.mjs.
+    profile: { type: 'string' },
+    // '{"NAME":"value"}' added to A's or B's environment (to split what costs what, e.g.
+    // --b-env '{"HTTMCP_REQUEST_METRICS":"off"}' leaves B tracing only).
+    'a-env': { type: 'string', default: '{}' },
+    'b-env': { type: 'string', default: '{}' },
   },
 });
 const comparison = COMPARISONS[values.compare];
@@ -79,6 +88,7 @@ const blocks = (values.blocks ?? comparison.blocks).split(',').map((b) => {
   if (!['ws', 'http'].includes(transport) || !(Number(clients) >= 1)) throw new Error(`bad block ${b} (want ws:64 or http:16)`);
   return { transport, clients: Number(clients) };
 });
+const stackLabels = { a: comparison.a, b: comparison.b };
 const quads = Math.max(1, Number(values.quads ?? comparison.quads));
 const sliceMs = Number(values.slice) * 1000;
 const settleMs = Number(values.settle) * 1000;
@@ -95,8 +105,10 @@ const UNLIMITED = Object.fromEntries(
 
 /** `httmcp start --json` with `env` and `args`; resolves once its JSON line is out. */
 async function startStack(label, env, args = []) {
+  env = { ...env, ...JSON.parse(values[label === stackLabels.a ? 'a-env' : 'b-env']) };
   const port = await freePort();
-  const child = spawn(process.execPath, [CLI, 'start', '--port', String(port), '--json', ...args], {
+  const profile = values.profile ? ['--cpu-prof', `--cpu-prof-dir=${values.profile}`, `--cpu-prof-name=${label.replace(/\W/g, '_')}.cpuprofile`] : [];
+  const child = spawn(process.execPath, [...profile, CLI, 'start', '--port', String(port), '--json', ...args], {
     env: { ...process.env, HTTMCP_LOG_LEVEL: 'warn', ...UNLIMITED, ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
@@ -199,7 +211,10 @@ async function startComparison(started) {
 
 /** A forked bench/lib/slice-load.mjs on `stack`, connected, loaded and paused. */
 async function startLoad(stack, { transport, clients }) {
-  const child = fork(SLICE_LOAD, [JSON.stringify({ transport, url: stack.url, clients, headers: stack.headers })], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  // A paused process's calls stay pending while the other side is prewarmed and measured: a
+  // timeout far above any pause, so none of them counts as failed.
+  const options = { transport, url: stack.url, clients, headers: stack.headers, timeout: 120_000 };
+  const child = fork(SLICE_LOAD, [JSON.stringify(options)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const waiting = [];
   let failure = null;
   child.on('message', (m) => {
@@ -220,6 +235,15 @@ async function startLoad(stack, { transport, clients }) {
       return p;
     },
     pause: () => child.kill('SIGSTOP'),
+    /** Every reply so far, prewarm included (resumes the process for a moment: a paused one cannot answer). */
+    total: async () => {
+      child.kill('SIGCONT');
+      const reply = next();
+      child.send('snap');
+      const s = await reply;
+      child.kill('SIGSTOP');
+      return s.calls;
+    },
     resume: () => child.kill('SIGCONT'),
     stop: async () => {
       if (child.exitCode !== null || child.signalCode !== null) return;
@@ -314,7 +338,9 @@ try {
         }
       }
       slices.push(...rows);
-      blockResults.push(summarizeBlock(name, rows, a.label, b.label));
+      const result = summarizeBlock(name, rows, a.label, b.label);
+      result.calls_total = { [a.label]: await loads.A.total(), [b.label]: await loads.B.total() };
+      blockResults.push(result);
     } finally {
       for (const l of Object.values(loads)) await l.stop();
     }
