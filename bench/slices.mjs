@@ -56,8 +56,8 @@ import { childrenOf, cpuTicks, freePort, gitCommit, saveResult, sleep } from './
 import { checkExitCode, loadAverage, machineTicks, quadRatios, quietFlags, sliceOrder, summarize } from './lib/steady.mjs';
 
 const COMPARISONS = {
-  auth: { a: 'off', b: 'jwt', target: 0.9, blocks: 'ws:64,http:64', quads: 48 },
-  observability: { a: 'off', b: 'on', target: 0.95, blocks: 'ws:16,http:16,ws:64,http:64', quads: 26 },
+  auth: { a: 'off', b: 'jwt', target: 0.9, blocks: 'ws:64,http:64', quads: 60 },
+  observability: { a: 'off', b: 'on', target: 0.95, blocks: 'ws:16,http:16,ws:64,http:64', quads: 32 },
   same: { a: 'off', b: "off'", target: null, blocks: 'ws:64,http:64', quads: 24 },
 };
 
