@@ -359,6 +359,10 @@ function summarizeBlock(name, rows, aLabel, bLabel) {
   // For the reader: the whole system's CPU per call predicts the ratio when the three processes
   // share the 2 cores (A's CPU per call over B's, same quadruple).
   const cpuBound = summarize({ what: `${name}: ${aLabel}/${bLabel} all CPU per call (CPU-bound estimate, per quadruple)`, rounds: perQuad('total_us_per_call', 'A', 'B'), digits: 3 });
+  // Each process's CPU per call, B over A, paired per quadruple (where a gap goes, with its spread).
+  const perProcess = Object.fromEntries(
+    ['backend', 'nginx', 'loadgen'].map((k) => [k, summarize({ what: `${name}: ${k} CPU per call ${bLabel}/${aLabel} (per quadruple)`, rounds: perQuad(`${k}_us_per_call`, 'B', 'A'), digits: 3 })]),
+  );
   const totals = {};
   for (const side of ['A', 'B']) {
     const of = rows.filter((r) => r.side === side);
@@ -383,8 +387,8 @@ function summarizeBlock(name, rows, aLabel, bLabel) {
     `${name}: CPU µs per call over all slices (${aLabel} -> ${bLabel}): backend ${ta.backend_us_per_call} -> ${tb.backend_us_per_call}, ` +
     `nginx ${ta.nginx_us_per_call} -> ${tb.nginx_us_per_call}, load generator ${ta.loadgen_us_per_call} -> ${tb.loadgen_us_per_call}, ` +
     `all ${ta.total_us_per_call} -> ${tb.total_us_per_call}; the idle stack used ${ta.idle_other_stack_cores} cores during ${aLabel}'s slices, ${tb.idle_other_stack_cores} during ${bLabel}'s`;
-  process.stderr.write(`${verdict.line}\n${cpuBound.line}\n${line}\n`);
-  return { block: name, verdict, cpu_bound_estimate: cpuBound, totals, cpu_line: line };
+  process.stderr.write(`${verdict.line}\n${cpuBound.line}\n${line}\n${Object.values(perProcess).map((p) => `${p.line}\n`).join('')}`);
+  return { block: name, verdict, cpu_bound_estimate: cpuBound, cpu_per_call_ratio: perProcess, totals, cpu_line: line };
 }
 
 const minutes = ((Date.now() - begun) / 60000).toFixed(1);
