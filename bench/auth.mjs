@@ -17,6 +17,8 @@
 // the per-round JWT/off rps ratios with a distribution-free 95% interval (>= 6 rounds): met,
 // missed or undecided against 0.90; --check exits 0, 1 or 2 accordingly. Every run's figures,
 // load average and per-process CPU go to bench/results/<YYYY-MM-DD>-auth.json.
+// The same comparison in interleaved 1-s slices (pairs ~1 s apart, for a machine whose speed
+// drifts): `node bench/slices.mjs --compare auth` (bench/README.md, "### slices (2026-12-06)").
 
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';

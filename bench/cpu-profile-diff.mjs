@@ -4,10 +4,11 @@
 // each process handled, largest differences first. Wall-clock sampling: on a loaded machine a
 // preempted function is charged for the wait, so small differences are not evidence alone.
 //
-//   node bench/cpu-profile-diff.mjs A.cpuprofile B.cpuprofile CALLS [line|pkg]   (TOP=30)
+//   node bench/cpu-profile-diff.mjs A.cpuprofile B.cpuprofile CALLS[,CALLS_B] [line|pkg]   (TOP=30)
+// (CALLS_B: when B handled a different number of calls, e.g. bench/slices.mjs's calls_total.)
 import { readFileSync } from 'node:fs';
 const [a, b, callsArg, mode = 'line'] = process.argv.slice(2);
-const calls = Number(callsArg);
+const [callsA, callsB = callsA] = callsArg.split(',').map(Number);
 function agg(file) {
   const p = JSON.parse(readFileSync(file, 'utf8'));
   const byId = new Map(p.nodes.map((n) => [n.id, n]));
@@ -29,8 +30,8 @@ function agg(file) {
   return { m, total };
 }
 const A = agg(a), B = agg(b);
-console.log(`busy µs per call: A ${(A.total / calls).toFixed(1)} B ${(B.total / calls).toFixed(1)}`);
+console.log(`busy µs per call: A ${(A.total / callsA).toFixed(1)} B ${(B.total / callsB).toFixed(1)}`);
 const keys = new Set([...A.m.keys(), ...B.m.keys()]);
-const rows = [...keys].map((k) => [k, ((B.m.get(k) ?? 0) - (A.m.get(k) ?? 0)) / calls, (A.m.get(k) ?? 0) / calls, (B.m.get(k) ?? 0) / calls]);
+const rows = [...keys].map((k) => [k, (B.m.get(k) ?? 0) / callsB - (A.m.get(k) ?? 0) / callsA, (A.m.get(k) ?? 0) / callsA, (B.m.get(k) ?? 0) / callsB]);
 rows.sort((x, y) => Math.abs(y[1]) - Math.abs(x[1]));
 for (const r of rows.slice(0, Number(process.env.TOP ?? 30))) console.log(`${r[1].toFixed(2).padStart(8)}  A ${r[2].toFixed(2).padStart(8)} B ${r[3].toFixed(2).padStart(8)}  ${r[0]}`);

@@ -39,6 +39,10 @@
 // the window by kind from /proc/stat (task_cores, irq_cores, steal_cores, idle_cores) and, with
 // --pid, measured_cores (the pids and this process), others_cores (every other process: the
 // machine was not quiet) and top_others (the three other processes that used the most).
+//
+// runLoad({..., progress}): `progress` ({calls: 0, errors: 0}) counts every reply and failure in
+// every phase as it happens, so a caller can read the counts at any moment (bench/lib/slice-load.mjs
+// keeps one run going for minutes and measures it in 1-s slices).
 
 import { parseArgs } from 'node:util';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -199,6 +203,7 @@ class Run {
     // a client behind schedule sends at once, so the rate is a ceiling, not a promise.
     this.interval = opts.rate > 0 ? (1000 * opts.clients) / opts.rate : 0;
     this.due = [];
+    this.progress = opts.progress;
   }
   /** Milliseconds client `idx` waits before its next call (0: send now). */
   pace(idx) {
@@ -213,10 +218,12 @@ class Run {
     return 0;
   }
   ok(ms) {
+    if (this.progress !== null) this.progress.calls++;
     if (this.phase === 'measure') this.rec.add(ms);
     else if (this.phase === 'warmup') this.warmupRequests++;
   }
   fail(kind) {
+    if (this.progress !== null) this.progress.errors++;
     if (this.phase === 'measure') {
       this.errors++;
       this.errorKinds.set(kind, (this.errorKinds.get(kind) ?? 0) + 1);
@@ -655,6 +662,8 @@ export async function runLoad(o) {
     // 'undici' (an undici Pool, the instrument before 2026-12-06). BENCH_HTTP_CLIENT sets the
     // default, so the benches that run this file (run.mjs, auth.mjs) pass --http-client through.
     httpClient: String(o.httpClient ?? (process.env.BENCH_HTTP_CLIENT || 'raw')),
+    // Live counters of replies and failures in every phase (see the header), or null.
+    progress: o.progress ?? null,
     log: o.log ?? ((m) => process.stderr.write(`[load] ${m}\n`)),
   };
   if (opts.transport !== 'ws' && opts.transport !== 'http') throw new Error('--transport must be ws or http');

@@ -38,7 +38,8 @@
 //        repeated (--repeat, or --rounds: same thing); reports the median rps of each and the
 //        per-round on/off ratios' median with its 95% interval (target >= 0.95). Writes
 //        bench/results/<YYYY-MM-DD>-observability.json. --on-env / --off-env '{"NAME":"value"}'
-//        change either side's environment (to find what costs what).
+//        change either side's environment (to find what costs what). The same comparison in
+//        interleaved 1-s slices: `node bench/slices.mjs --compare observability`.
 //
 // Every load run is a separate `node bench/load.mjs` process. Prints a
 // markdown table and the httmcp/sdk rps ratios, and writes all raw results to

@@ -46,3 +46,10 @@ export function machineTicks(): { task: number; irq: number; steal: number; idle
 export function loadAverage(): number[];
 export function speedProbe(): number;
 export function flagSlowProbes(rows: { probe_ms?: number; flags: string[] }[], factor?: number): void;
+
+export function sliceOrder<T = string>(quads: number, a?: T, b?: T): T[];
+export function quadRatios<T>(
+  slices: { config: T; value: number; flags?: string[] }[],
+  numerator: T,
+  denominator: T,
+): { quad: number; value: number; flags: string[] }[];

@@ -193,3 +193,39 @@ export function flagSlowProbes(rows, factor = 1.2) {
     if (r.probe_ms > factor * fastest) r.flags.push(`slow machine (probe ${(r.probe_ms / fastest).toFixed(2)}x the fastest)`);
   }
 }
+
+// ---------------------------------------------------------------- the slice protocol
+// bench/slices.mjs: both configurations' stacks up at once, the load switched between them in
+// short slices (bench/README.md, "### slices (2026-12-06)").
+
+/**
+ * The order of `quads` × 4 slices between configurations `a` and `b`: ABBA, then BAAB, and so
+ * on. Within an ABBA quadruple the two configurations' mean times coincide, so a drift of the
+ * machine's speed that is linear over the quadruple weighs both sides alike and cancels from
+ * their ratio; alternating ABBA and BAAB puts each configuration first (right after the other's
+ * slice) equally often.
+ */
+export function sliceOrder(quads, a = 'A', b = 'B') {
+  const out = [];
+  for (let q = 0; q < quads; q++) out.push(...(q % 2 ? [b, a, a, b] : [a, b, b, a]));
+  return out;
+}
+
+/**
+ * One paired value per complete quadruple of `slices` ({config, value}, in the order measured,
+ * 4 per quadruple as {@link sliceOrder} lays them out): the mean `value` of `numerator`'s two
+ * slices over the mean of `denominator`'s two, with `flags` (the union of the four slices'
+ * flags) and `quad` (1-based). A quadruple missing a value (a failed slice) gives NaN, which
+ * {@link medianInterval} leaves out.
+ */
+export function quadRatios(slices, numerator, denominator) {
+  const out = [];
+  for (let q = 0; q + 4 <= slices.length; q += 4) {
+    const quad = slices.slice(q, q + 4);
+    const sum = (config) => quad.filter((s) => s.config === config).reduce((acc, s) => acc + s.value, 0);
+    const count = (config) => quad.filter((s) => s.config === config && Number.isFinite(s.value)).length;
+    const value = count(numerator) === 2 && count(denominator) === 2 ? sum(numerator) / sum(denominator) : NaN;
+    out.push({ quad: q / 4 + 1, value, flags: [...new Set(quad.flatMap((s) => s.flags ?? []))] });
+  }
+  return out;
+}

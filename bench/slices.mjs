@@ -1,0 +1,414 @@
+#!/usr/bin/env node
+// An on/off comparison measured in short interleaved slices with both stacks up at once: the
+// verdicts of issue 12 point 8 (JWT auth on keeps >= 90% of auth off) and issue 13 point 5
+// (metrics + tracing at 1% on keep >= 95% of both off), decidable on a machine whose speed drifts.
+//
+//   npm run build   # once: the stacks run dist/
+//   node bench/slices.mjs --compare auth|observability|same [--blocks ws:64,http:64] [--quads 40]
+//        [--slice 1] [--settle 0.25] [--prewarm 5] [--noisy-cores 0.2] [--out FILE] [--check]
+//
+// --compare auth           auth off (A) against JWT on (B): oauth2-mock-server issues an RS256
+//                          token whose audience is B's demo server. Default blocks ws:64,http:64;
+//                          target B/A >= 0.90.
+// --compare observability  metrics + tracing off (A) against both on (B): per-tool metrics
+//                          scraped every 5 s, the OpenTelemetry SDK sampling 1%
+//                          (parentbased_traceidratio 0.01) and exporting OTLP to a local sink
+//                          that drops it. Default blocks ws:16,http:16,ws:64,http:64; target 0.95.
+// --a-env / --b-env '{"NAME":"value"}' change either side's environment (what costs what).
+// --profile DIR: each backend under `node --cpu-prof` (diff with bench/cpu-profile-diff.mjs).
+// --compare same           two identical auth-off stacks (A and A'): the protocol's own bias
+//                          and the idle stack's effect on the loaded one (expect a ratio of 1).
+//
+// The design (bench/README.md, "### slices (2026-12-06)"). Both configurations' stacks
+// (nginx + nchan + backend, `httmcp start`) run for the whole comparison. For each block
+// (transport, clients) one long-lived load process per stack (bench/lib/slice-load.mjs, around
+// bench/load.mjs's runLoad) connects its clients once and keeps them connected; it is prewarmed
+// for --prewarm seconds (JIT), then the load alternates between the two stacks in slices: the
+// slice's process is resumed (SIGCONT), given --settle seconds to refill its pipeline (the replies
+// that arrived while it was paused land at once and would inflate the count), measured for --slice
+// seconds, and paused again (SIGSTOP). Only one stack is loaded at any moment; the other idles
+// with its clients connected and its process frozen. Slices run ABBA BAAB ... (sliceOrder); the
+// paired quantity is B's mean rps over A's in each quadruple (quadRatios), which cancels a drift
+// of the machine's speed that is linear over the ~5 s of a quadruple; the verdict is the
+// quadruples' median with the sign-test 95% interval (medianInterval, summarize), as in the
+// steady protocol, over many more pairs than its 5-s rounds give. The 5-s-rounds protocol stays
+// in bench/auth.mjs and bench/run.mjs --observability.
+//
+// Why: a 5-s round per configuration puts its two runs 5-30 s apart, and this machine's speed
+// moves 1.2-2.6x within minutes, so the per-round ratio scatters widely (last session's
+// intervals were 0.14-0.37 wide and undecided). In slices the two sides of a pair are ~1.3 s
+// apart and there are 25-50 pairs per block.
+//
+// Every slice records the loaded stack's rps and the CPU per call of its backend, its nginx
+// workers and its load process (paired per quadruple too: where a gap goes), the idle stack's
+// CPU (what it takes from the loaded one: scrapes, exports, timers), and the machine's CPU used
+// by anything else (a slice is flagged like a steady-protocol run). Writes
+// bench/results/<YYYY-MM-DD>-slices-<compare>.json. --check exits 0 met, 1 missed, 2 undecided.
+
+import { fork, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { createServer } from 'node:http';
+import { fileURLToPath } from 'node:url';
+import { relative } from 'node:path';
+import { parseArgs } from 'node:util';
+import { request } from 'undici';
+import { childrenOf, cpuTicks, freePort, gitCommit, saveResult, sleep } from './scale-lib.mjs';
+import { checkExitCode, loadAverage, machineTicks, quadRatios, quietFlags, sliceOrder, summarize } from './lib/steady.mjs';
+
+const COMPARISONS = {
+  auth: { a: 'off', b: 'jwt', target: 0.9, blocks: 'ws:64,http:64', quads: 60 },
+  observability: { a: 'off', b: 'on', target: 0.95, blocks: 'ws:16,http:16,ws:64,http:64', quads: 32 },
+  same: { a: 'off', b: "off'", target: null, blocks: 'ws:64,http:64', quads: 24 },
+};
+
+const { values } = parseArgs({
+  options: {
+    compare: { type: 'string', default: 'auth' },
+    blocks: { type: 'string' },
+    quads: { type: 'string' },
+    slice: { type: 'string', default: '1' },
+    settle: { type: 'string', default: '0.25' },
+    prewarm: { type: 'string', default: '5' },
+    'noisy-cores': { type: 'string', default: '0.2' },
+    out: { type: 'string' },
+    check: { type: 'boolean', default: false },
+    // A directory: each backend runs under `node --cpu-prof` and writes <label>.cpuprofile there;
+    // the block results give each side's calls (`calls_total`) for bench/cpu-profile-diff.mjs.
+    profile: { type: 'string' },
+    // '{"NAME":"value"}' added to A's or B's environment (to split what costs what, e.g.
+    // --b-env '{"HTTMCP_REQUEST_METRICS":"off"}' leaves B tracing only).
+    'a-env': { type: 'string', default: '{}' },
+    'b-env': { type: 'string', default: '{}' },
+  },
+});
+const comparison = COMPARISONS[values.compare];
+if (!comparison) throw new Error(`--compare must be one of ${Object.keys(COMPARISONS).join(', ')}`);
+const blocks = (values.blocks ?? comparison.blocks).split(',').map((b) => {
+  const [transport, clients] = b.trim().split(':');
+  if (!['ws', 'http'].includes(transport) || !(Number(clients) >= 1)) throw new Error(`bad block ${b} (want ws:64 or http:16)`);
+  return { transport, clients: Number(clients) };
+});
+const stackLabels = { a: comparison.a, b: comparison.b };
+const quads = Math.max(1, Number(values.quads ?? comparison.quads));
+const sliceMs = Number(values.slice) * 1000;
+const settleMs = Number(values.settle) * 1000;
+const log = (m) => process.stderr.write(`[slices] ${m}\n`);
+
+const CLI = fileURLToPath(new URL('../dist/src/cli/main.js', import.meta.url));
+const SLICE_LOAD = fileURLToPath(new URL('./lib/slice-load.mjs', import.meta.url));
+// The edge's per-address and per-principal limits stay on but far above the load (as bench/auth.mjs).
+const UNLIMITED = Object.fromEntries(
+  ['CLIENT_CONNECTIONS', 'PRINCIPAL_CONNECTIONS'].map((n) => [`HTTMCP_${n}`, '65535']).concat(
+    ['CLIENT_RATE', 'CLIENT_BURST', 'PRINCIPAL_RATE', 'PRINCIPAL_BURST', 'PRINCIPAL_TOOL_RATE', 'PRINCIPAL_TOOL_BURST'].map((n) => [`HTTMCP_${n}`, '1000000']),
+  ),
+);
+
+/** `httmcp start --json` with `env` and `args`; resolves once its JSON line is out. */
+async function startStack(label, env, args = []) {
+  env = { ...env, ...JSON.parse(values[label === stackLabels.a ? 'a-env' : 'b-env']) };
+  const port = await freePort();
+  const profile = values.profile ? ['--cpu-prof', `--cpu-prof-dir=${values.profile}`, `--cpu-prof-name=${label.replace(/\W/g, '_')}.cpuprofile`] : [];
+  const child = spawn(process.execPath, [...profile, CLI, 'start', '--port', String(port), '--json', ...args], {
+    env: { ...process.env, HTTMCP_LOG_LEVEL: 'warn', ...UNLIMITED, ...env },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const info = await new Promise((resolve, reject) => {
+    let out = '';
+    child.stdout.on('data', (d) => {
+      out += d;
+      const line = out.split('\n').find((l) => l.startsWith('{'));
+      if (line) resolve(JSON.parse(line));
+    });
+    child.once('exit', (code) => reject(new Error(`httmcp start (${label}) exited ${code}`)));
+  });
+  return {
+    label,
+    child,
+    url: info.servers.demo,
+    backendPid: info.backendPid,
+    nginxPids: childrenOf(info.nginxPid),
+    headers: {},
+    stop: async () => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill('SIGTERM');
+      await once(child, 'exit');
+    },
+  };
+}
+
+/** An OTLP/HTTP endpoint that accepts and drops every export (a collector's cost is not ours). */
+async function startOtlpSink() {
+  let exports = 0;
+  const server = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      if (req.url === '/v1/traces') exports++;
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+    });
+  });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  return { url: `http://127.0.0.1:${server.address().port}`, exports: () => exports, stop: async () => server.close() };
+}
+
+/** The two stacks of the comparison, plus whatever they need (authorization server, OTLP sink, scraper). */
+async function startComparison(started) {
+  if (values.compare === 'auth') {
+    const { OAuth2Server } = await import('oauth2-mock-server');
+    const as = new OAuth2Server();
+    await as.issuer.keys.generate('RS256');
+    await as.start(0, '127.0.0.1');
+    started.push({ stop: () => as.stop() });
+    const a = await startStack('off', { HTTMCP_OAUTH_ISSUER: '', HTTMCP_API_KEYS: '' });
+    started.push(a);
+    const b = await startStack('jwt', { HTTMCP_OAUTH_ISSUER: as.issuer.url });
+    started.push(b);
+    const token = await as.issuer.buildToken({ expiresIn: 3600, scopesOrTransform: (_h, payload) => Object.assign(payload, { sub: 'bench', aud: b.url }) });
+    b.headers.authorization = `Bearer ${token}`;
+    return { a, b, extra: () => ({}) };
+  }
+  if (values.compare === 'observability') {
+    const sink = await startOtlpSink();
+    started.push(sink);
+    const a = await startStack('off', { HTTMCP_REQUEST_METRICS: 'off', OTEL_TRACES_EXPORTER: '', OTEL_EXPORTER_OTLP_ENDPOINT: '' });
+    started.push(a);
+    const metricsPort = await freePort();
+    const b = await startStack(
+      'on',
+      {
+        HTTMCP_REQUEST_METRICS: 'on',
+        OTEL_EXPORTER_OTLP_ENDPOINT: sink.url,
+        OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf',
+        OTEL_TRACES_SAMPLER: 'parentbased_traceidratio',
+        OTEL_TRACES_SAMPLER_ARG: '0.01',
+      },
+      ['--metrics-listen', `127.0.0.1:${metricsPort}`],
+    );
+    started.push(b);
+    // A Prometheus-like scraper on B for the whole run (as bench/run.mjs --observability).
+    let scraped = 0;
+    let scrapeFailures = 0;
+    const scrape = () =>
+      request(`http://127.0.0.1:${metricsPort}/metrics`).then(
+        async (res) => {
+          await res.body.text();
+          if (res.statusCode === 200) scraped++;
+          else scrapeFailures++;
+        },
+        () => scrapeFailures++,
+      );
+    await scrape();
+    const timer = setInterval(scrape, 5000);
+    started.push({ stop: async () => clearInterval(timer) });
+    return { a, b, extra: () => ({ scrapes: scraped, scrape_failures: scrapeFailures, otlp_exports: sink.exports() }) };
+  }
+  const env = { HTTMCP_OAUTH_ISSUER: '', HTTMCP_API_KEYS: '' };
+  const a = await startStack('off', env);
+  started.push(a);
+  const b = await startStack("off'", env);
+  started.push(b);
+  return { a, b, extra: () => ({}) };
+}
+
+/** A forked bench/lib/slice-load.mjs on `stack`, connected, loaded and paused. */
+async function startLoad(stack, { transport, clients }) {
+  // A paused process's calls stay pending while the other side is prewarmed and measured: a
+  // timeout far above any pause, so none of them counts as failed.
+  const options = { transport, url: stack.url, clients, headers: stack.headers, timeout: 120_000 };
+  const child = fork(SLICE_LOAD, [JSON.stringify(options)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const waiting = [];
+  let failure = null;
+  child.on('message', (m) => {
+    if (m.error) failure = m.error;
+    else if (m.ready) waiting.shift()?.resolve(m);
+    else if (m.calls !== undefined) waiting.shift()?.resolve(m);
+  });
+  child.once('exit', (code) => {
+    failure ??= `load process exited ${code}`;
+    for (const w of waiting.splice(0)) w.reject(new Error(failure));
+  });
+  const next = () => new Promise((resolve, reject) => (failure ? reject(new Error(failure)) : waiting.push({ resolve, reject })));
+  await next(); // ready
+  return {
+    snap: () => {
+      const p = next();
+      child.send('snap');
+      return p;
+    },
+    pause: () => child.kill('SIGSTOP'),
+    /** Every reply so far, prewarm included (resumes the process for a moment: a paused one cannot answer). */
+    total: async () => {
+      child.kill('SIGCONT');
+      const reply = next();
+      child.send('snap');
+      const s = await reply;
+      child.kill('SIGSTOP');
+      return s.calls;
+    },
+    resume: () => child.kill('SIGCONT'),
+    stop: async () => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill('SIGKILL');
+      await once(child, 'exit');
+    },
+  };
+}
+
+const ticksToUs = 1e6 / 100; // /proc/PID/stat counts 100 ticks per second here (CLK_TCK)
+const cpuOf = (pids) => pids.reduce((sum, pid) => sum + cpuTicks(pid), 0) * ticksToUs;
+const r2 = (x) => (Number.isFinite(x) ? Math.round(x * 100) / 100 : null);
+
+/** One measured slice of `config` in `block`: resume, settle, measure, pause. */
+async function measureSlice(load, stack, other) {
+  load.resume();
+  await sleep(settleMs);
+  const m0 = machineTicks();
+  const s0 = await load.snap();
+  const backend0 = cpuOf([stack.backendPid]);
+  const nginx0 = cpuOf(stack.nginxPids);
+  const idle0 = cpuOf([other.backendPid, ...other.nginxPids]);
+  await sleep(sliceMs);
+  const s1 = await load.snap();
+  const backend1 = cpuOf([stack.backendPid]);
+  const nginx1 = cpuOf(stack.nginxPids);
+  const idle1 = cpuOf([other.backendPid, ...other.nginxPids]);
+  const m1 = machineTicks();
+  load.pause();
+  const seconds = (s1.t_ms - s0.t_ms) / 1000;
+  const calls = s1.calls - s0.calls;
+  const loadgenUs = s1.cpu_us - s0.cpu_us;
+  const backendUs = backend1 - backend0;
+  const nginxUs = nginx1 - nginx0;
+  const idleUs = idle1 - idle0;
+  const taskCores = (m1.task - m0.task) / 100 / seconds;
+  const measuredCores = (backendUs + nginxUs + loadgenUs + idleUs) / 1e6 / seconds;
+  const row = {
+    calls,
+    errors: s1.errors - s0.errors,
+    seconds: Math.round(seconds * 1000) / 1000,
+    rps: Math.round((calls / seconds) * 10) / 10,
+    backend_us_per_call: r2(backendUs / calls),
+    nginx_us_per_call: r2(nginxUs / calls),
+    loadgen_us_per_call: r2(loadgenUs / calls),
+    total_us_per_call: r2((backendUs + nginxUs + loadgenUs) / calls),
+    idle_stack_cores: r2(idleUs / 1e6 / seconds),
+    loadgen_cores: r2(loadgenUs / 1e6 / seconds),
+    machine: { others_cores: r2(taskCores - measuredCores), steal_cores: r2((m1.steal - m0.steal) / 100 / seconds) },
+    // Raw sums, for totals over many slices (a 1-s slice holds only ~100 clock ticks per core).
+    us: { backend: backendUs, nginx: nginxUs, loadgen: loadgenUs, idle_stack: idleUs },
+  };
+  row.flags = quietFlags(row, { othersCores: Number(values['noisy-cores']) });
+  return row;
+}
+
+const started = [];
+const cleanup = async () => {
+  for (const s of started.splice(0).reverse()) await s.stop().catch(() => {});
+};
+process.on('SIGINT', () => cleanup().then(() => process.exit(130)));
+process.on('SIGTERM', () => cleanup().then(() => process.exit(143)));
+
+const loadBefore = loadAverage();
+log(`load average before ${loadBefore.join(', ')}`);
+const slices = [];
+const blockResults = [];
+let extras = {};
+const begun = Date.now();
+try {
+  const { a, b, extra } = await startComparison(started);
+  const stackOf = { A: a, B: b };
+  for (const block of blocks) {
+    const name = `${block.transport}${block.clients}`;
+    const loads = {};
+    try {
+      for (const side of ['A', 'B']) {
+        loads[side] = await startLoad(stackOf[side], block);
+        log(`${name} ${stackOf[side].label}: ${block.clients} clients connected; prewarm ${values.prewarm}s (not measured)`);
+        await sleep(Number(values.prewarm) * 1000);
+        loads[side].pause();
+      }
+      const order = sliceOrder(quads, 'A', 'B');
+      const rows = [];
+      for (const [i, side] of order.entries()) {
+        const row = await measureSlice(loads[side], stackOf[side], stackOf[side === 'A' ? 'B' : 'A']);
+        rows.push({ block: name, transport: block.transport, clients: block.clients, slice: i + 1, config: stackOf[side].label, side, ...row });
+        if (i % 4 === 3) {
+          const q = rows.slice(-4);
+          const mean = (s) => q.filter((r) => r.side === s).reduce((acc, r) => acc + r.rps, 0) / 2;
+          log(`${name} quad ${(i + 1) / 4}/${quads}: ${a.label} ${mean('A').toFixed(0)} rps, ${b.label} ${mean('B').toFixed(0)} rps, ratio ${(mean('B') / mean('A')).toFixed(3)}`);
+        }
+      }
+      slices.push(...rows);
+      const result = summarizeBlock(name, rows, a.label, b.label);
+      result.calls_total = { [a.label]: await loads.A.total(), [b.label]: await loads.B.total() };
+      blockResults.push(result);
+    } finally {
+      for (const l of Object.values(loads)) await l.stop();
+    }
+    // The closed clients' teardown in nginx and the backend stays out of the next block's prewarm.
+    await sleep(2000);
+  }
+  extras = extra();
+} finally {
+  await cleanup();
+}
+
+/** The verdict and the CPU split of one block's slices. */
+function summarizeBlock(name, rows, aLabel, bLabel) {
+  const perQuad = (field, num, den) => quadRatios(rows.map((r) => ({ config: r.side, value: r[field], flags: r.flags })), num, den);
+  const verdict = summarize({ what: `${name}: ${bLabel}/${aLabel} rps (paired per ABBA quadruple of ${values.slice}-s slices)`, rounds: perQuad('rps', 'B', 'A'), target: comparison.target ?? undefined, kind: 'min', digits: 3 });
+  // For the reader: the whole system's CPU per call predicts the ratio when the three processes
+  // share the 2 cores (A's CPU per call over B's, same quadruple).
+  const cpuBound = summarize({ what: `${name}: ${aLabel}/${bLabel} all CPU per call (CPU-bound estimate, per quadruple)`, rounds: perQuad('total_us_per_call', 'A', 'B'), digits: 3 });
+  // Each process's CPU per call, B over A, paired per quadruple (where a gap goes, with its spread).
+  const perProcess = Object.fromEntries(
+    ['backend', 'nginx', 'loadgen'].map((k) => [k, summarize({ what: `${name}: ${k} CPU per call ${bLabel}/${aLabel} (per quadruple)`, rounds: perQuad(`${k}_us_per_call`, 'B', 'A'), digits: 3 })]),
+  );
+  const totals = {};
+  for (const side of ['A', 'B']) {
+    const of = rows.filter((r) => r.side === side);
+    const calls = of.reduce((s, r) => s + r.calls, 0);
+    const sum = (k) => of.reduce((s, r) => s + r.us[k], 0);
+    const seconds = of.reduce((s, r) => s + r.seconds, 0);
+    totals[side === 'A' ? aLabel : bLabel] = {
+      slices: of.length,
+      calls,
+      rps: Math.round((calls / seconds) * 10) / 10,
+      backend_us_per_call: r2(sum('backend') / calls),
+      nginx_us_per_call: r2(sum('nginx') / calls),
+      loadgen_us_per_call: r2(sum('loadgen') / calls),
+      total_us_per_call: r2((sum('backend') + sum('nginx') + sum('loadgen')) / calls),
+      idle_other_stack_cores: r2(sum('idle_stack') / 1e6 / seconds),
+      errors: of.reduce((s, r) => s + r.errors, 0),
+    };
+  }
+  const ta = totals[aLabel];
+  const tb = totals[bLabel];
+  const line =
+    `${name}: CPU µs per call over all slices (${aLabel} -> ${bLabel}): backend ${ta.backend_us_per_call} -> ${tb.backend_us_per_call}, ` +
+    `nginx ${ta.nginx_us_per_call} -> ${tb.nginx_us_per_call}, load generator ${ta.loadgen_us_per_call} -> ${tb.loadgen_us_per_call}, ` +
+    `all ${ta.total_us_per_call} -> ${tb.total_us_per_call}; the idle stack used ${ta.idle_other_stack_cores} cores during ${aLabel}'s slices, ${tb.idle_other_stack_cores} during ${bLabel}'s`;
+  process.stderr.write(`${verdict.line}\n${cpuBound.line}\n${line}\n${Object.values(perProcess).map((p) => `${p.line}\n`).join('')}`);
+  return { block: name, verdict, cpu_bound_estimate: cpuBound, cpu_per_call_ratio: perProcess, totals, cpu_line: line };
+}
+
+const minutes = ((Date.now() - begun) / 60000).toFixed(1);
+const flagged = slices.filter((r) => r.flags.length).length;
+process.stderr.write(`${flagged} of ${slices.length} slices not quiet; ${minutes} min; load average before ${loadBefore.join(', ')}, after ${loadAverage().join(', ')}\n`);
+const file = saveResult(
+  `slices-${values.compare}`,
+  {
+    date: new Date().toISOString(),
+    command: ['node', 'bench/slices.mjs', ...process.argv.slice(2)].join(' '),
+    commit: gitCommit(),
+    loadavg_before: loadBefore,
+    loadavg_after: loadAverage(),
+    minutes: Number(minutes),
+    settings: { ...values, blocks: blocks.map((b) => `${b.transport}:${b.clients}`).join(','), quads, target: comparison.target },
+    ...extras,
+    blocks: blockResults,
+    slices,
+  },
+  values.out,
+);
+process.stderr.write(`results written to ${relative(process.cwd(), file)}\n`);
+if (values.check) process.exitCode = checkExitCode(blockResults.map((b) => b.verdict));
