@@ -68,6 +68,7 @@ const VALUES: NginxConfigValues = {
   HTTMCP_CLIENT_HEADER_BUFFER: '#CLIENT_HEADER_BUFFER#',
   HTTMCP_CORE_LISTEN: '#CORE_LISTEN#',
   HTTMCP_CORE_SERVERS: '#CORE_SERVERS#',
+  HTTMCP_2026_AT_EDGE: '#2026_AT_EDGE#',
 };
 
 const template = readFileSync(templatePath(), 'utf8');
@@ -250,12 +251,13 @@ describe('per-client limits at the edge', () => {
     // Where requests and WebSocket handshakes enter, and nowhere else.
     const http = /location \^~ \/mcp\/ \{([\s\S]*?)\n {8}\}/.exec(edge())?.[1] ?? '';
     const ws = /location ~ \^\/_httmcp\/ws\/[^{]*\{([\s\S]*?)\n {8}\}/.exec(edge())?.[1] ?? '';
+    // And the two a 2026-07-28 request is routed to from /mcp/ with authentication off.
+    const m26 = ['call', 'listen'].map((route) => new RegExp(`location = /_httmcp/m26_${route} \\{([\\s\\S]*?)\\n {8}\\}`).exec(edge())?.[1] ?? '');
     for (const limit of limits) {
-      expect(http).toContain(limit);
-      expect(ws).toContain(limit);
+      for (const block of [http, ws, ...m26]) expect(block).toContain(limit);
     }
-    expect(template.split('httmcp_per_client ${HTTMCP_CLIENT_CONNECTIONS}')).toHaveLength(3);
-    expect(template.split('zone=httmcp_client_rate burst')).toHaveLength(3);
+    expect(template.split('httmcp_per_client ${HTTMCP_CLIENT_CONNECTIONS}')).toHaveLength(5);
+    expect(template.split('zone=httmcp_client_rate burst')).toHaveLength(5);
   });
 
   test('a refused request gets 429, Retry-After and a JSON-RPC error body', () => {
