@@ -175,6 +175,14 @@ if [ -n "${HTTMCP_OAUTH_ISSUER:-}${HTTMCP_API_KEYS:-}" ]; then
 else
   default HTTMCP_AUTH_REQUEST off
 fi
+# 2026-07-28 requests go from the edge straight to the backend only with authentication off
+# (modernAtEdge() in nginx-config.ts): derived, never set on its own.
+if [ "$HTTMCP_AUTH_REQUEST" = off ]; then
+  HTTMCP_2026_AT_EDGE=on
+else
+  HTTMCP_2026_AT_EDGE=off
+fi
+export HTTMCP_2026_AT_EDGE
 # With authentication on, the client's token stops at the edge (backendCredential() in
 # nginx-config.ts) unless a backend exchanges it for an API's (HTTMCP_TOKEN_EXCHANGE_SCHEME).
 if [ -n "${HTTMCP_OAUTH_ISSUER:-}${HTTMCP_API_KEYS:-}" ] && [ -z "${HTTMCP_TOKEN_EXCHANGE_SCHEME:-}" ]; then

@@ -60,6 +60,8 @@ export interface NginxConfigValues {
   HTTMCP_CORE_SERVERS: string;
   /** `allow`/`deny` directives of the operator console's location ({@link consoleAccess}). */
   HTTMCP_CONSOLE_ACCESS: string;
+  /** `on`: the edge sends 2026-07-28 requests straight to the backend ({@link modernAtEdge}). */
+  HTTMCP_2026_AT_EDGE: string;
 }
 
 /** Host names allowed by default (DNS-rebinding protection): this machine's loopback names. */
@@ -337,4 +339,15 @@ export function clientHeaderBuffer(authentication: boolean, override?: string): 
     return override;
   }
   return authentication ? '4k' : '1k';
+}
+
+/**
+ * {@link NginxConfigValues.HTTMCP_2026_AT_EDGE}: whether the edge sends 2026-07-28 requests
+ * (and their streams) straight to the backend instead of through the core, one nginx hop less.
+ * Only with authentication off: the per-principal limits, which the core counts, need the
+ * auth verdict, which the edge has only after its own limits ran (nginx applies limit_req and
+ * limit_conn once per request, before auth_request). Without authentication they count nothing.
+ */
+export function modernAtEdge(authentication: boolean): 'on' | 'off' {
+  return authentication ? 'off' : 'on';
 }

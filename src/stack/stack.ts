@@ -28,6 +28,7 @@ import {
   consoleAllowFromEnv,
   DEFAULT_ALLOWED_HOSTS,
   DEFAULT_ALLOWED_ORIGINS,
+  modernAtEdge,
   renderNginxConfig,
   trustedProxyEntries,
   type ClientLimits,
@@ -300,6 +301,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       HTTMCP_CORE_LISTEN: core.listen,
       HTTMCP_CORE_SERVERS: core.servers,
       HTTMCP_CONSOLE_ACCESS: consoleRules,
+      HTTMCP_2026_AT_EDGE: modernAtEdge(gateway.auth !== undefined),
     }),
     { mode: 0o600 },
   );

@@ -149,6 +149,7 @@ describe('nginx image entrypoint: rendering', () => {
       HTTMCP_INSTANCE_ID: '',
       ...coreDefaults(prefix, connectionLimits(nofile, availableParallelism()).maxClients),
       HTTMCP_CONSOLE_ACCESS: 'allow 127.0.0.1; allow ::1; deny all;',
+      HTTMCP_2026_AT_EDGE: 'on',
     };
     expect(readFileSync(join(prefix, 'nginx.conf'), 'utf8')).toBe(renderNginxConfig(containerDefaults));
     // The config holds the backend key; the prefix is for the workers' group only.

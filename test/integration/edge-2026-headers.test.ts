@@ -197,6 +197,17 @@ test('the access log names each request’s Mcp-Method and Mcp-Name, with client
   expect(lines.some((line) => /" 400 \d+ "-" "[^"]*" "-" "-"$/.test(line))).toBe(true);
 });
 
+test('a 2026 call answered on a stream keeps its retry field, and is logged with the 200 its client got', async () => {
+  // Past the status hold (1 s): the backend moves the request to its stream, which nchan ends
+  // with a 410 once the reply is out. The client got 200, and so says the log.
+  const reply = await send('POST', { 'mcp-protocol-version': MODERN, 'mcp-method': 'tools/call', 'mcp-name': 'sleep' }, call('tools/call', { name: 'sleep', arguments: { ms: 1500 } }));
+  expect([reply.status, reply.headers['content-type']]).toEqual([200, 'text/event-stream; charset=utf-8']);
+  expect(reply.body).toMatch(/^: hi\nretry: \d+\n/);
+  expect(reply.body).toContain('slept 1500 ms');
+  const line = readFileSync(accessLog, 'latin1').split('\n').find((entry) => entry.endsWith('"tools/call" "sleep"'));
+  expect(line).toMatch(/"POST \/mcp\/demo HTTP\/1\.1" 200 \d+ /);
+});
+
 test('no nginx worker died', () => {
   expect(workerCrashes(stack)).toEqual([]);
 });

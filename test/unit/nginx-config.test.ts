@@ -11,6 +11,7 @@ import {
   DEFAULT_ALLOWED_ORIGINS,
   DEFAULT_CLIENT_LIMITS,
   DEFAULT_PRINCIPAL_LIMITS,
+  modernAtEdge,
   packageRoot,
   principalLimits,
   placeholders,
@@ -68,6 +69,7 @@ const VALUES: NginxConfigValues = {
   HTTMCP_CLIENT_HEADER_BUFFER: '#CLIENT_HEADER_BUFFER#',
   HTTMCP_CORE_LISTEN: '#CORE_LISTEN#',
   HTTMCP_CORE_SERVERS: '#CORE_SERVERS#',
+  HTTMCP_2026_AT_EDGE: '#2026_AT_EDGE#',
 };
 
 const template = readFileSync(templatePath(), 'utf8');
@@ -207,10 +209,41 @@ describe("the client's token on the way to the backends", () => {
     const edge = template.slice(0, template.indexOf('# ---------------------------------------------------------------- core'));
     const locations = edge.split(/\n {8}location /).slice(1);
     const of = (start: string) => locations.filter((l) => l.startsWith(start));
-    for (const start of ['^~ /mcp/ {', '~ ^/_httmcp/ws/', '~ ^/_httmcp/upstream/', '~ ^/_httmcp/closed/']) {
+    for (const start of ['^~ /mcp/ {', '~ ^/_httmcp/ws/', '~ ^/_httmcp/upstream/', '~ ^/_httmcp/closed/', '= /_httmcp/m26_call {', '= /_httmcp/m26_listen {']) {
       expect([start, of(start).length, of(start).every((l) => l.includes('${HTTMCP_BACKEND_CREDENTIAL}'))]).toEqual([start, 1, true]);
     }
     expect(of('= /_httmcp/auth {')[0]).not.toContain('${HTTMCP_BACKEND_CREDENTIAL}');
+  });
+});
+
+describe('2026-07-28 requests at the edge', () => {
+  const edge = template.slice(template.indexOf('# ---------------------------------------------------------------- edge'), template.indexOf('# ---------------------------------------------------------------- core'));
+  const block = (start: string) => new RegExp(`location ${start.replace(/[/^$.]/g, '\\$&')} \\{([\\s\\S]*?)\\n {8}\\}`).exec(edge)?.[1] ?? '';
+
+  test('go straight to the backend only with authentication off (the per-principal limits need the verdict)', () => {
+    expect(modernAtEdge(false)).toBe('on');
+    expect(modernAtEdge(true)).toBe('off');
+    expect(template).toContain('map "$httmcp_era ${HTTMCP_2026_AT_EDGE}" $httmcp_2026_at_edge {');
+  });
+
+  test('the edge keeps what the core did for them: the backend key, no client principal, the 460 stream, its hook', () => {
+    for (const start of ['= /_httmcp/m26_call', '= /_httmcp/m26_listen']) {
+      const text = block(start);
+      expect(text).toContain('proxy_set_header X-Httmcp-Backend-Key "${HTTMCP_BACKEND_KEY}";');
+      expect(text).toContain('proxy_set_header X-Httmcp-Principal "";');
+      expect(text).toContain('proxy_set_header X-Httmcp-Principal-Key "";');
+      expect(text).toContain('proxy_intercept_errors on;');
+      // nginx's own refusals under a private status: a backend's 429 passes untouched.
+      expect(text).toContain('error_page 469 = @httmcp_limited;');
+      expect(text).not.toMatch(/error_page 4(0[0-9]|29)\b/);
+    }
+    expect(block('= /_httmcp/m26_call')).toContain('error_page 460 = /_httmcp/m26_stream;');
+    expect(block('= /_httmcp/m26_listen')).toContain('error_page 460 = /_httmcp/m26_listen_stream;');
+    expect(block('= /_httmcp/m26_stream')).toContain('nchan_unsubscribe_request /_httmcp/stream_closed/$httmcp_m26_server/$upstream_http_x_httmcp_stream;');
+    for (const start of ['= /_httmcp/m26_stream', '= /_httmcp/m26_listen_stream']) {
+      expect(block(start)).toContain('${HTTMCP_REDIS_PASS}');
+      expect(block(start)).toContain('retry: ${HTTMCP_SSE_RETRY_MS}');
+    }
   });
 });
 
@@ -250,12 +283,13 @@ describe('per-client limits at the edge', () => {
     // Where requests and WebSocket handshakes enter, and nowhere else.
     const http = /location \^~ \/mcp\/ \{([\s\S]*?)\n {8}\}/.exec(edge())?.[1] ?? '';
     const ws = /location ~ \^\/_httmcp\/ws\/[^{]*\{([\s\S]*?)\n {8}\}/.exec(edge())?.[1] ?? '';
+    // And the two a 2026-07-28 request is routed to from /mcp/ with authentication off.
+    const m26 = ['call', 'listen'].map((route) => new RegExp(`location = /_httmcp/m26_${route} \\{([\\s\\S]*?)\\n {8}\\}`).exec(edge())?.[1] ?? '');
     for (const limit of limits) {
-      expect(http).toContain(limit);
-      expect(ws).toContain(limit);
+      for (const block of [http, ws, ...m26]) expect(block).toContain(limit);
     }
-    expect(template.split('httmcp_per_client ${HTTMCP_CLIENT_CONNECTIONS}')).toHaveLength(3);
-    expect(template.split('zone=httmcp_client_rate burst')).toHaveLength(3);
+    expect(template.split('httmcp_per_client ${HTTMCP_CLIENT_CONNECTIONS}')).toHaveLength(5);
+    expect(template.split('zone=httmcp_client_rate burst')).toHaveLength(5);
   });
 
   test('a refused request gets 429, Retry-After and a JSON-RPC error body', () => {
