@@ -209,7 +209,11 @@ export class HTTMCP {
    * caller's error).
    */
   async listChanged(kind: ListKind): Promise<void> {
-    const send = { tools: (s: McpServer) => s.server.sendToolListChanged(), prompts: (s: McpServer) => s.server.sendPromptListChanged(), resources: (s: McpServer) => s.server.sendResourceListChanged() }[kind];
+    const send = {
+      tools: (server: McpServer) => server.server.sendToolListChanged(),
+      prompts: (server: McpServer) => server.server.sendPromptListChanged(),
+      resources: (server: McpServer) => server.server.sendResourceListChanged(),
+    }[kind];
     await Promise.allSettled([...this.servers].filter((server) => server.isConnected()).map(send));
   }
 
