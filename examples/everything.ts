@@ -84,12 +84,19 @@ function sampledText(result: { content: unknown }): string {
   return block?.type === 'text' ? (block.text ?? '') : `(${block?.type ?? 'no'} content)`;
 }
 
+/** What the fixture's diagnostic tools change on the server that serves it (an {@link HTTMCP}). */
+export interface EverythingHost {
+  /** Tells the subscribers of `uri` that it changed (`HTTMCP.resourceUpdated`). */
+  resourceUpdated(uri: string): Promise<void>;
+  /** Tells every client and listen stream that a list changed (`HTTMCP.listChanged`). */
+  listChanged(kind: 'tools' | 'prompts'): Promise<void>;
+}
+
 /** The suite's fixture: exact names and answers as its scenarios expect them. */
 export class Everything {
   private watchedVersion = 1;
 
-  /** `notify(uri)` tells the subscribers of `uri` that it changed (`HTTMCP.resourceUpdated`). */
-  constructor(private readonly notify: (uri: string) => Promise<void>) {}
+  constructor(private readonly host: EverythingHost) {}
 
   // ---- tools ---------------------------------------------------------------------------------
 
@@ -368,8 +375,24 @@ export class Everything {
   @tool({ description: `Changes ${WATCHED_URI} and notifies its subscribers (notifications/resources/updated)` })
   async update_watched_resource() {
     this.watchedVersion++;
-    await this.notify(WATCHED_URI);
+    await this.host.resourceUpdated(WATCHED_URI);
     return `${WATCHED_URI} is now at version ${this.watchedVersion}`;
+  }
+
+  // The server-stateless scenario (SEP-2575) calls these while a subscriptions/listen stream is
+  // open and expects the list_changed on it. Without them it saw an unknown tool (-32602) and
+  // reported two SHOULD warnings. They announce a change rather than add items, so that running
+  // the suite again and again does not grow the lists.
+  @tool({ description: 'Sends notifications/tools/list_changed to every client and listen stream (SEP-2575 diagnostic)' })
+  async test_trigger_tool_change() {
+    await this.host.listChanged('tools');
+    return 'tools/list_changed sent';
+  }
+
+  @tool({ description: 'Sends notifications/prompts/list_changed to every client and listen stream (SEP-2575 diagnostic)' })
+  async test_trigger_prompt_change() {
+    await this.host.listChanged('prompts');
+    return 'prompts/list_changed sent';
   }
 
   // ---- resources -----------------------------------------------------------------------------
@@ -474,7 +497,7 @@ export function createEverythingServer(): HTTMCP {
     instructions: 'The fixture of the official MCP conformance suite (@modelcontextprotocol/conformance).',
     requestTimeoutMs: 30_000,
   });
-  return server.register(new Everything((uri) => server.resourceUpdated(uri)), new TaskFixtures());
+  return server.register(new Everything(server), new TaskFixtures());
 }
 
 /** `httmcp serve dist/examples/everything.js` serves just this server. */

@@ -44,7 +44,7 @@ export function quietFlags(result: LoadResultLike | null | undefined, thresholds
 
 export function machineTicks(): { task: number; irq: number; steal: number; idle: number };
 export function loadAverage(): number[];
-export function speedProbe(): number;
+export function speedProbe(options?: { tries?: number; iterations?: number }): number;
 export function flagSlowProbes(rows: { probe_ms?: number; flags: string[] }[], factor?: number): void;
 
 export function sliceOrder<T = string>(quads: number, a?: T, b?: T): T[];

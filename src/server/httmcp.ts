@@ -22,7 +22,7 @@ import { principalOfAuthInfo } from '../auth/auth-info.js';
 import { Gateway } from '../gateway.js';
 import { createLogger, type Logger } from '../log.js';
 import { NchanEndpoint } from '../http/endpoint.js';
-import { ListChangedFanout, ListenEndpoint, ListenFanout } from '../listen/index.js';
+import { ListChangedFanout, ListenEndpoint, ListenFanout, type ListKind } from '../listen/index.js';
 import { instrumentTransport } from '../observability/instrument.js';
 import { createNchanRouter } from '../http/router.js';
 import { DEFAULT_LIMITS, LIMIT_SETTINGS, type BackendLimits } from '../session/limits.js';
@@ -200,6 +200,23 @@ export class HTTMCP {
   }
 
   /** The bounds this server applies: its gateway's, or the defaults before it is mounted. */
+  /**
+   * Tells every client that the list of `kind` changed (`notifications/{kind}/list_changed`)
+   * without adding anything: for lists whose content depends on state outside the definitions.
+   * Adding a tool, resource or prompt sends it already. 2025-era sessions get it on their streams;
+   * 2026-07-28 `subscriptions/listen` streams that asked for it get it through one nchan publish.
+   * Resolves once it has been handed to nginx (a client that cannot be reached is not the
+   * caller's error).
+   */
+  async listChanged(kind: ListKind): Promise<void> {
+    const send = {
+      tools: (server: McpServer) => server.server.sendToolListChanged(),
+      prompts: (server: McpServer) => server.server.sendPromptListChanged(),
+      resources: (server: McpServer) => server.server.sendResourceListChanged(),
+    }[kind];
+    await Promise.allSettled([...this.servers].filter((server) => server.isConnected()).map(send));
+  }
+
   private get limits(): BackendLimits {
     return this.mounted?.gateway.limits ?? DEFAULT_LIMITS;
   }

@@ -13,6 +13,7 @@ import { parseNginxSeconds } from '../session/resume.js';
 import type { AuthOptions } from '../auth/authenticator.js';
 import { authFromEnv } from '../auth/config.js';
 import { findNginx, NGINX_DIES_WITH_LAUNCHER, NginxProcess, PortInUseError } from './nginx.js';
+import { waitForRedisStore } from './redis-ready.js';
 import {
   accessLogDirective,
   backendCredential,
@@ -316,6 +317,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   }
   const killOnExit = () => nginx.killNow();
   process.once('exit', killOnExit);
+  if (options.redis) await waitForRedisStore(publishUrl, workerCount, logger);
 
   let stopping: Promise<void> | undefined;
   const stopAll = async () => {

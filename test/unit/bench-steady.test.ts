@@ -4,7 +4,7 @@
  * interval would make every benchmark verdict wrong while looking precise.
  */
 import { describe, expect, it } from '@jest/globals';
-import { checkExitCode, flagSlowProbes, medianInterval, quietFlags, roundOrder, summarize, verdict } from '../../bench/lib/steady.mjs';
+import { checkExitCode, flagSlowProbes, medianInterval, quietFlags, roundOrder, speedProbe, summarize, verdict } from '../../bench/lib/steady.mjs';
 
 /** P(X <= k) for X ~ Binomial(n, 1/2), from binomial coefficients (independent of the module's recurrence). */
 function cdf(k: number, n: number): number {
@@ -97,9 +97,43 @@ describe('quiet flags', () => {
     expect(quietFlags({ loadgen_cores: 0.3, machine: { others_cores: 0.05, steal_cores: 0 } })).toEqual([]);
     const flags = quietFlags({ loadgen_cores: 0.95, machine: { others_cores: 0.8, steal_cores: 0.1, top_others: ['jest(12) 0.70'] } });
     expect(flags).toEqual(['others 0.80 cores (jest(12) 0.70)', 'steal 0.10 cores', 'loadgen 0.95 cores']);
-    const rows = [{ probe_ms: 10, flags: [] as string[] }, { probe_ms: 13, flags: [] as string[] }];
-    flagSlowProbes(rows);
-    expect(rows.map((r) => r.flags.length)).toEqual([0, 1]);
-    expect(rows[1]?.flags[0]).toMatch(/^slow machine/);
+  });
+});
+
+describe('speed probe', () => {
+  const rows = (probes: Array<number | undefined>) => probes.map((probe_ms) => ({ probe_ms, flags: [] as string[] }));
+  const flagged = (r: ReturnType<typeof rows>) => r.map((row) => row.flags.length);
+
+  it('flags probes above 1.3x the first quartile of the run, not the fastest', () => {
+    // One lucky fast probe: against it every other round was "slow" (the old rule, 1.2x the fastest).
+    const run = rows([2.5, 3.1, 3.2, 3.3, 3.4, 3.5, 3.6, 4.4, 7.0]);
+    flagSlowProbes(run);
+    expect(flagged(run)).toEqual([0, 0, 0, 0, 0, 0, 0, 1, 1]);
+    expect(run[8]?.flags[0]).toBe("slow machine (probe 2.19x the run's first quartile)");
+  });
+
+  it('still sees slow rounds when the machine was slow for most of the run', () => {
+    // The median (7) would hide the rounds at 2x the quiet speed; the first quartile does not.
+    const run = rows([3.2, 3.3, 3.4, 7, 7, 7, 7, 7]);
+    flagSlowProbes(run);
+    expect(flagged(run)).toEqual([0, 0, 0, 1, 1, 1, 1, 1]);
+  });
+
+  it('takes a factor, skips rows without a probe, and does nothing without probes', () => {
+    const run = rows([10, 14, undefined]);
+    flagSlowProbes(run);
+    expect(flagged(run)).toEqual([0, 1, 0]);
+    const strict = rows([10, 14]);
+    flagSlowProbes(strict, 1.5);
+    expect(flagged(strict)).toEqual([0, 0]);
+    const none = rows([undefined, undefined]);
+    flagSlowProbes(none);
+    expect(flagged(none)).toEqual([0, 0]);
+  });
+
+  it('times the work in milliseconds, to the microsecond', () => {
+    const ms = speedProbe({ tries: 3, iterations: 200 });
+    expect(Number.isFinite(ms) && ms > 0).toBe(true);
+    expect(Math.round(ms * 1000) / 1000).toBe(ms);
   });
 });
