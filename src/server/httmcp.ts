@@ -199,7 +199,6 @@ export class HTTMCP {
     await Promise.all(senders.map((send) => send(notification)));
   }
 
-  /** The bounds this server applies: its gateway's, or the defaults before it is mounted. */
   /**
    * Tells every client that the list of `kind` changed (`notifications/{kind}/list_changed`)
    * without adding anything: for lists whose content depends on state outside the definitions.
@@ -217,6 +216,7 @@ export class HTTMCP {
     await Promise.allSettled([...this.servers].filter((server) => server.isConnected()).map(send));
   }
 
+  /** The bounds this server applies: its gateway's, or the defaults before it is mounted. */
   private get limits(): BackendLimits {
     return this.mounted?.gateway.limits ?? DEFAULT_LIMITS;
   }
