@@ -2,6 +2,8 @@
  * A session remembers the principal header of its last request (src/http/endpoint.ts,
  * verifiedOf): each request must still get the principal its own header names, on Streamable
  * HTTP and on the WebSocket hop, and a session id must stay bound to its issuer and subject.
+ * A session also remembers the key of its last call's bucket in the per-principal tool quota:
+ * the quota must still count every call of the principal, whichever session it comes on.
  */
 import { pino } from 'pino';
 import { encodePrincipal, type Principal } from '../../src/auth/principal.js';
@@ -12,8 +14,9 @@ const now = () => Math.floor(Date.now() / 1000);
 const alice = (scopes: string[], expiresAt = now() + 3600): Principal => ({ issuer: 'https://as.example', subject: 'alice', clientId: 'app', scopes, expiresAt });
 const bob: Principal = { issuer: 'https://as.example', subject: 'bob', clientId: 'app', scopes: ['notes:read'], expiresAt: now() + 3600 };
 
-function setup() {
+function setup(principalQuota?: { toolRatePerSecond: number; toolBurst: number }) {
   const gateway = new Gateway({
+    ...(principalQuota ? { principalQuota } : {}),
     publishUrl: 'unix:/nonexistent/httmcp-test.sock',
     sessionSecret: SECRET,
     logger: pino({ level: 'silent' }),
@@ -74,6 +77,28 @@ describe.each(['http', 'websocket'] as const)('the principal of each request on 
       expect(text(await send(soon))).toBe('alice notes:read');
       while (Date.now() / 1000 <= soon.expiresAt!) await new Promise((resolve) => setTimeout(resolve, 100));
       expect((await send(soon)).status).toBe(wire === 'http' ? 401 : 403);
+    } finally {
+      await t.close();
+    }
+  });
+});
+
+describe.each(['http', 'websocket'] as const)('the per-principal tool quota across sessions (%s)', (wire) => {
+  test("a principal's calls count in one bucket whichever session they come on; another principal's apart", async () => {
+    const t = setup({ toolRatePerSecond: 1, toolBurst: 2 });
+    try {
+      const [first, second] = [await t.open(alice(['notes:read'])), await t.open(alice(['notes:read']))];
+      const refused = (answer: Answer): boolean =>
+        wire === 'http' ? answer.status === 429 : (JSON.parse(answer.body!) as { error?: { data?: { limit?: string } } }).error?.data?.limit === 'rate';
+      // A burst of 2 plus the one a second allows: three calls, on either session, then refusals.
+      expect(text(await t[wire](first, alice(['notes:read'])))).toBe('alice notes:read');
+      expect(text(await t[wire](second, alice(['notes:read'])))).toBe('alice notes:read');
+      expect(text(await t[wire](first, alice(['notes:read'])))).toBe('alice notes:read');
+      expect(refused(await t[wire](second, alice(['notes:read'])))).toBe(true);
+      expect(refused(await t[wire](first, alice(['notes:read'])))).toBe(true);
+      // Bob has a bucket of his own.
+      const bobs = await t.open(bob);
+      expect(text(await t[wire](bobs, bob))).toBe('bob notes:read');
     } finally {
       await t.close();
     }
