@@ -1,7 +1,28 @@
-// Allocation sites per call (sampling heap profiler incl. collected objects), one mode at a time.
+#!/usr/bin/env node
+// In process, no HTTP: where the backend's code allocates per `tools/call`, by function, with
+// authentication off or on (bench/README.md, "authws"). V8's sampling heap profiler, told to
+// keep objects the garbage collector already freed, so every allocation counts, not only what
+// is still alive at the end; bytes are an estimate (one sample per 64 bytes allocated on
+// average). Allocation does not depend on the machine's load, unlike CPU per call: compare two
+// builds, or off and on, by running this once per (build, mode) and diffing the JSON it prints.
+// The endpoint is called as bench/auth-inprocess.mjs calls it (headers as nginx sends them).
+//
+//   npm run build && node bench/auth-alloc.mjs [DIST=dist] [MODE=on|off] [WIRE=websocket|http] [CALLS=20000] > A.json
+//   node bench/auth-alloc.mjs B-dist on websocket > B.json && node bench/auth-alloc.mjs --diff A.json B.json
+import { readFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+if (process.argv[2] === '--diff') {
+  // Per function: bytes per call in B minus A, largest differences first (TOP rows, default 30).
+  const [a, b] = process.argv.slice(3, 5).map((file) => JSON.parse(readFileSync(file, 'utf8')));
+  const sum = (o) => Object.values(o).reduce((x, y) => x + y, 0);
+  console.log(`bytes per call: A ${sum(a).toFixed(0)} B ${sum(b).toFixed(0)}`);
+  const rows = [...new Set([...Object.keys(a), ...Object.keys(b)])].map((k) => [k, (b[k] ?? 0) - (a[k] ?? 0), a[k] ?? 0, b[k] ?? 0]);
+  rows.sort((x, y) => Math.abs(y[1]) - Math.abs(x[1]));
+  for (const [k, d, x, y] of rows.slice(0, Number(process.env.TOP ?? 30))) console.log(`${d.toFixed(0).padStart(7)}  A ${x.toFixed(0).padStart(6)} B ${y.toFixed(0).padStart(6)}  ${k}`);
+  process.exit(0);
+}
 const [dist = 'dist', mode = 'on', wire = 'websocket', callsArg = '20000'] = process.argv.slice(2);
 const CALLS = Number(callsArg);
 const lib = await import(pathToFileURL(resolve(dist, 'src/index.js')).href);
@@ -28,6 +49,7 @@ const call = wire === 'http'
   ? () => endpoint.post(fresh({ 'x-httmcp-transport': 'http', 'mcp-session-id': session, 'mcp-protocol-version': '2025-06-18' }), body())
   : () => endpoint.message(session, fresh({ 'x-httmcp-transport': 'websocket' }), body());
 async function run(n) { let left = n; await Promise.all(Array.from({ length: 16 }, async () => { while (left-- > 0) { const a = await call(); if (a.status !== 200) throw new Error(a.body); } })); }
+// Warm the JIT up first: what is measured is the steady state.
 await run(20000);
 const s = new Session(); s.connect();
 await s.post('HeapProfiler.startSampling', { samplingInterval: 64, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
