@@ -223,11 +223,12 @@ export class NchanEndpoint {
       principal = entry.key;
     }
     if (body.trimStart().startsWith('[')) return this.batch(session, principal, headers, body);
-    const forbidden = this.gateway.auth && this.scopes?.size ? this.insufficientScope(headers, body) : undefined;
+    const parsed = this.parsedForChecks(body, verified);
+    const forbidden = this.insufficientScope(verified, parsed);
     if (forbidden) return forbidden;
-    const quota = this.callQuota(headers, body, principal, verified, entry);
-    if (quota?.refused) return { status: 429, headers: { 'content-type': 'application/json', 'retry-after': String(quota.refused.retryAfterSeconds) }, body: quota.refused.body };
-    const delivery = await this.hub.receive({ session, wire: 'streamable', headers, body, parsed: quota?.parsed, principal, auth: verified });
+    const refused = this.callQuota(headers, parsed, principal, verified, entry);
+    if (refused) return { status: 429, headers: { 'content-type': 'application/json', 'retry-after': String(refused.retryAfterSeconds) }, body: refused.body };
+    const delivery = await this.hub.receive({ session, wire: 'streamable', headers, body, parsed, principal, auth: verified });
     const sessionHeader: Record<string, string> = minted || delivery.kind === 'stream' ? { 'mcp-session-id': session } : {};
     switch (delivery.kind) {
       case 'reply':
@@ -260,7 +261,7 @@ export class NchanEndpoint {
     const route = modern.classifier.classify(header(headers, 'mcp-protocol-version'), header(headers, 'mcp-method'), header(headers, 'mcp-name'), parsed);
     if (route.kind === 'legacy') return undefined;
     if (route.kind === 'reject') return rejection(route, parsed);
-    const forbidden = this.gateway.auth && this.scopes?.size ? this.insufficientScope(headers, body) : undefined;
+    const forbidden = this.insufficientScope(this.gateway.verifiedPrincipal(headers), parsed);
     if (forbidden) return forbidden;
     return modern.post(headers, route, this.gateway.principal(headers), this.gateway.verifiedPrincipal(headers), exchange);
   }
@@ -279,15 +280,9 @@ export class NchanEndpoint {
    * authorization server for them and retries). Other transports get a JSON-RPC error from the
    * server's ScopedTransport: an HTTP error would close a WebSocket.
    */
-  private insufficientScope(headers: Headers, body: string): Answer | undefined {
-    const principal = this.gateway.verifiedPrincipal(headers);
-    if (!principal || !this.scopes?.size || !USES_ONE_THING.test(body)) return undefined;
-    let message: { method?: unknown; params?: unknown };
-    try {
-      message = JSON.parse(body) as { method?: unknown; params?: unknown };
-    } catch {
-      return undefined;
-    }
+  private insufficientScope(principal: Principal | undefined, parsed: unknown): Answer | undefined {
+    if (!principal || !this.scopes?.size || parsed === undefined) return undefined;
+    const message = parsed as { method?: unknown; params?: unknown } | null;
     if (typeof message !== 'object' || message === null || typeof message.method !== 'string') return undefined;
     const target = Scopes.targetOf(message.method, message.params);
     const needed = target ? this.scopes.of(target) : undefined;
@@ -331,28 +326,34 @@ export class NchanEndpoint {
   }
 
   /**
-   * The per-principal, per-tool rate of a call that names its tool, prompt or resource only in
-   * the body (nginx's per-tool limit counts requests whose `Mcp-Name` names it). Parses the body
-   * only for such calls with authentication on, and hands the parsed message on so it is parsed
-   * once. `refused.body` is the JSON-RPC error to answer.
+   * A call's body parsed once for the checks that read what it uses (per-tool scopes, the
+   * per-principal tool quota), when one of them applies to it: authentication on and a method
+   * that uses one tool, prompt or resource. The hub then takes it as it is. Undefined otherwise
+   * (the hub parses the body), and for a body that is not JSON (the hub answers the parse error).
    */
-  private callQuota(
-    headers: Headers,
-    body: string,
-    principal: string,
-    verified = this.gateway.verifiedPrincipal(headers),
-    memo?: CallKeyMemo,
-  ): { parsed: unknown; refused?: { body: string; retryAfterSeconds: number } } | undefined {
-    const quota = this.gateway.quota;
-    if (!quota || !principal || !verified || !USES_ONE_THING.test(body)) return undefined;
-    let parsed: unknown;
+  private parsedForChecks(body: string, verified: Principal | undefined): unknown {
+    if (!verified || (!this.gateway.quota && !this.scopes?.size) || !USES_ONE_THING.test(body)) return undefined;
     try {
-      parsed = JSON.parse(body);
+      return JSON.parse(body) as unknown;
     } catch {
       return undefined;
     }
-    const refused = this.callRefused(headers, parsed, principal, memo);
-    return refused ? { parsed, refused } : { parsed };
+  }
+
+  /**
+   * The per-principal, per-tool rate of a call that names its tool, prompt or resource only in
+   * the body (nginx's per-tool limit counts requests whose `Mcp-Name` names it), for a body
+   * {@link parsedForChecks} parsed. The JSON-RPC error to answer when it is refused.
+   */
+  private callQuota(
+    headers: Headers,
+    parsed: unknown,
+    principal: string,
+    verified: Principal | undefined,
+    memo?: CallKeyMemo,
+  ): { body: string; retryAfterSeconds: number } | undefined {
+    if (!this.gateway.quota || !principal || !verified || parsed === undefined) return undefined;
+    return this.callRefused(headers, parsed, principal, memo);
   }
 
   /** {@link callQuota} for one parsed message (also each message of a batch). */
@@ -404,14 +405,15 @@ export class NchanEndpoint {
     }
     if (nestsDeeperThan(body, this.gateway.limits.jsonDepth)) return this.tooDeep(true);
     const wire: Wire = headers['x-httmcp-transport'] === 'websocket' ? 'websocket' : 'sse';
-    const quota = this.callQuota(headers, body, principal, verified, entry);
+    const parsed = this.parsedForChecks(body, verified);
+    const refused = this.callQuota(headers, parsed, principal, verified, entry);
     // Published as the call's answer: an HTTP error here would close the client's WebSocket.
-    if (quota?.refused) return { status: 200, headers: { 'content-type': 'application/json' }, body: quota.refused.body };
+    if (refused) return { status: 200, headers: { 'content-type': 'application/json' }, body: refused.body };
     if (wire === 'websocket' && this.sockets?.mayTake(session, body)) {
       const served = await this.sockets.message(session, headers, body, principal, verified);
       if (served) return served;
     }
-    const delivery = await this.hub.receive({ session, wire, headers, body, parsed: quota?.parsed, principal, auth: verified });
+    const delivery = await this.hub.receive({ session, wire, headers, body, parsed, principal, auth: verified });
     if (delivery.kind === 'reply' || delivery.kind === 'invalid') {
       // Errors are published too: the client sees them and its WebSocket stays open.
       return { status: 200, headers: { 'content-type': 'application/json' }, body: delivery.body };
@@ -440,11 +442,13 @@ export class NchanEndpoint {
     } else if (nestsDeeperThan(body, this.gateway.limits.jsonDepth)) {
       reply = this.tooDeep(true).body;
     } else {
-      const quota = this.callQuota(headers, body, principal, undefined, entry);
-      if (quota?.refused) {
-        reply = quota.refused.body;
+      const verified = this.gateway.verifiedPrincipal(headers);
+      const parsed = this.parsedForChecks(body, verified);
+      const refused = this.callQuota(headers, parsed, principal, verified, entry);
+      if (refused) {
+        reply = refused.body;
       } else {
-        const delivery = await this.hub.receive({ session, wire: 'sse', headers, body, parsed: quota?.parsed, principal, auth: this.gateway.verifiedPrincipal(headers) });
+        const delivery = await this.hub.receive({ session, wire: 'sse', headers, body, parsed, principal, auth: verified });
         if (delivery.kind === 'reply' || delivery.kind === 'invalid') reply = delivery.body;
       }
     }

@@ -23,7 +23,9 @@ function setup(principalQuota?: { toolRatePerSecond: number; toolBurst: number }
     inlineBudgetMs: 60_000,
     auth: { publicUrl: 'http://127.0.0.1:1', apiKeys: [{ subject: 'nobody', sha256: '0'.repeat(64) }] },
   });
-  const server = new HTTMCP({ name: 'who', version: '1.0.0' }).tool('whoami', {}, (_args, ctx) => `${ctx.auth?.subject} ${ctx.auth?.scopes.join(',')}`);
+  const server = new HTTMCP({ name: 'who', version: '1.0.0' })
+    .tool('whoami', {}, (_args, ctx) => `${ctx.auth?.subject} ${ctx.auth?.scopes.join(',')}`)
+    .tool('write', { scopes: ['notes:write'] }, (_args, ctx) => `${ctx.auth?.subject} wrote`);
   const endpoint = server.endpoint(gateway);
   const headers = (principal: Principal, extra: Record<string, string> = {}) => ({
     accept: 'application/json, text/event-stream',
@@ -34,7 +36,7 @@ function setup(principalQuota?: { toolRatePerSecond: number; toolBurst: number }
     ...extra,
   });
   let id = 0;
-  const call = () => JSON.stringify({ jsonrpc: '2.0', id: ++id, method: 'tools/call', params: { name: 'whoami', arguments: {} } });
+  const call = (name = 'whoami') => JSON.stringify({ jsonrpc: '2.0', id: ++id, method: 'tools/call', params: { name, arguments: {} } });
   return {
     async open(principal: Principal): Promise<string> {
       const init = await endpoint.post(
@@ -43,8 +45,8 @@ function setup(principalQuota?: { toolRatePerSecond: number; toolBurst: number }
       );
       return init.headers!['mcp-session-id']!;
     },
-    http: (session: string, principal: Principal) => endpoint.post(headers(principal, { 'mcp-session-id': session, 'mcp-protocol-version': '2025-06-18' }), call()),
-    websocket: (session: string, principal: Principal) => endpoint.message(session, headers(principal, { 'x-httmcp-transport': 'websocket' }), call()),
+    http: (session: string, principal: Principal, tool?: string) => endpoint.post(headers(principal, { 'mcp-session-id': session, 'mcp-protocol-version': '2025-06-18' }), call(tool)),
+    websocket: (session: string, principal: Principal, tool?: string) => endpoint.message(session, headers(principal, { 'x-httmcp-transport': 'websocket' }), call(tool)),
     close: async () => {
       await server.unmount();
       await gateway.close();
@@ -99,6 +101,31 @@ describe.each(['http', 'websocket'] as const)('the per-principal tool quota acro
       // Bob has a bucket of his own.
       const bobs = await t.open(bob);
       expect(text(await t[wire](bobs, bob))).toBe('bob notes:read');
+    } finally {
+      await t.close();
+    }
+  });
+});
+
+describe.each(['http', 'websocket'] as const)('per-tool scopes and the tool quota read one parse of the body (%s)', (wire) => {
+  test('a scoped tool runs with its scope and counts in the quota; without the scope it is refused', async () => {
+    const t = setup({ toolRatePerSecond: 1, toolBurst: 0 });
+    try {
+      const session = await t.open(alice(['notes:read', 'notes:write']));
+      expect(text(await t[wire](session, alice(['notes:read', 'notes:write']), 'write'))).toBe('alice wrote');
+      const limited = await t[wire](session, alice(['notes:read', 'notes:write']), 'write');
+      if (wire === 'http') expect(limited.status).toBe(429);
+      else expect(JSON.parse(limited.body!)).toMatchObject({ error: { data: { limit: 'rate', per: 'principal', name: 'write' } } });
+      // Bob lacks the scope: HTTP 403 with the step-up challenge on Streamable HTTP; a JSON-RPC
+      // error from the server on the WebSocket hop (an HTTP error would close the socket).
+      const bobs = await t.open(bob);
+      const denied = await t[wire](bobs, bob, 'write');
+      if (wire === 'http') {
+        expect(denied.status).toBe(403);
+        expect(denied.headers!['www-authenticate']).toContain('error="insufficient_scope"');
+      } else {
+        expect(JSON.parse(denied.body!)).toMatchObject({ error: { data: { error: 'insufficient_scope' } } });
+      }
     } finally {
       await t.close();
     }
