@@ -40,6 +40,16 @@ interface Bucket {
   at: number;
 }
 
+/**
+ * Where a caller keeps the bucket key of its last {@link PrincipalQuota.takeCall}, one per
+ * holder that calls for one principal on one server (a session): a session's calls mostly name
+ * the tool of its last call, and reusing that key (whose hash V8 keeps in the string) spares
+ * building and hashing a new one per call. Opaque to the caller.
+ */
+export interface CallKeyMemo {
+  lastCall?: { principal: string; server: string; kind: string; name: string; key: string };
+}
+
 /** Per-principal WebSocket counts and per-tool token buckets of one backend process. */
 export class PrincipalQuota {
   readonly webSockets: number;
@@ -121,9 +131,17 @@ export class PrincipalQuota {
    * Takes one call of `target` (a tool's, prompt's or resource's kind and name) by `principal`
    * on `server` from its token bucket (`toolRatePerSecond`, `toolBurst` more at once: nginx's
    * `limit_req ... burst nodelay`), or refuses it with the time until the next one is allowed.
+   * `memo`: see {@link CallKeyMemo}.
    */
-  takeCall(principal: string, server: string, target: { kind: string; name: string }): QuotaRefusal | undefined {
-    const key = `${principal}\n${server}\n${target.kind}\n${target.name}`;
+  takeCall(principal: string, server: string, target: { kind: string; name: string }, memo?: CallKeyMemo): QuotaRefusal | undefined {
+    const last = memo?.lastCall;
+    let key: string;
+    if (last !== undefined && last.name === target.name && last.kind === target.kind && last.principal === principal && last.server === server) {
+      key = last.key;
+    } else {
+      key = `${principal}\n${server}\n${target.kind}\n${target.name}`;
+      if (memo) memo.lastCall = { principal, server, kind: target.kind, name: target.name, key };
+    }
     const now = this.now();
     const capacity = this.toolBurst + 1;
     // Updated in place: a Map.set per call (to keep the map in least-recently-used order) cost

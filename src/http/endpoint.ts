@@ -11,7 +11,7 @@ import { missingScopes, Scopes } from '../server/scopes.js';
 import { PROTOCOL_VERSION_META_KEY, type InboundLadderRejection } from '@modelcontextprotocol/server';
 import { MODERN_PROTOCOL_VERSIONS, type ClientExchange, type ModernEndpoint } from './modern.js';
 import { SocketEras } from './socket-era.js';
-import type { QuotaRefusal } from '../auth/principal-quota.js';
+import type { CallKeyMemo, QuotaRefusal } from '../auth/principal-quota.js';
 import { PRINCIPAL_HEADER, type Principal } from '../auth/principal.js';
 import type { OpenCounter } from '../observability/open-counts.js';
 
@@ -204,28 +204,31 @@ export class NchanEndpoint {
       if (served) return served;
     }
     let session = header(headers, 'mcp-session-id');
-    // Looked up once: every check below and the handler's `ctx.auth` take this one.
-    const verified = session === undefined ? this.gateway.verifiedPrincipal(headers) : this.verifiedOf(session, headers);
+    // Looked up once each: every check below and the handler's `ctx.auth` take these.
+    let entry = session === undefined ? undefined : this.verified.get(session);
+    const verified = session === undefined ? this.gateway.verifiedPrincipal(headers) : this.verifiedOf(headers, entry);
     const refusal = unsupportedVersion(headers) ?? this.unauthenticated(headers, verified);
     if (refusal) return refusal;
     if (nestsDeeperThan(body, this.gateway.limits.jsonDepth)) return this.tooDeep(false);
     let minted = false;
-    let principal: string | undefined;
+    let principal: string;
     if (session === undefined) {
       if (!looksLikeInitialize(body)) return httpError(400, 'Bad Request: Mcp-Session-Id header is required');
       principal = this.gateway.principalFor(headers, verified);
       session = this.mint(headers, principal);
       minted = true;
-    } else if ((principal = this.principalOf(session, headers, verified)) === undefined) {
+    } else if ((entry = this.sessionEntry(session, headers, verified, entry)) === undefined) {
       return sessionNotFound();
+    } else {
+      principal = entry.key;
     }
     if (body.trimStart().startsWith('[')) return this.batch(session, principal, headers, body);
-    const forbidden = this.gateway.auth && this.scopes?.size ? this.insufficientScope(headers, body) : undefined;
+    const parsed = this.parsedForChecks(body, verified);
+    const forbidden = this.insufficientScope(verified, parsed);
     if (forbidden) return forbidden;
-    const quota = this.callQuota(headers, body, principal, verified);
-    if (quota?.refused) return { status: 429, headers: { 'content-type': 'application/json', 'retry-after': String(quota.refused.retryAfterSeconds) }, body: quota.refused.body };
-    const parsed = quota ? { parsed: quota.parsed } : {};
-    const delivery = await this.hub.receive({ session, wire: 'streamable', headers, body, ...parsed, principal, auth: verified });
+    const refused = this.callQuota(headers, parsed, principal, verified, entry);
+    if (refused) return { status: 429, headers: { 'content-type': 'application/json', 'retry-after': String(refused.retryAfterSeconds) }, body: refused.body };
+    const delivery = await this.hub.receive({ session, wire: 'streamable', headers, body, parsed, principal, auth: verified });
     const sessionHeader: Record<string, string> = minted || delivery.kind === 'stream' ? { 'mcp-session-id': session } : {};
     switch (delivery.kind) {
       case 'reply':
@@ -258,7 +261,7 @@ export class NchanEndpoint {
     const route = modern.classifier.classify(header(headers, 'mcp-protocol-version'), header(headers, 'mcp-method'), header(headers, 'mcp-name'), parsed);
     if (route.kind === 'legacy') return undefined;
     if (route.kind === 'reject') return rejection(route, parsed);
-    const forbidden = this.gateway.auth && this.scopes?.size ? this.insufficientScope(headers, body) : undefined;
+    const forbidden = this.insufficientScope(this.gateway.verifiedPrincipal(headers), parsed);
     if (forbidden) return forbidden;
     return modern.post(headers, route, this.gateway.principal(headers), this.gateway.verifiedPrincipal(headers), exchange);
   }
@@ -277,15 +280,9 @@ export class NchanEndpoint {
    * authorization server for them and retries). Other transports get a JSON-RPC error from the
    * server's ScopedTransport: an HTTP error would close a WebSocket.
    */
-  private insufficientScope(headers: Headers, body: string): Answer | undefined {
-    const principal = this.gateway.verifiedPrincipal(headers);
-    if (!principal || !this.scopes?.size || !USES_ONE_THING.test(body)) return undefined;
-    let message: { method?: unknown; params?: unknown };
-    try {
-      message = JSON.parse(body) as { method?: unknown; params?: unknown };
-    } catch {
-      return undefined;
-    }
+  private insufficientScope(principal: Principal | undefined, parsed: unknown): Answer | undefined {
+    if (!principal || !this.scopes?.size || parsed === undefined) return undefined;
+    const message = parsed as { method?: unknown; params?: unknown } | null;
     if (typeof message !== 'object' || message === null || typeof message.method !== 'string') return undefined;
     const target = Scopes.targetOf(message.method, message.params);
     const needed = target ? this.scopes.of(target) : undefined;
@@ -329,37 +326,44 @@ export class NchanEndpoint {
   }
 
   /**
-   * The per-principal, per-tool rate of a call that names its tool, prompt or resource only in
-   * the body (nginx's per-tool limit counts requests whose `Mcp-Name` names it). Parses the body
-   * only for such calls with authentication on, and hands the parsed message on so it is parsed
-   * once. `refused.body` is the JSON-RPC error to answer.
+   * A call's body parsed once for the checks that read what it uses (per-tool scopes, the
+   * per-principal tool quota), when one of them applies to it: authentication on and a method
+   * that uses one tool, prompt or resource. The hub then takes it as it is. Undefined otherwise
+   * (the hub parses the body), and for a body that is not JSON (the hub answers the parse error).
    */
-  private callQuota(
-    headers: Headers,
-    body: string,
-    principal: string,
-    verified = this.gateway.verifiedPrincipal(headers),
-  ): { parsed: unknown; refused?: { body: string; retryAfterSeconds: number } } | undefined {
-    const quota = this.gateway.quota;
-    if (!quota || !principal || !verified || !USES_ONE_THING.test(body)) return undefined;
-    let parsed: unknown;
+  private parsedForChecks(body: string, verified: Principal | undefined): unknown {
+    if (!verified || (!this.gateway.quota && !this.scopes?.size) || !USES_ONE_THING.test(body)) return undefined;
     try {
-      parsed = JSON.parse(body);
+      return JSON.parse(body) as unknown;
     } catch {
       return undefined;
     }
-    const refused = this.callRefused(headers, parsed, principal);
-    return refused ? { parsed, refused } : { parsed };
+  }
+
+  /**
+   * The per-principal, per-tool rate of a call that names its tool, prompt or resource only in
+   * the body (nginx's per-tool limit counts requests whose `Mcp-Name` names it), for a body
+   * {@link parsedForChecks} parsed. The JSON-RPC error to answer when it is refused.
+   */
+  private callQuota(
+    headers: Headers,
+    parsed: unknown,
+    principal: string,
+    verified: Principal | undefined,
+    memo?: CallKeyMemo,
+  ): { body: string; retryAfterSeconds: number } | undefined {
+    if (!this.gateway.quota || !principal || !verified || parsed === undefined) return undefined;
+    return this.callRefused(headers, parsed, principal, memo);
   }
 
   /** {@link callQuota} for one parsed message (also each message of a batch). */
-  private callRefused(headers: Headers, parsed: unknown, principal: string): { body: string; retryAfterSeconds: number } | undefined {
+  private callRefused(headers: Headers, parsed: unknown, principal: string, memo?: CallKeyMemo): { body: string; retryAfterSeconds: number } | undefined {
     const message = parsed as { id?: unknown; method?: unknown; params?: unknown } | null;
     if (typeof message !== 'object' || message === null || Array.isArray(message) || typeof message.method !== 'string') return undefined;
     const target = Scopes.targetOf(message.method, message.params);
     // nginx counted it already when the request names the same thing in Mcp-Name.
     if (!target || header(headers, 'mcp-name') === target.name) return undefined;
-    const refused = this.gateway.quota!.takeCall(principal, this.name, target);
+    const refused = this.gateway.quota!.takeCall(principal, this.name, target, memo);
     if (!refused) return undefined;
     const id = typeof message.id === 'string' || Number.isInteger(message.id) ? (message.id as string | number) : null;
     return { body: quotaErrorBody(id, refused, target.name), retryAfterSeconds: refused.retryAfterSeconds };
@@ -383,13 +387,17 @@ export class NchanEndpoint {
   }
 
   async message(session: string, headers: Headers, body: string): Promise<Answer> {
-    // Looked up once: every check below and the handler's `ctx.auth` take this one.
-    const verified = this.verifiedOf(session, headers);
+    // Looked up once each: every check below and the handler's `ctx.auth` take these. A frame
+    // of a WebSocket this process opened costs one lookup of its session and a compare of the
+    // principal header with the one its last frame carried.
+    const known = this.verified.get(session);
+    const verified = this.verifiedOf(headers, known);
     if (this.unauthenticated(headers, verified)) {
       // 403 makes nchan close the WebSocket (1008) / refuse the POST, and publish nothing.
       return { status: 403, headers: { 'content-type': 'text/plain' }, body: 'unauthorized' };
     }
-    const principal = this.principalOf(session, headers, verified);
+    const entry = this.sessionEntry(session, headers, verified, known);
+    const principal = entry?.key;
     if (principal === undefined) {
       this.gateway.logger.warn({ server: this.name }, 'refused a message on a forged or foreign session id');
       // 403 makes nchan close the WebSocket / refuse the POST, and publish nothing.
@@ -397,15 +405,15 @@ export class NchanEndpoint {
     }
     if (nestsDeeperThan(body, this.gateway.limits.jsonDepth)) return this.tooDeep(true);
     const wire: Wire = headers['x-httmcp-transport'] === 'websocket' ? 'websocket' : 'sse';
-    const quota = this.callQuota(headers, body, principal, verified);
+    const parsed = this.parsedForChecks(body, verified);
+    const refused = this.callQuota(headers, parsed, principal, verified, entry);
     // Published as the call's answer: an HTTP error here would close the client's WebSocket.
-    if (quota?.refused) return { status: 200, headers: { 'content-type': 'application/json' }, body: quota.refused.body };
+    if (refused) return { status: 200, headers: { 'content-type': 'application/json' }, body: refused.body };
     if (wire === 'websocket' && this.sockets?.mayTake(session, body)) {
       const served = await this.sockets.message(session, headers, body, principal, verified);
       if (served) return served;
     }
-    const parsed = quota ? { parsed: quota.parsed } : {};
-    const delivery = await this.hub.receive({ session, wire, headers, body, ...parsed, principal, auth: verified });
+    const delivery = await this.hub.receive({ session, wire, headers, body, parsed, principal, auth: verified });
     if (delivery.kind === 'reply' || delivery.kind === 'invalid') {
       // Errors are published too: the client sees them and its WebSocket stays open.
       return { status: 200, headers: { 'content-type': 'application/json' }, body: delivery.body };
@@ -422,7 +430,8 @@ export class NchanEndpoint {
   async legacyPost(session: string, headers: Headers, body: string | typeof TOO_LARGE): Promise<Answer> {
     const refused = this.unauthenticated(headers);
     if (refused) return refused;
-    const principal = this.principalOf(session, headers);
+    const entry = this.sessionEntry(session, headers);
+    const principal = entry?.key;
     if (principal === undefined) {
       this.gateway.logger.warn({ server: this.name }, 'refused a message on a forged or foreign session id');
       return httpError(403, 'Forbidden: not a session of this client');
@@ -433,12 +442,13 @@ export class NchanEndpoint {
     } else if (nestsDeeperThan(body, this.gateway.limits.jsonDepth)) {
       reply = this.tooDeep(true).body;
     } else {
-      const quota = this.callQuota(headers, body, principal);
-      if (quota?.refused) {
-        reply = quota.refused.body;
+      const verified = this.gateway.verifiedPrincipal(headers);
+      const parsed = this.parsedForChecks(body, verified);
+      const refused = this.callQuota(headers, parsed, principal, verified, entry);
+      if (refused) {
+        reply = refused.body;
       } else {
-        const parsed = quota ? { parsed: quota.parsed } : {};
-        const delivery = await this.hub.receive({ session, wire: 'sse', headers, body, ...parsed, principal, auth: this.gateway.verifiedPrincipal(headers) });
+        const delivery = await this.hub.receive({ session, wire: 'sse', headers, body, parsed, principal, auth: verified });
         if (delivery.kind === 'reply' || delivery.kind === 'invalid') reply = delivery.body;
       }
     }
@@ -552,26 +562,29 @@ export class NchanEndpoint {
   }
 
   private isValid(session: string, headers: Headers): boolean {
-    return this.principalOf(session, headers) !== undefined;
+    return this.sessionEntry(session, headers) !== undefined;
   }
 
-  /** The principal of a valid session of this client, or undefined when the id is not valid for it. */
-  private principalOf(session: string, headers: Headers, verified = this.gateway.verifiedPrincipal(headers)): string | undefined {
+  /**
+   * The entry of a valid session of this client (its `key` is the principal the id is bound
+   * to), or undefined when the id is not valid for it. `known`: the session's entry, when the
+   * caller looked it up already.
+   */
+  private sessionEntry(session: string, headers: Headers, verified = this.gateway.verifiedPrincipal(headers), known = this.verified.get(session)): VerifiedSession | undefined {
     if (this.deleted.get(session)) return undefined;
     const principal = this.gateway.principalFor(headers, verified);
-    let known = this.verified.get(session);
     if (known?.key !== principal) {
       if (!this.gateway.sessionIds.verify(session, this.name, principal)) return undefined;
       this.verified.set(session, (known = { key: principal }));
     }
     // Kept only when it changed: a session's requests all carry the same header, and storing each
     // request's own copy in this long-lived entry would keep that string alive past its request.
-    const value = verified && header(headers, PRINCIPAL_HEADER);
-    if (value !== undefined && known.header !== value) {
-      known.header = value;
+    // The gateway decodes each distinct header into one object: the same object, the same header.
+    if (verified !== undefined && known.principal !== verified) {
+      known.header = header(headers, PRINCIPAL_HEADER);
       known.principal = verified;
     }
-    return principal;
+    return known;
   }
 
   /**
@@ -580,9 +593,8 @@ export class NchanEndpoint {
    * requests do, else the gateway's decoded one. Comparing the header with the session's costs a
    * string compare; looking it up by value hashes its few hundred bytes on every message.
    */
-  private verifiedOf(session: string, headers: Headers): Principal | undefined {
+  private verifiedOf(headers: Headers, known: VerifiedSession | undefined): Principal | undefined {
     if (!this.gateway.auth) return undefined;
-    const known = this.verified.get(session);
     const value = header(headers, PRINCIPAL_HEADER);
     if (value !== undefined && known?.header === value) return known.principal;
     return this.gateway.verifiedPrincipal(headers);
@@ -602,8 +614,11 @@ export class NchanEndpoint {
   }
 }
 
-/** A session id verified for a principal, and the principal header its requests carry. */
-interface VerifiedSession {
+/**
+ * A session id verified for a principal, the principal header its requests carry, and the
+ * bucket key of its last call for the per-principal tool quota.
+ */
+interface VerifiedSession extends CallKeyMemo {
   /** The principal (key) the id was verified for. */
   readonly key: string;
   /** The principal header of the session's last request, with authentication on... */

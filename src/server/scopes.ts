@@ -71,7 +71,6 @@ export class Scopes {
    */
   static targetOf(method: string, params: unknown): ScopedTarget | undefined {
     const p = (params ?? {}) as { name?: unknown; uri?: unknown; ref?: { type?: unknown; name?: unknown; uri?: unknown } };
-    const named = (kind: ScopedTarget['kind'], name: unknown) => (typeof name === 'string' ? { kind, name } : undefined);
     switch (method) {
       case 'tools/call':
         return named('tool', p.name);
@@ -86,6 +85,11 @@ export class Scopes {
         return undefined;
     }
   }
+}
+
+/** A target of `kind` when `name` is a string (a module function: a closure per call costs the hot path an allocation). */
+function named(kind: ScopedTarget['kind'], name: unknown): ScopedTarget | undefined {
+  return typeof name === 'string' ? { kind, name } : undefined;
 }
 
 /**

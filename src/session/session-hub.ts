@@ -104,7 +104,10 @@ export interface Forwarded {
   holdUntilReplied?: boolean;
   /** Who the client is (per-principal bounds); '' or absent for anonymous clients. */
   principal?: string;
-  /** The body already parsed (one message of a batch); `body` is then not read. */
+  /**
+   * The body already parsed (one message of a batch, or a call the per-principal quota read);
+   * `body` is then not read. Undefined: the hub parses `body` (JSON.parse never gives undefined).
+   */
   parsed?: unknown;
 }
 
@@ -308,7 +311,7 @@ export class SessionHub implements Transport, RequestFactsSource {
   }
 
   private async classify(forwarded: Forwarded): Promise<Delivery> {
-    const parsed = 'parsed' in forwarded ? classifyJson(forwarded.parsed) : parseMessage(forwarded.body);
+    const parsed = forwarded.parsed !== undefined ? classifyJson(forwarded.parsed) : parseMessage(forwarded.body);
     if ('error' in parsed) return { kind: 'invalid', body: JSON.stringify(parsed.error) };
     // Headers and session reach handlers through requestFacts(), not the SDK's extra (see request-facts.ts).
     const extra: MessageExtraInfo | undefined = forwarded.auth ? authenticatedExtra(forwarded) : undefined;

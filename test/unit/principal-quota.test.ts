@@ -17,6 +17,24 @@ describe('PrincipalQuota', () => {
     expect(quota.takeCall('p', 'demo', add)).toBeDefined();
   });
 
+  test('a remembered call key counts in the one bucket of its principal, server and tool', () => {
+    const quota = new PrincipalQuota({ toolRatePerSecond: 1, toolBurst: 2 }, () => 1_000_000);
+    // Two sessions of one principal, each with its own memo, share the principal's bucket.
+    const [first, second] = [{}, {}];
+    expect(quota.takeCall('p', 'demo', { kind: 'tool', name: 'add' }, first)).toBeUndefined();
+    expect(quota.takeCall('p', 'demo', { kind: 'tool', name: 'add' }, second)).toBeUndefined();
+    expect(quota.takeCall('p', 'demo', { kind: 'tool', name: 'add' })).toBeUndefined();
+    expect(quota.takeCall('p', 'demo', { kind: 'tool', name: 'add' }, first)).toMatchObject({ limit: 'rate' });
+    // A memo whose last call named something else (another tool, kind, principal or server)
+    // is not reused for this one.
+    expect(quota.takeCall('p', 'demo', { kind: 'prompt', name: 'add' }, first)).toBeUndefined();
+    expect(quota.takeCall('p', 'demo', { kind: 'tool', name: 'divide' }, first)).toBeUndefined();
+    expect(quota.takeCall('q', 'demo', { kind: 'tool', name: 'divide' }, first)).toBeUndefined();
+    expect(quota.takeCall('q', 'notes', { kind: 'tool', name: 'divide' }, first)).toBeUndefined();
+    expect(quota.takeCall('p', 'demo', { kind: 'tool', name: 'add' }, first)).toMatchObject({ limit: 'rate' });
+    expect(quota.takeCall('p', 'demo', { kind: 'tool', name: 'add' }, second)).toMatchObject({ limit: 'rate' });
+  });
+
   test('open WebSockets per principal and server; a closed one frees its slot; unknown closes are ignored', () => {
     const quota = new PrincipalQuota({ webSockets: 2 });
     expect(quota.openWebSocket('p', 'demo', 's1')).toBeUndefined();

@@ -2,6 +2,8 @@
  * A session remembers the principal header of its last request (src/http/endpoint.ts,
  * verifiedOf): each request must still get the principal its own header names, on Streamable
  * HTTP and on the WebSocket hop, and a session id must stay bound to its issuer and subject.
+ * A session also remembers the key of its last call's bucket in the per-principal tool quota:
+ * the quota must still count every call of the principal, whichever session it comes on.
  */
 import { pino } from 'pino';
 import { encodePrincipal, type Principal } from '../../src/auth/principal.js';
@@ -12,15 +14,18 @@ const now = () => Math.floor(Date.now() / 1000);
 const alice = (scopes: string[], expiresAt = now() + 3600): Principal => ({ issuer: 'https://as.example', subject: 'alice', clientId: 'app', scopes, expiresAt });
 const bob: Principal = { issuer: 'https://as.example', subject: 'bob', clientId: 'app', scopes: ['notes:read'], expiresAt: now() + 3600 };
 
-function setup() {
+function setup(principalQuota?: { toolRatePerSecond: number; toolBurst: number }) {
   const gateway = new Gateway({
+    ...(principalQuota ? { principalQuota } : {}),
     publishUrl: 'unix:/nonexistent/httmcp-test.sock',
     sessionSecret: SECRET,
     logger: pino({ level: 'silent' }),
     inlineBudgetMs: 60_000,
     auth: { publicUrl: 'http://127.0.0.1:1', apiKeys: [{ subject: 'nobody', sha256: '0'.repeat(64) }] },
   });
-  const server = new HTTMCP({ name: 'who', version: '1.0.0' }).tool('whoami', {}, (_args, ctx) => `${ctx.auth?.subject} ${ctx.auth?.scopes.join(',')}`);
+  const server = new HTTMCP({ name: 'who', version: '1.0.0' })
+    .tool('whoami', {}, (_args, ctx) => `${ctx.auth?.subject} ${ctx.auth?.scopes.join(',')}`)
+    .tool('write', { scopes: ['notes:write'] }, (_args, ctx) => `${ctx.auth?.subject} wrote`);
   const endpoint = server.endpoint(gateway);
   const headers = (principal: Principal, extra: Record<string, string> = {}) => ({
     accept: 'application/json, text/event-stream',
@@ -31,7 +36,7 @@ function setup() {
     ...extra,
   });
   let id = 0;
-  const call = () => JSON.stringify({ jsonrpc: '2.0', id: ++id, method: 'tools/call', params: { name: 'whoami', arguments: {} } });
+  const call = (name = 'whoami') => JSON.stringify({ jsonrpc: '2.0', id: ++id, method: 'tools/call', params: { name, arguments: {} } });
   return {
     async open(principal: Principal): Promise<string> {
       const init = await endpoint.post(
@@ -40,8 +45,8 @@ function setup() {
       );
       return init.headers!['mcp-session-id']!;
     },
-    http: (session: string, principal: Principal) => endpoint.post(headers(principal, { 'mcp-session-id': session, 'mcp-protocol-version': '2025-06-18' }), call()),
-    websocket: (session: string, principal: Principal) => endpoint.message(session, headers(principal, { 'x-httmcp-transport': 'websocket' }), call()),
+    http: (session: string, principal: Principal, tool?: string) => endpoint.post(headers(principal, { 'mcp-session-id': session, 'mcp-protocol-version': '2025-06-18' }), call(tool)),
+    websocket: (session: string, principal: Principal, tool?: string) => endpoint.message(session, headers(principal, { 'x-httmcp-transport': 'websocket' }), call(tool)),
     close: async () => {
       await server.unmount();
       await gateway.close();
@@ -74,6 +79,53 @@ describe.each(['http', 'websocket'] as const)('the principal of each request on 
       expect(text(await send(soon))).toBe('alice notes:read');
       while (Date.now() / 1000 <= soon.expiresAt!) await new Promise((resolve) => setTimeout(resolve, 100));
       expect((await send(soon)).status).toBe(wire === 'http' ? 401 : 403);
+    } finally {
+      await t.close();
+    }
+  });
+});
+
+describe.each(['http', 'websocket'] as const)('the per-principal tool quota across sessions (%s)', (wire) => {
+  test("a principal's calls count in one bucket whichever session they come on; another principal's apart", async () => {
+    const t = setup({ toolRatePerSecond: 1, toolBurst: 2 });
+    try {
+      const [first, second] = [await t.open(alice(['notes:read'])), await t.open(alice(['notes:read']))];
+      const refused = (answer: Answer): boolean =>
+        wire === 'http' ? answer.status === 429 : (JSON.parse(answer.body!) as { error?: { data?: { limit?: string } } }).error?.data?.limit === 'rate';
+      // A burst of 2 plus the one a second allows: three calls, on either session, then refusals.
+      expect(text(await t[wire](first, alice(['notes:read'])))).toBe('alice notes:read');
+      expect(text(await t[wire](second, alice(['notes:read'])))).toBe('alice notes:read');
+      expect(text(await t[wire](first, alice(['notes:read'])))).toBe('alice notes:read');
+      expect(refused(await t[wire](second, alice(['notes:read'])))).toBe(true);
+      expect(refused(await t[wire](first, alice(['notes:read'])))).toBe(true);
+      // Bob has a bucket of his own.
+      const bobs = await t.open(bob);
+      expect(text(await t[wire](bobs, bob))).toBe('bob notes:read');
+    } finally {
+      await t.close();
+    }
+  });
+});
+
+describe.each(['http', 'websocket'] as const)('per-tool scopes and the tool quota read one parse of the body (%s)', (wire) => {
+  test('a scoped tool runs with its scope and counts in the quota; without the scope it is refused', async () => {
+    const t = setup({ toolRatePerSecond: 1, toolBurst: 0 });
+    try {
+      const session = await t.open(alice(['notes:read', 'notes:write']));
+      expect(text(await t[wire](session, alice(['notes:read', 'notes:write']), 'write'))).toBe('alice wrote');
+      const limited = await t[wire](session, alice(['notes:read', 'notes:write']), 'write');
+      if (wire === 'http') expect(limited.status).toBe(429);
+      else expect(JSON.parse(limited.body!)).toMatchObject({ error: { data: { limit: 'rate', per: 'principal', name: 'write' } } });
+      // Bob lacks the scope: HTTP 403 with the step-up challenge on Streamable HTTP; a JSON-RPC
+      // error from the server on the WebSocket hop (an HTTP error would close the socket).
+      const bobs = await t.open(bob);
+      const denied = await t[wire](bobs, bob, 'write');
+      if (wire === 'http') {
+        expect(denied.status).toBe(403);
+        expect(denied.headers!['www-authenticate']).toContain('error="insufficient_scope"');
+      } else {
+        expect(JSON.parse(denied.body!)).toMatchObject({ error: { data: { error: 'insufficient_scope' } } });
+      }
     } finally {
       await t.close();
     }
