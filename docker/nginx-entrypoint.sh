@@ -168,6 +168,8 @@ default HTTMCP_MAX_BODY 4m
 default HTTMCP_MAX_PUBLISH 16m
 optional HTTMCP_REDIS_UPSTREAM ''
 optional HTTMCP_REDIS_PASS ''
+# With the Redis store the listen channels keep their last message (see the template).
+if [ -n "${HTTMCP_REDIS_PASS:-}" ]; then default HTTMCP_LISTEN_KEEP 1; else default HTTMCP_LISTEN_KEEP 0; fi
 # Authentication (docs/auth.md): on when the backend is given an issuer or API keys. Give this
 # container the same HTTMCP_OAUTH_ISSUER / HTTMCP_API_KEYS (only whether they are set matters here).
 if [ -n "${HTTMCP_OAUTH_ISSUER:-}${HTTMCP_API_KEYS:-}" ]; then

@@ -40,6 +40,12 @@ export interface NginxConfigValues {
   HTTMCP_MAX_PUBLISH: string;
   HTTMCP_REDIS_UPSTREAM: string;
   HTTMCP_REDIS_PASS: string;
+  /**
+   * Messages the subscriptions/listen channels keep: `1` with the Redis store, where a stream
+   * starts at the second it opens in and fetches what was published meanwhile; `0` with the memory
+   * store, where a stream takes what is published from its opening on.
+   */
+  HTTMCP_LISTEN_KEEP: string;
   /** `off`, or the auth_request location (`/_httmcp/auth`) when authentication is on. */
   HTTMCP_AUTH_REQUEST: string;
   /**
@@ -62,6 +68,15 @@ export interface NginxConfigValues {
   HTTMCP_CONSOLE_ACCESS: string;
   /** `on`: the edge sends 2026-07-28 requests straight to the backend ({@link modernAtEdge}). */
   HTTMCP_2026_AT_EDGE: string;
+}
+
+/**
+ * {@link NginxConfigValues.HTTMCP_LISTEN_KEEP}. With the Redis store nchan settles a channel new
+ * to a worker asynchronously, and dropped an event published in that moment although the stream
+ * had its acknowledgement; a stream that starts at its second fetches it from the kept message.
+ */
+export function listenKeep(redis: boolean): string {
+  return redis ? '1' : '0';
 }
 
 /** Host names allowed by default (DNS-rebinding protection): this machine's loopback names. */

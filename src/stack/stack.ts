@@ -29,6 +29,7 @@ import {
   consoleAllowFromEnv,
   DEFAULT_ALLOWED_HOSTS,
   DEFAULT_ALLOWED_ORIGINS,
+  listenKeep,
   modernAtEdge,
   renderNginxConfig,
   trustedProxyEntries,
@@ -290,6 +291,8 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       HTTMCP_REDIS_UPSTREAM: options.redis ? `upstream httmcp_redis { nchan_redis_server ${options.redis}; }` : '',
       // In every nchan location: at http or server level nchan ignores it without a word.
       HTTMCP_REDIS_PASS: options.redis ? 'nchan_redis_pass httmcp_redis;' : '',
+      // Redis only: an event right after the ack was lost now and then (docs/operations.md).
+      HTTMCP_LISTEN_KEEP: listenKeep(Boolean(options.redis)),
       HTTMCP_AUTH_REQUEST: gateway.auth ? '/_httmcp/auth' : 'off',
       // Remote backends may exchange tokens for all this process knows: they get the header.
       HTTMCP_BACKEND_CREDENTIAL: backendCredential({

@@ -83,6 +83,16 @@ export async function openListen(url: string, id: string | number, notifications
   return new EventStream(response, controller);
 }
 
+/**
+ * Waits until the clock's second turns. A new listen stream gets every event of its channels from
+ * the second it opens in (nginx.conf.template, `/_httmcp/listen_stream`), so an event published
+ * earlier in that second reaches it too; a test that counts a new stream's events waits here after
+ * the events it must not see.
+ */
+export async function nextSecond(): Promise<void> {
+  await new Promise((resolve) => setTimeout(resolve, 1000 - (Date.now() % 1000) + 5));
+}
+
 /** The JSON-RPC messages a listen stream delivered, parsed. */
 export function messages(stream: EventStream): Array<{ method: string; params: Record<string, unknown> & { _meta?: Record<string, unknown> } }> {
   return stream.events.map((event) => JSON.parse(event.data) as { method: string; params: Record<string, unknown> });

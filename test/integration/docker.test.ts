@@ -141,6 +141,7 @@ describe('nginx image entrypoint: rendering', () => {
       HTTMCP_MAX_PUBLISH: LIMITS.maxPublish,
       HTTMCP_REDIS_UPSTREAM: '',
       HTTMCP_REDIS_PASS: '',
+      HTTMCP_LISTEN_KEEP: '0',
       HTTMCP_AUTH_REQUEST: 'off',
       HTTMCP_BACKEND_CREDENTIAL: '',
       HTTMCP_CLIENT_HEADER_BUFFER: '1k',

@@ -7,7 +7,7 @@
 import { jest } from '@jest/globals';
 import { z } from 'zod';
 import { ListenFanout } from '../../src/listen/index.js';
-import { hammerAckOrder, messages, openListen, startListenStack, SUBSCRIPTION_ID, type ListenStack } from '../helpers/listen.js';
+import { hammerAckOrder, messages, nextSecond, openListen, startListenStack, SUBSCRIPTION_ID, type ListenStack } from '../helpers/listen.js';
 import type { EventStream } from '../helpers/raw-clients.js';
 import { startRedis, type RedisTestServer } from '../helpers/redis.js';
 import { workerCrashes } from '../helpers/stack.js';
@@ -21,6 +21,9 @@ beforeAll(async () => {
   nodeA = await startListenStack({ redis: redis.url });
   nodeB = await startListenStack({ redis: redis.url });
 });
+
+// Each test counts the events of its new streams: none from the test before (see nextSecond).
+beforeEach(nextSecond);
 
 afterAll(async () => {
   await nodeA?.stop();
