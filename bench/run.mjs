@@ -53,6 +53,7 @@ import os from 'node:os';
 import { request } from 'undici';
 import { BENCH_CLIENT_LIMIT_FLAGS, BENCH_DIR, freePort, gitCommit, median, REPO_DIR, sleep, spawnJson, spawnLoad, stopChild } from './scale-lib.mjs';
 import { checkExitCode, flagSlowProbes, loadAverage, quietFlags, roundOrder, speedProbe, summarize } from './lib/steady.mjs';
+import { startOtlpSink } from './lib/otlp-sink.mjs';
 
 const SDK_SERVER = join(BENCH_DIR, 'sdk-baseline-server.mjs');
 const SDK_V2_SERVER = join(BENCH_DIR, 'sdk-v2-server.mjs');
@@ -584,22 +585,6 @@ function verdictReport(verdicts, rows, loadBefore) {
 }
 
 // ---------------------------------------------------------------- --observability
-
-
-/** An OTLP/HTTP endpoint that accepts and drops every export (what a collector costs is not ours). */
-async function startOtlpSink() {
-  const { createServer } = await import('node:http');
-  let exports = 0;
-  const server = createServer((req, res) => {
-    req.resume();
-    req.on('end', () => {
-      if (req.url === '/v1/traces') exports++;
-      res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
-    });
-  });
-  await new Promise((r) => server.listen(0, '127.0.0.1', r));
-  return { url: `http://127.0.0.1:${server.address().port}`, exports: () => exports, stop: async () => server.close() };
-}
 
 async function observabilityMain(v) {
   const clientCounts = v.clients.split(',').map(Number).filter((n) => n > 0);

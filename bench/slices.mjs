@@ -47,13 +47,13 @@
 
 import { fork, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { createServer } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { relative } from 'node:path';
 import { parseArgs } from 'node:util';
 import { request } from 'undici';
 import { childrenOf, cpuTicks, freePort, gitCommit, saveResult, sleep } from './scale-lib.mjs';
 import { checkExitCode, loadAverage, machineTicks, quadRatios, quietFlags, sliceOrder, summarize } from './lib/steady.mjs';
+import { startOtlpSink } from './lib/otlp-sink.mjs';
 
 const COMPARISONS = {
   auth: { a: 'off', b: 'jwt', target: 0.9, blocks: 'ws:64,http:64', quads: 60 },
@@ -134,20 +134,6 @@ async function startStack(label, env, args = []) {
       await once(child, 'exit');
     },
   };
-}
-
-/** An OTLP/HTTP endpoint that accepts and drops every export (a collector's cost is not ours). */
-async function startOtlpSink() {
-  let exports = 0;
-  const server = createServer((req, res) => {
-    req.resume();
-    req.on('end', () => {
-      if (req.url === '/v1/traces') exports++;
-      res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
-    });
-  });
-  await new Promise((r) => server.listen(0, '127.0.0.1', r));
-  return { url: `http://127.0.0.1:${server.address().port}`, exports: () => exports, stop: async () => server.close() };
 }
 
 /** The two stacks of the comparison, plus whatever they need (authorization server, OTLP sink, scraper). */
