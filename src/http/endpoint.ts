@@ -261,9 +261,10 @@ export class NchanEndpoint {
     const route = modern.classifier.classify(header(headers, 'mcp-protocol-version'), header(headers, 'mcp-method'), header(headers, 'mcp-name'), parsed);
     if (route.kind === 'legacy') return undefined;
     if (route.kind === 'reject') return rejection(route, parsed);
-    const forbidden = this.insufficientScope(this.gateway.verifiedPrincipal(headers), parsed);
+    const verified = this.gateway.verifiedPrincipal(headers);
+    const forbidden = this.insufficientScope(verified, parsed);
     if (forbidden) return forbidden;
-    return modern.post(headers, route, this.gateway.principal(headers), this.gateway.verifiedPrincipal(headers), exchange);
+    return modern.post(headers, route, this.gateway.principal(headers), verified, exchange);
   }
 
   /** GET and DELETE belong to 2025 sessions: a 2026-era client has no use for them (405). */
