@@ -3,8 +3,25 @@ import { encodePrincipal, principalKey, PRINCIPAL_HEADER } from '../auth/princip
 import type { Logger } from '../log.js';
 import type { Answer, Headers } from './endpoint.js';
 
-/** The backend path nginx's auth_request asks for a verdict: `/_httmcp/auth/{server}`. */
-export const AUTH_PATH = /^\/_httmcp\/auth\/([A-Za-z0-9_-]*)$/;
+/**
+ * The backend path nginx's auth_request asks for a verdict: `/_httmcp/auth`, the server named in
+ * {@link AUTH_SERVER_HEADER} (what the edge sends), or `/_httmcp/auth/{server}`.
+ */
+export const AUTH_PATH = /^\/_httmcp\/auth(?:\/([A-Za-z0-9_-]*))?$/;
+
+/**
+ * The server a verdict is for, set by the edge's `/_httmcp/auth` location (never a client's: nginx
+ * drops a client's header of a name it sets). A header rather than a path segment, so that the
+ * edge's proxy_pass has no variable to evaluate and parse on each request.
+ */
+export const AUTH_SERVER_HEADER = 'x-httmcp-auth-server';
+
+/** The server a verdict request is for: its path's segment, else {@link AUTH_SERVER_HEADER}, else ''. */
+export function verdictServer(pathServer: string | undefined, headers: Headers): string {
+  if (pathServer !== undefined) return pathServer;
+  const named = headers[AUTH_SERVER_HEADER];
+  return (Array.isArray(named) ? named[0] : named) ?? '';
+}
 
 /** Protected Resource Metadata paths (RFC 9728): per server (path inserted) and the root form. */
 export const METADATA_PATH = /^\/\.well-known\/oauth-protected-resource(?:\/mcp\/([A-Za-z0-9_-]+))?$/;

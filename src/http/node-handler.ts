@@ -5,7 +5,7 @@ import type { NchanEndpoint } from './endpoint.js';
 import { checkBackendRequest } from './backend-guard.js';
 import { answer, readBody, TOO_LARGE, writeAnswer } from './io.js';
 import { CONSOLE_PATH, createConsoleRoutes, type ConsoleOptions } from '../console/console-api.js';
-import { AUTH_PATH, METADATA_PATH, metadataAnswer, noServerVerdict, verdictAnswer } from './auth-endpoint.js';
+import { AUTH_PATH, METADATA_PATH, metadataAnswer, noServerVerdict, verdictAnswer, verdictServer } from './auth-endpoint.js';
 
 const SERVER_PATH = /^\/mcp\/([A-Za-z0-9_-]+)(?:\/([A-Za-z0-9_.-]+)\/(message|post|closed))?$/;
 
@@ -32,8 +32,9 @@ export function createBackendHandler(servers: HTTMCP[], gateway: Gateway, consol
       // nginx caches the verdict's headers and parses them again on every request it serves
       // from that cache: no Date, which nothing reads there (a cached verdict's age is the cache's own).
       res.sendDate = false;
-      if (!endpoints.has(verdict[1]!)) return writeAnswer(res, noServerVerdict());
-      return void answer(res, () => verdictAnswer(auth, verdict[1]!, req.headers, gateway.logger), onError);
+      const server = verdictServer(verdict[1], req.headers);
+      if (!endpoints.has(server)) return writeAnswer(res, withoutKeepAliveHeaders(res, noServerVerdict()));
+      return void answer(res, async () => withoutKeepAliveHeaders(res, await verdictAnswer(auth, server, req.headers, gateway.logger)), onError);
     }
     const metadata = METADATA_PATH.exec(path);
     if (metadata && (metadata[1] === undefined || endpoints.has(metadata[1]))) {
@@ -96,4 +97,16 @@ export function createBackendHandler(servers: HTTMCP[], gateway: Gateway, consol
       return body === TOO_LARGE ? endpoint.tooLarge(true) : endpoint.message(session, req.headers, body);
     }, onError);
   };
+}
+
+/**
+ * `answer`, to be written without Node's `Connection: keep-alive` and `Keep-Alive: timeout=…`
+ * lines: they restate HTTP/1.1's default, nginx's upstream ignores them (its own keepalive_timeout
+ * governs), and a cached verdict's header lines are parsed again on every request the cache
+ * answers. Only while Node keeps the connection open: when it means to close it, it still says
+ * `Connection: close`. Called right before the answer is written, when that is decided.
+ */
+function withoutKeepAliveHeaders<A>(res: ServerResponse, answer: A): A {
+  if (res.shouldKeepAlive && !res.headersSent) res.removeHeader('connection');
+  return answer;
 }

@@ -197,6 +197,17 @@ describe('per-principal limits in the core', () => {
   });
 });
 
+describe("the edge's verdict subrequest", () => {
+  const auth = /location = \/_httmcp\/auth \{([\s\S]*?)\n {8}\}/.exec(template)?.[1] ?? '';
+
+  test('a proxy_pass without variables (parsed once, not per request); the server in a header, the same one the cache key names', () => {
+    const pass = /\n\s*proxy_pass ([^;]*);/.exec(auth)?.[1];
+    expect(pass).toBe('http://httmcp_backend/_httmcp/auth');
+    expect(auth).toContain('proxy_set_header X-Httmcp-Auth-Server $httmcp_auth_for;');
+    expect(auth).toContain('proxy_cache_key "$httmcp_auth_for $http_authorization";');
+  });
+});
+
 describe("the client's token on the way to the backends", () => {
   test('dropped at the edge with authentication on, unless a backend exchanges it', () => {
     expect(backendCredential({ authentication: true, backendsNeedToken: false })).toBe('proxy_set_header Authorization "";');
