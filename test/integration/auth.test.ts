@@ -1,5 +1,6 @@
 import { jest } from '@jest/globals';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, type Dirent } from 'node:fs';
+import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { UnauthorizedError } from '@modelcontextprotocol/sdk/client/auth.js';
 import { Client as ClientV2, StreamableHTTPClientTransport as StreamableHTTPClientTransportV2 } from '@modelcontextprotocol/client';
@@ -312,6 +313,16 @@ describe('OAuth resource server at the edge', () => {
       const session = opened.headers.get('mcp-session-id')!;
       for (let i = 0; i < 20; i++) expect((await callWhoami(session, `Bearer ${token}`)).status).toBe(200);
       expect(check.mock.calls.length).toBe(1);
+      // What nginx parses again on every hit: the principal, its key, the lifetime and the length,
+      // and none of Node's Date / Connection / Keep-Alive lines.
+      const cached = (readdirSync(join(stack.prefix, 'tmp/auth'), { recursive: true, withFileTypes: true }) as Dirent[])
+        .filter((entry) => entry.isFile())
+        .map((entry) => readFileSync(join(entry.parentPath ?? entry.path, entry.name), 'latin1'))
+        .filter((file) => file.includes(token));
+      expect(cached).toHaveLength(1);
+      const head = cached[0]!.slice(cached[0]!.indexOf('\nHTTP/1.1 ') + 1).split('\r\n\r\n')[0]!.split('\r\n');
+      expect(head[0]).toBe('HTTP/1.1 200 OK');
+      expect(head.slice(1).map((line) => line.slice(0, line.indexOf(':')).toLowerCase())).toEqual(['x-httmcp-principal', 'x-httmcp-principal-key', 'cache-control', 'content-length']);
       // No token at all: one cached refusal serves every anonymous request for a few seconds.
       check.mockClear();
       for (let i = 0; i < 10; i++) expect((await initialize({})).status).toBe(401);
