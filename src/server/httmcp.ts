@@ -490,6 +490,11 @@ export class HTTMCP {
     // A task round runs under an id of the tasks extension, which keeps its request's facts.
     const modern = modernRequestFacts(server, extra.mcpReq.id) ?? this.mounted?.tasks?.requestFacts(extra.mcpReq.id, server);
     const facts = modern ?? factsOfContext(extra, server.server.transport);
+    // A request on a session of the hub: its facts carry who sent it, and the SDK was not given
+    // it (a context of its own with `http.authInfo` cost two objects and a spread per call).
+    // Handlers still read it where the SDK puts it on a 2025 session, `ctx.extra.http.authInfo`.
+    const hubAuthInfo = modern === undefined && extra.http === undefined ? facts?.authInfo : undefined;
+    if (hubAuthInfo !== undefined) extra.http = { authInfo: hubAuthInfo };
     const sessionId = extra.sessionId ?? facts?.session;
     const key = sessionId ?? this.serverKey(server);
     const requestId = modern?.clientId ?? extra.mcpReq.id;

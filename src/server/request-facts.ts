@@ -1,4 +1,4 @@
-import type { RequestId, ServerContext, Transport } from '@modelcontextprotocol/server';
+import type { AuthInfo, RequestId, ServerContext, Transport } from '@modelcontextprotocol/server';
 
 /** What a transport knows of one request it delivered, besides the JSON-RPC message itself. */
 export interface RequestFacts {
@@ -12,6 +12,20 @@ export interface RequestFacts {
    * header or two per request (tracing, metrics) leave the copy to handlers that ask.
    */
   header?(name: string): string | string[] | undefined;
+  /**
+   * Who sent the request, in the SDK's shape, when the edge authenticated it and the transport
+   * keeps it here instead of in the message's `extra` (the session hub: see
+   * {@link authInfoOfFacts}). Undefined otherwise.
+   */
+  readonly authInfo?: AuthInfo | undefined;
+}
+
+/**
+ * The `AuthInfo` of request `id` as `transport` delivered it: the message's `extra` when the
+ * transport put it there (the SDK's transports, a task round), else the request's facts.
+ */
+export function authInfoOfFacts(transport: Transport | undefined, id: RequestId, extra: { authInfo?: AuthInfo | undefined } | undefined): AuthInfo | undefined {
+  return extra?.authInfo ?? requestFactsOf(transport, id)?.authInfo;
 }
 
 /**

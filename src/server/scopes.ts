@@ -10,6 +10,7 @@ import {
 } from '@modelcontextprotocol/server';
 import { principalOfAuthInfo } from '../auth/auth-info.js';
 import { TransportMiddleware } from './transport-middleware.js';
+import { authInfoOfFacts } from './request-facts.js';
 
 /** The scopes of `needed` that `granted` lacks. */
 export function missingScopes(needed: readonly string[] | undefined, granted: readonly string[]): string[] {
@@ -161,9 +162,10 @@ export class ScopedTransport extends TransportMiddleware {
   }
 
   protected override receive(message: JSONRPCMessage, extra?: MessageExtraInfo): void {
-    const principal = this.scopes.size > 0 ? principalOfAuthInfo(extra?.authInfo) : undefined;
-    if (principal && 'method' in message && 'id' in message) {
-      const request = message as JSONRPCRequest;
+    // The session hub keeps a request's authInfo in its facts rather than in `extra`.
+    const request = this.scopes.size > 0 && 'method' in message && 'id' in message ? (message as JSONRPCRequest) : undefined;
+    const principal = request ? principalOfAuthInfo(authInfoOfFacts(this.inner, request.id, extra)) : undefined;
+    if (request && principal) {
       if (LISTS.has(request.method)) {
         this.lists.set(request.id, { method: request.method, granted: principal.scopes });
       } else {

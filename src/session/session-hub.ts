@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import {
   ProtocolErrorCode as ErrorCode,
+  type AuthInfo,
   type ClientCapabilities,
   type JSONRPCMessage,
   type JSONRPCNotification,
@@ -16,7 +17,7 @@ import { BoundedMap } from '../util/bounded-map.js';
 import { Quota, type QuotaScope } from '../util/quota.js';
 import { limitError, resolveLimits, type BackendLimits } from './limits.js';
 import { StreamCloser } from './stream-closer.js';
-import { authExtraOfRequest } from '../auth/auth-info.js';
+import { authExtraOfRequest, authInfoOfRequest } from '../auth/auth-info.js';
 import { PRINCIPAL_HEADER, withoutCredentials, type Principal } from '../auth/principal.js';
 import type { RequestFacts, RequestFactsSource } from '../server/request-facts.js';
 
@@ -313,13 +314,15 @@ export class SessionHub implements Transport, RequestFactsSource {
   private async classify(forwarded: Forwarded): Promise<Delivery> {
     const parsed = forwarded.parsed !== undefined ? classifyJson(forwarded.parsed) : parseMessage(forwarded.body);
     if ('error' in parsed) return { kind: 'invalid', body: JSON.stringify(parsed.error) };
-    // Headers and session reach handlers through requestFacts(), not the SDK's extra (see request-facts.ts).
-    const extra: MessageExtraInfo | undefined = forwarded.auth ? authenticatedExtra(forwarded) : undefined;
+    // Headers, session and, for a request, who sent it reach handlers through requestFacts(), not
+    // the SDK's extra (see request-facts.ts): given `authInfo` in a request's extra, the SDK builds
+    // two more objects per call (`ctx.http` and a spread copy of it) that httmcp makes only
+    // when a handler has none (HTTMCP.buildContext).
     const message = parsed.message;
+    if (parsed.kind === 'request') return this.receiveRequest(forwarded, message as JSONRPCRequest);
+    const extra: MessageExtraInfo | undefined = forwarded.auth ? authenticatedExtra(forwarded) : undefined;
 
     switch (parsed.kind) {
-      case 'request':
-        return this.receiveRequest(forwarded, message as JSONRPCRequest, extra);
       case 'notification': {
         const notification = message as JSONRPCNotification;
         if (notification.method === 'notifications/cancelled') {
@@ -450,7 +453,7 @@ export class SessionHub implements Transport, RequestFactsSource {
     await this.enqueuePublish(entry, JSON.stringify(message));
   }
 
-  private receiveRequest(forwarded: Forwarded, message: JSONRPCRequest, extra: MessageExtraInfo | undefined): Promise<Delivery> {
+  private receiveRequest(forwarded: Forwarded, message: JSONRPCRequest): Promise<Delivery> {
     const key = sessionKey(forwarded.session, message.id);
     if (this.bySessionId.has(key)) {
       return Promise.resolve(invalid(message.id, ErrorCode.InvalidRequest, `Request id ${JSON.stringify(message.id)} is already in use`));
@@ -486,7 +489,7 @@ export class SessionHub implements Transport, RequestFactsSource {
     this.inflight.set(hubId, entry);
     this.bySessionId.set(key, hubId);
     if (capabilities !== undefined) this.capabilities.set(forwarded.session, capabilities);
-    this.onmessage?.({ ...message, id: hubId }, extra);
+    this.onmessage?.({ ...message, id: hubId });
     return delivery;
   }
 
@@ -830,6 +833,12 @@ function authenticatedExtra(forwarded: Forwarded): MessageExtraInfo {
   return authExtraOfRequest(forwarded.auth!, typeof credential === 'string' ? credential : undefined);
 }
 
+/** The shared `AuthInfo` of a request's principal and credential (see {@link authenticatedExtra}). */
+function authInfoOfForwarded(auth: Principal, headers: Forwarded['headers']): AuthInfo {
+  const credential = headers.authorization;
+  return authInfoOfRequest(auth, typeof credential === 'string' ? credential : undefined);
+}
+
 /**
  * The session and headers of one request. The headers a handler sees are a copy (with the
  * session, without the credential), made on first read: most handlers never read them.
@@ -840,11 +849,14 @@ class HubRequestFacts implements RequestFacts {
   // Not the whole Forwarded: a context a handler keeps must not keep the request body alive.
   private readonly clientHeaders: Forwarded['headers'];
   private readonly authenticated: boolean;
+  /** Who sent it, when the edge authenticated it (one shared object per principal and credential). */
+  readonly authInfo: AuthInfo | undefined;
 
   constructor(forwarded: Forwarded) {
     this.session = forwarded.session;
     this.clientHeaders = forwarded.headers;
     this.authenticated = forwarded.auth !== undefined;
+    this.authInfo = forwarded.auth === undefined ? undefined : authInfoOfForwarded(forwarded.auth, forwarded.headers);
   }
 
   get headers(): Record<string, string | string[] | undefined> {

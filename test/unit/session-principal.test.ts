@@ -7,7 +7,7 @@
  */
 import { pino } from 'pino';
 import { encodePrincipal, type Principal } from '../../src/auth/principal.js';
-import { Gateway, HTTMCP, type Answer } from '../../src/index.js';
+import { Gateway, HTTMCP, requestAuthInfo, type Answer } from '../../src/index.js';
 
 const SECRET = 's'.repeat(32);
 const now = () => Math.floor(Date.now() / 1000);
@@ -25,7 +25,8 @@ function setup(principalQuota?: { toolRatePerSecond: number; toolBurst: number }
   });
   const server = new HTTMCP({ name: 'who', version: '1.0.0' })
     .tool('whoami', {}, (_args, ctx) => `${ctx.auth?.subject} ${ctx.auth?.scopes.join(',')}`)
-    .tool('write', { scopes: ['notes:write'] }, (_args, ctx) => `${ctx.auth?.subject} wrote`);
+    .tool('write', { scopes: ['notes:write'] }, (_args, ctx) => `${ctx.auth?.subject} wrote`)
+    .tool('authinfo', {}, (_args, ctx) => JSON.stringify({ http: ctx.extra.http?.authInfo, request: requestAuthInfo(ctx), same: ctx.extra.http?.authInfo === requestAuthInfo(ctx) }));
   const endpoint = server.endpoint(gateway);
   const headers = (principal: Principal, extra: Record<string, string> = {}) => ({
     accept: 'application/json, text/event-stream',
@@ -36,7 +37,8 @@ function setup(principalQuota?: { toolRatePerSecond: number; toolBurst: number }
     ...extra,
   });
   let id = 0;
-  const call = (name = 'whoami') => JSON.stringify({ jsonrpc: '2.0', id: ++id, method: 'tools/call', params: { name, arguments: {} } });
+  const call = (name = 'whoami') =>
+    JSON.stringify(name === 'tools/list' ? { jsonrpc: '2.0', id: ++id, method: 'tools/list' } : { jsonrpc: '2.0', id: ++id, method: 'tools/call', params: { name, arguments: {} } });
   return {
     async open(principal: Principal): Promise<string> {
       const init = await endpoint.post(
@@ -126,6 +128,50 @@ describe.each(['http', 'websocket'] as const)('per-tool scopes and the tool quot
       } else {
         expect(JSON.parse(denied.body!)).toMatchObject({ error: { data: { error: 'insufficient_scope' } } });
       }
+    } finally {
+      await t.close();
+    }
+  });
+});
+
+/**
+ * The session hub keeps a request's `authInfo` in its facts, not in the message's extra (the SDK
+ * would build a context of its own per call for it): handlers must still find it where the SDK
+ * puts it on a 2025 session, the list filter and the scope check must still see who asks.
+ */
+describe.each(['http', 'websocket'] as const)("the request's authInfo on a session of the hub (%s)", (wire) => {
+  test("a handler reads the request's own principal as ctx.extra.http.authInfo and requestAuthInfo(ctx), without the token", async () => {
+    const t = setup();
+    try {
+      const session = await t.open(alice(['notes:read', 'notes:write']));
+      const seen = (answer: Answer) => JSON.parse(text(answer)) as { http?: Record<string, unknown>; request?: Record<string, unknown>; same: boolean };
+      const first = seen(await t[wire](session, alice(['notes:read', 'notes:write']), 'authinfo'));
+      expect(first.same).toBe(true);
+      expect(first.http).toMatchObject({ token: '', clientId: 'app', scopes: ['notes:read', 'notes:write'], extra: { principal: { issuer: 'https://as.example', subject: 'alice' } } });
+      // The next request's header names fewer scopes: its handler sees those, not the last one's.
+      const second = seen(await t[wire](session, alice(['notes:read']), 'authinfo'));
+      expect(second.http).toMatchObject({ token: '', scopes: ['notes:read'] });
+      expect(second.same).toBe(true);
+    } finally {
+      await t.close();
+    }
+  });
+
+  test('tools/list shows each request only what its own scopes allow; a tool it lacks the scope for does not run', async () => {
+    const t = setup();
+    try {
+      const session = await t.open(alice(['notes:read', 'notes:write']));
+      const names = async (principal: Principal): Promise<string[]> => {
+        const answer = await t[wire](session, principal, 'tools/list');
+        return (JSON.parse(answer.body!) as { result: { tools: Array<{ name: string }> } }).result.tools.map((tool) => tool.name).sort();
+      };
+      expect(await names(alice(['notes:read', 'notes:write']))).toEqual(['authinfo', 'whoami', 'write']);
+      // A scope downgrade mid-session: the same session, the list and the check follow it.
+      expect(await names(alice(['notes:read']))).toEqual(['authinfo', 'whoami']);
+      const denied = await t[wire](session, alice(['notes:read']), 'write');
+      if (wire === 'http') expect(denied.status).toBe(403);
+      else expect(JSON.parse(denied.body!)).toMatchObject({ error: { data: { error: 'insufficient_scope' } } });
+      expect(await names(alice(['notes:read', 'notes:write']))).toEqual(['authinfo', 'whoami', 'write']);
     } finally {
       await t.close();
     }
