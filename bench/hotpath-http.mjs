@@ -157,6 +157,8 @@ async function startBackend({ dir: dist, trimmed, label, obs, serve }) {
     }
   });
   for (;;) {
+    // A random port already taken: the backend exits, and waiting on would wait forever.
+    if (child.exitCode !== null) throw new Error(`backend ${label} exited (${child.exitCode}) before it answered on port ${port}`);
     try {
       const c = connection(port);
       await c.ready;
