@@ -6,7 +6,7 @@
 //
 //   node bench/hotpath-http.mjs [--calls 20000] [--conc 16] [--rounds 3]
 //        [--modes http,ws,http-2026] [--dist DIR[,DIR...]] [--gc [--gc-log FILE]] [--cpu-prof DIR]
-//        [--node-flags '--max-semi-space-size=32']
+//        [--node-flags '--max-semi-space-size=32'] [--serve 'MODES;MODES...']
 //
 // Each --dist (default: this checkout's dist/) gets its own `httmcp backend`; rounds alternate
 // the builds and the modes (A http, B http, A ws, B ws, ...), so that two builds are compared
@@ -21,12 +21,15 @@
 // (HTTMCP_REQUEST_METRICS=off, no OTEL_*); its parts: `@metrics` (per-tool metrics, no SDK),
 // `@tracing` (the SDK at 0.01, no per-tool metrics), `@sdk0` (the SDK at ratio 0: no span ever), `@scraped` (both off, scraped); without either, the environment's (metrics on by
 // default). One DIR may be given several times with different suffixes (`dist@off,dist@on`).
+// --serve gives each --dist its own modes (`;` between builds, `,` between modes; default --modes
+// for all), so that one backend can serve the 2026 era alone while another serves every transport
+// in turn, as run.mjs's single backend does: `--dist dist,dist --serve 'http-2026;http,ws,http-2026'`.
 // The load is raw sockets with prebuilt requests (one request in flight per connection, as
 // nginx's keep-alive upstream connections carry them), so the driver costs little.
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:http';
 import { createHash } from 'node:crypto';
-import { appendFileSync, readFileSync } from 'node:fs';
+import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -44,15 +47,18 @@ const { values: v } = parseArgs({
     'cpu-prof': { type: 'string' },
     'node-flags': { type: 'string', default: '' },
     'gc-log': { type: 'string' },
+    serve: { type: 'string' },
   },
 });
 const HERE = dirname(fileURLToPath(import.meta.url));
 // `DIR:trimmed`: send that build the headers this branch's nginx sends (no X-Forwarded-For, no
 // balance key on 2025 requests, no Sec-WebSocket-* on frames); without it, the older set.
-const dists = (v.dist ?? join(HERE, '..', 'dist')).split(',').map((d) => {
+const serves = v.serve?.split(';').map((m) => m.split(',').filter(Boolean));
+const dists = (v.dist ?? join(HERE, '..', 'dist')).split(',').map((d, i) => {
   const [spec, obs] = d.split('@');
   const [dir, headers] = spec.split(':');
-  return { dir: resolve(dir), trimmed: headers === 'trimmed', label: d, obs };
+  const serve = serves?.[i];
+  return { dir: resolve(dir), trimmed: headers === 'trimmed', label: serve ? `${d}#${i} [${serve.join(',')}]` : d, obs, serve };
 });
 // The OTLP sink of `@on` builds: accepts every export.
 const sink = dists.some((d) => d.obs !== undefined && d.obs !== 'off') ? createServer((req, res) => { req.resume(); req.on('end', () => res.writeHead(200, { 'content-type': 'application/json' }).end('{}')); }) : undefined;
@@ -125,7 +131,7 @@ function request(path, headers, body = '') {
   return `${lines.join('\r\n')}\r\n\r\n${body}`;
 }
 
-async function startBackend({ dir: dist, trimmed, label, obs }) {
+async function startBackend({ dir: dist, trimmed, label, obs, serve }) {
   const port = 40000 + Math.floor(Math.random() * 20000);
   const node = v['node-flags'].split(' ').filter(Boolean);
   if (v.gc) node.push('--trace-gc-nvp');
@@ -134,7 +140,7 @@ async function startBackend({ dir: dist, trimmed, label, obs }) {
     stdio: ['ignore', 'pipe', 'inherit'],
     env: { ...process.env, HTTMCP_SESSION_SECRET: SECRET, HTTMCP_LOG_LEVEL: 'warn', ...(OBS_ENV[obs]?.() ?? {}) },
   });
-  const backend = { dist: label, child, port, gcs: 0, allocated: 0, promoted: 0, pause: 0 };
+  const backend = { dist: label, child, port, gcs: 0, allocated: 0, promoted: 0, pause: 0, serves: (mode) => !serve || serve.includes(mode) };
   const drop = (headers) => (trimmed ? headers.filter((h) => !/^(X-Forwarded-For|Sec-WebSocket-|X-Httmcp-Balance-Key: (?!m26))/.test(h)) : headers);
   let partial = '';
   child.stdout.on('data', (chunk) => {
@@ -151,6 +157,8 @@ async function startBackend({ dir: dist, trimmed, label, obs }) {
     }
   });
   for (;;) {
+    // A random port already taken: the backend exits, and waiting on would wait forever.
+    if (child.exitCode !== null) throw new Error(`backend ${label} exited (${child.exitCode}) before it answered on port ${port}`);
     try {
       const c = connection(port);
       await c.ready;
@@ -226,16 +234,22 @@ async function run(backend, mode, n) {
 
 const backends = [];
 for (const dist of dists) backends.push(await startBackend(dist));
-for (const b of backends) for (const mode of modes) await run(b, mode, calls / 4); // warm-up
+for (const b of backends) for (const mode of modes) if (b.serves(mode)) await run(b, mode, calls / 4); // warm-up
 const figures = {};
+const windows = [];
 for (let round = 0; round < Number(v.rounds); round++) {
   for (const mode of modes) {
-    for (const b of backends) {
+    // Every other round in reverse, so that no build always runs right after the other's load.
+    for (const b of round % 2 ? [...backends].reverse() : backends) {
+      if (!b.serves(mode)) continue;
       const t0 = ticks(b.child.pid);
       const m0 = ticks(b.child.pid, b.child.pid);
       const g0 = { gcs: b.gcs, allocated: b.allocated, promoted: b.promoted, pause: b.pause };
       const w0 = performance.now();
+      const h0 = process.hrtime.bigint();
       await run(b, mode, calls);
+      // The window in V8's profile clock (CLOCK_MONOTONIC, µs), to cut one mode's samples out.
+      windows.push({ pid: b.child.pid, dist: b.dist, mode, round, calls, start_us: Number(h0 / 1000n), end_us: Number(process.hrtime.bigint() / 1000n) });
       const cpu = ticks(b.child.pid) - t0;
       const main = ticks(b.child.pid, b.child.pid) - m0;
       const wall = performance.now() - w0;
@@ -265,6 +279,7 @@ for (const b of backends) {
 }
 await Promise.all(backends.map((b) => new Promise((r) => (b.child.exitCode !== null ? r() : b.child.once('exit', r)))));
 sink?.close();
+if (v['cpu-prof']) writeFileSync(join(resolve(v['cpu-prof']), 'windows.json'), JSON.stringify(windows, null, 1) + '\n');
 const result = { calls, conc, loadavg: os.loadavg().map((x) => Math.round(x * 100) / 100), backend_us_per_call: figures };
 process.stdout.write(JSON.stringify(result) + '\n');
 for (const [dist, byMode] of Object.entries(figures)) {

@@ -533,6 +533,18 @@ async function main() {
           .filter((x) => x.server === 'httmcp' && x.transport === r.transport && x.clients === clients && !x.failed && x.backend_cpu_us_per_call != null)
           .map((x) => ({ round: x.round, value: x.backend_cpu_us_per_call, flags: x.flags }));
         verdicts.push(summarize({ what: `backend CPU httmcp ${r.transport} @${clients} µs/call`, rounds: perRound, target: maxCpu, kind: 'max', digits: 1 }));
+        // No target, a reading aid: the same round's backend CPU per call of the baseline. The
+        // machine's speed drifts between runs and every process follows it (session 9: the probe,
+        // the SDK v2 and the load generator all ~1.6x slower in the run of every configuration
+        // than in the 2026 pair's run minutes later; bench/README.md, "allconfig"), so a µs figure
+        // that moved while this ratio did not is the machine, not httmcp.
+        const relative = pairedByRound(
+          rows,
+          (x) => x.server === 'httmcp' && x.transport === r.transport && x.clients === clients,
+          (x) => x.server === baseServer && x.clients === clients,
+          (a, b) => (a.backend_cpu_us_per_call ?? NaN) / (b.backend_cpu_us_per_call ?? NaN),
+        ).filter((x) => Number.isFinite(x.value));
+        if (relative.length) verdicts.push(summarize({ what: `backend CPU per call httmcp ${r.transport} / ${baseServer} @${clients} (paired per round, no target)`, rounds: relative, digits: 3 }));
       }
     }
   }
