@@ -17,7 +17,7 @@ import {
   type TraceContext,
 } from './tracing.js';
 import { TransportMiddleware } from '../server/transport-middleware.js';
-import { headerOf, type RequestFacts } from '../server/request-facts.js';
+import { headerOf, type RequestFacts, type RequestFactsSource } from '../server/request-facts.js';
 
 /** What {@link instrumentTransport} records for one server. */
 export interface InstrumentOptions {
@@ -75,6 +75,21 @@ export class InstrumentedTransport extends TransportMiddleware {
     private readonly options: InstrumentOptions & { tracing: boolean },
   ) {
     super(inner);
+    // This layer's own copies of the per-message hops that TransportMiddleware's code shares
+    // with every layer (the message in, `sessionId`, `requestFacts`). A server's chain has four
+    // layers without this one (ListChangedFanout, CacheHint, Paginating, Scoped: V8's limit for
+    // a polymorphic lookup); a fifth class through the shared code turned those lookups
+    // megamorphic, which cost the other layers more per call than this layer's own work
+    // (bench/README.md, "obscost (2026-12-06)").
+    inner.onmessage = (message, extra) => this.receive(message, extra);
+  }
+
+  override get sessionId(): string | undefined {
+    return this.inner.sessionId;
+  }
+
+  override requestFacts(id: RequestId): RequestFacts | undefined {
+    return (this.inner as Partial<RequestFactsSource>).requestFacts?.(id);
   }
 
   override async close(): Promise<void> {
