@@ -265,3 +265,34 @@ describe('the instrumented transport with tracing on and metrics off, root sampl
     expect(spans.map((s) => [s.name, s.spanContext().traceId, s.parentSpanContext?.spanId])).toEqual([['tools/call add', 'e'.repeat(32), 'f'.repeat(16)]]);
   });
 });
+
+test("a logger's level set after the layer was made still decides its 'request done' debug lines", async () => {
+  const lines: Array<{ msg: string; tool?: string; outcome?: string }> = [];
+  const logger = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line)) });
+  const inner: Transport = { start: async () => undefined, close: async () => undefined, send: async () => undefined };
+  const metrics = new BackendMetrics({ figures });
+  // Two layers on one logger (a server's 2025 and 2026 transports) follow it alike.
+  const [first, second] = [0, 1].map(() => {
+    const transport = instrumentTransport({ ...inner }, { server: 'demo', metrics, hasTool: (name) => name === 'add', logger, tracing: false });
+    transport.onmessage = () => undefined;
+    return transport;
+  });
+  const call = async (transport: Transport, id: number) => {
+    (transport as unknown as { inner: Transport }).inner.onmessage!({ jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'add', arguments: {} } });
+    await transport.send({ jsonrpc: '2.0', id, result: { content: [] } });
+    await new Promise((resolve) => setImmediate(resolve));
+  };
+  await call(first!, 1);
+  expect(lines).toHaveLength(0);
+  logger.level = 'debug';
+  await call(first!, 2);
+  await call(second!, 3);
+  expect(lines.map((l) => [l.msg, l.tool, l.outcome])).toEqual([
+    ['request done', 'add', 'ok'],
+    ['request done', 'add', 'ok'],
+  ]);
+  logger.level = 'info';
+  await call(second!, 4);
+  expect(lines).toHaveLength(2);
+  expect(logger.listenerCount('level-change')).toBe(1);
+});
