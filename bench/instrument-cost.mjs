@@ -5,7 +5,13 @@
 // runs in a fresh process (1,000,000 request/reply pairs after a warm-up), ROUNDS times
 // alternating; the minimum per configuration is the figure (interference only adds time).
 //
-//   node bench/instrument-cost.mjs [--calls 1000000] [--rounds 5] [--dist DIR]
+//   node bench/instrument-cost.mjs [--calls 1000000] [--rounds 5] [--dist DIR] [--chain]
+//
+// --chain: the layer where a server has it, under the server's other transport middleware
+// (ListChangedFanout, then CacheHint, Paginating, Scoped: HTTMCP.middleware()), with what the SDK
+// server reads per request through the chain (`sessionId` twice, the handler context's
+// `requestFacts`). Those layers share TransportMiddleware's code, so what one more layer class
+// does to its property lookups (polymorphic or megamorphic) shows here and not in the bare layer.
 //
 // --dist: another build's dist/ (an older commit's, to compare): without the httmcp sampler
 // there, the SDK's own ParentBased(TraceIdRatio 0.01) sampler is used.
@@ -23,7 +29,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import os from 'node:os';
 
-const { values: v } = parseArgs({ options: { calls: { type: 'string', default: '1000000' }, rounds: { type: 'string', default: '5' }, child: { type: 'string' }, dist: { type: 'string' } } });
+const { values: v } = parseArgs({ options: { calls: { type: 'string', default: '1000000' }, rounds: { type: 'string', default: '5' }, child: { type: 'string' }, dist: { type: 'string' }, chain: { type: 'boolean', default: false } } });
 const DIST = pathToFileURL(resolve(v.dist ?? join(dirname(fileURLToPath(import.meta.url)), '..', 'dist'))).href;
 
 if (v.child) {
@@ -32,12 +38,14 @@ if (v.child) {
   const tracingOn = config === 'tracing' || config === 'both';
   if (tracingOn) {
     const { NodeTracerProvider, BatchSpanProcessor, ParentBasedSampler, TraceIdRatioBasedSampler } = await import('@opentelemetry/sdk-trace-node');
-    const { ratioSamplerFromEnv } = await import(`${DIST}/src/observability/otel-sdk.js`);
+    const { ratioSamplerFromEnv, SyncContextManager } = await import(`${DIST}/src/observability/otel-sdk.js`);
     const { sampleRootsAt } = await import(`${DIST}/src/observability/tracing.js`);
     const own = ratioSamplerFromEnv?.({ OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: '0.01' });
     const sampler = own?.sampler ?? new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(0.01) });
     const drop = { export: (_spans, done) => done({ code: 0 }), shutdown: async () => undefined };
-    new NodeTracerProvider({ sampler, spanProcessors: [new BatchSpanProcessor(drop)] }).register();
+    // The context manager `httmcp start` gives the SDK (otel-sdk.ts): register()'s default, the
+    // AsyncLocalStorage one, turns on promise hooks at the batch processor's first export.
+    new NodeTracerProvider({ sampler, spanProcessors: [new BatchSpanProcessor(drop)] }).register(SyncContextManager ? { contextManager: new SyncContextManager() } : {});
     sampleRootsAt?.(own?.ratio);
   }
   const { instrumentTransport } = await import(`${DIST}/src/observability/instrument.js`);
@@ -55,7 +63,15 @@ if (v.child) {
   const inner = { start: async () => undefined, close: async () => undefined, send: () => Promise.resolve(), requestFacts: () => facts };
   const metrics = metricsOn ? new BackendMetrics({ figures: () => ({ inflight: 0, sessionsClosed: 0, published: 0, retried: 0, failed: 0 }) }) : undefined;
   const observed = instrumentTransport(inner, { server: 'demo', metrics, hasTool: (name) => name === 'add', logger: pino({ level: 'info' }), tracing: tracingOn });
-  observed.onmessage = () => undefined;
+  let outer = observed;
+  if (v.chain) {
+    const { HTTMCP } = await import(`${DIST}/src/server/httmcp.js`);
+    const { ListChangedFanout, ListenFanout } = await import(`${DIST}/src/listen/fanout.js`);
+    const logger = pino({ level: 'info' });
+    outer = new HTTMCP({ name: 'demo', version: '1.0.0' }).middleware(new ListChangedFanout(observed, new ListenFanout('demo', undefined, logger)));
+  }
+  // What the SDK server and a handler's context read per request (Protocol's buildContext, factsOfContext).
+  outer.onmessage = v.chain ? (message) => { void outer.sessionId; void outer.sessionId; void outer.requestFacts?.(message.id); } : () => undefined;
   const headers = { 'mcp-session-id': 'session-1', 'mcp-protocol-version': '2025-06-18', 'x-httmcp-transport': 'websocket' };
   const extra = { requestInfo: { headers } };
   const reply = { jsonrpc: '2.0', id: 0, result: { content: [{ type: 'text', text: '3' }] } };
@@ -64,7 +80,7 @@ if (v.child) {
       facts = new Facts('session-1');
       inner.onmessage({ jsonrpc: '2.0', id: i, method: 'tools/call', params: { name: 'add', arguments: { a: 1, b: 2 } } }, extra);
       reply.id = i;
-      await observed.send(reply);
+      await outer.send(reply);
     }
   };
   const calls = Number(v.calls);
@@ -84,7 +100,7 @@ const allocation = {};
 const script = fileURLToPath(import.meta.url);
 for (let round = 0; round < Number(v.rounds); round++) {
   for (const config of round % 2 ? [...configs].reverse() : configs) {
-    const child = spawnSync(process.execPath, ['--trace-gc-nvp', script, '--child', config, '--calls', v.calls, ...(v.dist ? ['--dist', v.dist] : [])], { encoding: 'utf8' });
+    const child = spawnSync(process.execPath, ['--trace-gc-nvp', script, '--child', config, '--calls', v.calls, ...(v.dist ? ['--dist', v.dist] : []), ...(v.chain ? ['--chain'] : [])], { encoding: 'utf8' });
     if (child.status !== 0) throw new Error(child.stderr);
     const lines = child.stdout.trim().split('\n');
     results[config].push(JSON.parse(lines.pop()).ns_per_call);
@@ -96,4 +112,4 @@ for (let round = 0; round < Number(v.rounds); round++) {
 }
 const off = Math.min(...results.off);
 const summary = configs.map((c) => ({ config: c, runs_ns: results[c].map(Math.round), min_us: Math.round(Math.min(...results[c])) / 1000, added_us: Math.round(Math.min(...results[c]) - off) / 1000, allocated_bytes_per_call: Math.round(Math.min(...allocation[c].map((a) => a.allocated))), promoted_bytes_per_call: Math.round(Math.min(...allocation[c].map((a) => a.promoted))) }));
-process.stdout.write(JSON.stringify({ date: new Date().toISOString(), dist: v.dist ?? 'dist', calls: Number(v.calls), loadavg_after: os.loadavg(), summary }, null, 2) + '\n');
+process.stdout.write(JSON.stringify({ date: new Date().toISOString(), dist: v.dist ?? 'dist', chain: v.chain, calls: Number(v.calls), loadavg_after: os.loadavg(), summary }, null, 2) + '\n');

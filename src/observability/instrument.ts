@@ -17,7 +17,7 @@ import {
   type TraceContext,
 } from './tracing.js';
 import { TransportMiddleware } from '../server/transport-middleware.js';
-import { headerOf, type RequestFacts } from '../server/request-facts.js';
+import { headerOf, type RequestFacts, type RequestFactsSource } from '../server/request-facts.js';
 
 /** What {@link instrumentTransport} records for one server. */
 export interface InstrumentOptions {
@@ -69,12 +69,30 @@ export class InstrumentedTransport extends TransportMiddleware {
   private readonly open = new Map<RequestId, Open>();
   /** Tool names the server has (bounded by its tools). */
   private readonly knownTools = new Set<string>();
+  /** Whether the logger writes debug lines, read per request without asking pino each time. */
+  private readonly debug: DebugLevel;
 
   constructor(
     inner: Transport,
     private readonly options: InstrumentOptions & { tracing: boolean },
   ) {
     super(inner);
+    this.debug = debugLevelOf(options.logger);
+    // This layer's own copies of the per-message hops that TransportMiddleware's code shares
+    // with every layer (the message in, `sessionId`, `requestFacts`). A server's chain has four
+    // layers without this one (ListChangedFanout, CacheHint, Paginating, Scoped: V8's limit for
+    // a polymorphic lookup); a fifth class through the shared code turned those lookups
+    // megamorphic, which cost the other layers more per call than this layer's own work
+    // (bench/README.md, "obscost (2026-12-06)").
+    inner.onmessage = (message, extra) => this.receive(message, extra);
+  }
+
+  override get sessionId(): string | undefined {
+    return this.inner.sessionId;
+  }
+
+  override requestFacts(id: RequestId): RequestFacts | undefined {
+    return (this.inner as Partial<RequestFactsSource>).requestFacts?.(id);
   }
 
   override async close(): Promise<void> {
@@ -123,7 +141,7 @@ export class InstrumentedTransport extends TransportMiddleware {
     // context that the root sampling dropped (99% at 1%) gets no span, and, without metrics and
     // debug logs, no bookkeeping at all (no entry, no timing, no hook on its reply).
     const parent = tracing ? requestSpanParent(params?._meta, facts) : undefined;
-    if (parent === undefined && !metrics && !this.options.logger.isLevelEnabled('debug')) return this.onmessage?.(message, extra);
+    if (parent === undefined && !metrics && !this.debug.enabled) return this.onmessage?.(message, extra);
     // Every transport that keeps sessions says its session here (the 2026 era has none).
     const session = facts?.session;
     const name = typeof params?.name === 'string' ? params.name : undefined;
@@ -214,10 +232,36 @@ export class InstrumentedTransport extends TransportMiddleware {
       if (entry.traced && entry.session !== undefined) endSessionTrace(entry.session, entry.traced);
     }
     const { logger } = this.options;
-    if (logger.isLevelEnabled('debug')) {
+    if (this.debug.enabled) {
       logger.debug({ server: this.options.server, session: entry.session, method: entry.method, tool: entry.tool, outcome, ms: Math.round(seconds * 1000) }, 'request done');
     }
   }
+}
+
+/** Whether a logger's debug lines are on, kept current by pino's `level-change` event. */
+interface DebugLevel {
+  enabled: boolean;
+}
+
+/** One {@link DebugLevel} (and one listener) per logger, whatever the number of transports. */
+const debugLevels = new WeakMap<Logger, DebugLevel>();
+
+/**
+ * `logger.isLevelEnabled('debug')` kept as a flag: pino's answer takes a few symbol-keyed
+ * lookups and a comparison (~50 ns), asked once or twice per request, while a level changes
+ * rarely and says so (`level-change`, emitted by the logger whose level was set).
+ */
+function debugLevelOf(logger: Logger): DebugLevel {
+  let level = debugLevels.get(logger);
+  if (level === undefined) {
+    const current: DebugLevel = { enabled: logger.isLevelEnabled('debug') };
+    logger.on('level-change', () => {
+      current.enabled = logger.isLevelEnabled('debug');
+    });
+    debugLevels.set(logger, current);
+    level = current;
+  }
+  return level;
 }
 
 function first(value: string | string[] | undefined): string | undefined {

@@ -9,6 +9,10 @@ import { ratioSamplerFromEnv } from '../../src/observability/otel-sdk.js';
 import { isPresampled, requestSpanParent, sampleRootsAt } from '../../src/observability/tracing.js';
 import { BackendMetrics, OTHER_TOOL, UNKNOWN_TOOL, type Outcome } from '../../src/observability/metrics.js';
 import { parseStubStatus } from '../../src/observability/nchan-status.js';
+import { HTTMCP } from '../../src/server/httmcp.js';
+import { ListChangedFanout, ListenFanout } from '../../src/listen/fanout.js';
+import { requestFactsOf } from '../../src/server/request-facts.js';
+import type { NchanPublisher } from '../../src/nchan/publisher.js';
 
 const figures = () => ({ inflight: 2, sessionsClosed: 3, published: 5, retried: 1, failed: 0, retained: { inflight: 2, leaving: 1 } });
 
@@ -218,4 +222,77 @@ describe('the instrumented transport with tracing on and metrics off, root sampl
     expect(spans[0]!.attributes['mcp.session.id']).toBe('s1');
     expect(await metrics.text()).toMatch(/httmcp_tool_calls_total\{server="demo",tool="add",outcome="ok"\} 2/);
   });
+
+  test("under a server's whole middleware chain: its session and request facts reach the server, calls count per tool, a traced call gets its span", async () => {
+    // The layer keeps its own copies of the hops TransportMiddleware shares (message in, sessionId,
+    // requestFacts): the server must still see what the hub says through all five layers.
+    const facts = new Map<number, { session: string; headers: Record<string, string> }>();
+    const inner: Transport & { requestFacts(id: number): { session: string; headers: Record<string, string> } | undefined } = {
+      sessionId: 'hub-session',
+      start: async () => undefined,
+      close: async () => undefined,
+      send: async () => undefined,
+      requestFacts: (id: number) => facts.get(id),
+    };
+    exporter.reset();
+    const logger = pino({ level: 'silent' });
+    const metrics = new BackendMetrics({ figures: () => ({ inflight: 0, sessionsClosed: 0, published: 0, retried: 0, failed: 0 }) });
+    const observed = instrumentTransport(inner, { server: 'calc', metrics, hasTool: (name) => name === 'add' || name === 'mul', logger });
+    const server = new HTTMCP({ name: 'calc', version: '1.0.0' });
+    const chain = server.middleware(new ListChangedFanout(observed, new ListenFanout('calc', undefined as unknown as NchanPublisher, logger)));
+    const seen: Array<{ id: number; session: string | undefined; facts: unknown }> = [];
+    chain.onmessage = (message) => {
+      const id = (message as { id: number }).id;
+      seen.push({ id, session: chain.sessionId, facts: requestFactsOf(chain, id) });
+    };
+    const call = (id: number, name: string) => ({ jsonrpc: '2.0' as const, id, method: 'tools/call', params: { name, arguments: {} } });
+    const tools = ['add', 'mul', 'add', 'nope'];
+    for (const [i, name] of tools.entries()) {
+      const id = i + 1;
+      facts.set(id, { session: 's1', headers: id === 3 ? { traceparent: `00-${'e'.repeat(32)}-${'f'.repeat(16)}-01` } : {} });
+      inner.onmessage!(call(id, name));
+      await chain.send(id === 2 ? { jsonrpc: '2.0', id, error: { code: -32602, message: 'bad' } } : { jsonrpc: '2.0', id, result: { content: [] } });
+    }
+    await new Promise((resolve) => setImmediate(resolve));
+
+    expect(seen.map((s) => [s.id, s.session, s.facts])).toEqual(tools.map((_, i) => [i + 1, 'hub-session', facts.get(i + 1)]));
+    const text = await metrics.text();
+    expect(text).toContain('httmcp_tool_calls_total{server="calc",tool="add",outcome="ok"} 2\n');
+    expect(text).toContain('httmcp_tool_calls_total{server="calc",tool="mul",outcome="error"} 1\n');
+    expect(text).toContain('httmcp_tool_calls_total{server="calc",tool="_unknown",outcome="ok"} 1\n');
+    expect(text).toContain('httmcp_tool_errors_total{server="calc",tool="mul"} 1\n');
+    const spans = exporter.getFinishedSpans();
+    expect(spans.map((s) => [s.name, s.spanContext().traceId, s.parentSpanContext?.spanId])).toEqual([['tools/call add', 'e'.repeat(32), 'f'.repeat(16)]]);
+  });
+});
+
+test("a logger's level set after the layer was made still decides its 'request done' debug lines", async () => {
+  const lines: Array<{ msg: string; tool?: string; outcome?: string }> = [];
+  const logger = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line)) });
+  const inner: Transport = { start: async () => undefined, close: async () => undefined, send: async () => undefined };
+  const metrics = new BackendMetrics({ figures });
+  // Two layers on one logger (a server's 2025 and 2026 transports) follow it alike.
+  const [first, second] = [0, 1].map(() => {
+    const transport = instrumentTransport({ ...inner }, { server: 'demo', metrics, hasTool: (name) => name === 'add', logger, tracing: false });
+    transport.onmessage = () => undefined;
+    return transport;
+  });
+  const call = async (transport: Transport, id: number) => {
+    (transport as unknown as { inner: Transport }).inner.onmessage!({ jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'add', arguments: {} } });
+    await transport.send({ jsonrpc: '2.0', id, result: { content: [] } });
+    await new Promise((resolve) => setImmediate(resolve));
+  };
+  await call(first!, 1);
+  expect(lines).toHaveLength(0);
+  logger.level = 'debug';
+  await call(first!, 2);
+  await call(second!, 3);
+  expect(lines.map((l) => [l.msg, l.tool, l.outcome])).toEqual([
+    ['request done', 'add', 'ok'],
+    ['request done', 'add', 'ok'],
+  ]);
+  logger.level = 'info';
+  await call(second!, 4);
+  expect(lines).toHaveLength(2);
+  expect(logger.listenerCount('level-change')).toBe(1);
 });
