@@ -4,8 +4,25 @@
 // (metrics + tracing at 1% on keep >= 95% of both off), decidable on a machine whose speed drifts.
 //
 //   npm run build   # once: the stacks run dist/
-//   node bench/slices.mjs --compare auth|observability|same [--blocks ws:64,http:64] [--quads 40]
-//        [--slice 1] [--settle 0.25] [--prewarm 5] [--noisy-cores 0.2] [--out FILE] [--check]
+//   node bench/slices.mjs --compare auth|observability|same [--pairs 6] [--quads 12] [--budget MIN]
+//        [--blocks ws:64,http:64] [--slice 1] [--settle 0.25] [--prewarm 5] [--pin backend=0,...]
+//        [--noisy-cores 0.2] [--out FILE] [--check]
+//
+// --pairs K (default 6): the whole comparison on K fresh pairs of stacks, one pair after the
+//   other (new nginx, new backends, new ports, new load processes), --quads quadruples per block
+//   in each. Even pairs (2nd, 4th ...) swap the roles' positions: B's stack starts first (first
+//   ports, first nginx), B's load process is created and prewarmed first, slices run BAAB ABBA.
+//   The verdict's interval takes the pair as the unit (pairsInterval in bench/lib/steady.mjs):
+//   Student's t over the K pairs' median log-ratios, so it includes the factor one process pair
+//   gives all its quadruples (two identical stacks read 0.98 to 1.044 in session 9, a bias the
+//   quadruples of one pair cannot average out). Each pair's own verdict line, the pooled
+//   single-level interval and the split of the spread (between pairs / within a pair) are
+//   printed and kept in the JSON (blocks[].per_pair, blocks[].verdict). --pairs 1 is the
+//   session-9 protocol (one pair, default --quads 60/32/24, the quadruples' sign-test interval).
+//   Defaults, and minutes on this 2-core VM: auth 6 × 12 (~13 min), observability 6 × 5
+//   (~15 min), same 6 × 8 (~11 min); --budget MIN sets --quads from the time model
+//   (estimateMinutes). Why these: bench/README.md, "### pairs (2026-12-06)".
+// --pin backend=CPU,nginx=CPU,load=CPU (any subset): taskset the same affinity on both stacks.
 //
 // --compare auth           auth off (A) against JWT on (B): oauth2-mock-server issues an RS256
 //                          token whose audience is B's demo server. Default blocks ws:64,http:64;
@@ -29,9 +46,9 @@
 // seconds, and paused again (SIGSTOP). Only one stack is loaded at any moment; the other idles
 // with its clients connected and its process frozen. Slices run ABBA BAAB ... (sliceOrder); the
 // paired quantity is B's mean rps over A's in each quadruple (quadRatios), which cancels a drift
-// of the machine's speed that is linear over the ~5 s of a quadruple; the verdict is the
-// quadruples' median with the sign-test 95% interval (medianInterval, summarize), as in the
-// steady protocol, over many more pairs than its 5-s rounds give. The 5-s-rounds protocol stays
+// of the machine's speed that is linear over the ~5 s of a quadruple; with one pair of stacks the
+// verdict is the quadruples' median with the sign-test 95% interval (medianInterval, summarize),
+// with several pairs the t-interval over the pairs' medians (summarizePairs). The 5-s-rounds protocol stays
 // in bench/auth.mjs and bench/run.mjs --observability.
 //
 // Why: a 5-s round per configuration puts its two runs 5-30 s apart, and this machine's speed

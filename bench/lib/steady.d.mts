@@ -97,3 +97,4 @@ export function summarizePairs(options: {
   kind?: 'min' | 'max';
   digits?: number;
 }): PairsSummary;
+export function medianStandardError(xs: number[]): number | null;

@@ -285,6 +285,20 @@ const variance = (xs) => {
 };
 
 /**
+ * The standard error of the median of `xs` from their own spread: 1.2533 σ / √n (the median's
+ * asymptotic standard error for a normal sample) with σ estimated robustly as 1.4826 × the median
+ * absolute deviation, so that one wild quadruple on a busy machine does not inflate it; null below
+ * 3 values. Only for the reader's split of the spread (pairsInterval), never for a verdict.
+ */
+export function medianStandardError(xs) {
+  const n = xs.length;
+  if (n < 3) return null;
+  const mid = medianInterval(xs).median;
+  const mad = medianInterval(xs.map((x) => Math.abs(x - mid))).median;
+  return (1.2533 * 1.4826 * mad) / Math.sqrt(n);
+}
+
+/**
  * A ratio's 95% interval over `pairs` (one array of per-quadruple ratios per pair of stacks),
  * with the pair of stacks as the unit: each pair is summarized by the median of its quadruples'
  * log-ratios, and the interval is Student's t over those K summaries, exponentiated (a
@@ -302,8 +316,7 @@ const variance = (xs) => {
  * there is no interval (`lo`/`hi` null).
  *
  * Also returned, for the reader: `within_se_log`, the typical standard error of one pair's median
- * from its own quadruples (the sign-test interval's half-width / 1.96, mean of squares over pairs
- * with >= 6 quadruples), and `between_sd_log`, the pair factor's standard deviation left over
+ * from its own quadruples ({@link medianStandardError}, root mean square over the pairs), and `between_sd_log`, the pair factor's standard deviation left over
  * (sqrt(max(0, var(medians) - within_se²))); `pooled`, the old single-level interval over all
  * quadruples of all pairs; `sign`, the sign-test interval over the K medians when K >= 6.
  */
@@ -313,7 +326,7 @@ export function pairsInterval(pairs) {
   const logs = used.map((p) => Math.log(p.median));
   const k = logs.length;
   const pooled = medianInterval(pairs.flat());
-  const withinVars = used.filter((p) => p.lo != null && p.lo > 0).map((p) => ((Math.log(p.hi) - Math.log(p.lo)) / (2 * 1.96)) ** 2);
+  const withinVars = pairs.map((values) => medianStandardError(values.filter((x) => Number.isFinite(x) && x > 0).map(Math.log))).filter((se) => se != null).map((se) => se ** 2);
   const withinVar = withinVars.length ? mean(withinVars) : null;
   const out = {
     k,

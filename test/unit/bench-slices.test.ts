@@ -3,7 +3,7 @@
  * order and the per-quadruple ratio that must cancel a linear drift of the machine's speed.
  */
 import { describe, expect, it } from '@jest/globals';
-import { checkExitCode, medianInterval, pairsInterval, quadRatios, sliceOrder, summarizePairs, t975 } from '../../bench/lib/steady.mjs';
+import { checkExitCode, medianInterval, medianStandardError, pairsInterval, quadRatios, sliceOrder, summarizePairs, t975 } from '../../bench/lib/steady.mjs';
 
 describe('sliceOrder', () => {
   it('alternates ABBA and BAAB and gives both configurations the same slots', () => {
@@ -63,6 +63,15 @@ function normals(seed: number): () => number {
   };
   return () => Math.sqrt(-2 * Math.log(1 - uniform())) * Math.cos(2 * Math.PI * uniform());
 }
+
+describe('medianStandardError', () => {
+  it('is 1.2533 × 1.4826 × MAD / √n, and ignores one wild value', () => {
+    // Median 3, absolute deviations 2 1 0 1 2 -> MAD 1.
+    expect(medianStandardError([1, 2, 3, 4, 5])).toBeCloseTo((1.2533 * 1.4826) / Math.sqrt(5), 12);
+    expect(medianStandardError([1, 2, 3, 4, 500])).toBeCloseTo((1.2533 * 1.4826) / Math.sqrt(5), 12);
+    expect(medianStandardError([1, 2])).toBeNull();
+  });
+});
 
 describe('pairsInterval', () => {
   it("is Student's t over the pairs' log-medians: a hand-computed case", () => {
