@@ -19,9 +19,10 @@
 //   single-level interval and the split of the spread (between pairs / within a pair) are
 //   printed and kept in the JSON (blocks[].per_pair, blocks[].verdict). --pairs 1 is the
 //   session-9 protocol (one pair, default --quads 60/32/24, the quadruples' sign-test interval).
-//   Defaults, and minutes on this 2-core VM: auth 6 × 12 (~13 min), observability 6 × 5
-//   (~15 min), same 6 × 8 (~11 min); --budget MIN sets --quads from the time model
-//   (estimateMinutes). Why these: bench/README.md, "### pairs (2026-12-06)".
+//   Defaults (pairs × quadruples per block) and minutes on this 2-core VM: auth 8 × 7 (~14 min),
+//   observability 6 × 4 (~14 min), same 8 × 7 (as auth, ~14 min); --budget MIN sets --quads from
+//   the time model (estimateMinutes), printed at the start. Why: bench/README.md, "### pairs
+//   (2026-12-06)".
 // --pin backend=CPU,nginx=CPU,load=CPU (any subset): taskset the same affinity on both stacks.
 //
 // --compare auth           auth off (A) against JWT on (B): oauth2-mock-server issues an RS256
@@ -76,9 +77,10 @@ import { startOtlpSink } from './lib/otlp-sink.mjs';
 const COMPARISONS = {
   // pairs × quads per pair: the defaults of the multi-pair protocol (bench/README.md, "### pairs
   // (2026-12-06)"); `quads1` stays the single pair's default (--pairs 1, the session-9 protocol).
-  auth: { a: 'off', b: 'jwt', target: 0.9, blocks: 'ws:64,http:64', pairs: 6, quads: 12, quads1: 60 },
-  observability: { a: 'off', b: 'on', target: 0.95, blocks: 'ws:16,http:16,ws:64,http:64', pairs: 6, quads: 5, quads1: 32 },
-  same: { a: 'off', b: "off'", target: null, blocks: 'ws:64,http:64', pairs: 6, quads: 8, quads1: 24 },
+  // `same` mirrors `auth` (blocks, pairs, quadruples): it calibrates that protocol.
+  auth: { a: 'off', b: 'jwt', target: 0.9, blocks: 'ws:64,http:64', pairs: 8, quads: 7, quads1: 60 },
+  observability: { a: 'off', b: 'on', target: 0.95, blocks: 'ws:16,http:16,ws:64,http:64', pairs: 6, quads: 4, quads1: 32 },
+  same: { a: 'off', b: "off'", target: null, blocks: 'ws:64,http:64', pairs: 8, quads: 7, quads1: 24 },
 };
 
 const { values } = parseArgs({
@@ -121,12 +123,13 @@ const settleSeconds = Number(values.settle);
 const prewarmSeconds = Number(values.prewarm);
 /**
  * The run's wall-clock minutes on this 2-core VM: per quadruple 4 × (slice + settle + ~0.07 s of
- * IPC and /proc reads); per block 2 × (connect ~1 s + prewarm) + 2 s teardown + ~1 s of totals;
- * per pair ~6 s to start and stop the stacks + 2 s between pairs (measured, bench/README.md).
+ * IPC and /proc reads); per block 2 × (connect ~0.5 s + prewarm) + 2 s teardown; per pair ~3 s
+ * to start and stop the stacks + 2 s between pairs. Fitted to the first six-pair run (1.80-1.86
+ * min per pair of 2 blocks × 8 quadruples, prewarm 5; bench/README.md, "### pairs (2026-12-06)").
  */
 function estimateMinutes(k, nBlocks, q) {
-  const perBlock = q * 4 * (sliceSeconds + settleSeconds + 0.07) + 2 * (1 + prewarmSeconds) + 3;
-  return (k * (nBlocks * perBlock + 8)) / 60;
+  const perBlock = q * 4 * (sliceSeconds + settleSeconds + 0.07) + 2 * (0.5 + prewarmSeconds) + 2;
+  return (k * (nBlocks * perBlock + 5)) / 60;
 }
 let quads = Math.max(1, Number(values.quads ?? (pairs === 1 ? comparison.quads1 : comparison.quads)));
 if (values.budget) {
