@@ -4,18 +4,19 @@
 // (metrics + tracing at 1% on keep >= 95% of both off), decidable on a machine whose speed drifts.
 //
 //   npm run build   # once: the stacks run dist/
-//   node bench/slices.mjs --compare auth|observability|same [--pairs 6] [--quads 12] [--budget MIN]
+//   node bench/slices.mjs --compare auth|observability|same [--pairs 8] [--quads 7] [--budget MIN]
 //        [--blocks ws:64,http:64] [--slice 1] [--settle 0.25] [--prewarm 5] [--pin backend=0,...]
 //        [--noisy-cores 0.2] [--out FILE] [--check]
 //
-// --pairs K (default 6): the whole comparison on K fresh pairs of stacks, one pair after the
+// --pairs K (default per comparison, below): the whole comparison on K fresh pairs of stacks, one pair after the
 //   other (new nginx, new backends, new ports, new load processes), --quads quadruples per block
 //   in each. Even pairs (2nd, 4th ...) swap the roles' positions: B's stack starts first (first
 //   ports, first nginx), B's load process is created and prewarmed first, slices run BAAB ABBA.
 //   The verdict's interval takes the pair as the unit (pairsInterval in bench/lib/steady.mjs):
 //   Student's t over the K pairs' median log-ratios, so it includes the factor one process pair
 //   gives all its quadruples (two identical stacks read 0.98 to 1.044 in session 9, a bias the
-//   quadruples of one pair cannot average out). Each pair's own verdict line, the pooled
+//   quadruples of one pair cannot average out); below 3 pairs there is no interval and the verdict
+//   is undecided. Each pair's own verdict line, the pooled
 //   single-level interval and the split of the spread (between pairs / within a pair) are
 //   printed and kept in the JSON (blocks[].per_pair, blocks[].verdict). --pairs 1 is the
 //   session-9 protocol (one pair, default --quads 60/32/24, the quadruples' sign-test interval).
@@ -49,8 +50,8 @@
 // paired quantity is B's mean rps over A's in each quadruple (quadRatios), which cancels a drift
 // of the machine's speed that is linear over the ~5 s of a quadruple; with one pair of stacks the
 // verdict is the quadruples' median with the sign-test 95% interval (medianInterval, summarize),
-// with several pairs the t-interval over the pairs' medians (summarizePairs). The 5-s-rounds protocol stays
-// in bench/auth.mjs and bench/run.mjs --observability.
+// with several pairs the t-interval over the pairs' medians (summarizePairs). The 5-s-rounds
+// protocol stays in bench/auth.mjs and bench/run.mjs --observability.
 //
 // Why: a 5-s round per configuration puts its two runs 5-30 s apart, and this machine's speed
 // moves 1.2-2.6x within minutes, so the per-round ratio scatters widely (last session's
@@ -481,28 +482,25 @@ function combinePairs(name, aLabel, bLabel) {
   const perProcess = Object.fromEntries(
     ['backend', 'nginx', 'loadgen'].map((k) => [k, summarizePairs({ what: `${name}: ${k} CPU per call ${bLabel}/${aLabel}`, pairs: perQuad(`${k}_us_per_call`, 'B', 'A'), digits: 3 })]),
   );
+  const totals = totalsOf(perPair.flatMap((_, i) => rowsOf(i + 1)), aLabel, bLabel);
+  const ta = totals[aLabel];
+  const tb = totals[bLabel];
+  const cpuLine = `${name}: CPU µs per call over all pairs' slices (${aLabel} -> ${bLabel}): backend ${ta.backend_us_per_call} -> ${tb.backend_us_per_call}, nginx ${ta.nginx_us_per_call} -> ${tb.nginx_us_per_call}, load generator ${ta.loadgen_us_per_call} -> ${tb.loadgen_us_per_call}, all ${ta.total_us_per_call} -> ${tb.total_us_per_call}`;
   const pairLines = perPair.map((b, i) => `  pair ${i + 1}${pairRuns[i].swapped ? ' (swapped)' : ''}: ${b.verdict.line}`);
-  process.stderr.write(`\n${verdict.line}\n${pairLines.join('\n')}\n${cpuBound.line}\n${Object.values(perProcess).map((x) => `${x.line}\n`).join('')}`);
+  process.stderr.write(`\n${verdict.line}\n${pairLines.join('\n')}\n${cpuBound.line}\n${cpuLine}\n${Object.values(perProcess).map((x) => `${x.line}\n`).join('')}`);
   return {
     block: name,
     verdict,
     cpu_bound_estimate: cpuBound,
     cpu_per_call_ratio: perProcess,
+    totals,
+    cpu_line: cpuLine,
     per_pair: perPair.map((b, i) => ({ pair: i + 1, swapped: pairRuns[i].swapped, ports: pairRuns[i].ports, minutes: pairRuns[i].minutes, ...b })),
   };
 }
 
-/** The verdict and the CPU split of one block's slices. */
-function summarizeBlock(name, rows, aLabel, bLabel) {
-  const perQuad = (field, num, den) => quadRatios(rows.map((r) => ({ config: r.side, value: r[field], flags: r.flags })), num, den);
-  const verdict = summarize({ what: `${name}: ${bLabel}/${aLabel} rps (paired per ABBA quadruple of ${values.slice}-s slices)`, rounds: perQuad('rps', 'B', 'A'), target: comparison.target ?? undefined, kind: 'min', digits: 3 });
-  // For the reader: the whole system's CPU per call predicts the ratio when the three processes
-  // share the 2 cores (A's CPU per call over B's, same quadruple).
-  const cpuBound = summarize({ what: `${name}: ${aLabel}/${bLabel} all CPU per call (CPU-bound estimate, per quadruple)`, rounds: perQuad('total_us_per_call', 'A', 'B'), digits: 3 });
-  // Each process's CPU per call, B over A, paired per quadruple (where a gap goes, with its spread).
-  const perProcess = Object.fromEntries(
-    ['backend', 'nginx', 'loadgen'].map((k) => [k, summarize({ what: `${name}: ${k} CPU per call ${bLabel}/${aLabel} (per quadruple)`, rounds: perQuad(`${k}_us_per_call`, 'B', 'A'), digits: 3 })]),
-  );
+/** Each side's calls, rps and CPU per call by process over all of `rows` (slices). */
+function totalsOf(rows, aLabel, bLabel) {
   const totals = {};
   for (const side of ['A', 'B']) {
     const of = rows.filter((r) => r.side === side);
@@ -521,6 +519,21 @@ function summarizeBlock(name, rows, aLabel, bLabel) {
       errors: of.reduce((s, r) => s + r.errors, 0),
     };
   }
+  return totals;
+}
+
+/** The verdict and the CPU split of one block's slices. */
+function summarizeBlock(name, rows, aLabel, bLabel) {
+  const perQuad = (field, num, den) => quadRatios(rows.map((r) => ({ config: r.side, value: r[field], flags: r.flags })), num, den);
+  const verdict = summarize({ what: `${name}: ${bLabel}/${aLabel} rps (paired per ABBA quadruple of ${values.slice}-s slices)`, rounds: perQuad('rps', 'B', 'A'), target: comparison.target ?? undefined, kind: 'min', digits: 3 });
+  // For the reader: the whole system's CPU per call predicts the ratio when the three processes
+  // share the 2 cores (A's CPU per call over B's, same quadruple).
+  const cpuBound = summarize({ what: `${name}: ${aLabel}/${bLabel} all CPU per call (CPU-bound estimate, per quadruple)`, rounds: perQuad('total_us_per_call', 'A', 'B'), digits: 3 });
+  // Each process's CPU per call, B over A, paired per quadruple (where a gap goes, with its spread).
+  const perProcess = Object.fromEntries(
+    ['backend', 'nginx', 'loadgen'].map((k) => [k, summarize({ what: `${name}: ${k} CPU per call ${bLabel}/${aLabel} (per quadruple)`, rounds: perQuad(`${k}_us_per_call`, 'B', 'A'), digits: 3 })]),
+  );
+  const totals = totalsOf(rows, aLabel, bLabel);
   const ta = totals[aLabel];
   const tb = totals[bLabel];
   const line =

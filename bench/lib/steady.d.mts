@@ -98,3 +98,4 @@ export function summarizePairs(options: {
   digits?: number;
 }): PairsSummary;
 export function medianStandardError(xs: number[]): number | null;
+export const MIN_PAIRS: number;

@@ -285,6 +285,14 @@ const variance = (xs) => {
 };
 
 /**
+ * The fewest pairs of stacks a verdict rests on. The t-interval is exact at K = 2 for normal
+ * pair medians, but two medians that happen to agree then decide it alone (two one-quadruple
+ * pairs of identical stacks read 0.953 and 0.949 here, "0.923-0.980"); from 3 on one pair's luck
+ * weighs less and the interval's sd has 2 degrees of freedom.
+ */
+export const MIN_PAIRS = 3;
+
+/**
  * The standard error of the median of `xs` from their own spread: 1.2533 σ / √n (the median's
  * asymptotic standard error for a normal sample) with σ estimated robustly as 1.4826 × the median
  * absolute deviation, so that one wild quadruple on a busy machine does not inflate it; null below
@@ -312,8 +320,8 @@ export function medianStandardError(xs) {
  * estimated without a model of either part (the cluster-level "summary statistics" analysis of
  * clustered data). The t-interval assumes only that the K medians are roughly normal (each is a
  * median of many quadruples plus a pair factor: sums of many small effects); with few clusters it
- * keeps its coverage where a bootstrap over K < 10 clusters is known to run short. Below 2 pairs
- * there is no interval (`lo`/`hi` null).
+ * keeps its coverage where a bootstrap over K < 10 clusters is known to run short. Below
+ * {@link MIN_PAIRS} pairs there is no interval (`lo`/`hi` null).
  *
  * Also returned, for the reader: `within_se_log`, the typical standard error of one pair's median
  * from its own quadruples ({@link medianStandardError}, root mean square over the pairs), and `between_sd_log`, the pair factor's standard deviation left over
@@ -342,7 +350,7 @@ export function pairsInterval(pairs) {
     pooled,
     sign: k >= 6 ? medianInterval(used.map((p) => p.median)) : null,
   };
-  if (k < 2) return out;
+  if (k < MIN_PAIRS) return out;
   const half = t975(k - 1) * (out.sd_log / Math.sqrt(k));
   out.lo = Math.exp(mean(logs) - half);
   out.hi = Math.exp(mean(logs) + half);

@@ -125,14 +125,17 @@ describe('pairsInterval', () => {
     expect(pooledHold / 400).toBeLessThan(0.6);
   });
 
-  it('gives no interval from one pair, and leaves out failed quadruples', () => {
+  it('gives no interval from fewer than 3 pairs, and leaves out failed quadruples', () => {
     expect(pairsInterval([[1, 1.1, 0.9, 1, 1, 1]]).lo).toBeNull();
+    expect(pairsInterval([[0.953], [0.949]]).lo).toBeNull(); // two pairs that agree by luck decide nothing
+    expect(pairsInterval([[0.953], [0.949], [1.05]]).lo).toBeLessThan(1);
     const r = pairsInterval([
       [1, NaN, 1],
       [NaN, NaN],
       [1.1, 1.1],
     ]);
     expect(r.k).toBe(2); // the pair with no finite quadruple does not count
+    expect(r.lo).toBeNull();
     expect(r.pooled.n).toBe(4);
   });
 });
