@@ -53,3 +53,49 @@ export function quadRatios<T>(
   numerator: T,
   denominator: T,
 ): { quad: number; value: number; flags: string[] }[];
+
+export function t975(df: number): number;
+export interface PairsInterval {
+  k: number;
+  median: number;
+  lo: number | null;
+  hi: number | null;
+  coverage: number | null;
+  level: number;
+  pair_medians: number[];
+  sd_log: number | null;
+  within_se_log: number | null;
+  between_sd_log: number | null;
+  pooled: MedianInterval;
+  sign: MedianInterval | null;
+}
+export function pairsInterval(pairs: number[][]): PairsInterval;
+export interface PairsSummary {
+  what: string;
+  target: number | null | undefined;
+  kind: 'min' | 'max';
+  verdict: Verdict | null;
+  median: number;
+  lo: number | null;
+  hi: number | null;
+  coverage: number | null;
+  n: number;
+  pairs: number;
+  per_pair: { pair: number; n: number; median: number; lo: number | null; hi: number | null; flagged_rounds: number }[];
+  sd_log: number | null;
+  within_se_log: number | null;
+  between_sd_log: number | null;
+  pooled: { median: number; lo: number | null; hi: number | null; n: number };
+  sign_over_pairs: { median: number; lo: number | null; hi: number | null; coverage: number | null } | null;
+  values: number[][];
+  line: string;
+}
+export function summarizePairs(options: {
+  what: string;
+  pairs: { round: number; value: number; flags?: string[] }[][];
+  target?: number;
+  kind?: 'min' | 'max';
+  digits?: number;
+}): PairsSummary;
+export function medianStandardError(xs: number[]): number | null;
+export const MIN_PAIRS: number;

@@ -260,3 +260,140 @@ export function quadRatios(slices, numerator, denominator) {
   }
   return out;
 }
+
+// ---------------------------------------------------------------- several pairs of stacks
+// bench/slices.mjs --pairs K: the comparison repeated on K fresh pairs of stacks, the roles'
+// positions swapped between pairs (bench/README.md, "### pairs (2026-12-06)").
+
+/** Student's t two-sided 95% quantiles (t_{0.975}) for 1..30 degrees of freedom. */
+const T975 = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.16, 2.145, 2.131, 2.12, 2.11, 2.101, 2.093, 2.086, 2.08, 2.074, 2.069, 2.064, 2.06, 2.056, 2.052, 2.048, 2.045, 2.042];
+
+/**
+ * The 0.975 quantile of Student's t with `df` degrees of freedom (a two-sided 95% interval): from
+ * the table up to 30, then 1.96 + 2.4/df, within 0.002 of the exact value from 31 on.
+ */
+export function t975(df) {
+  if (!(df >= 1)) return NaN;
+  const d = Math.floor(df);
+  return d <= 30 ? T975[d - 1] : 1.96 + 2.4 / d;
+}
+
+const mean = (xs) => xs.reduce((s, x) => s + x, 0) / xs.length;
+const variance = (xs) => {
+  const m = mean(xs);
+  return xs.reduce((s, x) => s + (x - m) ** 2, 0) / (xs.length - 1);
+};
+
+/**
+ * The fewest pairs of stacks a verdict rests on. The t-interval is exact at K = 2 for normal
+ * pair medians, but two medians that happen to agree then decide it alone (two one-quadruple
+ * pairs of identical stacks read 0.953 and 0.949 here, "0.923-0.980"); from 3 on one pair's luck
+ * weighs less and the interval's sd has 2 degrees of freedom.
+ */
+export const MIN_PAIRS = 3;
+
+/**
+ * The standard error of the median of `xs` from their own spread: 1.2533 σ / √n (the median's
+ * asymptotic standard error for a normal sample) with σ estimated robustly as 1.4826 × the median
+ * absolute deviation, so that one wild quadruple on a busy machine does not inflate it; null below
+ * 3 values. Only for the reader's split of the spread (pairsInterval), never for a verdict.
+ */
+export function medianStandardError(xs) {
+  const n = xs.length;
+  if (n < 3) return null;
+  const mid = medianInterval(xs).median;
+  const mad = medianInterval(xs.map((x) => Math.abs(x - mid))).median;
+  return (1.2533 * 1.4826 * mad) / Math.sqrt(n);
+}
+
+/**
+ * A ratio's 95% interval over `pairs` (one array of per-quadruple ratios per pair of stacks),
+ * with the pair of stacks as the unit: each pair is summarized by the median of its quadruples'
+ * log-ratios, and the interval is Student's t over those K summaries, exponentiated (a
+ * geometric mean of the pairs' medians with its interval).
+ *
+ * Why this and not the quadruples' sign-test interval pooled over pairs: two identical stacks
+ * read up to 4% apart, a factor of the process pair that all the quadruples of one pair share
+ * (bench/README.md, "Session 9"); pooled quadruples would count one pair's bias 60 times as if it
+ * were 60 independent draws. A pair's median already carries its within-pair noise, so the
+ * spread of the K medians is the whole variance (between pairs + within a pair / quadruples),
+ * estimated without a model of either part (the cluster-level "summary statistics" analysis of
+ * clustered data). The t-interval assumes only that the K medians are roughly normal (each is a
+ * median of many quadruples plus a pair factor: sums of many small effects); with few clusters it
+ * keeps its coverage where a bootstrap over K < 10 clusters is known to run short. Below
+ * {@link MIN_PAIRS} pairs there is no interval (`lo`/`hi` null).
+ *
+ * Also returned, for the reader: `within_se_log`, the typical standard error of one pair's median
+ * from its own quadruples ({@link medianStandardError}, root mean square over the pairs), and `between_sd_log`, the pair factor's standard deviation left over
+ * (sqrt(max(0, var(medians) - within_se²))); `pooled`, the old single-level interval over all
+ * quadruples of all pairs; `sign`, the sign-test interval over the K medians when K >= 6.
+ */
+export function pairsInterval(pairs) {
+  const perPair = pairs.map((values) => medianInterval(values));
+  const used = perPair.filter((p) => p.n > 0 && Number.isFinite(p.median) && p.median > 0);
+  const logs = used.map((p) => Math.log(p.median));
+  const k = logs.length;
+  const pooled = medianInterval(pairs.flat());
+  const withinVars = pairs.map((values) => medianStandardError(values.filter((x) => Number.isFinite(x) && x > 0).map(Math.log))).filter((se) => se != null).map((se) => se ** 2);
+  const withinVar = withinVars.length ? mean(withinVars) : null;
+  const out = {
+    k,
+    median: k ? Math.exp(mean(logs)) : NaN,
+    lo: null,
+    hi: null,
+    coverage: null,
+    level: 0.95,
+    pair_medians: perPair.map((p) => p.median),
+    sd_log: k >= 2 ? Math.sqrt(variance(logs)) : null,
+    within_se_log: withinVar == null ? null : Math.sqrt(withinVar),
+    between_sd_log: null,
+    pooled,
+    sign: k >= 6 ? medianInterval(used.map((p) => p.median)) : null,
+  };
+  if (k < MIN_PAIRS) return out;
+  const half = t975(k - 1) * (out.sd_log / Math.sqrt(k));
+  out.lo = Math.exp(mean(logs) - half);
+  out.hi = Math.exp(mean(logs) + half);
+  out.coverage = 0.95;
+  if (withinVar != null) out.between_sd_log = Math.sqrt(Math.max(0, variance(logs) - withinVar));
+  return out;
+}
+
+/**
+ * {@link summarize} for a comparison over several pairs of stacks (`pairs`: one array of
+ * {round, value, flags} per pair): the verdict from {@link pairsInterval} (the pair as the unit),
+ * each pair's own median and sign-test interval, and the single-level interval pooled over every
+ * quadruple (what one pair used to report, too narrow when the pair factor is real).
+ */
+export function summarizePairs({ what, pairs, target, kind = 'min', digits = 3 }) {
+  const all = pairsInterval(pairs.map((rounds) => rounds.map((r) => r.value)));
+  const v = target == null ? null : verdict(all, target, kind);
+  const perPair = pairs.map((rounds, i) => ({ pair: i + 1, ...medianInterval(rounds.map((r) => r.value)), flagged_rounds: rounds.filter((r) => r.flags?.length).length }));
+  const pct = (x) => (x == null ? '–' : `${(100 * x).toFixed(1)}%`);
+  const range = all.lo == null ? `no interval from ${all.k} pair(s) (need >= 2)` : `95% CI ${fmt(all.lo, digits)}–${fmt(all.hi, digits)} (t over ${all.k} pairs)`;
+  const goal = target == null ? '' : ` target ${kind === 'min' ? '>=' : '<='} ${target}: ${v.toUpperCase()}`;
+  const line =
+    `${what}: ${all.k} pairs, geometric mean of pair medians ${fmt(all.median, digits)}, ${range}${goal}; ` +
+    `pairs ${perPair.map((p) => fmt(p.median, digits)).join(', ')}; spread between pairs ${pct(all.between_sd_log)} (sd), within a pair ${pct(all.within_se_log)} (se); ` +
+    `pooled quadruples (ignores the pair factor) ${fmt(all.pooled.median, digits)} [${fmt(all.pooled.lo, digits)}–${fmt(all.pooled.hi, digits)}] n=${all.pooled.n}`;
+  return {
+    what,
+    target,
+    kind,
+    verdict: v,
+    median: all.median,
+    lo: all.lo,
+    hi: all.hi,
+    coverage: all.coverage,
+    n: all.pooled.n,
+    pairs: all.k,
+    per_pair: perPair.map(({ pair, n, median, lo, hi, flagged_rounds }) => ({ pair, n, median, lo, hi, flagged_rounds })),
+    sd_log: all.sd_log,
+    within_se_log: all.within_se_log,
+    between_sd_log: all.between_sd_log,
+    pooled: { median: all.pooled.median, lo: all.pooled.lo, hi: all.pooled.hi, n: all.pooled.n },
+    sign_over_pairs: all.sign && { median: all.sign.median, lo: all.sign.lo, hi: all.sign.hi, coverage: all.sign.coverage },
+    values: pairs.map((rounds) => rounds.map((r) => r.value)),
+    line,
+  };
+}
