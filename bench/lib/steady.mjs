@@ -115,6 +115,11 @@ export function quietFlags(result, thresholds = QUIET_DEFAULTS) {
 
 const fmt = (x, d) => (x == null || !Number.isFinite(x) ? '–' : x.toFixed(d));
 
+/** The fields every summary starts with: what was judged, against what, and the interval. */
+function verdictFields(what, target, kind, verdict, { median, lo, hi, coverage }) {
+  return { what, target, kind, verdict, median, lo, hi, coverage };
+}
+
 /**
  * One comparison's summary from its per-round values (`rounds`: [{round, value, flags}]): the
  * median and interval over all rounds, the verdict against `target`, and the same over the rounds
@@ -132,14 +137,7 @@ export function summarize({ what, rounds, target, kind = 'min', digits = 3 }) {
     `${what}: median ${fmt(all.median, digits)}, ${range}, n=${all.n}${goal}` +
     (noisy ? ` [${noisy} of ${rounds.length} rounds flagged not quiet; quiet rounds only: median ${fmt(quiet.median, digits)}, n=${quiet.n}]` : '');
   return {
-    what,
-    target,
-    kind,
-    verdict: v,
-    median: all.median,
-    lo: all.lo,
-    hi: all.hi,
-    coverage: all.coverage,
+    ...verdictFields(what, target, kind, v, all),
     n: all.n,
     values: rounds.map((r) => r.value),
     flagged_rounds: noisy,
@@ -370,21 +368,14 @@ export function summarizePairs({ what, pairs, target, kind = 'min', digits = 3 }
   const v = target == null ? null : verdict(all, target, kind);
   const perPair = pairs.map((rounds, i) => ({ pair: i + 1, ...medianInterval(rounds.map((r) => r.value)), flagged_rounds: rounds.filter((r) => r.flags?.length).length }));
   const pct = (x) => (x == null ? '–' : `${(100 * x).toFixed(1)}%`);
-  const range = all.lo == null ? `no interval from ${all.k} pair(s) (need >= 2)` : `95% CI ${fmt(all.lo, digits)}–${fmt(all.hi, digits)} (t over ${all.k} pairs)`;
+  const range = all.lo == null ? `no interval from ${all.k} pair(s) (need >= ${MIN_PAIRS})` : `95% CI ${fmt(all.lo, digits)}–${fmt(all.hi, digits)} (t over ${all.k} pairs)`;
   const goal = target == null ? '' : ` target ${kind === 'min' ? '>=' : '<='} ${target}: ${v.toUpperCase()}`;
   const line =
     `${what}: ${all.k} pairs, geometric mean of pair medians ${fmt(all.median, digits)}, ${range}${goal}; ` +
     `pairs ${perPair.map((p) => fmt(p.median, digits)).join(', ')}; spread between pairs ${pct(all.between_sd_log)} (sd), within a pair ${pct(all.within_se_log)} (se); ` +
     `pooled quadruples (ignores the pair factor) ${fmt(all.pooled.median, digits)} [${fmt(all.pooled.lo, digits)}–${fmt(all.pooled.hi, digits)}] n=${all.pooled.n}`;
   return {
-    what,
-    target,
-    kind,
-    verdict: v,
-    median: all.median,
-    lo: all.lo,
-    hi: all.hi,
-    coverage: all.coverage,
+    ...verdictFields(what, target, kind, v, all),
     n: all.pooled.n,
     pairs: all.k,
     per_pair: perPair.map(({ pair, n, median, lo, hi, flagged_rounds }) => ({ pair, n, median, lo, hi, flagged_rounds })),
