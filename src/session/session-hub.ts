@@ -829,14 +829,13 @@ function sessionKey(session: string, id: RequestId | undefined): string {
  * (`authInfo`), never the credential, so nothing they forward can leak it.
  */
 function authenticatedExtra(forwarded: Forwarded): MessageExtraInfo {
-  const credential = forwarded.headers.authorization;
-  return authExtraOfRequest(forwarded.auth!, typeof credential === 'string' ? credential : undefined);
+  return authExtraOfRequest(forwarded.auth!, credentialOf(forwarded.headers));
 }
 
-/** The shared `AuthInfo` of a request's principal and credential (see {@link authenticatedExtra}). */
-function authInfoOfForwarded(auth: Principal, headers: Forwarded['headers']): AuthInfo {
+/** The `Authorization` header a message came with (the shared auth memos are keyed by it). */
+function credentialOf(headers: Forwarded['headers']): string | undefined {
   const credential = headers.authorization;
-  return authInfoOfRequest(auth, typeof credential === 'string' ? credential : undefined);
+  return typeof credential === 'string' ? credential : undefined;
 }
 
 /**
@@ -856,7 +855,7 @@ class HubRequestFacts implements RequestFacts {
     this.session = forwarded.session;
     this.clientHeaders = forwarded.headers;
     this.authenticated = forwarded.auth !== undefined;
-    this.authInfo = forwarded.auth === undefined ? undefined : authInfoOfForwarded(forwarded.auth, forwarded.headers);
+    this.authInfo = forwarded.auth === undefined ? undefined : authInfoOfRequest(forwarded.auth, credentialOf(forwarded.headers));
   }
 
   get headers(): Record<string, string | string[] | undefined> {
