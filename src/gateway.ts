@@ -392,6 +392,15 @@ export class Gateway {
     });
   }
 
+  /**
+   * Whether a server named `name` is mounted on this gateway: the servers an Express app's
+   * routers answer auth verdicts and metadata for (each router for all of them, see router.ts).
+   */
+  serves(name: string): boolean {
+    for (const hub of this.hubs) if (hub.name === name) return true;
+    return false;
+  }
+
   /** A session hub for the server named `name`. */
   createHub(name: string): SessionHub {
     const { inlineBudgetMs, inlineReplyMax, livenessIntervalMs } = this.options;

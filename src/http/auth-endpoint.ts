@@ -1,7 +1,9 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Authenticator } from '../auth/authenticator.js';
 import { encodePrincipal, principalKey, PRINCIPAL_HEADER } from '../auth/principal.js';
 import type { Logger } from '../log.js';
 import type { Answer, Headers } from './endpoint.js';
+import { answer, writeAnswer } from './io.js';
 
 /**
  * The backend path nginx's auth_request asks for a verdict: `/_httmcp/auth`, the server named in
@@ -72,4 +74,55 @@ export function metadataAnswer(auth: Authenticator, server: string | undefined):
     headers: { 'content-type': 'application/json', 'cache-control': 'max-age=3600' },
     body: JSON.stringify(auth.protectedResourceMetadata(server)),
   };
+}
+
+/**
+ * Serves the verdict and metadata routes on a request whose path is `path`, and says whether it
+ * did; false means the path is neither (or metadata of a server `serves` does not know), for the
+ * adapter to route on. Called with the request already admitted by the backend guard.
+ */
+export type AuthRoutes = (path: string, req: IncomingMessage, res: ServerResponse) => boolean;
+
+/** Whether `path` is one of the routes {@link createAuthRoutes} serves (cheap: two anchored regexes). */
+export function isAuthRoutePath(path: string): boolean {
+  return AUTH_PATH.test(path) || METADATA_PATH.test(path);
+}
+
+/**
+ * The verdict for nginx's auth_request and the Protected Resource Metadata, as both adapters serve
+ * them (node-handler.ts, router.ts; any framework whose response is Node's `ServerResponse`):
+ * `serves` says which server names exist here. A verdict for a name that does not exist is a
+ * 401 without metadata ({@link noServerVerdict}), never a 404, which nginx would turn into a 500.
+ */
+export function createAuthRoutes(auth: Authenticator, serves: (server: string) => boolean, logger: Logger): AuthRoutes {
+  const onError = (error: unknown) => logger.error({ err: error }, 'request failed');
+  return (path, req, res) => {
+    const verdict = AUTH_PATH.exec(path);
+    if (verdict) {
+      // nginx caches the verdict's headers and parses them again on every request it serves
+      // from that cache: no Date, which nothing reads there (a cached verdict's age is the cache's own).
+      res.sendDate = false;
+      const server = verdictServer(verdict[1], req.headers);
+      if (!serves(server)) writeAnswer(res, withoutKeepAliveHeaders(res, noServerVerdict()));
+      else void answer(res, async () => withoutKeepAliveHeaders(res, await verdictAnswer(auth, server, req.headers, logger)), onError);
+      return true;
+    }
+    const metadata = METADATA_PATH.exec(path);
+    if (!metadata || (metadata[1] !== undefined && !serves(metadata[1]))) return false;
+    if (req.method !== 'GET' && req.method !== 'HEAD') writeAnswer(res, { status: 405, headers: { allow: 'GET, HEAD' } });
+    else writeAnswer(res, metadataAnswer(auth, metadata[1]));
+    return true;
+  };
+}
+
+/**
+ * `answer`, to be written without Node's `Connection: keep-alive` and `Keep-Alive: timeout=…`
+ * lines: they restate HTTP/1.1's default, nginx's upstream ignores them (its own keepalive_timeout
+ * governs), and a cached verdict's header lines are parsed again on every request the cache
+ * answers. Only while Node keeps the connection open: when it means to close it, it still says
+ * `Connection: close`. Called right before the answer is written, when that is decided.
+ */
+function withoutKeepAliveHeaders<A>(res: ServerResponse, answer: A): A {
+  if (res.shouldKeepAlive && !res.headersSent) res.removeHeader('connection');
+  return answer;
 }

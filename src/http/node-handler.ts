@@ -5,7 +5,7 @@ import type { NchanEndpoint } from './endpoint.js';
 import { checkBackendRequest } from './backend-guard.js';
 import { answer, readBody, TOO_LARGE, writeAnswer } from './io.js';
 import { CONSOLE_PATH, createConsoleRoutes, type ConsoleOptions } from '../console/console-api.js';
-import { AUTH_PATH, METADATA_PATH, metadataAnswer, noServerVerdict, verdictAnswer, verdictServer } from './auth-endpoint.js';
+import { createAuthRoutes } from './auth-endpoint.js';
 
 const SERVER_PATH = /^\/mcp\/([A-Za-z0-9_-]+)(?:\/([A-Za-z0-9_.-]+)\/(message|post|closed))?$/;
 
@@ -25,24 +25,7 @@ export function createBackendHandler(servers: HTTMCP[], gateway: Gateway, consol
   const consoleRoutes = createConsoleRoutes(servers, gateway, consoleOptions);
 
   /** The verdict for nginx's auth_request and Protected Resource Metadata, when auth is on. */
-  const authRoutes = (path: string, req: IncomingMessage, res: ServerResponse): void => {
-    const auth = gateway.auth!;
-    const verdict = AUTH_PATH.exec(path);
-    if (verdict) {
-      // nginx caches the verdict's headers and parses them again on every request it serves
-      // from that cache: no Date, which nothing reads there (a cached verdict's age is the cache's own).
-      res.sendDate = false;
-      const server = verdictServer(verdict[1], req.headers);
-      if (!endpoints.has(server)) return writeAnswer(res, withoutKeepAliveHeaders(res, noServerVerdict()));
-      return void answer(res, async () => withoutKeepAliveHeaders(res, await verdictAnswer(auth, server, req.headers, gateway.logger)), onError);
-    }
-    const metadata = METADATA_PATH.exec(path);
-    if (metadata && (metadata[1] === undefined || endpoints.has(metadata[1]))) {
-      if (req.method !== 'GET' && req.method !== 'HEAD') return writeAnswer(res, { status: 405, headers: { allow: 'GET, HEAD' } });
-      return writeAnswer(res, metadataAnswer(auth, metadata[1]));
-    }
-    writeAnswer(res, { status: 404, headers: { 'content-type': 'text/plain' }, body: 'not found' });
-  };
+  const authRoutes = gateway.auth && createAuthRoutes(gateway.auth, (server) => endpoints.has(server), gateway.logger);
 
   return (req: IncomingMessage, res: ServerResponse) => {
     const url = req.url ?? '/';
@@ -67,7 +50,7 @@ export function createBackendHandler(servers: HTTMCP[], gateway: Gateway, consol
     const match = SERVER_PATH.exec(path);
     const endpoint = match ? endpoints.get(match[1]!) : undefined;
     if (!match || !endpoint) {
-      if (gateway.auth) return authRoutes(path, req, res);
+      if (authRoutes?.(path, req, res)) return;
       return writeAnswer(res, { status: 404, headers: { 'content-type': 'text/plain' }, body: 'not found' });
     }
     const [, , session, hop] = match;
@@ -97,16 +80,4 @@ export function createBackendHandler(servers: HTTMCP[], gateway: Gateway, consol
       return body === TOO_LARGE ? endpoint.tooLarge(true) : endpoint.message(session, req.headers, body);
     }, onError);
   };
-}
-
-/**
- * `answer`, to be written without Node's `Connection: keep-alive` and `Keep-Alive: timeout=…`
- * lines: they restate HTTP/1.1's default, nginx's upstream ignores them (its own keepalive_timeout
- * governs), and a cached verdict's header lines are parsed again on every request the cache
- * answers. Only while Node keeps the connection open: when it means to close it, it still says
- * `Connection: close`. Called right before the answer is written, when that is decided.
- */
-function withoutKeepAliveHeaders<A>(res: ServerResponse, answer: A): A {
-  if (res.shouldKeepAlive && !res.headersSent) res.removeHeader('connection');
-  return answer;
 }

@@ -25,6 +25,7 @@ import { NchanEndpoint } from '../http/endpoint.js';
 import { ListChangedFanout, ListenEndpoint, ListenFanout, type ListKind } from '../listen/index.js';
 import { instrumentTransport } from '../observability/instrument.js';
 import { createNchanRouter } from '../http/router.js';
+import { createAuthRoutes } from '../http/auth-endpoint.js';
 import { DEFAULT_LIMITS, LIMIT_SETTINGS, type BackendLimits } from '../session/limits.js';
 import type { SessionHub } from '../session/session-hub.js';
 import { modernRequestFacts, type ModernRequestFacts } from '../http/modern-transport.js';
@@ -287,7 +288,9 @@ export class HTTMCP {
   /** The router bound to `gateway`. A server is mounted on one gateway at a time. */
   mount(gateway: Gateway): Router {
     const mounted = this.attach(gateway);
-    return (mounted.router ??= createNchanRouter(mounted.endpoint, gateway.backendKey));
+    // With auth on, every router also answers nginx's verdicts and the metadata of the gateway's servers.
+    mounted.router ??= createNchanRouter(mounted.endpoint, gateway.backendKey, gateway.auth && createAuthRoutes(gateway.auth, (server) => gateway.serves(server), gateway.logger));
+    return mounted.router;
   }
 
   /** Where the 2026-07-28 request path opens `subscriptions/listen` streams, bound to `gateway`. */

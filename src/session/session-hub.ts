@@ -156,7 +156,8 @@ export class SessionHub implements Transport, RequestFactsSource {
   /** Called when a session ends (its client left or deleted it), to drop what it left behind. */
   onSessionClosed?: (session: string) => void;
 
-  private readonly name: string;
+  /** The server's name (its URL segment, `/mcp/{name}`). */
+  readonly name: string;
   private readonly publisher: NchanPublisher;
   /**
    * What each client declared at `initialize` (as JSON: its size is what it costs), so requests

@@ -1,10 +1,12 @@
 // The backend's verdict route as nginx's auth_request asks it (`/_httmcp/auth`, the server named in
 // X-Httmcp-Auth-Server), over a raw socket: what nginx caches is these exact header lines, which
-// it parses again on every request a cached verdict answers.
+// it parses again on every request a cached verdict answers. Both adapters, the node:http backend
+// and an Express app with the server's router, must send the same lines.
 import { connect } from 'node:net';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { jest } from '@jest/globals';
+import express from 'express';
 import { pino } from 'pino';
 import { createBackendHandler, Gateway, HTTMCP } from '../../src/index.js';
 import { hashApiKey } from '../../src/auth/api-keys.js';
@@ -13,8 +15,9 @@ import { decodePrincipal } from '../../src/auth/principal.js';
 const KEY = 'verdict-route-test-key-0123456789';
 let gateway: Gateway;
 let backend: Server;
+let app: Server;
 let server: HTTMCP;
-let port: number;
+const ports: Record<string, number> = {};
 
 beforeAll(async () => {
   gateway = new Gateway({
@@ -28,12 +31,21 @@ beforeAll(async () => {
   backend = createServer(handler);
   backend.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve) => backend.listen(0, '127.0.0.1', resolve));
-  port = (backend.address() as AddressInfo).port;
+  ports['node:http'] = (backend.address() as AddressInfo).port;
+  const userApp = express();
+  userApp.use(server.mount(gateway));
+  app = await new Promise<Server>((resolve) => {
+    const listening = userApp.listen(0, '127.0.0.1', () => resolve(listening));
+  });
+  app.keepAliveTimeout = 65_000;
+  ports.Express = (app.address() as AddressInfo).port;
 });
 
 afterAll(async () => {
-  backend.closeAllConnections();
-  await new Promise((resolve) => backend.close(resolve));
+  for (const listener of [backend, app]) {
+    listener.closeAllConnections();
+    await new Promise((resolve) => listener.close(resolve));
+  }
   await server.unmount();
 });
 
@@ -44,7 +56,7 @@ interface RawAnswer {
 }
 
 /** Sends `requests` (header blocks) over ONE connection and returns each answer's status and header lines. */
-function exchange(requests: Record<string, string>[], path = '/_httmcp/auth'): Promise<{ answers: RawAnswer[]; stillOpen: boolean }> {
+function exchange(port: number, requests: Record<string, string>[], path = '/_httmcp/auth'): Promise<{ answers: RawAnswer[]; stillOpen: boolean }> {
   return new Promise((resolve, reject) => {
     const socket = connect(port, '127.0.0.1');
     let text = '';
@@ -76,9 +88,11 @@ function exchange(requests: Record<string, string>[], path = '/_httmcp/auth'): P
   });
 }
 
-describe('the verdict route (what nginx caches)', () => {
+describe.each(['node:http', 'Express'])('the verdict route (what nginx caches), %s', (adapter) => {
+  const port = () => ports[adapter]!;
+
   test('a valid credential: 200 with the principal, the cache lifetime and a length, and no other header line; the connection stays open', async () => {
-    const { answers, stillOpen } = await exchange([
+    const { answers, stillOpen } = await exchange(port(), [
       { authorization: `Bearer ${KEY}`, 'x-httmcp-auth-server': 'demo' },
       { authorization: `Bearer ${KEY}`, 'x-httmcp-auth-server': 'demo' },
     ]);
@@ -95,7 +109,7 @@ describe('the verdict route (what nginx caches)', () => {
   });
 
   test('a bad or missing credential: 401 with the challenge, cached briefly, also without keep-alive lines', async () => {
-    const { answers } = await exchange([{ authorization: 'Bearer wrong-key', 'x-httmcp-auth-server': 'demo' }, { 'x-httmcp-auth-server': 'demo' }]);
+    const { answers } = await exchange(port(), [{ authorization: 'Bearer wrong-key', 'x-httmcp-auth-server': 'demo' }, { 'x-httmcp-auth-server': 'demo' }]);
     for (const answer of answers) {
       expect(answer.status).toBe(401);
       const names = answer.lines.map(([name]) => name);
@@ -110,7 +124,7 @@ describe('the verdict route (what nginx caches)', () => {
   test('the server is the one the edge names: an unknown or missing name is refused without metadata, never verified for another server', async () => {
     const check = jest.spyOn(gateway.auth!, 'check');
     try {
-      const { answers } = await exchange([
+      const { answers } = await exchange(port(), [
         { authorization: `Bearer ${KEY}`, 'x-httmcp-auth-server': 'nope' },
         { authorization: `Bearer ${KEY}` },
         { authorization: `Bearer ${KEY}`, 'x-httmcp-auth-server': '' },
@@ -126,13 +140,13 @@ describe('the verdict route (what nginx caches)', () => {
   });
 
   test('the older form, the server in the path, gives the same verdict (and the path wins over the header)', async () => {
-    const { answers } = await exchange([{ authorization: `Bearer ${KEY}`, 'x-httmcp-auth-server': 'nope' }], '/_httmcp/auth/demo');
+    const { answers } = await exchange(port(), [{ authorization: `Bearer ${KEY}`, 'x-httmcp-auth-server': 'nope' }], '/_httmcp/auth/demo');
     expect(answers[0]!.status).toBe(200);
     expect(decodePrincipal(answers[0]!.lines[0]![1])?.subject).toBe('ada');
   });
 
   test('a client asking Node to close still gets `Connection: close`', async () => {
-    const { answers, stillOpen } = await exchange([{ authorization: `Bearer ${KEY}`, 'x-httmcp-auth-server': 'demo', connection: 'close' }]);
+    const { answers, stillOpen } = await exchange(port(), [{ authorization: `Bearer ${KEY}`, 'x-httmcp-auth-server': 'demo', connection: 'close' }]);
     expect(answers[0]!.status).toBe(200);
     expect(answers[0]!.lines).toContainEqual(['connection', 'close']);
     expect(stillOpen).toBe(false);
