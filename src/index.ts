@@ -61,6 +61,7 @@ export { resumingEventSourceFetch } from './client/resuming-fetch.js';
 export { NchanPublisher, PublishError, type ChannelInfo, type PublisherOptions, type PublisherStats } from './nchan/publisher.js';
 export { NchanEndpoint, STREAM_STATUS, type Answer } from './http/endpoint.js';
 export { createNchanRouter } from './http/router.js';
+export { createAuthRoutes, type AuthRoutes } from './http/auth-endpoint.js';
 export { BACKEND_KEY_HEADER, checkBackendRequest, deriveBackendKey, type GuardRefusal } from './http/backend-guard.js';
 export { createBackendHandler } from './http/node-handler.js';
 export { startStack, freePort, listen, LIMITS, type Stack, type StackOptions } from './stack/stack.js';

@@ -279,7 +279,9 @@ export class HTTMCP {
   /**
    * The Express router nginx talks to for this server (`/mcp/{name}` and its internal hops),
    * bound to `options.gateway` or the process-wide one from the environment.
-   * Mount several servers' routers on one app.
+   * Mount several servers' routers on one app. With authentication on (the gateway's `auth`,
+   * `HTTMCP_OAUTH_ISSUER` or `HTTMCP_API_KEYS`), it also answers nginx's auth_request verdicts
+   * and the Protected Resource Metadata of the gateway's servers (docs/auth.md).
    */
   get router(): Router {
     return this.mount(this.options.gateway ?? Gateway.shared());

@@ -107,12 +107,14 @@ describe('OAuth resource server on an Express app (app.use(server.router))', () 
   });
 
   test('a valid token: tool calls work on Streamable HTTP and WebSocket, and ctx.auth carries the principal', async () => {
-    const token = await as.token({ sub: 'alice', aud: probe(), scope: 'tools.call' });
+    // A client that registered by a Client ID Metadata Document: its client_id is the document's URL.
+    const clientId = 'https://app.example.com/oauth/client-metadata.json';
+    const token = await as.token({ sub: 'alice', aud: probe(), scope: 'tools.call', client_id: clientId });
     const http = new Client({ name: 'express-auth', version: '1.0.0' });
     await http.connect(new StreamableHTTPClientTransport(new URL(probe()), { requestInit: { headers: { authorization: `Bearer ${token}` } } }));
     const result = await http.callTool({ name: 'whoami', arguments: {} });
     expect(JSON.parse((result.content as Array<{ text: string }>)[0]!.text)).toEqual({ subject: 'alice', scopes: ['tools.call'] });
-    expect(calls.at(-1)).toMatchObject({ issuer: as.issuer, subject: 'alice', scopes: ['tools.call'] });
+    expect(calls.at(-1)).toMatchObject({ issuer: as.issuer, subject: 'alice', clientId, scopes: ['tools.call'] });
     await http.close();
 
     const wsToken = await as.token({ sub: 'bob', aud: `${base}/mcp/second`, scope: 'tools.call' });
