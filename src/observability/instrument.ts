@@ -67,8 +67,12 @@ export function instrumentTransport(transport: Transport, options: InstrumentOpt
  */
 export class InstrumentedTransport extends TransportMiddleware {
   private readonly open = new Map<RequestId, Open>();
-  /** Tool names the server has (bounded by its tools). */
-  private readonly knownTools = new Set<string>();
+  /**
+   * Tool names the server has (bounded by its tools), each with the tally its calls are counted
+   * in (null without metrics): one lookup per call where asking the server and then the metrics
+   * took three.
+   */
+  private readonly knownTools = new Map<string, ToolTally | null>();
   /** Whether the logger writes debug lines, read per request without asking pino each time. */
   private readonly debug: DebugLevel;
 
@@ -146,8 +150,13 @@ export class InstrumentedTransport extends TransportMiddleware {
     const session = facts?.session;
     const name = typeof params?.name === 'string' ? params.name : undefined;
     const isCall = request.method === 'tools/call' && name !== undefined;
-    const known = isCall && this.isTool(name);
-    const tally = isCall && metrics ? metrics.tally(server, name, known) : undefined;
+    let known = false;
+    let tally: ToolTally | undefined;
+    if (isCall) {
+      const tool = this.knownTool(name);
+      known = tool !== undefined;
+      tally = tool ?? (metrics ? metrics.tally(server, name, known) : undefined);
+    }
     if (tally) metrics!.toolCallStarted(tally);
     const entry: Open = {
       startedAt: performance.now(),
@@ -209,15 +218,17 @@ export class InstrumentedTransport extends TransportMiddleware {
   }
 
   /**
-   * Whether the server has a tool called `name`. Names found are remembered: a server's tools
-   * are only ever added, and its own lookup scans every definition (hundreds for an OpenAPI
-   * server) on every call.
+   * For a tool the server has, the tally its calls are counted in (null without metrics);
+   * undefined for a name it does not have. Names found are remembered: a server's tools are only
+   * ever added, and its own lookup scans every definition (hundreds for an OpenAPI server) on
+   * every call.
    */
-  private isTool(name: string): boolean {
-    if (this.knownTools.has(name)) return true;
-    if (!this.options.hasTool(name)) return false;
-    this.knownTools.add(name);
-    return true;
+  private knownTool(name: string): ToolTally | null | undefined {
+    const known = this.knownTools.get(name);
+    if (known !== undefined || !this.options.hasTool(name)) return known;
+    const tally = this.options.metrics ? this.options.metrics.tally(this.options.server, name, true) : null;
+    this.knownTools.set(name, tally);
+    return tally;
   }
 
   private end(id: RequestId, outcome: Outcome, errorType?: string): void {

@@ -1,6 +1,7 @@
-import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
+import { Counter, Gauge, Registry } from 'prom-client';
 import { Buckets, registerBucketHistogram } from './bucket-histogram.js';
 import { NchanStatus, type NchanStatusOptions } from './nchan-status.js';
+import { collectProcessMetrics } from './process-metrics.js';
 import type { OpenRow } from './open-counts.js';
 
 /** Backend counters the gateway keeps itself (publisher and hubs), read at each scrape. */
@@ -93,7 +94,8 @@ export class BackendMetrics {
   private readonly tallies = new Map<string, { byName: Map<string, ToolTally>; unknown: ToolTally; other: ToolTally; labelled: number }>();
   private readonly maxTools: number;
   private readonly nchan: NchanStatus | undefined;
-  private processMetrics = false;
+  /** Set once the process metrics run (the first scrape): how to stop them. */
+  private stopProcessMetrics: (() => void) | undefined;
 
   constructor(options: BackendMetricsOptions) {
     this.maxTools = options.maxToolsPerServer ?? 500;
@@ -221,15 +223,13 @@ export class BackendMetrics {
 
   /** The exposition text (Prometheus 0.0.4). The first call also starts the process metrics. */
   async text(): Promise<string> {
-    if (!this.processMetrics) {
-      // Started at the first scrape: a library gateway nobody scrapes keeps no event-loop or GC observers.
-      this.processMetrics = true;
-      collectDefaultMetrics({ register: this.registry });
-    }
+    // Started at the first scrape: a library gateway nobody scrapes keeps no event-loop or GC monitors.
+    this.stopProcessMetrics ??= collectProcessMetrics(this.registry);
     return this.registry.metrics();
   }
 
   async close(): Promise<void> {
+    this.stopProcessMetrics?.();
     await this.nchan?.close();
   }
 

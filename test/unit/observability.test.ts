@@ -1,4 +1,4 @@
-import { Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Histogram, Registry } from 'prom-client';
 import { propagation, ROOT_CONTEXT, SpanKind, trace, type Context } from '@opentelemetry/api';
 import { core } from '@opentelemetry/sdk-node';
 import { BasicTracerProvider, InMemorySpanExporter, SamplingDecision, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
@@ -50,6 +50,31 @@ test('the gateway figures keep their names and types; calls are counted by outco
   expect(await metrics.text()).toContain('httmcp_tool_calls_in_flight{server="s",tool="t"} 0\n');
   // Several backends in one process: registries of their own, no "already registered" clash.
   expect(() => new BackendMetrics({ figures })).not.toThrow();
+});
+
+test("process metrics: prom-client's default names, with GC durations read from V8 in batches (no per-GC observer)", async () => {
+  const metrics = new BackendMetrics({ figures });
+  try {
+    await metrics.text();
+    // Enough garbage for a few scavenges, none of it kept.
+    let kept: object[] = [];
+    for (let i = 0; i < 2_000_000; i++) {
+      kept.push({ i });
+      if (kept.length > 10_000) kept = [];
+    }
+    const text = await metrics.text();
+    const names = (exposition: string) => new Set(exposition.split('\n').filter((l) => l.startsWith('# TYPE ')).map((l) => l.split(' ')[2]));
+    const defaults = new Registry();
+    collectDefaultMetrics({ register: defaults });
+    const expected = names(await defaults.metrics());
+    const ours = names(text);
+    for (const name of expected) expect(ours).toContain(name);
+    expect(text).toContain('# TYPE nodejs_gc_duration_seconds histogram');
+    const minor = /^nodejs_gc_duration_seconds_count\{kind="minor"\} (\d+)$/m.exec(text);
+    expect(Number(minor?.[1])).toBeGreaterThan(0);
+  } finally {
+    await metrics.close();
+  }
 });
 
 test("nchan_stub_status text: counts, sizes in K become bytes, the version line is skipped", () => {
