@@ -61,7 +61,9 @@
 // Every slice records the loaded stack's rps and the CPU per call of its backend, its nginx
 // workers and its load process (paired per quadruple too: where a gap goes), the idle stack's
 // CPU (what it takes from the loaded one: scrapes, exports, timers), and the machine's CPU used
-// by anything else (a slice is flagged like a steady-protocol run). Writes
+// by anything else (a slice is flagged like a steady-protocol run), and each process's calls per
+// sleep (how many calls one wakeup of its event loop handled: batching, which a slower backend
+// lowers for nginx and the load generator; bench/README.md, "### obsedge (2026-12-06)"). Writes
 // bench/results/<YYYY-MM-DD>-slices-<compare>.json. --check exits 0 met, 1 missed, 2 undecided.
 
 import { fork, spawn } from 'node:child_process';
@@ -322,19 +324,23 @@ const r2 = (x) => (Number.isFinite(x) ? Math.round(x * 100) / 100 : null);
 
 /**
  * Nanoseconds the process's main thread spent runnable but waiting for a CPU
- * (/proc/PID/schedstat, second field) and how often it moved between CPUs (/proc/PID/sched
- * se.nr_migrations): on 2 cores with 3 busy processes, what the scheduler's placement cost.
+ * (/proc/PID/schedstat, second field), how often it moved between CPUs (/proc/PID/sched
+ * se.nr_migrations): on 2 cores with 3 busy processes, what the scheduler's placement cost; and
+ * how often it went to sleep because it had nothing to do (nr_voluntary_switches: an event loop
+ * blocking in epoll_wait), so calls per wakeup, how much each wakeup batched, can be compared.
  */
 function schedOf(pid) {
   try {
     const wait = Number(readFileSync(`/proc/${pid}/schedstat`, 'utf8').split(' ')[1]);
-    const m = /se\.nr_migrations\s*:\s*(\d+)/.exec(readFileSync(`/proc/${pid}/sched`, 'utf8'));
-    return { wait, migrations: m ? Number(m[1]) : 0 };
+    const sched = readFileSync(`/proc/${pid}/sched`, 'utf8');
+    const field = (name) => Number(new RegExp(`${name}\\s*:\\s*(\\d+)`).exec(sched)?.[1] ?? 0);
+    return { wait, migrations: field('se\\.nr_migrations'), sleeps: field('nr_voluntary_switches') };
   } catch {
-    return { wait: 0, migrations: 0 };
+    return { wait: 0, migrations: 0, sleeps: 0 };
   }
 }
-const schedSum = (pids) => pids.map(schedOf).reduce((a, b) => ({ wait: a.wait + b.wait, migrations: a.migrations + b.migrations }), { wait: 0, migrations: 0 });
+const schedSum = (pids) =>
+  pids.map(schedOf).reduce((a, b) => ({ wait: a.wait + b.wait, migrations: a.migrations + b.migrations, sleeps: a.sleeps + b.sleeps }), { wait: 0, migrations: 0, sleeps: 0 });
 const schedAll = (load, stack) => ({ backend: schedOf(stack.backendPid), nginx: schedSum(stack.nginxPids), loadgen: schedOf(load.pid) });
 
 /** Backend, nginx worker(s) and load process's CPUs as a string like 'b0 n1 l1'. */
@@ -390,6 +396,10 @@ async function measureSlice(load, stack, other) {
     // Per call: µs each process waited for a CPU while runnable, and its migrations per 1000 calls.
     runq_wait_us_per_call: Object.fromEntries(Object.keys(sched0).map((k) => [k, r2((sched1[k].wait - sched0[k].wait) / 1000 / calls)])),
     migrations_per_1k_calls: Object.fromEntries(Object.keys(sched0).map((k) => [k, r2(((sched1[k].migrations - sched0[k].migrations) * 1000) / calls)])),
+    // Calls per time the process went to sleep with nothing to do: how much one wakeup batched
+    // (a slower backend leaves nginx and the load generator fewer replies per wakeup).
+    calls_per_sleep: Object.fromEntries(Object.keys(sched0).map((k) => [k, r2(calls / Math.max(1, sched1[k].sleeps - sched0[k].sleeps))])),
+    sleeps: Object.fromEntries(Object.keys(sched0).map((k) => [k, sched1[k].sleeps - sched0[k].sleeps])),
   };
   row.flags = quietFlags(row, { othersCores: Number(values['noisy-cores']) });
   return row;
@@ -485,7 +495,9 @@ function combinePairs(name, aLabel, bLabel) {
   const totals = totalsOf(perPair.flatMap((_, i) => rowsOf(i + 1)), aLabel, bLabel);
   const ta = totals[aLabel];
   const tb = totals[bLabel];
-  const cpuLine = `${name}: CPU µs per call over all pairs' slices (${aLabel} -> ${bLabel}): backend ${ta.backend_us_per_call} -> ${tb.backend_us_per_call}, nginx ${ta.nginx_us_per_call} -> ${tb.nginx_us_per_call}, load generator ${ta.loadgen_us_per_call} -> ${tb.loadgen_us_per_call}, all ${ta.total_us_per_call} -> ${tb.total_us_per_call}`;
+  const cpuLine =
+    `${name}: CPU µs per call over all pairs' slices (${aLabel} -> ${bLabel}): backend ${ta.backend_us_per_call} -> ${tb.backend_us_per_call}, nginx ${ta.nginx_us_per_call} -> ${tb.nginx_us_per_call}, load generator ${ta.loadgen_us_per_call} -> ${tb.loadgen_us_per_call}, all ${ta.total_us_per_call} -> ${tb.total_us_per_call}; ` +
+    `calls per sleep: nginx ${ta.calls_per_sleep.nginx} -> ${tb.calls_per_sleep.nginx}, load generator ${ta.calls_per_sleep.loadgen} -> ${tb.calls_per_sleep.loadgen}`;
   const pairLines = perPair.map((b, i) => `  pair ${i + 1}${pairRuns[i].swapped ? ' (swapped)' : ''}: ${b.verdict.line}`);
   process.stderr.write(`\n${verdict.line}\n${pairLines.join('\n')}\n${cpuBound.line}\n${cpuLine}\n${Object.values(perProcess).map((x) => `${x.line}\n`).join('')}`);
   return {
@@ -516,6 +528,7 @@ function totalsOf(rows, aLabel, bLabel) {
       loadgen_us_per_call: r2(sum('loadgen') / calls),
       total_us_per_call: r2((sum('backend') + sum('nginx') + sum('loadgen')) / calls),
       idle_other_stack_cores: r2(sum('idle_stack') / 1e6 / seconds),
+      calls_per_sleep: Object.fromEntries(['backend', 'nginx', 'loadgen'].map((k) => [k, r2(calls / Math.max(1, of.reduce((s, r) => s + (r.sleeps?.[k] ?? 0), 0)))])),
       errors: of.reduce((s, r) => s + r.errors, 0),
     };
   }

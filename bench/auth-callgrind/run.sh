@@ -4,6 +4,7 @@
 # same backend) runs as one process under valgrind --tool=callgrind; 50 calls of warm-up, counters
 # zeroed, 300 sequential calls over one keep-alive connection, dumped: total Ir / 300.
 # SEDF=file.sed edits the copy first (what would a config change save?).
+# SEQ=seq-ws.mjs counts WebSocket frames instead (seq-ws.mjs: the same calls over one WebSocket).
 #
 #   bench/auth-callgrind/run.sh PREFIX LABEL PORT [TOKEN]   (PREFIX: a stack's, from stacks.mjs)
 set -e
@@ -17,9 +18,10 @@ if [ -n "$SEDF" ]; then sed -i -f "$SEDF" "$D"/nginx.conf; fi
 valgrind --tool=callgrind --callgrind-out-file="$D"/cg.out.%p /usr/sbin/nginx -p "$D" -c "$D"/nginx.conf -g 'daemon off; master_process off;' > "$D"/vg.log 2>&1 &
 VPID=$!
 for i in $(seq 1 120); do curl -s -o /dev/null "http://127.0.0.1:$PORT/healthz" && break; sleep 0.5; done
-node "$HERE"/seq.mjs "$PORT" 50 $TOKEN > "$D"/warm.json
+SEQ=${SEQ:-seq.mjs}
+node "$HERE"/$SEQ "$PORT" 50 $TOKEN > "$D"/warm.json
 callgrind_control -z $VPID > /dev/null
-node "$HERE"/seq.mjs "$PORT" 300 $TOKEN > "$D"/run.json
+node "$HERE"/$SEQ "$PORT" 300 $TOKEN > "$D"/run.json
 callgrind_control -d $VPID > /dev/null
 sleep 1
 kill $VPID; wait $VPID 2>/dev/null || true

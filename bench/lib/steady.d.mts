@@ -99,3 +99,14 @@ export function summarizePairs(options: {
 }): PairsSummary;
 export function medianStandardError(xs: number[]): number | null;
 export const MIN_PAIRS: number;
+
+/** A least-squares line y = intercept + slope × x, with standard errors and Pearson's r. */
+export interface LeastSquares {
+  n: number;
+  slope: number;
+  intercept: number;
+  slope_se: number;
+  intercept_se: number;
+  r: number;
+}
+export function leastSquares(xs: number[], ys: number[]): LeastSquares;

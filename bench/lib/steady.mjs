@@ -388,3 +388,29 @@ export function summarizePairs({ what, pairs, target, kind = 'min', digits = 3 }
     line,
   };
 }
+
+// ---------------------------------------------------------------- coupling between processes
+
+/**
+ * Ordinary least squares y = intercept + slope × x over paired points: the slope and intercept
+ * with their standard errors (ordinary, n - 2 degrees of freedom) and Pearson's r. Used by
+ * bench/obsedge-coupling.mjs: does one process's CPU per call ratio follow another's?
+ */
+export function leastSquares(xs, ys) {
+  const n = xs.length;
+  if (n !== ys.length || n < 3) throw new Error('leastSquares needs at least 3 paired points');
+  const mx = xs.reduce((s, x) => s + x, 0) / n;
+  const my = ys.reduce((s, y) => s + y, 0) / n;
+  let sxx = 0;
+  let sxy = 0;
+  let syy = 0;
+  for (let i = 0; i < n; i++) {
+    sxx += (xs[i] - mx) ** 2;
+    sxy += (xs[i] - mx) * (ys[i] - my);
+    syy += (ys[i] - my) ** 2;
+  }
+  const slope = sxy / sxx;
+  const intercept = my - slope * mx;
+  const variance = ys.reduce((s, y, i) => s + (y - intercept - slope * xs[i]) ** 2, 0) / (n - 2);
+  return { n, slope, intercept, slope_se: Math.sqrt(variance / sxx), intercept_se: Math.sqrt(variance * (1 / n + mx ** 2 / sxx)), r: sxy / Math.sqrt(sxx * syy) };
+}

@@ -3,7 +3,7 @@
  * order and the per-quadruple ratio that must cancel a linear drift of the machine's speed.
  */
 import { describe, expect, it } from '@jest/globals';
-import { checkExitCode, medianInterval, medianStandardError, pairsInterval, quadRatios, sliceOrder, summarizePairs, t975 } from '../../bench/lib/steady.mjs';
+import { checkExitCode, leastSquares, medianInterval, medianStandardError, pairsInterval, quadRatios, sliceOrder, summarizePairs, t975 } from '../../bench/lib/steady.mjs';
 
 describe('sliceOrder', () => {
   it('alternates ABBA and BAAB and gives both configurations the same slots', () => {
@@ -169,5 +169,32 @@ describe('summarizePairs', () => {
     expect(s.pairs).toBe(2);
     expect(s.n).toBe(12);
     expect(s.line).toContain('pairs 1.010, 0.990');
+  });
+});
+
+describe('leastSquares', () => {
+  it('recovers an exact line with zero standard errors and r = 1', () => {
+    const xs = [-0.02, 0, 0.03, 0.05, 0.1];
+    const fit = leastSquares(xs, xs.map((x) => 0.01 + 0.5 * x));
+    expect(fit.slope).toBeCloseTo(0.5, 12);
+    expect(fit.intercept).toBeCloseTo(0.01, 12);
+    expect(fit.slope_se).toBeCloseTo(0, 12);
+    expect(fit.r).toBeCloseTo(1, 12);
+  });
+
+  it('matches a hand-computed case with scatter', () => {
+    // x 1..4, y 1, 3, 2, 5: mean x 2.5, y 2.75; Sxx 5, Sxy 5.5 -> slope 1.1, intercept 0;
+    // residuals -0.1, 0.8, -1.3, 0.6: variance 2.7 / 2 = 1.35 -> slope se sqrt(1.35 / 5).
+    const fit = leastSquares([1, 2, 3, 4], [1, 3, 2, 5]);
+    expect(fit.slope).toBeCloseTo(1.1, 12);
+    expect(fit.intercept).toBeCloseTo(0, 12);
+    expect(fit.slope_se).toBeCloseTo(Math.sqrt(1.35 / 5), 12);
+    expect(fit.intercept_se).toBeCloseTo(Math.sqrt(1.35 * (1 / 4 + 6.25 / 5)), 12);
+    expect(fit.r).toBeCloseTo(5.5 / Math.sqrt(5 * 8.75), 12);
+  });
+
+  it('refuses fewer than 3 points or unpaired lists', () => {
+    expect(() => leastSquares([1, 2], [1, 2])).toThrow(/at least 3/);
+    expect(() => leastSquares([1, 2, 3], [1, 2])).toThrow(/at least 3/);
   });
 });
