@@ -211,6 +211,11 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     // What nginx cannot count per principal (WebSockets, tools named only in the body), with the
     // same settings as nginx's per-principal limits.
     principalQuota: { webSockets: perPrincipal.connections, toolRatePerSecond: perPrincipal.toolRatePerSecond, toolBurst: perPrincipal.toolBurst },
+    // Per-principal call rates hold across the cluster when counted in its Redis (nginx's zones
+    // stay as a per-node first line).
+    ...(options.redis && !process.env.HTTMCP_RATE_STORE
+      ? { sharedRates: { url: options.redis, ratePerSecond: perPrincipal.ratePerSecond, burst: perPrincipal.burst, timeoutMs: positiveInteger(process.env.HTTMCP_RATE_STORE_TIMEOUT_MS, 'HTTMCP_RATE_STORE_TIMEOUT_MS') ?? 100 } }
+      : {}),
     ...options.gateway,
     logger,
     publishUrl,
