@@ -47,9 +47,10 @@ export interface GatewayOptions {
   /**
    * With {@link auth}: count the per-principal call rates in this Redis, shared by every node on
    * it, instead of in this process (`HTTMCP_RATE_STORE`; `httmcp start --redis` sets it to
-   * nchan's Redis). The server's rate is `HTTMCP_PRINCIPAL_RATE`/`_BURST` (default 50, burst
-   * 100), the tool's {@link principalQuota}'s; past `timeoutMs` (`HTTMCP_RATE_STORE_TIMEOUT_MS`,
-   * default 100) a call is counted on this node instead (docs/auth.md, "Across a cluster").
+   * nchan's Redis; `off` keeps the count in this process). The server's rate is
+   * `HTTMCP_PRINCIPAL_RATE`/`_BURST` (default 50, burst 100), the tool's {@link principalQuota}'s;
+   * past `timeoutMs` (`HTTMCP_RATE_STORE_TIMEOUT_MS`, default 100) a call is counted on this node
+   * instead (docs/auth.md, "Across a cluster").
    */
   sharedRates?: { url: string; timeoutMs?: number; ratePerSecond?: number; burst?: number };
   /**
@@ -300,7 +301,8 @@ export class Gateway {
     if (toolBurst !== undefined) quota.toolBurst = toolBurst;
     if (Object.keys(quota).length > 0) options.principalQuota = quota;
     const rateStore = env.HTTMCP_RATE_STORE;
-    if (rateStore) {
+    // `off`: counted in this process even where the stack has a Redis (`--redis`).
+    if (rateStore && rateStore !== 'off') {
       const timeoutMs = number('HTTMCP_RATE_STORE_TIMEOUT_MS');
       const ratePerSecond = number('HTTMCP_PRINCIPAL_RATE');
       const burst = number('HTTMCP_PRINCIPAL_BURST');
