@@ -1,4 +1,7 @@
 import WebSocket from 'ws';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
+import { McpError } from '@modelcontextprotocol/sdk/types.js';
 import { hashApiKey, HTTMCP, type Stack } from '../../src/index.js';
 import { freePort } from '../../src/stack/stack.js';
 import { envelope, postModern, replyOf } from '../helpers/era-2026.js';
@@ -14,7 +17,13 @@ import { startTestStack } from '../helpers/stack.js';
  */
 
 const SECRET = 'cluster-rate-secret-0123456789abcdef';
-const KEYS = { flooder: 'key-of-the-flooder-0123456789', neighbour: 'key-of-the-neighbour-012345678', modern: 'key-of-the-modern-fan-01234567', ws: 'key-of-the-ws-fan-01234567890' };
+const KEYS = {
+  flooder: 'key-of-the-flooder-0123456789',
+  neighbour: 'key-of-the-neighbour-012345678',
+  modern: 'key-of-the-modern-fan-01234567',
+  ws: 'key-of-the-ws-fan-01234567890',
+  sse: 'key-of-the-sse-fan-0123456789',
+};
 const RATE = 2;
 const BURST = 4;
 
@@ -175,6 +184,35 @@ describe('per-principal rates across two nodes on one Redis (real nginx+nchan, t
       expect(socket.ws.readyState).toBe(WebSocket.OPEN);
       socket.ws.close();
     }
+  });
+
+  test('legacy SSE POSTs through both nodes share the budget; refused calls get the JSON-RPC error on the event stream', async () => {
+    const authorization = `Bearer ${KEYS.sse}`;
+    const clients = await Promise.all(nodes.map(async (node) => {
+      const client = new Client({ name: 'sse-fan', version: '1.0.0' });
+      await client.connect(new SSEClientTransport(new URL(node.probe), {
+        requestInit: { headers: { authorization } },
+        eventSourceInit: { fetch: (input, init) => fetch(input, { ...init, headers: { ...Object.fromEntries(new Headers(init?.headers)), authorization } }) },
+      }));
+      return client;
+    }));
+    const started = Date.now();
+    const outcomes: Array<{ served: boolean; data?: unknown }> = [];
+    for (let i = 0; i < 24; i++) {
+      try {
+        await clients[i % 2]!.callTool({ name: 'whoami', arguments: {} });
+        outcomes.push({ served: true });
+      } catch (error) {
+        if (!(error instanceof McpError)) throw error;
+        outcomes.push({ served: false, data: error.data });
+      }
+    }
+    const elapsed = Date.now() - started;
+    const served = outcomes.filter((o) => o.served).length;
+    expect(served).toBeGreaterThanOrEqual(BURST + 1);
+    expect(served).toBeLessThanOrEqual(budget(elapsed));
+    expect(outcomes.find((o) => !o.served)!.data).toMatchObject({ limit: 'rate', per: 'principal', name: 'whoami' });
+    for (const client of clients) await client.close();
   });
 });
 
