@@ -560,12 +560,14 @@ export class NchanEndpoint {
       return { status: 400, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ jsonrpc: '2.0', id: null, error }) };
     }
     const auth = this.gateway.verifiedPrincipal(headers);
+    // Each call of a batch counts against its tool's rate as a call on its own would; all of them
+    // before any runs, so that a count kept in Redis asks for the whole batch at once.
+    const verdicts = auth && this.gateway.rates && principal ? messages.map((parsed: unknown) => this.callRefused(headers, parsed, principal)) : undefined;
     const deliveries: Array<Promise<Delivery>> = [];
     for (let i = 0; i < messages.length; i++) {
       if (i > 0 && i % BATCH_SLICE === 0) await new Promise((resolve) => setImmediate(resolve));
       const parsed: unknown = messages[i];
-      // Each call of a batch counts against its tool's rate as a call on its own would.
-      const pending = auth && this.gateway.rates && principal ? this.callRefused(headers, parsed, principal) : undefined;
+      const pending = verdicts?.[i];
       const refused = pending instanceof Promise ? await pending : pending;
       if (refused) {
         deliveries.push(Promise.resolve({ kind: 'invalid', body: refused.body }));

@@ -23,6 +23,7 @@ const KEYS = {
   modern: 'key-of-the-modern-fan-01234567',
   ws: 'key-of-the-ws-fan-01234567890',
   sse: 'key-of-the-sse-fan-0123456789',
+  batch: 'key-of-the-batch-fan-012345678',
 };
 const RATE = 2;
 const BURST = 4;
@@ -213,6 +214,28 @@ describe('per-principal rates across two nodes on one Redis (real nginx+nchan, t
     expect(served).toBeLessThanOrEqual(budget(elapsed));
     expect(outcomes.find((o) => !o.served)!.data).toMatchObject({ limit: 'rate', per: 'principal', name: 'whoami' });
     for (const client of clients) await client.close();
+  });
+
+  test('batches (protocol 2025-03-26) through both nodes: each call counts against the one budget', async () => {
+    const authorization = `Bearer ${KEYS.batch}`;
+    const started = Date.now();
+    const replies: Array<{ result?: unknown; error?: { data?: unknown } }> = [];
+    for (const node of nodes) {
+      const session = await openStreamableSession(node.probe, '2025-03-26', { authorization });
+      const response = await fetch(node.probe, {
+        method: 'POST',
+        headers: { accept: STREAMABLE_ACCEPT, 'content-type': 'application/json', authorization, 'mcp-session-id': session, 'mcp-protocol-version': '2025-03-26' },
+        body: JSON.stringify(Array.from({ length: 8 }, (_, i) => ({ jsonrpc: '2.0', id: 200 + i, method: 'tools/call', params: { name: 'whoami', arguments: {} } }))),
+      });
+      expect(response.status).toBe(200);
+      replies.push(...((await response.json()) as typeof replies));
+    }
+    const elapsed = Date.now() - started;
+    const served = replies.filter((r) => r.result).length;
+    expect(replies).toHaveLength(16);
+    expect(served).toBeGreaterThanOrEqual(BURST + 1);
+    expect(served).toBeLessThanOrEqual(budget(elapsed));
+    expect(replies.find((r) => r.error)!.error!.data).toMatchObject({ limit: 'rate', per: 'principal', name: 'whoami' });
   });
 });
 
