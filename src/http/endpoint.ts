@@ -375,13 +375,9 @@ export class NchanEndpoint {
     // nginx counted it already (on this node) when the request names the same thing in Mcp-Name;
     // a cluster-wide count must see it all the same.
     if (!rates.countsEveryCall && header(headers, 'mcp-name') === target.name) return undefined;
-    const answer = (refused: QuotaRefusal | undefined): CallRefusal | undefined => {
-      if (!refused) return undefined;
-      const id = typeof message.id === 'string' || Number.isInteger(message.id) ? (message.id as string | number) : null;
-      return { body: quotaErrorBody(id, refused, target.name), retryAfterSeconds: refused.retryAfterSeconds };
-    };
     const taken = rates.takeCall(principal, this.name, target, memo);
-    return taken instanceof Promise ? taken.then(answer) : answer(taken);
+    if (!(taken instanceof Promise)) return taken && callRefusal(message.id, taken, target.name);
+    return taken.then((refused) => refused && callRefusal(message.id, refused, target.name));
   }
 
   async terminate(headers: Headers): Promise<Answer> {
@@ -721,6 +717,12 @@ function looksLikeInitialize(text: string): boolean {
 interface CallRefusal {
   body: string;
   retryAfterSeconds: number;
+}
+
+/** The answer to a call its principal's rate refused, to the request `id` it had. */
+function callRefusal(id: unknown, refused: QuotaRefusal, name: string): CallRefusal {
+  const replyTo = typeof id === 'string' || Number.isInteger(id) ? (id as string | number) : null;
+  return { body: quotaErrorBody(replyTo, refused, name), retryAfterSeconds: refused.retryAfterSeconds };
 }
 
 /** A per-principal limit's JSON-RPC error, in the shape of nginx's own (`data.limit`, `data.per`, `data.retryAfterSeconds`). */
