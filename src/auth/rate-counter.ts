@@ -102,6 +102,7 @@ export class RedisRateCounter implements RateCounter {
   private readonly logger: Logger | undefined;
   private readonly warnEveryMs: number;
   private lastWarned = Number.NEGATIVE_INFINITY;
+  private closed = false;
   /** The four ARGV of the script, the same for every call. */
   private readonly rates: string[];
 
@@ -153,6 +154,7 @@ export class RedisRateCounter implements RateCounter {
 
   /** Closes the connection to Redis. */
   async close(): Promise<void> {
+    this.closed = true;
     await this.client.close().catch(() => undefined);
   }
 
@@ -182,7 +184,8 @@ export class RedisRateCounter implements RateCounter {
 
   private warn(error: unknown): void {
     const now = Date.now();
-    if (now - this.lastWarned < this.warnEveryMs) return;
+    // A connection still being made when the gateway closed fails: nothing to warn about.
+    if (this.closed || now - this.lastWarned < this.warnEveryMs) return;
     this.lastWarned = now;
     this.logger?.warn({ err: error }, 'per-principal rates: Redis did not answer; counting on this node only (per-node limits) meanwhile');
   }

@@ -71,6 +71,37 @@ describe('RedisRateCounter (real redis-server)', () => {
     expect(verdicts.at(-1)).toMatchObject({ limit: 'rate', message: expect.stringContaining('to this server') as string });
   });
 
+  test('a Redis that forgot the script (restart, SCRIPT FLUSH) gets it again: no call falls back', async () => {
+    const c = counter({ toolBurst: 100 });
+    await ready(c);
+    expect(await c.takeCall('p6', 'demo', add)).toBeUndefined();
+    const client = createClient({ url: redis().url });
+    await client.connect();
+    try {
+      await client.scriptFlush();
+      expect(await c.takeCall('p6', 'demo', add)).toBeUndefined();
+    } finally {
+      await client.close();
+    }
+    expect(await c.takeCall('p6', 'demo', add)).toBeUndefined();
+    expect(c.fallbacks).toBe(0);
+  });
+
+  test('the settings: HTTMCP_RATE_STORE names the Redis, off keeps the count in the process', async () => {
+    const { Gateway } = await import('../../src/gateway.js');
+    const env = { HTTMCP_PUBLISH_URL: 'http://127.0.0.1:1', HTTMCP_PUBLIC_URL: 'http://127.0.0.1:1', HTTMCP_SESSION_SECRET: 'x'.repeat(32), HTTMCP_API_KEYS: `ci:${'a'.repeat(64)}` };
+    const shared = Gateway.fromEnv({ ...env, HTTMCP_RATE_STORE: redis().url, HTTMCP_RATE_STORE_TIMEOUT_MS: '70', HTTMCP_PRINCIPAL_RATE: '7' });
+    const local = Gateway.fromEnv({ ...env, HTTMCP_RATE_STORE: 'off' });
+    try {
+      expect(shared.rates).toBeInstanceOf(RedisRateCounter);
+      expect((shared.rates as RedisRateCounter).ratePerSecond).toBe(7);
+      expect(local.rates).toBe(local.quota);
+    } finally {
+      await shared.close();
+      await local.close();
+    }
+  });
+
   test('Redis unreachable: every call is counted by the local fallback (fail-open to the per-node limit)', async () => {
     const c = counter({}, `redis://127.0.0.1:${await freePort()}`);
     const verdicts = [];
