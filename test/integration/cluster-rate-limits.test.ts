@@ -81,11 +81,17 @@ describe('per-principal rates across two nodes on one Redis (real nginx+nchan, t
   let nodes: Node[] = [];
   const calls: string[] = [];
 
+  const timeoutSetting = process.env.HTTMCP_RATE_STORE_TIMEOUT_MS;
   beforeAll(async () => {
+    // A generous timeout: on a loaded machine a round trip can take 100 ms, and a call counted
+    // on its node meanwhile would blur what this file asserts.
+    process.env.HTTMCP_RATE_STORE_TIMEOUT_MS = '5000';
     redis = await startRedis();
     nodes = [await startNode(redis.url, calls), await startNode(redis.url, calls)];
   });
   afterAll(async () => {
+    if (timeoutSetting === undefined) delete process.env.HTTMCP_RATE_STORE_TIMEOUT_MS;
+    else process.env.HTTMCP_RATE_STORE_TIMEOUT_MS = timeoutSetting;
     for (const node of nodes) await node.stack.stop();
     await redis?.stop();
   });
