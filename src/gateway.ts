@@ -13,6 +13,7 @@ import { limitsFromEnv, resolveLimits, type BackendLimits } from './session/limi
 import { DEFAULT_MESSAGE_BUFFER, parseNginxSeconds, type MessageBuffer } from './session/resume.js';
 import { principalFromHeaders, SessionIds } from './session/session-id.js';
 import { PrincipalQuota, type PrincipalQuotaOptions } from './auth/principal-quota.js';
+import { RedisRateCounter, type RateCounter } from './auth/rate-counter.js';
 import { Authenticator, type AuthOptions } from './auth/authenticator.js';
 import { authFromEnv } from './auth/config.js';
 import { decodePrincipal, principalKey, PRINCIPAL_HEADER, type Principal } from './auth/principal.js';
@@ -43,6 +44,15 @@ export interface GatewayOptions {
    * `HTTMCP_PRINCIPAL_TOOL_BURST`, the settings of nginx's own per-principal limits).
    */
   principalQuota?: PrincipalQuotaOptions;
+  /**
+   * With {@link auth}: count the per-principal call rates in this Redis, shared by every node on
+   * it, instead of in this process (`HTTMCP_RATE_STORE`; `httmcp start --redis` sets it to
+   * nchan's Redis; `off` keeps the count in this process). The server's rate is
+   * `HTTMCP_PRINCIPAL_RATE`/`_BURST` (default 50, burst 100), the tool's {@link principalQuota}'s;
+   * past `timeoutMs` (`HTTMCP_RATE_STORE_TIMEOUT_MS`, default 100) a call is counted on this node
+   * instead (docs/auth.md, "Across a cluster").
+   */
+  sharedRates?: { url: string; timeoutMs?: number; ratePerSecond?: number; burst?: number };
   /**
    * Who the client is, for binding sessions; default: a digest of its Authorization header, or
    * with {@link auth} the verified principal's issuer and subject.
@@ -132,6 +142,11 @@ export class Gateway {
   /** Per-principal WebSocket and per-tool limits (authentication on only). */
   readonly quota: PrincipalQuota | undefined;
   /**
+   * Where per-principal call rates are counted (authentication on only): {@link quota} in this
+   * process, or Redis with {@link GatewayOptions.sharedRates}.
+   */
+  readonly rates: RateCounter | undefined;
+  /**
    * What nginx must send in `X-Httmcp-Backend-Key` for the backend to serve a request (derived
    * from the session secret; see {@link deriveBackendKey}).
    */
@@ -186,6 +201,17 @@ export class Gateway {
     });
     this.auth = options.auth === undefined || options.auth instanceof Authenticator ? options.auth : new Authenticator(options.auth);
     this.quota = this.auth ? new PrincipalQuota(options.principalQuota) : undefined;
+    const shared = options.sharedRates;
+    this.rates =
+      this.quota && shared
+        ? new RedisRateCounter({
+            ...shared,
+            toolRatePerSecond: this.quota.toolRatePerSecond,
+            toolBurst: this.quota.toolBurst,
+            fallback: this.quota,
+            logger: this.logger,
+          })
+        : this.quota;
     this.principal =
       options.principal ??
       (this.auth
@@ -274,6 +300,19 @@ export class Gateway {
     const toolBurst = number('HTTMCP_PRINCIPAL_TOOL_BURST');
     if (toolBurst !== undefined) quota.toolBurst = toolBurst;
     if (Object.keys(quota).length > 0) options.principalQuota = quota;
+    const rateStore = env.HTTMCP_RATE_STORE;
+    // `off`: counted in this process even where the stack has a Redis (`--redis`).
+    if (rateStore && rateStore !== 'off') {
+      const timeoutMs = number('HTTMCP_RATE_STORE_TIMEOUT_MS');
+      const ratePerSecond = number('HTTMCP_PRINCIPAL_RATE');
+      const burst = number('HTTMCP_PRINCIPAL_BURST');
+      options.sharedRates = {
+        url: rateStore,
+        ...(timeoutMs === undefined ? {} : { timeoutMs }),
+        ...(ratePerSecond === undefined ? {} : { ratePerSecond }),
+        ...(burst === undefined ? {} : { burst }),
+      };
+    }
     if (!('auth' in overrides)) {
       const auth = authFromEnv(env);
       if (auth) options.auth = auth;
@@ -436,7 +475,7 @@ export class Gateway {
    * Requests being handled, publish counters, and what every server keeps between messages
    * (`retained`, summed over servers: see docs/operations.md, "Limits"), for metrics and tests.
    */
-  stats(): { inflight: number; sessionsClosed: number; published: number; retried: number; failed: number; retained: Record<string, number> } {
+  stats(): { inflight: number; sessionsClosed: number; published: number; retried: number; failed: number; rateFallbacks: number; retained: Record<string, number> } {
     let inflight = 0;
     let sessionsClosed = 0;
     const retained: Record<string, number> = {};
@@ -455,12 +494,14 @@ export class Gateway {
       sessionsClosed += hub.closedSessionCount;
       for (const [key, value] of Object.entries(hub.retained as HubRetained)) retained[key] = (retained[key] ?? 0) + value;
     }
-    return { inflight, sessionsClosed, ...this.publisher.stats, retained };
+    const rateFallbacks = this.rates instanceof RedisRateCounter ? this.rates.fallbacks : 0;
+    return { inflight, sessionsClosed, ...this.publisher.stats, rateFallbacks, retained };
   }
 
   async close(): Promise<void> {
     // A store given in the options belongs to whoever gave it.
     if (this.tasks && typeof this.options.taskStore !== 'object') await this.tasks.close().catch(() => {});
+    if (this.rates instanceof RedisRateCounter) await this.rates.close();
     await this.metrics.close();
     await this.publisher.close();
   }

@@ -1,4 +1,5 @@
 import { BoundedMap } from '../util/bounded-map.js';
+import type { RateCounter, RedisRateCounter } from './rate-counter.js';
 
 /**
  * What one authenticated principal may hold and send on one server, counted by the backend where
@@ -9,7 +10,9 @@ import { BoundedMap } from '../util/bounded-map.js';
  * - calls of one tool, prompt or resource by clients that name it only in the body (before
  *   protocol 2026-07-28 there is no `Mcp-Name` header for nginx's per-tool `limit_req`).
  *
- * Per process: a cluster of N backends admits up to N times these (docs/auth.md, "Per node").
+ * Per process: a cluster of N backends admits up to N times these, unless the call rates are
+ * counted in a shared Redis ({@link RedisRateCounter}, which falls back to this count when Redis
+ * does not answer; docs/auth.md, "Across a cluster").
  */
 export interface PrincipalQuotaOptions {
   /** Open WebSocket sessions of one principal on one server (default 128, as nginx's per-principal connections). */
@@ -51,7 +54,9 @@ export interface CallKeyMemo {
 }
 
 /** Per-principal WebSocket counts and per-tool token buckets of one backend process. */
-export class PrincipalQuota {
+export class PrincipalQuota implements RateCounter {
+  /** nginx counts the calls whose `Mcp-Name` names their tool, on this node as this count does. */
+  readonly countsEveryCall = false;
   readonly webSockets: number;
   readonly toolRatePerSecond: number;
   readonly toolBurst: number;

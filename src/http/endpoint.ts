@@ -226,7 +226,8 @@ export class NchanEndpoint {
     const parsed = this.parsedForChecks(body, verified);
     const forbidden = this.insufficientScope(verified, parsed);
     if (forbidden) return forbidden;
-    const refused = this.callQuota(headers, parsed, principal, verified, entry);
+    const pending = this.callQuota(headers, parsed, principal, verified, entry);
+    const refused = pending instanceof Promise ? await pending : pending;
     if (refused) return { status: 429, headers: { 'content-type': 'application/json', 'retry-after': String(refused.retryAfterSeconds) }, body: refused.body };
     const delivery = await this.hub.receive({ session, wire: 'streamable', headers, body, parsed, principal, auth: verified });
     const sessionHeader: Record<string, string> = minted || delivery.kind === 'stream' ? { 'mcp-session-id': session } : {};
@@ -264,7 +265,14 @@ export class NchanEndpoint {
     const verified = this.gateway.verifiedPrincipal(headers);
     const forbidden = this.insufficientScope(verified, parsed);
     if (forbidden) return forbidden;
-    return modern.post(headers, route, this.gateway.principal(headers), verified, exchange);
+    const principal = this.gateway.principal(headers);
+    // A 2026-era request names its tool in Mcp-Name, which nginx counts on this node; a count
+    // shared by the cluster sees it here.
+    if (this.gateway.rates?.countsEveryCall && verified) {
+      const refused = await this.callRefused(headers, parsed, principal);
+      if (refused) return { status: 429, headers: { 'content-type': 'application/json', 'retry-after': String(refused.retryAfterSeconds) }, body: refused.body };
+    }
+    return modern.post(headers, route, principal, verified, exchange);
   }
 
   /** GET and DELETE belong to 2025 sessions: a 2026-era client has no use for them (405). */
@@ -352,22 +360,24 @@ export class NchanEndpoint {
     principal: string,
     verified: Principal | undefined,
     memo?: CallKeyMemo,
-  ): { body: string; retryAfterSeconds: number } | undefined {
-    if (!this.gateway.quota || !principal || !verified || parsed === undefined) return undefined;
+  ): CallRefusal | undefined | Promise<CallRefusal | undefined> {
+    if (!this.gateway.rates || !principal || !verified || parsed === undefined) return undefined;
     return this.callRefused(headers, parsed, principal, memo);
   }
 
   /** {@link callQuota} for one parsed message (also each message of a batch). */
-  private callRefused(headers: Headers, parsed: unknown, principal: string, memo?: CallKeyMemo): { body: string; retryAfterSeconds: number } | undefined {
+  private callRefused(headers: Headers, parsed: unknown, principal: string, memo?: CallKeyMemo): CallRefusal | undefined | Promise<CallRefusal | undefined> {
     const message = parsed as { id?: unknown; method?: unknown; params?: unknown } | null;
     if (typeof message !== 'object' || message === null || Array.isArray(message) || typeof message.method !== 'string') return undefined;
     const target = Scopes.targetOf(message.method, message.params);
-    // nginx counted it already when the request names the same thing in Mcp-Name.
-    if (!target || header(headers, 'mcp-name') === target.name) return undefined;
-    const refused = this.gateway.quota!.takeCall(principal, this.name, target, memo);
-    if (!refused) return undefined;
-    const id = typeof message.id === 'string' || Number.isInteger(message.id) ? (message.id as string | number) : null;
-    return { body: quotaErrorBody(id, refused, target.name), retryAfterSeconds: refused.retryAfterSeconds };
+    if (!target) return undefined;
+    const rates = this.gateway.rates!;
+    // nginx counted it already (on this node) when the request names the same thing in Mcp-Name;
+    // a cluster-wide count must see it all the same.
+    if (!rates.countsEveryCall && header(headers, 'mcp-name') === target.name) return undefined;
+    const taken = rates.takeCall(principal, this.name, target, memo);
+    if (!(taken instanceof Promise)) return taken && callRefusal(message.id, taken, target.name);
+    return taken.then((refused) => refused && callRefusal(message.id, refused, target.name));
   }
 
   async terminate(headers: Headers): Promise<Answer> {
@@ -407,7 +417,8 @@ export class NchanEndpoint {
     if (nestsDeeperThan(body, this.gateway.limits.jsonDepth)) return this.tooDeep(true);
     const wire: Wire = headers['x-httmcp-transport'] === 'websocket' ? 'websocket' : 'sse';
     const parsed = this.parsedForChecks(body, verified);
-    const refused = this.callQuota(headers, parsed, principal, verified, entry);
+    const pending = this.callQuota(headers, parsed, principal, verified, entry);
+    const refused = pending instanceof Promise ? await pending : pending;
     // Published as the call's answer: an HTTP error here would close the client's WebSocket.
     if (refused) return { status: 200, headers: { 'content-type': 'application/json' }, body: refused.body };
     if (wire === 'websocket' && this.sockets?.mayTake(session, body)) {
@@ -445,7 +456,8 @@ export class NchanEndpoint {
     } else {
       const verified = this.gateway.verifiedPrincipal(headers);
       const parsed = this.parsedForChecks(body, verified);
-      const refused = this.callQuota(headers, parsed, principal, verified, entry);
+      const pending = this.callQuota(headers, parsed, principal, verified, entry);
+      const refused = pending instanceof Promise ? await pending : pending;
       if (refused) {
         reply = refused.body;
       } else {
@@ -544,12 +556,15 @@ export class NchanEndpoint {
       return { status: 400, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ jsonrpc: '2.0', id: null, error }) };
     }
     const auth = this.gateway.verifiedPrincipal(headers);
+    // Each call of a batch counts against its tool's rate as a call on its own would; all of them
+    // before any runs, so that a count kept in Redis asks for the whole batch at once.
+    const verdicts = auth && this.gateway.rates && principal ? messages.map((parsed: unknown) => this.callRefused(headers, parsed, principal)) : undefined;
     const deliveries: Array<Promise<Delivery>> = [];
     for (let i = 0; i < messages.length; i++) {
       if (i > 0 && i % BATCH_SLICE === 0) await new Promise((resolve) => setImmediate(resolve));
       const parsed: unknown = messages[i];
-      // Each call of a batch counts against its tool's rate as a call on its own would.
-      const refused = auth && this.gateway.quota && principal ? this.callRefused(headers, parsed, principal) : undefined;
+      const pending = verdicts?.[i];
+      const refused = pending instanceof Promise ? await pending : pending;
       if (refused) {
         deliveries.push(Promise.resolve({ kind: 'invalid', body: refused.body }));
         continue;
@@ -696,6 +711,18 @@ function looksLikeInitialize(text: string): boolean {
   } catch {
     return false;
   }
+}
+
+/** A call refused by its principal's rate: the JSON-RPC error to answer, and Retry-After. */
+interface CallRefusal {
+  body: string;
+  retryAfterSeconds: number;
+}
+
+/** The answer to a call its principal's rate refused, to the request `id` it had. */
+function callRefusal(id: unknown, refused: QuotaRefusal, name: string): CallRefusal {
+  const replyTo = typeof id === 'string' || Number.isInteger(id) ? (id as string | number) : null;
+  return { body: quotaErrorBody(replyTo, refused, name), retryAfterSeconds: refused.retryAfterSeconds };
 }
 
 /** A per-principal limit's JSON-RPC error, in the shape of nginx's own (`data.limit`, `data.per`, `data.retryAfterSeconds`). */

@@ -11,6 +11,8 @@ export interface GatewayFigures {
   published: number;
   retried: number;
   failed: number;
+  /** Calls whose per-principal rate was counted on this node because the shared Redis did not answer. */
+  rateFallbacks?: number;
   /** What the backend keeps between messages, by kind (the `httmcp_retained` gauge). */
   retained?: Record<string, number>;
 }
@@ -256,6 +258,7 @@ export class BackendMetrics {
     define('httmcp_publish_total', 'counter', 'Messages published to nchan successfully.', (f) => f.published);
     define('httmcp_publish_retries_total', 'counter', 'Publish attempts retried after a network error or a 5xx from nchan.', (f) => f.retried);
     define('httmcp_publish_failures_total', 'counter', 'Publishes given up after every retry, or refused by nchan (message lost).', (f) => f.failed);
+    define('httmcp_rate_store_fallbacks_total', 'counter', "Calls whose per-principal rate was counted on this node only because the shared rate store (Redis) did not answer in time.", (f) => f.rateFallbacks ?? 0);
     define('httmcp_inflight_requests', 'gauge', 'Client requests being handled now.', (f) => f.inflight);
     define('httmcp_sessions_closed_total', 'counter', 'Sessions whose client left or deleted them, as reported by nchan.', (f) => f.sessionsClosed);
     new Gauge({

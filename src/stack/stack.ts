@@ -198,6 +198,8 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     throw new Error(`redis must be a redis:// URL, got ${JSON.stringify(options.redis)}`);
   }
 
+  // HTTMCP_RATE_STORE (a URL, or `off`) wins over the stack's Redis.
+  const rateStore = process.env.HTTMCP_RATE_STORE || options.redis;
   const auth = options.auth ?? authFromEnv(process.env, options.publicUrl ?? `http://${host.includes(':') ? `[${host}]` : host}:${port}`);
   // HTTMCP_SESSION_SECRET and the other HTTMCP_* settings apply to the stack's backend too, so
   // nodes started with the same secret accept each other's sessions.
@@ -211,6 +213,11 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     // What nginx cannot count per principal (WebSockets, tools named only in the body), with the
     // same settings as nginx's per-principal limits.
     principalQuota: { webSockets: perPrincipal.connections, toolRatePerSecond: perPrincipal.toolRatePerSecond, toolBurst: perPrincipal.toolBurst },
+    // Per-principal call rates hold across the cluster when counted in its Redis (nginx's zones
+    // stay as a per-node first line), at the rates nginx is given.
+    ...(rateStore && rateStore !== 'off'
+      ? { sharedRates: { url: rateStore, ratePerSecond: perPrincipal.ratePerSecond, burst: perPrincipal.burst, timeoutMs: positiveInteger(process.env.HTTMCP_RATE_STORE_TIMEOUT_MS, 'HTTMCP_RATE_STORE_TIMEOUT_MS') ?? 100 } }
+      : {}),
     ...options.gateway,
     logger,
     publishUrl,
