@@ -8,7 +8,7 @@ import { BoundedMap } from '../util/bounded-map.js';
 import { TOO_LARGE } from './io.js';
 import { nestsDeeperThan } from '../util/json-depth.js';
 import { missingScopes, Scopes } from '../server/scopes.js';
-import { PROTOCOL_VERSION_META_KEY, type InboundLadderRejection } from '@modelcontextprotocol/server';
+import { PROTOCOL_VERSION_META_KEY, type InboundLadderRejection, type InboundModernRoute } from '@modelcontextprotocol/server';
 import { MODERN_PROTOCOL_VERSIONS, type ClientExchange, type ModernEndpoint } from './modern.js';
 import { SocketEras } from './socket-era.js';
 import type { CallKeyMemo, QuotaRefusal } from '../auth/principal-quota.js';
@@ -192,17 +192,24 @@ export class NchanEndpoint {
    * A POST on the server's URL. `exchange` (the node response) lets a 2026-era request whose
    * status is held past the inline budget be cancelled when its client leaves meanwhile.
    */
-  async post(headers: Headers, body: string, exchange?: ClientExchange): Promise<Answer> {
+  post(headers: Headers, body: string, exchange?: ClientExchange): Promise<Answer> {
+    // Not async itself: a 2026 request's answer is the modern endpoint's promise, and a 2025
+    // one's {@link postSession}'s, so no frame of this function waits on every call.
     if (!accepts(headers, 'application/json') || !accepts(headers, 'text/event-stream')) {
-      return httpError(406, 'Not Acceptable: Accept must list application/json and text/event-stream');
+      return Promise.resolve(httpError(406, 'Not Acceptable: Accept must list application/json and text/event-stream'));
     }
     if (!/^application\/json\s*(;|$)/i.test(header(headers, 'content-type') ?? '')) {
-      return httpError(415, 'Unsupported Media Type: Content-Type must be application/json');
+      return Promise.resolve(httpError(415, 'Unsupported Media Type: Content-Type must be application/json'));
     }
     if (this.modern && claimsModernEra(headers, body)) {
-      const served = await this.postModern(this.modern, headers, body, exchange);
+      const served = this.postModern(this.modern, headers, body, exchange);
       if (served) return served;
     }
+    return this.postSession(headers, body);
+  }
+
+  /** A POST of the 2025 era (Streamable HTTP): a session's message, or an `initialize` that opens one. */
+  private async postSession(headers: Headers, body: string): Promise<Answer> {
     let session = header(headers, 'mcp-session-id');
     // Looked up once each: every check below and the handler's `ctx.auth` take these.
     let entry = session === undefined ? undefined : this.verified.get(session);
@@ -230,16 +237,16 @@ export class NchanEndpoint {
     const refused = pending instanceof Promise ? await pending : pending;
     if (refused) return { status: 429, headers: { 'content-type': 'application/json', 'retry-after': String(refused.retryAfterSeconds) }, body: refused.body };
     const delivery = await this.hub.receive({ session, wire: 'streamable', headers, body, parsed, principal, auth: verified });
-    const sessionHeader: Record<string, string> = minted || delivery.kind === 'stream' ? { 'mcp-session-id': session } : {};
+    // Literals, not a spread of a session header object: a spread takes V8's slow path, on every call.
     switch (delivery.kind) {
       case 'reply':
-        return { status: 200, headers: { ...sessionHeader, 'content-type': 'application/json' }, body: delivery.body };
+        return { status: 200, headers: minted ? { 'mcp-session-id': session, 'content-type': 'application/json' } : { 'content-type': 'application/json' }, body: delivery.body };
       case 'none':
-        return { status: 202, headers: sessionHeader };
+        return { status: 202, headers: minted ? { 'mcp-session-id': session } : {} };
       case 'invalid':
         return { status: 400, headers: { 'content-type': 'application/json' }, body: delivery.body };
       case 'stream':
-        return { status: STREAM_STATUS, headers: { ...sessionHeader, 'x-httmcp-stream': delivery.channel } };
+        return { status: STREAM_STATUS, headers: { 'mcp-session-id': session, 'x-httmcp-stream': delivery.channel } };
     }
   }
 
@@ -248,30 +255,34 @@ export class NchanEndpoint {
    * envelope's `io.modelcontextprotocol/protocolVersion`, the header only cross-checked).
    * Undefined when it is 2025-era traffic after all, which then takes the session path.
    */
-  private async postModern(modern: ModernEndpoint, headers: Headers, body: string, exchange: ClientExchange | undefined): Promise<Answer | undefined> {
+  private postModern(modern: ModernEndpoint, headers: Headers, body: string, exchange: ClientExchange | undefined): Promise<Answer> | undefined {
     const refusal = this.unauthenticated(headers);
-    if (refusal) return refusal;
-    if (nestsDeeperThan(body, this.gateway.limits.jsonDepth)) return this.tooDeep(false);
+    if (refusal) return Promise.resolve(refusal);
+    if (nestsDeeperThan(body, this.gateway.limits.jsonDepth)) return Promise.resolve(this.tooDeep(false));
     if (body.trimStart().startsWith('[')) return undefined; // batches are 2025-03-26 only
     let parsed: unknown;
     try {
       parsed = JSON.parse(body);
     } catch {
-      return { status: 400, headers: { 'content-type': 'application/json' }, body: errorBody(ErrorCode.ParseError, 'Parse error: the message is not valid JSON') };
+      return Promise.resolve({ status: 400, headers: { 'content-type': 'application/json' }, body: errorBody(ErrorCode.ParseError, 'Parse error: the message is not valid JSON') });
     }
     const route = modern.classifier.classify(header(headers, 'mcp-protocol-version'), header(headers, 'mcp-method'), header(headers, 'mcp-name'), parsed);
     if (route.kind === 'legacy') return undefined;
-    if (route.kind === 'reject') return rejection(route, parsed);
+    if (route.kind === 'reject') return Promise.resolve(rejection(route, parsed));
     const verified = this.gateway.verifiedPrincipal(headers);
     const forbidden = this.insufficientScope(verified, parsed);
-    if (forbidden) return forbidden;
+    if (forbidden) return Promise.resolve(forbidden);
     const principal = this.gateway.principal(headers);
     // A 2026-era request names its tool in Mcp-Name, which nginx counts on this node; a count
     // shared by the cluster sees it here.
-    if (this.gateway.rates?.countsEveryCall && verified) {
-      const refused = await this.callRefused(headers, parsed, principal);
-      if (refused) return { status: 429, headers: { 'content-type': 'application/json', 'retry-after': String(refused.retryAfterSeconds) }, body: refused.body };
-    }
+    if (this.gateway.rates?.countsEveryCall && verified) return this.postModernCounted(modern, headers, route, parsed, principal, verified, exchange);
+    return modern.post(headers, route, principal, verified, exchange);
+  }
+
+  /** {@link postModern}'s request, once the cluster's rate store has taken (or refused) its call. */
+  private async postModernCounted(modern: ModernEndpoint, headers: Headers, route: InboundModernRoute, parsed: unknown, principal: string, verified: Principal, exchange: ClientExchange | undefined): Promise<Answer> {
+    const refused = await this.callRefused(headers, parsed, principal);
+    if (refused) return { status: 429, headers: { 'content-type': 'application/json', 'retry-after': String(refused.retryAfterSeconds) }, body: refused.body };
     return modern.post(headers, route, principal, verified, exchange);
   }
 

@@ -63,8 +63,34 @@ export async function answer(res: ServerResponse, produce: () => Promise<Answer>
   try {
     writeAnswer(res, await produce());
   } catch (error) {
-    onError(error);
-    if (!res.headersSent) writeAnswer(res, { status: 500, headers: { 'content-type': 'text/plain' }, body: 'internal error' });
-    else res.destroy();
+    answerFailure(res, error, onError);
   }
+}
+
+/**
+ * {@link answer} for a request with a body: reads it (up to `limit` bytes) and answers what
+ * `handle` makes of it. One async function per request where a closure for `answer` and its own
+ * async frame cost two more objects and a promise on every call; `handle` and `target` are
+ * per-route, not per-request.
+ */
+export async function answerBody<T>(
+  req: IncomingMessage,
+  res: ServerResponse,
+  limit: number,
+  handle: (target: T, body: string | typeof TOO_LARGE, req: IncomingMessage, res: ServerResponse) => Promise<Answer> | Answer,
+  target: T,
+  onError: (error: unknown) => void,
+): Promise<void> {
+  try {
+    writeAnswer(res, await handle(target, await readBody(req, limit), req, res));
+  } catch (error) {
+    answerFailure(res, error, onError);
+  }
+}
+
+/** An unexpected failure: logged, and a 500 when nothing was sent yet, else the exchange cut. */
+function answerFailure(res: ServerResponse, error: unknown, onError: (error: unknown) => void): void {
+  onError(error);
+  if (!res.headersSent) writeAnswer(res, { status: 500, headers: { 'content-type': 'text/plain' }, body: 'internal error' });
+  else res.destroy();
 }

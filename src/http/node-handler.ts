@@ -1,9 +1,9 @@
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import type { Gateway } from '../gateway.js';
 import type { HTTMCP } from '../server/httmcp.js';
-import type { NchanEndpoint } from './endpoint.js';
+import type { Answer, NchanEndpoint } from './endpoint.js';
 import { checkBackendRequest } from './backend-guard.js';
-import { answer, readBody, TOO_LARGE, writeAnswer } from './io.js';
+import { answer, answerBody, readBody, TOO_LARGE, writeAnswer } from './io.js';
 import { CONSOLE_PATH, createConsoleRoutes, type ConsoleOptions } from '../console/console-api.js';
 import { createAuthRoutes } from './auth-endpoint.js';
 
@@ -62,10 +62,7 @@ export function createBackendHandler(servers: HTTMCP[], gateway: Gateway, consol
         case 'DELETE':
           return void answer(res, () => endpoint.terminate(req.headers), onError);
         case 'POST':
-          return void answer(res, async () => {
-            const body = await readBody(req, endpoint.maxMessageBytes);
-            return body === TOO_LARGE ? endpoint.tooLarge(false) : endpoint.post(req.headers, body, res);
-          }, onError);
+          return void answerBody(req, res, endpoint.maxMessageBytes, postOnServerUrl, endpoint, onError);
         default:
           return writeAnswer(res, { status: 405, headers: { allow: 'GET, POST, DELETE' } });
       }
@@ -75,9 +72,16 @@ export function createBackendHandler(servers: HTTMCP[], gateway: Gateway, consol
     if (hop === 'post') {
       return void answer(res, async () => endpoint.legacyPost(session, req.headers, await readBody(req, endpoint.maxMessageBytes)), onError);
     }
-    return void answer(res, async () => {
-      const body = await readBody(req, endpoint.maxMessageBytes);
-      return body === TOO_LARGE ? endpoint.tooLarge(true) : endpoint.message(session, req.headers, body);
-    }, onError);
+    return void answerBody(req, res, endpoint.maxMessageBytes, messageOfSession, { endpoint, session }, onError);
   };
+}
+
+/** A POST on a server's URL (Streamable HTTP, 2026-07-28): see {@link answerBody}. */
+function postOnServerUrl(endpoint: NchanEndpoint, body: string | typeof TOO_LARGE, req: IncomingMessage, res: ServerResponse): Promise<Answer> | Answer {
+  return body === TOO_LARGE ? endpoint.tooLarge(false) : endpoint.post(req.headers, body, res);
+}
+
+/** A message of a WebSocket session that nchan forwards: see {@link answerBody}. */
+function messageOfSession(to: { endpoint: NchanEndpoint; session: string }, body: string | typeof TOO_LARGE, req: IncomingMessage): Promise<Answer> | Answer {
+  return body === TOO_LARGE ? to.endpoint.tooLarge(true) : to.endpoint.message(to.session, req.headers, body);
 }

@@ -1,3 +1,4 @@
+import type { JSONRPCMessage, TransportSendOptions } from '@modelcontextprotocol/server';
 import type { Logger } from '../log.js';
 import type { NchanPublisher } from '../nchan/publisher.js';
 import { TransportMiddleware } from '../server/transport-middleware.js';
@@ -51,9 +52,15 @@ export class ListChangedFanout extends TransportMiddleware {
     super(inner);
   }
 
-  override async send(...[message, options]: Parameters<TransportMiddleware['send']>): Promise<void> {
+  // Not async and no rest parameters: every reply of the server passes here, and those cost an
+  // array, a promise and an async frame each.
+  override send(message: JSONRPCMessage, options?: TransportSendOptions): Promise<void> {
     const kind = 'method' in message && options?.relatedRequestId === undefined ? LIST_CHANGED.get(message.method) : undefined;
     if (kind === undefined) return this.inner.send(message, options);
+    return this.both(message, options, kind);
+  }
+
+  private async both(message: JSONRPCMessage, options: TransportSendOptions | undefined, kind: ListKind): Promise<void> {
     await Promise.all([this.inner.send(message, options), this.fanout.listChanged(kind)]);
   }
 }

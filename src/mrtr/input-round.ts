@@ -53,6 +53,9 @@ export class InputRequiredSignal extends Error {
   }
 }
 
+/** No answers: shared by the rounds that have none (most), which only read it. */
+const NONE: Readonly<Record<string, never>> = Object.freeze({});
+
 /**
  * One run of a handler serving a 2026-era `tools/call`, `prompts/get` or `resources/read`: hands
  * out the answers this round has (the retry's `inputResponses`, and the earlier rounds' from the
@@ -80,9 +83,9 @@ export class InputRound {
     /** Largest JSON of the answers a state may carry (the `inputResponses` limit). */
     private readonly maxCarriedBytes: number,
   ) {
-    this.given = ctx.mcpReq.inputResponses ?? {};
+    this.given = ctx.mcpReq.inputResponses ?? NONE;
     const state = ctx.mcpReq.requestState<InputState>();
-    this.carried = isInputState(state) ? state.answers : {};
+    this.carried = isInputState(state) ? state.answers : NONE;
   }
 
   /** A key for the next question of a handler that does not name its own: `elicit-1`, `sample-2`... */

@@ -8,16 +8,17 @@ type Headers = Record<string, string | string[] | undefined>;
 /** What a {@link HandlerContext} holds as plain values: the request's identity and its methods. */
 export type ContextFields = Omit<Context, 'logger' | 'headers' | 'clientCapabilities'>;
 
-/** What a {@link HandlerContext} computes on first read: most handlers never read these. */
+/**
+ * What a {@link HandlerContext} computes on first read: most handlers never read these. One
+ * object with methods (not four closures and an object holding them): it is made on every call.
+ */
 export interface ContextSources {
-  /** The logger the request's child logger derives from. */
-  readonly baseLogger: () => Logger;
-  /** The bindings of the child logger (server, session or request, tool). */
-  readonly bindings: () => Record<string, unknown>;
+  /** The request's child logger (server, session or request, tool). */
+  logger(): Logger;
   /** The request's headers as handlers see them (undefined: none known). */
-  readonly headers: () => Headers | undefined;
+  headers(): Headers | undefined;
   /** What the client declared it supports. */
-  readonly clientCapabilities: () => ClientCapabilities | undefined;
+  clientCapabilities(): ClientCapabilities | undefined;
 }
 
 /**
@@ -68,7 +69,7 @@ export class HandlerContext implements Context {
 
   /** A child logger, made on first read: most calls never log. */
   get logger(): Logger {
-    return (this.#logger ??= this.#sources.baseLogger().child(this.#sources.bindings()));
+    return (this.#logger ??= this.#sources.logger());
   }
 
   /** Read on demand: the hub copies a request's headers for handlers only when asked. */

@@ -33,7 +33,7 @@ import { rememberRequestAuthInfo } from './request-auth.js';
 import type { ModernEndpoint } from '../http/modern.js';
 import type { InputRound } from '../mrtr/input-round.js';
 import type { MultiRound } from '../mrtr/multi-round.js';
-import { inputMethods, runInRound } from './input.js';
+import { inputMethods, runInRound, type SessionAsker } from './input.js';
 import { HandlerContext, ResourceHandlerContext, type ContextFields, type ContextSources } from './handler-context.js';
 import { BoundedMap } from '../util/bounded-map.js';
 import { Subscriptions } from './subscriptions.js';
@@ -503,27 +503,13 @@ export class HTTMCP {
     const sessionId = extra.sessionId ?? facts?.session;
     const key = sessionId ?? this.serverKey(server);
     const requestId = modern?.clientId ?? extra.mcpReq.id;
-    const serverName = this.name;
-    const base = this.mounted?.gateway.logger ?? this.options.gateway?.logger;
-    const timeout = this.options.requestTimeoutMs ?? 60_000;
-    const ask = async <T>(capability: keyof ClientCapabilities, request: ServerRequest, timeoutMs: number | undefined): Promise<T> => {
-      const capabilities = this.clientCapabilities(sessionId, server);
-      // Unknown capabilities (a session opened before a backend restart) are tried: the client
-      // answers with an error if it cannot, and the timeout bounds the wait.
-      if (capabilities && capabilities[capability] === undefined) {
-        throw new ProtocolError(ProtocolErrorCode.InvalidRequest, `The client does not support ${request.method} (it did not declare the ${capability} capability)`);
-      }
-      // `mcpReq.send`, not `mcpReq.elicitInput`/`requestSampling`: only it relates the request to
-      // this one, which is how the hub knows which session to send it to.
-      const options: RequestOptions = { timeout: timeoutMs ?? timeout };
-      return (await extra.mcpReq.send(request as { method: ServerRequest['method']; params?: Record<string, unknown> }, options)) as T;
-    };
+    // One object for the lazy reads and the 2025 session's questions (RequestSources), not a
+    // closure each: built on every call, read by few.
+    const sources = new RequestSources(this, extra, server, facts, sessionId, requestId, tool, round);
     const progressToken = extra.mcpReq._meta?.progressToken;
-    const declared = (): ClientCapabilities | undefined =>
-      round ? ((extra.mcpReq.envelope as Record<string, unknown> | undefined)?.[CLIENT_CAPABILITIES_META_KEY] as ClientCapabilities | undefined) : this.clientCapabilities(sessionId, server);
     // Named one by one below rather than spread: a spread takes V8's slow path, a measurable part
     // of every call.
-    const input = inputMethods(round, ask, declared);
+    const input = inputMethods(round, sources);
     const fields: ContextFields = {
       sessionId,
       requestId,
@@ -559,12 +545,6 @@ export class HTTMCP {
       },
       runAsTask: () => this.runAsTask(extra.mcpReq.id, server),
     };
-    const sources: ContextSources = {
-      baseLogger: () => base ?? defaultLogger(),
-      bindings: () => ({ server: serverName, ...(sessionId === undefined ? { request: requestId } : { session: sessionId }), ...(tool === undefined ? {} : { tool }) }),
-      headers: () => facts?.headers,
-      clientCapabilities: declared,
-    };
     const context = uri === undefined ? new HandlerContext(fields, sources) : new ResourceHandlerContext(fields, sources, uri);
     if (modern?.authInfo) rememberRequestAuthInfo(context, modern.authInfo);
     return context;
@@ -582,12 +562,22 @@ export class HTTMCP {
     return (notification) => server.server.notification(notification);
   }
 
+  /** @internal The gateway's logger handlers' loggers derive from (undefined: none given). */
+  baseLogger(): Logger | undefined {
+    return this.mounted?.gateway.logger ?? this.options.gateway?.logger;
+  }
+
+  /** @internal How long a question to a 2025 session's client waits by default. */
+  requestTimeoutMs(): number {
+    return this.options.requestTimeoutMs ?? 60_000;
+  }
+
   /**
-   * What the client of a session declared at `initialize` (undefined when not known). The SDK's
-   * `getClientCapabilities()` is instance-wide (the last `initialize` wins), so the hub keeps
-   * them per session.
+   * @internal What the client of a session declared at `initialize` (undefined when not known).
+   * The SDK's `getClientCapabilities()` is instance-wide (the last `initialize` wins), so the hub
+   * keeps them per session.
    */
-  private clientCapabilities(session: string | undefined, server: McpServer): ClientCapabilities | undefined {
+  clientCapabilities(session: string | undefined, server: McpServer): ClientCapabilities | undefined {
     if (this.mounted && server === this.mounted.server && session !== undefined) return this.mounted.hub.clientCapabilities(session);
     return server.server.getClientCapabilities();
   }
@@ -666,6 +656,55 @@ export class HTTMCP {
 let fallbackLogger: Logger | undefined;
 
 /** The process logger for handlers of a server not mounted on a gateway (stdio, NATS, tests). */
+/**
+ * What one handler run's {@link HandlerContext} reads on demand (its logger, headers, the
+ * client's capabilities) and how a 2025 session's client is asked (`sample`, `elicit`, `roots`,
+ * `input`): one object per call holding the request's values, where closures over them cost a
+ * function object each on every call, read or not.
+ */
+class RequestSources implements ContextSources, SessionAsker {
+  constructor(
+    private readonly owner: HTTMCP,
+    private readonly extra: Extra,
+    private readonly server: McpServer,
+    private readonly facts: { headers?: Record<string, string | string[] | undefined> } | undefined,
+    private readonly sessionId: string | undefined,
+    private readonly requestId: RequestId,
+    private readonly tool: string | undefined,
+    private readonly round: InputRound | undefined,
+  ) {}
+
+  logger(): Logger {
+    const base = this.owner.baseLogger() ?? defaultLogger();
+    const sessionId = this.sessionId;
+    return base.child({ server: this.owner.name, ...(sessionId === undefined ? { request: this.requestId } : { session: sessionId }), ...(this.tool === undefined ? {} : { tool: this.tool }) });
+  }
+
+  headers(): Record<string, string | string[] | undefined> | undefined {
+    return this.facts?.headers;
+  }
+
+  clientCapabilities(): ClientCapabilities | undefined {
+    // A 2026-07-28 request declares them in its envelope; a 2025 session at initialize.
+    return this.round
+      ? ((this.extra.mcpReq.envelope as Record<string, unknown> | undefined)?.[CLIENT_CAPABILITIES_META_KEY] as ClientCapabilities | undefined)
+      : this.owner.clientCapabilities(this.sessionId, this.server);
+  }
+
+  async ask<T>(capability: keyof ClientCapabilities, request: ServerRequest, timeoutMs: number | undefined): Promise<T> {
+    const capabilities = this.owner.clientCapabilities(this.sessionId, this.server);
+    // Unknown capabilities (a session opened before a backend restart) are tried: the client
+    // answers with an error if it cannot, and the timeout bounds the wait.
+    if (capabilities && capabilities[capability] === undefined) {
+      throw new ProtocolError(ProtocolErrorCode.InvalidRequest, `The client does not support ${request.method} (it did not declare the ${capability} capability)`);
+    }
+    // `mcpReq.send`, not `mcpReq.elicitInput`/`requestSampling`: only it relates the request to
+    // this one, which is how the hub knows which session to send it to.
+    const options: RequestOptions = { timeout: timeoutMs ?? this.owner.requestTimeoutMs() };
+    return (await this.extra.mcpReq.send(request as { method: ServerRequest['method']; params?: Record<string, unknown> }, options)) as T;
+  }
+}
+
 function defaultLogger(): Logger {
   return (fallbackLogger ??= createLogger());
 }
@@ -727,7 +766,7 @@ function apply(server: McpServer, definition: Definition, owner: HTTMCP): void {
           try {
             const round = owner.inputRound(extra, server);
             const ctx = owner.context(extra, server, definition.name, round);
-            const returned = await runInRound(round, () => handler(args as never, ctx));
+            const returned = await runInRound(round, handler, args as never, ctx);
             // Asking for input (2026-07-28), or the SDK's explicit `inputRequired(...)` form.
             if (isInputRequiredResult(returned)) {
               owner.recordCall(definition.name, started);
@@ -757,7 +796,7 @@ function apply(server: McpServer, definition: Definition, owner: HTTMCP): void {
       const read = async (url: URL, variables: Record<string, string | string[]>, extra: Extra) => {
         const round = owner.inputRound(extra, server);
         const ctx = owner.resourceContext(extra, server, url, round);
-        const returned = await runInRound(round, () => handler(variables as never, ctx));
+        const returned = await runInRound(round, handler, variables as never, ctx);
         return isInputRequiredResult(returned) ? returned : toResourceResult(returned, url, options.mimeType);
       };
       if (uri.includes('{')) {
@@ -788,7 +827,7 @@ function apply(server: McpServer, definition: Definition, owner: HTTMCP): void {
           const [args, extra] = (options.args === undefined ? [{}, params[0]] : params) as [unknown, Extra];
           const round = owner.inputRound(extra, server);
           const ctx = owner.context(extra, server, undefined, round);
-          const returned = await runInRound(round, () => handler(args as never, ctx));
+          const returned = await runInRound(round, handler, args as never, ctx);
           return isInputRequiredResult(returned) ? returned : toPromptResult(returned, options.description);
         },
       );

@@ -5,7 +5,9 @@ import {
   type LoggingLevel,
   type Progress,
 } from '@modelcontextprotocol/sdk/types.js';
+import { pino } from 'pino';
 import { z } from 'zod';
+import type { Gateway } from '../../src/gateway.js';
 import { definitionsOf, prompt, resource, tool } from '../../src/server/decorators.js';
 import { HTTMCP } from '../../src/server/httmcp.js';
 import type { Context, ResourceContext } from '../../src/server/types.js';
@@ -645,6 +647,23 @@ describe('handler context', () => {
     await quiet.client.callTool({ name: 'chatter', arguments: {} });
     await loud.client.callTool({ name: 'chatter', arguments: {} });
     expect(heard).toEqual({ quiet: ['error'], loud: ['info', 'error'] });
+  });
+
+  test('ctx.logger carries the server, the session (or the request id without one) and the tool', async () => {
+    const lines: Array<Record<string, unknown>> = [];
+    const logger = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) });
+    const server = new HTTMCP({ name: 's', version: '1', gateway: { logger } as unknown as Gateway }).tool('note', {}, (_args, ctx) => {
+      ctx.logger.info({ sameLogger: ctx.logger === ctx.logger }, 'noted');
+      return 'ok';
+    });
+    const withSession = await connect(server, { sessionId: 'sess-9' });
+    const without = await connect(server);
+    await withSession.client.callTool({ name: 'note', arguments: {} });
+    await without.client.callTool({ name: 'note', arguments: {} });
+    expect(lines.map(({ server: name, session, request, tool, msg, sameLogger }) => ({ name, session, request, tool, msg, sameLogger }))).toEqual([
+      { name: 's', session: 'sess-9', request: undefined, tool: 'note', msg: 'noted', sameLogger: true },
+      { name: 's', session: undefined, request: expect.any(Number), tool: 'note', msg: 'noted', sameLogger: true },
+    ]);
   });
 
   test('ctx.sessionId is the transport session, ctx.requestId the JSON-RPC id', async () => {

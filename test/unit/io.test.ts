@@ -1,6 +1,6 @@
 import { createServer, request, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { readBody, TOO_LARGE, writeAnswer } from '../../src/http/io.js';
+import { answerBody, readBody, TOO_LARGE, writeAnswer } from '../../src/http/io.js';
 import type { Answer } from '../../src/http/endpoint.js';
 
 /** A real node:http server that answers what `respond` makes of the request and its body. */
@@ -66,4 +66,35 @@ test.each([
   expect(answer.headers['content-length']).toBe(length);
   expect(answer.headers['transfer-encoding']).toBeUndefined();
   for (const [name, value] of Object.entries(headers ?? {})) if (name !== 'content-length') expect(answer.headers[name]).toBe(value);
+});
+
+describe('answerBody', () => {
+  /** A server whose every request is answered by answerBody with `handle` (target: the path). */
+  async function serveBody(handle: (target: string, body: string | typeof TOO_LARGE) => Answer | Promise<Answer>, errors: unknown[], limit = 8): Promise<number> {
+    const s = createServer((req, res) => void answerBody(req, res, limit, handle, req.url!, (error) => errors.push(error)));
+    server = s;
+    await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
+    return (s.address() as AddressInfo).port;
+  }
+
+  test('hands the route its target and the body read whole (TOO_LARGE past the limit), and writes its answer', async () => {
+    const errors: unknown[] = [];
+    const port = await serveBody(async (target, body) => ({ status: body === TOO_LARGE ? 413 : 200, headers: { 'content-type': 'text/plain' }, body: `${target} ${String(body === TOO_LARGE ? 'too large' : body)}` }), errors);
+    expect(await send(port, ['ab', 'cd'])).toMatchObject({ status: 200, body: '/ abcd' });
+    expect(await send(port, ['0123456789'])).toMatchObject({ status: 413, body: '/ too large' });
+    expect(errors).toEqual([]);
+  });
+
+  test('a route that throws, synchronously or not, gets a 500 and its error is reported', async () => {
+    const errors: unknown[] = [];
+    let sync = true;
+    const port = await serveBody((_target, body) => {
+      const error = new Error(`failed on ${String(body)}`);
+      if ((sync = !sync)) throw error;
+      return Promise.reject(error);
+    }, errors);
+    expect(await send(port, ['x'])).toMatchObject({ status: 500, body: 'internal error' });
+    expect(await send(port, ['y'])).toMatchObject({ status: 500, body: 'internal error' });
+    expect(errors.map((error) => (error as Error).message)).toEqual(['failed on x', 'failed on y']);
+  });
 });
