@@ -17,6 +17,7 @@ import { createExampleServers } from '../../examples/index.js';
 import { createBackendHandler, freePort, type HTTMCP, type Stack } from '../../src/index.js';
 import { STREAMABLE_ACCEPT } from '../helpers/raw-clients.js';
 import { connectClient, startTestStack, workerCrashes } from '../helpers/stack.js';
+import { waitFor } from '../helpers/wait.js';
 
 const SECRET = 'edge-2026-test-secret-0123456789abcdef';
 const MODERN = '2026-07-28';
@@ -204,7 +205,11 @@ test('a 2026 call answered on a stream keeps its retry field, and is logged with
   expect([reply.status, reply.headers['content-type']]).toEqual([200, 'text/event-stream; charset=utf-8']);
   expect(reply.body).toMatch(/^: hi\nretry: \d+\n/);
   expect(reply.body).toContain('slept 1500 ms');
-  const line = readFileSync(accessLog, 'latin1').split('\n').find((entry) => entry.endsWith('"tools/call" "sleep"'));
+  // nginx logs the request when it finalizes it, which may come just after the client read the
+  // stream's end: wait for the line rather than read the log once.
+  const logged = () => readFileSync(accessLog, 'latin1').split('\n').find((entry) => entry.endsWith('"tools/call" "sleep"'));
+  await waitFor(() => logged() !== undefined, 'the access log line of the stream');
+  const line = logged();
   expect(line).toMatch(/"POST \/mcp\/demo HTTP\/1\.1" 200 \d+ /);
 });
 
