@@ -111,7 +111,8 @@ async function startTracingIfAsked(): Promise<() => Promise<void>> {
   if (!tracingRequested()) return async () => undefined;
   // Loaded only then: a backend without tracing never loads the SDK.
   const { startTracing } = await import('../observability/otel-sdk.js');
-  return startTracing();
+  const logger = createLogger();
+  return startTracing(process.env, (message, error) => logger.warn({ err: error }, message));
 }
 
 async function serveMetrics(gateway: Gateway, address: string, logger: ReturnType<typeof createLogger>) {

@@ -2,6 +2,7 @@ import { ROOT_CONTEXT, type Attributes, type Context, type ContextManager, type 
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { NodeSDK } from '@opentelemetry/sdk-node';
 import { ParentBasedSampler, SamplingDecision, TraceIdRatioBasedSampler, type Sampler, type SamplingResult } from '@opentelemetry/sdk-trace-base';
+import { workerExporterFromEnv, type ExportProblemReporter } from './otlp-worker-exporter.js';
 import { isPresampled, sampleRootsAt } from './tracing.js';
 
 /**
@@ -16,16 +17,25 @@ import { isPresampled, sampleRootsAt } from './tracing.js';
  * tools/call as the rest of tracing together (bench/README.md, "Observability overhead").
  * `HTTMCP_OTEL_ASYNC_CONTEXT=on` brings it back, for served modules that propagate contexts of
  * their own (the request's span is never made active either way).
+ *
+ * An OTLP exporter over HTTP (the default) sends from a worker thread (otlp-worker-exporter.ts):
+ * the main thread only serializes the batches, so the server's stream and HTTP code never shares
+ * its type feedback with an HTTP client. `HTTMCP_OTEL_EXPORT_THREAD=off` keeps the SDK's own
+ * exporter in the main thread.
+ * @param report told when the export worker dies (the CLI's logger).
  * @returns how to flush and stop it.
  */
-export function startTracing(env: NodeJS.ProcessEnv = process.env): () => Promise<void> {
+export function startTracing(env: NodeJS.ProcessEnv = process.env, report?: ExportProblemReporter): () => Promise<void> {
   env.OTEL_METRICS_EXPORTER ??= 'none';
   env.OTEL_LOGS_EXPORTER ??= 'none';
   env.OTEL_SERVICE_NAME ??= 'httmcp';
   const asyncContext = env.HTTMCP_OTEL_ASYNC_CONTEXT === 'on' || env.HTTMCP_OTEL_ASYNC_CONTEXT === '1';
   const ratio = ratioSamplerFromEnv(env);
+  const traceExporter = workerExporterFromEnv(env, report);
   const sdk = new NodeSDK({
     instrumentations: [],
+    // Given an exporter, the SDK wraps it in the BatchSpanProcessor OTEL_BSP_* configures, as its own.
+    ...(traceExporter ? { traceExporter } : {}),
     contextManager: asyncContext ? new AsyncLocalStorageContextManager() : new SyncContextManager(),
     ...(ratio ? { sampler: ratio.sampler } : {}),
   });

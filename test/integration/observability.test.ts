@@ -312,4 +312,27 @@ describe('the CLI', () => {
       receiver.close();
     }
   }, 60_000);
+
+  test('an OTLP receiver that is down: every call is answered, the export worker only fails its exports, SIGTERM still exits', async () => {
+    const cli = await startCli<{ servers: Record<string, string> }>(['start', '--port', String(await freePort())], {
+      OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${await freePort()}`,
+      OTEL_EXPORTER_OTLP_TIMEOUT: '500',
+      OTEL_BSP_SCHEDULE_DELAY: '50',
+      OTEL_TRACES_SAMPLER: 'parentbased_traceidratio',
+      OTEL_TRACES_SAMPLER_ARG: '1', // every call makes a span the dead receiver never takes
+    });
+    const exited = new Promise<number | null>((resolve) => cli.child.once('exit', resolve));
+    try {
+      const client = await streamableClient(cli.info.servers.demo!, {});
+      for (let i = 0; i < 20; i++) {
+        const result = await client.callTool({ name: 'add', arguments: { a: i, b: 1 } });
+        expect(result.content).toEqual([{ type: 'text', text: String(i + 1) }]);
+        if (i % 5 === 4) await new Promise((resolve) => setTimeout(resolve, 200)); // let batches fail in between
+      }
+      await client.close();
+    } finally {
+      cli.child.kill('SIGTERM');
+    }
+    expect(await exited).toBe(0);
+  }, 60_000);
 });
