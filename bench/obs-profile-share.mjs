@@ -17,7 +17,9 @@ const groups = {
   now: (u, f) => f === 'now' && !u,
 };
 for (const pid of pids) {
-  const file = readdirSync(dir).find((f) => f.includes(`.${pid}.`) && f.endsWith('.cpuprofile'));
+  // The main thread's profile (thread id 0): a backend exporting spans from a worker writes one per thread.
+  const files = readdirSync(dir).filter((f) => f.includes(`.${pid}.`) && f.endsWith('.cpuprofile'));
+  const file = files.find((f) => f.includes(`.${pid}.0.`)) ?? files[0];
   const p = JSON.parse(readFileSync(join(dir, file), 'utf8'));
   const byId = new Map(p.nodes.map((n) => [n.id, n])); const parent = new Map();
   for (const n of p.nodes) for (const c of n.children || []) parent.set(c, n.id);
