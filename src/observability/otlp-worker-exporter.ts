@@ -47,7 +47,8 @@ interface Reply {
  * network half runs in a worker thread. Every export's callback is called once the worker says
  * how it went; `forceFlush` and `shutdown` resolve once the worker has sent what it holds. A
  * worker that dies fails the exports it held (their spans are dropped), is reported, and is
- * replaced at the next export, up to `respawns` times; then the exporter stays off.
+ * replaced at the next export, up to `respawns` times; then the exporter stays off. The worker
+ * starts with the exporter and does not keep the process alive unless it holds an export.
  */
 export class WorkerSpanExporter implements SpanExporter {
   private readonly serializer;
@@ -63,6 +64,9 @@ export class WorkerSpanExporter implements SpanExporter {
     this.serializer = json ? JsonTraceSerializer : ProtobufTraceSerializer;
     this.contentType = json ? 'application/json' : 'application/x-protobuf';
     this.respawnsLeft = options.respawns ?? 3;
+    // Started now, not at the first export: making a Worker (its MessagePort, its stdio streams)
+    // deoptimizes some of node's stream and event code; at start-up that code is not hot yet.
+    this.workerToUse();
   }
 
   export(spans: ReadableSpan[], resultCallback: (result: ExportResult) => void): void {
@@ -121,10 +125,11 @@ export class WorkerSpanExporter implements SpanExporter {
     if (this.worker !== undefined) return this.worker;
     if (this.respawnsLeft < 0) return undefined;
     const worker = startWorker(this.contentType, this.options.env, this.options.resourceLimits);
-    worker.unref();
     worker.on('message', (reply: Reply) => this.settle(reply));
     worker.on('error', (error) => this.died(worker, error));
     worker.on('exit', (code) => this.died(worker, new Error(`the OTLP export worker exited with code ${code}`)));
+    // After the listeners: listening for messages refs the worker again.
+    worker.unref();
     this.worker = worker;
     return worker;
   }

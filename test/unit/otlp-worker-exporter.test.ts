@@ -137,10 +137,16 @@ test('a worker that dies fails the exports it held, is reported, replaced, and g
 });
 
 describe('workerExporterFromEnv', () => {
-  test('an OTLP exporter over HTTP goes to the worker unless HTTMCP_OTEL_EXPORT_THREAD=off', () => {
-    expect(workerExporterFromEnv({ OTEL_EXPORTER_OTLP_ENDPOINT: endpoint })).toBeInstanceOf(WorkerSpanExporter);
-    expect(workerExporterFromEnv({ OTEL_TRACES_EXPORTER: 'otlp', OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json' })).toBeInstanceOf(WorkerSpanExporter);
-    expect(workerExporterFromEnv({ OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc', OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'http/protobuf' })).toBeInstanceOf(WorkerSpanExporter);
+  test('an OTLP exporter over HTTP goes to the worker unless HTTMCP_OTEL_EXPORT_THREAD=off', async () => {
+    for (const env of [
+      { OTEL_EXPORTER_OTLP_ENDPOINT: endpoint },
+      { OTEL_TRACES_EXPORTER: 'otlp', OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json' },
+      { OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc', OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'http/protobuf' },
+    ]) {
+      const exporter = workerExporterFromEnv(env);
+      expect(exporter).toBeInstanceOf(WorkerSpanExporter);
+      await exporter!.shutdown();
+    }
     expect(workerExporterFromEnv({ OTEL_EXPORTER_OTLP_ENDPOINT: endpoint, HTTMCP_OTEL_EXPORT_THREAD: 'off' })).toBeUndefined();
     expect(workerExporterFromEnv({ OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc' })).toBeUndefined();
     expect(workerExporterFromEnv({ OTEL_TRACES_EXPORTER: 'console' })).toBeUndefined();
