@@ -17,6 +17,7 @@ import { parseArgs } from 'node:util';
 import { OAuth2Server } from 'oauth2-mock-server';
 import { runLoad } from './load.mjs';
 import { childrenOf, freePort, median, r1, REPO_DIR, stopChild } from './scale-lib.mjs';
+import { startedInfo } from './lib/started.mjs';
 
 const { values } = parseArgs({
   options: {
@@ -45,13 +46,7 @@ function startStack(root, env) {
           env: { ...process.env, HTTMCP_LOG_LEVEL: 'warn', ...UNLIMITED, ...env },
           stdio: ['ignore', 'pipe', 'ignore'],
         });
-        let out = '';
-        child.stdout.on('data', (d) => {
-          out += d;
-          const line = out.split('\n').find((l) => l.startsWith('{'));
-          if (line) resolve({ child, info: JSON.parse(line) });
-        });
-        child.once('exit', (code) => reject(new Error(`httmcp start (${root}) exited ${code}`)));
+        startedInfo(child, `httmcp start (${root})`).then((info) => resolve({ child, info }), reject);
       }),
   );
 }

@@ -28,6 +28,7 @@ import { OAuth2Server } from 'oauth2-mock-server';
 import { runLoad } from './load.mjs';
 import { childrenOf, freePort, gitCommit, median, saveResult, sleep } from './scale-lib.mjs';
 import { checkExitCode, flagSlowProbes, loadAverage, quietFlags, roundOrder, speedProbe, summarize } from './lib/steady.mjs';
+import { startedInfo } from './lib/started.mjs';
 
 /** Issue 12, point 8: JWT on keeps at least this share of the auth-off requests per second. */
 const TARGET_RATIO = 0.9;
@@ -71,15 +72,7 @@ function startStack(port, env, profileName) {
     env: { ...process.env, HTTMCP_LOG_LEVEL: 'warn', ...UNLIMITED, ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
-  return new Promise((resolve, reject) => {
-    let out = '';
-    child.stdout.on('data', (d) => {
-      out += d;
-      const line = out.split('\n').find((l) => l.startsWith('{'));
-      if (line) resolve({ child, info: JSON.parse(line) });
-    });
-    child.once('exit', (code) => reject(new Error(`httmcp start exited ${code}`)));
-  });
+  return startedInfo(child).then((info) => ({ child, info }));
 }
 
 const as = new OAuth2Server();

@@ -17,6 +17,7 @@ import { parseArgs } from 'node:util';
 import { OAuth2Server } from 'oauth2-mock-server';
 import { runLoad } from './load.mjs';
 import { childrenOf, freePort, median, r1, REPO_DIR, stopChild } from './scale-lib.mjs';
+import { startedInfo } from './lib/started.mjs';
 
 const { values } = parseArgs({
   options: {
@@ -48,13 +49,7 @@ function startStack(env) {
           env: { ...process.env, HTTMCP_LOG_LEVEL: 'warn', ...UNLIMITED, ...env },
           stdio: ['ignore', 'pipe', 'ignore'],
         });
-        let out = '';
-        child.stdout.on('data', (d) => {
-          out += d;
-          const line = out.split('\n').find((l) => l.startsWith('{'));
-          if (line) resolve({ child, info: JSON.parse(line) });
-        });
-        child.once('exit', (code) => reject(new Error(`httmcp start exited ${code}`)));
+        startedInfo(child).then((info) => resolve({ child, info }), reject);
       }),
   );
 }

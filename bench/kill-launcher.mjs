@@ -5,6 +5,7 @@
 import { spawn } from 'node:child_process';
 import { connect } from 'node:net';
 import { childrenOf, CLI, freePort, running } from './scale-lib.mjs';
+import { startedInfo } from './lib/started.mjs';
 
 const runs = Number(process.argv[2] ?? 5);
 const answers = (port) =>
@@ -17,14 +18,7 @@ const answers = (port) =>
 for (let i = 1; i <= runs; i++) {
   const port = await freePort();
   const child = spawn(process.execPath, [CLI, 'start', '--port', String(port), '--json'], { env: { ...process.env, HTTMCP_LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'ignore'] });
-  const info = await new Promise((resolve) => {
-    let out = '';
-    child.stdout.on('data', (d) => {
-      out += d;
-      const line = out.split('\n').find((l) => l.startsWith('{'));
-      if (line) resolve(JSON.parse(line));
-    });
-  });
+  const info = await startedInfo(child);
   const nginx = [info.nginxPid, ...childrenOf(info.nginxPid)];
   const start = process.hrtime.bigint();
   child.kill('SIGKILL');

@@ -19,6 +19,7 @@ import { parseArgs } from 'node:util';
 import WebSocket from 'ws';
 import { freePort } from './scale-lib.mjs';
 import { startOtlpSink } from './lib/otlp-sink.mjs';
+import { startedInfo } from './lib/started.mjs';
 
 const { values } = parseArgs({ options: { out: { type: 'string' } } });
 const CLI = fileURLToPath(new URL('../dist/src/cli/main.js', import.meta.url));
@@ -30,15 +31,7 @@ async function startStack(label, env, args = []) {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   running.push(child);
-  const info = await new Promise((resolve, reject) => {
-    let out = '';
-    child.stdout.on('data', (d) => {
-      out += d;
-      const line = out.split('\n').find((l) => l.startsWith('{'));
-      if (line) resolve(JSON.parse(line));
-    });
-    child.once('exit', (code) => reject(new Error(`httmcp start (${label}) exited ${code}`)));
-  });
+  const info = await startedInfo(child, `httmcp start (${label})`);
   // nginx rewrites its argv into one title: "nginx: master process /usr/sbin/nginx -p P -c C ...".
   const title = readFileSync(`/proc/${info.nginxPid}/cmdline`, 'utf8');
   const prefix = / -p (\S+)/.exec(title)[1];

@@ -16,6 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { childrenOf, cpuTicks, freePort, gitCommit, saveResult, sleep } from './scale-lib.mjs';
 import { loadAverage, quadRatios, sliceOrder, summarize } from './lib/steady.mjs';
+import { startedInfo } from './lib/started.mjs';
 
 const { values } = parseArgs({
   options: {
@@ -53,15 +54,7 @@ const stack = spawn(process.execPath, [CLI, 'start', '--port', String(port), '--
 });
 const stopStack = () => stack.exitCode === null && stack.signalCode === null && stack.kill('SIGTERM');
 process.on('exit', stopStack);
-const info = await new Promise((resolve, reject) => {
-  let out = '';
-  stack.stdout.on('data', (d) => {
-    out += d;
-    const line = out.split('\n').find((l) => l.startsWith('{'));
-    if (line) resolve(JSON.parse(line));
-  });
-  stack.once('exit', (code) => reject(new Error(`httmcp start exited ${code}`)));
-});
+const info = await startedInfo(stack);
 const backendPid = info.backendPid;
 // The workers only: the cache loader and other helpers exit on their own mid-run.
 const nginxPids = childrenOf(info.nginxPid).filter((pid) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('worker process'));

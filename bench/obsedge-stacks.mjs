@@ -10,6 +10,7 @@ import { readFileSync } from 'node:fs';
 import { request } from 'undici';
 import { freePort } from './scale-lib.mjs';
 import { startOtlpSink } from './lib/otlp-sink.mjs';
+import { startedInfo } from './lib/started.mjs';
 
 const UNLIMITED = Object.fromEntries(
   ['CLIENT_CONNECTIONS', 'PRINCIPAL_CONNECTIONS'].map((n) => [`HTTMCP_${n}`, '65535']).concat(
@@ -24,14 +25,7 @@ async function start(env, args = []) {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   children.push(child);
-  const info = await new Promise((done) => {
-    let out = '';
-    child.stdout.on('data', (d) => {
-      out += d;
-      const line = out.split('\n').find((l) => l.startsWith('{'));
-      if (line) done(JSON.parse(line));
-    });
-  });
+  const info = await startedInfo(child);
   // nginx rewrites its argv into one title: "nginx: master process /usr/sbin/nginx -p P -c C ...".
   info.prefix = / -p (\S+?)\/?(?: |$)/.exec(readFileSync(`/proc/${info.nginxPid}/cmdline`, 'utf8'))[1];
   info.port = port;

@@ -76,6 +76,7 @@ import { request } from 'undici';
 import { childrenOf, cpuTicks, freePort, gitCommit, saveResult, sleep } from './scale-lib.mjs';
 import { checkExitCode, loadAverage, machineTicks, quadRatios, quietFlags, sliceOrder, summarize, summarizePairs } from './lib/steady.mjs';
 import { startOtlpSink } from './lib/otlp-sink.mjs';
+import { startedInfo } from './lib/started.mjs';
 
 const COMPARISONS = {
   // pairs × quads per pair: the defaults of the multi-pair protocol (bench/README.md, "### pairs
@@ -163,15 +164,7 @@ async function startStack(label, env, args = []) {
     env: { ...process.env, HTTMCP_LOG_LEVEL: 'warn', ...UNLIMITED, ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
-  const info = await new Promise((resolve, reject) => {
-    let out = '';
-    child.stdout.on('data', (d) => {
-      out += d;
-      const line = out.split('\n').find((l) => l.startsWith('{'));
-      if (line) resolve(JSON.parse(line));
-    });
-    child.once('exit', (code) => reject(new Error(`httmcp start (${label}) exited ${code}`)));
-  });
+  const info = await startedInfo(child, `httmcp start (${label})`);
   return {
     label,
     child,
