@@ -235,7 +235,7 @@ export class NchanEndpoint {
     if (forbidden) return forbidden;
     const pending = this.callQuota(headers, parsed, principal, verified, entry);
     const refused = pending instanceof Promise ? await pending : pending;
-    if (refused) return { status: 429, headers: { 'content-type': 'application/json', 'retry-after': String(refused.retryAfterSeconds) }, body: refused.body };
+    if (refused) return tooManyCalls(refused);
     const delivery = await this.hub.receive({ session, wire: 'streamable', headers, body, parsed, principal, auth: verified });
     // Literals, not a spread of a session header object: a spread takes V8's slow path, on every call.
     switch (delivery.kind) {
@@ -282,7 +282,7 @@ export class NchanEndpoint {
   /** {@link postModern}'s request, once the cluster's rate store has taken (or refused) its call. */
   private async postModernCounted(modern: ModernEndpoint, headers: Headers, route: InboundModernRoute, parsed: unknown, principal: string, verified: Principal, exchange: ClientExchange | undefined): Promise<Answer> {
     const refused = await this.callRefused(headers, parsed, principal);
-    if (refused) return { status: 429, headers: { 'content-type': 'application/json', 'retry-after': String(refused.retryAfterSeconds) }, body: refused.body };
+    if (refused) return tooManyCalls(refused);
     return modern.post(headers, route, principal, verified, exchange);
   }
 
@@ -342,7 +342,7 @@ export class NchanEndpoint {
     }
     if (!refused) return undefined;
     this.logger.info({ server: this.name, limit: refused.limit }, 'refused a WebSocket past its principal\'s limit');
-    return { status: 429, headers: { 'content-type': 'application/json', 'retry-after': String(refused.retryAfterSeconds) }, body: quotaErrorBody(null, refused) };
+    return tooManyCalls({ body: quotaErrorBody(null, refused), retryAfterSeconds: refused.retryAfterSeconds });
   }
 
   /**
@@ -734,6 +734,11 @@ interface CallRefusal {
 function callRefusal(id: unknown, refused: QuotaRefusal, name: string): CallRefusal {
   const replyTo = typeof id === 'string' || Number.isInteger(id) ? (id as string | number) : null;
   return { body: quotaErrorBody(replyTo, refused, name), retryAfterSeconds: refused.retryAfterSeconds };
+}
+
+/** HTTP 429 with a per-principal limit's JSON-RPC error and when to retry. */
+function tooManyCalls(refused: CallRefusal): Answer {
+  return { status: 429, headers: { 'content-type': 'application/json', 'retry-after': String(refused.retryAfterSeconds) }, body: refused.body };
 }
 
 /** A per-principal limit's JSON-RPC error, in the shape of nginx's own (`data.limit`, `data.per`, `data.retryAfterSeconds`). */
