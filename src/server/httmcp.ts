@@ -655,7 +655,6 @@ export class HTTMCP {
 
 let fallbackLogger: Logger | undefined;
 
-/** The process logger for handlers of a server not mounted on a gateway (stdio, NATS, tests). */
 /**
  * What one handler run's {@link HandlerContext} reads on demand (its logger, headers, the
  * client's capabilities) and how a 2025 session's client is asked (`sample`, `elicit`, `roots`,
@@ -705,6 +704,7 @@ class RequestSources implements ContextSources, SessionAsker {
   }
 }
 
+/** The process logger for handlers of a server not mounted on a gateway (stdio, NATS, tests). */
 function defaultLogger(): Logger {
   return (fallbackLogger ??= createLogger());
 }
