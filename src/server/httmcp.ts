@@ -23,7 +23,8 @@ import { Gateway } from '../gateway.js';
 import { createLogger, type Logger } from '../log.js';
 import { NchanEndpoint } from '../http/endpoint.js';
 import { ListChangedFanout, ListenEndpoint, ListenFanout, type ListKind } from '../listen/index.js';
-import { instrumentTransport } from '../observability/instrument.js';
+import { InstrumentedTransport } from '../observability/instrument.js';
+import { observeRequests } from '../observability/request-observer.js';
 import { createNchanRouter } from '../http/router.js';
 import { createAuthRoutes } from '../http/auth-endpoint.js';
 import { DEFAULT_LIMITS, LIMIT_SETTINGS, type BackendLimits } from '../session/limits.js';
@@ -318,15 +319,17 @@ export class HTTMCP {
       logLevels: this.logLevelMap?.size ?? 0,
     });
     const server = this.createMcpServer();
-    const observed = instrumentTransport(hub, {
+    // One observer per server: the hub tells it itself; the 2026 transport through a layer (below).
+    const observer = observeRequests({
       server: this.name,
       metrics: gateway.requestMetrics ? gateway.metrics : undefined,
       hasTool: (name) => this.hasTool(name),
       logger: gateway.logger,
     });
+    hub.observer = observer;
     const fanout = new ListenFanout(this.name, gateway.publisher, gateway.logger);
     // This instance's list_changed also goes to listen streams: the one place they are published.
-    void server.connect(this.middleware(new ListChangedFanout(observed, fanout)));
+    void server.connect(this.middleware(new ListChangedFanout(hub, fanout)));
     let modern: ModernEndpoint | undefined;
     // Multi-round-trip input of the 2026 instance: the intake sees each request before it, and the
     // exchange table says who sent it (its requestState is bound to that principal).
@@ -348,7 +351,7 @@ export class HTTMCP {
           // Task rounds enter below the middleware, so scopes and metrics see them as calls, and
           // above the intake, so a task's handler can ask for input (its requestState is bound).
           const checked = rounds.intake(tasks ? tasks.wrap(transport) : transport);
-          return this.middleware(instrumentTransport(checked, { server: this.name, metrics: gateway.requestMetrics ? gateway.metrics : undefined, hasTool: (name) => this.hasTool(name), logger: gateway.logger }));
+          return this.middleware(observer ? new InstrumentedTransport(checked, observer) : checked);
         })
       : undefined;
     const listen = new ListenEndpoint(this.name, gateway, this.scopes);

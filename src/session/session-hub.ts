@@ -20,6 +20,7 @@ import { StreamCloser } from './stream-closer.js';
 import { authExtraOfRequest, authInfoOfRequest } from '../auth/auth-info.js';
 import { PRINCIPAL_HEADER, withoutCredentials, type Principal } from '../auth/principal.js';
 import type { RequestFacts, RequestFactsSource } from '../server/request-facts.js';
+import type { Observation, RequestObserver } from '../observability/request-observer.js';
 
 /**
  * The channel every session of server `name` also subscribes to (see the session location in
@@ -132,6 +133,8 @@ interface Inflight {
   principal: string;
   /** The tool of a `tools/call`, for the request's log lines. */
   tool: string | undefined;
+  /** What the hub's {@link SessionHub.observer} records of it, told at its end. */
+  observed: Observation | undefined;
   /**
    * Streamable HTTP: since when the request's stream may have no client (nchan's unsubscribe
    * hook, or a sweep that found no subscriber); a check an interval later ends the request if
@@ -155,6 +158,12 @@ export class SessionHub implements Transport, RequestFactsSource {
   onmessage?: <T extends JSONRPCMessage>(message: T, extra?: MessageExtraInfo) => void;
   /** Called when a session ends (its client left or deleted it), to drop what it left behind. */
   onSessionClosed?: (session: string) => void;
+  /**
+   * Told when each request arrives and when it ends (per-tool metrics and spans). The hub tells
+   * it itself, where a transport layer would keep a second table of open requests and hook a
+   * promise on every reply (bench/README.md, "obsfold"). Undefined: nothing runs per request.
+   */
+  observer?: RequestObserver;
 
   /** The server's name (its URL segment, `/mcp/{name}`). */
   readonly name: string;
@@ -240,6 +249,7 @@ export class SessionHub implements Transport, RequestFactsSource {
     for (const [hubId, entry] of this.inflight) {
       this.release(entry);
       this.forget(hubId, entry);
+      if (entry.observed) this.observer?.end(entry.observed, 'cancelled');
     }
     this.streams.close();
     this.onclose?.();
@@ -409,6 +419,7 @@ export class SessionHub implements Transport, RequestFactsSource {
     const entry = this.inflight.get(hubId);
     if (!entry) return;
     this.forget(hubId, entry);
+    if (entry.observed) this.observer?.end(entry.observed, 'cancelled', 'cancelled');
     const params = reason === undefined ? { requestId: hubId } : { requestId: hubId, reason: String(reason) };
     this.onmessage?.({ jsonrpc: '2.0', method: 'notifications/cancelled', params }, extra);
     if (entry.pending) {
@@ -471,6 +482,7 @@ export class SessionHub implements Transport, RequestFactsSource {
     const refusal = this.running.acquire(forwarded.session, principal);
     if (refusal !== undefined) return Promise.resolve(refused(message.id, this.inflightRefusal(refusal)));
     const hubId = this.nextId++;
+    const facts = new HubRequestFacts(forwarded);
     const entry: Inflight = {
       session: forwarded.session,
       wire: forwarded.wire,
@@ -480,8 +492,9 @@ export class SessionHub implements Transport, RequestFactsSource {
       chain: Promise.resolve(),
       startedAt: Date.now(),
       principal,
-      facts: new HubRequestFacts(forwarded),
+      facts,
       tool: message.method === 'tools/call' ? toolOf(message.params) : undefined,
+      observed: this.observer?.start(message, facts),
     };
     const delivery = new Promise<Delivery>((resolve) => {
       const timer = setTimeout(() => this.release(entry), forwarded.holdUntilReplied ? 2 ** 31 - 1 : this.inlineBudgetMs);
@@ -513,10 +526,14 @@ export class SessionHub implements Transport, RequestFactsSource {
       entry.pending = undefined;
       await entry.chain; // progress published before the reply reaches the client first
       pending.resolve({ kind: 'reply', body });
+      if (entry.observed) this.observer?.replied(entry.observed, message);
       return;
     }
     if (pending) this.release(entry);
     await this.enqueuePublish(entry, body);
+    // Once published: a reply nchan carries is part of the request's time (a failed publish is
+    // counted by the publisher, httmcp_publish_failures_total).
+    if (entry.observed) this.observer?.replied(entry.observed, message);
     // Give nchan time to write the reply out before the delete ends the stream: a few ms for a
     // small reply, about a quarter of a second for 600 KB.
     const graceMs = 20 + Math.ceil(body.length / 2500);

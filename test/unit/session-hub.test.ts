@@ -6,6 +6,9 @@ import { Gateway } from '../../src/gateway.js';
 import { HTTMCP } from '../../src/server/httmcp.js';
 import { SessionHub, type Delivery, type SessionHubOptions, type Wire } from '../../src/session/session-hub.js';
 import { captureLogger, FakePublisher, sleep, waitFor } from './support.js';
+import { pino } from 'pino';
+import { BackendMetrics } from '../../src/observability/metrics.js';
+import { observeRequests } from '../../src/observability/request-observer.js';
 
 const SESSION_A = 'AAAAAAAAAAAAAAAAAAAAAA.aaaaaaaaaaaaaaaaaaaaaa';
 const SESSION_B = 'BBBBBBBBBBBBBBBBBBBBBB.bbbbbbbbbbbbbbbbbbbbbb';
@@ -403,6 +406,39 @@ describe('SessionHub: cancellation', () => {
     await waitFor(() => h.started.length === 2, 'the handlers');
     h.hub.sessionClosed(SESSION_A);
     await expect(Promise.all([one, two])).resolves.toEqual([{ kind: 'none' }, { kind: 'none' }]);
+  });
+});
+
+describe('SessionHub: its request observer (per-tool metrics without a transport layer)', () => {
+  test('told of each request at its end: inline and published replies, errors, cancellations, and what close leaves', async () => {
+    const h = await harness({ inlineBudgetMs: 10_000, inlineReplyMax: 4096 });
+    const metrics = new BackendMetrics({ figures: () => ({ inflight: 0, sessionsClosed: 0, published: 0, retried: 0, failed: 0 }) });
+    h.hub.observer = observeRequests({ server: 'test', metrics, hasTool: (name) => ['echo', 'block', 'big'].includes(name), logger: pino({ level: 'silent' }), tracing: false });
+    const count = async (tool: string, outcome: string) => {
+      const line = (await metrics.text()).split('\n').find((l) => l.startsWith(`httmcp_tool_calls_total{server="test",tool="${tool}",outcome="${outcome}"}`));
+      return line === undefined ? 0 : Number(line.split(' ').pop());
+    };
+
+    expect(replyText(bodyOf(await h.send(SESSION_A, callTool(1, 'echo', { text: 'hi' }))))).toBe('hi');
+    expect(await count('echo', 'ok')).toBe(1);
+    // Published (larger than inlineReplyMax): counted once nchan took it.
+    expect(await h.send(SESSION_A, callTool(2, 'big', { size: 10_000 }))).toEqual({ kind: 'none' });
+    await waitFor(() => h.publisher.published().length === 1, 'the published reply');
+    await waitFor(() => metrics.tally('test', 'big', true).calls.ok === 1, 'the published call counted');
+    expect(await count('big', 'ok')).toBe(1);
+    expect(bodyOf(await h.send(SESSION_A, callTool(3, 'nope')))).toHaveProperty('error');
+    expect(await count('_unknown', 'error')).toBe(1);
+
+    void h.send(SESSION_A, callTool(4, 'block', { tag: 'cancelled' }));
+    void h.send(SESSION_B, callTool(5, 'block', { tag: 'left running' }));
+    await waitFor(() => h.started.length === 2, 'the blocked handlers');
+    expect(await metrics.text()).toContain('httmcp_tool_calls_in_flight{server="test",tool="block"} 2\n');
+    await h.send(SESSION_A, notification('notifications/cancelled', { requestId: 4 }));
+    expect(await count('block', 'cancelled')).toBe(1);
+    await h.hub.close();
+    expect(await count('block', 'cancelled')).toBe(2);
+    expect(await metrics.text()).toContain('httmcp_tool_calls_in_flight{server="test",tool="block"} 0\n');
+    expect(await metrics.text()).toMatch(/httmcp_tool_call_duration_seconds_count\{server="test",tool="echo",outcome="ok"\} 1\n/);
   });
 });
 
