@@ -19,7 +19,7 @@
 // (per-tool metrics, the OpenTelemetry SDK exporting OTLP to a local sink at
 // parentbased_traceidratio 0.01, /metrics scraped every 5 s); `DIR@off` with both off
 // (HTTMCP_REQUEST_METRICS=off, no OTEL_*); its parts: `@metrics` (per-tool metrics, no SDK),
-// `@tracing` (the SDK at 0.01, no per-tool metrics), `@sdk0` (the SDK at ratio 0: no span ever), `@onthread` (`on`
+// `@tracing` (the SDK at 0.01, no per-tool metrics), `@sdk0` (the SDK at ratio 0: no span ever), `@sampled` (the SDK at ratio 1: a span per request), `@onthread` (`on`
 // with the OTLP exporter in the main thread, HTTMCP_OTEL_EXPORT_THREAD=off), `@scraped` (both off, scraped); without either, the environment's (metrics on by
 // default). One DIR may be given several times with different suffixes (`dist@off,dist@on`).
 // --serve gives each --dist its own modes (`;` between builds, `,` between modes; default --modes
@@ -71,6 +71,8 @@ const OBS_ENV = {
   metrics: () => ({ ...OBS_ENV.off(), HTTMCP_REQUEST_METRICS: 'on' }),
   tracing: () => ({ ...OBS_ENV.on(), HTTMCP_REQUEST_METRICS: 'off' }),
   sdk0: () => ({ ...OBS_ENV.on(), HTTMCP_REQUEST_METRICS: 'off', OTEL_TRACES_SAMPLER_ARG: '0' }),
+  // Every request traced (the SDK at ratio 1, no per-tool metrics): against `sdk0`, the cost of one span.
+  sampled: () => ({ ...OBS_ENV.on(), HTTMCP_REQUEST_METRICS: 'off', OTEL_TRACES_SAMPLER_ARG: '1' }),
   // `on` with the SDK's OTLP exporter in the main thread (builds since otelworker export from a worker).
   onthread: () => ({ ...OBS_ENV.on(), HTTMCP_OTEL_EXPORT_THREAD: 'off' }),
   // Both off, but scraped: prom-client's process metrics (event-loop delay, GC observer) alone.
