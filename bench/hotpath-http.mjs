@@ -7,6 +7,7 @@
 //   node bench/hotpath-http.mjs [--calls 20000] [--conc 16] [--rounds 3]
 //        [--modes http,ws,http-2026] [--dist DIR[,DIR...]] [--gc [--gc-log FILE]] [--cpu-prof DIR]
 //        [--node-flags '--max-semi-space-size=32'] [--serve 'MODES;MODES...']
+//        [--wrap 'valgrind --tool=callgrind --callgrind-out-file=DIR/{label}.%p']
 //
 // Each --dist (default: this checkout's dist/) gets its own `httmcp backend`; rounds alternate
 // the builds and the modes (A http, B http, A ws, B ws, ...), so that two builds are compared
@@ -25,9 +26,11 @@
 // --serve gives each --dist its own modes (`;` between builds, `,` between modes; default --modes
 // for all), so that one backend can serve the 2026 era alone while another serves every transport
 // in turn, as run.mjs's single backend does: `--dist dist,dist --serve 'http-2026;http,ws,http-2026'`.
+// --wrap runs each backend under a command: under callgrind, instructions per call are a figure
+// that a loaded machine does not move (bench/obs-instructions.sh runs two lengths and subtracts).
 // The load is raw sockets with prebuilt requests (one request in flight per connection, as
 // nginx's keep-alive upstream connections carry them), so the driver costs little.
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { createServer } from 'node:http';
 import { createHash } from 'node:crypto';
 import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
@@ -49,6 +52,14 @@ const { values: v } = parseArgs({
     'node-flags': { type: 'string', default: '' },
     'gc-log': { type: 'string' },
     serve: { type: 'string' },
+    // A command each backend runs under, e.g. 'valgrind --tool=callgrind --callgrind-out-file=/tmp/cg.%p'
+    // (`{label}` is replaced by the build's label with its non-word characters as `_`).
+    wrap: { type: 'string' },
+    // With --wrap 'valgrind --tool=callgrind --instr-atstart=no ...': instructions counted in the
+    // measured windows only (callgrind_control turns them on and off while the backend idles).
+    'callgrind-windows': { type: 'boolean', default: false },
+    // How often `@on` builds are scraped (ms; 0: once, at the start, which starts the process metrics).
+    'scrape-ms': { type: 'string', default: '5000' },
   },
 });
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -141,7 +152,9 @@ async function startBackend({ dir: dist, trimmed, label, obs, serve }) {
   const node = v['node-flags'].split(' ').filter(Boolean);
   if (v.gc) node.push('--trace-gc-nvp');
   if (v['cpu-prof']) node.push('--cpu-prof', '--cpu-prof-dir', resolve(v['cpu-prof']), '--cpu-prof-interval', '100');
-  const child = spawn(process.execPath, [...node, join(dist, 'src', 'cli', 'main.js'), 'backend', '--listen', `127.0.0.1:${port}`, '--publish-url', 'unix:/nonexistent.sock'], {
+  const wrap = (v.wrap ?? '').replaceAll('{label}', label.replace(/\W+/g, '_')).split(' ').filter(Boolean);
+  const argv = [...node, join(dist, 'src', 'cli', 'main.js'), 'backend', '--listen', `127.0.0.1:${port}`, '--publish-url', 'unix:/nonexistent.sock'];
+  const child = spawn(wrap[0] ?? process.execPath, wrap.length ? [...wrap.slice(1), process.execPath, ...argv] : argv, {
     stdio: ['ignore', 'pipe', 'inherit'],
     env: { ...process.env, HTTMCP_SESSION_SECRET: SECRET, HTTMCP_LOG_LEVEL: 'warn', ...(OBS_ENV[obs]?.() ?? {}) },
   });
@@ -210,7 +223,8 @@ async function startBackend({ dir: dist, trimmed, label, obs, serve }) {
     await scraper.ready;
     const scrape = () => scraper.send('GET /metrics HTTP/1.1\r\nHost: localhost\r\n\r\n');
     await scrape();
-    backend.scraper = { timer: setInterval(scrape, 5000), close: () => scraper.close() };
+    const every = Number(v['scrape-ms']);
+    backend.scraper = { timer: every > 0 ? setInterval(scrape, every) : undefined, close: () => scraper.close() };
   }
   backend.connections = Array.from({ length: conc }, () => connection(port));
   await Promise.all(backend.connections.map((x) => x.ready));
@@ -252,7 +266,9 @@ for (let round = 0; round < Number(v.rounds); round++) {
       const g0 = { gcs: b.gcs, allocated: b.allocated, promoted: b.promoted, pause: b.pause };
       const w0 = performance.now();
       const h0 = process.hrtime.bigint();
+      if (v['callgrind-windows']) execFileSync('callgrind_control', ['-i', 'on', String(b.child.pid)], { stdio: 'ignore' });
       await run(b, mode, calls);
+      if (v['callgrind-windows']) execFileSync('callgrind_control', ['-i', 'off', String(b.child.pid)], { stdio: 'ignore' });
       // The window in V8's profile clock (CLOCK_MONOTONIC, µs), to cut one mode's samples out.
       windows.push({ pid: b.child.pid, dist: b.dist, mode, round, calls, start_us: Number(h0 / 1000n), end_us: Number(process.hrtime.bigint() / 1000n) });
       const cpu = ticks(b.child.pid) - t0;

@@ -57,13 +57,6 @@ export function observeRequests(options: InstrumentOptions): RequestObserver | u
   return new RequestObserver({ ...options, tracing });
 }
 
-/** How a reply ends its request: its outcome, and the `error.type` of a failed one. */
-export function outcomeOf(reply: JSONRPCMessage): { outcome: Outcome; errorType: string | undefined } {
-  if ('error' in reply) return { outcome: 'error', errorType: String(reply.error.code) };
-  if ('result' in reply && (reply.result as { isError?: unknown }).isError === true) return { outcome: 'tool_error', errorType: 'tool_error' };
-  return { outcome: 'ok', errorType: undefined };
-}
-
 /**
  * Per-request metrics and a SERVER span per MCP request, told by whoever sees requests arrive and
  * their replies leave: the session hub itself (2025 sessions: no layer, no table of open requests
@@ -117,10 +110,14 @@ export class RequestObserver {
     return this.startSpan(request, params, facts, { name, known, isCall, parent, session, tally, tool });
   }
 
-  /** The request ended with `reply` (sent or published). */
+  /**
+   * The request ended with `reply` (sent or published): `error` for a JSON-RPC error (its code is
+   * the span's `error.type`), `tool_error` for a result with `isError`, else `ok`.
+   */
   replied(observation: Observation, reply: JSONRPCMessage): void {
-    const { outcome, errorType } = outcomeOf(reply);
-    this.end(observation, outcome, errorType);
+    if ('error' in reply) this.end(observation, 'error', String(reply.error.code));
+    else if ('result' in reply && (reply.result as { isError?: unknown }).isError === true) this.end(observation, 'tool_error', 'tool_error');
+    else this.end(observation, 'ok');
   }
 
   /** The request ended with `outcome` (`cancelled`: no reply will come). */
