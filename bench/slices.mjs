@@ -4,9 +4,9 @@
 // (metrics + tracing at 1% on keep >= 95% of both off), decidable on a machine whose speed drifts.
 //
 //   npm run build   # once: the stacks run dist/
-//   node bench/slices.mjs --compare auth|observability|same [--pairs 8] [--quads 7] [--budget MIN]
+//   node bench/slices.mjs --compare auth|observability|same|builds [--pairs 8] [--quads 7] [--budget MIN]
 //        [--blocks ws:64,http:64] [--slice 1] [--settle 0.25] [--prewarm 5] [--pin backend=0,...]
-//        [--noisy-cores 0.2] [--out FILE] [--check]
+//        [--noisy-cores 0.2] [--a-dist DIR] [--b-dist DIR] [--out FILE] [--check]
 //
 // --pairs K (default per comparison, below): the whole comparison on K fresh pairs of stacks, one pair after the
 //   other (new nginx, new backends, new ports, new load processes), --quads quadruples per block
@@ -35,6 +35,9 @@
 //                          that drops it. Default blocks ws:16,http:16,ws:64,http:64; target 0.95.
 // --a-env / --b-env '{"NAME":"value"}' change either side's environment (what costs what).
 // --profile DIR: each backend under `node --cpu-prof` (diff with bench/cpu-profile-diff.mjs).
+// --compare builds         observability on on both sides (each side scraped, OTLP at 1% to one
+//                          sink): two builds compared, --a-dist DIR the other build's dist/ (A),
+//                          B this checkout's (or --b-dist). No target: B/A says what a change is worth.
 // --compare same           two identical auth-off stacks (A and A'): the protocol's own bias
 //                          and the idle stack's effect on the loaded one (expect a ratio of 1).
 //
@@ -70,7 +73,7 @@ import { fork, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { readFileSync } from 'node:fs';
-import { relative } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { request } from 'undici';
 import { childrenOf, cpuTicks, freePort, gitCommit, saveResult, sleep } from './scale-lib.mjs';
@@ -85,6 +88,9 @@ const COMPARISONS = {
   auth: { a: 'off', b: 'jwt', target: 0.9, blocks: 'ws:64,http:64', pairs: 8, quads: 7, quads1: 60 },
   observability: { a: 'off', b: 'on', target: 0.95, blocks: 'ws:16,http:16,ws:64,http:64', pairs: 6, quads: 4, quads1: 32 },
   same: { a: 'off', b: "off'", target: null, blocks: 'ws:64,http:64', pairs: 8, quads: 7, quads1: 24 },
+  // Observability on on both sides (each scraped, one sink): two builds compared with it on
+  // (--a-dist the older build), where `observability` compares on with off of one build.
+  builds: { a: 'on@a', b: 'on', target: null, blocks: 'ws:64,http:64', pairs: 8, quads: 4, quads1: 24 },
 };
 
 const { values } = parseArgs({
@@ -111,6 +117,9 @@ const { values } = parseArgs({
     // --b-env '{"HTTMCP_REQUEST_METRICS":"off"}' leaves B tracing only).
     'a-env': { type: 'string', default: '{}' },
     'b-env': { type: 'string', default: '{}' },
+    // Another build's dist/ for either side (default: this checkout's).
+    'a-dist': { type: 'string' },
+    'b-dist': { type: 'string' },
   },
 });
 const comparison = COMPARISONS[values.compare];
@@ -160,7 +169,9 @@ async function startStack(label, env, args = []) {
   env = { ...env, ...JSON.parse(values[label === stackLabels.a ? 'a-env' : 'b-env']) };
   const port = await freePort();
   const profile = values.profile ? ['--cpu-prof', `--cpu-prof-dir=${values.profile}`, `--cpu-prof-name=${label.replace(/\W/g, '_')}${pairs > 1 ? `-pair${pairIndex + 1}` : ''}.cpuprofile`] : [];
-  const child = spawn(process.execPath, [...profile, CLI, 'start', '--port', String(port), '--json', ...args], {
+  const dist = values[label === stackLabels.a ? 'a-dist' : 'b-dist'];
+  const cli = dist ? join(resolve(dist), 'src', 'cli', 'main.js') : CLI;
+  const child = spawn(process.execPath, [...profile, cli, 'start', '--port', String(port), '--json', ...args], {
     env: { ...process.env, HTTMCP_LOG_LEVEL: 'warn', ...UNLIMITED, ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
@@ -206,6 +217,16 @@ async function startComparison(started, swap) {
     b.headers.authorization = `Bearer ${token}`;
     return { a, b, extra: () => ({}) };
   }
+  if (values.compare === 'builds') {
+    const sink = await startOtlpSink();
+    started.push(sink);
+    const ports = [await freePort(), await freePort()];
+    const on = (label, port) => () => startStack(label, { ...OBSERVABILITY_ON, OTEL_EXPORTER_OTLP_ENDPOINT: sink.url }, ['--metrics-listen', `127.0.0.1:${port}`]);
+    const [a, b] = await startInOrder(started, swap, on('on@a', ports[0]), on('on', ports[1]));
+    const scrapers = ports.map((port) => startScraper(port));
+    started.push({ stop: async () => scrapers.forEach((s) => s.stop()) });
+    return { a, b, extra: () => ({ scrapes: scrapers.map((s) => s.scraped()), otlp_exports: sink.exports() }) };
+  }
   if (values.compare === 'observability') {
     const sink = await startOtlpSink();
     started.push(sink);
@@ -241,6 +262,26 @@ async function startComparison(started, swap) {
   const env = { HTTMCP_OAUTH_ISSUER: '', HTTMCP_API_KEYS: '' };
   const [a, b] = await startInOrder(started, swap, () => startStack('off', env), () => startStack("off'", env));
   return { a, b, extra: () => ({}) };
+}
+
+/** The environment of an "on" stack (less the OTLP endpoint): per-tool metrics, OTLP at 1%. */
+const OBSERVABILITY_ON = {
+  HTTMCP_REQUEST_METRICS: 'on',
+  OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf',
+  OTEL_TRACES_SAMPLER: 'parentbased_traceidratio',
+  OTEL_TRACES_SAMPLER_ARG: '0.01',
+};
+
+/** A Prometheus-like scraper of one stack's metrics listener, every 5 s until stopped. */
+function startScraper(port) {
+  let scraped = 0;
+  const scrape = () => request(`http://127.0.0.1:${port}/metrics`).then(async (res) => {
+    await res.body.text();
+    if (res.statusCode === 200) scraped++;
+  }, () => undefined);
+  void scrape();
+  const timer = setInterval(scrape, 5000);
+  return { scraped: () => scraped, stop: () => clearInterval(timer) };
 }
 
 /** A forked bench/lib/slice-load.mjs on `stack`, connected, loaded and paused. */
