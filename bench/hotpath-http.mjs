@@ -7,7 +7,7 @@
 //   node bench/hotpath-http.mjs [--calls 20000] [--conc 16] [--rounds 3]
 //        [--modes http,ws,http-2026] [--dist DIR[,DIR...]] [--gc [--gc-log FILE]] [--cpu-prof DIR]
 //        [--node-flags '--max-semi-space-size=32'] [--serve 'MODES;MODES...']
-//        [--wrap 'valgrind --tool=callgrind --callgrind-out-file=DIR/{label}.%p']
+//        [--warmup N] [--wrap 'valgrind --tool=callgrind --callgrind-out-file=DIR/{label}.%p']
 //
 // Each --dist (default: this checkout's dist/) gets its own `httmcp backend`; rounds alternate
 // the builds and the modes (A http, B http, A ws, B ws, ...), so that two builds are compared
@@ -60,6 +60,8 @@ const { values: v } = parseArgs({
     'callgrind-windows': { type: 'boolean', default: false },
     // How often `@on` builds are scraped (ms; 0: once, at the start, which starts the process metrics).
     'scrape-ms': { type: 'string', default: '5000' },
+    // Calls per mode and backend before the measured rounds (default: a quarter of --calls).
+    warmup: { type: 'string' },
   },
 });
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -253,7 +255,8 @@ async function run(backend, mode, n) {
 
 const backends = [];
 for (const dist of dists) backends.push(await startBackend(dist));
-for (const b of backends) for (const mode of modes) if (b.serves(mode)) await run(b, mode, calls / 4); // warm-up
+const warmup = v.warmup === undefined ? calls / 4 : Number(v.warmup);
+for (const b of backends) for (const mode of modes) if (b.serves(mode)) await run(b, mode, warmup);
 const figures = {};
 const windows = [];
 for (let round = 0; round < Number(v.rounds); round++) {
