@@ -152,15 +152,23 @@ afterAll(() => {
 });
 
 /** `httmcp stdio ARGS` spoken to line by line: `ask` writes one JSON-RPC request and resolves with its reply. */
-function rawStdio(args: string[]): { ask: (message: Record<string, unknown>) => Promise<Record<string, unknown>>; end: () => Promise<number | null> } {
+function rawStdio(args: string[]): {
+  ask: (message: Record<string, unknown>) => Promise<Record<string, unknown>>;
+  end: () => Promise<number | null>;
+  /** Every line without an id the server wrote so far (notifications), in order. */
+  notifications: Array<Record<string, unknown>>;
+} {
   const child = spawn(process.execPath, [TRANSPORTS_CLI, 'stdio', ...args], { stdio: ['pipe', 'pipe', 'ignore'] });
   launched.push(child);
   const waiting = new Map<unknown, (reply: Record<string, unknown>) => void>();
+  const notifications: Array<Record<string, unknown>> = [];
   createInterface({ input: child.stdout }).on('line', (line) => {
     const reply = JSON.parse(line) as Record<string, unknown>;
-    waiting.get(reply.id)?.(reply);
+    if (reply.id === undefined) notifications.push(reply);
+    else waiting.get(reply.id)?.(reply);
   });
   return {
+    notifications,
     ask: (message) =>
       new Promise((resolve) => {
         waiting.set(message.id, resolve);
@@ -202,6 +210,16 @@ describe('stdio serves both protocol eras, chosen by the first message', () => {
     expect(await raw.end()).toBe(0);
   });
 
+  test('2026-07-28: a call with a progress token gets its progress before its result', async () => {
+    const raw = rawStdio(['--server', 'demo']);
+    const call = await raw.ask({ id: 9, method: 'tools/call', params: { name: 'long_task', arguments: { steps: 3, stepMs: 5 }, _meta: { ...ENVELOPE_2026, progressToken: 'p9' } } });
+    expect(call.result).toMatchObject({ content: [{ type: 'text', text: 'finished 3 steps' }] });
+    // Read in line order: every progress line came before the result's.
+    const progress = raw.notifications.filter((n) => n.method === 'notifications/progress').map((n) => n.params);
+    expect(progress).toEqual([1, 2, 3].map((step) => expect.objectContaining({ progressToken: 'p9', progress: step, total: 3 })));
+    expect(await raw.end()).toBe(0);
+  });
+
   test('an enveloped tools/call as the very first message pins 2026 too', async () => {
     const raw = rawStdio(['--server', 'demo']);
     const call = await raw.ask({ id: 7, method: 'tools/call', params: { name: 'add', arguments: { a: 1, b: 2 }, _meta: ENVELOPE_2026 } });
@@ -218,10 +236,12 @@ describe('stdio serves both protocol eras, chosen by the first message', () => {
       expect(client.getNegotiatedProtocolVersion()).toBe('2026-07-28');
       expect((await client.listTools()).tools.map((t) => t.name)).toEqual(['add', 'divide', 'sleep', 'long_task']);
       expect(await client.callTool({ name: 'add', arguments: { a: 40, b: 2 } })).toMatchObject({ content: [{ type: 'text', text: '42' }] });
-      const progress: number[] = [];
-      const long = await client.callTool({ name: 'long_task', arguments: { steps: 3, stepMs: 20 } }, { onprogress: (p) => progress.push(p.progress) });
+      // Progress reaches the SDK client's onprogress unless the client reads the progress lines
+      // and the result in one chunk (a loaded machine): it dispatches notifications a microtask
+      // later but the response at once, which drops the request's progress handler first. That
+      // the server sends progress, in order, is the raw test above.
+      const long = await client.callTool({ name: 'long_task', arguments: { steps: 3, stepMs: 20 } }, { onprogress: () => undefined });
       expect(text(long)).toBe('finished 3 steps');
-      expect(progress.length).toBeGreaterThanOrEqual(1);
       expect((await client.readResource({ uri: 'demo://greeting/Ada' })).contents[0]).toMatchObject({ text: 'Hello, Ada!' });
       expect((await client.getPrompt({ name: 'explain', arguments: { topic: 'stdio' } })).messages[0]!.content).toEqual({
         type: 'text',
