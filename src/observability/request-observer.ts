@@ -58,13 +58,13 @@ export function observeRequests(options: InstrumentOptions): RequestObserver | u
 }
 
 /**
- * Per-request metrics and a SERVER span per MCP request, told by whoever sees requests arrive and
- * their replies leave: the session hub itself (2025 sessions: no layer, no table of open requests
- * and no promise per reply of its own; bench/README.md, "obsfold") or {@link InstrumentedTransport}
- * around any other transport. Spans follow the OpenTelemetry MCP semantic conventions (span
- * `{mcp.method.name} {gen_ai.tool.name}`, `mcp.session.id`, `mcp.protocol.version`...); OpenAPI
- * upstream calls and publishes made for the request become its children (propagated explicitly,
- * see tracing.ts).
+ * Per-request metrics and a SERVER span per MCP request, told by whoever sees requests arrive
+ * and their replies leave: the session hub itself (2025 sessions: no layer, no table of open
+ * requests, no promise per reply; bench/README.md, "obsfold"), or `InstrumentedTransport`
+ * (instrument.ts) around any other transport. Spans follow the OpenTelemetry MCP semantic
+ * conventions (span `{mcp.method.name} {gen_ai.tool.name}`, `mcp.session.id`,
+ * `mcp.protocol.version`...); OpenAPI upstream calls and publishes made for the request become
+ * its children (propagated explicitly, see tracing.ts).
  */
 export class RequestObserver {
   /**
