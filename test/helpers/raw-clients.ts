@@ -228,3 +228,15 @@ export async function openStreamableSession(base: string, version = '2025-06-18'
   expect(initialized.status).toBe(202);
   return session!;
 }
+
+/**
+ * POSTs one JSON-RPC message into a 2025 Streamable HTTP session, by hand, with `headers`
+ * (credentials, say) on top of the session's own, and returns the raw response.
+ */
+export function postInSession(url: string, session: string, message: Record<string, unknown>, headers: Record<string, string> = {}): Promise<Response> {
+  return fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', accept: STREAMABLE_ACCEPT, 'mcp-session-id': session, 'mcp-protocol-version': '2025-06-18', ...headers },
+    body: JSON.stringify({ jsonrpc: '2.0', ...message }),
+  });
+}

@@ -15,7 +15,7 @@ import { bearerOfAuthInfo } from '../../src/auth/auth-info.js';
 import { HTTMCP, type Principal, type Stack } from '../../src/index.js';
 import { freePort } from '../../src/stack/stack.js';
 import { MemoryOAuthProvider, TestAuthorizationServer } from '../helpers/oauth.js';
-import { STREAMABLE_ACCEPT, INITIALIZE_PARAMS } from '../helpers/raw-clients.js';
+import { STREAMABLE_ACCEPT, INITIALIZE_PARAMS, postInSession } from '../helpers/raw-clients.js';
 import { startTestStack } from '../helpers/stack.js';
 
 /** A server whose tools tell who called them, and count the calls that reached them. */
@@ -194,11 +194,7 @@ describe('OAuth resource server at the edge', () => {
       body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: INITIALIZE_PARAMS }),
     });
   const callWhoami = (session: string, authorization: string) =>
-    fetch(probe(), {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', accept: STREAMABLE_ACCEPT, 'mcp-session-id': session, 'mcp-protocol-version': '2025-06-18', authorization },
-      body: JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'whoami', arguments: {} } }),
-    });
+    postInSession(probe(), session, { id: 2, method: 'tools/call', params: { name: 'whoami', arguments: {} } }, { authorization });
 
   const attacks: Array<[string, () => Promise<string>]> = [
     ['an expired token', () => as.token({ sub: 'mallory', aud: probe(), expiresIn: -120 })],
@@ -282,11 +278,7 @@ describe('OAuth resource server at the edge', () => {
     const token = await as.token({ sub: 'dave', aud: probe() });
     const opened = await initialize({ authorization: `Bearer ${token}`, 'x-httmcp-principal': forged });
     const session = opened.headers.get('mcp-session-id')!;
-    const call = await fetch(probe(), {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', accept: STREAMABLE_ACCEPT, 'mcp-session-id': session, 'mcp-protocol-version': '2025-06-18', authorization: `Bearer ${token}`, 'x-httmcp-principal': forged },
-      body: JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'whoami', arguments: {} } }),
-    });
+    const call = await postInSession(probe(), session, { id: 2, method: 'tools/call', params: { name: 'whoami', arguments: {} } }, { authorization: `Bearer ${token}`, 'x-httmcp-principal': forged });
     expect(call.status).toBe(200);
     expect(calls.at(-1)?.subject).toBe('dave');
   });
@@ -353,11 +345,7 @@ describe('OAuth resource server at the edge', () => {
       const token = await as.token({ sub: 'gina', aud: probe(), scope: 'tools.call' });
       const session = (await initialize({ authorization: `Bearer ${token}` })).headers.get('mcp-session-id')!;
       const before = calls.length;
-      const response = await fetch(probe(), {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', accept: STREAMABLE_ACCEPT, 'mcp-session-id': session, 'mcp-protocol-version': '2025-06-18', authorization: `Bearer ${token}` },
-        body: JSON.stringify({ jsonrpc: '2.0', id: 9, method: 'tools/call', params: { name: 'purge', arguments: {} } }),
-      });
+      const response = await postInSession(probe(), session, { id: 9, method: 'tools/call', params: { name: 'purge', arguments: {} } }, { authorization: `Bearer ${token}` });
       expect(response.status).toBe(403);
       expect(response.headers.get('www-authenticate')).toMatch(/^Bearer error="insufficient_scope", scope="tools.call admin", resource_metadata="[^"]+\/mcp\/probe"/);
       expect(calls.length).toBe(before);
@@ -396,11 +384,7 @@ describe('OAuth resource server at the edge', () => {
         ['resources/subscribe', { uri: 'reports://7' }],
         ['prompts/get', { name: 'audit' }],
       ] as const) {
-        const response = await fetch(probe(), {
-          method: 'POST',
-          headers: { 'content-type': 'application/json', accept: STREAMABLE_ACCEPT, 'mcp-session-id': session, 'mcp-protocol-version': '2025-06-18', authorization: `Bearer ${token}` },
-          body: JSON.stringify({ jsonrpc: '2.0', id: 9, method, params }),
-        });
+        const response = await postInSession(probe(), session, { id: 9, method, params }, { authorization: `Bearer ${token}` });
         expect([method, response.status]).toEqual([method, 403]);
         expect(response.headers.get('www-authenticate')).toMatch(/^Bearer error="insufficient_scope", scope="tools.call admin", /);
         expect(await response.json()).toMatchObject({ error: { message: expect.stringContaining('insufficient_scope') as string } });
@@ -444,11 +428,7 @@ describe('OAuth resource server at the edge', () => {
     const full = await as.token({ sub: 'hank', aud: probe(), scope: 'tools.call admin' });
     const session = (await initialize({ authorization: `Bearer ${full}` })).headers.get('mcp-session-id')!;
     const call = (authorization: string, name: string, id: number) =>
-      fetch(probe(), {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', accept: STREAMABLE_ACCEPT, 'mcp-session-id': session, 'mcp-protocol-version': '2025-06-18', authorization },
-        body: JSON.stringify({ jsonrpc: '2.0', id, method: 'tools/call', params: { name, arguments: {} } }),
-      });
+      postInSession(probe(), session, { id, method: 'tools/call', params: { name, arguments: {} } }, { authorization });
     expect((await call(`Bearer ${full}`, 'purge', 1)).status).toBe(200);
     const before = calls.length;
     const reduced = await as.token({ sub: 'hank', aud: probe(), scope: 'tools.call', expiresIn: 600 });
@@ -458,11 +438,7 @@ describe('OAuth resource server at the edge', () => {
     expect(calls.length).toBe(before);
     // Same session, the tools it may still call work, and the list no longer shows the other.
     expect((await call(`Bearer ${reduced}`, 'whoami', 3)).status).toBe(200);
-    const listed = await fetch(probe(), {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', accept: STREAMABLE_ACCEPT, 'mcp-session-id': session, 'mcp-protocol-version': '2025-06-18', authorization: `Bearer ${reduced}` },
-      body: JSON.stringify({ jsonrpc: '2.0', id: 4, method: 'tools/list' }),
-    });
+    const listed = await postInSession(probe(), session, { id: 4, method: 'tools/list' }, { authorization: `Bearer ${reduced}` });
     expect(((await listed.json()) as { result: { tools: Array<{ name: string }> } }).result.tools.map((t) => t.name)).toEqual(['whoami']);
     // The old token, still valid, still has its scopes: each request carries its own verdict.
     expect((await call(`Bearer ${full}`, 'purge', 5)).status).toBe(200);

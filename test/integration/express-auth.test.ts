@@ -8,7 +8,7 @@ import express from 'express';
 import WebSocket from 'ws';
 import { freePort, HTTMCP, type Principal, type Stack } from '../../src/index.js';
 import { MemoryOAuthProvider, TestAuthorizationServer } from '../helpers/oauth.js';
-import { INITIALIZE_PARAMS, STREAMABLE_ACCEPT } from '../helpers/raw-clients.js';
+import { INITIALIZE_PARAMS, postInSession, STREAMABLE_ACCEPT } from '../helpers/raw-clients.js';
 import { startTestStack, workerCrashes } from '../helpers/stack.js';
 
 const SECRET = 'express-auth-secret-0123456789abcdef';
@@ -167,11 +167,7 @@ describe('OAuth resource server on an Express app (app.use(server.router))', () 
     const token = await as.token({ sub: 'gina', aud: probe(), scope: 'tools.call' });
     const session = (await initialize({ authorization: `Bearer ${token}` })).headers.get('mcp-session-id')!;
     const before = calls.length;
-    const response = await fetch(probe(), {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', accept: STREAMABLE_ACCEPT, 'mcp-session-id': session, 'mcp-protocol-version': '2025-06-18', authorization: `Bearer ${token}` },
-      body: JSON.stringify({ jsonrpc: '2.0', id: 9, method: 'tools/call', params: { name: 'purge', arguments: {} } }),
-    });
+    const response = await postInSession(probe(), session, { id: 9, method: 'tools/call', params: { name: 'purge', arguments: {} } }, { authorization: `Bearer ${token}` });
     expect(response.status).toBe(403);
     expect(response.headers.get('www-authenticate')).toMatch(/^Bearer error="insufficient_scope", scope="tools.call admin", resource_metadata="[^"]+\/mcp\/probe"/);
     expect(calls.length).toBe(before);
