@@ -11,7 +11,7 @@
 // Configurations: off (HTTMCP_REQUEST_METRICS=off, no tracer provider), metrics (per-tool
 // metrics on), tracing (an OpenTelemetry NodeTracerProvider registered, parent-based 1% ratio
 // sampler, batch processor into an exporter that drops spans), both; and, by --configs only:
-// sdk (the CLI's own set-up, otel-sdk.ts startTracing: the NodeSDK, OTLP to a closed port),
+// sdk (the CLI's own set-up, otel-sdk.ts startTracing: OTLP to a closed port),
 // scraped (off, but /metrics read once, so prom-client's GC and event-loop observers run),
 // cli (what `httmcp start` runs with OTEL_* and a scraper: per-tool metrics, sdk and scraped).
 // A configuration written NAME:DIR runs on another build's dist/ (--dist: all of them), for
@@ -34,10 +34,10 @@ if (v.child) {
   const metrics = config === 'metrics' || config === 'both' || config === 'cli';
   const tracing = config === 'tracing' || config === 'both';
   if (config === 'cli' || config === 'sdk') {
-    // What `httmcp start` runs with OTEL_* set: the NodeSDK (otel-sdk.ts), exporting OTLP to a
+    // What `httmcp start` runs with OTEL_* set (otel-sdk.ts), exporting OTLP to a
     // port where nothing listens (`sdk`: no per-tool metrics).
     const { startTracing } = await import(`${dist}/src/observability/otel-sdk.js`);
-    startTracing({ ...process.env, OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:9', OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf', OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: process.env.OVERHEAD_RATIO ?? '0.01' });
+    await startTracing({ ...process.env, OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:9', OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf', OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: process.env.OVERHEAD_RATIO ?? '0.01' });
   }
   if (tracing) {
     const { NodeTracerProvider, BatchSpanProcessor } = await import('@opentelemetry/sdk-trace-node');

@@ -1,15 +1,16 @@
 import { ROOT_CONTEXT, type Attributes, type Context, type ContextManager, type Link, type SpanKind } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
-import { NodeSDK } from '@opentelemetry/sdk-node';
 import { ParentBasedSampler, SamplingDecision, TraceIdRatioBasedSampler, type Sampler, type SamplingResult } from '@opentelemetry/sdk-trace-base';
 import { workerExporterFromEnv, type ExportProblemReporter } from './otlp-worker-exporter.js';
+import { startTraceProvider, traceProviderCovers } from './trace-provider.js';
 import { isPresampled, sampleRootsAt } from './tracing.js';
 
 /**
- * Starts the OpenTelemetry Node SDK for traces, configured by the standard `OTEL_*` variables
- * (exporter, endpoint, protocol, headers, sampler, resource). Only the CLI calls this; a program
+ * Starts OpenTelemetry tracing, configured by the standard `OTEL_*` variables (exporter,
+ * endpoint, protocol, headers, sampler, resource, propagators). Only the CLI calls this; a program
  * that uses httmcp as a library starts its own SDK. Metrics stay on Prometheus (`/metrics`) and
- * logs on pino: unless the environment says otherwise, the SDK's metric and log exporters are off.
+ * logs on pino: unless the environment says otherwise, OpenTelemetry's metric and log exporters
+ * are off.
  *
  * httmcp hands trace context on explicitly (tracing.ts), so by default the SDK gets a
  * synchronous context manager: the SDK's usual AsyncLocalStorage one turns on Node's async hooks
@@ -21,30 +22,41 @@ import { isPresampled, sampleRootsAt } from './tracing.js';
  * An OTLP exporter over HTTP (the default) sends from a worker thread (otlp-worker-exporter.ts):
  * the main thread only serializes the batches, so the server's stream and HTTP code never shares
  * its type feedback with an HTTP client. `HTTMCP_OTEL_EXPORT_THREAD=off` keeps the SDK's own
- * exporter in the main thread.
+ * exporter in the main thread. With that exporter and the default propagators and resource, a
+ * tracer provider of its own registers it (trace-provider.ts); any other setting is the NodeSDK's,
+ * loaded only then.
  * @param report told when the export worker dies (the CLI's logger).
  * @returns how to flush and stop it.
  */
-export function startTracing(env: NodeJS.ProcessEnv = process.env, report?: ExportProblemReporter): () => Promise<void> {
+export async function startTracing(env: NodeJS.ProcessEnv = process.env, report?: ExportProblemReporter): Promise<() => Promise<void>> {
   env.OTEL_METRICS_EXPORTER ??= 'none';
   env.OTEL_LOGS_EXPORTER ??= 'none';
   env.OTEL_SERVICE_NAME ??= 'httmcp';
   const asyncContext = env.HTTMCP_OTEL_ASYNC_CONTEXT === 'on' || env.HTTMCP_OTEL_ASYNC_CONTEXT === '1';
+  const contextManager = asyncContext ? new AsyncLocalStorageContextManager() : new SyncContextManager();
   const ratio = ratioSamplerFromEnv(env);
+  const traceExporter = traceProviderCovers(env) ? workerExporterFromEnv(env, report) : undefined;
+  const stop = traceExporter ? startTraceProvider(traceExporter, contextManager, ratio?.sampler, env) : await startNodeSdk(contextManager, ratio?.sampler, env, report);
+  sampleRootsAt(ratio?.ratio);
+  return async () => {
+    sampleRootsAt(undefined);
+    await stop();
+  };
+}
+
+/** The NodeSDK, for the settings trace-provider.ts leaves to it (gRPC, zipkin, console, B3, SDK metrics...). */
+async function startNodeSdk(contextManager: ContextManager, sampler: Sampler | undefined, env: NodeJS.ProcessEnv, report?: ExportProblemReporter): Promise<() => Promise<void>> {
+  const { NodeSDK } = await import('@opentelemetry/sdk-node');
   const traceExporter = workerExporterFromEnv(env, report);
   const sdk = new NodeSDK({
     instrumentations: [],
     // Given an exporter, the SDK wraps it in the BatchSpanProcessor OTEL_BSP_* configures, as its own.
     ...(traceExporter ? { traceExporter } : {}),
-    contextManager: asyncContext ? new AsyncLocalStorageContextManager() : new SyncContextManager(),
-    ...(ratio ? { sampler: ratio.sampler } : {}),
+    contextManager,
+    ...(sampler ? { sampler } : {}),
   });
   sdk.start();
-  sampleRootsAt(ratio?.ratio);
-  return async () => {
-    sampleRootsAt(undefined);
-    await sdk.shutdown();
-  };
+  return () => sdk.shutdown();
 }
 
 /**

@@ -303,9 +303,51 @@ describe('the CLI', () => {
       await last.close();
       await waitForSpan(barrier.traceId, 'tools/call add');
       expect(new Set(exported().map((span) => span.traceId))).toEqual(new Set([traceId, barrier.traceId]));
+      // The resource the NodeSDK would have detected: the service name, the process, the host.
+      const resource = (JSON.parse(received[0]!) as { resourceSpans: Array<{ resource: { attributes: Array<{ key: string }> } }> }).resourceSpans[0]!.resource.attributes;
+      expect(resource).toContainEqual({ key: 'service.name', value: { stringValue: 'httmcp' } });
+      expect(resource.map((attribute) => attribute.key)).toEqual(expect.arrayContaining(['process.pid', 'process.runtime.name', 'host.name', 'telemetry.sdk.name']));
       const text = await (await fetch(cli.info.metricsUrl)).text();
       expect(text).toMatch(/^httmcp_tool_calls_total\{server="demo",tool="add",outcome="ok"\} 3$/m);
       expect(text).toMatch(/^httmcp_nchan_up 1$/m);
+    } finally {
+      cli.child.kill('SIGTERM');
+      await new Promise((resolve) => cli.child.once('exit', resolve));
+      receiver.close();
+    }
+  }, 60_000);
+
+  test("a setting only the NodeSDK covers (OTEL_PROPAGATORS=tracecontext alone) starts the NodeSDK: spans still reach the receiver, with the resource's service name", async () => {
+    const received: string[] = [];
+    const receiver = createServer((req, res) => {
+      let body = '';
+      req.on('data', (chunk: Buffer) => (body += chunk));
+      req.on('end', () => {
+        if (req.url === '/v1/traces') received.push(body);
+        res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+      });
+    });
+    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+    const cli = await startCli<{ servers: Record<string, string> }>(['start', '--port', String(await freePort())], {
+      OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${(receiver.address() as AddressInfo).port}`,
+      OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
+      OTEL_BSP_SCHEDULE_DELAY: '100',
+      OTEL_PROPAGATORS: 'tracecontext',
+      OTEL_TRACES_SAMPLER: 'parentbased_traceidratio',
+      OTEL_TRACES_SAMPLER_ARG: '0',
+    });
+    try {
+      const { traceId, traceparent } = clientTrace();
+      const client = await streamableClient(cli.info.servers.demo!, { traceparent });
+      await client.callTool({ name: 'add', arguments: { a: 1, b: 2 } });
+      await client.close();
+      type Body = { resourceSpans: Array<{ resource: { attributes: Array<{ key: string; value: { stringValue?: string } }> }; scopeSpans: Array<{ spans: Array<{ traceId: string; name: string }> }> }> };
+      const batches = () => received.flatMap((body) => (JSON.parse(body) as Body).resourceSpans);
+      const deadline = Date.now() + 10_000;
+      const traced = () => batches().find((r) => r.scopeSpans.some((scope) => scope.spans.some((span) => span.traceId.toLowerCase() === traceId && span.name === 'tools/call add')));
+      while (!traced() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(traced()).toBeDefined();
+      expect(traced()!.resource.attributes).toContainEqual({ key: 'service.name', value: { stringValue: 'httmcp' } });
     } finally {
       cli.child.kill('SIGTERM');
       await new Promise((resolve) => cli.child.once('exit', resolve));

@@ -1,11 +1,12 @@
 import { collectDefaultMetrics, Histogram, Registry } from 'prom-client';
 import { propagation, ROOT_CONTEXT, SpanKind, trace, type Context } from '@opentelemetry/api';
-import { core } from '@opentelemetry/sdk-node';
+import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { BasicTracerProvider, InMemorySpanExporter, SamplingDecision, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import type { JSONRPCMessage, Transport } from '@modelcontextprotocol/server';
 import { pino } from 'pino';
 import { instrumentTransport } from '../../src/observability/instrument.js';
 import { ratioSamplerFromEnv } from '../../src/observability/otel-sdk.js';
+import { traceProviderCovers } from '../../src/observability/trace-provider.js';
 import { isPresampled, requestSpanParent, sampleRootsAt } from '../../src/observability/tracing.js';
 import { BackendMetrics, OTHER_TOOL, UNKNOWN_TOOL, type Outcome } from '../../src/observability/metrics.js';
 import { parseStubStatus } from '../../src/observability/nchan-status.js';
@@ -120,9 +121,20 @@ test("the latency histogram's exposition is the same as a prom-client Histogram'
   expect(await metrics.text()).toContain('httmcp_tool_call_duration_seconds_count{server="s",tool="a",outcome="ok"} 3\n');
 });
 
+test("httmcp's own tracer provider takes the NodeSDK's defaults only; any other setting goes to the NodeSDK", () => {
+  const none = { OTEL_METRICS_EXPORTER: 'none', OTEL_LOGS_EXPORTER: 'none' };
+  expect(traceProviderCovers({})).toBe(true);
+  expect(traceProviderCovers({ ...none, OTEL_PROPAGATORS: 'baggage, tracecontext' })).toBe(true);
+  expect(traceProviderCovers({ OTEL_PROPAGATORS: 'tracecontext' })).toBe(false);
+  expect(traceProviderCovers({ OTEL_PROPAGATORS: 'tracecontext,baggage,b3' })).toBe(false);
+  expect(traceProviderCovers({ OTEL_NODE_RESOURCE_DETECTORS: 'env,host' })).toBe(false);
+  expect(traceProviderCovers({ OTEL_METRICS_EXPORTER: 'otlp' })).toBe(false);
+  expect(traceProviderCovers({ ...none, OTEL_LOGS_EXPORTER: 'console' })).toBe(false);
+});
+
 describe('root sampling drawn by httmcp (OTEL_TRACES_SAMPLER=*traceidratio)', () => {
   const traceId = 'f'.repeat(32); // the highest id: a ratio sampler below 1 drops it
-  beforeAll(() => propagation.setGlobalPropagator(new core.W3CTraceContextPropagator()));
+  beforeAll(() => propagation.setGlobalPropagator(new W3CTraceContextPropagator()));
   afterAll(() => {
     sampleRootsAt(undefined);
     propagation.disable();
@@ -161,7 +173,7 @@ describe('the instrumented transport with tracing on and metrics off, root sampl
   const exporter = new InMemorySpanExporter();
   const { sampler } = ratioSamplerFromEnv({ OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: '0' })!;
   beforeAll(() => {
-    propagation.setGlobalPropagator(new core.W3CTraceContextPropagator());
+    propagation.setGlobalPropagator(new W3CTraceContextPropagator());
     trace.setGlobalTracerProvider(new BasicTracerProvider({ sampler, spanProcessors: [new SimpleSpanProcessor(exporter)] }));
     sampleRootsAt(0);
   });
