@@ -86,15 +86,16 @@ program
     const gateway = Gateway.fromEnv(process.env, { logger, ...(flags.publishUrl ? { publishUrl: flags.publishUrl } : {}) });
     const [host, port] = splitHostPort(flags.listen);
     const server = await listen(createBackendHandler(servers, gateway), port, host);
-    logger.info({ listen: flags.listen, servers: servers.map((s) => s.name) }, 'backend listening');
     const metricsServer = flags.metricsListen === undefined ? undefined : await serveMetrics(gateway, flags.metricsListen, logger);
     const stop = () => {
       server.close();
       metricsServer?.close();
       void gateway.close().then(stopTracing).then(() => process.exit(0));
     };
+    // Before the line that says it listens: a supervisor may signal as soon as it reads it.
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
+    logger.info({ listen: flags.listen, servers: servers.map((s) => s.name) }, 'backend listening');
   });
 
 program
@@ -247,6 +248,25 @@ async function run(servers: HTTMCP[], flags: StackFlags): Promise<void> {
   }
   const metricsServer =
     flags.metricsListen === undefined || flags.backends !== undefined ? undefined : await serveMetrics(stack.gateway, flags.metricsListen, logger);
+  // Before anything says "up": whoever reads that line may signal at once, and must get a clean stop.
+  // Never half alive: when nginx dies, the stack has stopped its backend; this process goes too,
+  // non-zero, so a service manager restarts the whole stack.
+  void stack.failed.then((error) => {
+    process.stderr.write(`httmcp: ${error.message}\n`);
+    process.exit(1);
+  });
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'stopping');
+    metricsServer?.close();
+    await stack.stop();
+    await stopTracing();
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGTERM', () => void stop('SIGTERM'));
   if (flags.json) {
     process.stdout.write(
       JSON.stringify({
@@ -269,24 +289,6 @@ async function run(servers: HTTMCP[], flags: StackFlags): Promise<void> {
     process.stdout.write(`  ${'console'.padEnd(12)} ${stack.url}/console/   (operator console; HTTMCP_CONSOLE_ALLOW says who may open it)\n`);
     process.stdout.write('Ctrl-C stops nginx and the backend.\n');
   }
-  // Never half alive: when nginx dies, the stack has stopped its backend; this process goes too,
-  // non-zero, so a service manager restarts the whole stack.
-  void stack.failed.then((error) => {
-    process.stderr.write(`httmcp: ${error.message}\n`);
-    process.exit(1);
-  });
-  let stopping = false;
-  const stop = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    logger.info({ signal }, 'stopping');
-    metricsServer?.close();
-    await stack.stop();
-    await stopTracing();
-    process.exit(0);
-  };
-  process.on('SIGINT', () => void stop('SIGINT'));
-  process.on('SIGTERM', () => void stop('SIGTERM'));
 }
 
 /** Collects HTTMCP servers from a module's exports. */

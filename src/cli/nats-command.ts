@@ -51,16 +51,7 @@ async function serve(servers: HTTMCP[], flags: NatsFlags): Promise<void> {
   const bounds = inflightPerSession === undefined ? {} : { maxInflightPerSession: inflightPerSession };
   for (const server of servers) services.push(await serveNats(server, nc, { prefix: flags.prefix, queue: flags.queue, logger, ...bounds }));
 
-  const described = services.map((s) => ({ name: s.name, subject: s.subject, worker: s.workerSubject, queue: s.queue }));
-  if (flags.json) {
-    process.stdout.write(JSON.stringify({ url: flags.url, pid: process.pid, servers: described }) + '\n');
-  } else {
-    process.stdout.write(`httmcp serves over NATS (${flags.url})\n`);
-    for (const s of described) process.stdout.write(`  ${s.name.padEnd(12)} ${s.subject}   (queue group ${s.queue})\n`);
-    process.stdout.write('Ctrl-C stops (running requests get the grace period to finish).\n');
-  }
-  logger.info({ url: flags.url, servers: described }, 'serving over NATS');
-
+  // Before anything says it serves: whoever reads that may signal at once, and must get a clean stop.
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
@@ -72,6 +63,17 @@ async function serve(servers: HTTMCP[], flags: NatsFlags): Promise<void> {
   };
   process.on('SIGINT', () => void stop('SIGINT'));
   process.on('SIGTERM', () => void stop('SIGTERM'));
+
+  const described = services.map((s) => ({ name: s.name, subject: s.subject, worker: s.workerSubject, queue: s.queue }));
+  if (flags.json) {
+    process.stdout.write(JSON.stringify({ url: flags.url, pid: process.pid, servers: described }) + '\n');
+  } else {
+    process.stdout.write(`httmcp serves over NATS (${flags.url})\n`);
+    for (const s of described) process.stdout.write(`  ${s.name.padEnd(12)} ${s.subject}   (queue group ${s.queue})\n`);
+    process.stdout.write('Ctrl-C stops (running requests get the grace period to finish).\n');
+  }
+  logger.info({ url: flags.url, servers: described }, 'serving over NATS');
+
   void nc.closed().then((error) => {
     if (stopping) return;
     logger.error({ err: error }, 'the NATS connection closed');
