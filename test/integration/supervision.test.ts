@@ -3,7 +3,7 @@
  * built `httmcp` command, nginx+nchan, `httmcp backend`, `runuser`, `ss`.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -82,6 +82,27 @@ describe('nginx never outlives its launcher', () => {
     expect(await exited(child)).toBe(1);
     expect(stderr()).toMatch(/nginx \(pid \d+\) exited \(killed by a signal\); the stack stopped/);
     await allGone([info.nginxPid, ...workers], port);
+    // The temp prefix stays for its error log, which the message names.
+    expect(existsSync(join(info.prefix as string, 'logs', 'error.log'))).toBe(true);
+    rmSync(info.prefix as string, { recursive: true, force: true });
+  });
+
+  test('a clean stop (SIGTERM) removes the temp prefix the stack made; one given with --prefix stays', async () => {
+    const { child, info } = await startCli(['start', '--port', String(await freePort())]);
+    expect(existsSync(join(info.prefix as string, 'nginx.conf'))).toBe(true);
+    child.kill('SIGTERM');
+    expect(await exited(child)).toBe(0);
+    expect(existsSync(info.prefix as string)).toBe(false);
+
+    const own = mkdtempSync(join(tmpdir(), 'httmcp-own-'));
+    try {
+      const given = await startCli(['start', '--port', String(await freePort()), '--prefix', own]);
+      given.child.kill('SIGTERM');
+      expect(await exited(given.child)).toBe(0);
+      expect(existsSync(join(own, 'logs', 'error.log'))).toBe(true);
+    } finally {
+      rmSync(own, { recursive: true, force: true });
+    }
   });
 
   test('a backend crash (an uncaught error in a tool) stops the whole stack: no nginx answering 502', async () => {
