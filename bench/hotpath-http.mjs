@@ -27,7 +27,8 @@
 // for all), so that one backend can serve the 2026 era alone while another serves every transport
 // in turn, as run.mjs's single backend does: `--dist dist,dist --serve 'http-2026;http,ws,http-2026'`.
 // --wrap runs each backend under a command: under callgrind, instructions per call are a figure
-// that a loaded machine does not move (bench/obs-instructions.sh runs two lengths and subtracts).
+// that a loaded machine does not move (with --callgrind-windows, counted in the measured windows only;
+// bench/README.md, "obsfold" and "leansdk", for how clock-driven work weighs under it).
 // The load is raw sockets with prebuilt requests (one request in flight per connection, as
 // nginx's keep-alive upstream connections carry them), so the driver costs little.
 import { execFileSync, spawn } from 'node:child_process';
