@@ -6,7 +6,7 @@ import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace-base';
 
 /**
  * OTLP over HTTP from a worker thread. The main thread serializes each batch of spans with the
- * OpenTelemetry serializer of the configured protocol and transfers the bytes to a worker, which
+ * OpenTelemetry serializer of the configured protocol and copies the bytes to a worker, which
  * sends them with the OTLP exporter's own machinery (endpoint, headers, timeout, compression and
  * retries from the same standard `OTEL_EXPORTER_OTLP_*` variables). Why: the in-thread
  * exporter's node:http client runs through the same stream and HTTP functions the server's hot
@@ -78,9 +78,11 @@ export class WorkerSpanExporter implements SpanExporter {
       return resultCallback({ code: ExportResultCode.FAILED, error: error as Error });
     }
     if (bytes === undefined) return resultCallback({ code: ExportResultCode.FAILED, error: new Error('the spans could not be serialized') });
-    // Transfer the bytes when they own their buffer; a view into a larger one is copied.
-    const owned = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : bytes.slice();
-    const sent = this.ask({ op: 'export', id: 0, bytes: owned, count: spans.length }, [owned.buffer as ArrayBuffer]);
+    // Copied to the worker, never transferred: transferring detaches the buffer, and the first
+    // ArrayBuffer ever detached in a process invalidates V8's "no detached buffers" protector,
+    // which deoptimizes every function that reads a Buffer or typed array (the server's stream and
+    // HTTP code among them) and leaves them slower from then on (bench/README.md, "detach").
+    const sent = this.ask({ op: 'export', id: 0, bytes, count: spans.length });
     void sent.then((reply) =>
       resultCallback(reply.code === ExportResultCode.SUCCESS ? { code: ExportResultCode.SUCCESS } : { code: ExportResultCode.FAILED, error: new Error(reply.error ?? 'the export failed') }),
     );
@@ -96,20 +98,20 @@ export class WorkerSpanExporter implements SpanExporter {
     this.stopped = true;
     const worker = this.worker;
     if (worker === undefined) return;
-    await this.ask({ op: 'shutdown', id: 0 }, [], worker);
+    await this.ask({ op: 'shutdown', id: 0 }, worker);
     this.worker = undefined;
     await worker.terminate();
   }
 
   /** Posts `request` to the worker (started if needed); resolves with its reply, or a failure if it dies. */
-  private ask(request: Request, transfer: ArrayBuffer[] = [], worker = this.workerToUse()): Promise<Reply> {
+  private ask(request: Request, worker = this.workerToUse()): Promise<Reply> {
     if (worker === undefined) return Promise.resolve({ id: 0, code: ExportResultCode.FAILED, error: 'the export worker is off after repeated crashes' });
     const id = this.nextId++;
     return new Promise<Reply>((resolve) => {
       this.waiting.set(id, resolve);
       // Keep the process alive while the worker holds something of ours (an exit flushes).
       if (this.waiting.size === 1) worker.ref();
-      worker.postMessage({ ...request, id }, transfer);
+      worker.postMessage({ ...request, id });
     });
   }
 

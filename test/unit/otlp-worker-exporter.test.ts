@@ -4,8 +4,12 @@
  * the standard OTEL_EXPORTER_OTLP_* settings; forceFlush and shutdown deliver what is buffered; a
  * dead receiver fails the export (reported to the processor) and nothing else.
  */
+import { spawn } from 'node:child_process';
+import { rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
 import { BasicTracerProvider, BatchSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { freePort } from '../../src/stack/stack.js';
@@ -153,3 +157,37 @@ describe('workerExporterFromEnv', () => {
     expect(workerExporterFromEnv({ OTEL_TRACES_EXPORTER: 'otlp,zipkin' })).toBeUndefined();
   });
 });
+
+/** Runs `script` (an ES module in the checkout's root) in a node with V8's protector tracing on; resolves with its output. */
+function nodeTracingProtectors(script: string, env: NodeJS.ProcessEnv = {}): Promise<string> {
+  const root = fileURLToPath(new URL('../..', import.meta.url));
+  const file = join(root, `.protectors-${process.pid}-${Date.now()}.mjs`);
+  writeFileSync(file, script);
+  const child = spawn(process.execPath, ['--trace-protector-invalidation', file], { cwd: root, env: { ...process.env, ...env } });
+  child.on('close', () => rmSync(file, { force: true }));
+  let out = '';
+  child.stdout.on('data', (chunk: Buffer) => (out += chunk));
+  child.stderr.on('data', (chunk: Buffer) => (out += chunk));
+  return new Promise((resolve) => child.on('close', () => resolve(out)));
+}
+
+test("an export never detaches an ArrayBuffer: the first detach in a process deoptimizes every function that reads a Buffer (V8's ArrayBufferDetaching protector)", async () => {
+  // The built exporter (npm test builds first), so that the child runs plain node.
+  const exported = await nodeTracingProtectors(
+    `import { WorkerSpanExporter } from './dist/src/observability/otlp-worker-exporter.js';
+     import { BasicTracerProvider, BatchSpanProcessor } from '@opentelemetry/sdk-trace-base';
+     const exporter = new WorkerSpanExporter({ protocol: 'http/protobuf' });
+     const provider = new BasicTracerProvider({ spanProcessors: [new BatchSpanProcessor(exporter)] });
+     for (let i = 0; i < 20; i++) provider.getTracer('t').startSpan('s' + i).end();
+     await provider.forceFlush();
+     await provider.shutdown();
+     console.log('exported');`,
+    { OTEL_EXPORTER_OTLP_ENDPOINT: endpoint },
+  );
+  expect(exported).toContain('exported');
+  expect(exported).not.toContain('ArrayBufferDetaching');
+  expect(received.map((r) => r.url)).toEqual(['/v1/traces']);
+  // The instrument works: a transfer (what the exporter did before) is reported.
+  const transferred = await nodeTracingProtectors('const b = new ArrayBuffer(8); structuredClone(b, { transfer: [b] });');
+  expect(transferred).toContain('Invalidating protector cell ArrayBufferDetaching');
+}, 30_000);
