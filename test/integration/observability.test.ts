@@ -249,21 +249,27 @@ test("a handler's log lines carry the server, the session and the tool", async (
   expect(line).toMatchObject({ server: 'logs', tool: 'shout', session: expect.any(String), text: 'hi' });
 });
 
+/** An OTLP/JSON receiver on loopback: the bodies posted to `/v1/traces`, in order. */
+async function otlpJsonReceiver(): Promise<{ received: string[]; endpoint: string; receiver: Server }> {
+  const received: string[] = [];
+  const receiver = createServer((req, res) => {
+    let body = '';
+    req.on('data', (chunk: Buffer) => (body += chunk));
+    req.on('end', () => {
+      if (req.url === '/v1/traces') received.push(body);
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+    });
+  });
+  await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+  return { received, endpoint: `http://127.0.0.1:${(receiver.address() as AddressInfo).port}`, receiver };
+}
+
 describe('the CLI', () => {
   test('OTEL_* starts the SDK: spans reach an OTLP receiver, sampled as OTEL_TRACES_SAMPLER says; --metrics-listen serves /metrics on loopback', async () => {
-    const received: string[] = [];
-    const receiver = createServer((req, res) => {
-      let body = '';
-      req.on('data', (chunk: Buffer) => (body += chunk));
-      req.on('end', () => {
-        if (req.url === '/v1/traces') received.push(body);
-        res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
-      });
-    });
-    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+    const { received, endpoint, receiver } = await otlpJsonReceiver();
     const metricsPort = await freePort();
     const cli = await startCli<{ servers: Record<string, string>; metricsUrl: string }>(['start', '--port', String(await freePort()), '--metrics-listen', `127.0.0.1:${metricsPort}`], {
-      OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${(receiver.address() as AddressInfo).port}`,
+      OTEL_EXPORTER_OTLP_ENDPOINT: endpoint,
       OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
       OTEL_BSP_SCHEDULE_DELAY: '100',
       // The benchmark's sampler, at 0: only requests whose client sampled them are traced, and
@@ -318,18 +324,9 @@ describe('the CLI', () => {
   }, 60_000);
 
   test("a setting only the NodeSDK covers (OTEL_PROPAGATORS=tracecontext alone) starts the NodeSDK: spans still reach the receiver, with the resource's service name", async () => {
-    const received: string[] = [];
-    const receiver = createServer((req, res) => {
-      let body = '';
-      req.on('data', (chunk: Buffer) => (body += chunk));
-      req.on('end', () => {
-        if (req.url === '/v1/traces') received.push(body);
-        res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
-      });
-    });
-    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+    const { received, endpoint, receiver } = await otlpJsonReceiver();
     const cli = await startCli<{ servers: Record<string, string> }>(['start', '--port', String(await freePort())], {
-      OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${(receiver.address() as AddressInfo).port}`,
+      OTEL_EXPORTER_OTLP_ENDPOINT: endpoint,
       OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
       OTEL_BSP_SCHEDULE_DELAY: '100',
       OTEL_PROPAGATORS: 'tracecontext',
