@@ -80,8 +80,9 @@ export class WorkerSpanExporter implements SpanExporter {
     if (bytes === undefined) return resultCallback({ code: ExportResultCode.FAILED, error: new Error('the spans could not be serialized') });
     // Copied to the worker, never transferred: transferring detaches the buffer, and the first
     // ArrayBuffer ever detached in a process invalidates V8's "no detached buffers" protector,
-    // which deoptimizes every function that reads a Buffer or typed array (the server's stream and
-    // HTTP code among them) and leaves them slower from then on (bench/README.md, "detach").
+    // which deoptimizes at once every optimized function that reads a Buffer or typed array (the
+    // server's stream and HTTP code among them), all to be compiled again under load
+    // (bench/README.md, "leansdk and detach").
     const sent = this.ask({ op: 'export', id: 0, bytes, count: spans.length });
     void sent.then((reply) =>
       resultCallback(reply.code === ExportResultCode.SUCCESS ? { code: ExportResultCode.SUCCESS } : { code: ExportResultCode.FAILED, error: new Error(reply.error ?? 'the export failed') }),
