@@ -9,6 +9,7 @@ import { Gateway } from '../gateway.js';
 import { registerNatsCommand } from './nats-command.js';
 import { registerOpenApiCommand } from './openapi-command.js';
 import { registerStdioCommand } from './stdio-command.js';
+import { superviseStack } from './supervise-stack.js';
 import { createBackendHandler } from '../http/node-handler.js';
 import { deriveBackendKey } from '../http/backend-guard.js';
 import { listen, startStack, type Stack } from '../stack/stack.js';
@@ -136,7 +137,7 @@ function withStackFlags(command: Command): Command {
     .option('--origins <regex>', 'regular expression of browser Origins allowed (default: localhost pages)')
     .option('--hosts <regex>', 'regular expression of Host names allowed, against DNS rebinding (default: loopback names and --host)')
     .option('--workers <n>', 'nginx worker processes, or "auto"', '1')
-    .option('--prefix <dir>', 'runtime directory for nginx config, logs and sockets (default: a temp dir)')
+    .option('--prefix <dir>', 'runtime directory for nginx config, logs and sockets (default: a temp dir, removed at a clean stop)')
     .option('--redis <url>', "nchan's Redis store (redis://host:port): nodes on one Redis form one cluster")
     .option('--backends <list>', 'comma-separated host:port of backends (httmcp backend) to use instead of an in-process one')
     .option('--publish-listen <host:port>', "where nginx takes backends' publishes (default: a private unix socket)")
@@ -248,25 +249,13 @@ async function run(servers: HTTMCP[], flags: StackFlags): Promise<void> {
   }
   const metricsServer =
     flags.metricsListen === undefined || flags.backends !== undefined ? undefined : await serveMetrics(stack.gateway, flags.metricsListen, logger);
-  // Before anything says "up": whoever reads that line may signal at once, and must get a clean stop.
-  // Never half alive: when nginx dies, the stack has stopped its backend; this process goes too,
-  // non-zero, so a service manager restarts the whole stack.
-  void stack.failed.then((error) => {
-    process.stderr.write(`httmcp: ${error.message}\n`);
-    process.exit(1);
+  superviseStack(stack, {
+    name: 'httmcp',
+    removePrefix: flags.prefix === undefined,
+    logger,
+    closing: () => metricsServer?.close(),
+    closed: stopTracing,
   });
-  let stopping = false;
-  const stop = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    logger.info({ signal }, 'stopping');
-    metricsServer?.close();
-    await stack.stop();
-    await stopTracing();
-    process.exit(0);
-  };
-  process.on('SIGINT', () => void stop('SIGINT'));
-  process.on('SIGTERM', () => void stop('SIGTERM'));
   if (flags.json) {
     process.stdout.write(
       JSON.stringify({

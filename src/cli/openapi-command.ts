@@ -6,6 +6,7 @@ import { createLogger } from '../log.js';
 import { OpenAPIMCP, SpecLoadError, type Credential, type LoadProgress, type OpenAPIMCPOptions, type SessionCredential } from '../openapi/index.js';
 import { NginxMissingError } from '../stack/nginx.js';
 import { listen, startStack, type Stack } from '../stack/stack.js';
+import { superviseStack } from './supervise-stack.js';
 
 /** Flags of `httmcp openapi`. */
 interface OpenApiFlags {
@@ -131,7 +132,7 @@ export function registerOpenApiCommand(program: Command): void {
     .option('--list', 'print the tools as JSON (name, description, inputSchema, annotations) and exit')
     .option('--origins <regex>', 'regular expression of browser Origins allowed (default: localhost pages)')
     .option('--workers <n>', 'nginx worker processes, or "auto"', '1')
-    .option('--prefix <dir>', 'runtime directory for nginx config, logs and sockets (default: a temp dir)')
+    .option('--prefix <dir>', 'runtime directory for nginx config, logs and sockets (default: a temp dir, removed at a clean stop)')
     .option('--json', 'print one JSON line with the URLs instead of text')
     .option('-q, --quiet', 'no progress and warnings on stderr')
     .action(async (specArgument: string | undefined, flags: OpenApiFlags) => {
@@ -191,6 +192,7 @@ async function runOpenApi(specArgument: string | undefined, flags: OpenApiFlags)
     ...(flags.origins === undefined ? {} : { allowedOrigins: flags.origins }),
     ...(flags.prefix === undefined ? {} : { prefix: flags.prefix }),
   });
+  superviseStack(stack, { name: 'httmcp openapi', removePrefix: flags.prefix === undefined });
   const url = stack.servers[server.name]!;
   if (flags.json) {
     process.stdout.write(
@@ -201,20 +203,6 @@ async function runOpenApi(specArgument: string | undefined, flags: OpenApiFlags)
     process.stdout.write(`  ${server.name.padEnd(12)} ${url}   (WebSocket: ${url.replace(/^http/, 'ws')})   ${server.tools.length} tools\n`);
     process.stdout.write('Ctrl-C stops nginx and the backend.\n');
   }
-  // Never half alive: nginx gone means the stack stopped; exit non-zero (docs/operations.md).
-  void stack.failed.then((error) => {
-    process.stderr.write(`httmcp openapi: ${error.message}\n`);
-    process.exit(1);
-  });
-  let stopping = false;
-  const stop = async () => {
-    if (stopping) return;
-    stopping = true;
-    await stack.stop();
-    process.exit(0);
-  };
-  process.on('SIGINT', () => void stop());
-  process.on('SIGTERM', () => void stop());
 }
 
 /** The library options the flags stand for. */

@@ -60,10 +60,7 @@ export interface StackOptions {
   port?: number;
   /** Public address (default 127.0.0.1). */
   host?: string;
-  /**
-   * Runtime directory for config, logs and sockets (default: a new temp dir, removed by a clean
-   * {@link Stack.stop}; kept, logs and all, when nginx died under the stack).
-   */
+  /** Runtime directory for config, logs and sockets (default: a new temp dir). */
   prefix?: string;
   /** Regular expression of allowed browser Origins (default: localhost pages only). */
   allowedOrigins?: string;
@@ -333,7 +330,6 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   if (options.redis) await waitForRedisStore(publishUrl, workerCount, logger);
 
   let stopping: Promise<void> | undefined;
-  let nginxDied = false;
   const stopAll = async () => {
     process.removeListener('exit', killOnExit);
     // The servers first: their hubs stop the work that publishes later (stream closers,
@@ -344,14 +340,10 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     }
     await nginx.stop();
     await gateway.close();
-    // A temp prefix of our own goes with a clean stop (every start made one); nginx's death keeps
-    // it for its error log, which the failure names.
-    if (!options.prefix && !nginxDied) rmSync(prefix, { recursive: true, force: true });
   };
   // Never half alive: without nginx nobody reaches the backend, so it stops too.
   const failed = nginx.exited.then(async (code) => {
     if (stopping) return new Promise<Error>(() => undefined);
-    nginxDied = true;
     const error = new Error(`nginx (pid ${nginx.pid}) exited (${code === null ? 'killed by a signal' : `code ${code}`}); the stack stopped. ${errorLog}:\n${lastLogLines(errorLog)}`);
     logger.error({ err: error }, 'nginx exited; stopping the backend');
     stopping = stopAll();
