@@ -223,41 +223,21 @@ async function startComparison(started, swap) {
     const ports = [await freePort(), await freePort()];
     const on = (label, port) => () => startStack(label, { ...OBSERVABILITY_ON, OTEL_EXPORTER_OTLP_ENDPOINT: sink.url }, ['--metrics-listen', `127.0.0.1:${port}`]);
     const [a, b] = await startInOrder(started, swap, on('on@a', ports[0]), on('on', ports[1]));
-    const scrapers = ports.map((port) => startScraper(port));
-    started.push({ stop: async () => scrapers.forEach((s) => s.stop()) });
+    const scrapers = await Promise.all(ports.map((port) => startScraper(port)));
+    started.push(...scrapers);
     return { a, b, extra: () => ({ scrapes: scrapers.map((s) => s.scraped()), otlp_exports: sink.exports() }) };
   }
   if (values.compare === 'observability') {
     const sink = await startOtlpSink();
     started.push(sink);
     const metricsPort = await freePort();
-    const [a, b] = await startInOrder(started, swap, () => startStack('off', { HTTMCP_REQUEST_METRICS: 'off', OTEL_TRACES_EXPORTER: '', OTEL_EXPORTER_OTLP_ENDPOINT: '' }), () => startStack(
-      'on',
-      {
-        HTTMCP_REQUEST_METRICS: 'on',
-        OTEL_EXPORTER_OTLP_ENDPOINT: sink.url,
-        OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf',
-        OTEL_TRACES_SAMPLER: 'parentbased_traceidratio',
-        OTEL_TRACES_SAMPLER_ARG: '0.01',
-      },
-      ['--metrics-listen', `127.0.0.1:${metricsPort}`],
-    ));
+    const [a, b] = await startInOrder(started, swap, () => startStack('off', { HTTMCP_REQUEST_METRICS: 'off', OTEL_TRACES_EXPORTER: '', OTEL_EXPORTER_OTLP_ENDPOINT: '' }), () =>
+      startStack('on', { ...OBSERVABILITY_ON, OTEL_EXPORTER_OTLP_ENDPOINT: sink.url }, ['--metrics-listen', `127.0.0.1:${metricsPort}`]),
+    );
     // A Prometheus-like scraper on B for the whole run (as bench/run.mjs --observability).
-    let scraped = 0;
-    let scrapeFailures = 0;
-    const scrape = () =>
-      request(`http://127.0.0.1:${metricsPort}/metrics`).then(
-        async (res) => {
-          await res.body.text();
-          if (res.statusCode === 200) scraped++;
-          else scrapeFailures++;
-        },
-        () => scrapeFailures++,
-      );
-    await scrape();
-    const timer = setInterval(scrape, 5000);
-    started.push({ stop: async () => clearInterval(timer) });
-    return { a, b, extra: () => ({ scrapes: scraped, scrape_failures: scrapeFailures, otlp_exports: sink.exports() }) };
+    const scraper = await startScraper(metricsPort);
+    started.push(scraper);
+    return { a, b, extra: () => ({ scrapes: scraper.scraped(), scrape_failures: scraper.failures(), otlp_exports: sink.exports() }) };
   }
   const env = { HTTMCP_OAUTH_ISSUER: '', HTTMCP_API_KEYS: '' };
   const [a, b] = await startInOrder(started, swap, () => startStack('off', env), () => startStack("off'", env));
@@ -272,16 +252,22 @@ const OBSERVABILITY_ON = {
   OTEL_TRACES_SAMPLER_ARG: '0.01',
 };
 
-/** A Prometheus-like scraper of one stack's metrics listener, every 5 s until stopped. */
-function startScraper(port) {
+/** A Prometheus-like scraper of one stack's metrics listener: once now, then every 5 s until stopped. */
+async function startScraper(port) {
   let scraped = 0;
-  const scrape = () => request(`http://127.0.0.1:${port}/metrics`).then(async (res) => {
-    await res.body.text();
-    if (res.statusCode === 200) scraped++;
-  }, () => undefined);
-  void scrape();
+  let failures = 0;
+  const scrape = () =>
+    request(`http://127.0.0.1:${port}/metrics`).then(
+      async (res) => {
+        await res.body.text();
+        if (res.statusCode === 200) scraped++;
+        else failures++;
+      },
+      () => failures++,
+    );
+  await scrape();
   const timer = setInterval(scrape, 5000);
-  return { scraped: () => scraped, stop: () => clearInterval(timer) };
+  return { scraped: () => scraped, failures: () => failures, stop: async () => clearInterval(timer) };
 }
 
 /** A forked bench/lib/slice-load.mjs on `stack`, connected, loaded and paused. */

@@ -9,3 +9,11 @@ export function tracingRequested(env: NodeJS.ProcessEnv = process.env): boolean 
   if (exporter !== undefined && exporter !== '') return exporter !== 'none';
   return Boolean(env.OTEL_EXPORTER_OTLP_ENDPOINT || env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT);
 }
+
+/** A comma-separated `OTEL_*` list (`OTEL_TRACES_EXPORTER`, `OTEL_PROPAGATORS`...): its names, trimmed, empty ones dropped. */
+export function envList(value: string | undefined): string[] {
+  return (value ?? '')
+    .split(',')
+    .map((name) => name.trim())
+    .filter((name) => name !== '');
+}

@@ -3,6 +3,7 @@ import { Worker, type ResourceLimits } from 'node:worker_threads';
 import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
 import { JsonTraceSerializer, ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace-base';
+import { envList } from './otel-env.js';
 
 /**
  * OTLP over HTTP from a worker thread. The main thread serializes each batch of spans with the
@@ -206,10 +207,7 @@ function startWorker(contentType: string, env: NodeJS.ProcessEnv | undefined, re
 export function workerExporterFromEnv(env: NodeJS.ProcessEnv, report?: ExportProblemReporter): WorkerSpanExporter | undefined {
   const setting = env.HTTMCP_OTEL_EXPORT_THREAD?.trim().toLowerCase();
   if (setting === 'off' || setting === '0' || setting === 'false') return undefined;
-  const exporters = (env.OTEL_TRACES_EXPORTER ?? '')
-    .split(',')
-    .map((name) => name.trim())
-    .filter((name) => name !== '' && name !== 'null');
+  const exporters = envList(env.OTEL_TRACES_EXPORTER).filter((name) => name !== 'null');
   if (exporters.length > 0 && !(exporters.length === 1 && exporters[0] === 'otlp')) return undefined;
   const protocol = (env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL?.trim() || env.OTEL_EXPORTER_OTLP_PROTOCOL?.trim() || 'http/protobuf') as string;
   if (protocol !== 'http/protobuf' && protocol !== 'http/json') return undefined;

@@ -2,6 +2,7 @@ import { context, diag, DiagConsoleLogger, propagation, trace, type ContextManag
 import { CompositePropagator, diagLogLevelFromString, W3CBaggagePropagator, W3CTraceContextPropagator } from '@opentelemetry/core';
 import { defaultResource, detectResources, envDetector, hostDetector, processDetector } from '@opentelemetry/resources';
 import { BasicTracerProvider, BatchSpanProcessor, type Sampler, type SpanExporter } from '@opentelemetry/sdk-trace-base';
+import { envList } from './otel-env.js';
 
 /**
  * Whether {@link startTraceProvider} sets up what the NodeSDK would for `env`: the default
@@ -10,15 +11,10 @@ import { BasicTracerProvider, BatchSpanProcessor, type Sampler, type SpanExporte
  * `OTEL_NODE_RESOURCE_DETECTORS`, `OTEL_METRICS_EXPORTER=otlp`...) is left to the NodeSDK.
  */
 export function traceProviderCovers(env: NodeJS.ProcessEnv): boolean {
-  const list = (value: string | undefined) =>
-    (value ?? '')
-      .split(',')
-      .map((name) => name.trim())
-      .filter((name) => name !== '');
-  const propagators = list(env.OTEL_PROPAGATORS);
+  const propagators = envList(env.OTEL_PROPAGATORS);
   const defaultPropagators = propagators.length === 0 || (propagators.length === 2 && propagators.includes('tracecontext') && propagators.includes('baggage'));
-  const off = (value: string | undefined) => list(value).every((name) => name === 'none');
-  return defaultPropagators && list(env.OTEL_NODE_RESOURCE_DETECTORS).length === 0 && off(env.OTEL_METRICS_EXPORTER) && off(env.OTEL_LOGS_EXPORTER);
+  const off = (value: string | undefined) => envList(value).every((name) => name === 'none');
+  return defaultPropagators && envList(env.OTEL_NODE_RESOURCE_DETECTORS).length === 0 && off(env.OTEL_METRICS_EXPORTER) && off(env.OTEL_LOGS_EXPORTER);
 }
 
 /**
