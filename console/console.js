@@ -43,6 +43,7 @@ async function getJson(name) {
 const format = {
   ms: (value) => (value >= 100 ? value.toFixed(0) : value.toFixed(1)),
   time: (at) => new Date(at).toLocaleTimeString(),
+  bytes: (value) => (value >= 1024 * 1024 ? `${(value / 1024 / 1024).toFixed(1)} MiB` : `${(value / 1024).toFixed(0)} KiB`),
   duration(seconds) {
     if (seconds < 60) return `${seconds}s`;
     if (seconds < 3600) return `${Math.floor(seconds / 60)}m ${seconds % 60}s`;
@@ -65,7 +66,7 @@ function renderCards(state) {
     ['in flight', gateway.inflight],
     ['nchan subscribers', nchan.subscribers ?? '–'],
     ['nchan channels', nchan.channels ?? '–'],
-    ['nchan stored messages', nchan.stored_messages ?? '–'],
+    ['nchan stored messages', nchan['stored messages'] ?? '–'],
     ['published', gateway.published],
     ['publish retries', gateway.retried, gateway.retried > 0],
     ['publish failures', gateway.failed, gateway.failed > 0],
@@ -178,8 +179,10 @@ function renderOpen(open) {
 }
 
 function renderNchan(nchan) {
-  const withoutRedis = !nchan.redis_connected_servers;
-  renderTable('nchan', Object.entries(nchan).filter(([key]) => !(withoutRedis && /redis/.test(key)) && !/interprocess/.test(key)));
+  const withoutRedis = !nchan['redis connected servers'];
+  const shown = Object.entries(nchan).filter(([key]) => !(withoutRedis && /redis/.test(key)) && !/interprocess/.test(key));
+  // nchan's sizes come in bytes.
+  renderTable('nchan', shown.map(([key, value]) => [key, /memory/.test(key) && typeof value === 'number' ? format.bytes(value) : value]));
 }
 
 async function poll() {

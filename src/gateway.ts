@@ -2,6 +2,7 @@ import type { RequestId } from '@modelcontextprotocol/server';
 import type { Logger } from './log.js';
 import { createLogger } from './log.js';
 import { NchanPublisher } from './nchan/publisher.js';
+import { NchanStatusReader } from './nchan/status.js';
 import { ModernEndpoint, type ModernEndpointOptions } from './http/modern.js';
 import { StatusHold } from './http/status-hold.js';
 import { openTaskStore, resolveTaskSettings, TASK_STORE_SETTING, taskSettingsFromEnv, type TaskSettings } from './tasks/settings.js';
@@ -115,9 +116,9 @@ export interface GatewayOptions {
    * in bytes of JSON (`HTTMCP_MAX_INPUT_RESPONSES_BYTES`, default 256 KiB).
    */
   maxInputResponsesBytes?: number;
-  /** Longest wait for nchan's status at a scrape, in ms (`HTTMCP_NCHAN_STATUS_TIMEOUT_MS`, default 1000). */
+  /** Longest wait for nchan's status (a scrape, a console poll), in ms (`HTTMCP_NCHAN_STATUS_TIMEOUT_MS`, default 1000). */
   nchanStatusTimeoutMs?: number;
-  /** How long nchan's status is reused between scrapes, in ms (`HTTMCP_NCHAN_STATUS_CACHE_MS`, default 1000). */
+  /** How long nchan's status is reused by scrapes and console polls, in ms (`HTTMCP_NCHAN_STATUS_CACHE_MS`, default 1000). */
   nchanStatusCacheMs?: number;
   /**
    * @internal False: 2026-era requests and their replies take the SDK `serveStdio` entry's own
@@ -155,6 +156,8 @@ export class Gateway {
   readonly limits: BackendLimits;
   /** This backend's Prometheus registry and recorders (served at `/metrics`). */
   readonly metrics: BackendMetrics;
+  /** nchan's status, read through one cache by `/metrics` and the console. */
+  readonly nchanStatus: NchanStatusReader;
   /** Whether per-tool metrics are recorded ({@link GatewayOptions.requestMetrics}). */
   readonly requestMetrics: boolean;
   /** Recent tool calls and per-tool counters of every server, for the operator console. */
@@ -221,14 +224,15 @@ export class Gateway {
     this.limits = resolveLimits(options.limits);
     this.requestMetrics = options.requestMetrics ?? true;
     this.open.addSource(() => this.hubFigures());
+    this.nchanStatus = new NchanStatusReader({
+      publishUrl: options.publishUrl,
+      ...(options.nchanStatusTimeoutMs === undefined ? {} : { timeoutMs: options.nchanStatusTimeoutMs }),
+      ...(options.nchanStatusCacheMs === undefined ? {} : { cacheMs: options.nchanStatusCacheMs }),
+    });
     this.metrics = new BackendMetrics({
       figures: () => this.stats(),
       open: () => this.open.snapshot(),
-      nchanStatus: {
-        publishUrl: options.publishUrl,
-        ...(options.nchanStatusTimeoutMs === undefined ? {} : { timeoutMs: options.nchanStatusTimeoutMs }),
-        ...(options.nchanStatusCacheMs === undefined ? {} : { cacheMs: options.nchanStatusCacheMs }),
-      },
+      nchanStatus: this.nchanStatus,
       ...(options.metricsMaxTools === undefined ? {} : { maxToolsPerServer: options.metricsMaxTools }),
     });
   }
@@ -503,6 +507,7 @@ export class Gateway {
     if (this.tasks && typeof this.options.taskStore !== 'object') await this.tasks.close().catch(() => {});
     if (this.rates instanceof RedisRateCounter) await this.rates.close();
     await this.metrics.close();
+    await this.nchanStatus.close();
     await this.publisher.close();
   }
 }

@@ -59,6 +59,7 @@ export { SessionIds, principalFromHeaders } from './session/session-id.js';
 export { type MessageBuffer } from './session/resume.js';
 export { resumingEventSourceFetch } from './client/resuming-fetch.js';
 export { NchanPublisher, PublishError, type ChannelInfo, type PublisherOptions, type PublisherStats } from './nchan/publisher.js';
+export { NchanStatusReader, parseNchanStatus, type NchanStatus, type NchanStatusOptions } from './nchan/status.js';
 export { NchanEndpoint, STREAM_STATUS, type Answer } from './http/endpoint.js';
 export { createNchanRouter } from './http/router.js';
 export { createAuthRoutes, type AuthRoutes } from './http/auth-endpoint.js';

@@ -7,7 +7,6 @@ import type { Gateway } from '../gateway.js';
 import type { HTTMCP } from '../server/httmcp.js';
 import type { Answer } from '../http/endpoint.js';
 import { packageRoot } from '../stack/nginx-config.js';
-import { readNchanStatus } from './nchan-status.js';
 import { NginxLogWatcher } from './nginx-log.js';
 
 /** What the console knows beyond the gateway. */
@@ -86,7 +85,8 @@ export function createConsoleRoutes(
       return json(await catalog.value);
     }
     if (name === 'api/state') {
-      const nchan = await readNchanStatus(gateway.publishUrl).catch((error: unknown) => ({ error: error instanceof Error ? error.message : String(error) }));
+      // nchan's labels as keys ("stored messages"), sizes in bytes; or why it could not be read.
+      const nchan = await gateway.nchanStatus.read().then(Object.fromEntries, (error: unknown) => ({ error: error instanceof Error ? error.message : String(error) }));
       return json({
         now: Date.now(),
         backend: { pid: process.pid, startedAt, uptimeSeconds: Math.round(process.uptime()), rssBytes: process.memoryUsage.rss() },

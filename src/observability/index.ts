@@ -1,5 +1,4 @@
 export { BackendMetrics, OTHER_TOOL, ToolTally, UNKNOWN_TOOL, type BackendMetricsOptions, type GatewayFigures, type Outcome } from './metrics.js';
-export { NchanStatus, parseStubStatus, type NchanFigures, type NchanStatusOptions } from './nchan-status.js';
 export { instrumentTransport, InstrumentedTransport } from './instrument.js';
 export { observeRequests, RequestObserver, type InstrumentOptions, type Observation } from './request-observer.js';
 export { listenForMetrics } from './metrics-listener.js';

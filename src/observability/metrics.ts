@@ -1,6 +1,6 @@
 import { Counter, Gauge, Registry } from 'prom-client';
 import { Buckets, registerBucketHistogram } from './bucket-histogram.js';
-import { NchanStatus, type NchanStatusOptions } from './nchan-status.js';
+import type { NchanStatus, NchanStatusReader } from '../nchan/status.js';
 import { collectProcessMetrics } from './process-metrics.js';
 import type { OpenRow } from './open-counts.js';
 
@@ -26,8 +26,8 @@ export interface BackendMetricsOptions {
   figures: () => GatewayFigures;
   /** What clients hold open by transport and era (the `httmcp_open` gauge); omitted: none. */
   open?: () => readonly OpenRow[];
-  /** Where nchan's status is read; omitted: no `httmcp_nchan_*` figures. */
-  nchanStatus?: NchanStatusOptions;
+  /** Where nchan's status is read (its owner closes it); omitted: no `httmcp_nchan_*` figures. */
+  nchanStatus?: NchanStatusReader;
   /**
    * Most tool names given their own label value per server (`HTTMCP_METRICS_MAX_TOOLS`,
    * default 500); calls of further tools are counted under `tool="_other"`. Unknown tool names
@@ -95,7 +95,6 @@ export class BackendMetrics {
   /** By server, then by tool name as called (known names only: the map stays bounded). */
   private readonly tallies = new Map<string, { byName: Map<string, ToolTally>; unknown: ToolTally; other: ToolTally; labelled: number }>();
   private readonly maxTools: number;
-  private readonly nchan: NchanStatus | undefined;
   /** Set once the process metrics run (the first scrape): how to stop them. */
   private stopProcessMetrics: (() => void) | undefined;
 
@@ -169,12 +168,7 @@ export class BackendMetrics {
         },
       });
     }
-    if (options.nchanStatus) {
-      this.nchan = new NchanStatus(options.nchanStatus);
-      this.defineNchanFigures(this.nchan, registers);
-    } else {
-      this.nchan = undefined;
-    }
+    if (options.nchanStatus) this.defineNchanFigures(options.nchanStatus, registers);
   }
 
   /** Content type of {@link text}. */
@@ -232,7 +226,6 @@ export class BackendMetrics {
 
   async close(): Promise<void> {
     this.stopProcessMetrics?.();
-    await this.nchan?.close();
   }
 
   private *allTallies(): Iterable<ToolTally> {
@@ -273,18 +266,23 @@ export class BackendMetrics {
     });
   }
 
-  private defineNchanFigures(nchan: NchanStatus, registers: Registry[]): void {
-    // Every figure reads through the cache, which shares one status request per scrape.
+  private defineNchanFigures(nchan: NchanStatusReader, registers: Registry[]): void {
+    // Every figure reads through the reader's cache, which shares one status request per scrape;
+    // an nginx that does not answer in time leaves them out and sets httmcp_nchan_up to 0.
+    const status = (): Promise<NchanStatus | undefined> => nchan.read().catch(() => undefined);
     new Gauge({
       name: 'httmcp_nchan_up',
       help: "1 when nchan's status (nchan_stub_status on the publish listener) answered this scrape, else 0.",
       registers,
       async collect() {
-        this.set((await nchan.read()) ? 1 : 0);
+        this.set((await status()) ? 1 : 0);
       },
     });
     for (const [label, name, type, help] of NCHAN_FIGURES) {
-      const read = async (): Promise<number | undefined> => (await nchan.read())?.get(label);
+      const read = async (): Promise<number | undefined> => {
+        const value = (await status())?.get(label);
+        return typeof value === 'number' ? value : undefined;
+      };
       if (type === 'gauge') {
         new Gauge({ name, help, registers, async collect() { this.reset(); const v = await read(); if (v !== undefined) this.set(v); } });
       } else {

@@ -1,5 +1,5 @@
 import { setTimeout as delay } from 'node:timers/promises';
-import { readNchanStatus } from '../console/nchan-status.js';
+import { NchanStatusReader } from '../nchan/status.js';
 import type { Logger } from '../log.js';
 
 /** How long {@link waitForRedisStore} waits by default: nchan connects in well under a second. */
@@ -15,12 +15,17 @@ export const REDIS_READY_TIMEOUT_MS = 10_000;
  */
 export async function waitForRedisStore(publishUrl: string, workers: number, logger: Logger, timeoutMs = REDIS_READY_TIMEOUT_MS): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
+  const nchan = new NchanStatusReader({ publishUrl, timeoutMs: 1000, cacheMs: 0 });
   let connected: unknown;
-  for (;;) {
-    connected = await readNchanStatus(publishUrl, 1000).then((status) => status.redis_connected_servers, () => undefined);
-    if (typeof connected === 'number' && connected >= workers) return true;
-    if (Date.now() >= deadline) break;
-    await delay(25);
+  try {
+    for (;;) {
+      connected = await nchan.read().then((status) => status.get('redis connected servers'), () => undefined);
+      if (typeof connected === 'number' && connected >= workers) return true;
+      if (Date.now() >= deadline) break;
+      await delay(25);
+    }
+  } finally {
+    await nchan.close();
   }
   logger.warn({ connected, workers }, "nchan's workers are not all connected to Redis yet: streams opened until they are get 503");
   return false;

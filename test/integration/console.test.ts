@@ -75,8 +75,10 @@ describeWithChromium('operator console in a real browser', () => {
     // The schema is shown: `add` takes numbers a and b.
     await page.locator('[data-item="tools:add"] summary').first().click();
     await expect(page.locator('[data-item="tools:add"] pre').first().textContent()).resolves.toContain('"a"');
-    // nchan's own status came through the publish listener.
+    // nchan's own status came through the publish listener, its sizes shown in KiB.
     await page.locator('#nchan td', { hasText: 'nchan version' }).waitFor();
+    const memory = page.locator('#nchan tr', { hasText: 'shared memory used' }).locator('td').nth(1);
+    await expect(memory.textContent()).resolves.toMatch(/^\d+ KiB$|^\d+\.\d MiB$/);
   }, 30_000);
 
   test('counts calls made by an SDK client and from the try-it form, errors included', async () => {

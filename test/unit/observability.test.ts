@@ -9,7 +9,7 @@ import { ratioSamplerFromEnv } from '../../src/observability/otel-sdk.js';
 import { traceProviderCovers } from '../../src/observability/trace-provider.js';
 import { isPresampled, requestSpanParent, sampleRootsAt } from '../../src/observability/tracing.js';
 import { BackendMetrics, OTHER_TOOL, UNKNOWN_TOOL, type Outcome } from '../../src/observability/metrics.js';
-import { parseStubStatus } from '../../src/observability/nchan-status.js';
+import { NchanStatusReader } from '../../src/nchan/status.js';
 import { HTTMCP } from '../../src/server/httmcp.js';
 import { ListChangedFanout, ListenFanout } from '../../src/listen/fanout.js';
 import { requestFactsOf } from '../../src/server/request-facts.js';
@@ -78,25 +78,14 @@ test("process metrics: prom-client's default names, with GC durations read from 
   }
 });
 
-test("nchan_stub_status text: counts, sizes in K become bytes, the version line is skipped", () => {
-  const parsed = parseStubStatus(
-    'total published messages: 12\nstored messages: 3\nshared memory used: 16K\nshared memory limit: 131072K\nchannels: 4\nsubscribers: 2\nnchan version: 1.3.7\n',
-  );
-  expect(Object.fromEntries(parsed)).toEqual({
-    'total published messages': 12,
-    'stored messages': 3,
-    'shared memory used': 16 * 1024,
-    'shared memory limit': 131072 * 1024,
-    channels: 4,
-    subscribers: 2,
-  });
-});
-
-test('a status listener that does not answer reports httmcp_nchan_up 0 within the timeout', async () => {
-  const metrics = new BackendMetrics({ figures, nchanStatus: { publishUrl: 'unix:/nonexistent/publish.sock', timeoutMs: 200 } });
+test('a status listener that does not answer reports httmcp_nchan_up 0 within the timeout, and the reader says why', async () => {
+  const nchanStatus = new NchanStatusReader({ publishUrl: 'unix:/nonexistent/publish.sock', timeoutMs: 200 });
+  const metrics = new BackendMetrics({ figures, nchanStatus });
   const text = await metrics.text();
   expect(text).toContain('httmcp_nchan_up 0\n');
+  await expect(nchanStatus.read()).rejects.toThrow(/nchan's status did not answer/);
   await metrics.close();
+  await nchanStatus.close();
 });
 
 test("the latency histogram's exposition is the same as a prom-client Histogram's for the same calls", async () => {
