@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { NchanStatusReader, parseNchanStatus } from '../../src/nchan/status.js';
@@ -55,7 +55,8 @@ test('reads share one request while pending and within cacheMs, and ask again af
 });
 
 test('over a unix socket; a status other than 200 rejects with the status, and cacheMs 0 asks every time', async () => {
-  const path = join(mkdtempSync(join(tmpdir(), 'httmcp-status-')), 'publish.sock');
+  const dir = mkdtempSync(join(tmpdir(), 'httmcp-status-'));
+  const path = join(dir, 'publish.sock');
   const { server, requests } = await statusListener({ path }, 503);
   const reader = new NchanStatusReader({ publishUrl: `unix:${path}`, cacheMs: 0 });
   try {
@@ -65,6 +66,7 @@ test('over a unix socket; a status other than 200 rejects with the status, and c
   } finally {
     await reader.close();
     server.close();
+    rmSync(dir, { recursive: true, force: true });
   }
 });
 
