@@ -28,7 +28,11 @@
 // in turn, as run.mjs's single backend does: `--dist dist,dist --serve 'http-2026;http,ws,http-2026'`.
 // --wrap runs each backend under a command: under callgrind, instructions per call are a figure
 // that a loaded machine does not move (with --callgrind-windows, counted in the measured windows only;
-// bench/README.md, "obsfold" and "leansdk", for how clock-driven work weighs under it).
+// bench/README.md, "obsfold" and "leansdk", for how clock-driven work weighs under it). The
+// protocol for on against off (bench/README.md, "Session 14"): the clock-driven work stretched
+// as callgrind stretches time (`OTEL_BSP_SCHEDULE_DELAY=250000 HTTMCP_GC_FOLD_MS=250000`), and
+// `--warmup 200000` or more: the 1% of sampled calls takes that long to get V8 to optimize the
+// span code, which a 60,000-call warm-up leaves compiling inside the window.
 // The load is raw sockets with prebuilt requests (one request in flight per connection, as
 // nginx's keep-alive upstream connections carry them), so the driver costs little.
 import { execFileSync, spawn } from 'node:child_process';

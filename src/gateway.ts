@@ -20,7 +20,7 @@ import { authFromEnv } from './auth/config.js';
 import { decodePrincipal, principalKey, PRINCIPAL_HEADER, type Principal } from './auth/principal.js';
 import { BoundedMap } from './util/bounded-map.js';
 import { deriveBackendKey } from './http/backend-guard.js';
-import { BackendMetrics } from './observability/metrics.js';
+import { BackendMetrics, MIN_GC_FOLD_MS } from './observability/metrics.js';
 import { CallLog } from './console/call-log.js';
 
 /** Settings shared by every server of one backend process. */
@@ -98,6 +98,8 @@ export interface GatewayOptions {
   requestMetrics?: boolean;
   /** See {@link BackendMetricsOptions.maxToolsPerServer} (`HTTMCP_METRICS_MAX_TOOLS`, default 500). */
   metricsMaxTools?: number;
+  /** See {@link BackendMetricsOptions.gcFoldMs} (`HTTMCP_GC_FOLD_MS`, default 5000). */
+  gcFoldMs?: number;
   /**
    * Where tasks (the `io.modelcontextprotocol/tasks` extension) are kept: a store, or a
    * `redis://` URL every backend on it shares (`HTTMCP_TASK_STORE`; `httmcp start --redis` sets
@@ -234,6 +236,7 @@ export class Gateway {
       open: () => this.open.snapshot(),
       nchanStatus: this.nchanStatus,
       ...(options.metricsMaxTools === undefined ? {} : { maxToolsPerServer: options.metricsMaxTools }),
+      ...(options.gcFoldMs === undefined ? {} : { gcFoldMs: options.gcFoldMs }),
     });
   }
 
@@ -274,6 +277,9 @@ export class Gateway {
     }
     const maxTools = number('HTTMCP_METRICS_MAX_TOOLS');
     if (maxTools !== undefined) options.metricsMaxTools = maxTools;
+    const gcFold = number('HTTMCP_GC_FOLD_MS');
+    if (gcFold !== undefined && gcFold < MIN_GC_FOLD_MS) throw new Error(`HTTMCP_GC_FOLD_MS must be at least ${MIN_GC_FOLD_MS} (ms), got ${gcFold}`);
+    if (gcFold !== undefined) options.gcFoldMs = gcFold;
     const taskStore = env[TASK_STORE_SETTING];
     if (taskStore) options.taskStore = taskStore;
     const taskSettings = taskSettingsFromEnv(env);

@@ -34,7 +34,16 @@ export interface BackendMetricsOptions {
    * never get one: they are counted under `tool="_unknown"`.
    */
   maxToolsPerServer?: number;
+  /**
+   * How often V8's GC records are read into `nodejs_gc_duration_seconds` between scrapes, in ms
+   * (`HTTMCP_GC_FOLD_MS`, default 5000, at least {@link MIN_GC_FOLD_MS}). Benchmarks under
+   * callgrind stretch it with their clock.
+   */
+  gcFoldMs?: number;
 }
+
+/** Shortest {@link BackendMetricsOptions.gcFoldMs}: each fold leaves a profiler node runs at every GC until a major GC. */
+export const MIN_GC_FOLD_MS = 1000;
 
 /** The `tool` label of calls to a name the server does not have. */
 export const UNKNOWN_TOOL = '_unknown';
@@ -95,11 +104,14 @@ export class BackendMetrics {
   /** By server, then by tool name as called (known names only: the map stays bounded). */
   private readonly tallies = new Map<string, { byName: Map<string, ToolTally>; unknown: ToolTally; other: ToolTally; labelled: number }>();
   private readonly maxTools: number;
+  private readonly gcFoldMs: number | undefined;
   /** Set once the process metrics run (the first scrape): how to stop them. */
   private stopProcessMetrics: (() => void) | undefined;
 
   constructor(options: BackendMetricsOptions) {
     this.maxTools = options.maxToolsPerServer ?? 500;
+    if (options.gcFoldMs !== undefined && !(options.gcFoldMs >= MIN_GC_FOLD_MS)) throw new RangeError(`gcFoldMs must be at least ${MIN_GC_FOLD_MS} (ms), got ${options.gcFoldMs}`);
+    this.gcFoldMs = options.gcFoldMs;
     const registers = [this.registry];
     const tallies = () => this.allTallies();
     new Counter({
@@ -220,7 +232,7 @@ export class BackendMetrics {
   /** The exposition text (Prometheus 0.0.4). The first call also starts the process metrics. */
   async text(): Promise<string> {
     // Started at the first scrape: a library gateway nobody scrapes keeps no event-loop or GC monitors.
-    this.stopProcessMetrics ??= collectProcessMetrics(this.registry);
+    this.stopProcessMetrics ??= collectProcessMetrics(this.registry, this.gcFoldMs);
     return this.registry.metrics();
   }
 

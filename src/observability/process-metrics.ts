@@ -7,11 +7,12 @@ const GC_METRIC = 'nodejs_gc_duration_seconds';
 /** prom-client's default buckets for {@link GC_METRIC} (seconds). */
 const GC_BUCKETS = [0.001, 0.01, 0.1, 1, 2, 5];
 /**
- * How often GC records are folded into the histogram between scrapes: V8 keeps ~3 KB per GC
- * until they are read (a busy backend collects ~50 times a second), so an unscraped backend
- * must not let them pile up.
+ * How often GC records are folded into the histogram between scrapes by default: V8 keeps ~3 KB
+ * per GC until they are read (a busy backend collects ~20-50 times a second), so an unscraped
+ * backend must not let them pile up; and each fold leaves a stopped profiler whose GC callbacks
+ * node runs until a major GC collects it, so folding much more often costs every GC more.
  */
-const GC_FOLD_MS = 5_000;
+export const GC_FOLD_MS = 5_000;
 
 /** V8's GC types (GCProfiler's `gcType`) as prom-client's `kind` label values. */
 const GC_KINDS: Record<string, string> = {
@@ -35,9 +36,10 @@ type DefaultMetric = (registry: Registry, config: object) => void;
  * with deprecation wrappers for its legacy fields, and calls the observer), about 0.1-0.3 µs
  * per tools/call of a busy backend (bench/README.md, "obslayer (2026-12-06)"). The rest of the
  * defaults cost nothing between scrapes.
+ * @param gcFoldMs how often GC records are read between scrapes ({@link GC_FOLD_MS} by default).
  * @returns how to stop the GC records (the other metrics need no stopping).
  */
-export function collectProcessMetrics(registry: Registry): () => void {
+export function collectProcessMetrics(registry: Registry, gcFoldMs = GC_FOLD_MS): () => void {
   const others = defaultMetricsWithoutGc();
   if (others === undefined) {
     // prom-client's layout changed: its defaults as they are, observer included.
@@ -46,7 +48,7 @@ export function collectProcessMetrics(registry: Registry): () => void {
   }
   // prom-client's own default precision for the event-loop delay monitor (ms).
   for (const register of others) register(registry, { eventLoopMonitoringPrecision: 10 });
-  return collectGcDurations(registry);
+  return collectGcDurations(registry, gcFoldMs);
 }
 
 /**
@@ -64,8 +66,8 @@ function defaultMetricsWithoutGc(): DefaultMetric[] | undefined {
   }
 }
 
-/** {@link GC_METRIC} fed from a `v8.GCProfiler` restarted at each fold. */
-function collectGcDurations(registry: Registry): () => void {
+/** {@link GC_METRIC} fed from a `v8.GCProfiler` restarted at each fold (a scrape, or every `foldMs`). */
+function collectGcDurations(registry: Registry, foldMs: number): () => void {
   let profiler = new GCProfiler();
   profiler.start();
   let histogram: Histogram<'kind'> | undefined;
@@ -86,7 +88,7 @@ function collectGcDurations(registry: Registry): () => void {
     registers: [registry],
     collect: fold,
   });
-  const timer = setInterval(fold, GC_FOLD_MS).unref();
+  const timer = setInterval(fold, foldMs).unref();
   return () => {
     clearInterval(timer);
     profiler.stop();

@@ -10,6 +10,7 @@ import { traceProviderCovers } from '../../src/observability/trace-provider.js';
 import { isPresampled, requestSpanParent, sampleRootsAt } from '../../src/observability/tracing.js';
 import { BackendMetrics, OTHER_TOOL, UNKNOWN_TOOL, type Outcome } from '../../src/observability/metrics.js';
 import { NchanStatusReader } from '../../src/nchan/status.js';
+import { Gateway } from '../../src/gateway.js';
 import { HTTMCP } from '../../src/server/httmcp.js';
 import { ListChangedFanout, ListenFanout } from '../../src/listen/fanout.js';
 import { requestFactsOf } from '../../src/server/request-facts.js';
@@ -321,4 +322,14 @@ test("a logger's level set after the layer was made still decides its 'request d
   await call(second!, 4);
   expect(lines).toHaveLength(2);
   expect(logger.listenerCount('level-change')).toBe(1);
+});
+
+test('the GC fold interval: at least 1 s, from the option or HTTMCP_GC_FOLD_MS, named in the error', async () => {
+  expect(() => new BackendMetrics({ figures, gcFoldMs: 10 })).toThrow('gcFoldMs must be at least 1000 (ms), got 10');
+  const env = { HTTMCP_PUBLISH_URL: 'http://127.0.0.1:1', HTTMCP_SESSION_SECRET: 'x'.repeat(32) };
+  expect(() => Gateway.fromEnv({ ...env, HTTMCP_GC_FOLD_MS: '0' })).toThrow('HTTMCP_GC_FOLD_MS must be at least 1000 (ms), got 0');
+  const gateway = Gateway.fromEnv({ ...env, HTTMCP_GC_FOLD_MS: '250000' });
+  // The process metrics start at the first scrape; GC durations are among them.
+  expect(await gateway.metrics.text()).toContain('# TYPE nodejs_gc_duration_seconds histogram');
+  await gateway.close();
 });
