@@ -42,7 +42,10 @@ export interface BackendMetricsOptions {
   gcFoldMs?: number;
 }
 
-/** Shortest {@link BackendMetricsOptions.gcFoldMs}: each fold leaves a profiler node runs at every GC until a major GC. */
+/**
+ * Shortest {@link BackendMetricsOptions.gcFoldMs}: each fold leaves a stopped GC profiler whose
+ * callbacks node still runs at every GC until a major GC collects it.
+ */
 export const MIN_GC_FOLD_MS = 1000;
 
 /** The `tool` label of calls to a name the server does not have. */
@@ -280,7 +283,7 @@ export class BackendMetrics {
 
   private defineNchanFigures(nchan: NchanStatusReader, registers: Registry[]): void {
     // Every figure reads through the reader's cache, which shares one status request per scrape;
-    // an nginx that does not answer in time leaves them out and sets httmcp_nchan_up to 0.
+    // when nginx does not answer in time, httmcp_nchan_up reads 0 (and the figures 0 with it).
     const status = (): Promise<NchanStatus | undefined> => nchan.read().catch(() => undefined);
     new Gauge({
       name: 'httmcp_nchan_up',

@@ -8,7 +8,7 @@ import { NchanStatusReader, parseNchanStatus } from '../../src/nchan/status.js';
 const STATUS = 'total published messages: 12\nstored messages: 3\nshared memory used: 16K\nchannels: 4\nsubscribers: 2\nnchan version: 1.3.7\n';
 
 /** A stand-in for the publish listener's /status: answers `status` and counts the requests. */
-async function statusListener(listen: { port: 0 } | { path: string }, status = 200): Promise<{ server: Server; requests: () => number }> {
+async function statusListener(listen: { port: 0; host: string } | { path: string }, status = 200): Promise<{ server: Server; requests: () => number }> {
   let requests = 0;
   const server = createServer((req, res) => {
     requests++;
@@ -37,7 +37,7 @@ test("nchan_stub_status text: counts, sizes in K become bytes, text stays text, 
 });
 
 test('reads share one request while pending and within cacheMs, and ask again after it', async () => {
-  const { server, requests } = await statusListener({ port: 0 });
+  const { server, requests } = await statusListener({ port: 0, host: '127.0.0.1' });
   const reader = new NchanStatusReader({ publishUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, cacheMs: 150 });
   try {
     const [a, b] = await Promise.all([reader.read(), reader.read()]);
