@@ -20,7 +20,8 @@ import { authFromEnv } from './auth/config.js';
 import { decodePrincipal, principalKey, PRINCIPAL_HEADER, type Principal } from './auth/principal.js';
 import { BoundedMap } from './util/bounded-map.js';
 import { deriveBackendKey } from './http/backend-guard.js';
-import { BackendMetrics, MIN_GC_FOLD_MS } from './observability/metrics.js';
+import { BackendMetrics } from './observability/metrics.js';
+import { MIN_GC_FOLD_MS } from './observability/process-metrics.js';
 import { CallLog } from './console/call-log.js';
 
 /** Settings shared by every server of one backend process. */

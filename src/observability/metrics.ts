@@ -1,7 +1,7 @@
 import { Counter, Gauge, Registry } from 'prom-client';
 import { Buckets, registerBucketHistogram } from './bucket-histogram.js';
 import type { NchanStatus, NchanStatusReader } from '../nchan/status.js';
-import { collectProcessMetrics } from './process-metrics.js';
+import { collectProcessMetrics, MIN_GC_FOLD_MS } from './process-metrics.js';
 import type { OpenRow } from './open-counts.js';
 
 /** Backend counters the gateway keeps itself (publisher and hubs), read at each scrape. */
@@ -41,12 +41,6 @@ export interface BackendMetricsOptions {
    */
   gcFoldMs?: number;
 }
-
-/**
- * Shortest {@link BackendMetricsOptions.gcFoldMs}: each fold leaves a stopped GC profiler whose
- * callbacks node still runs at every GC until a major GC collects it.
- */
-export const MIN_GC_FOLD_MS = 1000;
 
 /** The `tool` label of calls to a name the server does not have. */
 export const UNKNOWN_TOOL = '_unknown';

@@ -12,7 +12,9 @@ const GC_BUCKETS = [0.001, 0.01, 0.1, 1, 2, 5];
  * backend must not let them pile up; and each fold leaves a stopped profiler whose GC callbacks
  * node runs until a major GC collects it, so folding much more often costs every GC more.
  */
-export const GC_FOLD_MS = 5_000;
+const GC_FOLD_MS = 5_000;
+/** The shortest fold interval a caller may set: see {@link GC_FOLD_MS} for what folding often costs. */
+export const MIN_GC_FOLD_MS = 1_000;
 
 /** V8's GC types (GCProfiler's `gcType`) as prom-client's `kind` label values. */
 const GC_KINDS: Record<string, string> = {
